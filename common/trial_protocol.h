@@ -1,0 +1,67 @@
+// The trial protocol: how a worker talks to the program that runs one trial.
+//
+// The worker starts the trial program as a child process with these
+// environment variables (names below are the contract; README documents them):
+//   VERNIER_PARAMS_FILE  path of a JSON object: the trial's parameters, the
+//                        study's fixed trainer settings merged underneath.
+//   VERNIER_REPORT_FD    a file descriptor (usually 3) open for writing: the
+//                        dedicated report channel. When unset, a trial
+//                        program writes its reports to stdout.
+//   VERNIER_STUDY        the study name.
+//   VERNIER_TRIAL        the trial number within the study (0, 1, 2, ...).
+//   VERNIER_DEVICE       "cpu" or "cuda" (with CUDA_VISIBLE_DEVICES pinned).
+//   VERNIER_NUM_THREADS  intra-op threads the trial may use.
+//   VERNIER_TRIAL_DIR    a private, writable directory for the trial's files.
+//
+// Each report is one JSON object on one line:
+//   intermediate: {"step": 3, "metrics": {"val_accuracy": 0.81, "val_loss": 0.5}}
+//   final:        {"final": true, "metrics": {"val_accuracy": 0.85, ...}}
+// Metric values are numbers; steps are non-negative integers (epochs for the
+// built-in trainer). Lines that are not reports are rejected by the parser.
+//
+// Stopping: SIGTERM, a grace period, then SIGKILL. Exit status 0 with a final
+// report is COMPLETE; anything else without a final report is FAILED.
+//
+// Thread-safety: all functions here are pure and thread-safe.
+#ifndef VERNIER_COMMON_TRIAL_PROTOCOL_H_
+#define VERNIER_COMMON_TRIAL_PROTOCOL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vernier {
+
+inline constexpr char kEnvParamsFile[] = "VERNIER_PARAMS_FILE";
+inline constexpr char kEnvReportFd[] = "VERNIER_REPORT_FD";
+inline constexpr char kEnvStudy[] = "VERNIER_STUDY";
+inline constexpr char kEnvTrial[] = "VERNIER_TRIAL";
+inline constexpr char kEnvDevice[] = "VERNIER_DEVICE";
+inline constexpr char kEnvNumThreads[] = "VERNIER_NUM_THREADS";
+inline constexpr char kEnvTrialDir[] = "VERNIER_TRIAL_DIR";
+
+// Metric name -> value. Ordered so that formatted output is stable.
+using MetricMap = std::map<std::string, double>;
+
+// One parsed report line.
+struct TrialReport {
+  bool is_final = false;
+  int64_t step = 0;  // Meaningful only when !is_final.
+  MetricMap metrics;
+};
+
+// Parses one report line. Returns INVALID_ARGUMENT naming what is wrong when the
+// line is not valid JSON, not an object, lacks "step" (for an intermediate
+// report) or "metrics", has a negative step, or a non-numeric metric value.
+absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line);
+
+// Formats a report as one line without the trailing newline.
+std::string FormatIntermediateReport(int64_t step, const MetricMap& metrics);
+std::string FormatFinalReport(const MetricMap& metrics);
+
+}  // namespace vernier
+
+#endif  // VERNIER_COMMON_TRIAL_PROTOCOL_H_

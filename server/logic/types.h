@@ -1,0 +1,89 @@
+// Domain types of the coordinator: studies, trials and their values. Plain
+// structs with no gRPC, SQLite or protobuf types, shared by the pure logic, the
+// storage layer and the service layer.
+#ifndef VERNIER_SERVER_LOGIC_TYPES_H_
+#define VERNIER_SERVER_LOGIC_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/trial_protocol.h"
+
+namespace vernier {
+
+// Numeric values are stable: they are stored in SQLite.
+enum class StudyState { kActive = 1, kStopped = 2, kCompleted = 3 };
+
+// Numeric values are stable: they are stored in SQLite.
+enum class TrialState {
+  kWaiting = 1,
+  kRunning = 2,
+  kComplete = 3,
+  kPruned = 4,
+  kFailed = 5,
+  kInfeasible = 6,
+};
+
+enum class Goal { kMaximize, kMinimize };
+
+absl::string_view StudyStateName(StudyState state);  // "ACTIVE", ...
+absl::string_view TrialStateName(TrialState state);  // "WAITING", ...
+
+// True for COMPLETE, PRUNED, FAILED and INFEASIBLE.
+bool IsFinished(TrialState state);
+
+// A parameter's value: float, int or categorical (string).
+using ParamValue = std::variant<double, int64_t, std::string>;
+using ParamMap = std::map<std::string, ParamValue>;
+
+// Renders a value for people and JSON-free contexts ("0.01", "64", "adam").
+std::string ParamValueToString(const ParamValue& value);
+
+// Metrics reported at one step.
+struct Measurement {
+  int64_t step = 0;
+  MetricMap metrics;
+
+  friend bool operator==(const Measurement& a, const Measurement& b) {
+    return a.step == b.step && a.metrics == b.metrics;
+  }
+};
+
+struct StudyRecord {
+  std::string name;
+  std::string spec_yaml;  // The study file as submitted.
+  StudyState state = StudyState::kActive;
+  std::string state_reason;  // Why it stopped; empty while ACTIVE.
+  absl::Time create_time = absl::UnixEpoch();
+};
+
+struct TrialRecord {
+  std::string study;
+  int64_t number = 0;
+  ParamMap params;
+  TrialState state = TrialState::kWaiting;
+  std::vector<Measurement> intermediate;  // Ascending by step, unique steps.
+  MetricMap final_metrics;
+  std::string failure_reason;
+  std::string worker_id;  // Lease holder while RUNNING; last holder after.
+  int32_t attempt = 0;    // Incremented each time the trial is leased.
+  int32_t retries = 0;    // Times a lost lease sent it back to WAITING.
+  absl::Time start_time = absl::UnixEpoch();  // Epoch: not started.
+  absl::Time end_time = absl::UnixEpoch();    // Epoch: not finished.
+};
+
+// A study and all of its trials, as loaded from storage.
+struct StoredStudy {
+  StudyRecord study;
+  std::vector<TrialRecord> trials;  // Ascending by number.
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_LOGIC_TYPES_H_

@@ -1,0 +1,64 @@
+#include "common/trial_protocol.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace vernier {
+namespace {
+
+TEST(TrialProtocolTest, ParsesIntermediateReport) {
+  auto report = ParseReportLine(R"({"step": 3, "metrics": {"val_accuracy": 0.8, "val_loss": 0.5}})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->is_final);
+  EXPECT_EQ(report->step, 3);
+  EXPECT_DOUBLE_EQ(report->metrics.at("val_accuracy"), 0.8);
+  EXPECT_DOUBLE_EQ(report->metrics.at("val_loss"), 0.5);
+}
+
+TEST(TrialProtocolTest, ParsesFinalReportWithoutStep) {
+  auto report = ParseReportLine(R"({"final": true, "metrics": {"test_accuracy": 0.9}})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->is_final);
+  EXPECT_DOUBLE_EQ(report->metrics.at("test_accuracy"), 0.9);
+}
+
+TEST(TrialProtocolTest, RejectsGarbageNamingTheProblem) {
+  EXPECT_EQ(ParseReportLine("epoch 1 done").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(ParseReportLine("[1,2]").status().message().find("not a JSON object"),
+            std::string::npos);
+  EXPECT_NE(ParseReportLine(R"({"metrics": {}})").status().message().find("missing \"step\""),
+            std::string::npos);
+  EXPECT_NE(ParseReportLine(R"({"step": -1, "metrics": {}})").status().message().find(">= 0"),
+            std::string::npos);
+  EXPECT_NE(ParseReportLine(R"({"step": 1.5, "metrics": {}})").status().message().find("integer"),
+            std::string::npos);
+  EXPECT_NE(ParseReportLine(R"({"step": 1})").status().message().find("metrics"),
+            std::string::npos);
+  EXPECT_NE(ParseReportLine(R"({"step": 1, "metrics": {"acc": "high"}})")
+                .status()
+                .message()
+                .find("\"acc\""),
+            std::string::npos);
+}
+
+TEST(TrialProtocolTest, FormattedReportsRoundTrip) {
+  MetricMap metrics = {{"val_accuracy", 0.75}, {"val_loss", 0.25}};
+  auto intermediate = ParseReportLine(FormatIntermediateReport(2, metrics));
+  ASSERT_TRUE(intermediate.ok());
+  EXPECT_EQ(intermediate->step, 2);
+  EXPECT_EQ(intermediate->metrics, metrics);
+  auto final_report = ParseReportLine(FormatFinalReport(metrics));
+  ASSERT_TRUE(final_report.ok());
+  EXPECT_TRUE(final_report->is_final);
+  EXPECT_EQ(final_report->metrics, metrics);
+}
+
+TEST(TrialProtocolTest, NonFiniteMetricsSurviveAsNaN) {
+  auto report = ParseReportLine(FormatIntermediateReport(0, {{"loss", INFINITY}}));
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(std::isnan(report->metrics.at("loss")));
+}
+
+}  // namespace
+}  // namespace vernier
