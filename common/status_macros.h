@@ -7,10 +7,10 @@
 #include "absl/status/statusor.h"
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    const ::absl::Status vernier_status_ = (expr);             \
-    if (!vernier_status_.ok()) return vernier_status_;         \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    const ::absl::Status vernier_status_ = (expr);     \
+    if (!vernier_status_.ok()) return vernier_status_; \
   } while (0)
 
 #define VERNIER_STATUS_CONCAT_INNER_(x, y) x##y

@@ -71,9 +71,9 @@ struct TrialRecord {
   std::vector<Measurement> intermediate;  // Ascending by step, unique steps.
   MetricMap final_metrics;
   std::string failure_reason;
-  std::string worker_id;  // Lease holder while RUNNING; last holder after.
-  int32_t attempt = 0;    // Incremented each time the trial is leased.
-  int32_t retries = 0;    // Times a lost lease sent it back to WAITING.
+  std::string worker_id;                      // Lease holder while RUNNING; last holder after.
+  int32_t attempt = 0;                        // Incremented each time the trial is leased.
+  int32_t retries = 0;                        // Times a lost lease sent it back to WAITING.
   absl::Time start_time = absl::UnixEpoch();  // Epoch: not started.
   absl::Time end_time = absl::UnixEpoch();    // Epoch: not finished.
 };

@@ -8,7 +8,8 @@ namespace vernier {
 namespace {
 
 TEST(TrialProtocolTest, ParsesIntermediateReport) {
-  auto report = ParseReportLine(R"({"step": 3, "metrics": {"val_accuracy": 0.8, "val_loss": 0.5}})");
+  auto report =
+      ParseReportLine(R"({"step": 3, "metrics": {"val_accuracy": 0.8, "val_loss": 0.5}})");
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(report->is_final);
   EXPECT_EQ(report->step, 3);

@@ -1,0 +1,147 @@
+#include "client/commands.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "grpcpp/client_context.h"
+
+namespace vernier {
+namespace {
+
+void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
+  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
+}
+
+int64_t NowMillis() { return absl::ToUnixMillis(absl::Now()); }
+
+}  // namespace
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& server_address) {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(absl::StrCat("cannot reach the server at ", server_address,
+                                               " (is vernier-server running? set --server or "
+                                               "VERNIER_SERVER)"));
+  }
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the server at ", server_address, " did not answer in time"));
+  }
+  return absl::Status(code, status.error_message());
+}
+
+absl::StatusOr<std::string> ReadStudyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    std::string reason = error != 0 ? std::strerror(error) : "cannot open";
+    if (error == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": ", reason));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (buffer.str().empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": empty file"));
+  return buffer.str();
+}
+
+absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string& name) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetStudyRequest request;
+  request.set_name(name);
+  v1::Study study;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudy(&rpc, request, &study), ctx.server_address));
+  return study;
+}
+
+absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
+                                                 const std::string& study) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::ListTrialsRequest request;
+  request.set_study(study);
+  v1::ListTrialsResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->ListTrials(&rpc, request, &response), ctx.server_address));
+  return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
+}
+
+absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
+                                                     const std::string& study, int count) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetBestTrialsRequest request;
+  request.set_study(study);
+  request.set_count(count);
+  v1::GetBestTrialsResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetBestTrials(&rpc, request, &response), ctx.server_address));
+  return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
+}
+
+absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadStudyFile(path));
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::CreateStudyRequest request;
+  request.set_spec_yaml(text);
+  v1::Study study;
+  absl::Status status = FromGrpc(ctx.stub->CreateStudy(&rpc, request, &study), ctx.server_address);
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
+  }
+  RETURN_IF_ERROR(status);
+  if (ctx.format == OutputFormat::kJson) {
+    *ctx.out << StudyToJson(study).dump(2) << "\n";
+  } else {
+    *ctx.out << study.name() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ListStudiesCommand(const CommandContext& ctx) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::ListStudiesResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->ListStudies(&rpc, v1::ListStudiesRequest(), &response),
+                           ctx.server_address));
+  *ctx.out << FormatStudies({response.studies().begin(), response.studies().end()}, ctx.format);
+  return absl::OkStatus();
+}
+
+absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name) {
+  ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
+  *ctx.out << FormatStudy(study, ctx.format);
+  return absl::OkStatus();
+}
+
+absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::StopStudyRequest request;
+  request.set_name(name);
+  v1::Study study;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->StopStudy(&rpc, request, &study), ctx.server_address));
+  *ctx.out << FormatStudy(study, ctx.format);
+  return absl::OkStatus();
+}
+
+absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study) {
+  ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, GetTrials(ctx, study));
+  *ctx.out << FormatTrials(trials, info.objective().metric(), ctx.format, NowMillis());
+  return absl::OkStatus();
+}
+
+absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count) {
+  ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> best, GetBestTrials(ctx, study, count));
+  *ctx.out << FormatTrials(best, info.objective().metric(), ctx.format, NowMillis());
+  return absl::OkStatus();
+}
+
+}  // namespace vernier

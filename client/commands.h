@@ -1,0 +1,55 @@
+// The vernier CLI's commands, as functions over a StudyService stub so they can
+// be tested against a real in-process server or gRPC's generated mock stub.
+// Each writes its data to `out` and returns a Status whose message is ready to
+// show to the user.
+//
+// Thread-safety: a CommandContext is used by one thread at a time.
+#ifndef VERNIER_CLIENT_COMMANDS_H_
+#define VERNIER_CLIENT_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/format.h"
+#include "grpcpp/support/status.h"
+#include "vernier/v1/study_service.grpc.pb.h"
+
+namespace vernier {
+
+struct CommandContext {
+  v1::StudyService::StubInterface* stub = nullptr;  // Borrowed.
+  std::ostream* out = nullptr;                      // Borrowed.
+  OutputFormat format = OutputFormat::kTable;
+  std::string server_address;                   // For error messages.
+  absl::Duration deadline = absl::Seconds(10);  // Per RPC.
+};
+
+// Turns an RPC failure into a user-facing Status: the same code, and for
+// UNAVAILABLE / DEADLINE_EXCEEDED a line that names the server address.
+absl::Status FromGrpc(const grpc::Status& status, const std::string& server_address);
+
+// Reads a study file. NOT_FOUND / PERMISSION_DENIED naming the path.
+absl::StatusOr<std::string> ReadStudyFile(const std::string& path);
+
+// `vernier study create -f FILE`: prints the new study's name.
+absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path);
+absl::Status ListStudiesCommand(const CommandContext& ctx);
+absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name);
+absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);
+absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
+absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
+
+// Typed RPC helpers shared by the commands and `vernier run`.
+absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string& name);
+absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
+                                                 const std::string& study);
+absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
+                                                     const std::string& study, int count);
+
+}  // namespace vernier
+
+#endif  // VERNIER_CLIENT_COMMANDS_H_

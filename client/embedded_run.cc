@@ -1,0 +1,270 @@
+#include "client/embedded_run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/commands.h"
+#include "common/status_macros.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "server/logic/study_spec.h"
+#include "server/service/server_runner.h"
+
+extern char** environ;
+
+namespace vernier {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) { g_interrupted = true; }
+
+std::string SelfDirectory() {
+  std::error_code error;
+  fs::path self = fs::read_symlink("/proc/self/exe", error);
+  return error ? "." : self.parent_path().string();
+}
+
+// Local vernier-worker processes, stopped (SIGTERM, then SIGKILL) on
+// destruction.
+class WorkerPool {
+ public:
+  ~WorkerPool() { StopAll(absl::Seconds(10)); }
+
+  absl::Status Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    int error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (error != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot start ", argv[0], ": ", std::strerror(error)));
+    }
+    pids_.push_back(pid);
+    return absl::OkStatus();
+  }
+
+  // How many workers are still running (reaps the ones that exited).
+  int Alive() {
+    for (pid_t& pid : pids_) {
+      if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == pid) pid = -1;
+    }
+    int alive = 0;
+    for (pid_t pid : pids_) alive += pid > 0;
+    return alive;
+  }
+
+  void StopAll(absl::Duration grace) {
+    for (pid_t pid : pids_) {
+      if (pid > 0) kill(pid, SIGTERM);
+    }
+    const absl::Time deadline = absl::Now() + grace;
+    while (Alive() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    for (pid_t& pid : pids_) {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        pid = -1;
+      }
+    }
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+// Creates the study, or picks up an identical one from an earlier run.
+absl::Status CreateOrResume(const CommandContext& ctx, const std::string& text,
+                            const std::string& path, std::string& name, std::ostream& err) {
+  grpc::ClientContext rpc;
+  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
+  v1::CreateStudyRequest request;
+  request.set_spec_yaml(text);
+  v1::Study study;
+  absl::Status status = FromGrpc(ctx.stub->CreateStudy(&rpc, request, &study), ctx.server_address);
+  if (status.ok()) {
+    name = study.name();
+    return absl::OkStatus();
+  }
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
+  }
+  if (status.code() != absl::StatusCode::kAlreadyExists) return status;
+  ASSIGN_OR_RETURN(v1::Study existing, GetStudy(ctx, name));
+  if (existing.spec_yaml() != text) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("study \"", name,
+                     "\" already exists in this data directory with a different study "
+                     "file; rename the study or use another --data-dir"));
+  }
+  err << "vernier: resuming study \"" << name << "\" from an earlier run\n";
+  return absl::OkStatus();
+}
+
+bool Finished(v1::TrialState state) {
+  return state == v1::TRIAL_STATE_COMPLETE || state == v1::TRIAL_STATE_PRUNED ||
+         state == v1::TRIAL_STATE_FAILED || state == v1::TRIAL_STATE_INFEASIBLE;
+}
+
+// Prints trials that finished since the last call; true when the study is over.
+absl::StatusOr<bool> PollOnce(const CommandContext& ctx, const std::string& name,
+                              std::set<int64_t>& printed) {
+  ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, GetTrials(ctx, name));
+  std::vector<const v1::Trial*> newly_finished;
+  bool running = false;
+  for (const v1::Trial& trial : trials) {
+    running |= trial.state() == v1::TRIAL_STATE_RUNNING;
+    if (Finished(trial.state()) && printed.insert(trial.number()).second) {
+      newly_finished.push_back(&trial);
+    }
+  }
+  std::sort(newly_finished.begin(), newly_finished.end(), [](const auto* a, const auto* b) {
+    return a->end_time_unix_ms() < b->end_time_unix_ms();
+  });
+  for (const v1::Trial* trial : newly_finished) {
+    *ctx.out << TrialFinishedLine(*trial, study.objective().metric()) << std::endl;
+  }
+  return study.state() != v1::STUDY_STATE_ACTIVE && !running;
+}
+
+absl::Status PrintResult(const CommandContext& ctx, const std::string& name) {
+  ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> best, GetBestTrials(ctx, name, 1));
+  *ctx.out << "\nstudy " << name << ": " << StateName(study.state());
+  if (!study.state_reason().empty()) *ctx.out << " (" << study.state_reason() << ")";
+  *ctx.out << "\n";
+  if (best.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", name, "\" has no complete trial; see `vernier trials ", name,
+                     "` for the failure reasons"));
+  }
+  const v1::Trial& top = best.front();
+  *ctx.out << "best trial: " << top.number() << "  " << study.objective().metric() << "="
+           << top.objective_value() << "\n  params: " << ParamsSummary(top) << "\n  final:  ";
+  for (const auto& [metric, value] :
+       std::map<std::string, double>(top.final_metrics().begin(), top.final_metrics().end())) {
+    *ctx.out << metric << "=" << value << " ";
+  }
+  *ctx.out << "\n";
+  if (study.state() == v1::STUDY_STATE_STOPPED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", name, "\" stopped: ", study.state_reason()));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string& binary, int port,
+                                    int index, const std::string& work_dir) {
+  int threads = options.threads_per_worker;
+  if (threads <= 0) {
+    threads = std::max(
+        1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, options.workers));
+  }
+  std::vector<std::string> argv = {binary,
+                                   "--server",
+                                   absl::StrCat("127.0.0.1:", port),
+                                   "--name",
+                                   absl::StrCat("local-", index),
+                                   "--work-dir",
+                                   work_dir,
+                                   "--threads-per-slot",
+                                   absl::StrCat(threads)};
+  if (options.gpus.empty()) {
+    argv.insert(argv.end(), {"--cpu-slots", "1"});
+  } else {
+    argv.insert(argv.end(),
+                {"--gpus", options.gpus, "--trials-per-gpu", absl::StrCat(options.trials_per_gpu)});
+  }
+  return argv;
+}
+
+}  // namespace
+
+absl::Status RunStudy(const RunOptions& options) {
+  ASSIGN_OR_RETURN(std::string text, ReadStudyFile(options.study_file));
+  absl::StatusOr<StudySpec> spec = ParseStudySpec(text);
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.study_file, ": ", spec.status().message()));
+  }
+  std::error_code error;
+  fs::create_directories(fs::path(options.data_dir) / "logs", error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(options.data_dir, ": cannot create directory: ", error.message()));
+  }
+  ServerOptions server_options;
+  server_options.db_path = (fs::path(options.data_dir) / "vernier.db").string();
+  server_options.listen = "127.0.0.1:0";
+  server_options.coordinator.lease = absl::Seconds(15);
+  server_options.coordinator.heartbeat = absl::Seconds(2);
+  ASSIGN_OR_RETURN(std::unique_ptr<ServerRunner> server, ServerRunner::Start(server_options));
+
+  const std::string address = absl::StrCat("127.0.0.1:", server->port());
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  std::unique_ptr<v1::StudyService::Stub> stub = v1::StudyService::NewStub(channel);
+  CommandContext ctx{stub.get(), options.out, OutputFormat::kTable, address};
+
+  std::string name = spec->name;
+  RETURN_IF_ERROR(CreateOrResume(ctx, text, options.study_file, name, *options.err));
+
+  const std::string worker = options.worker_binary.empty()
+                                 ? (fs::path(SelfDirectory()) / "vernier-worker").string()
+                                 : options.worker_binary;
+  WorkerPool pool;
+  for (int i = 0; i < options.workers; ++i) {
+    const std::string work_dir = (fs::path(options.data_dir) / "work").string();
+    const std::string log =
+        (fs::path(options.data_dir) / "logs" / absl::StrCat("worker-", i, ".log")).string();
+    RETURN_IF_ERROR(pool.Spawn(WorkerArgv(options, worker, server->port(), i, work_dir), log));
+  }
+  *options.err << "vernier: study \"" << name << "\" running on " << options.workers
+               << " local worker(s); server " << address << ", logs in " << options.data_dir
+               << "/logs\n";
+
+  signal(SIGINT, OnInterrupt);
+  signal(SIGTERM, OnInterrupt);
+  std::set<int64_t> printed;
+  while (true) {
+    ASSIGN_OR_RETURN(bool done, PollOnce(ctx, name, printed));
+    if (done) break;
+    if (g_interrupted) {
+      return absl::CancelledError("interrupted; the study is kept and resumes on the next run");
+    }
+    if (pool.Alive() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("every worker exited; see ", options.data_dir, "/logs/worker-*.log"));
+    }
+    absl::SleepFor(options.poll_interval);
+  }
+  pool.StopAll(absl::Seconds(10));
+  absl::Status result = PrintResult(ctx, name);
+  server->Shutdown();
+  return result;
+}
+
+}  // namespace vernier

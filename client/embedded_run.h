@@ -1,0 +1,43 @@
+// `vernier run FILE`: a one-machine study. Starts an embedded coordinator on a
+// free loopback port (SQLite file under the data directory), launches local
+// vernier-worker processes, follows the study to its end printing a line per
+// finished trial, then prints the best trial.
+//
+// Thread-safety: RunStudy is meant to be called once, from main.
+#ifndef VERNIER_CLIENT_EMBEDDED_RUN_H_
+#define VERNIER_CLIENT_EMBEDDED_RUN_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace vernier {
+
+struct RunOptions {
+  std::string study_file;
+  int workers = 2;
+  std::string data_dir = "vernier-data";
+  // vernier-worker to launch; empty: the one beside this executable.
+  std::string worker_binary;
+  // Intra-op threads per trial; 0: the machine's cores divided by `workers`.
+  int threads_per_worker = 0;
+  // Passed to each worker as --gpus (e.g. "auto"); empty: CPU slots.
+  std::string gpus;
+  int trials_per_gpu = 1;
+  absl::Duration poll_interval = absl::Milliseconds(500);
+  std::ostream* out = nullptr;  // Trial lines and the result. Borrowed.
+  std::ostream* err = nullptr;  // Progress notes. Borrowed.
+};
+
+// Runs the study to its end. Errors: the study file's (NOT_FOUND,
+// INVALID_ARGUMENT naming the field), ALREADY_EXISTS when the data directory
+// holds a different study of the same name, FAILED_PRECONDITION when the study
+// stopped (too many failures) or all workers died, CANCELLED on Ctrl-C.
+// Re-running an identical study file resumes (or just reports) that study.
+absl::Status RunStudy(const RunOptions& options);
+
+}  // namespace vernier
+
+#endif  // VERNIER_CLIENT_EMBEDDED_RUN_H_

@@ -1,0 +1,224 @@
+#include "client/format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace vernier {
+namespace {
+
+using nlohmann::json;
+
+std::string FormatNumber(double value) {
+  if (std::isnan(value)) return "nan";
+  return absl::StrFormat("%.6g", value);
+}
+
+std::string ParamToString(const v1::ParameterValue& value) {
+  switch (value.kind_case()) {
+    case v1::ParameterValue::kDoubleValue:
+      return FormatNumber(value.double_value());
+    case v1::ParameterValue::kIntValue:
+      return absl::StrCat(value.int_value());
+    case v1::ParameterValue::kStringValue:
+      return value.string_value();
+    default:
+      return "?";
+  }
+}
+
+json ParamToJson(const v1::ParameterValue& value) {
+  switch (value.kind_case()) {
+    case v1::ParameterValue::kDoubleValue:
+      return value.double_value();
+    case v1::ParameterValue::kIntValue:
+      return value.int_value();
+    case v1::ParameterValue::kStringValue:
+      return value.string_value();
+    default:
+      return nullptr;
+  }
+}
+
+json MetricsToJson(const google::protobuf::Map<std::string, double>& metrics) {
+  json out = json::object();
+  for (const auto& [name, value] : metrics)
+    out[name] = std::isfinite(value) ? json(value) : json(nullptr);
+  return out;
+}
+
+std::string ObjectiveCell(const v1::Trial& trial) {
+  return trial.has_objective_value() ? FormatNumber(trial.objective_value()) : "-";
+}
+
+}  // namespace
+
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "json") return OutputFormat::kJson;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format: unknown format \"", text, "\" (expected table or json)"));
+}
+
+std::string StateName(v1::TrialState state) {
+  return std::string(absl::StripPrefix(v1::TrialState_Name(state), "TRIAL_STATE_"));
+}
+
+std::string StateName(v1::StudyState state) {
+  return std::string(absl::StripPrefix(v1::StudyState_Name(state), "STUDY_STATE_"));
+}
+
+std::string ParamsSummary(const v1::Trial& trial) {
+  std::map<std::string, std::string> ordered;
+  for (const auto& [name, value] : trial.params()) ordered[name] = ParamToString(value);
+  return absl::StrJoin(ordered, " ", absl::PairFormatter("="));
+}
+
+double TrialSeconds(const v1::Trial& trial, int64_t now_ms) {
+  if (trial.start_time_unix_ms() == 0) return 0;
+  int64_t end = trial.end_time_unix_ms() != 0 ? trial.end_time_unix_ms() : now_ms;
+  return std::max<int64_t>(0, end - trial.start_time_unix_ms()) / 1000.0;
+}
+
+json StudyToJson(const v1::Study& study) {
+  json counts = json::object();
+  for (const auto& [state, count] : study.trial_counts()) counts[state] = count;
+  return json{{"name", study.name()},
+              {"state", StateName(study.state())},
+              {"state_reason", study.state_reason()},
+              {"objective",
+               {{"metric", study.objective().metric()},
+                {"goal", study.objective().goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize"}}},
+              {"max_trials", study.max_trials()},
+              {"trial_counts", counts},
+              {"create_time_unix_ms", study.create_time_unix_ms()}};
+}
+
+json TrialToJson(const v1::Trial& trial) {
+  json params = json::object();
+  for (const auto& [name, value] : trial.params()) params[name] = ParamToJson(value);
+  json intermediate = json::array();
+  for (const v1::Measurement& m : trial.intermediate()) {
+    intermediate.push_back({{"step", m.step()}, {"metrics", MetricsToJson(m.metrics())}});
+  }
+  json out = {{"study", trial.study()},
+              {"number", trial.number()},
+              {"state", StateName(trial.state())},
+              {"params", params},
+              {"intermediate", intermediate},
+              {"final_metrics", MetricsToJson(trial.final_metrics())},
+              {"objective_value", nullptr},
+              {"failure_reason", trial.failure_reason()},
+              {"worker_id", trial.worker_id()},
+              {"retries", trial.retries()},
+              {"start_time_unix_ms", trial.start_time_unix_ms()},
+              {"end_time_unix_ms", trial.end_time_unix_ms()}};
+  if (trial.has_objective_value() && std::isfinite(trial.objective_value())) {
+    out["objective_value"] = trial.objective_value();
+  }
+  return out;
+}
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size(), 0);
+  auto measure = [&widths](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  };
+  measure(header);
+  for (const auto& row : rows) measure(row);
+  auto render = [&widths](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      const bool last = i + 1 == row.size();
+      absl::StrAppend(&line, row[i], last ? "" : std::string(widths[i] - row[i].size() + 2, ' '));
+    }
+    return line + "\n";
+  };
+  std::string out = render(header);
+  for (const auto& row : rows) out += render(row);
+  return out;
+}
+
+std::string FormatStudies(const std::vector<v1::Study>& studies, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    json out = json::array();
+    for (const v1::Study& study : studies) out.push_back(StudyToJson(study));
+    return out.dump(2) + "\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Study& study : studies) {
+    int64_t finished = 0;
+    for (const auto& [state, count] : study.trial_counts()) {
+      if (state != "WAITING" && state != "RUNNING") finished += count;
+    }
+    rows.push_back(
+        {study.name(), StateName(study.state()), absl::StrCat(finished, "/", study.max_trials()),
+         absl::StrCat(study.objective().metric(), " (",
+                      study.objective().goal() == v1::GOAL_MAXIMIZE ? "max" : "min", ")")});
+  }
+  return RenderTable({"NAME", "STATE", "FINISHED", "OBJECTIVE"}, rows);
+}
+
+std::string FormatStudy(const v1::Study& study, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    json out = StudyToJson(study);
+    out["spec_yaml"] = study.spec_yaml();
+    return out.dump(2) + "\n";
+  }
+  std::vector<std::string> counts;
+  for (const auto& [state, count] : study.trial_counts())
+    counts.push_back(absl::StrCat(state, "=", count));
+  std::sort(counts.begin(), counts.end());
+  std::string out = absl::StrCat(
+      "name:       ", study.name(), "\nstate:      ", StateName(study.state()),
+      study.state_reason().empty() ? "" : absl::StrCat(" (", study.state_reason(), ")"),
+      "\nobjective:  ", study.objective().metric(), " ",
+      study.objective().goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize",
+      "\nmax_trials: ", study.max_trials(), "\ntrials:     ", absl::StrJoin(counts, " "), "\n");
+  return out;
+}
+
+std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string& metric,
+                         OutputFormat format, int64_t now_ms) {
+  if (format == OutputFormat::kJson) {
+    json out = json::array();
+    for (const v1::Trial& trial : trials) out.push_back(TrialToJson(trial));
+    return out.dump(2) + "\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Trial& trial : trials) {
+    std::string last_step =
+        trial.intermediate().empty() ? "-" : absl::StrCat(trial.intermediate().rbegin()->step());
+    rows.push_back({absl::StrCat(trial.number()), StateName(trial.state()), ObjectiveCell(trial),
+                    last_step, absl::StrFormat("%.1fs", TrialSeconds(trial, now_ms)),
+                    ParamsSummary(trial)});
+  }
+  return RenderTable({"NUMBER", "STATE", metric, "STEP", "DURATION", "PARAMS"}, rows);
+}
+
+std::string TrialFinishedLine(const v1::Trial& trial, const std::string& metric) {
+  std::string line = absl::StrFormat("trial %3d  %-8s  %s=%s", trial.number(),
+                                     StateName(trial.state()), metric, ObjectiveCell(trial));
+  if (!trial.intermediate().empty()) {
+    absl::StrAppend(&line, "  step=", trial.intermediate().rbegin()->step());
+  }
+  absl::StrAppend(&line, absl::StrFormat("  %.1fs  ", TrialSeconds(trial, 0)),
+                  ParamsSummary(trial));
+  if (!trial.failure_reason().empty()) {
+    std::string reason = trial.failure_reason();
+    if (reason.size() > 200) reason = "..." + reason.substr(reason.size() - 200);
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    absl::StrAppend(&line, "\n    reason: ", reason);
+  }
+  return line;
+}
+
+}  // namespace vernier

@@ -1,0 +1,50 @@
+// Output formats of the vernier CLI: aligned tables for people, JSON for
+// tools. Pure functions over protos; thread-safe.
+#ifndef VERNIER_CLIENT_FORMAT_H_
+#define VERNIER_CLIENT_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+#include "vernier/v1/study.pb.h"
+
+namespace vernier {
+
+enum class OutputFormat { kTable, kJson };
+
+// INVALID_ARGUMENT naming --format for anything but "table" or "json".
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
+
+// "COMPLETE", "RUNNING", ... without the enum prefix.
+std::string StateName(v1::TrialState state);
+std::string StateName(v1::StudyState state);
+
+// "lr=0.0031 batch_size=64 optimizer=adam" in name order.
+std::string ParamsSummary(const v1::Trial& trial);
+
+// Seconds the trial ran (to its end, or to `now_ms` while it runs); 0 if it
+// never started.
+double TrialSeconds(const v1::Trial& trial, int64_t now_ms);
+
+nlohmann::json StudyToJson(const v1::Study& study);
+nlohmann::json TrialToJson(const v1::Trial& trial);
+
+// Renders rows as a table with a header and columns padded to fit.
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
+std::string FormatStudies(const std::vector<v1::Study>& studies, OutputFormat format);
+std::string FormatStudy(const v1::Study& study, OutputFormat format);
+// `metric` is the study's objective metric, shown as its own column.
+std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string& metric,
+                         OutputFormat format, int64_t now_ms);
+
+// One line for a trial that just finished, as `vernier run` prints them.
+std::string TrialFinishedLine(const v1::Trial& trial, const std::string& metric);
+
+}  // namespace vernier
+
+#endif  // VERNIER_CLIENT_FORMAT_H_

@@ -1,0 +1,111 @@
+// vernier: the command-line client. Flags live here only; the commands are in
+// client/commands.h and client/embedded_run.h.
+//
+// Exit codes: 0 success, 1 runtime failure (server unreachable, not found,
+// study failed), 2 bad input (flags, study file).
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "client/commands.h"
+#include "client/embedded_run.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace {
+
+int ExitCode(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::cerr << "vernier: " << status.message() << "\n";
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::string DefaultServer() {
+  const char* env = std::getenv("VERNIER_SERVER");
+  return env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vernier: hyperparameter tuning studies (create, follow, query, run locally)"};
+  app.require_subcommand(1);
+  std::string server = DefaultServer();
+  std::string format_text = "table";
+  app.add_option("--server", server, "coordinator address host:port (env VERNIER_SERVER)")
+      ->capture_default_str();
+  app.add_option("--format", format_text, "output format: table or json")->capture_default_str();
+
+  CLI::App* study = app.add_subcommand("study", "create, list, show or stop studies");
+  study->require_subcommand(1);
+  std::string file, name;
+  CLI::App* create = study->add_subcommand("create", "create a study from a study file");
+  create->add_option("-f,--file", file, "study file (YAML)")->required();
+  CLI::App* list = study->add_subcommand("list", "list studies");
+  CLI::App* show = study->add_subcommand("show", "show one study");
+  show->add_option("name", name, "study name")->required();
+  CLI::App* stop = study->add_subcommand("stop", "stop a study (no new trials)");
+  stop->add_option("name", name, "study name")->required();
+
+  CLI::App* trials = app.add_subcommand("trials", "list the trials of a study");
+  trials->add_option("name", name, "study name")->required();
+  int count = 1;
+  CLI::App* best = app.add_subcommand("best", "show the best trials of a study");
+  best->add_option("name", name, "study name")->required();
+  best->add_option("-n", count, "how many")->capture_default_str()->check(CLI::PositiveNumber);
+
+  vernier::RunOptions run_options;
+  CLI::App* run =
+      app.add_subcommand("run", "run a study on this machine: embedded server + local workers");
+  run->add_option("file", run_options.study_file, "study file (YAML)")->required();
+  run->add_option("--workers", run_options.workers, "local workers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  run->add_option("--data-dir", run_options.data_dir, "where the database and logs go")
+      ->capture_default_str();
+  run->add_option("--threads", run_options.threads_per_worker,
+                  "threads per trial (0: cores / workers)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--gpus", run_options.gpus, "GPUs for the local workers: auto or a list");
+  run->add_option("--trials-per-gpu", run_options.trials_per_gpu, "trials packed on each GPU")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  run->add_option("--worker-binary", run_options.worker_binary, "vernier-worker to launch");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  absl::StatusOr<vernier::OutputFormat> format = vernier::ParseOutputFormat(format_text);
+  if (!format.ok()) return ExitCode(format.status());
+
+  if (run->parsed()) {
+    run_options.out = &std::cout;
+    run_options.err = &std::cerr;
+    return ExitCode(vernier::RunStudy(run_options));
+  }
+
+  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  std::unique_ptr<vernier::v1::StudyService::Stub> stub =
+      vernier::v1::StudyService::NewStub(channel);
+  vernier::CommandContext ctx{stub.get(), &std::cout, *format, server};
+  absl::Status status;
+  if (create->parsed()) {
+    status = vernier::CreateStudyCommand(ctx, file);
+  } else if (list->parsed()) {
+    status = vernier::ListStudiesCommand(ctx);
+  } else if (show->parsed()) {
+    status = vernier::ShowStudyCommand(ctx, name);
+  } else if (stop->parsed()) {
+    status = vernier::StopStudyCommand(ctx, name);
+  } else if (trials->parsed()) {
+    status = vernier::ListTrialsCommand(ctx, name);
+  } else if (best->parsed()) {
+    status = vernier::BestTrialsCommand(ctx, name, count);
+  }
+  return ExitCode(status);
+}

@@ -1,0 +1,432 @@
+#include "server/coordinator/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/logic/trial_state_machine.h"
+
+namespace vernier {
+namespace {
+
+bool Better(double a, double b, Goal goal) { return goal == Goal::kMaximize ? a > b : a < b; }
+
+absl::Status UnknownStudy(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("study \"", name, "\" not found"));
+}
+
+}  // namespace
+
+std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective) {
+  auto final_value = trial.final_metrics.find(objective.metric);
+  if (final_value != trial.final_metrics.end()) return final_value->second;
+  for (auto it = trial.intermediate.rbegin(); it != trial.intermediate.rend(); ++it) {
+    auto value = it->metrics.find(objective.metric);
+    if (value != it->metrics.end()) return value->second;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StudyStore* store, Clock* clock,
+                                                                 CoordinatorOptions options) {
+  std::unique_ptr<Coordinator> coordinator(new Coordinator(store, clock, options));
+  absl::MutexLock lock(&coordinator->mu_);
+  RETURN_IF_ERROR(coordinator->Load());
+  return coordinator;
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
+    StudyRecord record) {
+  auto entry = std::make_unique<StudyEntry>();
+  ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
+  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec.sampler));
+  ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
+  entry->record = std::move(record);
+  return entry;
+}
+
+absl::Status Coordinator::Load() {
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> stored, store_->LoadAll());
+  const absl::Time deadline = clock_->Now() + options_.lease;
+  for (StoredStudy& study : stored) {
+    auto entry = MakeEntry(study.study);
+    if (!entry.ok()) {
+      return absl::DataLossError(absl::StrCat("stored study \"", study.study.name,
+                                              "\" no longer parses: ", entry.status().message()));
+    }
+    StudyEntry& e = **entry;
+    e.trials = std::move(study.trials);
+    for (size_t i = 0; i < e.trials.size(); ++i) {
+      const TrialRecord& trial = e.trials[i];
+      if (trial.number != static_cast<int64_t>(i)) {
+        return absl::DataLossError(
+            absl::StrCat("study \"", study.study.name, "\" is missing trial number ", i));
+      }
+      e.counts[trial.state]++;
+      if (trial.state == TrialState::kWaiting) e.waiting.insert(trial.number);
+      if (trial.state == TrialState::kRunning) e.lease_deadline[trial.number] = deadline;
+    }
+    creation_order_.push_back(entry->get());
+    studies_[e.record.name] = std::move(*entry);
+  }
+  return absl::OkStatus();
+}
+
+StudyView Coordinator::View(const StudyEntry& entry) const {
+  StudyView view;
+  view.record = entry.record;
+  view.objective = entry.spec.objective;
+  view.max_trials = entry.spec.budget.max_trials;
+  view.trial_counts = entry.counts;
+  return view;
+}
+
+absl::StatusOr<Coordinator::StudyEntry*> Coordinator::FindStudy(const std::string& name) {
+  auto it = studies_.find(name);
+  if (it == studies_.end()) return UnknownStudy(name);
+  return it->second.get();
+}
+
+absl::StatusOr<TrialRecord*> Coordinator::FindTrial(StudyEntry& entry, int64_t number) {
+  if (number < 0 || number >= static_cast<int64_t>(entry.trials.size())) {
+    return absl::NotFoundError(
+        absl::StrCat("trial ", number, " of study \"", entry.record.name, "\" not found"));
+  }
+  return &entry.trials[number];
+}
+
+absl::Status Coordinator::CheckLease(const TrialRecord& trial, const std::string& worker_id,
+                                     const LeaseKey& lease) {
+  if (trial.state == TrialState::kRunning && trial.attempt == lease.attempt &&
+      trial.worker_id == worker_id) {
+    return absl::OkStatus();
+  }
+  return absl::AbortedError(absl::StrCat("lease of trial ", lease.trial_number, " of study \"",
+                                         lease.study, "\" (attempt ", lease.attempt,
+                                         ") is no longer held by this worker"));
+}
+
+std::vector<const TrialRecord*> Coordinator::AllTrials(const StudyEntry& entry) {
+  std::vector<const TrialRecord*> all;
+  all.reserve(entry.trials.size());
+  for (const TrialRecord& trial : entry.trials) all.push_back(&trial);
+  return all;
+}
+
+absl::Status Coordinator::CommitTrial(StudyEntry& entry, TrialRecord updated) {
+  const bool is_new = updated.number == static_cast<int64_t>(entry.trials.size());
+  if (!is_new) {
+    const TrialState from = entry.trials[updated.number].state;
+    if (from != updated.state) RETURN_IF_ERROR(CheckTransition(from, updated.state));
+  }
+  RETURN_IF_ERROR(store_->PutTrial(updated));
+  if (is_new) {
+    entry.trials.push_back(TrialRecord{});
+  } else {
+    entry.counts[entry.trials[updated.number].state]--;
+  }
+  TrialRecord& slot = entry.trials[updated.number];
+  updated.intermediate = std::move(slot.intermediate);
+  slot = std::move(updated);
+  entry.counts[slot.state]++;
+  if (slot.state == TrialState::kWaiting) {
+    entry.waiting.insert(slot.number);
+  } else {
+    entry.waiting.erase(slot.number);
+  }
+  if (slot.state == TrialState::kRunning) {
+    entry.lease_deadline[slot.number] = clock_->Now() + options_.lease;
+  } else {
+    entry.lease_deadline.erase(slot.number);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::SetStudyState(StudyEntry& entry, StudyState state, std::string reason) {
+  RETURN_IF_ERROR(store_->UpdateStudyState(entry.record.name, state, reason));
+  entry.record.state = state;
+  entry.record.state_reason = std::move(reason);
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::MaybeFinishStudy(StudyEntry& entry) {
+  if (entry.record.state != StudyState::kActive) return absl::OkStatus();
+  const int64_t failed = entry.counts[TrialState::kFailed];
+  if (failed > entry.spec.budget.max_failures) {
+    return SetStudyState(entry, StudyState::kStopped,
+                         absl::StrCat(failed, " trials failed (budget.max_failures is ",
+                                      entry.spec.budget.max_failures, ")"));
+  }
+  const int64_t finished = static_cast<int64_t>(entry.trials.size()) -
+                           entry.counts[TrialState::kWaiting] - entry.counts[TrialState::kRunning];
+  if (finished >= entry.spec.budget.max_trials) {
+    return SetStudyState(entry, StudyState::kCompleted, "");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::ExpireLeases() {
+  absl::MutexLock lock(&mu_);
+  return ExpireLeasesLocked();
+}
+
+absl::Status Coordinator::ExpireLeasesLocked() {
+  const absl::Time now = clock_->Now();
+  for (StudyEntry* entry : creation_order_) {
+    std::vector<int64_t> expired;
+    for (const auto& [number, deadline] : entry->lease_deadline) {
+      if (deadline <= now) expired.push_back(number);
+    }
+    std::sort(expired.begin(), expired.end());
+    for (int64_t number : expired) {
+      TrialRecord updated = entry->trials[number];
+      if (updated.retries < entry->spec.budget.max_retries) {
+        updated.state = TrialState::kWaiting;
+        updated.retries++;
+      } else {
+        updated.state = TrialState::kFailed;
+        updated.end_time = now;
+        updated.failure_reason =
+            absl::StrCat("lease lost ", updated.retries + 1, " times (worker gone or unreachable)");
+      }
+      RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
+    }
+    if (!expired.empty()) RETURN_IF_ERROR(MaybeFinishStudy(*entry));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StudyView> Coordinator::CreateStudy(const std::string& spec_yaml) {
+  StudyRecord record;
+  record.spec_yaml = spec_yaml;
+  record.state = StudyState::kActive;
+  record.create_time = clock_->Now();
+  ASSIGN_OR_RETURN(StudySpec spec, ParseStudySpec(spec_yaml));
+  record.name = spec.name;
+  absl::MutexLock lock(&mu_);
+  if (studies_.count(record.name) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("study \"", record.name, "\" already exists"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, MakeEntry(record));
+  RETURN_IF_ERROR(store_->CreateStudy(record));
+  StudyView view = View(*entry);
+  creation_order_.push_back(entry.get());
+  studies_[record.name] = std::move(entry);
+  return view;
+}
+
+absl::StatusOr<StudyView> Coordinator::GetStudy(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(name));
+  return View(*entry);
+}
+
+std::vector<StudyView> Coordinator::ListStudies() {
+  absl::MutexLock lock(&mu_);
+  std::vector<StudyView> views;
+  for (const StudyEntry* entry : creation_order_) views.push_back(View(*entry));
+  return views;
+}
+
+absl::StatusOr<StudyView> Coordinator::StopStudy(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(name));
+  if (entry->record.state == StudyState::kActive) {
+    RETURN_IF_ERROR(SetStudyState(*entry, StudyState::kStopped, "stopped by a user"));
+  }
+  return View(*entry);
+}
+
+absl::StatusOr<std::vector<TrialRecord>> Coordinator::ListTrials(const std::string& study) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  return entry->trials;
+}
+
+absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::string& study,
+                                                                 int count) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  const ObjectiveSpec& objective = entry->spec.objective;
+  std::vector<std::pair<double, const TrialRecord*>> ranked;
+  for (const TrialRecord& trial : entry->trials) {
+    if (trial.state != TrialState::kComplete) continue;
+    std::optional<double> value = ObjectiveValue(trial, objective);
+    if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [&objective](const auto& a, const auto& b) {
+    return Better(a.first, b.first, objective.goal);
+  });
+  std::vector<TrialRecord> best;
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
+    best.push_back(*ranked[i].second);
+  }
+  return best;
+}
+
+WorkerRegistration Coordinator::RegisterWorker(const std::string& name,
+                                               const std::vector<std::string>& slots) {
+  absl::MutexLock lock(&mu_);
+  // Ids only need to be unique per server run: leases are checked against the
+  // stored trial, not against this registry, so a restarted server accepts
+  // calls from workers registered with its predecessor.
+  std::string id = absl::StrCat(name.empty() ? "worker" : name, "-",
+                                absl::ToUnixMicros(clock_->Now()) % 1000000, "-", next_worker_++);
+  worker_names_[id] = name;
+  return WorkerRegistration{id, options_.lease, options_.heartbeat};
+}
+
+Assignment Coordinator::MakeAssignment(const StudyEntry& entry, const TrialRecord& trial) const {
+  Assignment assignment;
+  assignment.lease = LeaseKey{entry.record.name, trial.number, trial.attempt};
+  assignment.trial = trial;
+  nlohmann::json params = TrialParamsJson(entry.spec.trainer, trial.params);
+  if (entry.spec.trainer.builtin() && !params.contains("seed")) {
+    // A distinct, reproducible seed per trial for the built-in trainer.
+    params["seed"] =
+        static_cast<int64_t>((entry.spec.sampler.seed + 7919 * trial.number) % 2147483647);
+  }
+  assignment.params_json = params.dump();
+  assignment.command = entry.spec.trainer.command;
+  assignment.time_limit = entry.spec.trainer.time_limit;
+  assignment.stop_grace = entry.spec.trainer.stop_grace;
+  return assignment;
+}
+
+absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& entry,
+                                                                 const std::string& worker_id) {
+  if (entry.counts[TrialState::kRunning] >= entry.spec.budget.parallel) return std::nullopt;
+  TrialRecord trial;
+  if (!entry.waiting.empty()) {
+    trial = entry.trials[*entry.waiting.begin()];
+  } else if (static_cast<int64_t>(entry.trials.size()) < entry.spec.budget.max_trials) {
+    trial.study = entry.record.name;
+    trial.number = static_cast<int64_t>(entry.trials.size());
+    std::vector<const TrialRecord*> history = AllTrials(entry);
+    trial.params = entry.sampler->Suggest(entry.spec.space, history, trial.number);
+  } else {
+    return std::nullopt;
+  }
+  trial.state = TrialState::kRunning;
+  trial.worker_id = worker_id;
+  trial.attempt++;
+  trial.start_time = clock_->Now();
+  const int64_t number = trial.number;
+  RETURN_IF_ERROR(CommitTrial(entry, std::move(trial)));
+  return MakeAssignment(entry, entry.trials[number]);
+}
+
+absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::string& worker_id,
+                                                                    const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  worker_names_.try_emplace(worker_id, worker_id);
+  for (StudyEntry* entry : creation_order_) {
+    if (entry->record.state != StudyState::kActive) continue;
+    ASSIGN_OR_RETURN(std::optional<Assignment> assignment, LeaseFrom(*entry, worker_id));
+    if (assignment) return assignment;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worker_id,
+                                                        const LeaseKey& lease,
+                                                        const Measurement& measurement) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
+  if (trial->state == TrialState::kPruned && trial->attempt == lease.attempt &&
+      trial->worker_id == worker_id) {
+    return TrialAction::kStop;  // Already decided; the worker did not hear it.
+  }
+  RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  if (measurement.step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("step must be >= 0, got ", measurement.step));
+  }
+  RETURN_IF_ERROR(store_->AddMeasurement(lease.study, lease.trial_number, measurement));
+  auto& values = trial->intermediate;
+  auto at = std::lower_bound(values.begin(), values.end(), measurement.step,
+                             [](const Measurement& m, int64_t step) { return m.step < step; });
+  if (at != values.end() && at->step == measurement.step) {
+    *at = measurement;
+  } else {
+    values.insert(at, measurement);
+  }
+  entry->lease_deadline[trial->number] = clock_->Now() + options_.lease;
+
+  const bool stop_study = entry->record.state != StudyState::kActive;
+  const bool prune = !stop_study && entry->pruner->ShouldPrune(entry->spec.objective, *trial,
+                                                               measurement.step, AllTrials(*entry));
+  if (!stop_study && !prune) return TrialAction::kContinue;
+  TrialRecord updated = *trial;
+  updated.state = TrialState::kPruned;
+  updated.end_time = clock_->Now();
+  RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
+  RETURN_IF_ERROR(MaybeFinishStudy(*entry));
+  return TrialAction::kStop;
+}
+
+absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const LeaseKey& lease,
+                                        TrialState state, const MetricMap& final_metrics,
+                                        const std::string& failure_reason) {
+  if (state != TrialState::kComplete && state != TrialState::kPruned &&
+      state != TrialState::kFailed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: a trial ends COMPLETE, PRUNED or FAILED, not ", TrialStateName(state)));
+  }
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
+  if (IsFinished(trial->state) && trial->attempt == lease.attempt &&
+      trial->worker_id == worker_id) {
+    return absl::OkStatus();  // A retry of a call that already took effect.
+  }
+  RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  TrialRecord updated = *trial;
+  updated.state = state;
+  updated.end_time = clock_->Now();
+  if (state == TrialState::kComplete) {
+    updated.final_metrics = final_metrics;
+    if (!ObjectiveValue(updated, entry->spec.objective)) {
+      updated.state = TrialState::kFailed;
+      updated.failure_reason =
+          absl::StrCat("the trial reported no value of the objective metric \"",
+                       entry->spec.objective.metric, "\"");
+    }
+  } else if (state == TrialState::kFailed) {
+    updated.failure_reason = failure_reason.empty() ? "failed (no reason given)" : failure_reason;
+  }
+  RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
+  return MaybeFinishStudy(*entry);
+}
+
+std::vector<LeaseKey> Coordinator::Heartbeat(const std::string& worker_id,
+                                             const std::vector<LeaseKey>& leases) {
+  absl::MutexLock lock(&mu_);
+  // Renew first: a worker that heartbeats on time must not lose a lease to the
+  // expiry pass below.
+  std::vector<LeaseKey> lost;
+  for (const LeaseKey& lease : leases) {
+    auto study = studies_.find(lease.study);
+    bool held = false;
+    if (study != studies_.end()) {
+      StudyEntry& entry = *study->second;
+      if (lease.trial_number >= 0 &&
+          lease.trial_number < static_cast<int64_t>(entry.trials.size())) {
+        const TrialRecord& trial = entry.trials[lease.trial_number];
+        held = CheckLease(trial, worker_id, lease).ok() &&
+               entry.lease_deadline[trial.number] > clock_->Now();
+        if (held) entry.lease_deadline[trial.number] = clock_->Now() + options_.lease;
+      }
+    }
+    if (!held) lost.push_back(lease);
+  }
+  ExpireLeasesLocked().IgnoreError();  // Best effort; the next call retries.
+  return lost;
+}
+
+}  // namespace vernier

@@ -1,0 +1,186 @@
+// Coordinator: the heart of vernier-server. Owns every study's working state
+// in memory (an index rebuilt from the StudyStore at start-up), decides which
+// trial runs next (sampler), when a trial stops early (pruner), and when a
+// lease is lost. Every change is written through the store before a call
+// returns OK, so everything acknowledged survives a crash.
+//
+// Knows nothing of gRPC or SQLite: the service layer converts protos to these
+// calls, and the store hides the database.
+//
+// Thread-safety: thread-safe; calls are serialised by one mutex (each call is
+// in-memory work plus at most a couple of store writes).
+#ifndef VERNIER_SERVER_COORDINATOR_COORDINATOR_H_
+#define VERNIER_SERVER_COORDINATOR_COORDINATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/logic/clock.h"
+#include "server/logic/pruner.h"
+#include "server/logic/sampler.h"
+#include "server/logic/study_spec.h"
+#include "server/logic/types.h"
+#include "server/storage/study_store.h"
+
+namespace vernier {
+
+struct CoordinatorOptions {
+  // How long a lease lasts without a heartbeat or report.
+  absl::Duration lease = absl::Seconds(30);
+  // How often workers are asked to heartbeat.
+  absl::Duration heartbeat = absl::Seconds(5);
+};
+
+// A study with derived facts, as answered to clients.
+struct StudyView {
+  StudyRecord record;
+  ObjectiveSpec objective;
+  int64_t max_trials = 0;
+  std::map<TrialState, int64_t> trial_counts;
+};
+
+// Identifies one lease of one trial.
+struct LeaseKey {
+  std::string study;
+  int64_t trial_number = 0;
+  int32_t attempt = 0;
+};
+
+// A trial handed to a worker, with everything needed to run it.
+struct Assignment {
+  LeaseKey lease;
+  TrialRecord trial;
+  std::string params_json;           // The file behind VERNIER_PARAMS_FILE.
+  std::vector<std::string> command;  // Empty: the built-in trainer.
+  absl::Duration time_limit = absl::ZeroDuration();
+  absl::Duration stop_grace = absl::Seconds(10);
+};
+
+struct WorkerRegistration {
+  std::string worker_id;
+  absl::Duration lease;
+  absl::Duration heartbeat;
+};
+
+enum class TrialAction { kContinue, kStop };
+
+// The objective's value of a trial: its final metric, else its last
+// intermediate one; nullopt when it reported none.
+std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective);
+
+class Coordinator {
+ public:
+  // Loads every study from `store` (which must outlive the coordinator; so
+  // must `clock`). RUNNING trials get a fresh lease, so live workers keep them.
+  // Returns the store's error, or DATA_LOSS when a stored study no longer parses.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(StudyStore* store, Clock* clock,
+                                                             CoordinatorOptions options);
+
+  // ---- For people and tools ----
+
+  // INVALID_ARGUMENT (naming the field) for a bad spec; ALREADY_EXISTS.
+  absl::StatusOr<StudyView> CreateStudy(const std::string& spec_yaml);
+  // NOT_FOUND for an unknown study.
+  absl::StatusOr<StudyView> GetStudy(const std::string& name);
+  std::vector<StudyView> ListStudies();
+  // Stops an ACTIVE study (no new trials; running ones are told to stop at
+  // their next report). NOT_FOUND; a study already ended is returned as is.
+  absl::StatusOr<StudyView> StopStudy(const std::string& name);
+  // NOT_FOUND for an unknown study.
+  absl::StatusOr<std::vector<TrialRecord>> ListTrials(const std::string& study);
+  // The best COMPLETE trials, best first, at most `count`. NOT_FOUND.
+  absl::StatusOr<std::vector<TrialRecord>> BestTrials(const std::string& study, int count);
+
+  // ---- For workers ----
+
+  WorkerRegistration RegisterWorker(const std::string& name, const std::vector<std::string>& slots);
+  // The next trial to run, or nullopt when no study has one ready.
+  absl::StatusOr<std::optional<Assignment>> AcquireTrial(const std::string& worker_id,
+                                                         const std::string& slot);
+  // Records an intermediate result and decides whether the trial goes on.
+  // ABORTED when `worker_id` no longer holds the lease; NOT_FOUND for an
+  // unknown trial.
+  absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
+                                             const Measurement& measurement);
+  // Records how a trial ended: COMPLETE, PRUNED or FAILED (else
+  // INVALID_ARGUMENT). ABORTED when the lease is gone. Repeating the call for
+  // a trial that already ended under the same lease is OK (workers retry).
+  absl::Status CompleteTrial(const std::string& worker_id, const LeaseKey& lease, TrialState state,
+                             const MetricMap& final_metrics, const std::string& failure_reason);
+  // Renews the leases still held; returns those that are not.
+  std::vector<LeaseKey> Heartbeat(const std::string& worker_id,
+                                  const std::vector<LeaseKey>& leases);
+
+  // Sends RUNNING trials whose lease expired back to WAITING (or FAILED when
+  // their retries are spent). Every worker call does this too; the server also
+  // calls it periodically.
+  absl::Status ExpireLeases();
+
+ private:
+  struct StudyEntry {
+    StudyRecord record;
+    StudySpec spec;
+    std::unique_ptr<Sampler> sampler;
+    std::unique_ptr<Pruner> pruner;
+    std::vector<TrialRecord> trials;  // trials[i].number == i.
+    std::set<int64_t> waiting;        // Numbers of WAITING trials.
+    std::map<TrialState, int64_t> counts;
+    absl::flat_hash_map<int64_t, absl::Time> lease_deadline;  // RUNNING trials.
+  };
+
+  Coordinator(StudyStore* store, Clock* clock, CoordinatorOptions options)
+      : store_(store), clock_(clock), options_(options) {}
+
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::StatusOr<std::unique_ptr<StudyEntry>> MakeEntry(StudyRecord record);
+  StudyView View(const StudyEntry& entry) const;
+  absl::StatusOr<StudyEntry*> FindStudy(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The trial behind a lease, or NOT_FOUND.
+  absl::StatusOr<TrialRecord*> FindTrial(StudyEntry& entry, int64_t number)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when `trial` is RUNNING under exactly this lease; ABORTED otherwise.
+  static absl::Status CheckLease(const TrialRecord& trial, const std::string& worker_id,
+                                 const LeaseKey& lease);
+
+  // Writes `updated` through the store, then replaces the in-memory trial and
+  // keeps the counters, the waiting set and the lease table in step.
+  absl::Status CommitTrial(StudyEntry& entry, TrialRecord updated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes or stops the study when its budget is spent.
+  absl::Status MaybeFinishStudy(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetStudyState(StudyEntry& entry, StudyState state, std::string reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases a waiting trial, or samples a new one, of `entry`; nullopt when the
+  // study has no room.
+  absl::StatusOr<std::optional<Assignment>> LeaseFrom(StudyEntry& entry,
+                                                      const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Assignment MakeAssignment(const StudyEntry& entry, const TrialRecord& trial) const;
+  static std::vector<const TrialRecord*> AllTrials(const StudyEntry& entry);
+
+  // Constant after construction.
+  StudyStore* const store_;
+  Clock* const clock_;
+  const CoordinatorOptions options_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
+  std::vector<StudyEntry*> creation_order_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> worker_names_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_COORDINATOR_COORDINATOR_H_

@@ -1,0 +1,567 @@
+#include "server/logic/study_spec.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/builtin_trainer.h"
+#include "common/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace vernier {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+std::string Show(const Json& value) { return value.dump(); }
+
+// ---- YAML -> JSON ---------------------------------------------------------
+
+// Types a plain YAML scalar the way YAML 1.2's core schema does.
+Json PlainScalarToJson(const std::string& text) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
+    return nullptr;
+  }
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  int64_t as_int = 0;
+  if (text.find_first_of(".eE") == std::string::npos && absl::SimpleAtoi(text, &as_int)) {
+    return as_int;
+  }
+  if (text == ".inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
+  if (text == "-.inf") return -std::numeric_limits<double>::infinity();
+  if (text == ".nan" || text == ".NaN") return std::nan("");
+  double as_double = 0;
+  if (text.find_first_of("0123456789") != std::string::npos && absl::SimpleAtod(text, &as_double)) {
+    return as_double;
+  }
+  return text;
+}
+
+absl::StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return Json(nullptr);
+    case YAML::NodeType::Scalar:
+      // Quoted scalars carry the "!" tag and stay strings.
+      if (node.Tag() == "!") return Json(node.Scalar());
+      return PlainScalarToJson(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      Json out = Json::array();
+      for (size_t i = 0; i < node.size(); ++i) {
+        ASSIGN_OR_RETURN(Json item, YamlToJson(node[i], absl::StrCat(path, "[", i, "]")));
+        out.push_back(std::move(item));
+      }
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      Json out = Json::object();
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) return FieldError(path, "keys must be plain names");
+        const std::string key = entry.first.Scalar();
+        const std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
+        if (out.contains(key)) return FieldError(child, "duplicate key");
+        ASSIGN_OR_RETURN(out[key], YamlToJson(entry.second, child));
+      }
+      return out;
+    }
+  }
+  return FieldError(path, "unsupported YAML node");
+}
+
+absl::StatusOr<Json> ParseYaml(absl::string_view text) {
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    return YamlToJson(root, "");
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("study file: line ", e.mark.line + 1,
+                                                   ", column ", e.mark.column + 1, ": ", e.msg));
+  }
+}
+
+// ---- Field readers --------------------------------------------------------
+
+std::string Child(absl::string_view path, absl::string_view key) {
+  return absl::StrCat(path, ".", key);
+}
+
+absl::Status CheckKeys(const Json& object, absl::string_view path,
+                       const std::set<std::string>& allowed) {
+  for (const auto& [key, value] : object.items()) {
+    if (allowed.count(key) == 0) {
+      return FieldError(
+          path.empty() ? key : Child(path, key),
+          absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const Json*> RequireObject(const Json& parent, absl::string_view key,
+                                          absl::string_view path) {
+  auto it = parent.find(key);
+  if (it == parent.end()) return FieldError(path, "missing");
+  if (!it->is_object()) return FieldError(path, absl::StrCat("must be a mapping, got ", Show(*it)));
+  return &*it;
+}
+
+absl::StatusOr<std::string> ReadString(const Json& value, absl::string_view path) {
+  if (!value.is_string())
+    return FieldError(path, absl::StrCat("must be a string, got ", Show(value)));
+  return value.get<std::string>();
+}
+
+absl::StatusOr<double> ReadNumber(const Json& value, absl::string_view path) {
+  if (!value.is_number())
+    return FieldError(path, absl::StrCat("must be a number, got ", Show(value)));
+  double number = value.get<double>();
+  if (!std::isfinite(number)) return FieldError(path, "must be finite");
+  return number;
+}
+
+absl::StatusOr<int64_t> ReadInt(const Json& value, absl::string_view path, int64_t min_value) {
+  if (!value.is_number_integer()) {
+    return FieldError(path, absl::StrCat("must be an integer, got ", Show(value)));
+  }
+  int64_t number = value.get<int64_t>();
+  if (number < min_value) {
+    return FieldError(path, absl::StrCat("must be >= ", min_value, ", got ", number));
+  }
+  return number;
+}
+
+absl::StatusOr<bool> ReadBool(const Json& value, absl::string_view path) {
+  if (!value.is_boolean())
+    return FieldError(path, absl::StrCat("must be true or false, got ", Show(value)));
+  return value.get<bool>();
+}
+
+absl::StatusOr<ParamValue> ReadParamValue(const Json& value, absl::string_view path) {
+  if (value.is_number_integer()) return ParamValue(value.get<int64_t>());
+  if (value.is_number_float()) {
+    double number = value.get<double>();
+    if (!std::isfinite(number)) return FieldError(path, "must be finite");
+    return ParamValue(number);
+  }
+  if (value.is_string()) return ParamValue(value.get<std::string>());
+  if (value.is_boolean()) return ParamValue(std::string(value.get<bool>() ? "true" : "false"));
+  return FieldError(path, absl::StrCat("must be a number or a string, got ", Show(value)));
+}
+
+absl::StatusOr<std::vector<ParamValue>> ReadValueList(const Json& value, absl::string_view path) {
+  std::vector<ParamValue> values;
+  if (!value.is_array()) {
+    ASSIGN_OR_RETURN(ParamValue single, ReadParamValue(value, path));
+    values.push_back(std::move(single));
+    return values;
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    ASSIGN_OR_RETURN(ParamValue item, ReadParamValue(value[i], absl::StrCat(path, "[", i, "]")));
+    values.push_back(std::move(item));
+  }
+  return values;
+}
+
+bool IsValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return name[0] != '.';
+}
+
+// FNV-1a of the study name: a default seed that is the same in every process
+// (absl::Hash is salted per process, so it cannot serve here).
+uint64_t StableSeed(absl::string_view name) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  return hash & 0x7fffffffffffffffull;
+}
+
+// ---- Sections -------------------------------------------------------------
+
+absl::StatusOr<ObjectiveSpec> ParseObjective(const Json& root) {
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "objective", "objective"));
+  RETURN_IF_ERROR(CheckKeys(*node, "objective", {"metric", "goal"}));
+  ObjectiveSpec objective;
+  if (!node->contains("metric")) return FieldError("objective.metric", "missing");
+  ASSIGN_OR_RETURN(objective.metric, ReadString(node->at("metric"), "objective.metric"));
+  if (objective.metric.empty()) return FieldError("objective.metric", "must not be empty");
+  if (node->contains("goal")) {
+    ASSIGN_OR_RETURN(std::string goal, ReadString(node->at("goal"), "objective.goal"));
+    if (goal == "maximize") {
+      objective.goal = Goal::kMaximize;
+    } else if (goal == "minimize") {
+      objective.goal = Goal::kMinimize;
+    } else {
+      return FieldError("objective.goal", absl::StrCat("unknown goal \"", goal,
+                                                       "\" (expected maximize or minimize)"));
+    }
+  }
+  return objective;
+}
+
+absl::Status ParseRange(const Json& node, absl::string_view path, ParamSpec& spec) {
+  for (const char* key : {"low", "high"}) {
+    if (!node.contains(key)) return FieldError(Child(path, key), "missing");
+  }
+  ASSIGN_OR_RETURN(spec.low, ReadNumber(node.at("low"), Child(path, "low")));
+  ASSIGN_OR_RETURN(spec.high, ReadNumber(node.at("high"), Child(path, "high")));
+  if (spec.type == ParamSpec::Type::kInt) {
+    for (const char* key : {"low", "high"}) {
+      if (!node.at(key).is_number_integer()) {
+        return FieldError(
+            Child(path, key),
+            absl::StrCat("must be an integer for an int parameter, got ", Show(node.at(key))));
+      }
+    }
+  }
+  if (spec.low > spec.high) {
+    return FieldError(path, absl::StrCat("low (", Show(node.at("low")), ") must be <= high (",
+                                         Show(node.at("high")), ")"));
+  }
+  if (node.contains("log")) {
+    ASSIGN_OR_RETURN(spec.log, ReadBool(node.at("log"), Child(path, "log")));
+  }
+  if (spec.log && spec.low <= 0) {
+    return FieldError(Child(path, "low"),
+                      absl::StrCat("must be > 0 on a log scale, got ", Show(node.at("low"))));
+  }
+  if (node.contains("step")) {
+    ASSIGN_OR_RETURN(double step, ReadNumber(node.at("step"), Child(path, "step")));
+    if (step <= 0) return FieldError(Child(path, "step"), absl::StrCat("must be > 0, got ", step));
+    if (spec.type == ParamSpec::Type::kInt && !node.at("step").is_number_integer()) {
+      return FieldError(Child(path, "step"), "must be an integer for an int parameter");
+    }
+    if (spec.log && step != 1) {
+      return FieldError(Child(path, "step"), "cannot be combined with log: true");
+    }
+    spec.step = step;
+  } else if (spec.type == ParamSpec::Type::kInt) {
+    spec.step = 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ParamSpec> ParseParam(const std::string& name, const Json& node) {
+  const std::string path = absl::StrCat("params.", name);
+  if (!IsValidName(name))
+    return FieldError(path, "parameter names use letters, digits, -, _ and .");
+  if (!node.is_object())
+    return FieldError(path, absl::StrCat("must be a mapping, got ", Show(node)));
+  ParamSpec spec;
+  spec.name = name;
+  if (!node.contains("type")) return FieldError(Child(path, "type"), "missing");
+  ASSIGN_OR_RETURN(std::string type, ReadString(node.at("type"), Child(path, "type")));
+  if (type == "float") {
+    spec.type = ParamSpec::Type::kFloat;
+    RETURN_IF_ERROR(CheckKeys(node, path, {"type", "low", "high", "log", "step", "when"}));
+    RETURN_IF_ERROR(ParseRange(node, path, spec));
+  } else if (type == "int") {
+    spec.type = ParamSpec::Type::kInt;
+    RETURN_IF_ERROR(CheckKeys(node, path, {"type", "low", "high", "log", "step", "when"}));
+    RETURN_IF_ERROR(ParseRange(node, path, spec));
+  } else if (type == "categorical") {
+    spec.type = ParamSpec::Type::kCategorical;
+    RETURN_IF_ERROR(CheckKeys(node, path, {"type", "values", "when"}));
+    if (!node.contains("values")) return FieldError(Child(path, "values"), "missing");
+    if (!node.at("values").is_array()) return FieldError(Child(path, "values"), "must be a list");
+    ASSIGN_OR_RETURN(spec.values, ReadValueList(node.at("values"), Child(path, "values")));
+    if (spec.values.empty()) return FieldError(Child(path, "values"), "must not be empty");
+  } else {
+    return FieldError(Child(path, "type"), absl::StrCat("unknown type \"", type,
+                                                        "\" (expected float, int or categorical)"));
+  }
+  if (node.contains("when")) {
+    const Json& when = node.at("when");
+    const std::string when_path = Child(path, "when");
+    if (!when.is_object() || when.size() != 1) {
+      return FieldError(when_path, "must map exactly one parameter to its value(s)");
+    }
+    Condition condition;
+    condition.parent = when.begin().key();
+    ASSIGN_OR_RETURN(condition.values,
+                     ReadValueList(when.begin().value(), Child(when_path, condition.parent)));
+    if (condition.values.empty()) return FieldError(when_path, "needs at least one value");
+    spec.when = std::move(condition);
+  }
+  return spec;
+}
+
+// Orders parameters so that parents come first; rejects unknown parents and
+// cycles. Keeps file order otherwise.
+absl::Status OrderByCondition(std::vector<ParamSpec>& params) {
+  absl::flat_hash_map<std::string, size_t> index;
+  for (size_t i = 0; i < params.size(); ++i) index[params[i].name] = i;
+  for (const ParamSpec& param : params) {
+    if (!param.when) continue;
+    const std::string path = absl::StrCat("params.", param.name, ".when");
+    auto parent = index.find(param.when->parent);
+    if (parent == index.end()) {
+      return FieldError(path, absl::StrCat("names unknown parameter \"", param.when->parent, "\""));
+    }
+    if (param.when->parent == param.name)
+      return FieldError(path, "a parameter cannot depend on itself");
+  }
+  std::vector<ParamSpec> ordered;
+  absl::flat_hash_set<std::string> placed;
+  while (ordered.size() < params.size()) {
+    bool progressed = false;
+    for (const ParamSpec& param : params) {
+      if (placed.contains(param.name)) continue;
+      if (param.when && !placed.contains(param.when->parent)) continue;
+      placed.insert(param.name);
+      ordered.push_back(param);
+      progressed = true;
+    }
+    if (!progressed) {
+      for (const ParamSpec& param : params) {
+        if (!placed.contains(param.name)) {
+          return FieldError(absl::StrCat("params.", param.name, ".when"),
+                            "conditions form a cycle");
+        }
+      }
+    }
+  }
+  params = std::move(ordered);
+  return absl::OkStatus();
+}
+
+absl::Status CheckConditionValues(const SearchSpace& space) {
+  for (const ParamSpec& param : space.params) {
+    if (!param.when) continue;
+    const ParamSpec* parent = space.Find(param.when->parent);
+    if (parent->type != ParamSpec::Type::kCategorical) continue;
+    for (const ParamValue& value : param.when->values) {
+      if (!ParamValueIn(value, parent->values)) {
+        return FieldError(
+            absl::StrCat("params.", param.name, ".when.", parent->name),
+            absl::StrCat("\"", ParamValueToString(value), "\" is not a value of ", parent->name));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SearchSpace> ParseSearchSpace(const Json& root) {
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "params", "params"));
+  if (node->empty()) return FieldError("params", "must define at least one parameter");
+  SearchSpace space;
+  for (const auto& [name, param] : node->items()) {
+    ASSIGN_OR_RETURN(ParamSpec spec, ParseParam(name, param));
+    space.params.push_back(std::move(spec));
+  }
+  RETURN_IF_ERROR(OrderByCondition(space.params));
+  RETURN_IF_ERROR(CheckConditionValues(space));
+  return space;
+}
+
+absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view study_name) {
+  SamplerSpec sampler;
+  sampler.seed = StableSeed(study_name);
+  if (!root.contains("sampler")) return sampler;
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "sampler", "sampler"));
+  RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
+  if (node->contains("type")) {
+    ASSIGN_OR_RETURN(sampler.type, ReadString(node->at("type"), "sampler.type"));
+  }
+  if (sampler.type != "random") {
+    return FieldError("sampler.type", absl::StrCat("unknown sampler \"", sampler.type,
+                                                   "\" (expected one of: random)"));
+  }
+  if (node->contains("seed")) {
+    ASSIGN_OR_RETURN(int64_t seed, ReadInt(node->at("seed"), "sampler.seed", 0));
+    sampler.seed = static_cast<uint64_t>(seed);
+  }
+  return sampler;
+}
+
+absl::StatusOr<PrunerSpec> ParsePruner(const Json& root) {
+  PrunerSpec pruner;
+  if (!root.contains("pruner")) return pruner;
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "pruner", "pruner"));
+  if (node->contains("type")) {
+    ASSIGN_OR_RETURN(pruner.type, ReadString(node->at("type"), "pruner.type"));
+  }
+  if (pruner.type == "none") {
+    RETURN_IF_ERROR(CheckKeys(*node, "pruner", {"type"}));
+    return pruner;
+  }
+  if (pruner.type != "median") {
+    return FieldError("pruner.type", absl::StrCat("unknown pruner \"", pruner.type,
+                                                  "\" (expected one of: none, median)"));
+  }
+  RETURN_IF_ERROR(CheckKeys(*node, "pruner", {"type", "warmup_steps", "min_trials", "interval"}));
+  if (node->contains("warmup_steps")) {
+    ASSIGN_OR_RETURN(pruner.warmup_steps,
+                     ReadInt(node->at("warmup_steps"), "pruner.warmup_steps", 0));
+  }
+  if (node->contains("min_trials")) {
+    ASSIGN_OR_RETURN(pruner.min_trials, ReadInt(node->at("min_trials"), "pruner.min_trials", 1));
+  }
+  if (node->contains("interval")) {
+    ASSIGN_OR_RETURN(pruner.interval, ReadInt(node->at("interval"), "pruner.interval", 1));
+  }
+  return pruner;
+}
+
+absl::StatusOr<BudgetSpec> ParseBudget(const Json& root) {
+  BudgetSpec budget;
+  if (!root.contains("budget")) return budget;
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "budget", "budget"));
+  RETURN_IF_ERROR(
+      CheckKeys(*node, "budget", {"max_trials", "parallel", "max_failures", "max_retries"}));
+  if (node->contains("max_trials")) {
+    ASSIGN_OR_RETURN(budget.max_trials, ReadInt(node->at("max_trials"), "budget.max_trials", 1));
+  }
+  if (node->contains("parallel")) {
+    ASSIGN_OR_RETURN(budget.parallel, ReadInt(node->at("parallel"), "budget.parallel", 1));
+  }
+  if (node->contains("max_failures")) {
+    ASSIGN_OR_RETURN(budget.max_failures,
+                     ReadInt(node->at("max_failures"), "budget.max_failures", 0));
+  }
+  if (node->contains("max_retries")) {
+    ASSIGN_OR_RETURN(int64_t retries, ReadInt(node->at("max_retries"), "budget.max_retries", 0));
+    budget.max_retries = static_cast<int32_t>(std::min<int64_t>(retries, 1000));
+  }
+  return budget;
+}
+
+absl::StatusOr<absl::Duration> ReadSeconds(const Json& value, absl::string_view path) {
+  ASSIGN_OR_RETURN(double seconds, ReadNumber(value, path));
+  if (seconds < 0) return FieldError(path, absl::StrCat("must be >= 0 seconds, got ", seconds));
+  return absl::Seconds(seconds);
+}
+
+// Checks a fixed trainer setting or a searched parameter against the built-in
+// trainer's table of parameters.
+absl::Status CheckBuiltinParamSpec(const ParamSpec& param) {
+  const std::string path = absl::StrCat("params.", param.name);
+  const BuiltinParam* builtin = FindBuiltinParam(param.name);
+  if (builtin == nullptr) {
+    return FieldError(path, "not a parameter of the built-in trainer (see vernier-train --help)");
+  }
+  if (param.type == ParamSpec::Type::kCategorical) {
+    for (size_t i = 0; i < param.values.size(); ++i) {
+      nlohmann::json value;
+      std::visit([&value](const auto& v) { value = v; }, param.values[i]);
+      RETURN_IF_ERROR(CheckBuiltinValue(param.name, value, absl::StrCat(path, ".values[", i, "]")));
+    }
+    return absl::OkStatus();
+  }
+  for (double bound : {param.low, param.high}) {
+    nlohmann::json value = param.type == ParamSpec::Type::kInt
+                               ? nlohmann::json(static_cast<int64_t>(bound))
+                               : nlohmann::json(bound);
+    RETURN_IF_ERROR(
+        CheckBuiltinValue(param.name, value, bound == param.low ? path + ".low" : path + ".high"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainerSpec> ParseTrainer(const Json& root, const SearchSpace& space) {
+  TrainerSpec trainer;
+  const Json empty = Json::object();
+  const Json* node = &empty;
+  if (root.contains("trainer")) {
+    ASSIGN_OR_RETURN(node, RequireObject(root, "trainer", "trainer"));
+  }
+  for (const auto& [key, value] : node->items()) {
+    const std::string path = Child("trainer", key);
+    if (key == "command") {
+      if (!value.is_array() || value.empty()) return FieldError(path, "must be a non-empty list");
+      for (size_t i = 0; i < value.size(); ++i) {
+        ASSIGN_OR_RETURN(std::string arg, ReadString(value[i], absl::StrCat(path, "[", i, "]")));
+        trainer.command.push_back(std::move(arg));
+      }
+    } else if (key == "time_limit") {
+      ASSIGN_OR_RETURN(trainer.time_limit, ReadSeconds(value, path));
+    } else if (key == "stop_grace") {
+      ASSIGN_OR_RETURN(trainer.stop_grace, ReadSeconds(value, path));
+    } else {
+      if (space.Find(key) != nullptr) {
+        return FieldError(path, "is also a searched parameter in params; keep one of them");
+      }
+      trainer.fixed[key] = nlohmann::json::parse(value.dump());
+    }
+  }
+  if (!trainer.builtin()) return trainer;
+  for (const auto& [key, value] : trainer.fixed.items()) {
+    if (FindBuiltinParam(key) == nullptr) {
+      return FieldError(Child("trainer", key),
+                        "not a setting of the built-in trainer (see vernier-train --help)");
+    }
+    RETURN_IF_ERROR(CheckBuiltinValue(key, value, Child("trainer", key)));
+  }
+  for (const ParamSpec& param : space.params) RETURN_IF_ERROR(CheckBuiltinParamSpec(param));
+  return trainer;
+}
+
+}  // namespace
+
+const ParamSpec* SearchSpace::Find(absl::string_view name) const {
+  for (const ParamSpec& param : params) {
+    if (param.name == name) return &param;
+  }
+  return nullptr;
+}
+
+bool ParamValueIn(const ParamValue& value, const std::vector<ParamValue>& values) {
+  auto as_number = [](const ParamValue& v) -> std::optional<double> {
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+    return std::nullopt;
+  };
+  for (const ParamValue& candidate : values) {
+    auto a = as_number(value);
+    auto b = as_number(candidate);
+    if (a && b ? *a == *b : value == candidate) return true;
+  }
+  return false;
+}
+
+nlohmann::json TrialParamsJson(const TrainerSpec& trainer, const ParamMap& params) {
+  nlohmann::json out = trainer.fixed;
+  for (const auto& [name, value] : params) {
+    std::visit([&out, &name = name](const auto& v) { out[name] = v; }, value);
+  }
+  return out;
+}
+
+absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
+  ASSIGN_OR_RETURN(Json root, ParseYaml(text));
+  if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
+  RETURN_IF_ERROR(CheckKeys(
+      root, "", {"name", "objective", "params", "sampler", "pruner", "budget", "trainer"}));
+  StudySpec spec;
+  if (!root.contains("name")) return FieldError("name", "missing");
+  ASSIGN_OR_RETURN(spec.name, ReadString(root.at("name"), "name"));
+  if (!IsValidName(spec.name)) {
+    return FieldError("name", absl::StrCat("\"", spec.name,
+                                           "\" is not a valid study name (1-64 letters, digits, "
+                                           "-, _ or .)"));
+  }
+  ASSIGN_OR_RETURN(spec.objective, ParseObjective(root));
+  ASSIGN_OR_RETURN(spec.space, ParseSearchSpace(root));
+  ASSIGN_OR_RETURN(spec.sampler, ParseSampler(root, spec.name));
+  ASSIGN_OR_RETURN(spec.pruner, ParsePruner(root));
+  ASSIGN_OR_RETURN(spec.budget, ParseBudget(root));
+  ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));
+  return spec;
+}
+
+}  // namespace vernier

@@ -1,0 +1,112 @@
+// StudySpec: a study file (YAML, or JSON which is YAML too) parsed and
+// validated into plain structs.
+//
+// Every error is INVALID_ARGUMENT with a message that starts with the path of
+// the offending field ("params.lr.low: ...") and shows the bad value, so the
+// CLI and the server can hand it to the user as is.
+//
+// Thread-safety: the functions are pure and thread-safe.
+#ifndef VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
+#define VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "server/logic/types.h"
+
+namespace vernier {
+
+// `when: {parent: [values...]}`: the parameter exists only while the parent
+// parameter exists and takes one of `values`.
+struct Condition {
+  std::string parent;
+  std::vector<ParamValue> values;
+};
+
+struct ParamSpec {
+  enum class Type { kFloat, kInt, kCategorical };
+
+  std::string name;
+  Type type = Type::kFloat;
+  double low = 0;  // kFloat, kInt: inclusive bounds.
+  double high = 0;
+  bool log = false;                // Sample uniformly in log space; low > 0.
+  std::optional<double> step;      // kFloat: optional grid; kInt: >= 1 (default 1).
+  std::vector<ParamValue> values;  // kCategorical: the choices, in file order.
+  std::optional<Condition> when;
+};
+
+struct SearchSpace {
+  // Ordered so that every parent comes before the parameters that depend on it.
+  std::vector<ParamSpec> params;
+
+  const ParamSpec* Find(absl::string_view name) const;
+};
+
+struct ObjectiveSpec {
+  std::string metric;
+  Goal goal = Goal::kMaximize;
+};
+
+struct SamplerSpec {
+  std::string type = "random";
+  uint64_t seed = 0;  // From the file, else derived from the study name.
+};
+
+struct PrunerSpec {
+  std::string type = "none";  // "none" | "median"
+  int64_t warmup_steps = 0;   // No pruning before this step.
+  int64_t min_trials = 1;     // Other trials needed at a step before pruning.
+  int64_t interval = 1;       // Consider pruning only every `interval` steps.
+};
+
+struct BudgetSpec {
+  int64_t max_trials = 10;
+  int64_t parallel = 1;      // Trials of this study running at once.
+  int64_t max_failures = 3;  // The study stops when more trials fail.
+  int32_t max_retries = 2;   // Times a trial whose worker vanished is re-queued.
+};
+
+struct TrainerSpec {
+  // argv of a user program; empty means the built-in vernier-train.
+  std::vector<std::string> command;
+  // Fixed settings handed to every trial under its sampled parameters.
+  nlohmann::json fixed = nlohmann::json::object();
+  absl::Duration time_limit = absl::ZeroDuration();  // Zero: no limit.
+  absl::Duration stop_grace = absl::Seconds(10);
+
+  bool builtin() const { return command.empty(); }
+};
+
+struct StudySpec {
+  std::string name;
+  ObjectiveSpec objective;
+  SearchSpace space;
+  SamplerSpec sampler;
+  PrunerSpec pruner;
+  BudgetSpec budget;
+  TrainerSpec trainer;
+};
+
+// Parses and validates a study file. INVALID_ARGUMENT names the field and the
+// value: unknown keys, wrong types, low > high, log scale with low <= 0, an
+// empty categorical, `when` naming an unknown parameter or forming a cycle, an
+// unknown sampler/pruner/model/dataset/optimizer, an invalid study name.
+absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text);
+
+// True when `value` is one of `values` (numbers compare by value, so 64 and
+// 64.0 match).
+bool ParamValueIn(const ParamValue& value, const std::vector<ParamValue>& values);
+
+// The JSON handed to a trial: `fixed` trainer settings overlaid with `params`.
+nlohmann::json TrialParamsJson(const TrainerSpec& trainer, const ParamMap& params);
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_LOGIC_STUDY_SPEC_H_

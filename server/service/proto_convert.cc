@@ -1,0 +1,128 @@
+#include "server/service/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace vernier {
+namespace {
+
+v1::StudyState ToProto(StudyState state) {
+  switch (state) {
+    case StudyState::kActive:
+      return v1::STUDY_STATE_ACTIVE;
+    case StudyState::kStopped:
+      return v1::STUDY_STATE_STOPPED;
+    case StudyState::kCompleted:
+      return v1::STUDY_STATE_COMPLETED;
+  }
+  return v1::STUDY_STATE_UNSPECIFIED;
+}
+
+int64_t UnixMillis(absl::Time time) {
+  return time == absl::UnixEpoch() ? 0 : absl::ToUnixMillis(time);
+}
+
+}  // namespace
+
+v1::TrialState ToProto(TrialState state) {
+  switch (state) {
+    case TrialState::kWaiting:
+      return v1::TRIAL_STATE_WAITING;
+    case TrialState::kRunning:
+      return v1::TRIAL_STATE_RUNNING;
+    case TrialState::kComplete:
+      return v1::TRIAL_STATE_COMPLETE;
+    case TrialState::kPruned:
+      return v1::TRIAL_STATE_PRUNED;
+    case TrialState::kFailed:
+      return v1::TRIAL_STATE_FAILED;
+    case TrialState::kInfeasible:
+      return v1::TRIAL_STATE_INFEASIBLE;
+  }
+  return v1::TRIAL_STATE_UNSPECIFIED;
+}
+
+absl::StatusOr<TrialState> FromProto(v1::TrialState state) {
+  switch (state) {
+    case v1::TRIAL_STATE_COMPLETE:
+      return TrialState::kComplete;
+    case v1::TRIAL_STATE_PRUNED:
+      return TrialState::kPruned;
+    case v1::TRIAL_STATE_FAILED:
+      return TrialState::kFailed;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("state: a worker reports COMPLETE, PRUNED or FAILED, got ",
+                       v1::TrialState_Name(state).empty() ? absl::StrCat(static_cast<int>(state))
+                                                          : v1::TrialState_Name(state)));
+  }
+}
+
+v1::Study ToProto(const StudyView& view) {
+  v1::Study study;
+  study.set_name(view.record.name);
+  study.set_spec_yaml(view.record.spec_yaml);
+  study.set_state(ToProto(view.record.state));
+  study.set_state_reason(view.record.state_reason);
+  study.mutable_objective()->set_metric(view.objective.metric);
+  study.mutable_objective()->set_goal(view.objective.goal == Goal::kMaximize ? v1::GOAL_MAXIMIZE
+                                                                             : v1::GOAL_MINIMIZE);
+  study.set_max_trials(view.max_trials);
+  for (const auto& [state, count] : view.trial_counts) {
+    if (count > 0) (*study.mutable_trial_counts())[std::string(TrialStateName(state))] = count;
+  }
+  study.set_create_time_unix_ms(UnixMillis(view.record.create_time));
+  return study;
+}
+
+v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
+  v1::Trial out;
+  out.set_study(trial.study);
+  out.set_number(trial.number);
+  for (const auto& [name, value] : trial.params) {
+    v1::ParameterValue& param = (*out.mutable_params())[name];
+    if (const auto* d = std::get_if<double>(&value)) {
+      param.set_double_value(*d);
+    } else if (const auto* i = std::get_if<int64_t>(&value)) {
+      param.set_int_value(*i);
+    } else {
+      param.set_string_value(std::get<std::string>(value));
+    }
+  }
+  out.set_state(ToProto(trial.state));
+  for (const Measurement& m : trial.intermediate) {
+    v1::Measurement* proto = out.add_intermediate();
+    proto->set_step(m.step);
+    proto->mutable_metrics()->insert(m.metrics.begin(), m.metrics.end());
+  }
+  out.mutable_final_metrics()->insert(trial.final_metrics.begin(), trial.final_metrics.end());
+  out.set_failure_reason(trial.failure_reason);
+  out.set_worker_id(trial.worker_id);
+  out.set_retries(trial.retries);
+  out.set_start_time_unix_ms(UnixMillis(trial.start_time));
+  out.set_end_time_unix_ms(UnixMillis(trial.end_time));
+  if (std::optional<double> value = ObjectiveValue(trial, objective)) {
+    out.set_objective_value(*value);
+  }
+  return out;
+}
+
+v1::TrialLease ToProto(const LeaseKey& lease) {
+  v1::TrialLease out;
+  out.set_study(lease.study);
+  out.set_trial_number(lease.trial_number);
+  out.set_attempt(lease.attempt);
+  return out;
+}
+
+LeaseKey FromProto(const v1::TrialLease& lease) {
+  return LeaseKey{lease.study(), lease.trial_number(), lease.attempt()};
+}
+
+Measurement FromProto(const v1::Measurement& measurement) {
+  Measurement out;
+  out.step = measurement.step();
+  out.metrics.insert(measurement.metrics().begin(), measurement.metrics().end());
+  return out;
+}
+
+}  // namespace vernier

@@ -1,0 +1,23 @@
+// Conversions between the coordinator's domain types and vernier.v1 protos.
+// Pure functions; thread-safe.
+#ifndef VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
+#define VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
+
+#include "server/coordinator/coordinator.h"
+#include "vernier/v1/study.pb.h"
+#include "vernier/v1/worker_service.pb.h"
+
+namespace vernier {
+
+v1::Study ToProto(const StudyView& view);
+v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective);
+v1::TrialState ToProto(TrialState state);
+v1::TrialLease ToProto(const LeaseKey& lease);
+LeaseKey FromProto(const v1::TrialLease& lease);
+Measurement FromProto(const v1::Measurement& measurement);
+// INVALID_ARGUMENT for states a worker may not report.
+absl::StatusOr<TrialState> FromProto(v1::TrialState state);
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_

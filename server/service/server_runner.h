@@ -1,0 +1,70 @@
+// ServerRunner: a whole coordinator process in one object — the SQLite store,
+// the Coordinator, the gRPC server with StudyService, WorkerService and the
+// health-check service, and a thread that expires leases. Used by
+// vernier-server, by `vernier run` (embedded mode) and by service tests.
+//
+// Thread-safety: Start and Shutdown must be called from one thread; the
+// running server is thread-safe.
+#ifndef VERNIER_SERVER_SERVICE_SERVER_RUNNER_H_
+#define VERNIER_SERVER_SERVICE_SERVER_RUNNER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/coordinator/coordinator.h"
+#include "server/service/services.h"
+#include "server/storage/study_store.h"
+
+namespace vernier {
+
+struct ServerOptions {
+  std::string db_path;                     // SQLite file; created when missing.
+  std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one.
+  CoordinatorOptions coordinator;
+  // How often expired leases are collected when no worker call does it.
+  absl::Duration expiry_interval = absl::Seconds(1);
+};
+
+class ServerRunner {
+ public:
+  // Opens the database, loads every study and starts serving. Errors: the
+  // store's (a path that cannot be opened, a newer schema), or UNAVAILABLE
+  // when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ServerRunner>> Start(const ServerOptions& options);
+
+  ~ServerRunner();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  Coordinator& coordinator() { return *coordinator_; }
+
+  // Stops taking new calls, lets in-flight calls finish (up to `grace`), then
+  // stops the expiry thread. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Blocks until Shutdown() is called from another thread.
+  void Wait();
+
+ private:
+  ServerRunner() = default;
+  void ExpireLoop(absl::Duration interval);
+
+  std::unique_ptr<StudyStore> store_;
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<StudyServiceImpl> study_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Notification stopping_;
+  std::thread expiry_thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_SERVICE_SERVER_RUNNER_H_

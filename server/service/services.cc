@@ -1,0 +1,140 @@
+#include "server/service/services.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/service/grpc_status.h"
+#include "server/service/proto_convert.h"
+
+namespace vernier {
+namespace {
+
+grpc::Status MissingField(absl::string_view field) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": missing"));
+}
+
+// Converts trial records for a response; needs the study's objective.
+template <typename Response>
+grpc::Status AddTrials(Coordinator* coordinator, const std::string& study,
+                       const std::vector<TrialRecord>& trials, Response* response) {
+  absl::StatusOr<StudyView> view = coordinator->GetStudy(study);
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  for (const TrialRecord& trial : trials) *response->add_trials() = ToProto(trial, view->objective);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
+                                           const v1::CreateStudyRequest* request,
+                                           v1::Study* response) {
+  if (request->spec_yaml().empty()) return MissingField("spec_yaml");
+  absl::StatusOr<StudyView> view = coordinator_->CreateStudy(request->spec_yaml());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(*view);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyRequest* request,
+                                        v1::Study* response) {
+  absl::StatusOr<StudyView> view = coordinator_->GetStudy(request->name());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(*view);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const v1::ListStudiesRequest*,
+                                           v1::ListStudiesResponse* response) {
+  for (const StudyView& view : coordinator_->ListStudies())
+    *response->add_studies() = ToProto(view);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*, const v1::StopStudyRequest* request,
+                                         v1::Study* response) {
+  absl::StatusOr<StudyView> view = coordinator_->StopStudy(request->name());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(*view);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
+                                          const v1::ListTrialsRequest* request,
+                                          v1::ListTrialsResponse* response) {
+  absl::StatusOr<std::vector<TrialRecord>> trials = coordinator_->ListTrials(request->study());
+  if (!trials.ok()) return ToGrpcStatus(trials.status());
+  return AddTrials(coordinator_, request->study(), *trials, response);
+}
+
+grpc::Status StudyServiceImpl::GetBestTrials(grpc::ServerContext*,
+                                             const v1::GetBestTrialsRequest* request,
+                                             v1::GetBestTrialsResponse* response) {
+  absl::StatusOr<std::vector<TrialRecord>> trials =
+      coordinator_->BestTrials(request->study(), request->count());
+  if (!trials.ok()) return ToGrpcStatus(trials.status());
+  return AddTrials(coordinator_, request->study(), *trials, response);
+}
+
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
+                                               const v1::RegisterWorkerRequest* request,
+                                               v1::RegisterWorkerResponse* response) {
+  std::vector<std::string> slots(request->slots().begin(), request->slots().end());
+  WorkerRegistration registration = coordinator_->RegisterWorker(request->name(), slots);
+  response->set_worker_id(registration.worker_id);
+  response->set_lease_seconds(absl::ToDoubleSeconds(registration.lease));
+  response->set_heartbeat_seconds(absl::ToDoubleSeconds(registration.heartbeat));
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
+                                             const v1::AcquireTrialRequest* request,
+                                             v1::AcquireTrialResponse* response) {
+  if (request->worker_id().empty()) return MissingField("worker_id");
+  absl::StatusOr<std::optional<Assignment>> assignment =
+      coordinator_->AcquireTrial(request->worker_id(), request->slot());
+  if (!assignment.ok()) return ToGrpcStatus(assignment.status());
+  if (!assignment->has_value()) return grpc::Status::OK;
+  const Assignment& a = **assignment;
+  *response->mutable_lease() = ToProto(a.lease);
+  absl::StatusOr<StudyView> view = coordinator_->GetStudy(a.lease.study);
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response->mutable_trial() = ToProto(a.trial, view->objective);
+  response->set_params_json(a.params_json);
+  for (const std::string& arg : a.command) response->add_command(arg);
+  response->set_time_limit_seconds(absl::ToDoubleSeconds(a.time_limit));
+  response->set_stop_grace_seconds(absl::ToDoubleSeconds(a.stop_grace));
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
+                                               const v1::ReportProgressRequest* request,
+                                               v1::ReportProgressResponse* response) {
+  if (!request->has_lease()) return MissingField("lease");
+  absl::StatusOr<TrialAction> action = coordinator_->ReportProgress(
+      request->worker_id(), FromProto(request->lease()), FromProto(request->measurement()));
+  if (!action.ok()) return ToGrpcStatus(action.status());
+  response->set_action(*action == TrialAction::kStop ? v1::TRIAL_ACTION_STOP
+                                                     : v1::TRIAL_ACTION_CONTINUE);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
+                                              const v1::CompleteTrialRequest* request,
+                                              v1::CompleteTrialResponse*) {
+  if (!request->has_lease()) return MissingField("lease");
+  absl::StatusOr<TrialState> state = FromProto(request->state());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  MetricMap metrics(request->final_metrics().begin(), request->final_metrics().end());
+  return ToGrpcStatus(coordinator_->CompleteTrial(request->worker_id(), FromProto(request->lease()),
+                                                  *state, metrics, request->failure_reason()));
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                                          v1::HeartbeatResponse* response) {
+  std::vector<LeaseKey> leases;
+  for (const v1::TrialLease& lease : request->leases()) leases.push_back(FromProto(lease));
+  for (const LeaseKey& lost : coordinator_->Heartbeat(request->worker_id(), leases)) {
+    *response->add_lost() = ToProto(lost);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace vernier

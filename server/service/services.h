@@ -1,0 +1,60 @@
+// The gRPC services of vernier-server. Thin by design: each method converts
+// the request to domain types, calls the Coordinator and converts the answer.
+// No SQL, sampling or state-machine code lives here.
+//
+// Thread-safety: thread-safe (the Coordinator is); the Coordinator must
+// outlive the services.
+#ifndef VERNIER_SERVER_SERVICE_SERVICES_H_
+#define VERNIER_SERVER_SERVICE_SERVICES_H_
+
+#include "server/coordinator/coordinator.h"
+#include "vernier/v1/study_service.grpc.pb.h"
+#include "vernier/v1/worker_service.grpc.pb.h"
+
+namespace vernier {
+
+class StudyServiceImpl final : public v1::StudyService::Service {
+ public:
+  explicit StudyServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status CreateStudy(grpc::ServerContext* context, const v1::CreateStudyRequest* request,
+                           v1::Study* response) override;
+  grpc::Status GetStudy(grpc::ServerContext* context, const v1::GetStudyRequest* request,
+                        v1::Study* response) override;
+  grpc::Status ListStudies(grpc::ServerContext* context, const v1::ListStudiesRequest* request,
+                           v1::ListStudiesResponse* response) override;
+  grpc::Status StopStudy(grpc::ServerContext* context, const v1::StopStudyRequest* request,
+                         v1::Study* response) override;
+  grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
+                          v1::ListTrialsResponse* response) override;
+  grpc::Status GetBestTrials(grpc::ServerContext* context, const v1::GetBestTrialsRequest* request,
+                             v1::GetBestTrialsResponse* response) override;
+
+ private:
+  Coordinator* const coordinator_;
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  explicit WorkerServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const v1::RegisterWorkerRequest* request,
+                              v1::RegisterWorkerResponse* response) override;
+  grpc::Status AcquireTrial(grpc::ServerContext* context, const v1::AcquireTrialRequest* request,
+                            v1::AcquireTrialResponse* response) override;
+  grpc::Status ReportProgress(grpc::ServerContext* context,
+                              const v1::ReportProgressRequest* request,
+                              v1::ReportProgressResponse* response) override;
+  grpc::Status CompleteTrial(grpc::ServerContext* context, const v1::CompleteTrialRequest* request,
+                             v1::CompleteTrialResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+
+ private:
+  Coordinator* const coordinator_;
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_SERVICE_SERVICES_H_

@@ -1,0 +1,203 @@
+#include "server/logic/study_spec.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vernier {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kQuickStart[] = R"(
+name: fashion-cnn
+objective: {metric: val_accuracy, goal: maximize}
+params:
+  lr:         {type: float, low: 1.0e-4, high: 0.1, log: true}
+  batch_size: {type: categorical, values: [32, 64, 128, 256]}
+  dropout:    {type: float, low: 0.0, high: 0.5}
+  optimizer:  {type: categorical, values: [sgd, momentum, adam]}
+  momentum:   {type: float, low: 0.5, high: 0.99, when: {optimizer: momentum}}
+sampler: {type: random, seed: 7}
+pruner:  {type: median, warmup_steps: 1, min_trials: 3}
+budget:  {max_trials: 8, parallel: 2, max_failures: 3}
+trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, train_subset: 12000}
+)";
+
+// The quick-start spec with one line replaced.
+std::string With(const std::string& from, const std::string& to) {
+  std::string text = kQuickStart;
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+std::string ErrorOf(const std::string& text) {
+  auto spec = ParseStudySpec(text);
+  EXPECT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(spec.status().message());
+}
+
+TEST(StudySpecTest, ParsesQuickStartStudy) {
+  auto spec = ParseStudySpec(kQuickStart);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "fashion-cnn");
+  EXPECT_EQ(spec->objective.metric, "val_accuracy");
+  EXPECT_EQ(spec->objective.goal, Goal::kMaximize);
+  ASSERT_EQ(spec->space.params.size(), 5u);
+  const ParamSpec* lr = spec->space.Find("lr");
+  ASSERT_NE(lr, nullptr);
+  EXPECT_TRUE(lr->log);
+  EXPECT_DOUBLE_EQ(lr->low, 1e-4);
+  const ParamSpec* batch = spec->space.Find("batch_size");
+  ASSERT_EQ(batch->values.size(), 4u);
+  EXPECT_EQ(std::get<int64_t>(batch->values[1]), 64);
+  const ParamSpec* momentum = spec->space.Find("momentum");
+  ASSERT_TRUE(momentum->when.has_value());
+  EXPECT_EQ(momentum->when->parent, "optimizer");
+  EXPECT_EQ(spec->sampler.seed, 7u);
+  EXPECT_EQ(spec->pruner.type, "median");
+  EXPECT_EQ(spec->pruner.min_trials, 3);
+  EXPECT_EQ(spec->budget.max_trials, 8);
+  EXPECT_EQ(spec->budget.parallel, 2);
+  EXPECT_TRUE(spec->trainer.builtin());
+  EXPECT_EQ(spec->trainer.fixed["epochs"], 3);
+}
+
+TEST(StudySpecTest, JsonIsAcceptedToo) {
+  auto spec = ParseStudySpec(R"({"name": "j", "objective": {"metric": "loss", "goal": "minimize"},
+      "params": {"x": {"type": "float", "low": -1, "high": 1}},
+      "trainer": {"command": ["python3", "t.py"]}})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->objective.goal, Goal::kMinimize);
+  EXPECT_EQ(spec->trainer.command.size(), 2u);
+}
+
+TEST(StudySpecTest, ParentsComeBeforeTheirConditionalChildren) {
+  auto spec = ParseStudySpec(R"(
+name: s
+objective: {metric: m}
+params:
+  child: {type: float, low: 0, high: 1, when: {kind: b}}
+  kind:  {type: categorical, values: [a, b]}
+trainer: {command: [/bin/true]}
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->space.params[0].name, "kind");
+  EXPECT_EQ(spec->space.params[1].name, "child");
+}
+
+TEST(StudySpecTest, UnknownTopLevelKeyIsNamed) {
+  EXPECT_THAT(ErrorOf(std::string(kQuickStart) + "colour: blue\n"),
+              HasSubstr("colour: unknown key"));
+}
+
+TEST(StudySpecTest, UnknownParamKeyIsNamed) {
+  EXPECT_THAT(ErrorOf(With("dropout:    {type: float,", "dropout:    {type: float, scale: 2,")),
+              HasSubstr("params.dropout.scale: unknown key"));
+}
+
+TEST(StudySpecTest, LowAboveHighNamesBothValues) {
+  std::string error = ErrorOf(With("low: 0.0, high: 0.5", "low: 0.6, high: 0.5"));
+  EXPECT_THAT(error, HasSubstr("params.dropout"));
+  EXPECT_THAT(error, HasSubstr("0.6"));
+  EXPECT_THAT(error, HasSubstr("0.5"));
+}
+
+TEST(StudySpecTest, EmptyCategoricalIsRejected) {
+  EXPECT_THAT(ErrorOf(With("values: [32, 64, 128, 256]", "values: []")),
+              HasSubstr("params.batch_size.values: must not be empty"));
+}
+
+TEST(StudySpecTest, LogScaleNeedsPositiveLow) {
+  EXPECT_THAT(ErrorOf(With("low: 1.0e-4, high: 0.1", "low: 0, high: 0.1")),
+              HasSubstr("params.lr.low: must be > 0 on a log scale, got 0"));
+}
+
+TEST(StudySpecTest, WhenNamingUnknownParameterIsRejected) {
+  EXPECT_THAT(ErrorOf(With("when: {optimizer: momentum}", "when: {optimiser: momentum}")),
+              HasSubstr("params.momentum.when: names unknown parameter \"optimiser\""));
+}
+
+TEST(StudySpecTest, WhenValueMustBeAChoiceOfTheParent) {
+  EXPECT_THAT(ErrorOf(With("when: {optimizer: momentum}", "when: {optimizer: nesterov}")),
+              HasSubstr("params.momentum.when.optimizer: \"nesterov\" is not a value"));
+}
+
+TEST(StudySpecTest, ConditionCycleIsRejected) {
+  EXPECT_THAT(ErrorOf(R"(
+name: s
+objective: {metric: m}
+params:
+  a: {type: categorical, values: [x], when: {b: y}}
+  b: {type: categorical, values: [y], when: {a: x}}
+trainer: {command: [/bin/true]}
+)"),
+              HasSubstr("cycle"));
+}
+
+TEST(StudySpecTest, UnknownOptimizerNamesFieldAndValue) {
+  std::string error = ErrorOf(With("[sgd, momentum, adam]", "[sgd, momentum, adamm]"));
+  EXPECT_THAT(error, HasSubstr("params.optimizer.values[2]"));
+  EXPECT_THAT(error, HasSubstr("adamm"));
+}
+
+TEST(StudySpecTest, UnknownSamplerPrunerModelDatasetAreNamed) {
+  EXPECT_THAT(ErrorOf(With("type: random", "type: bayes")),
+              HasSubstr("sampler.type: unknown sampler \"bayes\""));
+  EXPECT_THAT(ErrorOf(With("type: median", "type: fancy")),
+              HasSubstr("pruner.type: unknown pruner \"fancy\""));
+  std::string model_error = ErrorOf(With("model: cnn", "model: resnet"));
+  EXPECT_THAT(model_error, HasSubstr("trainer.model"));
+  EXPECT_THAT(model_error, HasSubstr("resnet"));
+  std::string dataset_error = ErrorOf(With("dataset: fashion-mnist", "dataset: imagenet"));
+  EXPECT_THAT(dataset_error, HasSubstr("trainer.dataset"));
+  EXPECT_THAT(dataset_error, HasSubstr("imagenet"));
+}
+
+TEST(StudySpecTest, BuiltinTrainerRejectsUnknownParameter) {
+  EXPECT_THAT(ErrorOf(With("dropout:", "dropuot:")),
+              HasSubstr("params.dropuot: not a parameter of the built-in trainer"));
+}
+
+TEST(StudySpecTest, CommandTrainerAcceptsAnyParameterName) {
+  auto spec =
+      ParseStudySpec(With("trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, "
+                          "train_subset: 12000}",
+                          "trainer: {command: [python3, train.py], time_limit: 60}"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->trainer.time_limit, absl::Seconds(60));
+}
+
+TEST(StudySpecTest, BadYamlReportsLine) {
+  EXPECT_THAT(ErrorOf("name: [unclosed\n"), HasSubstr("line"));
+}
+
+TEST(StudySpecTest, InvalidStudyNameIsRejected) {
+  EXPECT_THAT(ErrorOf(With("name: fashion-cnn", "name: ../etc")),
+              HasSubstr("name: \"../etc\" is not a valid study name"));
+}
+
+TEST(StudySpecTest, BudgetValuesAreChecked) {
+  EXPECT_THAT(ErrorOf(With("max_trials: 8", "max_trials: 0")),
+              HasSubstr("budget.max_trials: must be >= 1, got 0"));
+  EXPECT_THAT(ErrorOf(With("parallel: 2", "parallel: two")),
+              HasSubstr("budget.parallel: must be an integer, got \"two\""));
+}
+
+TEST(StudySpecTest, TrialParamsOverlayFixedSettings) {
+  auto spec = ParseStudySpec(kQuickStart);
+  ASSERT_TRUE(spec.ok());
+  ParamMap params = {{"lr", 0.01}, {"batch_size", int64_t{64}}, {"optimizer", std::string("adam")}};
+  nlohmann::json json = TrialParamsJson(spec->trainer, params);
+  EXPECT_EQ(json["model"], "cnn");
+  EXPECT_EQ(json["epochs"], 3);
+  EXPECT_EQ(json["batch_size"], 64);
+  EXPECT_TRUE(json["batch_size"].is_number_integer());
+  EXPECT_DOUBLE_EQ(json["lr"].get<double>(), 0.01);
+}
+
+}  // namespace
+}  // namespace vernier
