@@ -1,0 +1,66 @@
+// MemoryStudyStore: a StudyStore that keeps everything in process memory.
+//
+// For tests of the coordinator and the services, and for throw-away runs. It
+// behaves like SqliteStudyStore in every observable way (the same conformance
+// suite runs against both): the same error codes, the same ordering, times cut
+// to microseconds, and the same records refused. It is not durable: its
+// contents die with the object.
+//
+// Thread-safety: thread-safe; every call takes one internal mutex.
+#ifndef VERNIER_SERVER_STORAGE_MEMORY_STUDY_STORE_H_
+#define VERNIER_SERVER_STORAGE_MEMORY_STUDY_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/logic/types.h"
+#include "server/storage/study_store.h"
+
+namespace vernier {
+
+class MemoryStudyStore : public StudyStore {
+ public:
+  MemoryStudyStore() = default;
+  MemoryStudyStore(const MemoryStudyStore&) = delete;
+  MemoryStudyStore& operator=(const MemoryStudyStore&) = delete;
+
+  // StudyStore. Beyond the interface's codes, each mutating call returns
+  // INVALID_ARGUMENT for a record that ValidateStudy / ValidateTrial /
+  // ValidateMeasurement (record_codec.h) refuses. LoadAll never fails.
+  absl::Status CreateStudy(const StudyRecord& study) override;
+  absl::Status UpdateStudyState(absl::string_view name, StudyState state,
+                                absl::string_view reason) override;
+  absl::Status PutTrial(const TrialRecord& trial) override;
+  absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
+                              const Measurement& measurement) override;
+  absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+
+ private:
+  struct Entry {
+    StudyRecord study;
+    std::map<int64_t, TrialRecord> trials;  // By number; intermediates inside.
+  };
+
+  // The study called `name`, or nullptr.
+  Entry* FindStudy(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Trial `number` of `study`, or nullptr.
+  TrialRecord* FindTrial(absl::string_view study, int64_t number)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::vector<Entry> studies_ ABSL_GUARDED_BY(mu_);  // In creation order.
+  // Study name -> index in studies_.
+  absl::flat_hash_map<std::string, size_t> index_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_STORAGE_MEMORY_STUDY_STORE_H_

@@ -1,0 +1,408 @@
+#include "server/storage/sqlite_study_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/storage/record_codec.h"
+#include "server/storage/sqlite_schema.h"
+#include "server/storage/sqlite_statement.h"
+
+namespace vernier {
+
+// Every statement the store runs after Open(), compiled once.
+struct SqliteStudyStore::Statements {
+  static absl::StatusOr<std::unique_ptr<Statements>> Prepare(sqlite3* db);
+
+  SqliteStatement begin_read;
+  SqliteStatement commit;
+  SqliteStatement rollback;
+  SqliteStatement insert_study;
+  SqliteStatement update_study_state;
+  SqliteStatement upsert_trial;
+  SqliteStatement upsert_measurement;
+  SqliteStatement select_studies;
+  SqliteStatement select_trials;
+  SqliteStatement select_measurements;
+};
+
+namespace {
+
+using Options = SqliteStudyStoreOptions;
+
+// Each write is a single statement, hence its own atomic transaction: SQLite
+// takes the write lock when the statement starts (waiting up to busy_timeout)
+// and commits when it ends. No write reads first, so none needs an explicit
+// BEGIN IMMEDIATE.
+constexpr char kInsertStudy[] = R"sql(
+INSERT INTO studies (name, spec, state, state_reason, create_time_us)
+VALUES (?1, ?2, ?3, ?4, ?5))sql";
+
+constexpr char kUpdateStudyState[] = R"sql(
+UPDATE studies SET state = ?2, state_reason = ?3 WHERE name = ?1)sql";
+
+// An upsert updates the row in place. INSERT OR REPLACE would delete and
+// re-insert it, which is only harmless while no foreign key ever cascades
+// from trials to measurements.
+constexpr char kUpsertTrial[] = R"sql(
+INSERT INTO trials (study, number, params, state, final_metrics, failure_reason, worker_id,
+                    attempt, retries, start_time_us, end_time_us)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (study, number) DO UPDATE SET
+  params = excluded.params, state = excluded.state, final_metrics = excluded.final_metrics,
+  failure_reason = excluded.failure_reason, worker_id = excluded.worker_id,
+  attempt = excluded.attempt, retries = excluded.retries,
+  start_time_us = excluded.start_time_us, end_time_us = excluded.end_time_us)sql";
+
+constexpr char kUpsertMeasurement[] = R"sql(
+INSERT INTO measurements (study, number, step, metrics) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (study, number, step) DO UPDATE SET metrics = excluded.metrics)sql";
+
+constexpr char kSelectStudies[] = R"sql(
+SELECT name, spec, state, state_reason, create_time_us FROM studies ORDER BY id)sql";
+
+// Both orders follow the tables' primary keys: scans, no sorting.
+constexpr char kSelectTrials[] = R"sql(
+SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
+       start_time_us, end_time_us
+FROM trials ORDER BY study, number)sql";
+
+constexpr char kSelectMeasurements[] = R"sql(
+SELECT study, number, step, metrics FROM measurements ORDER BY study, number, step)sql";
+
+struct CloseDb {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
+
+absl::Status NameFile(const std::string& path, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("study database '", path, "': ", status.message()));
+}
+
+// Switches the database to WAL. This is the first access to the file: a file
+// that is not a database fails here, before anything is written to it.
+absl::Status EnableWal(sqlite3* db) {
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    return absl::FailedPreconditionError("the file is read-only");
+  }
+  ASSIGN_OR_RETURN(const std::string mode,
+                   QueryText(db, "PRAGMA journal_mode = WAL", "enabling WAL"));
+  const char* file = sqlite3_db_filename(db, "main");
+  const bool in_memory = file == nullptr || *file == '\0';
+  if (mode != (in_memory ? "memory" : "wal")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use WAL (journal mode stays '", mode, "')"));
+  }
+  return absl::OkStatus();
+}
+
+// Applies the connection settings that SQLite does not store in the file.
+absl::Status Configure(sqlite3* db, const Options& options) {
+  const int64_t busy_ms =
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout), 0, INT_MAX);
+  sqlite3_busy_timeout(db, static_cast<int>(busy_ms));
+  if (options.exclusive_lock) {
+    // Before WAL is enabled, so that SQLite keeps the WAL index in private
+    // memory instead of a shared-memory file.
+    RETURN_IF_ERROR(ExecSql(db, "PRAGMA locking_mode = EXCLUSIVE", "setting the locking mode"));
+  }
+  RETURN_IF_ERROR(EnableWal(db));
+  RETURN_IF_ERROR(ExecSql(db,
+                          options.sync == Options::Sync::kFull ? "PRAGMA synchronous = FULL"
+                                                               : "PRAGMA synchronous = NORMAL",
+                          "setting synchronous"));
+  RETURN_IF_ERROR(ExecSql(db, "PRAGMA foreign_keys = ON", "enabling foreign keys"));
+  ASSIGN_OR_RETURN(const int64_t foreign_keys,
+                   QueryInt64(db, "PRAGMA foreign_keys", "checking foreign keys"));
+  if (foreign_keys != 1) {
+    return absl::FailedPreconditionError("this SQLite library does not enforce foreign keys");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DbHandle> OpenConnection(const std::string& path, const Options& options) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: the store serialises every use of the connection itself.
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 /*zVfs=*/nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return SqliteError(rc, "opening");
+  sqlite3_extended_result_codes(db.get(), 1);
+  RETURN_IF_ERROR(Configure(db.get(), options));
+  return db;
+}
+
+std::string TrialName(absl::string_view study, int64_t number) {
+  return absl::StrCat("trial ", number, " of study '", study, "'");
+}
+
+absl::Status WithContext(absl::string_view context, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+}
+
+absl::StatusOr<StudyRecord> StudyFromRow(const SqliteStatement& row) {
+  StudyRecord study;
+  study.name = std::string(row.ColumnText(0));
+  study.spec_yaml = std::string(row.ColumnText(1));
+  const int64_t state = row.ColumnInt64(2);
+  if (!IsKnownStudyState(state)) {
+    return absl::DataLossError(
+        absl::StrCat("study '", study.name, "' has the unknown state ", state));
+  }
+  study.state = static_cast<StudyState>(state);
+  study.state_reason = std::string(row.ColumnText(3));
+  study.create_time = MicrosToTime(row.ColumnInt64(4));
+  return study;
+}
+
+absl::StatusOr<TrialRecord> TrialFromRow(const SqliteStatement& row) {
+  TrialRecord trial;
+  trial.study = std::string(row.ColumnText(0));
+  trial.number = row.ColumnInt64(1);
+  absl::StatusOr<ParamMap> params = ParamsFromJson(row.ColumnText(2));
+  if (!params.ok()) return WithContext(TrialName(trial.study, trial.number), params.status());
+  trial.params = *std::move(params);
+  const int64_t state = row.ColumnInt64(3);
+  if (!IsKnownTrialState(state)) {
+    return absl::DataLossError(
+        absl::StrCat(TrialName(trial.study, trial.number), " has the unknown state ", state));
+  }
+  trial.state = static_cast<TrialState>(state);
+  absl::StatusOr<MetricMap> final_metrics = MetricsFromJson(row.ColumnText(4));
+  if (!final_metrics.ok()) {
+    return WithContext(TrialName(trial.study, trial.number), final_metrics.status());
+  }
+  trial.final_metrics = *std::move(final_metrics);
+  trial.failure_reason = std::string(row.ColumnText(5));
+  trial.worker_id = std::string(row.ColumnText(6));
+  trial.attempt = static_cast<int32_t>(row.ColumnInt64(7));
+  trial.retries = static_cast<int32_t>(row.ColumnInt64(8));
+  trial.start_time = MicrosToTime(row.ColumnInt64(9));
+  trial.end_time = MicrosToTime(row.ColumnInt64(10));
+  return trial;
+}
+
+// Study name -> index in the loaded studies.
+using StudyIndex = absl::flat_hash_map<std::string, size_t>;
+
+absl::StatusOr<std::vector<StoredStudy>> LoadStudies(SqliteStatement& select, StudyIndex& index) {
+  ScopedStatementReset reset(select);
+  std::vector<StoredStudy> studies;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step("loading studies"));
+    if (!has_row) break;
+    ASSIGN_OR_RETURN(StudyRecord study, StudyFromRow(select));
+    index.emplace(study.name, studies.size());
+    studies.emplace_back().study = std::move(study);
+  }
+  return studies;
+}
+
+// The loaded study called `name`, or nullptr.
+StoredStudy* FindStudy(std::vector<StoredStudy>& studies, const StudyIndex& index,
+                       absl::string_view name) {
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : &studies[it->second];
+}
+
+// Appends each stored trial to its study; rows come ordered by number.
+absl::Status LoadTrials(SqliteStatement& select, const StudyIndex& index,
+                        std::vector<StoredStudy>& studies) {
+  ScopedStatementReset reset(select);
+  StoredStudy* study = nullptr;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step("loading trials"));
+    if (!has_row) break;
+    const absl::string_view name = select.ColumnText(0);
+    if (study == nullptr || study->study.name != name) study = FindStudy(studies, index, name);
+    if (study == nullptr) {
+      return absl::DataLossError(absl::StrCat("a trial of unknown study '", name, "'"));
+    }
+    ASSIGN_OR_RETURN(TrialRecord trial, TrialFromRow(select));
+    study->trials.push_back(std::move(trial));
+  }
+  return absl::OkStatus();
+}
+
+// The loaded trial `number` of `study`, or nullptr.
+TrialRecord* FindTrial(std::vector<StoredStudy>& studies, const StudyIndex& index,
+                       absl::string_view study, int64_t number) {
+  StoredStudy* stored = FindStudy(studies, index, study);
+  if (stored == nullptr) return nullptr;
+  std::vector<TrialRecord>& trials = stored->trials;
+  auto it = std::lower_bound(trials.begin(), trials.end(), number,
+                             [](const TrialRecord& t, int64_t n) { return t.number < n; });
+  return it != trials.end() && it->number == number ? &*it : nullptr;
+}
+
+// Appends each stored measurement to its trial; rows come ordered by trial,
+// then step, so consecutive rows mostly belong to the same trial.
+absl::Status LoadMeasurements(SqliteStatement& select, const StudyIndex& index,
+                              std::vector<StoredStudy>& studies) {
+  ScopedStatementReset reset(select);
+  TrialRecord* trial = nullptr;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step("loading measurements"));
+    if (!has_row) break;
+    const absl::string_view study = select.ColumnText(0);
+    const int64_t number = select.ColumnInt64(1);
+    if (trial == nullptr || trial->number != number || trial->study != study) {
+      trial = FindTrial(studies, index, study, number);
+    }
+    if (trial == nullptr) {
+      return absl::DataLossError(
+          absl::StrCat("a measurement of unknown ", TrialName(study, number)));
+    }
+    absl::StatusOr<MetricMap> metrics = MetricsFromJson(select.ColumnText(3));
+    if (!metrics.ok()) {
+      return WithContext(absl::StrCat(TrialName(study, number), " step ", select.ColumnInt64(2)),
+                         metrics.status());
+    }
+    trial->intermediate.push_back(Measurement{select.ColumnInt64(2), *std::move(metrics)});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::Statements::Prepare(
+    sqlite3* db) {
+  ASSIGN_OR_RETURN(SqliteStatement begin_read, SqliteStatement::Prepare(db, "BEGIN DEFERRED"));
+  ASSIGN_OR_RETURN(SqliteStatement commit, SqliteStatement::Prepare(db, "COMMIT"));
+  ASSIGN_OR_RETURN(SqliteStatement rollback, SqliteStatement::Prepare(db, "ROLLBACK"));
+  ASSIGN_OR_RETURN(SqliteStatement insert_study, SqliteStatement::Prepare(db, kInsertStudy));
+  ASSIGN_OR_RETURN(SqliteStatement update_study_state,
+                   SqliteStatement::Prepare(db, kUpdateStudyState));
+  ASSIGN_OR_RETURN(SqliteStatement upsert_trial, SqliteStatement::Prepare(db, kUpsertTrial));
+  ASSIGN_OR_RETURN(SqliteStatement upsert_measurement,
+                   SqliteStatement::Prepare(db, kUpsertMeasurement));
+  ASSIGN_OR_RETURN(SqliteStatement select_studies, SqliteStatement::Prepare(db, kSelectStudies));
+  ASSIGN_OR_RETURN(SqliteStatement select_trials, SqliteStatement::Prepare(db, kSelectTrials));
+  ASSIGN_OR_RETURN(SqliteStatement select_measurements,
+                   SqliteStatement::Prepare(db, kSelectMeasurements));
+  return absl::WrapUnique(new Statements{
+      std::move(begin_read), std::move(commit), std::move(rollback), std::move(insert_study),
+      std::move(update_study_state), std::move(upsert_trial), std::move(upsert_measurement),
+      std::move(select_studies), std::move(select_trials), std::move(select_measurements)});
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
+                                                                         Options options) {
+  absl::StatusOr<DbHandle> db = OpenConnection(path, options);
+  if (!db.ok()) return NameFile(path, db.status());
+  const absl::Status migrated = MigrateSchema(db->get(), VernierMigrations());
+  if (!migrated.ok()) return NameFile(path, migrated);
+  absl::StatusOr<std::unique_ptr<Statements>> statements = Statements::Prepare(db->get());
+  if (!statements.ok()) return NameFile(path, statements.status());
+  return absl::WrapUnique(new SqliteStudyStore(db->release(), *std::move(statements)));
+}
+
+int64_t SqliteStudyStore::SchemaVersion() { return VernierSchemaVersion(); }
+
+SqliteStudyStore::SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements)
+    : db_(db), statements_(std::move(statements)) {}
+
+SqliteStudyStore::~SqliteStudyStore() {
+  absl::MutexLock lock(&mu_);
+  statements_.reset();  // Statements must be finalized before the connection closes.
+  sqlite3_close_v2(db_);
+}
+
+absl::Status SqliteStudyStore::CreateStudy(const StudyRecord& study) {
+  RETURN_IF_ERROR(ValidateStudy(study));
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& insert = statements_->insert_study;
+  insert.BindText(1, study.name);
+  insert.BindText(2, study.spec_yaml);
+  insert.BindInt64(3, static_cast<int64_t>(study.state));
+  insert.BindText(4, study.state_reason);
+  insert.BindInt64(5, TimeToMicros(study.create_time));
+  absl::Status status = insert.Run("creating a study");
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(absl::StrCat("study '", study.name, "' already exists"));
+  }
+  return status;
+}
+
+absl::Status SqliteStudyStore::UpdateStudyState(absl::string_view name, StudyState state,
+                                                absl::string_view reason) {
+  RETURN_IF_ERROR(ValidateStudyState(state));
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& update = statements_->update_study_state;
+  update.BindText(1, name);
+  update.BindInt64(2, static_cast<int64_t>(state));
+  update.BindText(3, reason);
+  RETURN_IF_ERROR(update.Run("updating a study's state"));
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
+  RETURN_IF_ERROR(ValidateTrial(trial));
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& upsert = statements_->upsert_trial;
+  upsert.BindText(1, trial.study);
+  upsert.BindInt64(2, trial.number);
+  upsert.BindText(3, ParamsToJson(trial.params));
+  upsert.BindInt64(4, static_cast<int64_t>(trial.state));
+  upsert.BindText(5, MetricsToJson(trial.final_metrics));
+  upsert.BindText(6, trial.failure_reason);
+  upsert.BindText(7, trial.worker_id);
+  upsert.BindInt64(8, trial.attempt);
+  upsert.BindInt64(9, trial.retries);
+  upsert.BindInt64(10, TimeToMicros(trial.start_time));
+  upsert.BindInt64(11, TimeToMicros(trial.end_time));
+  absl::Status status = upsert.Run("storing a trial");
+  if (absl::IsNotFound(status)) {
+    return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));
+  }
+  return status;
+}
+
+absl::Status SqliteStudyStore::AddMeasurement(absl::string_view study, int64_t trial_number,
+                                              const Measurement& measurement) {
+  RETURN_IF_ERROR(ValidateMeasurement(measurement));
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& upsert = statements_->upsert_measurement;
+  upsert.BindText(1, study);
+  upsert.BindInt64(2, trial_number);
+  upsert.BindInt64(3, measurement.step);
+  upsert.BindText(4, MetricsToJson(measurement.metrics));
+  absl::Status status = upsert.Run("storing a measurement");
+  if (absl::IsNotFound(status)) {
+    return absl::NotFoundError(absl::StrCat(TrialName(study, trial_number), " not found"));
+  }
+  return status;
+}
+
+absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAll() {
+  absl::MutexLock lock(&mu_);
+  return LoadAllLocked();
+}
+
+absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked() {
+  Statements& s = *statements_;
+  // One read transaction, so the three queries see the same snapshot.
+  RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
+  absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
+  StudyIndex index;
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_studies, index));
+  RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
+  RETURN_IF_ERROR(LoadMeasurements(s.select_measurements, index, studies));
+  RETURN_IF_ERROR(s.commit.Run("finishing the load"));
+  std::move(rollback).Cancel();
+  return studies;
+}
+
+}  // namespace vernier

@@ -1,0 +1,127 @@
+// SqliteStudyStore: the durable StudyStore, one SQLite file in WAL mode.
+//
+// Every mutating call is one SQL statement, committed (and, with the default
+// Sync::kFull, synced to disk) before the call returns, so an acknowledged
+// change survives kill -9 of the process and, with kFull, an OS crash or power
+// loss. The file carries a schema version (PRAGMA user_version) and is
+// migrated forward when opened (sqlite_schema.h). Statements are compiled once
+// at Open() and reused.
+//
+// Several stores (or processes) may open the same file: SQLite's locking
+// keeps it consistent, and a write that waits for another connection longer
+// than Options::busy_timeout fails with UNAVAILABLE and changes nothing. The
+// coordinator is still meant to be the file's only writer: two coordinators
+// would hand out the same trial numbers. Options::exclusive_lock enforces
+// that.
+//
+// Error messages never contain SQL; Open()'s name the file, the others do not.
+//
+// Thread-safety: thread-safe. One connection, used under an internal mutex, so
+// calls run one at a time.
+#ifndef VERNIER_SERVER_STORAGE_SQLITE_STUDY_STORE_H_
+#define VERNIER_SERVER_STORAGE_SQLITE_STUDY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/logic/types.h"
+#include "server/storage/study_store.h"
+
+struct sqlite3;
+
+namespace vernier {
+
+struct SqliteStudyStoreOptions {
+  enum class Sync {
+    // PRAGMA synchronous=FULL: each commit is fsync'ed before the call
+    // returns. Survives process crashes, OS crashes and power loss.
+    kFull,
+    // PRAGMA synchronous=NORMAL: commits are synced at checkpoints only.
+    // Survives process crashes (kill -9); an OS crash or power loss may lose
+    // the last commits, never corrupting the file. Several times faster.
+    kNormal,
+  };
+  Sync sync = Sync::kFull;
+
+  // How long a call waits for a lock held by another connection before it
+  // fails with UNAVAILABLE. Rounded down to milliseconds.
+  absl::Duration busy_timeout = absl::Seconds(5);
+
+  // When true the store holds the file locked for its whole life (SQLite's
+  // EXCLUSIVE locking mode), so no other store, server or sqlite3 shell can
+  // read or write it meanwhile: their Open() fails with UNAVAILABLE after
+  // busy_timeout. Guards against two coordinators on one file.
+  bool exclusive_lock = false;
+};
+
+class SqliteStudyStore : public StudyStore {
+ public:
+  using Options = SqliteStudyStoreOptions;
+
+  // Opens (creating it if missing) the study database at `path`, or the
+  // private in-memory database ":memory:", and migrates its schema to
+  // SchemaVersion(). Returns, with the path in the message:
+  //   FAILED_PRECONDITION  the file is not an SQLite database, is another
+  //                        program's database, has a newer schema version
+  //                        than this build knows (both versions named),
+  //                        cannot be opened or created (missing directory,
+  //                        permissions), or cannot use WAL;
+  //   UNAVAILABLE          another connection holds it locked (busy_timeout);
+  //   DATA_LOSS            the file is corrupt;
+  //   INTERNAL             anything else, e.g. a failed migration (rolled
+  //                        back: the file is left at its old version).
+  static absl::StatusOr<std::unique_ptr<SqliteStudyStore>> Open(const std::string& path,
+                                                                Options options = {});
+
+  // The schema version this build writes into PRAGMA user_version.
+  static int64_t SchemaVersion();
+
+  SqliteStudyStore(const SqliteStudyStore&) = delete;
+  SqliteStudyStore& operator=(const SqliteStudyStore&) = delete;
+  // Closes the database (checkpointing the WAL if it is the last connection).
+  ~SqliteStudyStore() override;
+
+  // StudyStore. Beyond the interface's codes, each call may return:
+  //   INVALID_ARGUMENT  a record that ValidateStudy / ValidateTrial /
+  //                     ValidateMeasurement (record_codec.h) refuses;
+  //   UNAVAILABLE       another connection held the file longer than
+  //                     busy_timeout; nothing was written, retry later;
+  //   RESOURCE_EXHAUSTED the disk is full; nothing was written;
+  //   DATA_LOSS         (LoadAll) a stored row cannot be decoded or the file
+  //                     is corrupt; the message names the study and trial;
+  //   INTERNAL          any other SQLite failure.
+  absl::Status CreateStudy(const StudyRecord& study) override;
+  absl::Status UpdateStudyState(absl::string_view name, StudyState state,
+                                absl::string_view reason) override;
+  absl::Status PutTrial(const TrialRecord& trial) override;
+  absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
+                              const Measurement& measurement) override;
+  // Reads everything in one read transaction (a consistent snapshot) with
+  // three queries, whatever the number of trials.
+  absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+
+ private:
+  struct Statements;  // The compiled statements; defined in the .cc file.
+
+  SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements);
+
+  absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  // Owned; closed by the destructor. Constant after construction; used only
+  // under mu_ (an SQLite connection is not shared between threads here).
+  sqlite3* const db_;
+  std::unique_ptr<Statements> statements_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_STORAGE_SQLITE_STUDY_STORE_H_

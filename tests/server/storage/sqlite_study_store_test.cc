@@ -1,0 +1,337 @@
+#include "server/storage/sqlite_study_store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/storage/sqlite_test_util.h"
+#include "tests/server/storage/study_store_conformance.h"
+
+namespace vernier {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::unique_ptr<StudyStore> OpenInDir(const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store =
+      SqliteStudyStore::Open(absl::StrCat(dir, "/study.db"));
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status();
+    return nullptr;
+  }
+  return *std::move(store);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StudyStoreConformanceTest,
+                         ::testing::Values(StudyStoreFactory{"Sqlite", OpenInDir},
+                                           StudyStoreFactory{"SqliteReopened", OpenInDir,
+                                                             /*reopen_before_load=*/true}),
+                         StudyStoreFactoryName);
+
+StudyRecord Study(const std::string& name) {
+  StudyRecord study;
+  study.name = name;
+  study.spec_yaml = "objective: val_loss\n";
+  study.create_time = absl::FromUnixMicros(1'700'000'000'000'000);
+  return study;
+}
+
+TrialRecord Trial(const std::string& study, int64_t number) {
+  TrialRecord trial;
+  trial.study = study;
+  trial.number = number;
+  trial.params = {{"lr", 0.001 * static_cast<double>(number + 1)}, {"units", number}};
+  trial.state = TrialState::kRunning;
+  return trial;
+}
+
+Measurement Step(int64_t step) {
+  return Measurement{step, {{"loss", 1.0 / static_cast<double>(step + 1)}}};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary) << contents;
+}
+
+// Everything in the store, rendered for comparisons; "" on failure.
+std::string Dump(StudyStore& store) {
+  absl::StatusOr<std::vector<StoredStudy>> loaded = store.LoadAll();
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? DebugString(*loaded) : "";
+}
+
+class SqliteStudyStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteStudyStore> OpenOrDie(SqliteStudyStore::Options options = {}) {
+    absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store =
+        SqliteStudyStore::Open(path_, options);
+    if (!store.ok()) {
+      ADD_FAILURE() << store.status();
+      return nullptr;
+    }
+    return *std::move(store);
+  }
+
+  // Fills `store` with two studies, trials and measurements.
+  static void Populate(StudyStore& store) {
+    for (const char* name : {"b", "a"}) {
+      ASSERT_TRUE(store.CreateStudy(Study(name)).ok());
+      for (int64_t number = 0; number < 3; ++number) {
+        ASSERT_TRUE(store.PutTrial(Trial(name, number)).ok());
+        for (int64_t step = 0; step < 4; ++step) {
+          ASSERT_TRUE(store.AddMeasurement(name, number, Step(step)).ok());
+        }
+      }
+    }
+    ASSERT_TRUE(store.UpdateStudyState("b", StudyState::kStopped, "enough").ok());
+  }
+
+  ScratchDir dir_;
+  const std::string path_ = dir_.File("study.db");
+};
+
+TEST_F(SqliteStudyStoreTest, OpenCreatesAVersionedWalDatabase) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_GE(SqliteStudyStore::SchemaVersion(), 1);
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), SqliteStudyStore::SchemaVersion());
+  EXPECT_EQ(raw.QueryText("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.QueryInt("PRAGMA application_id"), 0x56524E52);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                         "('studies', 'trials', 'measurements')"),
+            3);
+}
+
+TEST_F(SqliteStudyStoreTest, ReopenedStoreSeesEverything) {
+  std::string before;
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    Populate(*store);
+    before = Dump(*store);
+  }
+  ASSERT_THAT(before, HasSubstr("trial \"a\"#2"));
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Dump(*store), before);
+  }
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("PRAGMA user_version"), SqliteStudyStore::SchemaVersion());
+}
+
+TEST_F(SqliteStudyStoreTest, NormalSyncStoresTheSame) {
+  SqliteStudyStore::Options options;
+  options.sync = SqliteStudyStore::Options::Sync::kNormal;
+  std::string before;
+  {
+    auto store = OpenOrDie(options);
+    ASSERT_NE(store, nullptr);
+    Populate(*store);
+    before = Dump(*store);
+  }
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Dump(*store), before);
+}
+
+TEST_F(SqliteStudyStoreTest, InMemoryDatabaseWorks) {
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  Populate(**store);
+  EXPECT_THAT(Dump(**store), HasSubstr("trial \"a\"#2"));
+}
+
+TEST_F(SqliteStudyStoreTest, NewerSchemaVersionIsRefusedNamingFileAndVersions) {
+  ASSERT_NE(OpenOrDie(), nullptr);
+  const int64_t future = SqliteStudyStore::SchemaVersion() + 1;
+  RawDb(path_).Exec(absl::StrCat("PRAGMA user_version = ", future));
+
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              AllOf(HasSubstr(path_), HasSubstr(absl::StrCat("schema version ", future)),
+                    HasSubstr(absl::StrCat("version ", SqliteStudyStore::SchemaVersion()))));
+  EXPECT_EQ(RawDb(path_).QueryInt("PRAGMA user_version"), future);
+}
+
+TEST_F(SqliteStudyStoreTest, NonDatabaseFileIsRefusedNamingPathAndLeftUntouched) {
+  std::string garbage;
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&garbage, "this is not a database, line ", i, "\n");
+  WriteFile(path_, garbage);
+
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              AllOf(HasSubstr(path_), HasSubstr("not a database")));
+  EXPECT_EQ(ReadFile(path_), garbage);
+}
+
+TEST_F(SqliteStudyStoreTest, OtherProgramsDatabaseIsRefusedAndLeftUntouched) {
+  RawDb(path_).Exec("CREATE TABLE inventory (item TEXT); INSERT INTO inventory VALUES ('x')");
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              AllOf(HasSubstr(path_), HasSubstr("not a Vernier database")));
+
+  const std::string other_app = dir_.File("other_app.db");
+  RawDb(other_app).Exec("PRAGMA application_id = 42");
+  store = SqliteStudyStore::Open(other_app);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(std::string(store.status().message()),
+              AllOf(HasSubstr(other_app), HasSubstr("another application")));
+  EXPECT_EQ(RawDb(other_app).QueryInt("SELECT count(*) FROM sqlite_master"), 0);
+}
+
+TEST_F(SqliteStudyStoreTest, PathInMissingDirectoryIsRefusedNamingIt) {
+  const std::string path = dir_.File("no/such/dir/study.db");
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path);
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(path));
+}
+
+TEST_F(SqliteStudyStoreTest, UndecodableRowIsDataLossNamingTheTrial) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    Populate(*store);
+  }
+  RawDb(path_).Exec(
+      "UPDATE trials SET params = '{\"lr\": [1, 2]}' WHERE study = 'a' AND number = 1");
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::vector<StoredStudy>> loaded = store->LoadAll();
+  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()),
+              AllOf(HasSubstr("trial 1 of study 'a'"), HasSubstr("lr")));
+
+  RawDb(path_).Exec(
+      "UPDATE trials SET params = '{}', state = 99 WHERE study = 'a' AND number = 1;"
+      "UPDATE measurements SET metrics = 'oops' WHERE study = 'b' AND number = 2 AND step = 3");
+  loaded = store->LoadAll();
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  RawDb(path_).Exec("UPDATE trials SET state = 1 WHERE study = 'a' AND number = 1");
+  loaded = store->LoadAll();
+  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("trial 2 of study 'b' step 3"));
+}
+
+TEST_F(SqliteStudyStoreTest, WriteWaitsForAShortLockAndFailsUnavailableOnALongOne) {
+  SqliteStudyStore::Options options;
+  options.busy_timeout = absl::Milliseconds(200);
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateStudy(Study("s")).ok());
+
+  RawDb other(path_);  // Another writer (as if another server) holds the lock.
+  other.Exec("BEGIN IMMEDIATE");
+  const absl::Time start = absl::Now();
+  const absl::Status status = store->PutTrial(Trial("s", 0));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()),
+              AllOf(Not(HasSubstr("INSERT")), Not(HasSubstr("trials (")), Not(HasSubstr(path_))));
+
+  // A lock released within busy_timeout only delays the call.
+  std::thread release([&other] {
+    absl::SleepFor(absl::Milliseconds(50));
+    other.Exec("COMMIT");
+  });
+  EXPECT_TRUE(store->PutTrial(Trial("s", 0)).ok());
+  release.join();
+  EXPECT_THAT(Dump(*store), HasSubstr("trial \"s\"#0"));
+}
+
+TEST_F(SqliteStudyStoreTest, TwoStoresOnOneFileInterleaveWithoutCorruptingIt) {
+  auto first = OpenOrDie();
+  auto second = OpenOrDie();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->CreateStudy(Study("one")).ok());
+  ASSERT_TRUE(second->CreateStudy(Study("two")).ok());
+  EXPECT_EQ(second->CreateStudy(Study("one")).code(), absl::StatusCode::kAlreadyExists);
+
+  constexpr int kTrials = 25;
+  auto write = [](SqliteStudyStore* store, const std::string& study, absl::Status* result) {
+    for (int64_t number = 0; number < kTrials && result->ok(); ++number) {
+      *result = store->PutTrial(Trial(study, number));
+      for (int64_t step = 0; step < 2 && result->ok(); ++step) {
+        *result = store->AddMeasurement(study, number, Step(step));
+      }
+    }
+  };
+  // Both stores write the same trials of both studies, as two servers would:
+  // every call succeeds and the last writer of a row wins.
+  absl::Status results[4];
+  std::thread threads[] = {
+      std::thread(write, first.get(), "one", &results[0]),
+      std::thread(write, second.get(), "one", &results[1]),
+      std::thread(write, first.get(), "two", &results[2]),
+      std::thread(write, second.get(), "two", &results[3]),
+  };
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& result : results) EXPECT_TRUE(result.ok()) << result;
+
+  const std::string seen_by_first = Dump(*first);
+  EXPECT_EQ(Dump(*second), seen_by_first);
+  absl::StatusOr<std::vector<StoredStudy>> loaded = first->LoadAll();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 2);
+  for (const StoredStudy& study : *loaded) {
+    ASSERT_EQ(study.trials.size(), kTrials);
+    for (const TrialRecord& trial : study.trials) EXPECT_EQ(trial.intermediate.size(), 2);
+  }
+  first.reset();
+  second.reset();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryText("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.QueryText("PRAGMA foreign_key_check"), "");
+}
+
+TEST_F(SqliteStudyStoreTest, ExclusiveLockKeepsEveryOtherOpenerOut) {
+  ASSERT_NE(OpenOrDie(), nullptr);  // An existing, up-to-date file: no migration.
+  SqliteStudyStore::Options exclusive;
+  exclusive.exclusive_lock = true;
+  auto owner = OpenOrDie(exclusive);
+  ASSERT_NE(owner, nullptr);
+  ASSERT_TRUE(owner->CreateStudy(Study("s")).ok());
+
+  SqliteStudyStore::Options impatient;
+  impatient.busy_timeout = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> intruder =
+      SqliteStudyStore::Open(path_, impatient);
+  ASSERT_EQ(intruder.status().code(), absl::StatusCode::kUnavailable) << intruder.status();
+  EXPECT_THAT(std::string(intruder.status().message()), HasSubstr(path_));
+
+  ASSERT_TRUE(owner->PutTrial(Trial("s", 0)).ok());
+  owner.reset();  // Releases the lock.
+  auto next = OpenOrDie(impatient);
+  ASSERT_NE(next, nullptr);
+  EXPECT_THAT(Dump(*next), HasSubstr("trial \"s\"#0"));
+}
+
+}  // namespace
+}  // namespace vernier
