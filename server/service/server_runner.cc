@@ -20,7 +20,11 @@ constexpr int kMaxMessageBytes = 16 << 20;
 
 absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOptions& options) {
   std::unique_ptr<ServerRunner> runner(new ServerRunner());
-  ASSIGN_OR_RETURN(runner->store_, SqliteStudyStore::Open(options.db_path));
+  // Exclusive: a second coordinator on the same file would hand out the same
+  // trial numbers, so it must fail to open instead.
+  SqliteStudyStore::Options store_options;
+  store_options.exclusive_lock = true;
+  ASSIGN_OR_RETURN(runner->store_, SqliteStudyStore::Open(options.db_path, store_options));
   runner->clock_ = std::make_unique<RealClock>();
   ASSIGN_OR_RETURN(
       runner->coordinator_,

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Fails when a C++ file is not clang-format clean (style is the tool's job).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v clang-format >/dev/null; then
+  echo "check-format: clang-format not installed; skipping" >&2
+  exit 0
+fi
+mapfile -t files < <(git ls-files '*.cc' '*.h' 2>/dev/null || true)
+((${#files[@]})) || exit 0
+if ! clang-format --dry-run --Werror "${files[@]}"; then
+  echo "check-format: run clang-format -i on the files above" >&2
+  exit 1
+fi

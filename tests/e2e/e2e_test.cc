@@ -1,0 +1,355 @@
+// End-to-end tier: real vernier-server, vernier-worker, vernier and
+// vernier-train processes on loopback, with tiny data the test generates.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace vernier {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+// Generous limits: they only stop a broken run from hanging CI.
+constexpr absl::Duration kStudyTimeout = absl::Minutes(6);
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+void PutBigEndian32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+
+// Writes an MNIST-format data set (uncompressed IDX) that a CNN learns in an
+// epoch: class c is a bright 6x6 block at a position of its own, plus noise.
+void WriteTinyDataset(const fs::path& dir, const std::string& prefix, int count, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> noise(0, 60);
+  std::string images, labels;
+  PutBigEndian32(images, 0x00000803);
+  PutBigEndian32(images, count);
+  PutBigEndian32(images, 28);
+  PutBigEndian32(images, 28);
+  PutBigEndian32(labels, 0x00000801);
+  PutBigEndian32(labels, count);
+  for (int i = 0; i < count; ++i) {
+    const int label = i % 10;
+    const int top = 3 + (label / 5) * 13, left = 1 + (label % 5) * 5;
+    for (int r = 0; r < 28; ++r) {
+      for (int c = 0; c < 28; ++c) {
+        bool inside = r >= top && r < top + 6 && c >= left && c < left + 6;
+        images.push_back(static_cast<char>(inside ? 200 + noise(gen) / 2 : noise(gen)));
+      }
+    }
+    labels.push_back(static_cast<char>(label));
+  }
+  WriteFile(dir / (prefix + "-images-idx3-ubyte"), images);
+  WriteFile(dir / (prefix + "-labels-idx1-ubyte"), labels);
+}
+
+// A child process with stdout and stderr in files.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0) << argv[0];
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() { Kill(SIGKILL); }
+
+  bool Alive() {
+    if (pid_ <= 0) return false;
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+  }
+  void Kill(int signal) {
+    if (pid_ <= 0) return;
+    kill(pid_, signal);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string Log() const { return ReadFile(log_); }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return done();
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("vernier_e2e_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    workers_.clear();
+    server_.reset();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  void StartServer(double lease_seconds) {
+    server_ = std::make_unique<Process>(
+        std::vector<std::string>{VERNIER_SERVER_BIN, "--db", (dir_ / "vernier.db").string(),
+                                 "--listen", "127.0.0.1:0", "--lease-seconds",
+                                 absl::StrCat(lease_seconds), "--heartbeat-seconds", "0.5"},
+        dir_ / "server.log");
+    ASSERT_TRUE(
+        WaitUntil([this] { return server_->Log().find("serving on port") != std::string::npos; },
+                  absl::Seconds(30)))
+        << server_->Log();
+    std::string log = server_->Log();
+    size_t at = log.find("serving on port ") + 16;
+    address_ = absl::StrCat("127.0.0.1:", std::stoi(log.substr(at)));
+  }
+
+  Process& StartWorker(const std::string& name) {
+    workers_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{VERNIER_WORKER_BIN, "--server", address_, "--name", name,
+                                 "--cpu-slots", "1", "--threads-per-slot", "1", "--work-dir",
+                                 (dir_ / ("work-" + name)).string(), "--trainer",
+                                 VERNIER_TRAIN_BIN},
+        dir_ / (name + ".log")));
+    return *workers_.back();
+  }
+
+  CliResult Cli(std::vector<std::string> args) {
+    static int calls = 0;
+    const fs::path out = dir_ / absl::StrCat("cli-", calls, ".out");
+    const fs::path err = dir_ / absl::StrCat("cli-", calls++, ".err");
+    std::string command = absl::StrCat("'", VERNIER_CLI_BIN, "' --server ", address_);
+    for (const std::string& arg : args) absl::StrAppend(&command, " '", arg, "'");
+    absl::StrAppend(&command, " >", out.string(), " 2>", err.string());
+    int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out), ReadFile(err)};
+  }
+
+  json CliJson(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--format", "json"});
+    CliResult result = Cli(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return json::parse(result.out, nullptr, false);
+  }
+
+  std::string CreateStudy(const std::string& spec) {
+    const fs::path file = dir_ / "study.yaml";
+    WriteFile(file, spec);
+    CliResult result = Cli({"study", "create", "-f", file.string()});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.out;
+  }
+
+  bool WaitForStudyEnd(const std::string& name) {
+    return WaitUntil(
+        [&] {
+          json study = CliJson({"study", "show", name});
+          return study.is_object() && study["state"] != "ACTIVE";
+        },
+        kStudyTimeout);
+  }
+
+  std::string Logs() {
+    std::string logs = "server:\n" + server_->Log();
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      if (entry.path().extension() == ".log")
+        logs += "\n" + entry.path().string() + ":\n" + ReadFile(entry.path());
+    }
+    return logs;
+  }
+
+  fs::path dir_;
+  std::string address_ = "127.0.0.1:1";
+  std::unique_ptr<Process> server_;
+  std::vector<std::unique_ptr<Process>> workers_;
+};
+
+TEST_F(EndToEndTest, BuiltinTrainerStudyWithMedianPruningFindsTheTrueBest) {
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data);
+  WriteTinyDataset(data, "train", 1000, 1);
+  WriteTinyDataset(data, "t10k", 200, 2);
+  StartServer(30);
+  StartWorker("a");
+  StartWorker("b");
+  EXPECT_EQ(CreateStudy(absl::StrCat(R"(
+name: e2e-cnn
+objective: {metric: val_accuracy, goal: maximize}
+params:
+  lr:         {type: categorical, values: [1.0e-7, 0.003]}
+  batch_size: {type: categorical, values: [32, 64]}
+  optimizer:  {type: categorical, values: [adam]}
+sampler: {type: random, seed: 3}
+pruner:  {type: median, warmup_steps: 1, min_trials: 1}
+budget:  {max_trials: 8, parallel: 2, max_failures: 0}
+trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, val_fraction: 0.2, data_dir: ")",
+                                     data.string(), "\"}\n")),
+            "e2e-cnn\n");
+  ASSERT_TRUE(WaitForStudyEnd("e2e-cnn")) << Logs();
+
+  json study = CliJson({"study", "show", "e2e-cnn"});
+  EXPECT_EQ(study["state"], "COMPLETED") << study.dump() << Logs();
+  json trials = CliJson({"trials", "e2e-cnn"});
+  ASSERT_EQ(trials.size(), 8u) << trials.dump();
+  int pruned = 0;
+  double best_value = -1;
+  int64_t best_number = -1;
+  for (const json& trial : trials) {
+    const std::string state = trial["state"];
+    ASSERT_TRUE(state == "COMPLETE" || state == "PRUNED") << trial.dump() << Logs();
+    ASSERT_FALSE(trial["intermediate"].empty()) << trial.dump();
+    for (const json& m : trial["intermediate"]) {
+      EXPECT_TRUE(m["metrics"].contains("val_accuracy"));
+      EXPECT_TRUE(m["metrics"].contains("val_loss"));
+    }
+    if (state == "PRUNED") {
+      ++pruned;
+      EXPECT_LT(trial["intermediate"].size(), 3u);
+      continue;
+    }
+    EXPECT_EQ(trial["intermediate"].size(), 3u) << trial.dump();
+    EXPECT_TRUE(trial["final_metrics"].contains("test_accuracy")) << trial.dump();
+    if (trial["objective_value"].get<double>() > best_value) {
+      best_value = trial["objective_value"];
+      best_number = trial["number"];
+    }
+  }
+  EXPECT_GE(pruned, 1) << trials.dump();
+  // The good learning rate learns the generated classes.
+  EXPECT_GT(best_value, 0.8);
+
+  json best = CliJson({"best", "e2e-cnn", "-n", "1"});
+  ASSERT_EQ(best.size(), 1u);
+  EXPECT_EQ(best[0]["number"], best_number);
+  EXPECT_DOUBLE_EQ(best[0]["objective_value"].get<double>(), best_value);
+}
+
+TEST_F(EndToEndTest, ScriptTrialSurvivesAWorkerKilledMidTrial) {
+  StartServer(2);
+  Process& doomed = StartWorker("doomed");
+  CreateStudy(absl::StrCat(R"(
+name: quad
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: -2, high: 2}
+  y: {type: float, low: -2, high: 2}
+budget: {max_trials: 2, parallel: 1, max_retries: 2}
+trainer: {command: [python3, ")",
+                           VERNIER_SOURCE_DIR, R"(/examples/quadratic_trial.py"], sleep: 0.5}
+)"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json trials = CliJson({"trials", "quad"});
+        return !trials.empty() && trials[0]["state"] == "RUNNING" &&
+               !trials[0]["intermediate"].empty();
+      },
+      absl::Seconds(60)))
+      << Logs();
+  doomed.Kill(SIGKILL);
+  StartWorker("rescuer");
+  ASSERT_TRUE(WaitForStudyEnd("quad")) << Logs();
+
+  json trials = CliJson({"trials", "quad"});
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0]["state"], "COMPLETE") << trials.dump() << Logs();
+  EXPECT_EQ(trials[0]["retries"], 1);
+  EXPECT_THAT(trials[0]["worker_id"].get<std::string>(), HasSubstr("rescuer"));
+  EXPECT_EQ(trials[0]["intermediate"].size(), 5u);
+  EXPECT_EQ(trials[1]["state"], "COMPLETE");
+}
+
+TEST_F(EndToEndTest, CrashingTrialFailsWithItsStderrAndTheWorkerGoesOn) {
+  StartServer(30);
+  Process& worker = StartWorker("w");
+  CreateStudy(R"(
+name: crashy
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: 0, high: 1}
+budget: {max_trials: 2, parallel: 1, max_failures: 5}
+trainer: {command: [sh, -c, "echo boom-from-trial >&2; exit 3"]}
+)");
+  ASSERT_TRUE(WaitForStudyEnd("crashy")) << Logs();
+  json trials = CliJson({"trials", "crashy"});
+  ASSERT_EQ(trials.size(), 2u);
+  for (const json& trial : trials) {
+    EXPECT_EQ(trial["state"], "FAILED");
+    EXPECT_THAT(trial["failure_reason"].get<std::string>(), HasSubstr("boom-from-trial"));
+  }
+  EXPECT_TRUE(worker.Alive());
+}
+
+TEST_F(EndToEndTest, CliReportsBadInputAndUnreachableServerClearly) {
+  CliResult unreachable = Cli({"study", "list"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err, HasSubstr("cannot reach the server at 127.0.0.1:1"));
+  EXPECT_EQ(std::count(unreachable.err.begin(), unreachable.err.end(), '\n'), 1);
+
+  StartServer(30);
+  const fs::path file = dir_ / "bad.yaml";
+  WriteFile(file, R"(
+name: bad
+objective: {metric: loss}
+params:
+  lr: {type: float, low: 0, high: 1, log: true}
+)");
+  CliResult bad = Cli({"study", "create", "-f", file.string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("params.lr.low: must be > 0 on a log scale"));
+  CliResult missing = Cli({"trials", "ghost"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("study \"ghost\" not found"));
+}
+
+}  // namespace
+}  // namespace vernier

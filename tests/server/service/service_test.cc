@@ -1,0 +1,224 @@
+// Service tier: the real server (ServerRunner: SQLite file, coordinator, gRPC)
+// on a loopback port, driven through the generated stubs.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "server/service/server_runner.h"
+#include "vernier/v1/study_service.grpc.pb.h"
+#include "vernier/v1/worker_service.grpc.pb.h"
+
+namespace vernier {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kStudy[] = R"(
+name: svc
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: -2, high: 2}
+budget: {max_trials: 3, parallel: 3}
+trainer: {command: [python3, trial.py]}
+)";
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vernier_service_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    StartServer();
+  }
+  void TearDown() override {
+    runner_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartServer() {
+    ServerOptions options;
+    options.db_path = (dir_ / "vernier.db").string();
+    options.listen = "127.0.0.1:0";
+    auto runner = ServerRunner::Start(options);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    runner_ = std::move(*runner);
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(runner_->port()),
+                                       grpc::InsecureChannelCredentials());
+    studies_ = v1::StudyService::NewStub(channel);
+    workers_ = v1::WorkerService::NewStub(channel);
+    channel_ = channel;
+  }
+
+  grpc::Status Create(const std::string& spec, v1::Study* study) {
+    grpc::ClientContext context;
+    v1::CreateStudyRequest request;
+    request.set_spec_yaml(spec);
+    return studies_->CreateStudy(&context, request, study);
+  }
+
+  v1::AcquireTrialResponse Acquire(const std::string& worker_id) {
+    grpc::ClientContext context;
+    v1::AcquireTrialRequest request;
+    request.set_worker_id(worker_id);
+    request.set_slot("cpu");
+    v1::AcquireTrialResponse response;
+    EXPECT_TRUE(workers_->AcquireTrial(&context, request, &response).ok());
+    return response;
+  }
+
+  grpc::Status Complete(const std::string& worker_id, const v1::TrialLease& lease,
+                        v1::TrialState state, double loss) {
+    grpc::ClientContext context;
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(worker_id);
+    *request.mutable_lease() = lease;
+    request.set_state(state);
+    (*request.mutable_final_metrics())["loss"] = loss;
+    v1::CompleteTrialResponse response;
+    return workers_->CompleteTrial(&context, request, &response);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ServerRunner> runner_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::StudyService::Stub> studies_;
+  std::unique_ptr<v1::WorkerService::Stub> workers_;
+};
+
+TEST_F(ServiceTest, InvalidSpecIsInvalidArgumentNamingTheField) {
+  v1::Study study;
+  std::string bad = kStudy;
+  bad.replace(bad.find("low: -2"), 7, "low: 5");
+  grpc::Status status = Create(bad, &study);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("params.x"));
+  EXPECT_EQ(Create("", &study).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, UnknownStudyIsNotFound) {
+  grpc::ClientContext c1, c2, c3;
+  v1::GetStudyRequest get;
+  get.set_name("ghost");
+  v1::Study study;
+  EXPECT_EQ(studies_->GetStudy(&c1, get, &study).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::ListTrialsRequest list;
+  list.set_study("ghost");
+  v1::ListTrialsResponse trials;
+  EXPECT_EQ(studies_->ListTrials(&c2, list, &trials).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::GetBestTrialsRequest best;
+  best.set_study("ghost");
+  v1::GetBestTrialsResponse best_response;
+  EXPECT_EQ(studies_->GetBestTrials(&c3, best, &best_response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, WorkerFlowReachesBestTrials) {
+  v1::Study study;
+  ASSERT_TRUE(Create(kStudy, &study).ok());
+  grpc::ClientContext register_context;
+  v1::RegisterWorkerRequest reg;
+  reg.set_name("t");
+  reg.add_slots("cpu");
+  v1::RegisterWorkerResponse registration;
+  ASSERT_TRUE(workers_->RegisterWorker(&register_context, reg, &registration).ok());
+  const std::string id = registration.worker_id();
+  EXPECT_GT(registration.lease_seconds(), 0);
+
+  const double losses[] = {0.5, 0.1, 0.9};
+  for (double loss : losses) {
+    v1::AcquireTrialResponse trial = Acquire(id);
+    ASSERT_TRUE(trial.has_lease());
+    EXPECT_EQ(trial.command(0), "python3");
+    EXPECT_THAT(trial.params_json(), HasSubstr("\"x\""));
+    grpc::ClientContext progress_context;
+    v1::ReportProgressRequest progress;
+    progress.set_worker_id(id);
+    *progress.mutable_lease() = trial.lease();
+    progress.mutable_measurement()->set_step(1);
+    (*progress.mutable_measurement()->mutable_metrics())["loss"] = loss + 1;
+    v1::ReportProgressResponse answer;
+    ASSERT_TRUE(workers_->ReportProgress(&progress_context, progress, &answer).ok());
+    EXPECT_EQ(answer.action(), v1::TRIAL_ACTION_CONTINUE);
+    ASSERT_TRUE(Complete(id, trial.lease(), v1::TRIAL_STATE_COMPLETE, loss).ok());
+  }
+  EXPECT_FALSE(Acquire(id).has_lease());
+
+  grpc::ClientContext best_context;
+  v1::GetBestTrialsRequest best;
+  best.set_study("svc");
+  best.set_count(2);
+  v1::GetBestTrialsResponse response;
+  ASSERT_TRUE(studies_->GetBestTrials(&best_context, best, &response).ok());
+  ASSERT_EQ(response.trials_size(), 2);
+  EXPECT_EQ(response.trials(0).number(), 1);
+  EXPECT_DOUBLE_EQ(response.trials(0).objective_value(), 0.1);
+  EXPECT_EQ(response.trials(0).intermediate_size(), 1);
+  EXPECT_EQ(response.trials(1).number(), 0);
+
+  grpc::ClientContext study_context;
+  v1::GetStudyRequest get;
+  get.set_name("svc");
+  ASSERT_TRUE(studies_->GetStudy(&study_context, get, &study).ok());
+  EXPECT_EQ(study.state(), v1::STUDY_STATE_COMPLETED);
+  EXPECT_EQ(study.trial_counts().at("COMPLETE"), 3);
+}
+
+TEST_F(ServiceTest, WorkerCannotReportNonFinalStateOrMissingLease) {
+  v1::Study study;
+  ASSERT_TRUE(Create(kStudy, &study).ok());
+  v1::AcquireTrialResponse trial = Acquire("w");
+  grpc::Status status = Complete("w", trial.lease(), v1::TRIAL_STATE_RUNNING, 0);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("state"));
+  grpc::ClientContext context;
+  v1::ReportProgressRequest progress;
+  progress.set_worker_id("w");
+  v1::ReportProgressResponse answer;
+  EXPECT_EQ(workers_->ReportProgress(&context, progress, &answer).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Another worker's completion of this lease is refused.
+  EXPECT_EQ(Complete("intruder", trial.lease(), v1::TRIAL_STATE_COMPLETE, 0).error_code(),
+            grpc::StatusCode::ABORTED);
+}
+
+TEST_F(ServiceTest, RestartOnSameDatabaseKeepsStudiesAndLeases) {
+  v1::Study study;
+  ASSERT_TRUE(Create(kStudy, &study).ok());
+  v1::AcquireTrialResponse first = Acquire("w");
+  ASSERT_TRUE(Complete("w", first.lease(), v1::TRIAL_STATE_COMPLETE, 0.3).ok());
+  v1::AcquireTrialResponse second = Acquire("w");
+
+  runner_.reset();
+  StartServer();
+
+  grpc::ClientContext context;
+  v1::ListTrialsRequest list;
+  list.set_study("svc");
+  v1::ListTrialsResponse trials;
+  ASSERT_TRUE(studies_->ListTrials(&context, list, &trials).ok());
+  ASSERT_EQ(trials.trials_size(), 2);
+  EXPECT_EQ(trials.trials(0).state(), v1::TRIAL_STATE_COMPLETE);
+  EXPECT_EQ(trials.trials(1).state(), v1::TRIAL_STATE_RUNNING);
+  // The worker that held trial 1 before the restart can still finish it.
+  EXPECT_TRUE(Complete("w", second.lease(), v1::TRIAL_STATE_COMPLETE, 0.2).ok());
+  EXPECT_EQ(Acquire("w").lease().trial_number(), 2);
+}
+
+TEST_F(ServiceTest, SecondServerOnTheSameDatabaseIsRefused) {
+  ServerOptions options;
+  options.db_path = (dir_ / "vernier.db").string();
+  options.listen = "127.0.0.1:0";
+  auto second = ServerRunner::Start(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("vernier.db"));
+}
+
+}  // namespace
+}  // namespace vernier
