@@ -1,8 +1,11 @@
 // End-to-end tier: real vernier-server, vernier-worker, vernier and
 // vernier-train processes on loopback, with tiny data the test generates.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,10 +142,11 @@ class EndToEndTest : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  void StartServer(double lease_seconds) {
+  // Starts vernier-server on `port` (0: a free one, read back from its log).
+  void StartServer(double lease_seconds, int port = 0) {
     server_ = std::make_unique<Process>(
         std::vector<std::string>{VERNIER_SERVER_BIN, "--db", (dir_ / "vernier.db").string(),
-                                 "--listen", "127.0.0.1:0", "--lease-seconds",
+                                 "--listen", absl::StrCat("127.0.0.1:", port), "--lease-seconds",
                                  absl::StrCat(lease_seconds), "--heartbeat-seconds", "0.5"},
         dir_ / "server.log");
     ASSERT_TRUE(
@@ -306,6 +310,67 @@ trainer: {command: [python3, ")",
   EXPECT_THAT(trials[0]["worker_id"].get<std::string>(), HasSubstr("rescuer"));
   EXPECT_EQ(trials[0]["intermediate"].size(), 5u);
   EXPECT_EQ(trials[1]["state"], "COMPLETE");
+}
+
+// A port nothing listens on right now.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(EndToEndTest, ServerKilledMidStudyLosesNothingAcknowledged) {
+  const int port = FreePort();
+  StartServer(30, port);
+  StartWorker("a");
+  StartWorker("b");
+  CreateStudy(absl::StrCat(R"(
+name: restart
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: -2, high: 2}
+  y: {type: float, low: -2, high: 2}
+budget: {max_trials: 8, parallel: 2}
+trainer: {command: [python3, ")",
+                           VERNIER_SOURCE_DIR, R"(/examples/quadratic_trial.py"], sleep: 0.3}
+)"));
+  json before;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        before = CliJson({"trials", "restart"});
+        int finished = 0;
+        for (const json& trial : before) finished += trial["state"] == "COMPLETE";
+        return finished >= 2;
+      },
+      absl::Seconds(120)))
+      << Logs();
+  server_->Kill(SIGKILL);
+  absl::SleepFor(absl::Seconds(1));
+  StartServer(30, port);
+  ASSERT_TRUE(WaitForStudyEnd("restart")) << Logs();
+
+  json after = CliJson({"trials", "restart"});
+  ASSERT_EQ(after.size(), 8u) << after.dump();
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i]["number"], i);
+    EXPECT_EQ(after[i]["state"], "COMPLETE") << after[i].dump() << Logs();
+  }
+  // Everything acknowledged before the kill is still there, unchanged.
+  for (const json& old : before) {
+    const json& now = after[old["number"].get<size_t>()];
+    EXPECT_EQ(now["params"], old["params"]);
+    if (old["state"] == "COMPLETE") {
+      EXPECT_EQ(now["final_metrics"], old["final_metrics"]);
+      EXPECT_EQ(now["intermediate"], old["intermediate"]);
+    }
+    EXPECT_GE(now["intermediate"].size(), old["intermediate"].size());
+  }
 }
 
 TEST_F(EndToEndTest, CrashingTrialFailsWithItsStderrAndTheWorkerGoesOn) {
