@@ -1,0 +1,456 @@
+#include "worker/worker.h"
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace vernier::worker {
+namespace {
+
+// Used when the coordinator gives no heartbeat period.
+constexpr absl::Duration kDefaultHeartbeat = absl::Seconds(10);
+
+// Exponential backoff: initial, doubling, capped.
+class Backoff {
+ public:
+  Backoff(absl::Duration initial, absl::Duration max) : initial_(initial), max_(max) {}
+  absl::Duration Next() {
+    const absl::Duration now = next_;
+    next_ = std::min(next_ * 2, max_);
+    return now;
+  }
+  void Reset() { next_ = initial_; }
+
+ private:
+  const absl::Duration initial_;
+  const absl::Duration max_;
+  absl::Duration next_ = initial_;
+};
+
+// The coordinator could not answer; asking again later may work.
+bool IsTransient(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// Registration errors that retrying cannot fix.
+bool IsPermanentRegistrationError(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status ToAbsl(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::string Describe(const grpc::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(ToAbsl(status).code()), ": ",
+                      status.error_message());
+}
+
+std::string Describe(const v1::TrialLease& lease) {
+  return absl::StrCat(lease.study(), "#", lease.trial_number(), " (attempt ", lease.attempt(), ")");
+}
+
+bool SameLease(const v1::TrialLease& a, const v1::TrialLease& b) {
+  return a.study() == b.study() && a.trial_number() == b.trial_number() &&
+         a.attempt() == b.attempt();
+}
+
+// Seconds from the coordinator: positive and finite, else `fallback`.
+absl::Duration PositiveSeconds(double seconds, absl::Duration fallback) {
+  return std::isfinite(seconds) && seconds > 0 ? absl::Seconds(seconds) : fallback;
+}
+
+v1::TrialState ToProto(OutcomeState state) {
+  switch (state) {
+    case OutcomeState::kComplete:
+      return v1::TRIAL_STATE_COMPLETE;
+    case OutcomeState::kPruned:
+      return v1::TRIAL_STATE_PRUNED;
+    case OutcomeState::kFailed:
+      return v1::TRIAL_STATE_FAILED;
+  }
+  return v1::TRIAL_STATE_FAILED;
+}
+
+TrialOutcome WorkerFailure(absl::string_view what, const absl::Status& status) {
+  return {OutcomeState::kFailed, {}, ToValidUtf8(absl::StrCat(what, ": ", status.message()))};
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options, v1::WorkerService::StubInterface* stub,
+               TrialLauncher* launcher)
+    : options_(std::move(options)), stub_(stub), launcher_(launcher) {}
+
+Worker::~Worker() = default;
+
+std::string Worker::worker_id() const {
+  absl::MutexLock lock(&mu_);
+  return worker_id_;
+}
+
+void Worker::Log(absl::string_view line) const {
+  if (options_.log) {
+    options_.log(line);
+    return;
+  }
+  const std::string text =
+      absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone()),
+                   " vernier-worker: ", line, "\n");
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+bool Worker::ShuttingDown() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_;
+}
+
+bool Worker::SleepUnlessShutdown(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&shutdown_), d);
+  return shutdown_;
+}
+
+void Worker::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return;
+  shutdown_ = true;
+  shutdown_time_ = absl::Now();
+  for (auto& [slot, trial] : active_) {
+    if (trial.process != nullptr) trial.process->Stop();
+  }
+}
+
+absl::Duration Worker::HeartbeatInterval() const {
+  if (options_.heartbeat_interval > absl::ZeroDuration()) return options_.heartbeat_interval;
+  absl::MutexLock lock(&mu_);
+  return server_heartbeat_ > absl::ZeroDuration() ? server_heartbeat_ : kDefaultHeartbeat;
+}
+
+grpc::Status Worker::Register() {
+  v1::RegisterWorkerRequest request;
+  request.set_name(options_.name);
+  for (const Slot& slot : options_.slots) request.add_slots(slot.name);
+  Backoff backoff(options_.retry_backoff_initial, options_.retry_backoff_max);
+  bool logged = false;
+  while (true) {
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
+    if (status.ok()) {
+      const absl::Duration lease = PositiveSeconds(response.lease_seconds(), absl::ZeroDuration());
+      {
+        absl::MutexLock lock(&mu_);
+        worker_id_ = response.worker_id();
+        server_heartbeat_ = PositiveSeconds(response.heartbeat_seconds(), lease / 3);
+      }
+      Log(absl::StrCat("registered as ", response.worker_id(), " with ", options_.slots.size(),
+                       " slot(s)"));
+      return status;
+    }
+    if (IsPermanentRegistrationError(status)) return status;
+    if (!logged) {
+      Log(absl::StrCat("cannot register yet (", Describe(status), "); retrying"));
+      logged = true;
+    }
+    if (SleepUnlessShutdown(backoff.Next())) return status;
+  }
+}
+
+bool Worker::Reregister(const std::string& stale_id) {
+  absl::MutexLock register_lock(&register_mu_);
+  if (worker_id() != stale_id) return true;
+  Log(absl::StrCat("the coordinator does not know worker ", stale_id, "; registering again"));
+  const grpc::Status status = Register();
+  if (!status.ok()) Log(absl::StrCat("registering again failed: ", Describe(status)));
+  return status.ok();
+}
+
+grpc::Status Worker::Call(absl::string_view what, Retry retry, const Rpc& rpc) {
+  Backoff backoff(options_.retry_backoff_initial, options_.retry_backoff_max);
+  bool logged = false;
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    const grpc::Status status = rpc(&context);
+    if (!IsTransient(status) || retry == Retry::kOnce) {
+      if (logged) Log(absl::StrCat(what, ": the coordinator answers again"));
+      return status;
+    }
+    if (!logged) {
+      Log(absl::StrCat(what, " failed (", Describe(status), "); retrying"));
+      logged = true;
+    }
+    const absl::Duration pause = backoff.Next();
+    if (retry == Retry::kUntilShutdown) {
+      if (SleepUnlessShutdown(pause)) return status;
+      continue;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_ && absl::Now() - shutdown_time_ > options_.shutdown_complete_timeout) {
+        return status;
+      }
+    }
+    absl::SleepFor(pause);
+  }
+}
+
+absl::Status Worker::Run() {
+  if (options_.slots.empty()) return absl::InvalidArgumentError("the worker has no slot");
+  if (options_.work_dir.empty()) return absl::InvalidArgumentError("the worker has no work_dir");
+  const grpc::Status registered = Register();
+  if (!registered.ok()) {
+    if (ShuttingDown()) return absl::OkStatus();
+    return absl::Status(ToAbsl(registered).code(),
+                        absl::StrCat("the coordinator refused to register this worker: ",
+                                     registered.error_message()));
+  }
+  std::thread heartbeat([this] { HeartbeatLoop(); });
+  std::vector<std::thread> slots;
+  for (size_t i = 0; i < options_.slots.size(); ++i) {
+    slots.emplace_back([this, i] { SlotLoop(i); });
+  }
+  for (std::thread& slot : slots) slot.join();
+  heartbeat.join();
+  Log("stopped");
+  return absl::OkStatus();
+}
+
+void Worker::SlotLoop(size_t slot_index) {
+  const Slot& slot = options_.slots[slot_index];
+  Backoff idle(options_.idle_backoff_initial, options_.idle_backoff_max);
+  bool failing = false;
+  while (!ShuttingDown()) {
+    const std::string id = worker_id();
+    v1::AcquireTrialResponse response;
+    const grpc::Status status =
+        Call("AcquireTrial", Retry::kOnce, [&](grpc::ClientContext* context) {
+          v1::AcquireTrialRequest request;
+          request.set_worker_id(id);
+          request.set_slot(slot.name);
+          return stub_->AcquireTrial(context, request, &response);
+        });
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND && Reregister(id)) continue;
+    if (!status.ok() && !failing) {
+      Log(absl::StrCat("slot ", slot_index, ": AcquireTrial failed (", Describe(status), ")"));
+    }
+    failing = !status.ok();
+    if (!status.ok() || !response.has_lease()) {
+      SleepUnlessShutdown(idle.Next());
+      continue;
+    }
+    idle.Reset();
+    RunTrial(slot_index, id, response);
+  }
+}
+
+void Worker::RunTrial(size_t slot_index, const std::string& id,
+                      const v1::AcquireTrialResponse& acquired) {
+  const v1::TrialLease& lease = acquired.lease();
+  {
+    absl::MutexLock lock(&mu_);
+    active_[slot_index] = ActiveTrial{lease, id, nullptr, false, false};
+  }
+  bool drop = false;
+  const TrialOutcome outcome = StartAndFollow(slot_index, id, acquired, &drop);
+  {
+    absl::MutexLock lock(&mu_);
+    drop = drop || active_[slot_index].lease_lost;
+    active_.erase(slot_index);
+  }
+  if (drop) {
+    Log(absl::StrCat("trial ", Describe(lease), ": dropped, its lease is gone"));
+    return;
+  }
+  Complete(id, lease, outcome);
+}
+
+TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
+                                    const v1::AcquireTrialResponse& acquired, bool* drop) {
+  const v1::TrialLease& lease = acquired.lease();
+  const Slot& slot = options_.slots[slot_index];
+  absl::StatusOr<std::string> dir =
+      MakeTrialDir(options_.work_dir, lease.study(), lease.trial_number(), lease.attempt());
+  if (!dir.ok()) return WorkerFailure("the worker cannot create the trial directory", dir.status());
+  TrialSpec spec;
+  spec.argv.assign(acquired.command().begin(), acquired.command().end());
+  if (spec.argv.empty()) spec.argv.push_back(options_.trainer_path);
+  spec.study = lease.study();
+  spec.trial_number = lease.trial_number();
+  spec.params_json = acquired.params_json();
+  spec.trial_dir = *dir;
+  spec.env = slot.env;
+  spec.time_limit = PositiveSeconds(acquired.time_limit_seconds(), absl::ZeroDuration());
+  spec.stop_grace = PositiveSeconds(acquired.stop_grace_seconds(), options_.default_stop_grace);
+
+  if (ShuttingDown()) {  // Hand it back rather than start what must stop.
+    *drop = true;
+    return {};
+  }
+  absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(spec);
+  if (!started.ok()) return WorkerFailure("cannot start the trial", started.status());
+  std::unique_ptr<TrialProcess> process = *std::move(started);
+  Log(absl::StrCat("trial ", Describe(lease), ": started on ", slot.name, " in ", *dir));
+  {
+    absl::MutexLock lock(&mu_);
+    active_[slot_index].process = process.get();
+    // Shutdown() or a lost lease may have come while it started.
+    if (shutdown_ || active_[slot_index].lease_lost) process->Stop();
+  }
+
+  bool pruned = false;
+  bool relaying = true;
+  while (std::optional<TrialReport> report = process->NextReport()) {
+    if (!relaying) continue;  // Drain what a stopping trial still writes.
+    switch (Relay(id, lease, *report)) {
+      case ReportVerdict::kContinue:
+        continue;
+      case ReportVerdict::kStop: {
+        pruned = true;
+        absl::MutexLock lock(&mu_);
+        active_[slot_index].pruned = true;
+        break;
+      }
+      case ReportVerdict::kLeaseLost:
+        *drop = true;
+        break;
+      case ReportVerdict::kShuttingDown:
+        break;
+    }
+    relaying = false;
+    process->Stop();
+  }
+  const TrialExit exit = process->Wait();
+  {
+    absl::MutexLock lock(&mu_);
+    active_[slot_index].process = nullptr;
+    // Stopped by Shutdown() rather than by its own doing: hand it back.
+    if (shutdown_ && exit.stop_requested && !pruned) *drop = true;
+  }
+  // The coordinator's STOP decides the state even if the trial ended on its
+  // own meanwhile: the contract is PRUNED after STOP.
+  if (pruned) return {OutcomeState::kPruned, {}, ""};
+  return DecideOutcome(exit, spec.time_limit);
+}
+
+Worker::ReportVerdict Worker::Relay(const std::string& id, const v1::TrialLease& lease,
+                                    const TrialReport& report) {
+  v1::ReportProgressResponse response;
+  const grpc::Status status =
+      Call("ReportProgress", Retry::kUntilShutdown, [&](grpc::ClientContext* context) {
+        v1::ReportProgressRequest request;
+        request.set_worker_id(id);
+        *request.mutable_lease() = lease;
+        request.mutable_measurement()->set_step(report.step);
+        for (const auto& [name, value] : report.metrics) {
+          (*request.mutable_measurement()->mutable_metrics())[name] = value;
+        }
+        return stub_->ReportProgress(context, request, &response);
+      });
+  if (status.ok()) {
+    return response.action() == v1::TRIAL_ACTION_STOP ? ReportVerdict::kStop
+                                                      : ReportVerdict::kContinue;
+  }
+  switch (status.error_code()) {
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::NOT_FOUND:
+      return ReportVerdict::kLeaseLost;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return ReportVerdict::kShuttingDown;  // Call() only gives these up then.
+    default:
+      // The coordinator refused this one report; the trial's result still
+      // matters, so it goes on.
+      Log(absl::StrCat("trial ", Describe(lease), ": report of step ", report.step,
+                       " refused: ", Describe(status)));
+      return ReportVerdict::kContinue;
+  }
+}
+
+void Worker::Complete(const std::string& id, const v1::TrialLease& lease,
+                      const TrialOutcome& outcome) {
+  const grpc::Status status =
+      Call("CompleteTrial", Retry::kUntilShutdownGrace, [&](grpc::ClientContext* context) {
+        v1::CompleteTrialRequest request;
+        request.set_worker_id(id);
+        *request.mutable_lease() = lease;
+        request.set_state(ToProto(outcome.state));
+        for (const auto& [name, value] : outcome.final_metrics) {
+          (*request.mutable_final_metrics())[name] = value;
+        }
+        request.set_failure_reason(outcome.failure_reason);
+        v1::CompleteTrialResponse response;
+        return stub_->CompleteTrial(context, request, &response);
+      });
+  std::string line = absl::StrCat("trial ", Describe(lease), ": ", OutcomeStateName(outcome.state));
+  if (outcome.state == OutcomeState::kFailed) {
+    absl::StrAppend(&line, " (", outcome.failure_reason.substr(0, 200), ")");
+  }
+  if (status.error_code() == grpc::StatusCode::ABORTED ||
+      status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    absl::StrAppend(&line, "; dropped, its lease is gone");
+  } else if (!status.ok()) {
+    absl::StrAppend(&line, "; the coordinator did not take it: ", Describe(status));
+  }
+  Log(line);
+}
+
+void Worker::HeartbeatLoop() {
+  while (!SleepUnlessShutdown(HeartbeatInterval())) SendHeartbeat();
+}
+
+void Worker::SendHeartbeat() {
+  // One beat per worker id: a lease is held by the id it was acquired with,
+  // which is not the current one after a new registration.
+  std::map<std::string, std::vector<v1::TrialLease>> leases_by_id;
+  {
+    absl::MutexLock lock(&mu_);
+    leases_by_id[worker_id_];  // Beat even without trials: the worker is alive.
+    for (const auto& [slot, trial] : active_) leases_by_id[trial.worker_id].push_back(trial.lease);
+  }
+  for (const auto& entry : leases_by_id) {
+    const std::string& id = entry.first;
+    const std::vector<v1::TrialLease>& leases = entry.second;
+    v1::HeartbeatResponse response;
+    const grpc::Status status = Call("Heartbeat", Retry::kOnce, [&](grpc::ClientContext* context) {
+      v1::HeartbeatRequest request;
+      request.set_worker_id(id);
+      for (const v1::TrialLease& lease : leases) *request.add_leases() = lease;
+      return stub_->Heartbeat(context, request, &response);
+    });
+    if (!status.ok()) continue;  // The next beat tries again.
+    for (const v1::TrialLease& lost : response.lost()) DropLostLease(id, lost);
+  }
+}
+
+void Worker::DropLostLease(const std::string& id, const v1::TrialLease& lost) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [slot, trial] : active_) {
+    if (trial.lease_lost || trial.pruned || trial.worker_id != id ||
+        !SameLease(trial.lease, lost)) {
+      continue;
+    }
+    Log(absl::StrCat("trial ", Describe(lost), ": the coordinator says the lease is lost"));
+    trial.lease_lost = true;
+    if (trial.process != nullptr) trial.process->Stop();
+  }
+}
+
+}  // namespace vernier::worker

@@ -1,0 +1,178 @@
+// Worker: the pull loop of vernier-worker. It registers its slots with the
+// coordinator, then runs one loop per slot: lease a trial (AcquireTrial), start
+// it through a TrialLauncher, relay each intermediate report (ReportProgress)
+// and obey the answer, and report how it ended (CompleteTrial). A heartbeat
+// thread renews the leases and stops the trials whose lease is lost.
+//
+// Failure handling:
+//   - UNAVAILABLE / DEADLINE_EXCEEDED: the call is retried with backoff, so a
+//     restarted coordinator is picked up again. Reports of one trial keep their
+//     order (a report is retried before the next is sent); CompleteTrial is
+//     retried until the coordinator answers (and, after Shutdown(), for at most
+//     shutdown_complete_timeout).
+//   - ABORTED (or a lease listed as lost by Heartbeat): the lease is gone; the
+//     trial is stopped and dropped without CompleteTrial.
+//   - NOT_FOUND from AcquireTrial: the coordinator forgot this worker; the
+//     worker registers again. A trial keeps using the worker id it was leased
+//     under (the coordinator checks leases against it), so a new registration
+//     never disturbs the trials already running. NOT_FOUND from a call about a
+//     trial means the trial is gone: it is dropped like ABORTED.
+//   - A trial that crashes, hangs, floods its channels or cannot be started is
+//     a FAILED trial, never a worker crash.
+//
+// Thread-safety: Run() is called once, from one thread; Shutdown() and
+// worker_id() may be called from any thread at any time.
+#ifndef VERNIER_WORKER_WORKER_H_
+#define VERNIER_WORKER_WORKER_H_
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "vernier/v1/worker_service.grpc.pb.h"
+#include "worker/slots.h"
+#include "worker/trial_launcher.h"
+#include "worker/trial_outcome.h"
+
+namespace vernier::worker {
+
+struct WorkerOptions {
+  // Sent with RegisterWorker, e.g. the host name.
+  std::string name;
+  // The slots to run (see BuildSlots); one trial at a time in each.
+  std::vector<Slot> slots;
+  // Trial directories are created under it (see MakeTrialDir).
+  std::string work_dir;
+  // The program run when a trial's command is empty: the built-in trainer.
+  std::string trainer_path;
+
+  // Deadline of every RPC.
+  absl::Duration rpc_timeout = absl::Seconds(10);
+  // Wait when no trial is ready: starts here, doubles up to the max, and goes
+  // back to the start once a trial is leased.
+  absl::Duration idle_backoff_initial = absl::Milliseconds(200);
+  absl::Duration idle_backoff_max = absl::Seconds(2);
+  // Wait between retries of a call the coordinator could not answer.
+  absl::Duration retry_backoff_initial = absl::Milliseconds(200);
+  absl::Duration retry_backoff_max = absl::Seconds(2);
+  // Heartbeat period. Zero: the coordinator's heartbeat_seconds (or a third of
+  // its lease_seconds, or 10 s when it gives neither).
+  absl::Duration heartbeat_interval = absl::ZeroDuration();
+  // SIGTERM-to-SIGKILL grace when the coordinator gives none.
+  absl::Duration default_stop_grace = absl::Seconds(5);
+  // After Shutdown(), how long the results of finished trials are still
+  // retried before they are given up.
+  absl::Duration shutdown_complete_timeout = absl::Seconds(5);
+  // Receives one line per event worth logging (no newline). Empty: stderr,
+  // with a timestamp.
+  std::function<void(absl::string_view)> log;
+};
+
+class Worker {
+ public:
+  // `stub` and `launcher` are borrowed; they must outlive the Worker and be
+  // safe to use from several threads (generated stubs are).
+  Worker(WorkerOptions options, v1::WorkerService::StubInterface* stub, TrialLauncher* launcher);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  // REQUIRES: Run() is not running.
+  ~Worker();
+
+  // Registers, then runs the slot loops and the heartbeat until Shutdown().
+  // Returns OK after Shutdown(); INVALID_ARGUMENT when the options have no
+  // slot or no work_dir; the coordinator's error when it refuses the
+  // registration with a code retrying cannot fix (INVALID_ARGUMENT,
+  // UNIMPLEMENTED, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION).
+  // Registration is retried on any other error until Shutdown().
+  absl::Status Run();
+
+  // Stops leasing trials and stops the running ones (SIGTERM, grace, SIGKILL)
+  // without reporting them: their leases expire and the coordinator hands them
+  // out again. Results of trials that had already ended are still sent. Makes
+  // Run() return. Returns at once; callable before or during Run().
+  void Shutdown();
+
+  // The id the coordinator gave this worker; empty before registration.
+  std::string worker_id() const;
+
+ private:
+  // What to do with a trial after relaying one of its reports.
+  enum class ReportVerdict { kContinue, kStop, kLeaseLost, kShuttingDown };
+  // How long a call is retried while the coordinator cannot answer.
+  enum class Retry { kOnce, kUntilShutdown, kUntilShutdownGrace };
+
+  // A trial a slot is running; in active_ from lease to result.
+  struct ActiveTrial {
+    v1::TrialLease lease;
+    // The worker id the lease was acquired with; every call about the trial
+    // uses it.
+    std::string worker_id;
+    // Owned by the slot's thread; null until started and once ended.
+    TrialProcess* process = nullptr;
+    // The lease is gone (ABORTED, or lost per Heartbeat): drop silently.
+    bool lease_lost = false;
+    // The coordinator answered STOP. It ends the trial (PRUNED) right then,
+    // so Heartbeat lists the lease as lost from then on; that is expected and
+    // CompleteTrial(PRUNED) is still sent.
+    bool pruned = false;
+  };
+
+  using Rpc = std::function<grpc::Status(grpc::ClientContext* context)>;
+
+  // Calls RegisterWorker until it succeeds, fails for good or Shutdown().
+  grpc::Status Register();
+  // Registers again unless another thread already replaced `stale_id`.
+  // Returns true when there is a newer id to use.
+  bool Reregister(const std::string& stale_id);
+  // Makes the call with a fresh deadline per attempt, retrying UNAVAILABLE
+  // and DEADLINE_EXCEEDED as `retry` says. Returns the last status.
+  grpc::Status Call(absl::string_view what, Retry retry, const Rpc& rpc);
+
+  void SlotLoop(size_t slot_index);
+  void HeartbeatLoop();
+  void SendHeartbeat();
+  // Runs one leased trial from start to CompleteTrial (or drop).
+  void RunTrial(size_t slot_index, const std::string& id, const v1::AcquireTrialResponse& acquired);
+  // Returns the trial's result, or a failure when it could not be started.
+  // Sets *drop when the result must not be reported.
+  TrialOutcome StartAndFollow(size_t slot_index, const std::string& id,
+                              const v1::AcquireTrialResponse& acquired, bool* drop);
+  ReportVerdict Relay(const std::string& id, const v1::TrialLease& lease,
+                      const TrialReport& report);
+  void Complete(const std::string& id, const v1::TrialLease& lease, const TrialOutcome& outcome);
+  // Marks the trial holding `lost` (acquired as `id`) as lost and stops it.
+  void DropLostLease(const std::string& id, const v1::TrialLease& lost);
+
+  bool ShuttingDown() const;
+  // Sleeps for `d` or until Shutdown(); returns true when shutting down.
+  bool SleepUnlessShutdown(absl::Duration d);
+  absl::Duration HeartbeatInterval() const;
+  void Log(absl::string_view line) const;
+
+  // Constant after construction.
+  const WorkerOptions options_;
+  v1::WorkerService::StubInterface* const stub_;
+  TrialLauncher* const launcher_;
+
+  // Serialises registrations; never held with mu_ taken first.
+  absl::Mutex register_mu_;
+
+  mutable absl::Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time shutdown_time_ ABSL_GUARDED_BY(mu_);
+  std::string worker_id_ ABSL_GUARDED_BY(mu_);
+  absl::Duration server_heartbeat_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  std::map<size_t, ActiveTrial> active_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vernier::worker
+
+#endif  // VERNIER_WORKER_WORKER_H_
