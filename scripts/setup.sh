@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3 clang-format git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libgtest-dev libgmock-dev libtorch-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libeigen3-dev zlib1g-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libeigen3-dev zlib1g-dev docker-compose python3-yaml
   dataset-fashion-mnist
 )
 
