@@ -455,6 +455,10 @@ absl::Status CheckBuiltinParamSpec(const ParamSpec& param) {
   if (builtin == nullptr) {
     return FieldError(path, "not a parameter of the built-in trainer (see vernier-train --help)");
   }
+  if (builtin->kind == BuiltinParam::Kind::kInt && param.type == ParamSpec::Type::kFloat) {
+    return FieldError(Child(path, "type"),
+                      "must be int or categorical: the built-in trainer takes whole numbers here");
+  }
   if (param.type == ParamSpec::Type::kCategorical) {
     for (size_t i = 0; i < param.values.size(); ++i) {
       nlohmann::json value;

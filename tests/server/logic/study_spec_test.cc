@@ -162,6 +162,12 @@ TEST(StudySpecTest, BuiltinTrainerRejectsUnknownParameter) {
               HasSubstr("params.dropuot: not a parameter of the built-in trainer"));
 }
 
+TEST(StudySpecTest, BuiltinIntParameterCannotBeSearchedAsFloat) {
+  EXPECT_THAT(ErrorOf(With("batch_size: {type: categorical, values: [32, 64, 128, 256]}",
+                           "batch_size: {type: float, low: 16, high: 256}")),
+              HasSubstr("params.batch_size.type: must be int or categorical"));
+}
+
 TEST(StudySpecTest, CommandTrainerAcceptsAnyParameterName) {
   auto spec =
       ParseStudySpec(With("trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, "

@@ -1,0 +1,71 @@
+// The built-in trainer's settings for one trial, read from the trial's
+// parameter file (a flat JSON object) through the shared parameter table
+// (common/builtin_trainer.h), plus the environment settings of the trial
+// protocol that pick threads and device.
+//
+// Thread-safety: plain data and pure functions (LoadTrainOptions reads a file);
+// all thread-safe.
+#ifndef VERNIER_TRAINER_OPTIONS_H_
+#define VERNIER_TRAINER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace vernier {
+
+// One field per entry of BuiltinTrainerParams(); the defaults live in that
+// table, not here.
+struct TrainOptions {
+  std::string model;
+  std::string dataset;
+  std::string data_dir;
+  int epochs = 0;
+  int64_t train_subset = 0;  // 0 = every training image left after the split.
+  double val_fraction = 0;
+  std::string optimizer;  // "sgd", "momentum" or "adam".
+  double lr = 0;
+  double momentum = 0;
+  int64_t batch_size = 0;
+  double dropout = 0;
+  double l1 = 0;
+  double l2 = 0;
+  uint64_t seed = 0;
+  int num_threads = 0;  // 0 = decided by ResolveNumThreads.
+};
+
+// Returns the options for `params`, a JSON object of parameter name -> value;
+// names it leaves out take the table's defaults. Returns INVALID_ARGUMENT when
+// `params` is not an object, names a parameter the table lacks (the message
+// names the key), or holds a value CheckBuiltinValue rejects. Error messages
+// start with `source` (e.g. the file name).
+absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& params,
+                                                  absl::string_view source);
+
+// Reads and parses the parameter file at `path`. Returns NOT_FOUND if it cannot
+// be opened, INVALID_ARGUMENT if it is not JSON or TrainOptionsFromJson rejects
+// it; messages name `path`.
+absl::StatusOr<TrainOptions> LoadTrainOptions(const std::string& path);
+
+// Returns the intra-op thread count: `num_threads_param` when > 0, else the
+// value of VERNIER_NUM_THREADS (`env_value`, nullptr when unset) when it is set,
+// else 1. Returns INVALID_ARGUMENT if the environment value is not an integer
+// in [1, 1024].
+absl::StatusOr<int> ResolveNumThreads(int num_threads_param, const char* env_value);
+
+enum class DeviceRequest {
+  kAuto,  // CUDA when available, else CPU.
+  kCpu,
+  kCuda,  // CUDA or fail.
+};
+
+// Parses VERNIER_DEVICE (`env_value`, nullptr or "" when unset): "cpu",
+// "cuda" or unset. Returns INVALID_ARGUMENT for anything else.
+absl::StatusOr<DeviceRequest> ParseDeviceRequest(const char* env_value);
+
+}  // namespace vernier
+
+#endif  // VERNIER_TRAINER_OPTIONS_H_
