@@ -59,7 +59,10 @@ void ServerRunner::ExpireLoop(absl::Duration interval) {
 void ServerRunner::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+  // Start() may have failed before the server was built.
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+  }
   stopping_.Notify();
   if (expiry_thread_.joinable()) expiry_thread_.join();
 }
