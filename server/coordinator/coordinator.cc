@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
     StudyRecord record) {
   auto entry = std::make_unique<StudyEntry>();
   ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
-  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec.sampler));
+  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec.sampler, entry->spec.objective));
   ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
   entry->record = std::move(record);
   return entry;

@@ -5,6 +5,7 @@
 
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
+#include "server/logic/tpe_sampler.h"
 
 namespace vernier {
 namespace {
@@ -75,8 +76,10 @@ ParamMap RandomSampler::Suggest(const SearchSpace& space,
   return params;
 }
 
-absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec) {
+absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
+                                                     const ObjectiveSpec& objective) {
   if (spec.type == "random") return std::make_unique<RandomSampler>(spec.seed);
+  if (spec.type == "tpe") return std::make_unique<TpeSampler>(spec.tpe, spec.seed, objective);
   return absl::InvalidArgumentError(
       absl::StrCat("sampler.type: unknown sampler \"", spec.type, "\""));
 }

@@ -51,8 +51,10 @@ class RandomSampler : public Sampler {
   const uint64_t seed_;
 };
 
-// The sampler a study's spec asks for. INVALID_ARGUMENT for an unknown type.
-absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec);
+// The sampler a study's spec asks for; model-based samplers rank trials by
+// `objective`. INVALID_ARGUMENT for an unknown type.
+absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
+                                                     const ObjectiveSpec& objective);
 
 }  // namespace vernier
 

@@ -369,18 +369,44 @@ absl::StatusOr<SearchSpace> ParseSearchSpace(const Json& root) {
   return space;
 }
 
+absl::StatusOr<TpeSpec> ParseTpe(const Json& node) {
+  TpeSpec tpe;
+  if (node.contains("n_startup_trials")) {
+    ASSIGN_OR_RETURN(tpe.n_startup_trials,
+                     ReadInt(node.at("n_startup_trials"), "sampler.n_startup_trials", 1));
+  }
+  if (node.contains("n_ei_candidates")) {
+    ASSIGN_OR_RETURN(tpe.n_ei_candidates,
+                     ReadInt(node.at("n_ei_candidates"), "sampler.n_ei_candidates", 1));
+  }
+  if (node.contains("multivariate")) {
+    ASSIGN_OR_RETURN(tpe.multivariate, ReadBool(node.at("multivariate"), "sampler.multivariate"));
+  }
+  if (node.contains("constant_liar")) {
+    ASSIGN_OR_RETURN(tpe.constant_liar,
+                     ReadBool(node.at("constant_liar"), "sampler.constant_liar"));
+  }
+  return tpe;
+}
+
 absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view study_name) {
   SamplerSpec sampler;
   sampler.seed = StableSeed(study_name);
   if (!root.contains("sampler")) return sampler;
   ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "sampler", "sampler"));
-  RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
   if (node->contains("type")) {
     ASSIGN_OR_RETURN(sampler.type, ReadString(node->at("type"), "sampler.type"));
   }
-  if (sampler.type != "random") {
+  if (sampler.type == "random") {
+    RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
+  } else if (sampler.type == "tpe") {
+    RETURN_IF_ERROR(CheckKeys(
+        *node, "sampler",
+        {"type", "seed", "n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar"}));
+    ASSIGN_OR_RETURN(sampler.tpe, ParseTpe(*node));
+  } else {
     return FieldError("sampler.type", absl::StrCat("unknown sampler \"", sampler.type,
-                                                   "\" (expected one of: random)"));
+                                                   "\" (expected one of: random, tpe)"));
   }
   if (node->contains("seed")) {
     ASSIGN_OR_RETURN(int64_t seed, ReadInt(node->at("seed"), "sampler.seed", 0));

@@ -54,9 +54,20 @@ struct ObjectiveSpec {
   Goal goal = Goal::kMaximize;
 };
 
+// Settings of the Tree-structured Parzen Estimator (`sampler: {type: tpe}`).
+// Defaults follow Optuna's TPESampler, except constant_liar, which is on
+// because a study usually runs several trials at once.
+struct TpeSpec {
+  int64_t n_startup_trials = 10;  // Finished trials drawn at random first; >= 1.
+  int64_t n_ei_candidates = 24;   // Draws from l(x) scored by l(x)/g(x); >= 1.
+  bool multivariate = false;      // One joint kernel over the unconditional params.
+  bool constant_liar = true;      // Pending trials count as the worst ones.
+};
+
 struct SamplerSpec {
-  std::string type = "random";
-  uint64_t seed = 0;  // From the file, else derived from the study name.
+  std::string type = "random";  // "random" | "tpe"
+  uint64_t seed = 0;            // From the file, else derived from the study name.
+  TpeSpec tpe;                  // type "tpe" only.
 };
 
 struct PrunerSpec {

@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+"""Turns the benchmark CSVs into the Markdown table of bench/README.md.
+
+Usage: report.py vernier.csv optuna.csv > table.md
+One row per (function, budget); one column per sampler with the mean and the
+median simple regret over the seeds (lower is better). The last column says
+whether Vernier's tpe is at or below Optuna's tpe on both statistics.
+"""
+import collections
+import csv
+import statistics
+import sys
+
+COLUMNS = [("vernier", "random"), ("vernier", "tpe"), ("vernier", "tpe_multivariate"),
+           ("vernier", "tpe_exact_densities"),
+           ("optuna", "random"), ("optuna", "tpe"), ("optuna", "cmaes")]
+
+
+def main():
+    regrets = collections.defaultdict(list)
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                key = (row["function"], int(row["budget"]), row["impl"], row["sampler"])
+                regrets[key].append(float(row["regret"]))
+    cases = sorted({(k[0], k[1]) for k in regrets}, key=lambda c: (c[0], c[1]))
+    seeds = {len(v) for v in regrets.values()}
+    print(f"Simple regret, mean / median over {'/'.join(map(str, sorted(seeds)))} seeds "
+          "(lower is better).\n")
+    header = ["function", "budget"] + [f"{impl} {name}" for impl, name in COLUMNS]
+    print("| " + " | ".join(header + ["vernier tpe <= optuna tpe"]) + " |")
+    print("|" + "---|" * (len(header) + 1))
+    for function, budget in cases:
+        cells = [function, str(budget)]
+        stats = {}
+        for column in COLUMNS:
+            values = regrets.get((function, budget) + column)
+            if not values:
+                cells.append("—")
+                continue
+            stats[column] = (statistics.mean(values), statistics.median(values))
+            cells.append("%.3g / %.3g" % stats[column])
+        ours, theirs = stats.get(("vernier", "tpe")), stats.get(("optuna", "tpe"))
+        verdict = "—"
+        if ours and theirs:
+            verdict = "yes" if ours[0] <= theirs[0] and ours[1] <= theirs[1] else (
+                "mean only" if ours[0] <= theirs[0] else
+                "median only" if ours[1] <= theirs[1] else "no")
+        print("| " + " | ".join(cells + [verdict]) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,567 @@
+#include "server/logic/tpe_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace vernier {
+namespace {
+
+constexpr double kPriorWeight = 1.0;
+constexpr double kGamma = 0.1;           // Share of the ranked trials that is "good"...
+constexpr int64_t kMaxGood = 25;         // ...but never more than this many.
+constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full weight.
+constexpr double kMultivariateSigma0 = 0.2;
+constexpr double kMaxMagicClipDivisor = 100;
+constexpr double kLogSqrt2Pi = 0.91893853320467274178;
+constexpr double kPi = 3.14159265358979323846;
+
+// ---- Random numbers -------------------------------------------------------
+//
+// Built on std::mt19937_64, whose output the C++ standard fixes, with our own
+// transforms, so a seed gives the same suggestions on every platform.
+class Rng {
+ public:
+  Rng(uint64_t seed, int64_t trial_number) {
+    // The trailing constant keeps this stream apart from RandomSampler's.
+    std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                      static_cast<uint32_t>(trial_number),
+                      static_cast<uint32_t>(static_cast<uint64_t>(trial_number) >> 32), 0x7e5u};
+    gen_.seed(seq);
+  }
+
+  // Uniform in [0, 1).
+  double Uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
+
+  // Standard normal (Box-Muller).
+  double Normal() {
+    const double radius = std::sqrt(-2.0 * std::log(1.0 - Uniform()));
+    return radius * std::cos(2.0 * kPi * Uniform());
+  }
+
+  // An index drawn with probability proportional to `weights` (not all zero).
+  size_t Pick(absl::Span<const double> weights) {
+    double total = 0;
+    for (double w : weights) total += w;
+    double target = Uniform() * total;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      target -= weights[i];
+      if (target < 0) return i;
+    }
+    return weights.size() - 1;
+  }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+// ---- Normal distribution --------------------------------------------------
+
+double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+double LogNormalPdf(double z) { return -0.5 * z * z - kLogSqrt2Pi; }
+
+// log P(a <= Z <= b) for a standard normal Z and a < b, accurate in both tails.
+double LogNormalMass(double a, double b) {
+  const double mass = a > 0 ? NormalCdf(-a) - NormalCdf(-b) : NormalCdf(b) - NormalCdf(a);
+  if (mass > 1e-280) return std::log(mass);
+  // Far in a tail the difference underflows: use the density at the nearer end.
+  const double nearer = std::min(std::abs(a), std::abs(b));
+  return LogNormalPdf(nearer) + std::log(b - a);
+}
+
+// A standard normal conditioned on [a, b]. Kernels sit inside their range and
+// are never wider than it (a <= 0 <= b, b - a >= 1), so rejection accepts at
+// least a third of the draws; the uniform fallback is for safety only.
+double SampleTruncatedNormal(double a, double b, Rng& rng) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const double z = rng.Normal();
+    if (z >= a && z <= b) return z;
+  }
+  return a + (b - a) * rng.Uniform();
+}
+
+double LogSumExp(absl::Span<const double> values) {
+  double max = -std::numeric_limits<double>::infinity();
+  for (double v : values) max = std::max(max, v);
+  if (!std::isfinite(max)) return max;
+  double sum = 0;
+  for (double v : values) sum += std::exp(v - max);
+  return max + std::log(sum);
+}
+
+// ---- Axes: a parameter in the coordinate its kernels live in --------------
+
+// Numeric parameters are modelled on a coordinate u: the value itself, or its
+// logarithm on a log scale. Categoricals use the index of the value.
+struct Axis {
+  enum class Kind {
+    kContinuous,   // u = x or log x, any value in [lo, hi].
+    kGrid,         // u = x on low + k * step, k in [0, points).
+    kLogInt,       // u = log x for an integer x in [low, high].
+    kCategorical,  // u = index into param->values.
+  };
+
+  const ParamSpec* param = nullptr;
+  Kind kind = Kind::kContinuous;
+  double lo = 0;  // Range of the kernels on u; grids are widened by half a cell.
+  double hi = 0;
+  double step = 0;     // kGrid.
+  int64_t points = 0;  // kGrid: grid points; kCategorical: choices.
+
+  double Width() const { return hi - lo; }
+  // True when the parameter can take only one value.
+  bool Fixed() const {
+    return kind == Kind::kContinuous ? lo == hi
+           : kind == Kind::kLogInt   ? param->low == param->high
+                                     : points <= 1;
+  }
+};
+
+Axis MakeAxis(const ParamSpec& param) {
+  Axis axis;
+  axis.param = &param;
+  if (param.type == ParamSpec::Type::kCategorical) {
+    axis.kind = Axis::Kind::kCategorical;
+    axis.points = static_cast<int64_t>(param.values.size());
+    return axis;
+  }
+  const bool is_int = param.type == ParamSpec::Type::kInt;
+  if (param.log && is_int) {
+    axis.kind = Axis::Kind::kLogInt;
+    axis.lo = std::log(param.low - 0.5);
+    axis.hi = std::log(param.high + 0.5);
+  } else if (param.log || !param.step) {
+    // A log-scale float ignores `step`, as RandomSampler does.
+    axis.kind = Axis::Kind::kContinuous;
+    axis.lo = param.log ? std::log(param.low) : param.low;
+    axis.hi = param.log ? std::log(param.high) : param.high;
+  } else {
+    axis.kind = Axis::Kind::kGrid;
+    axis.step = *param.step;
+    axis.points = static_cast<int64_t>(std::floor((param.high - param.low) / axis.step + 1e-9)) + 1;
+    axis.lo = param.low - 0.5 * axis.step;
+    axis.hi = param.low + (static_cast<double>(axis.points) - 0.5) * axis.step;
+  }
+  return axis;
+}
+
+int64_t GridIndex(const Axis& axis, double u) {
+  const auto k = static_cast<int64_t>(std::llround((u - axis.param->low) / axis.step));
+  return std::clamp<int64_t>(k, 0, axis.points - 1);
+}
+
+int64_t NearestLogInt(const Axis& axis, double u) {
+  return std::clamp<int64_t>(std::llround(std::exp(u)), static_cast<int64_t>(axis.param->low),
+                             static_cast<int64_t>(axis.param->high));
+}
+
+// The representable coordinate nearest to `u`.
+double Snap(const Axis& axis, double u) {
+  switch (axis.kind) {
+    case Axis::Kind::kContinuous:
+      return std::clamp(u, axis.lo, axis.hi);
+    case Axis::Kind::kGrid:
+      return axis.param->low + static_cast<double>(GridIndex(axis, u)) * axis.step;
+    case Axis::Kind::kLogInt:
+      return std::log(static_cast<double>(NearestLogInt(axis, u)));
+    case Axis::Kind::kCategorical:
+      return static_cast<double>(std::clamp<int64_t>(std::llround(u), 0, axis.points - 1));
+  }
+  return u;
+}
+
+// The cell of u that a discrete value owns: [first, second].
+std::pair<double, double> Cell(const Axis& axis, double u) {
+  if (axis.kind == Axis::Kind::kLogInt) {
+    const double x = std::round(std::exp(u));
+    return {std::log(x - 0.5), std::log(x + 0.5)};
+  }
+  return {u - 0.5 * axis.step, u + 0.5 * axis.step};
+}
+
+std::optional<double> AsNumber(const ParamValue& value) {
+  if (const auto* d = std::get_if<double>(&value)) return *d;
+  if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
+  return std::nullopt;
+}
+
+// The coordinate of a stored value; nullopt when the value no longer fits the
+// parameter (a study file edited between runs, say), so it is not modelled.
+std::optional<double> ToCoordinate(const Axis& axis, const ParamValue& value) {
+  const ParamSpec& param = *axis.param;
+  if (axis.kind == Axis::Kind::kCategorical) {
+    for (size_t i = 0; i < param.values.size(); ++i) {
+      if (ParamValueIn(value, {param.values[i]})) return static_cast<double>(i);
+    }
+    return std::nullopt;
+  }
+  std::optional<double> x = AsNumber(value);
+  if (!x || !std::isfinite(*x)) return std::nullopt;
+  const double slack = 1e-9 * std::max(1.0, std::abs(param.high - param.low));
+  if (*x < param.low - slack || *x > param.high + slack) return std::nullopt;
+  if (param.log) return Snap(axis, std::log(std::max(*x, param.low)));
+  return Snap(axis, *x);
+}
+
+ParamValue ToValue(const Axis& axis, double u) {
+  const ParamSpec& param = *axis.param;
+  switch (axis.kind) {
+    case Axis::Kind::kCategorical:
+      return param.values[static_cast<size_t>(Snap(axis, u))];
+    case Axis::Kind::kLogInt:
+      return NearestLogInt(axis, u);
+    case Axis::Kind::kGrid: {
+      const int64_t k = GridIndex(axis, u);
+      if (param.type == ParamSpec::Type::kInt) {
+        return static_cast<int64_t>(param.low) + k * static_cast<int64_t>(axis.step);
+      }
+      return std::min(param.low + static_cast<double>(k) * axis.step, param.high);
+    }
+    case Axis::Kind::kContinuous: {
+      const double x = param.log ? std::exp(Snap(axis, u)) : Snap(axis, u);
+      if (param.type == ParamSpec::Type::kInt)
+        return std::llround(std::clamp(x, param.low, param.high));
+      return std::clamp(x, param.low, param.high);
+    }
+  }
+  return param.low;
+}
+
+// The value of a parameter that can take only one.
+ParamValue OnlyValue(const Axis& axis) {
+  return axis.kind == Axis::Kind::kCategorical ? axis.param->values.front()
+                                               : ToValue(axis, axis.lo);
+}
+
+// ---- Parzen estimators ----------------------------------------------------
+
+// Optuna's default weights: equal below kFullWeightLast observations; beyond,
+// the oldest fade linearly so that the estimator follows the search.
+std::vector<double> ObservationWeights(size_t n) {
+  std::vector<double> weights(n, 1.0);
+  if (n <= static_cast<size_t>(kFullWeightLast)) return weights;
+  const size_t ramp = n - kFullWeightLast;
+  for (size_t i = 0; i < ramp; ++i) {
+    weights[i] =
+        ramp == 1 ? 1.0 / n : 1.0 / n + (1.0 - 1.0 / n) * static_cast<double>(i) / (ramp - 1);
+  }
+  return weights;
+}
+
+// One axis of a mixture: a kernel per component.
+struct AxisKernels {
+  Axis axis;
+  std::vector<double> mu;                  // Numeric kernels.
+  std::vector<double> sigma;               //
+  std::vector<double> log_mass;            // log of the kernel's mass on [lo, hi].
+  bool peak_normalized = false;            // TpeTuning::peak_normalized_kernels.
+  std::vector<std::vector<double>> probs;  // Categorical: per component, per choice.
+};
+
+// Univariate bandwidths (Optuna's rule): each kernel is as wide as the larger
+// gap to its sorted neighbours, the outermost ones look inward only, and all
+// are clipped to [width / min(100, 1 + kernels), width]. `mus` ends with the
+// prior kernel.
+std::vector<double> GapBandwidths(const Axis& axis, const std::vector<double>& mus) {
+  const size_t n = mus.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mus[a] < mus[b]; });
+  std::vector<double> sorted(n + 2);
+  sorted.front() = axis.lo;
+  sorted.back() = axis.hi;
+  for (size_t i = 0; i < n; ++i) sorted[i + 1] = mus[order[i]];
+  std::vector<double> sigma(n);
+  for (size_t i = 0; i < n; ++i) {
+    double gap = std::max(sorted[i + 1] - sorted[i], sorted[i + 2] - sorted[i + 1]);
+    if (n >= 2 && i == 0) gap = sorted[2] - sorted[1];
+    if (n >= 2 && i == n - 1) gap = sorted[n] - sorted[n - 1];
+    sigma[order[i]] = gap;
+  }
+  return sigma;
+}
+
+AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed,
+                           std::optional<double> shared_sigma, bool peak_normalized) {
+  AxisKernels kernels{axis};
+  kernels.peak_normalized = peak_normalized;
+  kernels.mu = observed;
+  kernels.mu.push_back(0.5 * (axis.lo + axis.hi));  // The prior kernel.
+  const size_t n = kernels.mu.size();
+  kernels.sigma =
+      shared_sigma ? std::vector<double>(n, *shared_sigma) : GapBandwidths(axis, kernels.mu);
+  const double min_sigma =
+      axis.Width() / std::min(kMaxMagicClipDivisor, 1.0 + static_cast<double>(n));
+  for (double& s : kernels.sigma) s = std::clamp(s, min_sigma, axis.Width());
+  kernels.sigma.back() = axis.Width();
+  for (size_t k = 0; k < n; ++k) {
+    const double s = kernels.sigma[k];
+    kernels.log_mass.push_back(
+        LogNormalMass((axis.lo - kernels.mu[k]) / s, (axis.hi - kernels.mu[k]) / s));
+  }
+  return kernels;
+}
+
+// Each observation is its own category plus prior_weight / kernels on every
+// category; the prior kernel is uniform.
+AxisKernels CategoricalKernels(const Axis& axis, const std::vector<double>& observed) {
+  AxisKernels kernels{axis};
+  const size_t n = observed.size() + 1;
+  const double smoothing = kPriorWeight / static_cast<double>(n);
+  for (size_t k = 0; k < n; ++k) {
+    std::vector<double> probs(axis.points, smoothing);
+    if (k < observed.size()) probs[static_cast<size_t>(observed[k])] += 1.0;
+    double total = 0;
+    for (double p : probs) total += p;
+    for (double& p : probs) p /= total;
+    kernels.probs.push_back(std::move(probs));
+  }
+  return kernels;
+}
+
+// log density of kernel `k` of one axis at coordinate `u`.
+double KernelLogDensity(const AxisKernels& kernels, size_t k, double u) {
+  const Axis& axis = kernels.axis;
+  if (axis.kind == Axis::Kind::kCategorical) {
+    return std::log(kernels.probs[k][static_cast<size_t>(u)]);
+  }
+  const double mu = kernels.mu[k];
+  const double sigma = kernels.sigma[k];
+  if (axis.kind == Axis::Kind::kContinuous) {
+    const double log_scale = kernels.peak_normalized ? 0.0 : std::log(sigma);
+    return LogNormalPdf((u - mu) / sigma) - log_scale - kernels.log_mass[k];
+  }
+  // Discrete: the truncated kernel's probability mass on the value's cell.
+  const auto [low, high] = Cell(axis, u);
+  return LogNormalMass((low - mu) / sigma, (high - mu) / sigma) - kernels.log_mass[k];
+}
+
+double SampleKernel(const AxisKernels& kernels, size_t k, Rng& rng) {
+  const Axis& axis = kernels.axis;
+  if (axis.kind == Axis::Kind::kCategorical) {
+    return static_cast<double>(rng.Pick(kernels.probs[k]));
+  }
+  const double mu = kernels.mu[k];
+  const double sigma = kernels.sigma[k];
+  const double z = SampleTruncatedNormal((axis.lo - mu) / sigma, (axis.hi - mu) / sigma, rng);
+  return Snap(axis, mu + sigma * z);
+}
+
+// A product-kernel mixture over one or more axes: one component per observed
+// trial plus a prior component, each a product of per-axis kernels.
+class ParzenEstimator {
+ public:
+  // `observed[i][d]` is the coordinate on axes[d] of the i-th observation,
+  // oldest first. Multivariate estimators share one bandwidth per axis
+  // (Scott-like, 0.2 * kernels^(-1 / (d + 4)) of the width).
+  ParzenEstimator(const std::vector<Axis>& axes, const std::vector<std::vector<double>>& observed,
+                  bool multivariate, const TpeTuning& tuning) {
+    std::vector<double> weights = ObservationWeights(observed.size());
+    weights.push_back(kPriorWeight);
+    double total = 0;
+    for (double w : weights) total += w;
+    for (double w : weights) {
+      weights_.push_back(w / total);
+      log_weights_.push_back(std::log(w / total));
+    }
+    const double kernels = static_cast<double>(weights.size());
+    for (size_t d = 0; d < axes.size(); ++d) {
+      std::vector<double> column;
+      for (const auto& row : observed) column.push_back(row[d]);
+      if (axes[d].kind == Axis::Kind::kCategorical) {
+        dims_.push_back(CategoricalKernels(axes[d], column));
+        continue;
+      }
+      std::optional<double> shared;
+      if (multivariate) {
+        shared =
+            kMultivariateSigma0 * std::pow(kernels, -1.0 / (axes.size() + 4.0)) * axes[d].Width();
+      }
+      dims_.push_back(NumericKernels(axes[d], column, shared, tuning.peak_normalized_kernels));
+    }
+  }
+
+  std::vector<double> Sample(Rng& rng) const {
+    const size_t k = rng.Pick(weights_);
+    std::vector<double> point;
+    for (const AxisKernels& dim : dims_) point.push_back(SampleKernel(dim, k, rng));
+    return point;
+  }
+
+  double LogDensity(const std::vector<double>& point) const {
+    std::vector<double> per_component(log_weights_);
+    for (size_t k = 0; k < per_component.size(); ++k) {
+      for (size_t d = 0; d < dims_.size(); ++d) {
+        per_component[k] += KernelLogDensity(dims_[d], k, point[d]);
+      }
+    }
+    return LogSumExp(per_component);
+  }
+
+ private:
+  std::vector<double> weights_;
+  std::vector<double> log_weights_;
+  std::vector<AxisKernels> dims_;
+};
+
+// ---- Ranking the history --------------------------------------------------
+
+// Lower ranks are better: (tier, then key within the tier).
+struct Ranked {
+  int tier = 0;  // 0 COMPLETE, 1 PRUNED with a value, 2 PRUNED without, 3 pending.
+  double key1 = 0;
+  double key2 = 0;
+  const TrialRecord* trial = nullptr;
+
+  bool operator<(const Ranked& other) const {
+    return std::tie(tier, key1, key2, trial->number) <
+           std::tie(other.tier, other.key1, other.key2, other.trial->number);
+  }
+};
+
+// Ranks the trials that TPE learns from; nullopt for those it ignores.
+std::optional<Ranked> Rank(const TrialRecord& trial, const ObjectiveSpec& objective,
+                           bool constant_liar) {
+  const double sign = objective.goal == Goal::kMinimize ? 1.0 : -1.0;
+  switch (trial.state) {
+    case TrialState::kComplete: {
+      auto value = trial.final_metrics.find(objective.metric);
+      if (value == trial.final_metrics.end() || std::isnan(value->second)) return std::nullopt;
+      return Ranked{0, sign * value->second, 0, &trial};
+    }
+    case TrialState::kPruned:
+      for (auto it = trial.intermediate.rbegin(); it != trial.intermediate.rend(); ++it) {
+        auto value = it->metrics.find(objective.metric);
+        if (value == it->metrics.end() || std::isnan(value->second)) continue;
+        return Ranked{1, -static_cast<double>(it->step), sign * value->second, &trial};
+      }
+      return Ranked{2, 0, 0, &trial};
+    case TrialState::kRunning:
+    case TrialState::kWaiting:
+      if (constant_liar) return Ranked{3, 0, 0, &trial};
+      return std::nullopt;
+    case TrialState::kFailed:
+    case TrialState::kInfeasible:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+struct Split {
+  std::vector<const TrialRecord*> good;  // Each ascending by trial number.
+  std::vector<const TrialRecord*> bad;
+};
+
+Split SplitGoodBad(std::vector<Ranked> ranked) {
+  std::sort(ranked.begin(), ranked.end());
+  // The share of good trials is taken of the finished ones, as Optuna does;
+  // pending trials rank last and are never good.
+  int64_t finished = 0;
+  for (const Ranked& r : ranked) finished += r.tier < 3 ? 1 : 0;
+  const auto n = static_cast<int64_t>(ranked.size());
+  const int64_t n_good =
+      std::min(static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood);
+  Split split;
+  for (int64_t i = 0; i < n; ++i) (i < n_good ? split.good : split.bad).push_back(ranked[i].trial);
+  auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
+  std::sort(split.good.begin(), split.good.end(), by_number);
+  std::sort(split.bad.begin(), split.bad.end(), by_number);
+  return split;
+}
+
+// ---- Suggesting -----------------------------------------------------------
+
+// The coordinates on `axes` of every trial that has all of them.
+std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
+                                              absl::Span<const TrialRecord* const> trials) {
+  std::vector<std::vector<double>> rows;
+  for (const TrialRecord* trial : trials) {
+    std::vector<double> row;
+    for (const Axis& axis : axes) {
+      auto value = trial->params.find(axis.param->name);
+      if (value == trial->params.end()) break;
+      std::optional<double> u = ToCoordinate(axis, value->second);
+      if (!u) break;
+      row.push_back(*u);
+    }
+    if (row.size() == axes.size()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The draw from l that maximises l / g, as coordinates on `axes`.
+std::vector<double> BestCandidate(const std::vector<Axis>& axes, const Split& split,
+                                  bool multivariate, int64_t n_candidates, const TpeTuning& tuning,
+                                  Rng& rng) {
+  const ParzenEstimator good(axes, Observations(axes, split.good), multivariate, tuning);
+  const ParzenEstimator bad(axes, Observations(axes, split.bad), multivariate, tuning);
+  std::vector<double> best;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < n_candidates; ++i) {
+    std::vector<double> candidate = good.Sample(rng);
+    const double score = good.LogDensity(candidate) - bad.LogDensity(candidate);
+    if (best.empty() || score > best_score) {
+      best_score = score;
+      best = std::move(candidate);
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+TpeSampler::TpeSampler(const TpeSpec& spec, uint64_t seed, const ObjectiveSpec& objective,
+                       const TpeTuning& tuning)
+    : spec_(spec), seed_(seed), objective_(objective), tuning_(tuning), startup_(seed) {}
+
+ParamMap TpeSampler::Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
+                             int64_t trial_number) const {
+  std::vector<Ranked> ranked;
+  int64_t finished = 0;
+  for (const TrialRecord* trial : history) {
+    std::optional<Ranked> rank = Rank(*trial, objective_, spec_.constant_liar);
+    if (!rank) continue;
+    finished += rank->tier < 3 ? 1 : 0;
+    ranked.push_back(*rank);
+  }
+  if (finished < spec_.n_startup_trials) return startup_.Suggest(space, history, trial_number);
+
+  const Split split = SplitGoodBad(std::move(ranked));
+  Rng rng(seed_, trial_number);
+  ParamMap params;
+  if (spec_.multivariate) {
+    std::vector<Axis> joint;
+    for (const ParamSpec& param : space.params) {
+      Axis axis = MakeAxis(param);
+      if (!param.when && !axis.Fixed()) joint.push_back(axis);
+    }
+    if (!joint.empty()) {
+      std::vector<double> best =
+          BestCandidate(joint, split, /*multivariate=*/true, spec_.n_ei_candidates, tuning_, rng);
+      for (size_t d = 0; d < joint.size(); ++d) {
+        params[joint[d].param->name] = ToValue(joint[d], best[d]);
+      }
+    }
+  }
+  for (const ParamSpec& param : space.params) {
+    if (params.count(param.name) > 0 || !ConditionHolds(param, params)) continue;
+    const Axis axis = MakeAxis(param);
+    if (axis.Fixed()) {
+      params[param.name] = OnlyValue(axis);
+      continue;
+    }
+    std::vector<double> best =
+        BestCandidate({axis}, split, /*multivariate=*/false, spec_.n_ei_candidates, tuning_, rng);
+    params[param.name] = ToValue(axis, best.front());
+  }
+  return params;
+}
+
+}  // namespace vernier

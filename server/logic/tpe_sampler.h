@@ -1,0 +1,84 @@
+// TpeSampler: the Tree-structured Parzen Estimator (Bergstra et al., "Algorithms
+// for Hyper-Parameter Optimization", NeurIPS 2011), with the refinements that
+// Optuna's TPESampler made standard: a prior kernel, the "magic clip" on
+// bandwidths, weights that fade the oldest bad trials, pruned trials ranked by
+// how far they got, and a constant liar for parallel suggestions.
+//
+// How one suggestion is made:
+//   1. While fewer than `n_startup_trials` trials are finished (COMPLETE, or
+//      PRUNED), the suggestion is RandomSampler's for the same seed.
+//   2. Otherwise the ranked trials are split into a "good" set (the best
+//      min(ceil(0.1 n), 25), n the finished trials) and a "bad" set. COMPLETE trials rank by their
+//      objective; PRUNED trials rank below every COMPLETE one, deeper (larger
+//      last step) first, then by their last reported value; with
+//      `constant_liar`, RUNNING and WAITING trials rank last of all, so a
+//      parallel worker is steered away from the points others are evaluating.
+//      FAILED and INFEASIBLE trials, and trials without a usable value, are
+//      ignored.
+//   3. Each set becomes a Parzen estimator (a mixture of truncated normals, or
+//      of smoothed category counts, one kernel per trial plus a prior kernel)
+//      in the parameter's own space: log-scale parameters in log space, ints
+//      and stepped floats as continuous kernels rounded to their grid, whose
+//      density is the kernel mass of the grid cell. `n_ei_candidates` draws
+//      from the good estimator l(x) are scored by l(x) / g(x) and the best one
+//      is taken (with the kernels normalised as TpeTuning says).
+//   4. Univariate (the default): one estimator pair per parameter, using only
+//      the trials in which the parameter is present. Multivariate: one joint
+//      kernel over all unconditional parameters; conditional parameters are
+//      still suggested one by one. A parameter whose `when` condition does not
+//      hold for the values chosen so far is left out.
+//
+// Determinism: the suggestion is a function of (seed, trial number, the set of
+// trials in `history`); the order of `history` does not matter.
+//
+// Thread-safety: immutable after construction; Suggest() may be called
+// concurrently.
+#ifndef VERNIER_SERVER_LOGIC_TPE_SAMPLER_H_
+#define VERNIER_SERVER_LOGIC_TPE_SAMPLER_H_
+
+#include <cstdint>
+
+#include "absl/types/span.h"
+#include "server/logic/sampler.h"
+#include "server/logic/study_spec.h"
+#include "server/logic/types.h"
+
+namespace vernier {
+
+// Algorithm choices that are not part of the study file; the benchmark in
+// bench/samplers compares them.
+struct TpeTuning {
+  // Scores candidates with continuous kernels whose peak, not integral, is 1
+  // (each kernel's density times its bandwidth), so a wide kernel weighs as
+  // much as a narrow one at its centre. Optuna 3.1's TPE computes this (its
+  // truncated-normal log-pdf leaves out the scale), and it finds better points
+  // on the benchmark functions than exact densities do. Sampling from l(x) and
+  // the masses of discrete values are unaffected. False: exact densities.
+  bool peak_normalized_kernels = true;
+};
+
+class TpeSampler : public Sampler {
+ public:
+  // `objective` says which metric ranks the trials and in which direction.
+  // REQUIRES: spec.n_startup_trials >= 1 and spec.n_ei_candidates >= 1 (as
+  // ParseStudySpec guarantees).
+  TpeSampler(const TpeSpec& spec, uint64_t seed, const ObjectiveSpec& objective,
+             const TpeTuning& tuning = TpeTuning());
+
+  // Never returns a value outside `space`: floats within [low, high] (on the
+  // step grid when there is one), ints on their grid, categoricals from their
+  // list.
+  ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
+                   int64_t trial_number) const override;
+
+ private:
+  const TpeSpec spec_;
+  const uint64_t seed_;
+  const ObjectiveSpec objective_;
+  const TpeTuning tuning_;
+  const RandomSampler startup_;
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_LOGIC_TPE_SAMPLER_H_
