@@ -2,80 +2,170 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
+#include <iterator>
+#include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/logic/asha_pruner.h"
 
 namespace vernier {
 namespace {
 
-double Median(std::vector<double> values) {
-  const size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + mid, values.end());
-  if (values.size() % 2 == 1) return values[mid];
-  const double upper = values[mid];
-  const double lower = *std::max_element(values.begin(), values.begin() + mid);
-  return (lower + upper) / 2;
+constexpr int64_t kFirstStep = std::numeric_limits<int64_t>::min();
+
+// Measurements from the first one at a step >= `step`.
+std::vector<Measurement>::const_iterator LowerBound(const TrialRecord& trial, int64_t step) {
+  return std::lower_bound(trial.intermediate.begin(), trial.intermediate.end(), step,
+                          [](const Measurement& m, int64_t s) { return m.step < s; });
 }
 
-// The trial's best value of `metric` at steps <= `step`; NaN when the newest
-// value is NaN (a diverged trial), nullopt when it has none.
-std::optional<double> BestSoFar(const TrialRecord& trial, const ObjectiveSpec& objective,
-                                int64_t step) {
+std::optional<double> MetricOf(const Measurement& m, const std::string& metric) {
+  auto it = m.metrics.find(metric);
+  if (it == m.metrics.end()) return std::nullopt;
+  return it->second;
+}
+
+// Folds `value` into the running best, skipping NaN.
+void KeepBest(Goal goal, double value, std::optional<double>& best) {
+  if (std::isnan(value)) return;
+  if (!best || IsBetter(goal, value, *best)) best = value;
+}
+
+// The trial's best finite value at steps in [from, to], if any.
+std::optional<double> BestInRange(const TrialRecord& trial, const ObjectiveSpec& objective,
+                                  int64_t from, int64_t to) {
   std::optional<double> best;
-  for (const Measurement& m : trial.intermediate) {
-    if (m.step > step) break;
-    auto it = m.metrics.find(objective.metric);
-    if (it == m.metrics.end()) continue;
-    if (std::isnan(it->second)) {
-      if (m.step == step) return it->second;
-      continue;
-    }
-    if (!best) {
-      best = it->second;
-    } else {
-      best = objective.goal == Goal::kMaximize ? std::max(*best, it->second)
-                                               : std::min(*best, it->second);
-    }
+  for (auto it = LowerBound(trial, from); it != trial.intermediate.end() && it->step <= to; ++it) {
+    std::optional<double> value = MetricOf(*it, objective.metric);
+    if (value) KeepBest(objective.goal, *value, best);
   }
   return best;
+}
+
+// Whether `step` is the first reported step at or after one of the deciding
+// steps warmup_steps + k * interval (Optuna's rule for irregular steps).
+bool IsDecidingStep(const PrunerSpec& spec, const TrialRecord& trial, const std::string& metric,
+                    int64_t step) {
+  if (step < spec.warmup_steps) return false;
+  const int64_t boundary =
+      spec.warmup_steps + (step - spec.warmup_steps) / spec.interval * spec.interval;
+  std::optional<int64_t> previous = PreviousStep(trial, metric, step);
+  return !previous || *previous < boundary;
 }
 
 }  // namespace
 
 std::optional<double> ValueAtStep(const TrialRecord& trial, const std::string& metric,
                                   int64_t step) {
-  auto it = std::lower_bound(trial.intermediate.begin(), trial.intermediate.end(), step,
-                             [](const Measurement& m, int64_t s) { return m.step < s; });
+  auto it = LowerBound(trial, step);
   if (it == trial.intermediate.end() || it->step != step) return std::nullopt;
-  auto value = it->metrics.find(metric);
-  if (value == it->metrics.end()) return std::nullopt;
-  return value->second;
+  return MetricOf(*it, metric);
 }
 
-bool MedianPruner::ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial,
-                               int64_t step, absl::Span<const TrialRecord* const> others) const {
-  if (step < spec_.warmup_steps) return false;
-  if ((step - spec_.warmup_steps) % spec_.interval != 0) return false;
-  std::optional<double> best = BestSoFar(trial, objective, step);
+std::optional<StepValue> FirstValueAtOrAfter(const TrialRecord& trial, const std::string& metric,
+                                             int64_t step) {
+  for (auto it = LowerBound(trial, step); it != trial.intermediate.end(); ++it) {
+    std::optional<double> value = MetricOf(*it, metric);
+    if (value) return StepValue{it->step, *value};
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> PreviousStep(const TrialRecord& trial, const std::string& metric,
+                                    int64_t step) {
+  for (auto it = std::make_reverse_iterator(LowerBound(trial, step));
+       it != trial.intermediate.rend(); ++it) {
+    if (MetricOf(*it, metric)) return it->step;
+  }
+  return std::nullopt;
+}
+
+bool IsPeer(const TrialRecord& trial, const TrialRecord& other) {
+  return other.number != trial.number && other.state != TrialState::kFailed;
+}
+
+bool IsBetter(Goal goal, double a, double b) { return goal == Goal::kMaximize ? a > b : a < b; }
+
+double Percentile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  const double rank = q / 100 * static_cast<double>(values.size() - 1);
+  const size_t below = static_cast<size_t>(std::floor(rank));
+  const size_t above = std::min(below + 1, values.size() - 1);
+  const double fraction = rank - static_cast<double>(below);
+  return values[below] + fraction * (values[above] - values[below]);
+}
+
+bool PercentilePruner::ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial,
+                                   int64_t step,
+                                   absl::Span<const TrialRecord* const> others) const {
+  if (!IsDecidingStep(spec_, trial, objective.metric, step)) return false;
+  std::optional<double> current = ValueAtStep(trial, objective.metric, step);
+  if (current && std::isnan(*current)) return true;
+  std::optional<double> best = BestInRange(trial, objective, kFirstStep, step);
   if (!best) return false;
-  if (std::isnan(*best)) return true;
   std::vector<double> peers;
   for (const TrialRecord* other : others) {
-    if (other->number == trial.number || other->state == TrialState::kFailed) continue;
+    if (!IsPeer(trial, *other)) continue;
     std::optional<double> value = ValueAtStep(*other, objective.metric, step);
     if (value && !std::isnan(*value)) peers.push_back(*value);
   }
   if (peers.empty() || static_cast<int64_t>(peers.size()) < spec_.min_trials) return false;
-  const double median = Median(std::move(peers));
-  return objective.goal == Goal::kMaximize ? *best < median : *best > median;
+  // Ascending order: the best `percentile_` % of a maximized metric sits above
+  // its (100 - percentile_)-th percentile.
+  const double q = objective.goal == Goal::kMaximize ? 100 - percentile_ : percentile_;
+  return IsBetter(objective.goal, Percentile(std::move(peers), q), *best);
+}
+
+bool ThresholdPruner::ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial,
+                                  int64_t step, absl::Span<const TrialRecord* const>) const {
+  std::optional<double> value = ValueAtStep(trial, objective.metric, step);
+  if (!value) return false;
+  if (std::isnan(*value)) return true;
+  if (!IsDecidingStep(spec_, trial, objective.metric, step)) return false;
+  return (spec_.lower && *value < *spec_.lower) || (spec_.upper && *value > *spec_.upper);
+}
+
+bool PatiencePruner::Stalled(const ObjectiveSpec& objective, const TrialRecord& trial,
+                             int64_t step) const {
+  const int64_t window_start = step - spec_.patience + 1;
+  std::optional<double> before = BestInRange(trial, objective, kFirstStep, window_start - 1);
+  if (!before) return false;
+  std::optional<double> recent = BestInRange(trial, objective, window_start, step);
+  const double needed =
+      objective.goal == Goal::kMaximize ? *before + spec_.min_delta : *before - spec_.min_delta;
+  return !recent || !IsBetter(objective.goal, *recent, needed);
+}
+
+bool PatiencePruner::ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial,
+                                 int64_t step, absl::Span<const TrialRecord* const> others) const {
+  if (!Stalled(objective, trial, step)) return false;
+  return wrapped_ == nullptr || wrapped_->ShouldPrune(objective, trial, step, others);
 }
 
 absl::StatusOr<std::unique_ptr<Pruner>> MakePruner(const PrunerSpec& spec) {
-  if (spec.type == "none") return std::make_unique<NoPruner>();
-  if (spec.type == "median") return std::make_unique<MedianPruner>(spec);
-  return absl::InvalidArgumentError(
-      absl::StrCat("pruner.type: unknown pruner \"", spec.type, "\""));
+  const std::string& type = spec.type;
+  if (type == "none") return std::make_unique<NoPruner>();
+  if (type == "median" || type == "percentile") {
+    if (spec.interval < 1) return absl::InvalidArgumentError("pruner.interval: must be >= 1");
+    if (type == "median") return std::make_unique<MedianPruner>(spec);
+    return std::make_unique<PercentilePruner>(spec, spec.percentile);
+  }
+  if (type == "threshold") {
+    if (spec.interval < 1) return absl::InvalidArgumentError("pruner.interval: must be >= 1");
+    return std::make_unique<ThresholdPruner>(spec);
+  }
+  if (type == "asha") return AshaPruner::Create(spec);
+  if (type == "hyperband") return HyperbandPruner::Create(spec);
+  if (type == "patience") {
+    std::unique_ptr<Pruner> wrapped;
+    if (spec.wrapped != nullptr) {
+      ASSIGN_OR_RETURN(wrapped, MakePruner(*spec.wrapped));
+    }
+    return std::make_unique<PatiencePruner>(spec, std::move(wrapped));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("pruner.type: unknown pruner \"", type, "\""));
 }
 
 }  // namespace vernier

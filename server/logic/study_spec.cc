@@ -3,6 +3,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -415,33 +417,148 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
   return sampler;
 }
 
-absl::StatusOr<PrunerSpec> ParsePruner(const Json& root) {
+// Reads `key` of `node` into `out` when present; `path` names the mapping.
+absl::Status MaybeReadInt(const Json& node, absl::string_view path, absl::string_view key,
+                          int64_t min_value, int64_t& out) {
+  auto it = node.find(key);
+  if (it == node.end()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(out, ReadInt(*it, Child(path, key), min_value));
+  return absl::OkStatus();
+}
+
+absl::Status MaybeReadNumber(const Json& node, absl::string_view path, absl::string_view key,
+                             std::optional<double>& out) {
+  auto it = node.find(key);
+  if (it == node.end()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(out, ReadNumber(*it, Child(path, key)));
+  return absl::OkStatus();
+}
+
+absl::Status ParseStepRule(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "warmup_steps", 0, pruner.warmup_steps));
+  return MaybeReadInt(node, path, "interval", 1, pruner.interval);
+}
+
+absl::Status ParsePercentileRule(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  RETURN_IF_ERROR(ParseStepRule(node, path, pruner));
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "min_trials", 1, pruner.min_trials));
+  if (pruner.type == "median") return absl::OkStatus();
+  std::optional<double> percentile;
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "percentile", percentile));
+  if (!percentile) return FieldError(Child(path, "percentile"), "missing");
+  if (*percentile < 0 || *percentile > 100) {
+    return FieldError(Child(path, "percentile"),
+                      absl::StrCat("must be in [0, 100], got ", *percentile));
+  }
+  pruner.percentile = *percentile;
+  return absl::OkStatus();
+}
+
+absl::Status ParseHalving(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "min_resource", 1, pruner.min_resource));
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "reduction_factor", 2, pruner.reduction_factor));
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "bootstrap_count", 0, pruner.bootstrap_count));
+  RETURN_IF_ERROR(
+      MaybeReadInt(node, path, "min_early_stopping_rate", 0, pruner.min_early_stopping_rate));
+  if (pruner.min_early_stopping_rate > 30) {
+    return FieldError(Child(path, "min_early_stopping_rate"),
+                      absl::StrCat("must be <= 30, got ", pruner.min_early_stopping_rate));
+  }
+  if (node.contains("max_resource")) {
+    int64_t max_resource = 0;
+    RETURN_IF_ERROR(MaybeReadInt(node, path, "max_resource", pruner.min_resource, max_resource));
+    pruner.max_resource = max_resource;
+  } else if (pruner.type == "hyperband") {
+    return FieldError(Child(path, "max_resource"), "missing (hyperband needs a trial's budget)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseThreshold(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  RETURN_IF_ERROR(ParseStepRule(node, path, pruner));
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "lower", pruner.lower));
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "upper", pruner.upper));
+  if (!pruner.lower && !pruner.upper) {
+    return FieldError(path, "threshold needs lower, upper or both");
+  }
+  if (pruner.lower && pruner.upper && *pruner.lower > *pruner.upper) {
+    return FieldError(Child(path, "lower"),
+                      absl::StrCat("must be <= upper (", *pruner.upper, "), got ", *pruner.lower));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view path);
+
+absl::Status ParsePatience(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  if (!node.contains("patience")) return FieldError(Child(path, "patience"), "missing");
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "patience", 1, pruner.patience));
+  std::optional<double> min_delta;
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "min_delta", min_delta));
+  if (min_delta && *min_delta < 0) {
+    return FieldError(Child(path, "min_delta"), absl::StrCat("must be >= 0, got ", *min_delta));
+  }
+  pruner.min_delta = min_delta.value_or(0);
+  if (!node.contains("wrapped")) return absl::OkStatus();
+  const std::string wrapped_path = Child(path, "wrapped");
+  ASSIGN_OR_RETURN(const Json* wrapped_node, RequireObject(node, "wrapped", wrapped_path));
+  ASSIGN_OR_RETURN(PrunerSpec wrapped, ParsePrunerNode(*wrapped_node, wrapped_path));
+  if (wrapped.type == "none") {
+    return FieldError(Child(wrapped_path, "type"),
+                      "must not be \"none\" (omit wrapped for patience alone)");
+  }
+  pruner.wrapped = std::make_shared<const PrunerSpec>(std::move(wrapped));
+  return absl::OkStatus();
+}
+
+// The keys each pruner type reads, besides "type".
+const std::map<std::string, std::set<std::string>>& PrunerKeys() {
+  static const auto* keys = new std::map<std::string, std::set<std::string>>{
+      {"none", {}},
+      {"median", {"warmup_steps", "interval", "min_trials"}},
+      {"percentile", {"warmup_steps", "interval", "min_trials", "percentile"}},
+      {"asha",
+       {"min_resource", "reduction_factor", "max_resource", "min_early_stopping_rate",
+        "bootstrap_count"}},
+      {"hyperband", {"min_resource", "reduction_factor", "max_resource", "bootstrap_count"}},
+      {"threshold", {"warmup_steps", "interval", "lower", "upper"}},
+      {"patience", {"patience", "min_delta", "wrapped"}},
+  };
+  return *keys;
+}
+
+absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view path) {
   PrunerSpec pruner;
-  if (!root.contains("pruner")) return pruner;
-  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "pruner", "pruner"));
-  if (node->contains("type")) {
-    ASSIGN_OR_RETURN(pruner.type, ReadString(node->at("type"), "pruner.type"));
+  if (node.contains("type")) {
+    ASSIGN_OR_RETURN(pruner.type, ReadString(node.at("type"), Child(path, "type")));
   }
-  if (pruner.type == "none") {
-    RETURN_IF_ERROR(CheckKeys(*node, "pruner", {"type"}));
-    return pruner;
+  auto keys = PrunerKeys().find(pruner.type);
+  if (keys == PrunerKeys().end()) {
+    return FieldError(Child(path, "type"),
+                      absl::StrCat("unknown pruner \"", pruner.type,
+                                   "\" (expected one of: none, median, percentile, asha, "
+                                   "hyperband, threshold, patience)"));
   }
-  if (pruner.type != "median") {
-    return FieldError("pruner.type", absl::StrCat("unknown pruner \"", pruner.type,
-                                                  "\" (expected one of: none, median)"));
-  }
-  RETURN_IF_ERROR(CheckKeys(*node, "pruner", {"type", "warmup_steps", "min_trials", "interval"}));
-  if (node->contains("warmup_steps")) {
-    ASSIGN_OR_RETURN(pruner.warmup_steps,
-                     ReadInt(node->at("warmup_steps"), "pruner.warmup_steps", 0));
-  }
-  if (node->contains("min_trials")) {
-    ASSIGN_OR_RETURN(pruner.min_trials, ReadInt(node->at("min_trials"), "pruner.min_trials", 1));
-  }
-  if (node->contains("interval")) {
-    ASSIGN_OR_RETURN(pruner.interval, ReadInt(node->at("interval"), "pruner.interval", 1));
+  std::set<std::string> allowed = keys->second;
+  allowed.insert("type");
+  RETURN_IF_ERROR(CheckKeys(node, path, allowed));
+  const std::string& type = pruner.type;
+  if (type == "median" || type == "percentile") {
+    RETURN_IF_ERROR(ParsePercentileRule(node, path, pruner));
+  } else if (type == "asha" || type == "hyperband") {
+    RETURN_IF_ERROR(ParseHalving(node, path, pruner));
+  } else if (type == "threshold") {
+    RETURN_IF_ERROR(ParseThreshold(node, path, pruner));
+  } else if (type == "patience") {
+    RETURN_IF_ERROR(ParsePatience(node, path, pruner));
   }
   return pruner;
+}
+
+absl::StatusOr<PrunerSpec> ParsePruner(const Json& root) {
+  if (!root.contains("pruner")) return PrunerSpec();
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "pruner", "pruner"));
+  return ParsePrunerNode(*node, "pruner");
 }
 
 absl::StatusOr<BudgetSpec> ParseBudget(const Json& root) {

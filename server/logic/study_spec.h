@@ -10,6 +10,7 @@
 #define VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,11 +71,37 @@ struct SamplerSpec {
   TpeSpec tpe;                  // type "tpe" only.
 };
 
+// Settings of the early-stopping rule (`pruner: {type: ...}`). A "step" is the
+// step a trial reports with its intermediate values (epochs for the built-in
+// trainer). Each field says which types read it; the parser rejects the keys a
+// type does not read.
 struct PrunerSpec {
-  std::string type = "none";  // "none" | "median"
-  int64_t warmup_steps = 0;   // No pruning before this step.
-  int64_t min_trials = 1;     // Other trials needed at a step before pruning.
-  int64_t interval = 1;       // Consider pruning only every `interval` steps.
+  // "none" | "median" | "percentile" | "asha" | "hyperband" | "threshold" |
+  // "patience".
+  std::string type = "none";
+
+  // median, percentile, threshold.
+  int64_t warmup_steps = 0;  // No decision before this step.
+  int64_t interval = 1;      // Decide at the first reported step of each interval.
+  // median, percentile.
+  int64_t min_trials = 1;  // Other trials needed at a step before pruning.
+  double percentile = 50;  // Keep the trials in the best `percentile` %; 0-100.
+
+  // asha, hyperband.
+  int64_t min_resource = 1;             // Step of the first rung; >= 1.
+  int64_t reduction_factor = 3;         // Rungs grow, survivors shrink, by it; >= 2.
+  std::optional<int64_t> max_resource;  // A trial's full budget; hyperband needs it.
+  int64_t min_early_stopping_rate = 0;  // asha: first rung at min_resource * rf^this.
+  int64_t bootstrap_count = 0;          // Other trials at a rung before deciding.
+
+  // threshold: prune a value below `lower` or above `upper`.
+  std::optional<double> lower;
+  std::optional<double> upper;
+
+  // patience.
+  int64_t patience = 1;                       // Steps without improvement; >= 1.
+  double min_delta = 0;                       // Smallest change that counts as improvement; >= 0.
+  std::shared_ptr<const PrunerSpec> wrapped;  // Optional; never "none".
 };
 
 struct BudgetSpec {
