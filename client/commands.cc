@@ -144,4 +144,15 @@ absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& stu
   return absl::OkStatus();
 }
 
+absl::Status BackupCommand(const CommandContext& ctx, const std::string& path) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::BackupDatabaseRequest request;
+  request.set_path(path);
+  v1::BackupDatabaseResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->BackupDatabase(&rpc, request, &response), ctx.server_address));
+  *ctx.out << "backed up " << response.bytes() << " bytes to " << path << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace vernier

@@ -42,6 +42,9 @@ absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name
 absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
+// `vernier backup PATH`: the server copies its database to PATH (on the
+// server's machine); prints the size of the copy.
+absl::Status BackupCommand(const CommandContext& ctx, const std::string& path);
 
 // Typed RPC helpers shared by the commands and `vernier run`.
 absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string& name);

@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "client/commands.h"
 #include "client/embedded_run.h"
+#include "client/export.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -47,6 +48,17 @@ int main(int argc, char** argv) {
   show->add_option("name", name, "study name")->required();
   CLI::App* stop = study->add_subcommand("stop", "stop a study (no new trials)");
   stop->add_option("name", name, "study name")->required();
+  vernier::ExportOptions export_options;
+  std::string export_format = "json";
+  CLI::App* export_cmd =
+      study->add_subcommand("export", "export a study and its trials as JSON or CSV");
+  export_cmd->add_option("name", name, "study name")->required();
+  export_cmd->add_option("--format", export_format, "json or csv")->capture_default_str();
+  export_cmd->add_option("-o,--output", export_options.output_path,
+                         "file to write (default: standard output)");
+  export_cmd->add_option("--intermediate", export_options.intermediate_path,
+                         "csv only: also write the intermediate values, one row per trial, "
+                         "step and metric, to this file");
 
   CLI::App* trials = app.add_subcommand("trials", "list the trials of a study");
   trials->add_option("name", name, "study name")->required();
@@ -54,6 +66,11 @@ int main(int argc, char** argv) {
   CLI::App* best = app.add_subcommand("best", "show the best trials of a study");
   best->add_option("name", name, "study name")->required();
   best->add_option("-n", count, "how many")->capture_default_str()->check(CLI::PositiveNumber);
+
+  std::string backup_path;
+  CLI::App* backup = app.add_subcommand(
+      "backup", "copy the server's database to a new file while it runs (a path on the server)");
+  backup->add_option("path", backup_path, "absolute path of the new file")->required();
 
   vernier::RunOptions run_options;
   CLI::App* run =
@@ -106,6 +123,13 @@ int main(int argc, char** argv) {
     status = vernier::ListTrialsCommand(ctx, name);
   } else if (best->parsed()) {
     status = vernier::BestTrialsCommand(ctx, name, count);
+  } else if (export_cmd->parsed()) {
+    absl::StatusOr<vernier::ExportFormat> parsed = vernier::ParseExportFormat(export_format);
+    if (!parsed.ok()) return ExitCode(parsed.status());
+    export_options.format = *parsed;
+    status = vernier::ExportStudyCommand(ctx, name, export_options);
+  } else if (backup->parsed()) {
+    status = vernier::BackupCommand(ctx, backup_path);
   }
   return ExitCode(status);
 }

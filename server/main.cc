@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   vernier::ServerOptions options;
   double lease_seconds = 30;
   double heartbeat_seconds = 5;
+  double grace_seconds = 10;
   CLI::App app{"vernier-server: the Vernier coordinator (studies, trials, leases) over gRPC"};
   app.add_option("--db", options.db_path, "SQLite database file (created when missing)")
       ->required();
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-seconds", heartbeat_seconds, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--grace-seconds", grace_seconds,
+                 "on SIGTERM, how long in-flight calls may take to finish")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   options.coordinator.lease = absl::Seconds(lease_seconds);
   options.coordinator.heartbeat = absl::Seconds(heartbeat_seconds);
@@ -53,6 +58,6 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&signals, &signal);
   std::cerr << "vernier-server: signal " << signal << ", shutting down\n";
-  (*runner)->Shutdown();
+  (*runner)->Shutdown(absl::Seconds(grace_seconds));
   return 0;
 }

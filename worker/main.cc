@@ -53,13 +53,14 @@ bool MakeTempWorkDir(std::string* dir) {
   return true;
 }
 
-// Waits for SIGINT/SIGTERM (blocked in every thread): the first one shuts the
-// worker down gracefully, a second one ends the process at once.
+// Waits for SIGINT/SIGTERM (blocked in every thread): the first one drains the
+// worker (running trials finish or are handed back), a second one ends the
+// process at once.
 void HandleSignals(sigset_t signals, vernier::worker::Worker* worker) {
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "%s: signal %d: stopping (again to quit at once)\n", kProgram, sig);
-  worker->Shutdown();
+  std::fprintf(stderr, "%s: signal %d: draining (again to quit at once)\n", kProgram, sig);
+  worker->Drain();
   sigwait(&signals, &sig);
   std::fprintf(stderr, "%s: second signal: quitting now\n", kProgram);
   _exit(1);
@@ -90,6 +91,12 @@ int main(int argc, char** argv) {
   app.add_option("--trainer", options.trainer_path,
                  "program for trials without a command (default: vernier-train next to this "
                  "program)");
+  double drain_seconds = 30;
+  app.add_option("--drain-seconds", drain_seconds,
+                 "on SIGTERM, how long running trials may take to finish before they are "
+                 "handed back")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -97,6 +104,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Fail(e.what());
   }
+  options.drain_timeout = absl::Seconds(drain_seconds);
   if (server.empty()) return Fail("--server is required (or set VERNIER_SERVER)");
   absl::StatusOr<std::vector<vernier::worker::Slot>> slots =
       vernier::worker::BuildSlots(slot_options);

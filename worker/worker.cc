@@ -120,6 +120,11 @@ bool Worker::ShuttingDown() const {
   return shutdown_;
 }
 
+bool Worker::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_ || draining_;
+}
+
 bool Worker::SleepUnlessShutdown(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&shutdown_), d);
@@ -132,6 +137,35 @@ void Worker::Shutdown() {
   shutdown_ = true;
   shutdown_time_ = absl::Now();
   for (auto& [slot, trial] : active_) {
+    if (trial.process != nullptr) trial.process->Stop();
+  }
+}
+
+void Worker::Drain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+}
+
+void Worker::DrainLoop() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->draining_ || w->shutdown_; },
+      this));
+  if (shutdown_) return;
+  Log(absl::StrCat("draining: no new trials; waiting up to ",
+                   absl::FormatDuration(options_.drain_timeout), " for ", active_.size(),
+                   " running trial(s)"));
+  mu_.AwaitWithTimeout(absl::Condition(
+                           +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             return w->active_.empty() || w->shutdown_;
+                           },
+                           this),
+                       options_.drain_timeout);
+  if (shutdown_) return;
+  for (auto& [slot, trial] : active_) {
+    if (trial.lease_lost || trial.pruned) continue;
+    Log(absl::StrCat("trial ", Describe(trial.lease), ": drain time is up; stopping it"));
+    trial.released = true;
     if (trial.process != nullptr) trial.process->Stop();
   }
 }
@@ -169,7 +203,7 @@ grpc::Status Worker::Register() {
       Log(absl::StrCat("cannot register yet (", Describe(status), "); retrying"));
       logged = true;
     }
-    if (SleepUnlessShutdown(backoff.Next())) return status;
+    if (SleepUnlessShutdown(backoff.Next()) || Stopping()) return status;
   }
 }
 
@@ -217,18 +251,23 @@ absl::Status Worker::Run() {
   if (options_.work_dir.empty()) return absl::InvalidArgumentError("the worker has no work_dir");
   const grpc::Status registered = Register();
   if (!registered.ok()) {
-    if (ShuttingDown()) return absl::OkStatus();
+    if (Stopping()) return absl::OkStatus();
     return absl::Status(ToAbsl(registered).code(),
                         absl::StrCat("the coordinator refused to register this worker: ",
                                      registered.error_message()));
   }
   std::thread heartbeat([this] { HeartbeatLoop(); });
+  std::thread drain([this] { DrainLoop(); });
   std::vector<std::thread> slots;
   for (size_t i = 0; i < options_.slots.size(); ++i) {
     slots.emplace_back([this, i] { SlotLoop(i); });
   }
   for (std::thread& slot : slots) slot.join();
+  // The slots end after Shutdown() or a finished drain; either way no trial
+  // runs any more, so this only stops the heartbeat and the drain thread.
+  Shutdown();
   heartbeat.join();
+  drain.join();
   Log("stopped");
   return absl::OkStatus();
 }
@@ -237,7 +276,7 @@ void Worker::SlotLoop(size_t slot_index) {
   const Slot& slot = options_.slots[slot_index];
   Backoff idle(options_.idle_backoff_initial, options_.idle_backoff_max);
   bool failing = false;
-  while (!ShuttingDown()) {
+  while (!Stopping()) {
     const std::string id = worker_id();
     v1::AcquireTrialResponse response;
     const grpc::Status status =
@@ -266,24 +305,31 @@ void Worker::RunTrial(size_t slot_index, const std::string& id,
   const v1::TrialLease& lease = acquired.lease();
   {
     absl::MutexLock lock(&mu_);
-    active_[slot_index] = ActiveTrial{lease, id, nullptr, false, false};
+    active_[slot_index] = ActiveTrial{lease, id, nullptr, false, false, false};
   }
-  bool drop = false;
-  const TrialOutcome outcome = StartAndFollow(slot_index, id, acquired, &drop);
+  Disposition disposition = Disposition::kReport;
+  const TrialOutcome outcome = StartAndFollow(slot_index, id, acquired, &disposition);
   {
     absl::MutexLock lock(&mu_);
-    drop = drop || active_[slot_index].lease_lost;
+    if (active_[slot_index].lease_lost) disposition = Disposition::kDrop;
     active_.erase(slot_index);
   }
-  if (drop) {
-    Log(absl::StrCat("trial ", Describe(lease), ": dropped, its lease is gone"));
-    return;
+  switch (disposition) {
+    case Disposition::kDrop:
+      Log(absl::StrCat("trial ", Describe(lease), ": dropped, its lease is gone"));
+      return;
+    case Disposition::kRelease:
+      Release(id, lease);
+      return;
+    case Disposition::kReport:
+      Complete(id, lease, outcome);
+      return;
   }
-  Complete(id, lease, outcome);
 }
 
 TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
-                                    const v1::AcquireTrialResponse& acquired, bool* drop) {
+                                    const v1::AcquireTrialResponse& acquired,
+                                    Disposition* disposition) {
   const v1::TrialLease& lease = acquired.lease();
   const Slot& slot = options_.slots[slot_index];
   absl::StatusOr<std::string> dir =
@@ -300,8 +346,8 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
   spec.time_limit = PositiveSeconds(acquired.time_limit_seconds(), absl::ZeroDuration());
   spec.stop_grace = PositiveSeconds(acquired.stop_grace_seconds(), options_.default_stop_grace);
 
-  if (ShuttingDown()) {  // Hand it back rather than start what must stop.
-    *drop = true;
+  if (Stopping()) {  // Hand it back rather than start what must stop.
+    *disposition = ShuttingDown() ? Disposition::kDrop : Disposition::kRelease;
     return {};
   }
   absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(spec);
@@ -312,7 +358,9 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
     absl::MutexLock lock(&mu_);
     active_[slot_index].process = process.get();
     // Shutdown() or a lost lease may have come while it started.
-    if (shutdown_ || active_[slot_index].lease_lost) process->Stop();
+    if (shutdown_ || active_[slot_index].lease_lost || active_[slot_index].released) {
+      process->Stop();
+    }
   }
 
   bool pruned = false;
@@ -329,7 +377,7 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
         break;
       }
       case ReportVerdict::kLeaseLost:
-        *drop = true;
+        *disposition = Disposition::kDrop;
         break;
       case ReportVerdict::kShuttingDown:
         break;
@@ -341,8 +389,15 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
   {
     absl::MutexLock lock(&mu_);
     active_[slot_index].process = nullptr;
-    // Stopped by Shutdown() rather than by its own doing: hand it back.
-    if (shutdown_ && exit.stop_requested && !pruned) *drop = true;
+    // Stopped by Shutdown() or the end of a drain rather than by its own
+    // doing: let the lease expire, or hand it back.
+    if (exit.stop_requested && !pruned && *disposition == Disposition::kReport) {
+      if (shutdown_) {
+        *disposition = Disposition::kDrop;
+      } else if (active_[slot_index].released) {
+        *disposition = Disposition::kRelease;
+      }
+    }
   }
   // The coordinator's STOP decides the state even if the trial ended on its
   // own meanwhile: the contract is PRUNED after STOP.
@@ -410,6 +465,22 @@ void Worker::Complete(const std::string& id, const v1::TrialLease& lease,
     absl::StrAppend(&line, "; the coordinator did not take it: ", Describe(status));
   }
   Log(line);
+}
+
+void Worker::Release(const std::string& id, const v1::TrialLease& lease) {
+  const grpc::Status status = Call("ReleaseTrial", Retry::kOnce, [&](grpc::ClientContext* context) {
+    v1::ReleaseTrialRequest request;
+    request.set_worker_id(id);
+    *request.mutable_lease() = lease;
+    v1::ReleaseTrialResponse response;
+    return stub_->ReleaseTrial(context, request, &response);
+  });
+  if (status.ok()) {
+    Log(absl::StrCat("trial ", Describe(lease), ": handed back to the coordinator"));
+  } else {
+    Log(absl::StrCat("trial ", Describe(lease), ": cannot hand it back (", Describe(status),
+                     "); its lease will expire"));
+  }
 }
 
 void Worker::HeartbeatLoop() {

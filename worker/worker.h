@@ -71,6 +71,9 @@ struct WorkerOptions {
   // After Shutdown(), how long the results of finished trials are still
   // retried before they are given up.
   absl::Duration shutdown_complete_timeout = absl::Seconds(5);
+  // After Drain(), how long running trials may take to finish before they are
+  // stopped and handed back with ReleaseTrial.
+  absl::Duration drain_timeout = absl::Seconds(30);
   // Receives one line per event worth logging (no newline). Empty: stderr,
   // with a timestamp.
   std::function<void(absl::string_view)> log;
@@ -100,6 +103,15 @@ class Worker {
   // Run() return. Returns at once; callable before or during Run().
   void Shutdown();
 
+  // The graceful stop: leases no more trials and lets the running ones finish
+  // and report as usual for up to options.drain_timeout (heartbeats go on);
+  // trials still running then are stopped and handed back with ReleaseTrial,
+  // so the coordinator runs them again without spending a retry (a trial
+  // leased but not started yet is handed back at once). Run() returns OK once
+  // every slot is idle. Shutdown() during a drain cuts it short. Returns at
+  // once; callable before or during Run().
+  void Drain();
+
   // The id the coordinator gave this worker; empty before registration.
   std::string worker_id() const;
 
@@ -123,6 +135,8 @@ class Worker {
     // so Heartbeat lists the lease as lost from then on; that is expected and
     // CompleteTrial(PRUNED) is still sent.
     bool pruned = false;
+    // Drain() ran out of time: the trial is being stopped to be handed back.
+    bool released = false;
   };
 
   using Rpc = std::function<grpc::Status(grpc::ClientContext* context)>;
@@ -139,19 +153,31 @@ class Worker {
   void SlotLoop(size_t slot_index);
   void HeartbeatLoop();
   void SendHeartbeat();
-  // Runs one leased trial from start to CompleteTrial (or drop).
+  // What becomes of a trial once it ended.
+  enum class Disposition { kReport, kDrop, kRelease };
+
+  // Runs one leased trial from start to CompleteTrial (or drop, or release).
   void RunTrial(size_t slot_index, const std::string& id, const v1::AcquireTrialResponse& acquired);
   // Returns the trial's result, or a failure when it could not be started.
-  // Sets *drop when the result must not be reported.
+  // Sets *disposition when the result must not be reported.
   TrialOutcome StartAndFollow(size_t slot_index, const std::string& id,
-                              const v1::AcquireTrialResponse& acquired, bool* drop);
+                              const v1::AcquireTrialResponse& acquired, Disposition* disposition);
   ReportVerdict Relay(const std::string& id, const v1::TrialLease& lease,
                       const TrialReport& report);
   void Complete(const std::string& id, const v1::TrialLease& lease, const TrialOutcome& outcome);
+  // Hands the trial back unfinished (ReleaseTrial), once: if that fails the
+  // lease simply expires.
+  void Release(const std::string& id, const v1::TrialLease& lease);
+  // After Drain(): waits for the slots to go idle, at most drain_timeout,
+  // then stops the trials still running so they are released. Returns at
+  // once on Shutdown().
+  void DrainLoop();
   // Marks the trial holding `lost` (acquired as `id`) as lost and stops it.
   void DropLostLease(const std::string& id, const v1::TrialLease& lost);
 
   bool ShuttingDown() const;
+  // Shutdown() or Drain() was called: lease nothing more.
+  bool Stopping() const;
   // Sleeps for `d` or until Shutdown(); returns true when shutting down.
   bool SleepUnlessShutdown(absl::Duration d);
   absl::Duration HeartbeatInterval() const;
@@ -168,6 +194,7 @@ class Worker {
   mutable absl::Mutex mu_;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time shutdown_time_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   absl::Duration server_heartbeat_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   std::map<size_t, ActiveTrial> active_ ABSL_GUARDED_BY(mu_);

@@ -266,6 +266,12 @@ absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::stri
   return best;
 }
 
+absl::StatusOr<int64_t> Coordinator::Backup(const std::string& path) {
+  // Under mu_, so the copy falls between two of the coordinator's writes.
+  absl::MutexLock lock(&mu_);
+  return store_->Backup(path);
+}
+
 WorkerRegistration Coordinator::RegisterWorker(const std::string& name,
                                                const std::vector<std::string>& slots) {
   absl::MutexLock lock(&mu_);
@@ -323,6 +329,7 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::s
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ExpireLeasesLocked());
   worker_names_.try_emplace(worker_id, worker_id);
+  if (leasing_stopped_) return std::nullopt;
   for (StudyEntry* entry : creation_order_) {
     if (entry->record.state != StudyState::kActive) continue;
     ASSIGN_OR_RETURN(std::optional<Assignment> assignment, LeaseFrom(*entry, worker_id));
@@ -427,6 +434,22 @@ std::vector<LeaseKey> Coordinator::Heartbeat(const std::string& worker_id,
   }
   ExpireLeasesLocked().IgnoreError();  // Best effort; the next call retries.
   return lost;
+}
+
+absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const LeaseKey& lease) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
+  RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  TrialRecord updated = *trial;
+  updated.state = TrialState::kWaiting;  // `retries` counts lost leases only.
+  return CommitTrial(*entry, std::move(updated));
+}
+
+void Coordinator::StopLeasing() {
+  absl::MutexLock lock(&mu_);
+  leasing_stopped_ = true;
 }
 
 }  // namespace vernier

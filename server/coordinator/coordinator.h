@@ -100,6 +100,10 @@ class Coordinator {
   absl::StatusOr<std::vector<TrialRecord>> ListTrials(const std::string& study);
   // The best COMPLETE trials, best first, at most `count`. NOT_FOUND.
   absl::StatusOr<std::vector<TrialRecord>> BestTrials(const std::string& study, int count);
+  // Copies the database to a new file at `path` (StudyStore::Backup), between
+  // two writes: every write acknowledged before the call is in the copy.
+  // Returns the copy's size in bytes, or the store's error.
+  absl::StatusOr<int64_t> Backup(const std::string& path);
 
   // ---- For workers ----
 
@@ -120,6 +124,14 @@ class Coordinator {
   // Renews the leases still held; returns those that are not.
   std::vector<LeaseKey> Heartbeat(const std::string& worker_id,
                                   const std::vector<LeaseKey>& leases);
+  // Takes back a trial its worker will not finish (the worker is stopping):
+  // RUNNING -> WAITING, without spending one of its retries. ABORTED when
+  // `worker_id` no longer holds the lease; NOT_FOUND for an unknown trial.
+  absl::Status ReleaseTrial(const std::string& worker_id, const LeaseKey& lease);
+
+  // From now on AcquireTrial leases nothing (the server is stopping); every
+  // other call works as before. Irreversible.
+  void StopLeasing();
 
   // Sends RUNNING trials whose lease expired back to WAITING (or FAILED when
   // their retries are spent). Every worker call does this too; the server also
@@ -179,6 +191,7 @@ class Coordinator {
   std::vector<StudyEntry*> creation_order_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> worker_names_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 0;
+  bool leasing_stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vernier

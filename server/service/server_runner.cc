@@ -59,12 +59,17 @@ void ServerRunner::ExpireLoop(absl::Duration interval) {
 void ServerRunner::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (coordinator_ != nullptr) coordinator_->StopLeasing();
   // Start() may have failed before the server was built.
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
   }
   stopping_.Notify();
   if (expiry_thread_.joinable()) expiry_thread_.join();
+  if (store_ != nullptr) {
+    absl::Status status = store_->Checkpoint();
+    if (!status.ok()) std::cerr << "vernier-server: checkpointing the database: " << status << "\n";
+  }
 }
 
 void ServerRunner::Wait() { server_->Wait(); }

@@ -18,6 +18,7 @@
 #include "grpcpp/server.h"
 #include "server/coordinator/coordinator.h"
 #include "server/service/services.h"
+#include "server/storage/sqlite_study_store.h"
 #include "server/storage/study_store.h"
 
 namespace vernier {
@@ -43,8 +44,12 @@ class ServerRunner {
   int port() const { return port_; }
   Coordinator& coordinator() { return *coordinator_; }
 
-  // Stops taking new calls, lets in-flight calls finish (up to `grace`), then
-  // stops the expiry thread. Idempotent.
+  // The graceful stop: leases no more trials (AcquireTrial answers "no
+  // trial"), stops taking new calls, lets in-flight calls finish (up to
+  // `grace`, then cancels them), stops the expiry thread and checkpoints the
+  // database so that its -wal file is empty (errors are logged; the WAL is
+  // still replayed on the next start). The database stays open until the
+  // runner is destroyed. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until Shutdown() is called from another thread.
   void Wait();
@@ -53,7 +58,7 @@ class ServerRunner {
   ServerRunner() = default;
   void ExpireLoop(absl::Duration interval);
 
-  std::unique_ptr<StudyStore> store_;
+  std::unique_ptr<SqliteStudyStore> store_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<StudyServiceImpl> study_service_;

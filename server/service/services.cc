@@ -73,6 +73,16 @@ grpc::Status StudyServiceImpl::GetBestTrials(grpc::ServerContext*,
   return AddTrials(coordinator_, request->study(), *trials, response);
 }
 
+grpc::Status StudyServiceImpl::BackupDatabase(grpc::ServerContext*,
+                                              const v1::BackupDatabaseRequest* request,
+                                              v1::BackupDatabaseResponse* response) {
+  if (request->path().empty()) return MissingField("path");
+  absl::StatusOr<int64_t> bytes = coordinator_->Backup(request->path());
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  response->set_bytes(*bytes);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
@@ -135,6 +145,14 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartb
     *response->add_lost() = ToProto(lost);
   }
   return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReleaseTrial(grpc::ServerContext*,
+                                             const v1::ReleaseTrialRequest* request,
+                                             v1::ReleaseTrialResponse*) {
+  if (!request->has_lease()) return MissingField("lease");
+  return ToGrpcStatus(
+      coordinator_->ReleaseTrial(request->worker_id(), FromProto(request->lease())));
 }
 
 }  // namespace vernier

@@ -29,6 +29,9 @@ class StudyServiceImpl final : public v1::StudyService::Service {
                           v1::ListTrialsResponse* response) override;
   grpc::Status GetBestTrials(grpc::ServerContext* context, const v1::GetBestTrialsRequest* request,
                              v1::GetBestTrialsResponse* response) override;
+  grpc::Status BackupDatabase(grpc::ServerContext* context,
+                              const v1::BackupDatabaseRequest* request,
+                              v1::BackupDatabaseResponse* response) override;
 
  private:
   Coordinator* const coordinator_;
@@ -50,6 +53,8 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                              v1::CompleteTrialResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
+  grpc::Status ReleaseTrial(grpc::ServerContext* context, const v1::ReleaseTrialRequest* request,
+                            v1::ReleaseTrialResponse* response) override;
 
  private:
   Coordinator* const coordinator_;

@@ -1,9 +1,13 @@
 #include "server/storage/sqlite_study_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -272,6 +276,36 @@ absl::Status LoadMeasurements(SqliteStatement& select, const StudyIndex& index,
   return absl::OkStatus();
 }
 
+// A backup goes to a new file in an existing directory, named absolutely so
+// that it does not depend on the server's working directory.
+absl::Status CheckBackupPath(const std::string& path) {
+  const std::filesystem::path file(path);
+  if (!file.is_absolute() || !file.has_filename()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path: \"", path, "\" is not an absolute file path"));
+  }
+  std::error_code error;
+  if (!std::filesystem::is_directory(file.parent_path(), error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path: the directory of \"", path, "\" does not exist"));
+  }
+  if (std::filesystem::exists(std::filesystem::symlink_status(file, error))) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("path: \"", path, "\" already exists; a backup never overwrites"));
+  }
+  return absl::OkStatus();
+}
+
+// Flushes the file's contents to disk.
+absl::Status SyncFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError("cannot reopen the backup to sync it");
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return absl::InternalError("cannot sync the backup to disk");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::Statements::Prepare(
@@ -403,6 +437,36 @@ absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked() {
   RETURN_IF_ERROR(s.commit.Run("finishing the load"));
   std::move(rollback).Cancel();
   return studies;
+}
+
+absl::StatusOr<int64_t> SqliteStudyStore::Backup(const std::string& path) {
+  RETURN_IF_ERROR(CheckBackupPath(path));
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(SqliteStatement vacuum,
+                     SqliteStatement::Prepare(db_, "VACUUM INTO ?1", "preparing a backup"));
+    vacuum.BindText(1, path);
+    RETURN_IF_ERROR(vacuum.Run("backing up the database"));
+  }
+  RETURN_IF_ERROR(SyncFile(path));
+  std::error_code error;
+  const std::uintmax_t bytes = std::filesystem::file_size(path, error);
+  if (error) return absl::InternalError("cannot read the size of the backup");
+  return static_cast<int64_t>(bytes);
+}
+
+absl::Status SqliteStudyStore::Checkpoint() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      SqliteStatement checkpoint,
+      SqliteStatement::Prepare(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "preparing a checkpoint"));
+  ASSIGN_OR_RETURN(bool has_row, checkpoint.Step("checkpointing the WAL"));
+  // The row is (busy, WAL frames, frames checkpointed); busy = 1 means another
+  // connection kept the checkpoint from finishing.
+  if (has_row && checkpoint.ColumnInt64(0) != 0) {
+    return absl::UnavailableError("checkpointing the WAL: the database is busy");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vernier

@@ -107,6 +107,18 @@ class SqliteStudyStore : public StudyStore {
   // Reads everything in one read transaction (a consistent snapshot) with
   // three queries, whatever the number of trials.
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+  // With VACUUM INTO, on this connection: safe while the store is in use,
+  // even with exclusive_lock; other calls wait for it. The copy is synced to
+  // disk before the call returns. Beyond the interface's codes:
+  // RESOURCE_EXHAUSTED (disk full; a partial file may be left),
+  // FAILED_PRECONDITION (the file cannot be created), INTERNAL.
+  absl::StatusOr<int64_t> Backup(const std::string& path) override;
+
+  // Moves every change from the WAL into the database file and truncates the
+  // WAL to zero bytes (PRAGMA wal_checkpoint(TRUNCATE)). For a clean stop.
+  // UNAVAILABLE when another connection keeps the checkpoint from finishing;
+  // INTERNAL for other SQLite failures.
+  absl::Status Checkpoint();
 
  private:
   struct Statements;  // The compiled statements; defined in the .cc file.

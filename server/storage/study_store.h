@@ -49,6 +49,15 @@ class StudyStore {
   // Every study (in creation order) with its trials (by number) and their
   // intermediate values (by step).
   virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll() = 0;
+
+  // Copies everything stored, as one consistent snapshot, into a new file at
+  // `path`, which another store can open; returns the file's size in bytes.
+  // INVALID_ARGUMENT (naming the path) when `path` is not absolute or its
+  // directory does not exist; ALREADY_EXISTS when a file is there (it is never
+  // overwritten). Stores without files answer UNIMPLEMENTED.
+  virtual absl::StatusOr<int64_t> Backup(const std::string& path) {
+    return absl::UnimplementedError("this store cannot be backed up to a file");
+  }
 };
 
 }  // namespace vernier

@@ -2,6 +2,8 @@
 // WorkerService written here) and real trial processes (shell scripts).
 #include "worker/worker.h"
 
+#include <signal.h>
+
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -155,6 +157,13 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ReleaseTrial(grpc::ServerContext*, const v1::ReleaseTrialRequest* request,
+                            v1::ReleaseTrialResponse*) override {
+    absl::MutexLock lock(&mu_);
+    released_.push_back(request->lease().trial_number());
+    return grpc::Status::OK;
+  }
+
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override {
     absl::MutexLock lock(&mu_);
@@ -176,6 +185,16 @@ class FakeWorkerService final : public v1::WorkerService::Service {
   }
   bool WaitForCompletions(size_t n) {
     return WaitFor([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return completions_.size() >= n; });
+  }
+
+  // Trial numbers handed back with ReleaseTrial, in call order.
+  std::vector<int64_t> released() {
+    absl::MutexLock lock(&mu_);
+    return released_;
+  }
+  size_t queued() {
+    absl::MutexLock lock(&mu_);
+    return queue_.size();
   }
 
   std::vector<Completion> completions() {
@@ -219,6 +238,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
   std::vector<std::string> slots_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::vector<int64_t>> steps_ ABSL_GUARDED_BY(mu_);
   std::vector<Completion> completions_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> released_ ABSL_GUARDED_BY(mu_);
   int registrations_ ABSL_GUARDED_BY(mu_) = 0;
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
   // Worker id -> leases sent in its heartbeats, summed.
@@ -338,6 +358,13 @@ class WorkerTest : public ::testing::Test {
 
   void StopWorker() {
     worker_->Shutdown();
+    run_thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_;
+  }
+
+  // Drains the worker and waits for Run() to return.
+  void DrainWorker() {
+    worker_->Drain();
     run_thread_.join();
     EXPECT_TRUE(run_status_.ok()) << run_status_;
   }
@@ -548,6 +575,40 @@ TEST_F(WorkerTest, RunRejectsOptionsWithoutSlots) {
   options.slots.clear();
   Worker worker(std::move(options), stub_.get(), &launcher_);
   EXPECT_EQ(worker.Run().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(WorkerTest, DrainLetsARunningTrialFinishAndLeasesNoMore) {
+  service_.AddTrial(Plan(0, Script(kWaitForGoTrial)));
+  service_.AddTrial(Plan(1, Script(kGoodTrial)));
+  StartServer(&service_);
+  WorkerOptions options = Options();
+  options.drain_timeout = absl::Seconds(30);
+  StartWorker(std::move(options));
+  ASSERT_GT(TrialPid(0), 0);
+  worker_->Drain();
+  std::ofstream(absl::StrCat(dir_.path(), "/work/study/trial-0-attempt-1/go")).put('\n');
+  run_thread_.join();
+  EXPECT_TRUE(run_status_.ok()) << run_status_;
+  const std::vector<Completion> done = service_.completions();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].number, 0);
+  EXPECT_EQ(done[0].state, v1::TRIAL_STATE_COMPLETE);
+  EXPECT_TRUE(service_.released().empty());
+  EXPECT_EQ(service_.queued(), 1u);  // Trial 1 was never leased.
+}
+
+TEST_F(WorkerTest, DrainHandsBackTrialsStillRunningAtTheDeadline) {
+  service_.AddTrial(Plan(0, Script(kQuietTrial)));
+  StartServer(&service_);
+  WorkerOptions options = Options();
+  options.drain_timeout = absl::Milliseconds(200);
+  StartWorker(std::move(options));
+  const pid_t pid = TrialPid(0);
+  ASSERT_GT(pid, 0);
+  DrainWorker();
+  EXPECT_EQ(service_.released(), std::vector<int64_t>{0});
+  EXPECT_TRUE(service_.completions().empty());
+  EXPECT_NE(::kill(pid, 0), 0);  // The trial process is gone.
 }
 
 }  // namespace

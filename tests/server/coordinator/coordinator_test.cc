@@ -238,5 +238,42 @@ TEST_F(CoordinatorTest, SuggestionsAreDeterministicForSeedAndHistory) {
   }
 }
 
+TEST_F(CoordinatorTest, ReleasedTrialWaitsAgainWithoutSpendingARetry) {
+  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  Assignment a = Acquire("w1");
+  EXPECT_EQ(coordinator_->ReleaseTrial("intruder", a.lease).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(coordinator_->ReleaseTrial("w1", a.lease).ok());
+  EXPECT_EQ(Trial(0).state, TrialState::kWaiting);
+  EXPECT_EQ(Trial(0).retries, 0);
+  // The lease is gone now: a second release and a late report are refused.
+  EXPECT_EQ(coordinator_->ReleaseTrial("w1", a.lease).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      coordinator_->CompleteTrial("w1", a.lease, TrialState::kComplete, {{"acc", 1}}, "").code(),
+      absl::StatusCode::kAborted);
+  // The same trial, with the same parameters, goes to the next worker.
+  Assignment b = Acquire("w2");
+  EXPECT_EQ(b.lease.trial_number, 0);
+  EXPECT_EQ(b.lease.attempt, 2);
+  EXPECT_EQ(b.trial.params, a.trial.params);
+  Restart();  // Stored, not only in memory.
+  EXPECT_EQ(Trial(0).retries, 0);
+  EXPECT_EQ(Trial(0).state, TrialState::kRunning);
+}
+
+TEST_F(CoordinatorTest, StopLeasingLeasesNothingButKeepsReportsWorking) {
+  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  Assignment a = Acquire("w1");
+  coordinator_->StopLeasing();
+  auto none = coordinator_->AcquireTrial("w2", "cpu");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  Complete("w1", a.lease, 0.5);
+  EXPECT_EQ(Trial(0).state, TrialState::kComplete);
+}
+
+TEST_F(CoordinatorTest, BackupOfAStoreWithoutFilesIsUnimplemented) {
+  EXPECT_EQ(coordinator_->Backup("/tmp/x.db").status().code(), absl::StatusCode::kUnimplemented);
+}
+
 }  // namespace
 }  // namespace vernier

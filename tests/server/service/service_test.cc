@@ -1,14 +1,17 @@
 // Service tier: the real server (ServerRunner: SQLite file, coordinator, gRPC)
 // on a loopback port, driven through the generated stubs.
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/service/server_runner.h"
+#include "server/storage/sqlite_study_store.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -82,6 +85,13 @@ class ServiceTest : public ::testing::Test {
     (*request.mutable_final_metrics())["loss"] = loss;
     v1::CompleteTrialResponse response;
     return workers_->CompleteTrial(&context, request, &response);
+  }
+
+  grpc::Status Backup(const std::string& path, v1::BackupDatabaseResponse* response) {
+    grpc::ClientContext context;
+    v1::BackupDatabaseRequest request;
+    request.set_path(path);
+    return studies_->BackupDatabase(&context, request, response);
   }
 
   std::filesystem::path dir_;
@@ -218,6 +228,125 @@ TEST_F(ServiceTest, SecondServerOnTheSameDatabaseIsRefused) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("vernier.db"));
+}
+
+TEST_F(ServiceTest, ReleasedTrialGoesBackToTheQueue) {
+  v1::Study study;
+  ASSERT_TRUE(Create(kStudy, &study).ok());
+  v1::AcquireTrialResponse trial = Acquire("w");
+  grpc::ClientContext context;
+  v1::ReleaseTrialRequest release;
+  release.set_worker_id("w");
+  *release.mutable_lease() = trial.lease();
+  v1::ReleaseTrialResponse response;
+  ASSERT_TRUE(workers_->ReleaseTrial(&context, release, &response).ok());
+  grpc::ClientContext again;
+  EXPECT_EQ(workers_->ReleaseTrial(&again, release, &response).error_code(),
+            grpc::StatusCode::ABORTED);
+  grpc::ClientContext missing;
+  EXPECT_EQ(workers_->ReleaseTrial(&missing, v1::ReleaseTrialRequest(), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::AcquireTrialResponse next = Acquire("other");
+  EXPECT_EQ(next.lease().trial_number(), 0);
+  EXPECT_EQ(next.trial().retries(), 0);
+}
+
+TEST_F(ServiceTest, BackupDuringWritesHoldsAConsistentCopy) {
+  v1::Study study;
+  std::string spec = kStudy;
+  spec.replace(spec.find("max_trials: 3"), 13, "max_trials: 400");
+  ASSERT_TRUE(Create(spec, &study).ok());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done) {
+      v1::AcquireTrialResponse trial = Acquire("w");
+      if (!trial.has_lease()) break;
+      Complete("w", trial.lease(), v1::TRIAL_STATE_COMPLETE, 0.5);
+    }
+  });
+  std::vector<std::string> backups;
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = (dir_ / ("backup" + std::to_string(i) + ".db")).string();
+    v1::BackupDatabaseResponse response;
+    grpc::Status status = Backup(path, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.bytes(), static_cast<int64_t>(std::filesystem::file_size(path)));
+    backups.push_back(path);
+  }
+  done = true;
+  writer.join();
+
+  for (const std::string& path : backups) {
+    auto copy = SqliteStudyStore::Open(path);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    auto stored = (*copy)->LoadAll();
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(stored->size(), 1u);
+    EXPECT_EQ((*stored)[0].study.name, "svc");
+    // A snapshot between writes: trials 0..n-1, each COMPLETE or RUNNING.
+    for (size_t i = 0; i < (*stored)[0].trials.size(); ++i) {
+      const TrialRecord& trial = (*stored)[0].trials[i];
+      EXPECT_EQ(trial.number, static_cast<int64_t>(i));
+      EXPECT_TRUE(trial.state == TrialState::kComplete || trial.state == TrialState::kRunning);
+    }
+  }
+  // The last copy has everything the live database had when it was taken;
+  // a copy taken now has everything.
+  const std::string final_path = (dir_ / "final.db").string();
+  v1::BackupDatabaseResponse response;
+  ASSERT_TRUE(Backup(final_path, &response).ok());
+  grpc::ClientContext list_context;
+  v1::ListTrialsRequest list;
+  list.set_study("svc");
+  v1::ListTrialsResponse live;
+  ASSERT_TRUE(studies_->ListTrials(&list_context, list, &live).ok());
+  auto copy = SqliteStudyStore::Open(final_path);
+  ASSERT_TRUE(copy.ok());
+  auto stored = (*copy)->LoadAll();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ((*stored)[0].trials.size(), static_cast<size_t>(live.trials_size()));
+  for (int i = 0; i < live.trials_size(); ++i) {
+    EXPECT_EQ(static_cast<int>((*stored)[0].trials[i].state),
+              static_cast<int>(live.trials(i).state()));
+  }
+}
+
+TEST_F(ServiceTest, BackupRefusesBadPathsAndNeverOverwrites) {
+  v1::BackupDatabaseResponse response;
+  grpc::Status relative = Backup("relative.db", &response);
+  EXPECT_EQ(relative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(relative.error_message(), HasSubstr("relative.db"));
+  const std::string missing_dir = (dir_ / "no" / "such" / "b.db").string();
+  grpc::Status missing = Backup(missing_dir, &response);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(missing.error_message(), HasSubstr(missing_dir));
+  EXPECT_EQ(Backup("", &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string taken = (dir_ / "vernier.db").string();
+  const auto size = std::filesystem::file_size(taken);
+  EXPECT_EQ(Backup(taken, &response).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(std::filesystem::file_size(taken), size);
+}
+
+TEST_F(ServiceTest, ShutdownStopsLeasingAndLeavesAnEmptyWal) {
+  v1::Study study;
+  ASSERT_TRUE(Create(kStudy, &study).ok());
+  v1::AcquireTrialResponse first = Acquire("w");
+  ASSERT_TRUE(Complete("w", first.lease(), v1::TRIAL_STATE_COMPLETE, 0.3).ok());
+  runner_->coordinator().StopLeasing();  // What Shutdown() does first.
+  EXPECT_FALSE(Acquire("w").has_lease());
+  const std::filesystem::path wal = dir_ / "vernier.db-wal";
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  EXPECT_GT(std::filesystem::file_size(wal), 0u);
+
+  runner_->Shutdown(absl::Seconds(1));
+  EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
+  runner_.reset();
+  auto store = SqliteStudyStore::Open((dir_ / "vernier.db").string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto stored = (*store)->LoadAll();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ((*stored)[0].trials.size(), 1u);
+  EXPECT_EQ((*stored)[0].trials[0].state, TrialState::kComplete);
 }
 
 }  // namespace
