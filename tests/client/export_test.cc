@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/service/server_runner.h"
+#include "tests/server/service/in_process_server.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -64,30 +65,12 @@ TEST(ParseExportFormatTest, KnowsJsonAndCsv) {
   EXPECT_EQ(ParseExportFormat("table").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-class ExportTest : public ::testing::Test {
+class ExportTest : public InProcessServerTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("vernier_client_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    ServerOptions options;
-    options.db_path = (dir_ / "vernier.db").string();
-    options.listen = "127.0.0.1:0";
-    auto runner = ServerRunner::Start(options);
-    ASSERT_TRUE(runner.ok()) << runner.status();
-    runner_ = std::move(*runner);
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(runner_->port()),
-                                       grpc::InsecureChannelCredentials());
-    studies_ = v1::StudyService::NewStub(channel);
-    workers_ = v1::WorkerService::NewStub(channel);
+    InProcessServerTest::SetUp();
     ctx_ = CommandContext{studies_.get(), &out_, OutputFormat::kTable, "test-server"};
     RunStudy();
-  }
-  void TearDown() override {
-    runner_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Trial 0 completes after two steps, trial 1 fails, trial 2 keeps running.
@@ -138,10 +121,6 @@ class ExportTest : public ::testing::Test {
     EXPECT_TRUE(workers_->CompleteTrial(&context, request, &response).ok());
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<ServerRunner> runner_;
-  std::unique_ptr<v1::StudyService::Stub> studies_;
-  std::unique_ptr<v1::WorkerService::Stub> workers_;
   std::ostringstream out_;
   CommandContext ctx_;
 };

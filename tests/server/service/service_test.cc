@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/service/server_runner.h"
 #include "server/storage/sqlite_study_store.h"
+#include "tests/server/service/in_process_server.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -29,35 +30,8 @@ budget: {max_trials: 3, parallel: 3}
 trainer: {command: [python3, trial.py]}
 )";
 
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public InProcessServerTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("vernier_service_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    StartServer();
-  }
-  void TearDown() override {
-    runner_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartServer() {
-    ServerOptions options;
-    options.db_path = (dir_ / "vernier.db").string();
-    options.listen = "127.0.0.1:0";
-    auto runner = ServerRunner::Start(options);
-    ASSERT_TRUE(runner.ok()) << runner.status();
-    runner_ = std::move(*runner);
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(runner_->port()),
-                                       grpc::InsecureChannelCredentials());
-    studies_ = v1::StudyService::NewStub(channel);
-    workers_ = v1::WorkerService::NewStub(channel);
-    channel_ = channel;
-  }
-
   grpc::Status Create(const std::string& spec, v1::Study* study) {
     grpc::ClientContext context;
     v1::CreateStudyRequest request;
@@ -93,12 +67,6 @@ class ServiceTest : public ::testing::Test {
     request.set_path(path);
     return studies_->BackupDatabase(&context, request, response);
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<ServerRunner> runner_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::StudyService::Stub> studies_;
-  std::unique_ptr<v1::WorkerService::Stub> workers_;
 };
 
 TEST_F(ServiceTest, InvalidSpecIsInvalidArgumentNamingTheField) {

@@ -1,0 +1,61 @@
+// A test fixture with a real coordinator in the test process: ServerRunner on
+// a loopback port over a temporary SQLite file, and stubs for both services.
+// Shared by the service tier and the client tests.
+#ifndef VERNIER_TESTS_SERVER_SERVICE_IN_PROCESS_SERVER_H_
+#define VERNIER_TESTS_SERVER_SERVICE_IN_PROCESS_SERVER_H_
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "server/service/server_runner.h"
+#include "vernier/v1/study_service.grpc.pb.h"
+#include "vernier/v1/worker_service.grpc.pb.h"
+
+namespace vernier {
+
+class InProcessServerTest : public ::testing::Test {
+ protected:
+  // A fresh directory per test (its database lives there), and a server.
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("vernier_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    StartServer();
+  }
+  void TearDown() override {
+    runner_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // (Re)starts the server on dir_/vernier.db and reconnects the stubs.
+  void StartServer() {
+    ServerOptions options;
+    options.db_path = (dir_ / "vernier.db").string();
+    options.listen = "127.0.0.1:0";
+    auto runner = ServerRunner::Start(options);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    runner_ = std::move(*runner);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(runner_->port()),
+                                   grpc::InsecureChannelCredentials());
+    studies_ = v1::StudyService::NewStub(channel_);
+    workers_ = v1::WorkerService::NewStub(channel_);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ServerRunner> runner_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::StudyService::Stub> studies_;
+  std::unique_ptr<v1::WorkerService::Stub> workers_;
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_TESTS_SERVER_SERVICE_IN_PROCESS_SERVER_H_
