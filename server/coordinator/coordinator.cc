@@ -17,6 +17,13 @@ absl::Status UnknownStudy(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("study \"", name, "\" not found"));
 }
 
+// Trials the study creates: budget.max_trials, or fewer when the sampler
+// runs out of distinct points (a grid).
+int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
+  const std::optional<int64_t> capacity = sampler.Capacity(spec.space);
+  return capacity ? std::min(spec.budget.max_trials, *capacity) : spec.budget.max_trials;
+}
+
 }  // namespace
 
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective) {
@@ -161,7 +168,7 @@ absl::Status Coordinator::MaybeFinishStudy(StudyEntry& entry) {
   }
   const int64_t finished = static_cast<int64_t>(entry.trials.size()) -
                            entry.counts[TrialState::kWaiting] - entry.counts[TrialState::kRunning];
-  if (finished >= entry.spec.budget.max_trials) {
+  if (finished >= TrialBudget(entry.spec, *entry.sampler)) {
     return SetStudyState(entry, StudyState::kCompleted, "");
   }
   return absl::OkStatus();
@@ -307,7 +314,7 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& ent
   TrialRecord trial;
   if (!entry.waiting.empty()) {
     trial = entry.trials[*entry.waiting.begin()];
-  } else if (static_cast<int64_t>(entry.trials.size()) < entry.spec.budget.max_trials) {
+  } else if (static_cast<int64_t>(entry.trials.size()) < TrialBudget(entry.spec, *entry.sampler)) {
     trial.study = entry.record.name;
     trial.number = static_cast<int64_t>(entry.trials.size());
     std::vector<const TrialRecord*> history = AllTrials(entry);

@@ -5,6 +5,8 @@
 
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
+#include "server/logic/grid_sampler.h"
+#include "server/logic/sobol_sampler.h"
 #include "server/logic/tpe_sampler.h"
 
 namespace vernier {
@@ -80,6 +82,8 @@ absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
                                                      const ObjectiveSpec& objective) {
   if (spec.type == "random") return std::make_unique<RandomSampler>(spec.seed);
   if (spec.type == "tpe") return std::make_unique<TpeSampler>(spec.tpe, spec.seed, objective);
+  if (spec.type == "grid") return std::make_unique<GridSampler>(spec.grid);
+  if (spec.type == "sobol") return std::make_unique<SobolSampler>(spec.seed);
   return absl::InvalidArgumentError(
       absl::StrCat("sampler.type: unknown sampler \"", spec.type, "\""));
 }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/random/bit_gen_ref.h"
@@ -30,6 +31,13 @@ class Sampler {
   // condition does not hold are left out.
   virtual ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
                            int64_t trial_number) const = 0;
+
+  // How many distinct trials the sampler can suggest for `space`, when that
+  // is finite (a grid); the study then ends after min(max_trials, capacity)
+  // trials. nullopt: unbounded.
+  virtual std::optional<int64_t> Capacity(const SearchSpace& /*space*/) const {
+    return std::nullopt;
+  }
 };
 
 // Draws one value of `param` uniformly in its own space (log, step, int).

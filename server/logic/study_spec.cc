@@ -14,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
+#include "server/logic/grid_sampler.h"
+#include "server/logic/sobol_sampler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vernier {
@@ -391,7 +393,34 @@ absl::StatusOr<TpeSpec> ParseTpe(const Json& node) {
   return tpe;
 }
 
-absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view study_name) {
+// `resolution: 5` or `resolution: {lr: 7, dropout: 3}`; only floats without a
+// step take one, as the others are enumerated exactly.
+absl::StatusOr<GridSpec> ParseGrid(const Json& node, const SearchSpace& space) {
+  GridSpec grid;
+  if (node.contains("resolution")) {
+    const Json& resolution = node.at("resolution");
+    if (resolution.is_object()) {
+      for (const auto& [name, value] : resolution.items()) {
+        const std::string path = absl::StrCat("sampler.resolution.", name);
+        const ParamSpec* param = space.Find(name);
+        if (param == nullptr) return FieldError(path, "no such parameter");
+        if (param->type != ParamSpec::Type::kFloat || param->step) {
+          return FieldError(path,
+                            "only floats without a step take a resolution (the others are "
+                            "enumerated exactly)");
+        }
+        ASSIGN_OR_RETURN(grid.per_param[name], ReadInt(value, path, 1));
+      }
+    } else {
+      ASSIGN_OR_RETURN(grid.resolution, ReadInt(resolution, "sampler.resolution", 1));
+    }
+  }
+  RETURN_IF_ERROR(GridPointCount(space, grid).status());
+  return grid;
+}
+
+absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view study_name,
+                                         const SearchSpace& space) {
   SamplerSpec sampler;
   sampler.seed = StableSeed(study_name);
   if (!root.contains("sampler")) return sampler;
@@ -406,9 +435,20 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
         *node, "sampler",
         {"type", "seed", "n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar"}));
     ASSIGN_OR_RETURN(sampler.tpe, ParseTpe(*node));
+  } else if (sampler.type == "grid") {
+    RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "resolution"}));
+    ASSIGN_OR_RETURN(sampler.grid, ParseGrid(*node, space));
+  } else if (sampler.type == "sobol") {
+    RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
+    if (space.params.size() > static_cast<size_t>(kSobolMaxDimensions)) {
+      return FieldError("sampler.type",
+                        absl::StrCat("sobol supports at most ", kSobolMaxDimensions,
+                                     " parameters; the study has ", space.params.size()));
+    }
   } else {
-    return FieldError("sampler.type", absl::StrCat("unknown sampler \"", sampler.type,
-                                                   "\" (expected one of: random, tpe)"));
+    return FieldError("sampler.type",
+                      absl::StrCat("unknown sampler \"", sampler.type,
+                                   "\" (expected one of: random, tpe, grid, sobol)"));
   }
   if (node->contains("seed")) {
     ASSIGN_OR_RETURN(int64_t seed, ReadInt(node->at("seed"), "sampler.seed", 0));
@@ -704,7 +744,7 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   }
   ASSIGN_OR_RETURN(spec.objective, ParseObjective(root));
   ASSIGN_OR_RETURN(spec.space, ParseSearchSpace(root));
-  ASSIGN_OR_RETURN(spec.sampler, ParseSampler(root, spec.name));
+  ASSIGN_OR_RETURN(spec.sampler, ParseSampler(root, spec.name, spec.space));
   ASSIGN_OR_RETURN(spec.pruner, ParsePruner(root));
   ASSIGN_OR_RETURN(spec.budget, ParseBudget(root));
   ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));

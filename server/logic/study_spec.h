@@ -10,6 +10,7 @@
 #define VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,10 +66,25 @@ struct TpeSpec {
   bool constant_liar = true;      // Pending trials count as the worst ones.
 };
 
+// Settings of the grid search (`sampler: {type: grid}`): how many points a
+// float without a step gets. Ints, stepped floats and categoricals are
+// enumerated exactly and take no resolution.
+struct GridSpec {
+  int64_t resolution = 5;                    // `resolution: 5`; >= 1.
+  std::map<std::string, int64_t> per_param;  // `resolution: {lr: 7}`; >= 1.
+
+  // The resolution of the float parameter `name`.
+  int64_t ResolutionOf(const std::string& name) const {
+    auto it = per_param.find(name);
+    return it == per_param.end() ? resolution : it->second;
+  }
+};
+
 struct SamplerSpec {
-  std::string type = "random";  // "random" | "tpe"
+  std::string type = "random";  // "random" | "tpe" | "grid" | "sobol"
   uint64_t seed = 0;            // From the file, else derived from the study name.
   TpeSpec tpe;                  // type "tpe" only.
+  GridSpec grid;                // type "grid" only.
 };
 
 // Settings of the early-stopping rule (`pruner: {type: ...}`). A "step" is the

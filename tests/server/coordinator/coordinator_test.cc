@@ -1,7 +1,9 @@
 #include "server/coordinator/coordinator.h"
 
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -94,6 +96,32 @@ TEST_F(CoordinatorTest, ParallelLimitAndBudgetAreRespected) {
   Complete("w1", Acquire("w1").lease, 0.8);
   EXPECT_FALSE(coordinator_->AcquireTrial("w1", "cpu")->has_value());  // max_trials: 4
   EXPECT_EQ(coordinator_->GetStudy("toy")->record.state, StudyState::kCompleted);
+}
+
+TEST_F(CoordinatorTest, FiniteGridEndsTheStudyAfterItsLastPoint) {
+  ASSERT_TRUE(coordinator_
+                  ->CreateStudy(R"(
+name: toy
+objective: {metric: acc}
+params:
+  opt: {type: categorical, values: [sgd, adam]}
+  depth: {type: int, low: 1, high: 2}
+sampler: {type: grid}
+budget: {max_trials: 10, parallel: 1}
+trainer: {command: [/bin/true]}
+)")
+                  .ok());
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (int i = 0; i < 4; ++i) {
+    Assignment a = Acquire("w");
+    seen.emplace(std::get<std::string>(a.trial.params.at("opt")),
+                 std::get<int64_t>(a.trial.params.at("depth")));
+    Complete("w", a.lease, 0.5);
+  }
+  EXPECT_EQ(seen.size(), 4u);  // Every point once.
+  EXPECT_FALSE(coordinator_->AcquireTrial("w", "cpu")->has_value());
+  EXPECT_EQ(coordinator_->GetStudy("toy")->record.state, StudyState::kCompleted);
+  EXPECT_EQ(coordinator_->ListTrials("toy")->size(), 4u);
 }
 
 TEST_F(CoordinatorTest, BestTrialsAreSortedByObjective) {

@@ -305,7 +305,7 @@ TEST(TpeSpecTest, ErrorsNameTheField) {
   EXPECT_THAT(ParseSampler("{type: random, n_startup_trials: 5}").message(),
               HasSubstr("sampler.n_startup_trials: unknown key"));
   EXPECT_THAT(ParseSampler("{type: bayes}").message(),
-              HasSubstr("unknown sampler \"bayes\" (expected one of: random, tpe)"));
+              HasSubstr("unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol)"));
   EXPECT_TRUE(ParseSampler("{type: tpe}").ok());
 }
 
