@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/logic/test_util.h"
 
 namespace vernier {
 namespace {
@@ -14,16 +15,6 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// A trial that reported `points` ({step, acc}).
-TrialRecord Trial(int64_t number, std::vector<std::pair<int64_t, double>> points,
-                  TrialState state = TrialState::kRunning) {
-  TrialRecord trial;
-  trial.number = number;
-  trial.state = state;
-  for (const auto& [step, value] : points) trial.intermediate.push_back({step, {{"acc", value}}});
-  return trial;
-}
 
 class AshaPrunerTest : public ::testing::Test {
  protected:
@@ -60,90 +51,93 @@ TEST_F(AshaPrunerTest, HugeStepsDoNotOverflow) {
   EXPECT_EQ(AshaPruner(options_).RungsIn(0, std::numeric_limits<int64_t>::max()).size(), 63u);
 }
 
-TEST_F(AshaPrunerTest, FirstTrialAtARungContinues) { EXPECT_FALSE(Prune(Trial(0, {{1, 0.1}}))); }
+TEST_F(AshaPrunerTest, FirstTrialAtARungContinues) {
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}})));
+}
 
 TEST_F(AshaPrunerTest, KeepsTheTopThirdAtARung) {
-  others_ = {Trial(1, {{1, 0.9}}), Trial(2, {{1, 0.8}})};
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.85}})));  // n = 3: only the best continues.
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.95}})));
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.9}})));  // A tie continues.
-  others_ = {Trial(1, {{1, 0.9}}), Trial(2, {{1, 0.8}}), Trial(3, {{1, 0.7}}), Trial(4, {{1, 0.6}}),
-             Trial(5, {{1, 0.5}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.85}})));  // n = 6: the best two continue.
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.75}})));
+  others_ = {CurveAtSteps(1, {{1, 0.9}}), CurveAtSteps(2, {{1, 0.8}})};
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.85}})));  // n = 3: only the best continues.
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.95}})));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.9}})));  // A tie continues.
+  others_ = {CurveAtSteps(1, {{1, 0.9}}), CurveAtSteps(2, {{1, 0.8}}), CurveAtSteps(3, {{1, 0.7}}),
+             CurveAtSteps(4, {{1, 0.6}}), CurveAtSteps(5, {{1, 0.5}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.85}})));  // n = 6: the best two continue.
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.75}})));
 }
 
 TEST_F(AshaPrunerTest, SecondTrialAtARungMustBeatTheFirst) {
-  others_ = {Trial(1, {{1, 0.5}})};
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.4}})));
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.6}})));
+  others_ = {CurveAtSteps(1, {{1, 0.5}})};
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.4}})));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.6}})));
 }
 
 TEST_F(AshaPrunerTest, DecidesOnlyAtRungs) {
-  others_ = {Trial(1, {{1, 0.9}, {2, 0.9}, {3, 0.9}}), Trial(2, {{1, 0.9}, {2, 0.9}, {3, 0.9}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.95}, {2, 0.1}})));  // Step 2 is no rung.
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.95}, {2, 0.1}, {3, 0.1}})));
+  others_ = {CurveAtSteps(1, {{1, 0.9}, {2, 0.9}, {3, 0.9}}),
+             CurveAtSteps(2, {{1, 0.9}, {2, 0.9}, {3, 0.9}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.95}, {2, 0.1}})));  // Step 2 is no rung.
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.95}, {2, 0.1}, {3, 0.1}})));
 }
 
 TEST_F(AshaPrunerTest, ComparesTheValuesRecordedAtTheRungNotLaterOnes) {
   // Trial 1 is at 0.9 now, but it recorded 0.5 at rung 3.
-  others_ = {Trial(1, {{1, 0.5}, {3, 0.5}, {5, 0.9}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.6}, {3, 0.6}})));
+  others_ = {CurveAtSteps(1, {{1, 0.5}, {3, 0.5}, {5, 0.9}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.6}, {3, 0.6}})));
 }
 
 TEST_F(AshaPrunerTest, IrregularStepsAreJudgedWhereTheyCrossTheRung) {
   // Trial 1 crossed rung 3 at step 5 with 0.7; trial 2 never reached rung 3.
-  others_ = {Trial(1, {{1, 0.2}, {5, 0.7}}), Trial(2, {{2, 0.99}})};
+  others_ = {CurveAtSteps(1, {{1, 0.2}, {5, 0.7}}), CurveAtSteps(2, {{2, 0.99}})};
   // Trial 0 crosses rung 3 at step 4: 0.65 < 0.7 (n = 2, the best continues).
-  EXPECT_TRUE(Prune(Trial(0, {{2, 0.3}, {4, 0.65}})));
-  EXPECT_FALSE(Prune(Trial(0, {{2, 0.3}, {4, 0.75}})));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{2, 0.3}, {4, 0.65}})));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{2, 0.3}, {4, 0.75}})));
   // Its step 2 crossed rung 1, where it meets 0.2 (trial 1) and 0.99 (trial 2).
-  EXPECT_TRUE(Prune(Trial(0, {{2, 0.3}})));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{2, 0.3}})));
 }
 
 TEST_F(AshaPrunerTest, CrossingSeveralRungsAtOnceJudgesEach) {
-  others_ = {Trial(1, {{1, 0.9}, {3, 0.2}})};
+  others_ = {CurveAtSteps(1, {{1, 0.9}, {3, 0.2}})};
   // First report at step 4: good enough for rung 3 (0.5 > 0.2), not rung 1.
-  EXPECT_TRUE(Prune(Trial(0, {{4, 0.5}})));
-  EXPECT_FALSE(Prune(Trial(0, {{4, 0.95}})));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{4, 0.5}})));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{4, 0.95}})));
 }
 
 TEST_F(AshaPrunerTest, MinimizeKeepsTheLowest) {
   objective_.goal = Goal::kMinimize;
-  others_ = {Trial(1, {{1, 0.3}}), Trial(2, {{1, 0.5}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.2}})));
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.4}})));
+  others_ = {CurveAtSteps(1, {{1, 0.3}}), CurveAtSteps(2, {{1, 0.5}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.2}})));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.4}})));
 }
 
 TEST_F(AshaPrunerTest, NaNIsPrunedAtAnyStepAndNeverCompetes) {
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.5}, {2, kNaN}})));
-  others_ = {Trial(1, {{1, kNaN}}), Trial(2, {{1, kNaN}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.1}})));  // Alone at the rung.
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.5}, {2, kNaN}})));
+  others_ = {CurveAtSteps(1, {{1, kNaN}}), CurveAtSteps(2, {{1, kNaN}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}})));  // Alone at the rung.
 }
 
 TEST_F(AshaPrunerTest, FailedTrialsAreNotPeers) {
-  others_ = {Trial(1, {{1, 0.9}}, TrialState::kFailed)};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.1}})));
-  others_.push_back(Trial(2, {{1, 0.9}}, TrialState::kPruned));
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.1}})));
+  others_ = {CurveAtSteps(1, {{1, 0.9}}, TrialState::kFailed)};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}})));
+  others_.push_back(CurveAtSteps(2, {{1, 0.9}}, TrialState::kPruned));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.1}})));
 }
 
 TEST_F(AshaPrunerTest, BootstrapWaitsForEnoughPeers) {
   options_.bootstrap_count = 3;
-  others_ = {Trial(1, {{1, 0.9}}), Trial(2, {{1, 0.8}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.1}})));  // Two peers < 3: continue.
-  others_.push_back(Trial(3, {{1, 0.7}}));
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.1}})));
+  others_ = {CurveAtSteps(1, {{1, 0.9}}), CurveAtSteps(2, {{1, 0.8}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}})));  // Two peers < 3: continue.
+  others_.push_back(CurveAtSteps(3, {{1, 0.7}}));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.1}})));
 }
 
 TEST_F(AshaPrunerTest, NoDecisionAtOrBeyondMaxResource) {
-  others_ = {Trial(1, {{1, 0.9}, {3, 0.9}, {9, 0.9}})};
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.95}, {3, 0.95}, {9, 0.1}})));
+  others_ = {CurveAtSteps(1, {{1, 0.9}, {3, 0.9}, {9, 0.9}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.95}, {3, 0.95}, {9, 0.1}})));
 }
 
 TEST_F(AshaPrunerTest, MissingMetricIsNotJudged) {
-  others_ = {Trial(1, {{1, 0.9}})};
-  TrialRecord trial = Trial(0, {});
+  others_ = {CurveAtSteps(1, {{1, 0.9}})};
+  TrialRecord trial = CurveAtSteps(0, {});
   trial.intermediate.push_back({1, {{"loss", 5.0}}});
   EXPECT_FALSE(Prune(trial));
 }
@@ -185,17 +179,17 @@ TEST_F(HyperbandPrunerTest, AssignsBracketsByWeightedRoundRobin) {
 
 TEST_F(HyperbandPrunerTest, ComparesOnlyWithinTheBracket) {
   // Trial 30 is in bracket 1: it does not count at trial 0's rung.
-  EXPECT_FALSE(Prune(Trial(0, {{1, 0.1}}), {Trial(30, {{1, 0.9}})}));
-  EXPECT_TRUE(Prune(Trial(0, {{1, 0.1}}), {Trial(1, {{1, 0.9}})}));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}}), {CurveAtSteps(30, {{1, 0.9}})}));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.1}}), {CurveAtSteps(1, {{1, 0.9}})}));
 }
 
 TEST_F(HyperbandPrunerTest, LaterBracketsStartAtHigherRungs) {
-  const std::vector<TrialRecord> peers = {Trial(28, {{1, 0.9}, {3, 0.9}})};
-  EXPECT_FALSE(Prune(Trial(27, {{1, 0.1}}), peers));  // Bracket 1's first rung is 3.
-  EXPECT_TRUE(Prune(Trial(27, {{1, 0.1}, {3, 0.1}}), peers));
+  const std::vector<TrialRecord> peers = {CurveAtSteps(28, {{1, 0.9}, {3, 0.9}})};
+  EXPECT_FALSE(Prune(CurveAtSteps(27, {{1, 0.1}}), peers));  // Bracket 1's first rung is 3.
+  EXPECT_TRUE(Prune(CurveAtSteps(27, {{1, 0.1}, {3, 0.1}}), peers));
   // Bracket 3 (first rung 27 = max_resource) never prunes.
-  EXPECT_FALSE(Prune(Trial(45, {{3, 0.1}, {9, 0.1}, {26, 0.1}}),
-                     {Trial(46, {{3, 0.9}, {9, 0.9}, {26, 0.9}})}));
+  EXPECT_FALSE(Prune(CurveAtSteps(45, {{3, 0.1}, {9, 0.1}, {26, 0.1}}),
+                     {CurveAtSteps(46, {{3, 0.9}, {9, 0.9}, {26, 0.9}})}));
 }
 
 TEST_F(HyperbandPrunerTest, NeedsMaxResource) {

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/logic/test_util.h"
 
 namespace vernier {
 namespace {
@@ -24,16 +25,6 @@ TrialRecord Curve(int64_t number, std::vector<double> values,
 }
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// A curve reported at the given steps only.
-TrialRecord AtSteps(int64_t number, std::vector<std::pair<int64_t, double>> points,
-                    TrialState state = TrialState::kComplete) {
-  TrialRecord trial;
-  trial.number = number;
-  trial.state = state;
-  for (const auto& [step, value] : points) trial.intermediate.push_back({step, {{"acc", value}}});
-  return trial;
-}
 
 std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
   std::vector<const TrialRecord*> out;
@@ -108,12 +99,12 @@ TEST(NoPrunerTest, NeverPrunes) {
 TEST_F(MedianPrunerTest, IntervalCopesWithIrregularSteps) {
   spec_.warmup_steps = 0;
   spec_.interval = 2;
-  others_ = {AtSteps(0, {{3, 0.8}}), AtSteps(1, {{3, 0.9}}), AtSteps(2, {{3, 0.7}})};
+  others_ = {CurveAtSteps(0, {{3, 0.8}}), CurveAtSteps(1, {{3, 0.9}}), CurveAtSteps(2, {{3, 0.7}})};
   spec_.min_trials = 3;
   // Boundary 2 was skipped: step 3 is the first report at or after it.
-  EXPECT_TRUE(Prune(AtSteps(9, {{1, 0.1}, {3, 0.1}}), 3));
+  EXPECT_TRUE(Prune(CurveAtSteps(9, {{1, 0.1}, {3, 0.1}}), 3));
   // Step 2 was reported already, so step 3 is not a deciding step.
-  EXPECT_FALSE(Prune(AtSteps(9, {{2, 0.1}, {3, 0.1}}), 3));
+  EXPECT_FALSE(Prune(CurveAtSteps(9, {{2, 0.1}, {3, 0.1}}), 3));
 }
 
 TEST_F(MedianPrunerTest, NaNPeersAreIgnoredAndTooFewPeersKeep) {
@@ -235,7 +226,7 @@ TEST_F(PatiencePrunerTest, PrunesAfterPatienceStepsWithoutImprovement) {
 
 TEST_F(PatiencePrunerTest, NeedsHistoryBeforeTheWindow) {
   EXPECT_FALSE(Prune(Curve(0, {0.5, 0.4}), 2));
-  EXPECT_FALSE(Prune(AtSteps(0, {{5, 0.1}}), 5));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{5, 0.1}}), 5));
 }
 
 TEST_F(PatiencePrunerTest, MinDeltaIsTheImprovementNeeded) {
@@ -252,9 +243,9 @@ TEST_F(PatiencePrunerTest, MinimizeFlipsTheComparison) {
 
 TEST_F(PatiencePrunerTest, CountsStepsNotReports) {
   // Steps 1 and 10: nine steps passed without improvement.
-  EXPECT_TRUE(Prune(AtSteps(0, {{1, 0.5}, {10, 0.4}}), 10));
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.5}, {10, 0.4}}), 10));
   // Step 4 improved on step 1 and lies in the window (3, 5].
-  EXPECT_FALSE(Prune(AtSteps(0, {{1, 0.5}, {4, 0.6}, {5, 0.55}}), 5));
+  EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.5}, {4, 0.6}, {5, 0.55}}), 5));
 }
 
 TEST_F(PatiencePrunerTest, NaNIsNoImprovement) {

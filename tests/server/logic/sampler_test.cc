@@ -4,47 +4,15 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "tests/server/logic/test_util.h"
 
 namespace vernier {
 namespace {
 
-SearchSpace MixedSpace() {
-  auto spec = ParseStudySpec(R"(
-name: s
-objective: {metric: m}
-params:
-  lr:    {type: float, low: 1.0e-5, high: 1.0, log: true}
-  drop:  {type: float, low: 0.0, high: 0.5, step: 0.1}
-  units: {type: int, low: 16, high: 256, log: true}
-  depth: {type: int, low: 1, high: 9, step: 2}
-  opt:   {type: categorical, values: [sgd, momentum, adam]}
-  mom:   {type: float, low: 0.5, high: 0.99, when: {opt: momentum}}
-trainer: {command: [/bin/true]}
-)");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec->space;
-}
-
 TEST(RandomSamplerTest, ValuesStayInsideTheirSpace) {
   SearchSpace space = MixedSpace();
   RandomSampler sampler(11);
-  for (int64_t n = 0; n < 500; ++n) {
-    ParamMap p = sampler.Suggest(space, {}, n);
-    double lr = std::get<double>(p.at("lr"));
-    EXPECT_GE(lr, 1e-5);
-    EXPECT_LE(lr, 1.0);
-    double drop = std::get<double>(p.at("drop"));
-    EXPECT_NEAR(drop * 10, std::round(drop * 10), 1e-9);
-    EXPECT_LE(drop, 0.5 + 1e-12);
-    int64_t units = std::get<int64_t>(p.at("units"));
-    EXPECT_GE(units, 16);
-    EXPECT_LE(units, 256);
-    int64_t depth = std::get<int64_t>(p.at("depth"));
-    EXPECT_EQ(depth % 2, 1);
-    EXPECT_LE(depth, 9);
-    const std::string& opt = std::get<std::string>(p.at("opt"));
-    EXPECT_EQ(p.count("mom") == 1, opt == "momentum") << opt;
-  }
+  for (int64_t n = 0; n < 500; ++n) ExpectInsideMixedSpace(sampler.Suggest(space, {}, n));
 }
 
 TEST(RandomSamplerTest, LogScaleSpreadsOverDecades) {

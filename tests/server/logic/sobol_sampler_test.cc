@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/logic/test_util.h"
 
 namespace vernier {
 namespace {
@@ -38,39 +39,13 @@ TEST(SobolCoordinateTest, EveryDimensionStratifiesTheFirstPowerOfTwoPoints) {
 }
 
 TEST(SobolSamplerTest, PointsStayInsideTheirSpace) {
-  auto spec = Parse(R"(
-  lr:    {type: float, low: 1.0e-5, high: 1.0, log: true}
-  drop:  {type: float, low: 0.0, high: 0.5, step: 0.1}
-  units: {type: int, low: 16, high: 256, log: true}
-  depth: {type: int, low: 1, high: 9, step: 2}
-  opt:   {type: categorical, values: [sgd, momentum, adam]}
-  mom:   {type: float, low: 0.5, high: 0.99, when: {opt: momentum}}
-)",
-                    "{type: sobol, seed: 7}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  SobolSampler sampler(spec->sampler.seed);
+  const SearchSpace space = MixedSpace();
+  SobolSampler sampler(7);
   std::set<std::string> opts;
   for (int64_t n = 0; n < 512; ++n) {
-    ParamMap p = sampler.Suggest(spec->space, {}, n);
-    double lr = std::get<double>(p.at("lr"));
-    EXPECT_GE(lr, 1e-5);
-    EXPECT_LE(lr, 1.0);
-    double drop = std::get<double>(p.at("drop"));
-    EXPECT_NEAR(drop * 10, std::round(drop * 10), 1e-9);
-    EXPECT_LE(drop, 0.5 + 1e-12);
-    int64_t units = std::get<int64_t>(p.at("units"));
-    EXPECT_GE(units, 16);
-    EXPECT_LE(units, 256);
-    int64_t depth = std::get<int64_t>(p.at("depth"));
-    EXPECT_EQ(depth % 2, 1);
-    EXPECT_LE(depth, 9);
-    const std::string& opt = std::get<std::string>(p.at("opt"));
-    opts.insert(opt);
-    ASSERT_EQ(p.count("mom") == 1, opt == "momentum") << opt;
-    if (p.count("mom")) {
-      EXPECT_GE(std::get<double>(p.at("mom")), 0.5);
-      EXPECT_LE(std::get<double>(p.at("mom")), 0.99);
-    }
+    ParamMap p = sampler.Suggest(space, {}, n);
+    ExpectInsideMixedSpace(p);
+    opts.insert(std::get<std::string>(p.at("opt")));
   }
   EXPECT_EQ(opts.size(), 3u);
 }

@@ -1,0 +1,72 @@
+// Helpers shared by the pure-logic tests: a mixed search space with every kind
+// of parameter, and learning curves built by hand.
+#ifndef VERNIER_TESTS_SERVER_LOGIC_TEST_UTIL_H_
+#define VERNIER_TESTS_SERVER_LOGIC_TEST_UTIL_H_
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/logic/study_spec.h"
+#include "server/logic/types.h"
+
+namespace vernier {
+
+// Log float, stepped float, log int, stepped int, categorical, and a float
+// that exists only when opt == momentum.
+inline SearchSpace MixedSpace() {
+  auto spec = ParseStudySpec(R"(
+name: s
+objective: {metric: m}
+params:
+  lr:    {type: float, low: 1.0e-5, high: 1.0, log: true}
+  drop:  {type: float, low: 0.0, high: 0.5, step: 0.1}
+  units: {type: int, low: 16, high: 256, log: true}
+  depth: {type: int, low: 1, high: 9, step: 2}
+  opt:   {type: categorical, values: [sgd, momentum, adam]}
+  mom:   {type: float, low: 0.5, high: 0.99, when: {opt: momentum}}
+trainer: {command: [/bin/true]}
+)");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec->space;
+}
+
+// Checks that `p` is a point of MixedSpace(): bounds, grids, types, and the
+// condition on `mom`.
+inline void ExpectInsideMixedSpace(const ParamMap& p) {
+  double lr = std::get<double>(p.at("lr"));
+  EXPECT_GE(lr, 1e-5);
+  EXPECT_LE(lr, 1.0);
+  double drop = std::get<double>(p.at("drop"));
+  EXPECT_NEAR(drop * 10, std::round(drop * 10), 1e-9);
+  EXPECT_LE(drop, 0.5 + 1e-12);
+  int64_t units = std::get<int64_t>(p.at("units"));
+  EXPECT_GE(units, 16);
+  EXPECT_LE(units, 256);
+  int64_t depth = std::get<int64_t>(p.at("depth"));
+  EXPECT_EQ(depth % 2, 1);
+  EXPECT_LE(depth, 9);
+  const std::string& opt = std::get<std::string>(p.at("opt"));
+  EXPECT_EQ(p.count("mom") == 1, opt == "momentum") << opt;
+  if (p.count("mom") == 1) {
+    EXPECT_GE(std::get<double>(p.at("mom")), 0.5);
+    EXPECT_LE(std::get<double>(p.at("mom")), 0.99);
+  }
+}
+
+// A trial that reported metric "acc" at the given {step, value} points.
+inline TrialRecord CurveAtSteps(int64_t number, std::vector<std::pair<int64_t, double>> points,
+                                TrialState state = TrialState::kComplete) {
+  TrialRecord trial;
+  trial.number = number;
+  trial.state = state;
+  for (const auto& [step, value] : points) trial.intermediate.push_back({step, {{"acc", value}}});
+  return trial;
+}
+
+}  // namespace vernier
+
+#endif  // VERNIER_TESTS_SERVER_LOGIC_TEST_UTIL_H_
