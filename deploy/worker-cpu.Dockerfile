@@ -4,7 +4,7 @@
 FROM debian:12-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc \
-      libprotobuf-dev protobuf-compiler libabsl-dev libsqlite3-dev nlohmann-json3-dev \
+      libprotobuf-dev protobuf-compiler libabsl-dev libsqlite3-dev nlohmann-json3-dev libeigen3-dev \
       libyaml-cpp-dev libcli11-dev libtorch-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

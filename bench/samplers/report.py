@@ -4,7 +4,8 @@
 Usage: report.py vernier.csv optuna.csv > table.md
 One row per (function, budget); one column per sampler with the mean and the
 median simple regret over the seeds (lower is better). The last column says
-whether Vernier's tpe is at or below Optuna's tpe on both statistics.
+whether Vernier's tpe, and then its gp, is at or below Optuna's tpe on both
+statistics.
 """
 import collections
 import csv
@@ -12,8 +13,18 @@ import statistics
 import sys
 
 COLUMNS = [("vernier", "random"), ("vernier", "tpe"), ("vernier", "tpe_multivariate"),
-           ("vernier", "tpe_exact_densities"),
+           ("vernier", "tpe_exact_densities"), ("vernier", "gp"), ("vernier", "cmaes"),
            ("optuna", "random"), ("optuna", "tpe"), ("optuna", "cmaes")]
+
+
+def verdict(ours, theirs):
+    if not ours or not theirs:
+        return "—"
+    if ours[0] <= theirs[0] and ours[1] <= theirs[1]:
+        return "yes"
+    if ours[0] <= theirs[0]:
+        return "mean only"
+    return "median only" if ours[1] <= theirs[1] else "no"
 
 
 def main():
@@ -28,8 +39,9 @@ def main():
     print(f"Simple regret, mean / median over {'/'.join(map(str, sorted(seeds)))} seeds "
           "(lower is better).\n")
     header = ["function", "budget"] + [f"{impl} {name}" for impl, name in COLUMNS]
-    print("| " + " | ".join(header + ["vernier tpe <= optuna tpe"]) + " |")
-    print("|" + "---|" * (len(header) + 1))
+    verdicts = ["vernier tpe <= optuna tpe", "vernier gp <= optuna tpe"]
+    print("| " + " | ".join(header + verdicts) + " |")
+    print("|" + "---|" * (len(header) + len(verdicts)))
     for function, budget in cases:
         cells = [function, str(budget)]
         stats = {}
@@ -40,13 +52,10 @@ def main():
                 continue
             stats[column] = (statistics.mean(values), statistics.median(values))
             cells.append("%.3g / %.3g" % stats[column])
-        ours, theirs = stats.get(("vernier", "tpe")), stats.get(("optuna", "tpe"))
-        verdict = "—"
-        if ours and theirs:
-            verdict = "yes" if ours[0] <= theirs[0] and ours[1] <= theirs[1] else (
-                "mean only" if ours[0] <= theirs[0] else
-                "median only" if ours[1] <= theirs[1] else "no")
-        print("| " + " | ".join(cells + [verdict]) + " |")
+        theirs = stats.get(("optuna", "tpe"))
+        cells += [verdict(stats.get(("vernier", "tpe")), theirs),
+                  verdict(stats.get(("vernier", "gp")), theirs)]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

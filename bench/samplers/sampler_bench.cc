@@ -7,11 +7,15 @@
 // budget is read off the same run (the samplers do not know the budget), as
 // in bench/samplers/optuna_bench.py.
 //
-// Usage: sampler_bench [--seeds N] [--budgets 50,100]
+// Usage: sampler_bench [--seeds N] [--budgets 50,100] [--samplers gp,tpe]
+//                      [--functions branin,mixed]
+// Prints to stderr, per sampler and function, the mean CPU time of one Suggest()
+// over the last ten trials of the largest budget.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -143,6 +147,8 @@ const std::vector<SamplerConfig>& Samplers() {
       {"tpe", "type: tpe"},
       {"tpe_multivariate", "type: tpe, multivariate: true"},
       {"tpe_exact_densities", "type: tpe", true},
+      {"gp", "type: gp"},
+      {"cmaes", "type: cmaes"},
   };
   return *samplers;
 }
@@ -156,9 +162,18 @@ StudySpec ParseOrDie(const std::string& yaml) {
   return *std::move(spec);
 }
 
-// Runs one study and returns the best value after each trial.
+// CPU time of this thread: unlike wall time, not inflated by other processes
+// on a shared machine.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Runs one study and returns the best value after each trial; adds the
+// seconds spent in the last ten Suggest() calls to `late_seconds`.
 std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config, uint64_t seed,
-                             int budget) {
+                             int budget, double& late_seconds) {
   const StudySpec spec = ParseOrDie(absl::StrCat(
       "name: bench\nobjective: {metric: value, goal: minimize}\nparams:\n", problem.params_yaml,
       "sampler: {", config.sampler_yaml, ", seed: ", seed, "}\ntrainer: {command: [/bin/true]}\n"));
@@ -177,7 +192,9 @@ std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config
   for (int n = 0; n < budget; ++n) {
     TrialRecord trial;
     trial.number = n;
+    const double start = ThreadCpuSeconds();
     trial.params = sampler->Suggest(spec.space, history, n);
+    if (n >= budget - 10) late_seconds += ThreadCpuSeconds() - start;
     const double value = problem.evaluate(trial.params);
     trial.state = TrialState::kComplete;
     trial.final_metrics["value"] = value;
@@ -192,7 +209,13 @@ std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config
 struct Options {
   int seeds = 20;
   std::vector<int> budgets = {50, 100};
+  std::vector<std::string> samplers;   // Empty: all.
+  std::vector<std::string> functions;  // Empty: all.
 };
+
+bool Selected(const std::vector<std::string>& names, const std::string& name) {
+  return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
+}
 
 Options ParseFlags(int argc, char** argv) {
   Options options;
@@ -208,11 +231,17 @@ Options ParseFlags(int argc, char** argv) {
         ok = ok && absl::SimpleAtoi(part, &budget) && budget > 0;
         options.budgets.push_back(budget);
       }
+    } else if (flag == "--samplers") {
+      options.samplers = absl::StrSplit(argv[i + 1], ',');
+    } else if (flag == "--functions") {
+      options.functions = absl::StrSplit(argv[i + 1], ',');
     } else {
       ok = false;
     }
     if (!ok) {
-      std::fprintf(stderr, "usage: sampler_bench [--seeds N] [--budgets 50,100]\n");
+      std::fprintf(stderr,
+                   "usage: sampler_bench [--seeds N] [--budgets 50,100] [--samplers a,b] "
+                   "[--functions f,g]\n");
       std::exit(2);
     }
   }
@@ -228,14 +257,21 @@ int main(int argc, char** argv) {
   const int max_budget = *std::max_element(options.budgets.begin(), options.budgets.end());
   std::printf("impl,sampler,function,seed,budget,regret\n");
   for (const Problem& problem : Problems()) {
+    if (!Selected(options.functions, problem.name)) continue;
     for (const SamplerConfig& config : Samplers()) {
+      if (!Selected(options.samplers, config.name)) continue;
+      double late_seconds = 0;
       for (int seed = 0; seed < options.seeds; ++seed) {
-        const std::vector<double> best = RunStudy(problem, config, seed, max_budget);
+        const std::vector<double> best = RunStudy(problem, config, seed, max_budget, late_seconds);
         for (int budget : options.budgets) {
           std::printf("vernier,%s,%s,%d,%d,%.10g\n", config.name.c_str(), problem.name.c_str(),
                       seed, budget, best[budget - 1] - problem.optimum);
         }
+        std::fflush(stdout);
       }
+      std::fprintf(stderr, "%s %s: %.2f ms CPU per suggestion at trials %d-%d\n",
+                   config.name.c_str(), problem.name.c_str(),
+                   1e3 * late_seconds / (10.0 * options.seeds), max_budget - 10, max_budget - 1);
     }
   }
   return 0;

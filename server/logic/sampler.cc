@@ -5,6 +5,8 @@
 
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
+#include "server/logic/cmaes_sampler.h"
+#include "server/logic/gp_sampler.h"
 #include "server/logic/grid_sampler.h"
 #include "server/logic/sobol_sampler.h"
 #include "server/logic/tpe_sampler.h"
@@ -84,6 +86,10 @@ absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
   if (spec.type == "tpe") return std::make_unique<TpeSampler>(spec.tpe, spec.seed, objective);
   if (spec.type == "grid") return std::make_unique<GridSampler>(spec.grid);
   if (spec.type == "sobol") return std::make_unique<SobolSampler>(spec.seed);
+  if (spec.type == "gp") return std::make_unique<GpSampler>(spec.gp, spec.seed, objective);
+  if (spec.type == "cmaes") {
+    return std::make_unique<CmaesSampler>(spec.cmaes, spec.seed, objective);
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("sampler.type: unknown sampler \"", spec.type, "\""));
 }

@@ -80,11 +80,25 @@ struct GridSpec {
   }
 };
 
+// Settings of Gaussian-process Bayesian optimisation (`sampler: {type: gp}`).
+struct GpSpec {
+  int64_t n_startup_trials = 10;  // COMPLETE trials drawn quasi-randomly first; >= 1.
+};
+
+// Settings of CMA-ES (`sampler: {type: cmaes}`).
+struct CmaesSpec {
+  double sigma0 = 1.0 / 6;  // Initial step size, as a share of each range; (0, 1].
+  int64_t popsize = 0;      // Trials per generation; 0: 4 + floor(3 ln n); else >= 2.
+  bool restarts = false;    // IPOP: restart with twice the population on stagnation.
+};
+
 struct SamplerSpec {
-  std::string type = "random";  // "random" | "tpe" | "grid" | "sobol"
+  std::string type = "random";  // "random" | "tpe" | "grid" | "sobol" | "gp" | "cmaes"
   uint64_t seed = 0;            // From the file, else derived from the study name.
   TpeSpec tpe;                  // type "tpe" only.
   GridSpec grid;                // type "grid" only.
+  GpSpec gp;                    // type "gp" only.
+  CmaesSpec cmaes;              // type "cmaes" only.
 };
 
 // Settings of the early-stopping rule (`pruner: {type: ...}`). A "step" is the

@@ -1,19 +1,76 @@
-// Helpers shared by the pure-logic tests: a mixed search space with every kind
+// Helpers shared by the pure-logic tests: search spaces from YAML, a
+// sequential ask/tell loop for samplers, a mixed search space with every kind
 // of parameter, and learning curves built by hand.
 #ifndef VERNIER_TESTS_SERVER_LOGIC_TEST_UTIL_H_
 #define VERNIER_TESTS_SERVER_LOGIC_TEST_UTIL_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
 
 namespace vernier {
+
+// Parses `params` (YAML lines of a study file's params block) into a search
+// space of a study that minimises "loss".
+inline SearchSpace ParseSpace(const std::string& params) {
+  auto spec = ParseStudySpec(absl::StrCat("name: s\nobjective: {metric: loss}\nparams:\n", params,
+                                          "trainer: {command: [/bin/true]}\n"));
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? spec->space : SearchSpace{};
+}
+
+inline double Number(const ParamMap& params, const std::string& name) {
+  const ParamValue& value = params.at(name);
+  if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
+  return std::get<double>(value);
+}
+
+inline TrialRecord Complete(int64_t number, ParamMap params, double loss) {
+  TrialRecord trial;
+  trial.number = number;
+  trial.params = std::move(params);
+  trial.state = TrialState::kComplete;
+  trial.final_metrics["loss"] = loss;
+  return trial;
+}
+
+inline std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
+  std::vector<const TrialRecord*> out;
+  for (const TrialRecord& trial : trials) out.push_back(&trial);
+  return out;
+}
+
+// Asks and tells `n` trials one after another; `check` sees each suggestion.
+inline std::vector<TrialRecord> RunStudy(
+    const Sampler& sampler, const SearchSpace& space, int n,
+    const std::function<double(const ParamMap&)>& loss,
+    const std::function<void(const ParamMap&)>& check = nullptr) {
+  std::vector<TrialRecord> trials;
+  trials.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    ParamMap params = sampler.Suggest(space, Pointers(trials), i);
+    if (check) check(params);
+    const double value = loss(params);
+    trials.push_back(Complete(i, std::move(params), value));
+  }
+  return trials;
+}
+
+inline double BestLoss(const std::vector<TrialRecord>& trials) {
+  double best = INFINITY;
+  for (const TrialRecord& t : trials) best = std::min(best, t.final_metrics.at("loss"));
+  return best;
+}
 
 // Log float, stepped float, log int, stepped int, categorical, and a float
 // that exists only when opt == momentum.

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "tests/server/logic/test_util.h"
 
 namespace vernier {
 namespace {
@@ -18,13 +19,6 @@ namespace {
 using ::testing::HasSubstr;
 
 const ObjectiveSpec kMinimize{"loss", Goal::kMinimize};
-
-SearchSpace ParseSpace(const std::string& params) {
-  auto spec = ParseStudySpec(absl::StrCat("name: s\nobjective: {metric: loss}\nparams:\n", params,
-                                          "trainer: {command: [/bin/true]}\n"));
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? spec->space : SearchSpace{};
-}
 
 SearchSpace LineSpace() { return ParseSpace("  x: {type: float, low: -10.0, high: 10.0}\n"); }
 
@@ -39,12 +33,6 @@ SearchSpace MixedSpace() {
 )");
 }
 
-double Number(const ParamMap& params, const std::string& name) {
-  const ParamValue& value = params.at(name);
-  if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
-  return std::get<double>(value);
-}
-
 double Quadratic(const ParamMap& params) { return std::pow(Number(params, "x") - 3.0, 2); }
 
 // A loss over MixedSpace with its optimum inside, at lr 1e-3, momentum 0.9.
@@ -56,35 +44,6 @@ double MixedLoss(const ParamMap& params) {
   const std::string& opt = std::get<std::string>(params.at("opt"));
   if (opt == "momentum") return loss + 10 * std::pow(Number(params, "mom") - 0.9, 2);
   return loss + (opt == "adam" ? 0.5 : 1.0);
-}
-
-TrialRecord Complete(int64_t number, ParamMap params, double loss) {
-  TrialRecord trial;
-  trial.number = number;
-  trial.params = std::move(params);
-  trial.state = TrialState::kComplete;
-  trial.final_metrics["loss"] = loss;
-  return trial;
-}
-
-std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
-  std::vector<const TrialRecord*> out;
-  for (const TrialRecord& trial : trials) out.push_back(&trial);
-  return out;
-}
-
-// Asks and tells `n` trials one after another; `check` sees each suggestion.
-std::vector<TrialRecord> RunStudy(const Sampler& sampler, const SearchSpace& space, int n,
-                                  const std::function<double(const ParamMap&)>& loss,
-                                  const std::function<void(const ParamMap&)>& check = nullptr) {
-  std::vector<TrialRecord> trials;
-  trials.reserve(n);
-  for (int64_t i = 0; i < n; ++i) {
-    ParamMap params = sampler.Suggest(space, Pointers(trials), i);
-    if (check) check(params);
-    trials.push_back(Complete(i, params, loss(params)));
-  }
-  return trials;
 }
 
 TpeSpec Tpe(bool multivariate = false, bool constant_liar = true) {
@@ -304,8 +263,10 @@ TEST(TpeSpecTest, ErrorsNameTheField) {
               HasSubstr("sampler.gamma: unknown key"));
   EXPECT_THAT(ParseSampler("{type: random, n_startup_trials: 5}").message(),
               HasSubstr("sampler.n_startup_trials: unknown key"));
-  EXPECT_THAT(ParseSampler("{type: bayes}").message(),
-              HasSubstr("unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol)"));
+  EXPECT_THAT(
+      ParseSampler("{type: bayes}").message(),
+      HasSubstr(
+          "unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol, gp, cmaes)"));
   EXPECT_TRUE(ParseSampler("{type: tpe}").ok());
 }
 

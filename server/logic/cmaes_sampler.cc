@@ -1,0 +1,199 @@
+#include "server/logic/cmaes_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "Eigen/Eigenvalues"
+#include "server/logic/unit_space.h"
+
+namespace vernier {
+namespace cmaes {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+double Uniform(std::mt19937_64& gen) { return static_cast<double>(gen() >> 11) * 0x1.0p-53; }
+
+double Normal(std::mt19937_64& gen) {
+  const double radius = std::sqrt(-2.0 * std::log(1.0 - Uniform(gen)));
+  return radius * std::cos(2.0 * kPi * Uniform(gen));
+}
+
+}  // namespace
+
+int DefaultPopulation(int dims) {
+  return 4 + static_cast<int>(std::floor(3 * std::log(static_cast<double>(dims))));
+}
+
+Strategy::Strategy(const Eigen::VectorXd& mean, double sigma, int popsize)
+    : dims_(static_cast<int>(mean.size())),
+      popsize_(popsize),
+      mu_(popsize / 2),
+      mean_(mean),
+      sigma_(sigma) {
+  const double n = dims_;
+  weights_.resize(mu_);
+  for (int i = 0; i < mu_; ++i) weights_[i] = std::log((popsize_ + 1) / 2.0) - std::log(i + 1.0);
+  weights_ /= weights_.sum();
+  mu_eff_ = 1.0 / weights_.squaredNorm();
+  c_sigma_ = (mu_eff_ + 2) / (n + mu_eff_ + 5);
+  d_sigma_ = 1 + 2 * std::max(0.0, std::sqrt((mu_eff_ - 1) / (n + 1)) - 1) + c_sigma_;
+  c_c_ = (4 + mu_eff_ / n) / (n + 4 + 2 * mu_eff_ / n);
+  c_1_ = 2 / ((n + 1.3) * (n + 1.3) + mu_eff_);
+  c_mu_ = std::min(1 - c_1_, 2 * (mu_eff_ - 2 + 1 / mu_eff_) / ((n + 2) * (n + 2) + mu_eff_));
+  chi_n_ = std::sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n));
+  c_ = Eigen::MatrixXd::Identity(dims_, dims_);
+  b_ = Eigen::MatrixXd::Identity(dims_, dims_);
+  d_ = Eigen::VectorXd::Ones(dims_);
+  p_sigma_ = Eigen::VectorXd::Zero(dims_);
+  p_c_ = Eigen::VectorXd::Zero(dims_);
+}
+
+Eigen::VectorXd Strategy::Ask(std::mt19937_64& gen) const {
+  Eigen::VectorXd x(dims_);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Eigen::VectorXd z(dims_);
+    for (int d = 0; d < dims_; ++d) z[d] = Normal(gen);
+    x = mean_ + sigma_ * (b_ * d_.cwiseProduct(z));
+    if ((x.array() >= 0).all() && (x.array() <= 1).all()) return x;
+  }
+  return x.cwiseMax(0.0).cwiseMin(1.0);
+}
+
+void Strategy::Tell(const std::vector<Eigen::VectorXd>& points, const std::vector<double>& losses) {
+  std::vector<int> order(points.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return losses[a] < losses[b]; });
+  last_loss_range_ = losses[order.back()] - losses[order.front()];
+
+  // C^-1/2 = B D^-1 B^T.
+  const Eigen::MatrixXd inv_sqrt_c = b_ * d_.cwiseInverse().asDiagonal() * b_.transpose();
+  const double clip = std::sqrt(static_cast<double>(dims_)) + 2.0 * dims_ / (dims_ + 2.0);
+  std::vector<Eigen::VectorXd> steps;
+  for (int i = 0; i < mu_; ++i) {
+    Eigen::VectorXd y = (points[order[i]] - mean_) / sigma_;
+    const double length = (inv_sqrt_c * y).norm();
+    if (length > clip) y *= clip / length;
+    steps.push_back(std::move(y));
+  }
+  Eigen::VectorXd y_w = Eigen::VectorXd::Zero(dims_);
+  for (int i = 0; i < mu_; ++i) y_w += weights_[i] * steps[i];
+
+  mean_ += sigma_ * y_w;
+  p_sigma_ = (1 - c_sigma_) * p_sigma_ +
+             std::sqrt(c_sigma_ * (2 - c_sigma_) * mu_eff_) * (inv_sqrt_c * y_w);
+  ++generation_;
+  const double norm_ps = p_sigma_.norm();
+  const double h_sigma_bound = (1.4 + 2 / (dims_ + 1.0)) * chi_n_;
+  const bool h_sigma =
+      norm_ps / std::sqrt(1 - std::pow(1 - c_sigma_, 2.0 * generation_)) < h_sigma_bound;
+  p_c_ = (1 - c_c_) * p_c_ + (h_sigma ? std::sqrt(c_c_ * (2 - c_c_) * mu_eff_) : 0.0) * y_w;
+  Eigen::MatrixXd rank_mu = Eigen::MatrixXd::Zero(dims_, dims_);
+  for (int i = 0; i < mu_; ++i) rank_mu += weights_[i] * steps[i] * steps[i].transpose();
+  const double old_weight = 1 - c_1_ - c_mu_ + (h_sigma ? 0.0 : c_1_ * c_c_ * (2 - c_c_));
+  c_ = old_weight * c_ + c_1_ * p_c_ * p_c_.transpose() + c_mu_ * rank_mu;
+  sigma_ *= std::exp(std::min(1.0, (c_sigma_ / d_sigma_) * (norm_ps / chi_n_ - 1)));
+  Decompose();
+}
+
+void Strategy::Decompose() {
+  c_ = 0.5 * (c_ + c_.transpose());
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(c_);
+  b_ = solver.eigenvectors();
+  d_ = solver.eigenvalues().cwiseMax(1e-20).cwiseSqrt();
+}
+
+bool Strategy::Converged() const {
+  const double spread = sigma_ * c_.diagonal().cwiseSqrt().maxCoeff();
+  const double condition = (d_.maxCoeff() / d_.minCoeff());
+  return spread < 1e-8 || last_loss_range_ < 1e-12 || condition * condition > 1e14;
+}
+
+}  // namespace cmaes
+
+namespace {
+
+bool SearchedByCmaes(const ParamSpec& param) {
+  return param.type != ParamSpec::Type::kCategorical && !param.when;
+}
+
+std::optional<double> Loss(const TrialRecord& trial, const ObjectiveSpec& objective) {
+  if (trial.state != TrialState::kComplete) return std::nullopt;
+  auto it = trial.final_metrics.find(objective.metric);
+  if (it == trial.final_metrics.end() || !std::isfinite(it->second)) return std::nullopt;
+  return objective.goal == Goal::kMinimize ? it->second : -it->second;
+}
+
+std::mt19937_64 Generator(uint64_t seed, uint64_t stream, uint32_t purpose) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32), purpose};
+  return std::mt19937_64(seq);
+}
+
+}  // namespace
+
+CmaesSampler::CmaesSampler(const CmaesSpec& spec, uint64_t seed, const ObjectiveSpec& objective)
+    : spec_(spec), seed_(seed), objective_(objective), fallback_(TpeSpec(), seed, objective) {}
+
+ParamMap CmaesSampler::Suggest(const SearchSpace& space,
+                               absl::Span<const TrialRecord* const> history,
+                               int64_t trial_number) const {
+  const UnitSpace unit(space, &SearchedByCmaes);
+  const int dims = unit.dims();
+  bool needs_fallback = false;
+  for (const ParamSpec& param : space.params) needs_fallback |= !SearchedByCmaes(param);
+  ParamMap fallback;
+  if (needs_fallback || dims == 0) fallback = fallback_.Suggest(space, history, trial_number);
+  if (dims == 0) return fallback;
+
+  // Replay: COMPLETE trials by number, popsize at a time.
+  std::vector<const TrialRecord*> trials(history.begin(), history.end());
+  std::sort(trials.begin(), trials.end(),
+            [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; });
+  std::vector<std::pair<Eigen::VectorXd, double>> told;
+  for (const TrialRecord* trial : trials) {
+    std::optional<double> loss = Loss(*trial, objective_);
+    if (!loss) continue;
+    std::optional<Eigen::VectorXd> z = unit.Encode(trial->params);
+    if (z) told.emplace_back(*std::move(z), *loss);
+  }
+  int popsize =
+      spec_.popsize > 0 ? static_cast<int>(spec_.popsize) : cmaes::DefaultPopulation(dims);
+  cmaes::Strategy strategy(Eigen::VectorXd::Constant(dims, 0.5), spec_.sigma0, popsize);
+  int restarts = 0;
+  std::vector<Eigen::VectorXd> points;
+  std::vector<double> losses;
+  for (const auto& [z, loss] : told) {
+    points.push_back(z);
+    losses.push_back(loss);
+    if (static_cast<int>(points.size()) < strategy.popsize()) continue;
+    strategy.Tell(points, losses);
+    points.clear();
+    losses.clear();
+    if (spec_.restarts && strategy.Converged()) {
+      ++restarts;
+      std::mt19937_64 gen = Generator(seed_, restarts, 0xc3a1u);
+      Eigen::VectorXd mean(dims);
+      for (int d = 0; d < dims; ++d) mean[d] = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+      popsize *= 2;
+      strategy = cmaes::Strategy(mean, spec_.sigma0, popsize);
+    }
+  }
+
+  std::mt19937_64 gen = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a0u);
+  const Eigen::VectorXd z = strategy.Ask(gen);
+  ParamMap params;
+  std::mt19937_64 uniform = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a2u);
+  for (const auto& axis : unit.axes()) params[axis.param->name] = UnitSpace::Decode(axis, z);
+  for (const ParamSpec& param : space.params) {
+    if (SearchedByCmaes(param) || !ConditionHolds(param, params)) continue;
+    auto it = fallback.find(param.name);
+    params[param.name] = it != fallback.end() ? it->second : SampleUniform(param, uniform);
+  }
+  return params;
+}
+
+}  // namespace vernier

@@ -1,0 +1,158 @@
+#include "server/logic/cmaes_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/logic/sampler.h"
+#include "server/logic/study_spec.h"
+#include "tests/server/logic/test_util.h"
+
+namespace vernier {
+namespace {
+
+using ::testing::HasSubstr;
+
+const ObjectiveSpec kMinimize{"loss", Goal::kMinimize};
+
+CmaesSampler MakeCmaes(uint64_t seed, bool restarts = false, int64_t popsize = 0) {
+  CmaesSpec spec;
+  spec.restarts = restarts;
+  spec.popsize = popsize;
+  return CmaesSampler(spec, seed, kMinimize);
+}
+
+std::string BoxYaml(int dims, double low, double high) {
+  std::string yaml;
+  for (int i = 0; i < dims; ++i) {
+    absl::StrAppend(&yaml, "  x", i, ": {type: float, low: ", low, ", high: ", high, "}\n");
+  }
+  return yaml;
+}
+
+double Sphere(const ParamMap& p, int dims) {
+  double sum = 0;
+  for (int i = 0; i < dims; ++i) sum += std::pow(Number(p, absl::StrCat("x", i)) - 1.0, 2);
+  return sum;
+}
+
+TEST(CmaesStrategyTest, ConvergesOnASphere) {
+  // 4-D sphere centred at 0.3 in the unit cube, straight through Strategy.
+  cmaes::Strategy strategy(Eigen::VectorXd::Constant(4, 0.5), 0.2, cmaes::DefaultPopulation(4));
+  std::mt19937_64 gen(1);
+  const Eigen::VectorXd optimum = Eigen::VectorXd::Constant(4, 0.3);
+  for (int g = 0; g < 100; ++g) {
+    std::vector<Eigen::VectorXd> points;
+    std::vector<double> losses;
+    for (int i = 0; i < strategy.popsize(); ++i) {
+      points.push_back(strategy.Ask(gen));
+      EXPECT_TRUE((points.back().array() >= 0).all() && (points.back().array() <= 1).all());
+      losses.push_back((points.back() - optimum).squaredNorm());
+    }
+    strategy.Tell(points, losses);
+  }
+  EXPECT_LT((strategy.mean() - optimum).norm(), 1e-4);
+  EXPECT_LT(strategy.sigma(), 1e-3);
+}
+
+TEST(CmaesSamplerTest, ConvergesOnASphereInFourHundredEvaluations) {
+  const SearchSpace space = ParseSpace(BoxYaml(5, -5, 5));
+  const auto trials =
+      RunStudy(MakeCmaes(3), space, 400, [](const ParamMap& p) { return Sphere(p, 5); });
+  EXPECT_LT(BestLoss(trials), 1e-3);
+}
+
+TEST(CmaesSamplerTest, SameHistoryGivesTheSameSuggestionAfterARestart) {
+  const SearchSpace space = ParseSpace(BoxYaml(3, -5, 5));
+  std::vector<TrialRecord> trials =
+      RunStudy(MakeCmaes(5), space, 23, [](const ParamMap& p) { return Sphere(p, 3); });
+  std::vector<const TrialRecord*> history = Pointers(trials);
+  const ParamMap first = MakeCmaes(5).Suggest(space, history, 23);
+  std::reverse(history.begin(), history.end());
+  // A new object stands for a restarted server: it only has the history.
+  EXPECT_EQ(MakeCmaes(5).Suggest(space, history, 23), first);
+  EXPECT_NE(MakeCmaes(6).Suggest(space, history, 23), first);
+  EXPECT_NE(MakeCmaes(5).Suggest(space, history, 24), first);
+}
+
+TEST(CmaesSamplerTest, LearnsFromTheHistory) {
+  // After several generations on a sphere, suggestions cluster near the
+  // optimum at 1.0, far closer than uniform draws over [-5, 5].
+  const SearchSpace space = ParseSpace(BoxYaml(3, -5, 5));
+  std::vector<TrialRecord> trials =
+      RunStudy(MakeCmaes(7), space, 140, [](const ParamMap& p) { return Sphere(p, 3); });
+  double total = 0;
+  for (int i = 140; i < 150; ++i)
+    total += Sphere(MakeCmaes(7).Suggest(space, Pointers(trials), i), 3);
+  EXPECT_LT(total / 10, 0.05);
+}
+
+TEST(CmaesSamplerTest, RespectsIntsStepsLogScalesAndConditions) {
+  const SearchSpace space = MixedSpace();
+  for (bool restarts : {false, true}) {
+    RunStudy(
+        MakeCmaes(2, restarts), space, 80,
+        [](const ParamMap& p) {
+          return std::abs(std::log10(Number(p, "lr")) + 2) + Number(p, "depth");
+        },
+        ExpectInsideMixedSpace);
+  }
+}
+
+TEST(CmaesSamplerTest, RestartsAfterConvergence) {
+  // A constant loss converges at once (no spread); with restarts the
+  // population doubles and the search moves on instead of collapsing.
+  const SearchSpace space = ParseSpace(BoxYaml(2, 0, 1));
+  auto flat = [](const ParamMap&) { return 1.0; };
+  const auto with = RunStudy(MakeCmaes(4, true, 4), space, 60, flat);
+  const auto without = RunStudy(MakeCmaes(4, false, 4), space, 60, flat);
+  EXPECT_EQ(with[3].params, without[3].params);  // The first generation is shared.
+  EXPECT_NE(with[5].params, without[5].params);
+}
+
+TEST(CmaesSamplerTest, RunningTrialsGetDistinctSuggestions) {
+  const SearchSpace space = ParseSpace(BoxYaml(2, 0, 1));
+  std::vector<TrialRecord> trials =
+      RunStudy(MakeCmaes(9), space, 12, [](const ParamMap& p) { return Sphere(p, 2); });
+  std::vector<ParamMap> batch;
+  for (int i = 12; i < 16; ++i) {
+    ParamMap params = MakeCmaes(9).Suggest(space, Pointers(trials), i);
+    TrialRecord running;
+    running.number = i;
+    running.params = params;
+    running.state = TrialState::kRunning;
+    trials.push_back(running);
+    batch.push_back(params);
+  }
+  for (size_t a = 0; a < batch.size(); ++a) {
+    for (size_t b = 0; b < a; ++b) EXPECT_NE(batch[a], batch[b]);
+  }
+}
+
+TEST(CmaesSamplerTest, ParsesItsOptions) {
+  auto parse = [](const std::string& sampler) {
+    return ParseStudySpec(absl::StrCat(
+        "name: s\nobjective: {metric: loss}\nparams:\n  x: {type: float, low: 0, high: 1}\n"
+        "sampler: ",
+        sampler, "\ntrainer: {command: [/bin/true]}\n"));
+  };
+  auto spec = parse("{type: cmaes, sigma0: 0.3, popsize: 12, restarts: true}");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->sampler.cmaes.sigma0, 0.3);
+  EXPECT_EQ(spec->sampler.cmaes.popsize, 12);
+  EXPECT_TRUE(spec->sampler.cmaes.restarts);
+  EXPECT_THAT(parse("{type: cmaes, sigma0: 2}").status().message(),
+              HasSubstr("sampler.sigma0: must be in (0, 1]"));
+  EXPECT_THAT(parse("{type: cmaes, popsize: 1}").status().message(), HasSubstr("sampler.popsize"));
+  EXPECT_TRUE(MakeSampler(spec->sampler, spec->objective).ok());
+}
+
+}  // namespace
+}  // namespace vernier
