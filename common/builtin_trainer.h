@@ -41,7 +41,7 @@ const BuiltinParam* FindBuiltinParam(absl::string_view name);
 //   kInt    a JSON integer, or a float with an integral value (64.0), within
 //           the bounds;
 //   kChoice a JSON string among `choices`;
-//   kString a non-empty JSON string.
+//   kString a JSON string, non-empty unless the default is "".
 // Otherwise returns INVALID_ARGUMENT whose message starts with `field` (the
 // caller's name for where the value came from) and shows the value, e.g.
 //   params.optimizer.values[2]: unknown optimizer "adamm" (expected one of: sgd, momentum, adam)

@@ -8,11 +8,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "trainer/idx.h"
 
 namespace vernier {
+
+// Returns `dir`/`name`.gz if it exists, else `dir`/`name` if that exists, else
+// NOT_FOUND naming the .gz file.
+absl::StatusOr<std::string> FindIdxFile(const std::string& dir, const std::string& name);
 
 // A data set's training and test parts, both of images `rows` x `cols`.
 struct Dataset {
@@ -42,6 +47,32 @@ struct SplitPlan {
 // when it is 0. Returns INVALID_ARGUMENT when no image is left for training or
 // `train_subset` exceeds the images left.
 absl::StatusOr<SplitPlan> PlanSplit(int64_t total, double val_fraction, int64_t train_subset);
+
+// Which examples of a data set without a separate test file go to each split,
+// as ascending example indices.
+struct IndexSplit {
+  std::vector<int64_t> train;
+  std::vector<int64_t> val;
+  std::vector<int64_t> test;
+};
+
+// Returns a seeded random split of `total` examples: the indices are shuffled
+// (Fisher-Yates over a std::mt19937_64 seeded with `seed`, the same on every
+// platform), the first round(total * test_fraction) go to test, the next
+// round(rest * val_fraction) to validation, and the others, or the first
+// `train_subset` of them when it is > 0, to training. Test and validation get
+// at least one example each. The split depends only on its arguments, so every
+// trial of a study with the same data_seed sees the same examples.
+// Returns INVALID_ARGUMENT when no example is left for training or
+// `train_subset` exceeds the examples left.
+absl::StatusOr<IndexSplit> ShuffleSplit(int64_t total, double test_fraction, double val_fraction,
+                                        int64_t train_subset, uint64_t seed);
+
+// Returns INVALID_ARGUMENT, naming `source` and the class, when a class in
+// [0, class_names.size()) has no example among the training `labels`.
+absl::Status CheckEveryClassPresent(const std::vector<int64_t>& labels,
+                                    const std::vector<std::string>& class_names,
+                                    const std::string& source);
 
 }  // namespace vernier
 

@@ -101,6 +101,7 @@ absl::Status Run(const Flags& flags) {
   TrialEnvironment env;
   env.device = std::getenv(kEnvDevice);
   env.num_threads = std::getenv(kEnvNumThreads);
+  env.trial_dir = std::getenv(kEnvTrialDir);
   env.log = stderr;
   ASSIGN_OR_RETURN(MetricMap metrics, RunTrial(options, env, *channel));
   RETURN_IF_ERROR(channel->status());

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -18,10 +19,120 @@ using nlohmann::json;
 // integral and within +-2^53.
 int64_t AsInt(const json& value) { return static_cast<int64_t>(value.get<double>()); }
 
+// The model, optimizer, schedule, loss, regularisation and augmentation
+// fields; returns false for any other name.
+bool SetModelOrTrainingField(const std::string& name, const json& value, TrainOptions& options) {
+  // One entry per field; kept as lists by type so that adding one is one line.
+  static const auto* const strings = new std::map<std::string, std::string TrainOptions::*>{
+      {"activation", &TrainOptions::activation},
+      {"pooling", &TrainOptions::pooling},
+      {"rnn_cell", &TrainOptions::rnn_cell},
+      {"positional", &TrainOptions::positional},
+      {"token_pooling", &TrainOptions::token_pooling},
+      {"schedule", &TrainOptions::schedule},
+      {"loss", &TrainOptions::loss},
+      {"early_stop_metric", &TrainOptions::early_stop_metric},
+      {"precision", &TrainOptions::precision},
+      {"resume_from", &TrainOptions::resume_from},
+  };
+  static const auto* const doubles = new std::map<std::string, double TrainOptions::*>{
+      {"leaky_slope", &TrainOptions::leaky_slope},
+      {"beta1", &TrainOptions::beta1},
+      {"beta2", &TrainOptions::beta2},
+      {"eps", &TrainOptions::eps},
+      {"weight_decay", &TrainOptions::weight_decay},
+      {"gamma", &TrainOptions::gamma},
+      {"label_smoothing", &TrainOptions::label_smoothing},
+      {"clip_norm", &TrainOptions::clip_norm},
+      {"min_delta", &TrainOptions::min_delta},
+      {"aug_flip", &TrainOptions::aug_flip},
+      {"aug_rotation", &TrainOptions::aug_rotation},
+      {"aug_scale", &TrainOptions::aug_scale},
+      {"aug_prob", &TrainOptions::aug_prob},
+  };
+  static const auto* const ints = new std::map<std::string, int TrainOptions::*>{
+      {"conv_blocks", &TrainOptions::conv_blocks},
+      {"layers", &TrainOptions::layers},
+      {"step_size", &TrainOptions::step_size},
+      {"warmup_epochs", &TrainOptions::warmup_epochs},
+      {"patience", &TrainOptions::patience},
+      {"checkpoint_every", &TrainOptions::checkpoint_every},
+  };
+  static const auto* const int64s = new std::map<std::string, int64_t TrainOptions::*>{
+      {"channels", &TrainOptions::channels},
+      {"kernel_size", &TrainOptions::kernel_size},
+      {"units", &TrainOptions::units},
+      {"hidden_size", &TrainOptions::hidden_size},
+      {"embedding_dim", &TrainOptions::embedding_dim},
+      {"d_model", &TrainOptions::d_model},
+      {"heads", &TrainOptions::heads},
+      {"ff_units", &TrainOptions::ff_units},
+      {"aug_crop", &TrainOptions::aug_crop},
+      {"aug_cutout", &TrainOptions::aug_cutout},
+  };
+  static const auto* const bools = new std::map<std::string, bool TrainOptions::*>{
+      {"batch_norm", &TrainOptions::batch_norm},
+      {"bidirectional", &TrainOptions::bidirectional},
+      {"nesterov", &TrainOptions::nesterov},
+  };
+  if (auto it = strings->find(name); it != strings->end()) {
+    options.*(it->second) = value.get<std::string>();
+  } else if (auto it = doubles->find(name); it != doubles->end()) {
+    options.*(it->second) = value.get<double>();
+  } else if (auto it = ints->find(name); it != ints->end()) {
+    options.*(it->second) = static_cast<int>(AsInt(value));
+  } else if (auto it = int64s->find(name); it != int64s->end()) {
+    options.*(it->second) = AsInt(value);
+  } else if (auto it = bools->find(name); it != bools->end()) {
+    options.*(it->second) = AsInt(value) != 0;  // 0 or 1 in the table.
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Stores a data parameter in `data`; returns false for any other name.
+bool SetDataField(const std::string& name, const json& value, DataOptions& data) {
+  static const auto* const strings = new std::map<std::string, std::string DataOptions::*>{
+      {"dataset", &DataOptions::dataset},     {"data_dir", &DataOptions::data_dir},
+      {"data_file", &DataOptions::data_file}, {"target", &DataOptions::target},
+      {"task", &DataOptions::task},           {"missing", &DataOptions::missing},
+      {"outliers", &DataOptions::outliers},   {"outlier_rule", &DataOptions::outlier_rule},
+  };
+  static const auto* const doubles = new std::map<std::string, double DataOptions::*>{
+      {"val_fraction", &DataOptions::val_fraction},
+      {"test_fraction", &DataOptions::test_fraction},
+      {"missing_value", &DataOptions::missing_value},
+      {"outlier_threshold", &DataOptions::outlier_threshold},
+  };
+  static const auto* const int64s = new std::map<std::string, int64_t DataOptions::*>{
+      {"train_subset", &DataOptions::train_subset},
+      {"max_len", &DataOptions::max_len},
+      {"vocab_size", &DataOptions::vocab_size},
+  };
+  if (auto it = strings->find(name); it != strings->end()) {
+    data.*(it->second) = value.get<std::string>();
+  } else if (auto it = doubles->find(name); it != doubles->end()) {
+    data.*(it->second) = value.get<double>();
+  } else if (auto it = int64s->find(name); it != int64s->end()) {
+    data.*(it->second) = AsInt(value);
+  } else if (name == "data_seed") {
+    data.data_seed = static_cast<uint64_t>(AsInt(value));
+  } else if (name == "cache_dir") {
+    data.cache_dir = value.get<std::string>();
+  } else if (name == "standardize") {
+    data.standardize = AsInt(value) != 0;  // 0 or 1 in the table.
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Stores `value` (already checked against the table) in the field for `name`.
 // Returns false when TrainOptions has no such field: the table and the struct
 // disagree, a bug caught by the options test.
 bool SetField(const std::string& name, const json& value, TrainOptions& options) {
+  const bool data_field = SetDataField(name, value, options.data);
   if (name == "model") {
     options.model = value.get<std::string>();
   } else if (name == "dataset") {
@@ -52,6 +163,10 @@ bool SetField(const std::string& name, const json& value, TrainOptions& options)
     options.seed = static_cast<uint64_t>(AsInt(value));
   } else if (name == "num_threads") {
     options.num_threads = static_cast<int>(AsInt(value));
+  } else if (data_field) {
+    // Only in options.data.
+  } else if (SetModelOrTrainingField(name, value, options)) {
+    // Set there.
   } else {
     return false;
   }

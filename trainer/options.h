@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "trainer/data.h"
 
 namespace vernier {
 
@@ -35,6 +36,56 @@ struct TrainOptions {
   double l2 = 0;
   uint64_t seed = 0;
   int num_threads = 0;  // 0 = decided by ResolveNumThreads.
+  // Every data parameter (dataset, data_dir, data_file, test_fraction, ...,
+  // standardize), as LoadData takes them. dataset, data_dir, train_subset and
+  // val_fraction are also in the fields above.
+  DataOptions data;
+
+  // Model (see trainer/models.h for what each size means).
+  std::string activation;
+  double leaky_slope = 0;
+  int conv_blocks = 0;
+  int64_t channels = 0;
+  int64_t kernel_size = 0;
+  std::string pooling;
+  bool batch_norm = false;
+  int64_t units = 0;
+  int layers = 0;
+  std::string rnn_cell;
+  int64_t hidden_size = 0;
+  bool bidirectional = false;
+  int64_t embedding_dim = 0;
+  int64_t d_model = 0;
+  int64_t heads = 0;
+  int64_t ff_units = 0;
+  std::string positional;
+  std::string token_pooling;
+  // Optimizer, schedule, loss and regularisation (see trainer/training.h).
+  bool nesterov = false;
+  double beta1 = 0;
+  double beta2 = 0;
+  double eps = 0;
+  double weight_decay = 0;
+  std::string schedule;
+  int step_size = 0;
+  double gamma = 0;
+  int warmup_epochs = 0;
+  std::string loss;
+  double label_smoothing = 0;
+  double clip_norm = 0;
+  std::string early_stop_metric;
+  int patience = 0;  // 0 = no early stopping.
+  double min_delta = 0;
+  std::string precision;
+  int checkpoint_every = 0;  // Epochs; 0 = no checkpoints.
+  std::string resume_from;   // A checkpoint directory; "" = start fresh.
+  // Image augmentation (see trainer/augment.h).
+  double aug_flip = 0;
+  double aug_rotation = 0;
+  double aug_scale = 0;
+  int64_t aug_crop = 0;
+  int64_t aug_cutout = 0;
+  double aug_prob = 0;
 };
 
 // Returns the options for `params`, a JSON object of parameter name -> value;

@@ -1,20 +1,26 @@
 #include "trainer/training.h"
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "trainer/metrics.h"
 
 namespace vernier {
 namespace {
 
 namespace F = torch::nn::functional;
 
-// Images per forward pass in evaluation: bounds memory, not a tuning knob.
+// Examples per forward pass in evaluation: bounds memory, not a tuning knob.
 constexpr int64_t kEvalBatch = 1024;
 
 bool EndsWith(const std::string& text, const std::string& suffix) {
@@ -22,55 +28,305 @@ bool EndsWith(const std::string& text, const std::string& suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-}  // namespace
+// bf16 autocast for the scope's forward passes, on CUDA only (CPU autocast is
+// a different switch, which we never turn on).
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+    previous_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_enabled(previous_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
 
-TensorDataset TensorDataset::Slice(int64_t begin, int64_t count) const {
-  return {images.narrow(0, begin, count), labels.narrow(0, begin, count)};
+ private:
+  bool on_;
+  bool previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kHalf;
+};
+
+int64_t Product(const std::vector<int64_t>& shape) {
+  int64_t product = 1;
+  for (int64_t dim : shape) product *= dim;
+  return product;
 }
 
-TensorDataset ToTensors(const LabeledImages& data, torch::Device device) {
-  // from_blob only borrows the buffers (never written through). The bytes go
-  // to the device first (4x less traffic than floats); the dtype conversions
-  // then copy, so the results own their storage.
-  auto* pixels = const_cast<uint8_t*>(data.pixels.data());
-  auto* labels = const_cast<uint8_t*>(data.labels.data());
-  TensorDataset out;
-  out.images = torch::from_blob(pixels, {data.count, 1, data.rows, data.cols}, torch::kUInt8)
-                   .to(device)
-                   .to(torch::kFloat32)
-                   .div_(255.0);
-  out.labels = torch::from_blob(labels, {data.count}, torch::kUInt8).to(device).to(torch::kInt64);
+// Checks one split's buffers against the data set's shape.
+absl::Status CheckSplit(const LoadedData& data, const ExampleSet& split, const char* name) {
+  const int64_t values = split.count * Product(data.example_shape);
+  size_t held = 0;
+  switch (data.input) {
+    case InputKind::kImageBytes:
+      held = split.image_bytes.size();
+      break;
+    case InputKind::kFloat:
+      held = split.floats.size();
+      break;
+    case InputKind::kTokens:
+      held = split.tokens.size();
+      break;
+  }
+  const size_t answers =
+      data.task == TaskKind::kClassification ? split.labels.size() : split.targets.size();
+  if (static_cast<int64_t>(held) != values || static_cast<int64_t>(answers) != split.count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", name, " split holds ", held, " input values and ", answers,
+                     " labels/targets for ", split.count, " examples"));
+  }
+  return absl::OkStatus();
+}
+
+DeviceSplit SplitToDevice(const LoadedData& data, const ExampleSet& split, torch::Device device) {
+  std::vector<int64_t> shape = {split.count};
+  shape.insert(shape.end(), data.example_shape.begin(), data.example_shape.end());
+  // from_blob only borrows the buffers (never written through); the .to()
+  // calls copy, so the results own their storage. Image bytes go to the
+  // device first (4x less traffic than floats).
+  DeviceSplit out;
+  switch (data.input) {
+    case InputKind::kImageBytes:
+      out.inputs =
+          torch::from_blob(const_cast<uint8_t*>(split.image_bytes.data()), shape, torch::kUInt8)
+              .to(device)
+              .to(torch::kFloat32)
+              .div_(255.0);
+      break;
+    case InputKind::kFloat:
+      out.inputs = torch::from_blob(const_cast<float*>(split.floats.data()), shape, torch::kFloat32)
+                       .to(device, /*non_blocking=*/false, /*copy=*/true);
+      break;
+    case InputKind::kTokens:
+      out.inputs = torch::from_blob(const_cast<int64_t*>(split.tokens.data()), shape, torch::kInt64)
+                       .to(device, /*non_blocking=*/false, /*copy=*/true);
+      break;
+  }
+  if (data.task == TaskKind::kClassification) {
+    out.targets =
+        torch::from_blob(const_cast<int64_t*>(split.labels.data()), {split.count}, torch::kInt64)
+            .to(device, /*non_blocking=*/false, /*copy=*/true);
+  } else {
+    out.targets =
+        torch::from_blob(const_cast<float*>(split.targets.data()), {split.count}, torch::kFloat32)
+            .to(device, /*non_blocking=*/false, /*copy=*/true);
+  }
   return out;
 }
 
-PixelStats ComputePixelStats(const torch::Tensor& images) {
-  PixelStats stats;
-  stats.mean = images.mean().item<double>();
-  stats.std = images.std().item<double>();
-  if (!(stats.std > 1e-12)) stats.std = 1;
-  return stats;
+// The smoothed one-hot target distribution of cross-entropy with label
+// smoothing: (1 - s) on the label plus s / K everywhere.
+torch::Tensor SmoothedTargets(const torch::Tensor& labels, int num_classes, double smoothing,
+                              torch::ScalarType dtype) {
+  return F::one_hot(labels, num_classes).to(dtype) * (1 - smoothing) + smoothing / num_classes;
 }
 
-void Standardize(const PixelStats& stats, const torch::Tensor& images) {
-  images.sub_(stats.mean).div_(stats.std);
+// Class ids [N] (classification) or target-unit values [N] (regression).
+torch::Tensor Predictions(const torch::Tensor& outputs, const Objective& objective,
+                          const DeviceData& info) {
+  if (objective.task == TaskKind::kRegression) {
+    return outputs.select(1, 0).to(torch::kFloat32) * info.target_std + info.target_mean;
+  }
+  if (objective.loss == LossKind::kBce) return outputs.select(1, 0).gt(0).to(torch::kInt64);
+  return outputs.argmax(1);
+}
+
+template <typename T>
+std::vector<T> ToVector(const torch::Tensor& tensor) {
+  const torch::Tensor host = tensor.to(torch::kCPU).contiguous();
+  return std::vector<T>(host.data_ptr<T>(), host.data_ptr<T>() + host.numel());
+}
+
+}  // namespace
+
+DeviceSplit DeviceSplit::Slice(int64_t begin, int64_t count) const {
+  return {inputs.narrow(0, begin, count), targets.narrow(0, begin, count)};
+}
+
+absl::StatusOr<DeviceData> ToDevice(const LoadedData& data, torch::Device device) {
+  for (int64_t dim : data.example_shape) {
+    if (dim < 1) return absl::InvalidArgumentError("the data's examples have an empty dimension");
+  }
+  if (data.train.count < 1) return absl::InvalidArgumentError("the training split is empty");
+  for (auto [split, name] : {std::pair{&data.train, "training"}, std::pair{&data.val, "validation"},
+                             std::pair{&data.test, "test"}}) {
+    const absl::Status status = CheckSplit(data, *split, name);
+    if (!status.ok()) return status;
+  }
+  DeviceData out;
+  out.task = data.task;
+  out.input = data.input;
+  out.example_shape = data.example_shape;
+  out.num_classes = data.num_classes;
+  out.vocab_size = data.vocab_size;
+  out.train = SplitToDevice(data, data.train, device);
+  out.val = SplitToDevice(data, data.val, device);
+  out.test = SplitToDevice(data, data.test, device);
+  if (data.input == InputKind::kImageBytes) {
+    // Statistics of the training images only; applied to every split.
+    const double mean = out.train.inputs.mean().item<double>();
+    double std = out.train.size() > 1 ? out.train.inputs.std().item<double>() : 1.0;
+    if (!(std > 1e-12)) std = 1;
+    for (DeviceSplit* split : {&out.train, &out.val, &out.test}) {
+      split->inputs.sub_(mean).div_(std);
+    }
+  }
+  if (data.task == TaskKind::kRegression) {
+    out.target_mean = out.train.targets.mean().item<double>();
+    out.target_std = out.train.size() > 1 ? out.train.targets.std().item<double>() : 1.0;
+    if (!(out.target_std > 1e-12)) out.target_std = 1;
+    for (DeviceSplit* split : {&out.train, &out.val, &out.test}) {
+      split->targets.sub_(out.target_mean).div_(out.target_std);
+    }
+  }
+  return out;
+}
+
+int64_t Objective::outputs() const {
+  if (task == TaskKind::kRegression || loss == LossKind::kBce) return 1;
+  return num_classes;
+}
+
+absl::StatusOr<Objective> ChooseObjective(const std::string& loss, double label_smoothing,
+                                          const DeviceData& data) {
+  Objective objective;
+  objective.task = data.task;
+  objective.num_classes = data.num_classes;
+  objective.label_smoothing = label_smoothing;
+  const bool classes = data.task == TaskKind::kClassification;
+  if (classes && data.num_classes < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("classification needs at least 2 classes, the data has ", data.num_classes));
+  }
+  if (loss == "auto") {
+    objective.loss = classes ? LossKind::kCrossEntropy : LossKind::kMse;
+  } else if (loss == "cross_entropy" || loss == "kl_div" || loss == "bce") {
+    if (!classes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "loss ", loss, " needs a classification task, but the data has regression targets"));
+    }
+    if (loss == "bce" && data.num_classes != 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("loss bce needs exactly 2 classes, the data has ", data.num_classes));
+    }
+    objective.loss = loss == "bce"      ? LossKind::kBce
+                     : loss == "kl_div" ? LossKind::kKlDiv
+                                        : LossKind::kCrossEntropy;
+  } else if (loss == "mse") {
+    if (classes) {
+      return absl::InvalidArgumentError(
+          "loss mse needs a regression task, but the data has class labels");
+    }
+    objective.loss = LossKind::kMse;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown loss \"", loss, "\""));
+  }
+  return objective;
+}
+
+torch::Tensor DataLoss(const torch::Tensor& outputs, const torch::Tensor& targets,
+                       const Objective& objective, bool sum) {
+  const torch::Tensor logits = outputs.to(torch::kFloat32);
+  torch::Tensor per_example;
+  switch (objective.loss) {
+    case LossKind::kCrossEntropy: {
+      auto options = F::CrossEntropyFuncOptions().label_smoothing(objective.label_smoothing);
+      if (sum) return F::cross_entropy(logits, targets, options.reduction(torch::kSum));
+      return F::cross_entropy(logits, targets, options);
+    }
+    case LossKind::kBce:
+      per_example = F::binary_cross_entropy_with_logits(
+          logits.select(1, 0), targets.to(torch::kFloat32),
+          F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+      break;
+    case LossKind::kKlDiv:
+      per_example = F::kl_div(F::log_softmax(logits, 1),
+                              SmoothedTargets(targets, objective.num_classes,
+                                              objective.label_smoothing, torch::kFloat32),
+                              F::KLDivFuncOptions().reduction(torch::kNone))
+                        .sum(1);
+      break;
+    case LossKind::kMse:
+      per_example = (logits.select(1, 0) - targets).square();
+      break;
+  }
+  return sum ? per_example.sum() : per_example.mean();
 }
 
 absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(
     const TrainOptions& options, std::vector<torch::Tensor> parameters) {
-  if (options.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(std::move(parameters),
-                                               torch::optim::SGDOptions(options.lr));
+  namespace optim = torch::optim;
+  const std::string& name = options.optimizer;
+  if (name == "gd" || name == "sgd") {
+    return std::make_unique<optim::SGD>(
+        std::move(parameters), optim::SGDOptions(options.lr).weight_decay(options.weight_decay));
   }
-  if (options.optimizer == "momentum") {
-    return std::make_unique<torch::optim::SGD>(
-        std::move(parameters), torch::optim::SGDOptions(options.lr).momentum(options.momentum));
+  if (name == "momentum") {
+    return std::make_unique<optim::SGD>(std::move(parameters),
+                                        optim::SGDOptions(options.lr)
+                                            .momentum(options.momentum)
+                                            .nesterov(options.nesterov)
+                                            .weight_decay(options.weight_decay));
   }
-  if (options.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(std::move(parameters),
-                                                torch::optim::AdamOptions(options.lr));
+  if (name == "adam" || name == "adamw") {
+    const std::tuple<double, double> betas{options.beta1, options.beta2};
+    if (name == "adam") {
+      return std::make_unique<optim::Adam>(std::move(parameters),
+                                           optim::AdamOptions(options.lr)
+                                               .betas(betas)
+                                               .eps(options.eps)
+                                               .weight_decay(options.weight_decay));
+    }
+    return std::make_unique<optim::AdamW>(std::move(parameters),
+                                          optim::AdamWOptions(options.lr)
+                                              .betas(betas)
+                                              .eps(options.eps)
+                                              .weight_decay(options.weight_decay));
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown optimizer \"", options.optimizer,
-                                                 "\" (expected one of: sgd, momentum, adam)"));
+  if (name == "rmsprop") {
+    return std::make_unique<optim::RMSprop>(std::move(parameters),
+                                            optim::RMSpropOptions(options.lr)
+                                                .eps(options.eps)
+                                                .momentum(options.momentum)
+                                                .weight_decay(options.weight_decay));
+  }
+  if (name == "adagrad") {
+    return std::make_unique<optim::Adagrad>(
+        std::move(parameters),
+        optim::AdagradOptions(options.lr).eps(options.eps).weight_decay(options.weight_decay));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown optimizer \"", name,
+                   "\" (expected one of: gd, sgd, momentum, adam, adamw, rmsprop, adagrad)"));
+}
+
+double LearningRateFactor(const TrainOptions& options, int epoch) {
+  if (epoch < options.warmup_epochs) {
+    return static_cast<double>(epoch + 1) / static_cast<double>(options.warmup_epochs + 1);
+  }
+  const int t = epoch - options.warmup_epochs;
+  if (options.schedule == "step") {
+    return std::pow(options.gamma, t / std::max(1, options.step_size));
+  }
+  if (options.schedule == "cosine") {
+    const int span = std::max(1, options.epochs - options.warmup_epochs);
+    return 0.5 * (1 + std::cos(M_PI * static_cast<double>(t) / static_cast<double>(span)));
+  }
+  return 1.0;
+}
+
+void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
+  for (torch::optim::OptimizerParamGroup& group : optimizer.param_groups()) {
+    group.options().set_lr(lr);
+  }
 }
 
 torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l2) {
@@ -86,67 +342,272 @@ torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l
   return penalty;
 }
 
-double TrainEpoch(Cnn& model, torch::optim::Optimizer& optimizer, const TensorDataset& train,
-                  const TrainOptions& options, at::Generator& generator) {
-  model->train();
+double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const DeviceSplit& train,
+                  const Objective& objective, const TrainOptions& options,
+                  const AugmentOptions& augment, bool bf16, at::Generator& generator) {
+  model.train();
   const int64_t n = train.size();
+  const int64_t batch_size = options.optimizer == "gd" ? n : std::min(options.batch_size, n);
+  const torch::Device device = train.inputs.device();
   const torch::Tensor order =
-      torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64))
-          .to(train.images.device());
+      torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64)).to(device);
   const bool penalised = options.l1 != 0 || options.l2 != 0;
+  const bool augmented = augment.enabled() && train.inputs.dim() == 4;
+  const std::vector<torch::Tensor> parameters = model.parameters();
+  // Batches are gathered into these two buffers, allocated once per epoch;
+  // the last, smaller batch is a view of their first rows.
+  std::vector<int64_t> input_shape = train.inputs.sizes().vec();
+  input_shape[0] = batch_size;
+  torch::Tensor input_buffer = torch::empty(input_shape, train.inputs.options());
+  torch::Tensor target_buffer = torch::empty({batch_size}, train.targets.options());
   // Summed on the device so that the loop never waits for a loss value.
-  torch::Tensor loss_sum = torch::zeros({}, train.images.options());
-  for (int64_t begin = 0; begin < n; begin += options.batch_size) {
-    const int64_t count = std::min(options.batch_size, n - begin);
+  torch::Tensor loss_sum = torch::zeros({}, train.inputs.options().dtype(torch::kFloat32));
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t count = std::min(batch_size, n - begin);
     const torch::Tensor index = order.narrow(0, begin, count);
-    const torch::Tensor images = train.images.index_select(0, index);
-    const torch::Tensor labels = train.labels.index_select(0, index);
+    torch::Tensor inputs = input_buffer.narrow(0, 0, count);
+    torch::Tensor targets = target_buffer.narrow(0, 0, count);
+    torch::index_select_out(inputs, train.inputs, 0, index);
+    torch::index_select_out(targets, train.targets, 0, index);
+    if (augmented) inputs = AugmentImages(inputs, augment);
     optimizer.zero_grad();
-    torch::Tensor loss = F::cross_entropy(model->forward(images), labels);
+    torch::Tensor loss;
+    {
+      Bf16Autocast autocast(bf16);
+      loss = DataLoss(model.forward(inputs), targets, objective);
+    }
     loss_sum += loss.detach() * static_cast<double>(count);
-    if (penalised) loss = loss + WeightPenalty(*model, options.l1, options.l2);
+    if (penalised) loss = loss + WeightPenalty(model, options.l1, options.l2);
     loss.backward();
+    if (options.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, options.clip_norm);
     optimizer.step();
   }
   return loss_sum.item<double>() / static_cast<double>(n);
 }
 
-Evaluation Evaluate(Cnn& model, const TensorDataset& data) {
+MetricMap Evaluate(NetImpl& model, const DeviceSplit& data, const DeviceData& info,
+                   const Objective& objective, const std::string& prefix, bool bf16,
+                   std::vector<std::vector<int64_t>>* confusion) {
   torch::NoGradGuard no_grad;
-  model->eval();
-  torch::Tensor loss_sum = torch::zeros({}, data.images.options());
-  torch::Tensor correct = torch::zeros({}, data.labels.options());
+  model.eval();
   const int64_t n = data.size();
+  torch::Tensor loss_sum = torch::zeros({}, data.inputs.options().dtype(torch::kFloat32));
+  std::vector<torch::Tensor> predictions;
   for (int64_t begin = 0; begin < n; begin += kEvalBatch) {
-    const TensorDataset batch = data.Slice(begin, std::min(kEvalBatch, n - begin));
-    const torch::Tensor logits = model->forward(batch.images);
-    loss_sum +=
-        F::cross_entropy(logits, batch.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum));
-    correct += logits.argmax(1).eq(batch.labels).sum();
+    const DeviceSplit batch = data.Slice(begin, std::min(kEvalBatch, n - begin));
+    torch::Tensor outputs;
+    {
+      Bf16Autocast autocast(bf16);
+      outputs = model.forward(batch.inputs);
+    }
+    loss_sum += DataLoss(outputs, batch.targets, objective, /*sum=*/true);
+    predictions.push_back(Predictions(outputs, objective, info));
   }
-  model->train();
-  Evaluation result;
-  result.accuracy = correct.item<double>() / static_cast<double>(n);
-  result.loss = loss_sum.item<double>() / static_cast<double>(n);
-  return result;
+  model.train();
+  MetricMap metrics;
+  auto put = [&](const std::string& name, double value) { metrics[prefix + "_" + name] = value; };
+  if (n == 0) return metrics;
+  put("loss", loss_sum.item<double>() / static_cast<double>(n));
+  const torch::Tensor predicted = torch::cat(predictions);
+  if (objective.task == TaskKind::kRegression) {
+    const torch::Tensor targets = data.targets * info.target_std + info.target_mean;
+    absl::StatusOr<RegressionMetrics> regression =
+        ComputeRegressionMetrics(ToVector<float>(predicted), ToVector<float>(targets));
+    if (regression.ok()) {
+      put("mse", regression->mse);
+      put("rmse", regression->rmse);
+      put("mae", regression->mae);
+    }
+    return metrics;
+  }
+  absl::StatusOr<ClassificationMetrics> classes = ComputeClassificationMetrics(
+      ToVector<int64_t>(predicted), ToVector<int64_t>(data.targets), objective.num_classes);
+  if (!classes.ok()) return metrics;  // Only for labels outside the classes: ToDevice's inputs.
+  put("accuracy", classes->accuracy);
+  put("precision_macro", classes->macro_precision);
+  put("recall_macro", classes->macro_recall);
+  put("f1_macro", classes->macro_f1);
+  if (objective.num_classes == 2) {
+    put("precision", classes->binary_precision);
+    put("recall", classes->binary_recall);
+    put("f1", classes->binary_f1);
+  }
+  if (confusion != nullptr) *confusion = classes->confusion;
+  return metrics;
 }
 
-MetricMap Train(Cnn& model, torch::optim::Optimizer& optimizer, const TensorDataset& train,
-                const TensorDataset& val, const TrainOptions& options, ProgressSink& sink) {
-  at::Generator generator = at::detail::createCPUGenerator(options.seed);
+bool LowerIsBetter(const std::string& metric) {
+  for (const char* suffix : {"loss", "mse", "rmse", "mae"}) {
+    if (EndsWith(metric, suffix)) return true;
+  }
+  return false;
+}
+
+std::vector<torch::Tensor> SnapshotState(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const torch::Tensor& tensor : module.parameters()) state.push_back(tensor.detach().clone());
+  for (const torch::Tensor& tensor : module.buffers()) state.push_back(tensor.detach().clone());
+  return state;
+}
+
+void RestoreState(torch::nn::Module& module, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (torch::Tensor& tensor : module.parameters()) tensor.copy_(state.at(i++));
+  for (torch::Tensor& tensor : module.buffers()) tensor.copy_(state.at(i++));
+}
+
+EarlyStopping::EarlyStopping(std::string metric, int patience, double min_delta)
+    : metric_(std::move(metric)), patience_(patience), min_delta_(min_delta) {}
+
+bool EarlyStopping::Update(const MetricMap& metrics, torch::nn::Module& model) {
+  ++epochs_;
+  const double value = metrics.at(metric_);
+  const double gain = LowerIsBetter(metric_) ? best_ - value : value - best_;
+  if (best_epoch_ == 0 || gain > min_delta_) {
+    best_ = value;
+    best_epoch_ = epochs_;
+    best_state_ = SnapshotState(model);
+  }
+  return patience_ > 0 && epochs_ - best_epoch_ >= patience_;
+}
+
+void EarlyStopping::RestoreBest(torch::nn::Module& model) const {
+  if (!best_state_.empty()) RestoreState(model, best_state_);
+}
+
+absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
+                            torch::optim::Optimizer& optimizer, int epoch) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat(dir, ": cannot create the checkpoint directory: ", error.message()));
+  }
+  // Writes with `write` to path + ".tmp", then renames over path.
+  auto write_file = [&](const std::string& name,
+                        const std::function<void(const std::string&)>& write) -> absl::Status {
+    const std::string path = dir + "/" + name, temporary = path + ".tmp";
+    try {
+      write(temporary);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(
+          absl::StrCat(path, ": cannot write: ", e.what_without_backtrace()));
+    }
+    std::filesystem::rename(temporary, path, error);
+    if (error) return absl::InternalError(absl::StrCat(path, ": cannot write: ", error.message()));
+    return absl::OkStatus();
+  };
+  absl::Status status = write_file("model.pt", [&](const std::string& path) {
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    archive.save_to(path);
+  });
+  if (status.ok()) {
+    status = write_file("optimizer.pt", [&](const std::string& path) {
+      torch::serialize::OutputArchive archive;
+      optimizer.save(archive);
+      archive.save_to(path);
+    });
+  }
+  if (status.ok()) {
+    status = write_file("state.json", [&](const std::string& path) {
+      std::ofstream out(path, std::ios::trunc);
+      out << nlohmann::json{{"epoch", epoch}}.dump() << "\n";
+      out.close();
+      if (!out) TORCH_CHECK(false, "write failed");
+    });
+  }
+  return status;
+}
+
+absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& model,
+                                   torch::optim::Optimizer& optimizer, torch::Device device) {
+  const std::string state_path = dir + "/state.json";
+  std::ifstream in(state_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(state_path, ": cannot open the checkpoint"));
+  int epoch = 0;
+  try {
+    const nlohmann::json state = nlohmann::json::parse(in);
+    epoch = state.at("epoch").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(state_path, ": not a checkpoint state: ", e.what()));
+  }
+  if (epoch < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(state_path, ": negative epoch ", epoch));
+  }
+  for (const char* name : {"model.pt", "optimizer.pt"}) {
+    const std::string path = dir + "/" + name;
+    if (!std::filesystem::exists(path)) {
+      return absl::NotFoundError(absl::StrCat(path, ": missing from the checkpoint"));
+    }
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(path, device);
+      if (std::string(name) == "model.pt") {
+        model.load(archive);
+      } else {
+        optimizer.load(archive);
+      }
+    } catch (const c10::Error& e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": does not fit this model and optimizer: ", e.what_without_backtrace()));
+    }
+  }
+  return epoch;
+}
+
+absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimizer,
+                                const DeviceData& data, const Objective& objective,
+                                const TrainOptions& options, const TrainRun& run,
+                                ProgressSink& sink) {
+  AugmentOptions augment;
+  augment.flip = options.aug_flip;
+  augment.rotation = options.aug_rotation;
+  augment.scale = options.aug_scale;
+  augment.crop = options.aug_crop;
+  augment.cutout = options.aug_cutout;
+  augment.prob = options.aug_prob;
+  EarlyStopping early_stopping(options.early_stop_metric, options.patience, options.min_delta);
   MetricMap val_metrics;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  int epochs_run = 0;
+  for (int epoch = run.first_epoch; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
+    SetLearningRate(optimizer, options.lr * LearningRateFactor(options, epoch - 1));
+    // One generator per epoch, from (seed, epoch): a resumed run shuffles as
+    // the uninterrupted one would have.
+    at::Generator generator =
+        at::detail::createCPUGenerator(options.seed * 1000003u + static_cast<uint64_t>(epoch));
     EpochSummary summary;
     summary.epoch = epoch;
     summary.num_epochs = options.epochs;
-    summary.train_loss = TrainEpoch(model, optimizer, train, options, generator);
-    const Evaluation val_eval = Evaluate(model, val);
-    val_metrics = {{"val_accuracy", val_eval.accuracy}, {"val_loss", val_eval.loss}};
+    summary.train_loss =
+        TrainEpoch(model, optimizer, data.train, objective, options, augment, run.bf16, generator);
+    val_metrics = Evaluate(model, data.val, data, objective, "val", run.bf16);
     summary.val_metrics = val_metrics;
     summary.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ++epochs_run;
+    const bool stop_early = options.patience > 0 && early_stopping.Update(val_metrics, model);
+    if (options.checkpoint_every > 0 && !run.checkpoint_dir.empty() &&
+        epoch % options.checkpoint_every == 0) {
+      const absl::Status saved = SaveCheckpoint(run.checkpoint_dir, model, optimizer, epoch);
+      if (!saved.ok()) return saved;
+    }
     if (!sink.OnEpoch(summary) || !std::isfinite(summary.train_loss)) break;
+    if (stop_early) {
+      if (run.log != nullptr) {
+        absl::FPrintF(run.log, "early stopping after epoch %d: best %s at epoch %d\n", epoch,
+                      options.early_stop_metric, early_stopping.best_epoch() + run.first_epoch - 1);
+      }
+      break;
+    }
+  }
+  if (options.patience > 0 && epochs_run > 0) {
+    early_stopping.RestoreBest(model);
+    val_metrics = Evaluate(model, data.val, data, objective, "val", run.bf16);
   }
   return val_metrics;
 }

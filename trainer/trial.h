@@ -23,17 +23,28 @@ namespace vernier {
 struct TrialEnvironment {
   const char* device = nullptr;       // Value of VERNIER_DEVICE; nullptr when unset.
   const char* num_threads = nullptr;  // Value of VERNIER_NUM_THREADS; nullptr when unset.
+  const char* trial_dir = nullptr;    // Value of VERNIER_TRIAL_DIR; nullptr when unset.
   std::FILE* log = nullptr;           // Short human-readable lines; nullptr for none.
 };
 
 // Runs the trial `options` describe, calling `sink` after every epoch (a false
-// answer ends training early). Returns the final metrics: "val_accuracy" and
-// "val_loss" of the last epoch run, "test_accuracy" and "test_loss".
-// Errors: INVALID_ARGUMENT for bad environment values or a split that leaves no
-// training images; FAILED_PRECONDITION when VERNIER_DEVICE=cuda but CUDA is not
-// available; the data loading errors of LoadDataset (NOT_FOUND, DATA_LOSS,
-// INVALID_ARGUMENT, each naming the file); RESOURCE_EXHAUSTED when memory runs
-// out; INTERNAL for any other libtorch error.
+// answer ends training early). Returns the final metrics: the validation
+// metrics of the epoch whose weights the model ends with (the best one under
+// early stopping) and the same metrics on the test set, "test_*" (see
+// Evaluate in trainer/training.h for the names). The test confusion matrix goes
+// to env.log as one JSON line, since a MetricMap holds numbers only.
+// With checkpoint_every > 0 it writes $VERNIER_TRIAL_DIR/checkpoint/ every so
+// many epochs; with resume_from it starts from that checkpoint's epoch + 1.
+// precision bf16 autocasts on CUDA and is ignored (with a log line) on the CPU,
+// so that one study can run on CPU and GPU workers alike.
+// Errors: INVALID_ARGUMENT for bad environment values, a split that leaves no
+// training examples, a model, loss or early-stopping metric that does not fit
+// the data (naming the parameters), or checkpoint_every without a trial
+// directory; FAILED_PRECONDITION when VERNIER_DEVICE=cuda but CUDA is not
+// available; the data loading errors (NOT_FOUND, DATA_LOSS, INVALID_ARGUMENT,
+// each naming the file) and those of LoadCheckpoint/SaveCheckpoint;
+// RESOURCE_EXHAUSTED when memory runs out; INTERNAL for any other libtorch
+// error.
 absl::StatusOr<MetricMap> RunTrial(const TrainOptions& options, const TrialEnvironment& env,
                                    ProgressSink& sink);
 

@@ -42,8 +42,8 @@ TEST(CheckBuiltinValueTest, UnknownOptimizerNamesFieldValueAndChoices) {
   absl::Status status = CheckBuiltinValue("optimizer", "adamm", "params.optimizer.values[2]");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            "params.optimizer.values[2]: unknown optimizer \"adamm\" (expected one of: sgd, "
-            "momentum, adam)");
+            "params.optimizer.values[2]: unknown optimizer \"adamm\" (expected one of: gd, sgd, "
+            "momentum, adam, adamw, rmsprop, adagrad)");
   EXPECT_TRUE(CheckBuiltinValue("optimizer", "momentum", "f").ok());
   EXPECT_FALSE(CheckBuiltinValue("optimizer", 3, "f").ok());
 }

@@ -42,6 +42,12 @@ void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes, bool 
   EXPECT_TRUE(out.good()) << path;
 }
 
+void WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  EXPECT_TRUE(out.good()) << path;
+}
+
 std::vector<uint8_t> IdxBytes(uint32_t magic, const std::vector<uint32_t>& dims,
                               const std::vector<uint8_t>& data) {
   std::vector<uint8_t> bytes;

@@ -35,6 +35,9 @@ class TempDir {
 // error.
 void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip);
 
+// Writes `text` to `path`. Fails the test on error.
+void WriteTextFile(const std::string& path, const std::string& text);
+
 // Returns the bytes of an IDX file: `magic` (big-endian), `dims` (big-endian
 // uint32 each), then `data`. Nothing is checked, so tests can build broken
 // files.

@@ -1,16 +1,20 @@
-// Tests of trainer/training.h and trainer/model.h. One file for both because
-// each libtorch translation unit costs tens of seconds to compile.
+// Tests of trainer/training.h: data on the device, losses, optimizers,
+// schedules, penalties, the epoch and training loops, early stopping and
+// checkpoints. One file because each libtorch translation unit costs tens of
+// seconds to compile.
 #include "trainer/training.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/trainer/test_data.h"
-#include "trainer/model.h"
 #include "trainer/trial.h"
 
 namespace vernier {
@@ -32,21 +36,66 @@ class RecordingSink : public ProgressSink {
   int stop_after_;
 };
 
+// The table's defaults with a few test-sized overrides.
 TrainOptions TinyOptions() {
-  TrainOptions options;
-  options.optimizer = "adam";
-  options.lr = 0.003;
-  options.batch_size = 16;
-  options.dropout = 0.1;
-  options.epochs = 3;
-  options.seed = 7;
-  return options;
+  absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(
+      {{"lr", 0.003}, {"batch_size", 16}, {"dropout", 0.1}, {"epochs", 3}, {"seed", 7}}, "test");
+  EXPECT_TRUE(options.ok()) << options.status();
+  return *options;
 }
 
-TensorDataset TinyTensors(int count, uint32_t seed) {
-  TensorDataset data = ToTensors(testing::MakeTinyImages(count, seed), torch::kCPU);
-  Standardize(ComputePixelStats(data.images), data.images);
-  return data;
+ExampleSet ImageSet(int count, uint32_t seed) {
+  const LabeledImages images = testing::MakeTinyImages(count, seed);
+  ExampleSet set;
+  set.count = images.count;
+  set.image_bytes = images.pixels;
+  set.labels.assign(images.labels.begin(), images.labels.end());
+  return set;
+}
+
+DeviceData TinyImages(int train, int val, int test) {
+  LoadedData loaded;
+  loaded.example_shape = {1, 28, 28};
+  loaded.num_classes = 10;
+  loaded.train = ImageSet(train, 1);
+  loaded.val = ImageSet(val, 2);
+  loaded.test = ImageSet(test, 3);
+  absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
+  EXPECT_TRUE(data.ok()) << data.status();
+  return *data;
+}
+
+// y = 3 * x0 - 2 * x1 + 100 over 4 features: learnable by a small MLP.
+DeviceData TinyRegression(int count) {
+  LoadedData loaded;
+  loaded.task = TaskKind::kRegression;
+  loaded.input = InputKind::kFloat;
+  loaded.example_shape = {4};
+  for (ExampleSet* set : {&loaded.train, &loaded.val, &loaded.test}) {
+    torch::Tensor x = torch::randn({count, 4});
+    torch::Tensor y = 3 * x.select(1, 0) - 2 * x.select(1, 1) + 100;
+    set->count = count;
+    set->floats.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    set->targets.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+  }
+  absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
+  EXPECT_TRUE(data.ok()) << data.status();
+  return *data;
+}
+
+Net MakeCnn(const DeviceData& data, const Objective& objective, double dropout = 0.1) {
+  ModelOptions options;
+  options.dropout = dropout;
+  ModelShape shape{data.input, data.example_shape, data.vocab_size, objective.outputs()};
+  absl::StatusOr<Net> model = MakeModel(options, shape);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *model;
+}
+
+Objective CrossEntropy(int classes = 10) {
+  Objective objective;
+  objective.num_classes = classes;
+  return objective;
 }
 
 class TrainingTest : public ::testing::Test {
@@ -57,62 +106,206 @@ class TrainingTest : public ::testing::Test {
   }
 };
 
-TEST_F(TrainingTest, CnnMapsImagesToTenLogits) {
-  Cnn model(0.25);
-  EXPECT_EQ(model->forward(torch::randn({5, 1, 28, 28})).sizes(), torch::IntArrayRef({5, 10}));
-  std::vector<std::string> names;
-  for (const auto& item : model->named_parameters()) names.push_back(item.key());
-  EXPECT_THAT(names,
-              ::testing::ElementsAre("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
-                                     "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"));
+TEST_F(TrainingTest, ToDeviceScalesStandardisesAndChecksSizes) {
+  LoadedData loaded;
+  loaded.example_shape = {1, 28, 28};
+  loaded.num_classes = 10;
+  loaded.train = ImageSet(3, 1);
+  loaded.val = ImageSet(2, 2);
+  absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.inputs.sizes(), torch::IntArrayRef({3, 1, 28, 28}));
+  EXPECT_EQ(data->train.inputs.scalar_type(), torch::kFloat32);
+  EXPECT_NEAR(data->train.inputs.mean().item<double>(), 0.0, 1e-5);
+  EXPECT_NEAR(data->train.inputs.std().item<double>(), 1.0, 1e-4);
+  EXPECT_EQ(data->train.targets.scalar_type(), torch::kInt64);
+  EXPECT_EQ(data->val.targets[1].item<int64_t>(), 1);
+  EXPECT_EQ(data->test.size(), 0);
+
+  loaded.val.image_bytes.pop_back();
+  absl::Status status = ToDevice(loaded, torch::kCPU).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("validation split"));
 }
 
-TEST_F(TrainingTest, ToTensorsScalesPixelsAndWidensLabels) {
-  LabeledImages images = testing::MakeTinyImages(3, 1);
-  images.pixels[0] = 255;
-  images.pixels[1] = 0;
-  TensorDataset data = ToTensors(images, torch::kCPU);
-  EXPECT_EQ(data.images.sizes(), torch::IntArrayRef({3, 1, 28, 28}));
-  EXPECT_EQ(data.images.scalar_type(), torch::kFloat32);
-  EXPECT_FLOAT_EQ(data.images[0][0][0][0].item<float>(), 1.0f);
-  EXPECT_FLOAT_EQ(data.images[0][0][0][1].item<float>(), 0.0f);
-  EXPECT_EQ(data.labels.scalar_type(), torch::kInt64);
-  EXPECT_EQ(data.labels[2].item<int64_t>(), 2);
-  EXPECT_EQ(data.Slice(1, 2).labels[0].item<int64_t>(), 1);
+TEST_F(TrainingTest, RegressionTargetsAreStandardisedAndMetricsInTargetUnits) {
+  DeviceData data = TinyRegression(50);
+  EXPECT_NEAR(data.train.targets.mean().item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(data.target_mean, 100.0, 2.0);
+  // A model that always predicts 0 (standardised) predicts target_mean.
+  torch::nn::Linear zero(4, 1);
+  {
+    torch::NoGradGuard no_grad;
+    zero->weight.zero_();
+    zero->bias.zero_();
+  }
+  struct Wrapper : NetImpl {
+    explicit Wrapper(torch::nn::Linear inner) : inner(register_module("inner", inner)) {}
+    torch::Tensor forward(torch::Tensor x) override { return inner->forward(x); }
+    torch::nn::Linear inner;
+  } model(zero);
+  Objective objective;
+  objective.task = TaskKind::kRegression;
+  objective.loss = LossKind::kMse;
+  MetricMap metrics = Evaluate(model, data.val, data, objective, "val", false);
+  const torch::Tensor truth = data.val.targets * data.target_std + data.target_mean;
+  const double mse = (truth - data.target_mean).square().mean().item<double>();
+  EXPECT_NEAR(metrics.at("val_mse"), mse, 1e-3 * mse);
+  EXPECT_NEAR(metrics.at("val_rmse"), std::sqrt(mse), 1e-3);
+  EXPECT_NEAR(metrics.at("val_mae"), (truth - data.target_mean).abs().mean().item<double>(), 1e-3);
+  EXPECT_NEAR(metrics.at("val_loss"), mse / (data.target_std * data.target_std), 1e-3);
 }
 
-TEST_F(TrainingTest, LossFallsOnTinyData) {
-  TensorDataset train = TinyTensors(200, 1);
-  Cnn model(0.1);
+TEST_F(TrainingTest, ChooseObjectiveFitsTheTaskOrNamesTheMismatch) {
+  DeviceData images = TinyImages(4, 2, 2);
+  DeviceData regression = TinyRegression(4);
+  EXPECT_EQ(ChooseObjective("auto", 0, images)->loss, LossKind::kCrossEntropy);
+  EXPECT_EQ(ChooseObjective("auto", 0, images)->outputs(), 10);
+  EXPECT_EQ(ChooseObjective("auto", 0, regression)->loss, LossKind::kMse);
+  EXPECT_EQ(ChooseObjective("auto", 0, regression)->outputs(), 1);
+  absl::Status bce = ChooseObjective("bce", 0, images).status();
+  EXPECT_EQ(bce.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bce.message()), HasSubstr("loss bce needs exactly 2 classes"));
+  EXPECT_THAT(std::string(ChooseObjective("mse", 0, images).status().message()),
+              HasSubstr("loss mse"));
+  EXPECT_THAT(std::string(ChooseObjective("cross_entropy", 0, regression).status().message()),
+              HasSubstr("loss cross_entropy"));
+  images.num_classes = 2;
+  EXPECT_EQ(ChooseObjective("bce", 0, images)->outputs(), 1);
+}
+
+TEST(DataLossTest, EachLossMatchesItsFormula) {
+  const torch::Tensor logits = torch::tensor({{2.0f, 0.0f, -1.0f}, {0.5f, 1.5f, 0.0f}});
+  const torch::Tensor labels = torch::tensor({0, 1}, torch::kInt64);
+  const torch::Tensor log_p = torch::log_softmax(logits, 1);
+  // Cross-entropy with label smoothing s over K = 3 classes:
+  // -sum_k ((1 - s) [k = y] + s / K) log p_k, averaged.
+  Objective objective = CrossEntropy(3);
+  objective.label_smoothing = 0.3;
+  const torch::Tensor target = torch::one_hot(labels, 3).to(torch::kFloat32) * 0.7 + 0.1;
+  const double expected_ce = -(target * log_p).sum(1).mean().item<double>();
+  EXPECT_NEAR(DataLoss(logits, labels, objective).item<double>(), expected_ce, 1e-5);
+  EXPECT_NEAR(DataLoss(logits, labels, objective, /*sum=*/true).item<double>(), 2 * expected_ce,
+              1e-5);
+  // KL divergence: cross-entropy minus the targets' entropy.
+  objective.loss = LossKind::kKlDiv;
+  const double entropy = -(target * target.log()).sum(1).mean().item<double>();
+  EXPECT_NEAR(DataLoss(logits, labels, objective).item<double>(), expected_ce - entropy, 1e-5);
+  // BCE on output 0: -[y log s(z) + (1 - y) log(1 - s(z))].
+  objective.loss = LossKind::kBce;
+  auto sigmoid = [](double z) { return 1 / (1 + std::exp(-z)); };
+  const double bce = -(std::log(1 - sigmoid(2.0)) + std::log(sigmoid(0.5))) / 2;
+  EXPECT_NEAR(DataLoss(logits, labels, objective).item<double>(), bce, 1e-5);
+  // MSE on output 0.
+  objective.loss = LossKind::kMse;
+  objective.task = TaskKind::kRegression;
+  const torch::Tensor targets = torch::tensor({1.0f, -0.5f});
+  EXPECT_NEAR(DataLoss(logits, targets, objective).item<double>(), (1.0 + 1.0) / 2, 1e-6);
+}
+
+TEST_F(TrainingTest, LossFallsOnTinyImages) {
+  DeviceData data = TinyImages(200, 20, 20);
+  const Objective objective = CrossEntropy();
+  Net model = MakeCnn(data, objective);
   TrainOptions options = TinyOptions();
   auto optimizer = MakeOptimizer(options, model->parameters());
   ASSERT_TRUE(optimizer.ok()) << optimizer.status();
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
-  const double before = Evaluate(model, train).loss;
+  const double before = Evaluate(*model, data.train, data, objective, "t", false).at("t_loss");
   double train_loss = 0;
   for (int epoch = 0; epoch < 3; ++epoch) {
-    train_loss = TrainEpoch(model, **optimizer, train, options, generator);
+    train_loss = TrainEpoch(*model, **optimizer, data.train, objective, options, AugmentOptions(),
+                            false, generator);
   }
-  const Evaluation after = Evaluate(model, train);
+  const MetricMap after = Evaluate(*model, data.train, data, objective, "t", false);
   EXPECT_TRUE(std::isfinite(train_loss));
-  EXPECT_LT(after.loss, 0.5 * before);
-  EXPECT_GT(after.accuracy, 0.5);
+  EXPECT_LT(after.at("t_loss"), 0.5 * before);
+  EXPECT_GT(after.at("t_accuracy"), 0.5);
   EXPECT_TRUE(model->is_training());  // Evaluate restores train mode.
 }
 
+TEST_F(TrainingTest, FullBatchGdAndClippingTrainToo) {
+  DeviceData data = TinyImages(60, 10, 10);
+  const Objective objective = CrossEntropy();
+  Net model = MakeCnn(data, objective, 0.0);
+  TrainOptions options = TinyOptions();
+  options.optimizer = "gd";
+  options.lr = 0.05;
+  options.clip_norm = 1.0;
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  at::Generator generator = at::detail::createCPUGenerator(1);
+  const double first = TrainEpoch(*model, **optimizer, data.train, objective, options,
+                                  AugmentOptions(), false, generator);
+  double last = first;
+  for (int step = 0; step < 10; ++step) {
+    last = TrainEpoch(*model, **optimizer, data.train, objective, options, AugmentOptions(), false,
+                      generator);
+  }
+  EXPECT_LT(last, first);
+}
+
+TEST_F(TrainingTest, ClipNormBoundsTheGradientNorm) {
+  // With clip_norm c, one sgd step moves the weights by at most lr * c.
+  DeviceData data = TinyImages(32, 4, 4);
+  const Objective objective = CrossEntropy();
+  Net model = MakeCnn(data, objective, 0.0);
+  TrainOptions options = TinyOptions();
+  options.optimizer = "gd";
+  options.lr = 1.0;
+  options.clip_norm = 0.01;
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  const std::vector<torch::Tensor> before = SnapshotState(*model);
+  at::Generator generator = at::detail::createCPUGenerator(1);
+  TrainEpoch(*model, **optimizer, data.train, objective, options, AugmentOptions(), false,
+             generator);
+  double moved = 0;
+  const std::vector<torch::Tensor> parameters = model->parameters();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    moved += (parameters[i] - before[i]).square().sum().item<double>();
+  }
+  EXPECT_GT(std::sqrt(moved), 0.0);
+  EXPECT_LE(std::sqrt(moved), 0.01 * 1.0001);
+}
+
+TEST_F(TrainingTest, MlpRegressionLossFalls) {
+  DeviceData data = TinyRegression(128);
+  absl::StatusOr<Objective> objective = ChooseObjective("auto", 0, data);
+  ASSERT_TRUE(objective.ok());
+  ModelOptions model_options;
+  model_options.model = "mlp";
+  model_options.dropout = 0;
+  absl::StatusOr<Net> model =
+      MakeModel(model_options, {data.input, data.example_shape, 0, objective->outputs()});
+  ASSERT_TRUE(model.ok()) << model.status();
+  TrainOptions options = TinyOptions();
+  options.lr = 0.01;
+  auto optimizer = MakeOptimizer(options, (*model)->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  const double before = Evaluate(**model, data.val, data, *objective, "v", false).at("v_rmse");
+  at::Generator generator = at::detail::createCPUGenerator(3);
+  for (int epoch = 0; epoch < 20; ++epoch) {
+    TrainEpoch(**model, **optimizer, data.train, *objective, options, AugmentOptions(), false,
+               generator);
+  }
+  EXPECT_LT(Evaluate(**model, data.val, data, *objective, "v", false).at("v_rmse"), 0.3 * before);
+}
+
 TEST_F(TrainingTest, SameSeedGivesTheSameRun) {
-  TensorDataset train = TinyTensors(64, 3);
-  TensorDataset val = TinyTensors(20, 4);
+  DeviceData data = TinyImages(64, 20, 4);
   std::vector<double> losses[2];
   for (auto& run : losses) {
     torch::manual_seed(11);
-    Cnn model(0.3);
     TrainOptions options = TinyOptions();
     options.epochs = 2;
+    options.aug_flip = 0.5;
+    options.aug_rotation = 10;
+    Net model = MakeCnn(data, CrossEntropy(), 0.3);
     auto optimizer = MakeOptimizer(options, model->parameters());
     ASSERT_TRUE(optimizer.ok());
     RecordingSink sink;
-    Train(model, **optimizer, train, val, options, sink);
+    ASSERT_TRUE(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink).ok());
     for (const EpochSummary& epoch : sink.epochs) {
       run.push_back(epoch.train_loss);
       run.push_back(epoch.val_metrics.at("val_loss"));
@@ -122,37 +315,89 @@ TEST_F(TrainingTest, SameSeedGivesTheSameRun) {
 }
 
 TEST_F(TrainingTest, TrainReportsEachEpochAndStopsWhenTheSinkSaysSo) {
-  TensorDataset train = TinyTensors(40, 5);
-  TensorDataset val = TinyTensors(20, 6);
-  Cnn model(0.0);
+  DeviceData data = TinyImages(40, 20, 4);
+  Net model = MakeCnn(data, CrossEntropy(), 0.0);
   TrainOptions options = TinyOptions();
   auto optimizer = MakeOptimizer(options, model->parameters());
   ASSERT_TRUE(optimizer.ok());
 
   RecordingSink all;
-  MetricMap last = Train(model, **optimizer, train, val, options, all);
+  absl::StatusOr<MetricMap> last =
+      Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), all);
+  ASSERT_TRUE(last.ok());
   ASSERT_EQ(all.epochs.size(), 3u);
   EXPECT_EQ(all.epochs[0].epoch, 1);
   EXPECT_EQ(all.epochs[2].epoch, 3);
   EXPECT_EQ(all.epochs[2].num_epochs, 3);
-  EXPECT_EQ(last, all.epochs[2].val_metrics);
-  EXPECT_EQ(last.count("val_accuracy"), 1u);
-  EXPECT_EQ(last.count("val_loss"), 1u);
+  EXPECT_EQ(*last, all.epochs[2].val_metrics);
+  for (const char* name :
+       {"val_accuracy", "val_loss", "val_precision_macro", "val_recall_macro", "val_f1_macro"}) {
+    EXPECT_EQ(last->count(name), 1u) << name;
+  }
+  EXPECT_EQ(last->count("val_f1"), 0u);  // Binary metrics only for two classes.
 
   RecordingSink stop_after_two(/*stop_after=*/2);
-  Train(model, **optimizer, train, val, options, stop_after_two);
+  ASSERT_TRUE(
+      Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), stop_after_two).ok());
   EXPECT_EQ(stop_after_two.epochs.size(), 2u);
 }
 
+TEST(EarlyStoppingTest, StopsAfterPatienceAndRestoresTheBestWeights) {
+  EarlyStopping stopping("val_accuracy", /*patience=*/2, /*min_delta=*/0.01);
+  torch::nn::Linear probe(1, 1);
+  auto set_weight = [&](float value) {
+    torch::NoGradGuard no_grad;
+    probe->weight.fill_(value);
+  };
+  set_weight(1);
+  EXPECT_FALSE(stopping.Update({{"val_accuracy", 0.5}}, *probe));
+  set_weight(2);
+  EXPECT_FALSE(stopping.Update({{"val_accuracy", 0.7}}, *probe));  // Best.
+  set_weight(3);
+  EXPECT_FALSE(stopping.Update({{"val_accuracy", 0.705}}, *probe));  // Within min_delta.
+  set_weight(4);
+  EXPECT_TRUE(stopping.Update({{"val_accuracy", 0.6}}, *probe));  // 2 epochs without gain.
+  EXPECT_EQ(stopping.best_epoch(), 2);
+  stopping.RestoreBest(*probe);
+  EXPECT_EQ(probe->weight.item<float>(), 2.0f);
+  EXPECT_TRUE(LowerIsBetter("val_loss"));
+  EXPECT_TRUE(LowerIsBetter("val_rmse"));
+  EXPECT_FALSE(LowerIsBetter("val_f1"));
+}
+
+TEST_F(TrainingTest, TrainWithPatienceEndsWithTheBestEpochsWeights) {
+  DeviceData data = TinyImages(60, 30, 10);
+  Net model = MakeCnn(data, CrossEntropy(), 0.0);
+  TrainOptions options = TinyOptions();
+  options.epochs = 6;
+  options.patience = 1;
+  options.optimizer = "sgd";
+  options.lr = 3.0;  // Diverges after a first useful epoch or two.
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  RecordingSink sink;
+  absl::StatusOr<MetricMap> final =
+      Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink);
+  ASSERT_TRUE(final.ok());
+  double best = INFINITY;
+  for (const EpochSummary& epoch : sink.epochs) {
+    const double loss = epoch.val_metrics.at("val_loss");
+    if (std::isfinite(loss)) best = std::min(best, loss);
+  }
+  EXPECT_DOUBLE_EQ(final->at("val_loss"), best);
+}
+
 // One parameter vector w under loss 0.5 * sum(c * w^2), whose gradient is
-// c * w, stepped twice; the expectation is computed by hand below.
-std::vector<double> TwoSteps(const std::string& optimizer_name) {
+// c * w, stepped twice; the expectations are computed by hand below.
+std::vector<double> TwoSteps(const std::string& optimizer_name,
+                             void (*tweak)(TrainOptions&) = nullptr) {
   torch::Tensor w = torch::tensor({1.0, -2.0}, torch::kFloat64).requires_grad_(true);
   const torch::Tensor c = torch::tensor({0.5, 3.0}, torch::kFloat64);
-  TrainOptions options;
+  TrainOptions options = TinyOptions();
   options.optimizer = optimizer_name;
   options.lr = 0.1;
   options.momentum = 0.9;
+  if (tweak != nullptr) tweak(options);
   auto optimizer = MakeOptimizer(options, {w});
   EXPECT_TRUE(optimizer.ok()) << optimizer.status();
   for (int step = 0; step < 2; ++step) {
@@ -163,41 +408,100 @@ std::vector<double> TwoSteps(const std::string& optimizer_name) {
   return {w[0].item<double>(), w[1].item<double>()};
 }
 
-TEST(OptimizerTest, SgdMatchesHandComputedSteps) {
-  std::vector<double> got = TwoSteps("sgd");
-  const double c[] = {0.5, 3.0}, w0[] = {1.0, -2.0}, lr = 0.1;
-  for (int i = 0; i < 2; ++i) {
-    const double w1 = w0[i] - lr * c[i] * w0[i];
-    const double w2 = w1 - lr * c[i] * w1;
-    EXPECT_NEAR(got[i], w2, 1e-12) << i;
+constexpr double kC[] = {0.5, 3.0}, kW0[] = {1.0, -2.0}, kLr = 0.1;
+
+TEST(OptimizerTest, SgdAndGdMatchHandComputedSteps) {
+  for (const char* name : {"sgd", "gd"}) {
+    std::vector<double> got = TwoSteps(name);
+    for (int i = 0; i < 2; ++i) {
+      const double w1 = kW0[i] - kLr * kC[i] * kW0[i];
+      const double w2 = w1 - kLr * kC[i] * w1;
+      EXPECT_NEAR(got[i], w2, 1e-12) << name << " " << i;
+    }
   }
 }
 
-TEST(OptimizerTest, MomentumMatchesHandComputedSteps) {
+TEST(OptimizerTest, MomentumAndNesterovMatchHandComputedSteps) {
+  const double mu = 0.9;
   std::vector<double> got = TwoSteps("momentum");
-  const double c[] = {0.5, 3.0}, w0[] = {1.0, -2.0}, lr = 0.1, mu = 0.9;
+  std::vector<double> nesterov =
+      TwoSteps("momentum", [](TrainOptions& options) { options.nesterov = true; });
   for (int i = 0; i < 2; ++i) {
-    const double b1 = c[i] * w0[i];
-    const double w1 = w0[i] - lr * b1;
-    const double b2 = mu * b1 + c[i] * w1;
-    const double w2 = w1 - lr * b2;
-    EXPECT_NEAR(got[i], w2, 1e-12) << i;
+    const double b1 = kC[i] * kW0[i];
+    const double w1 = kW0[i] - kLr * b1;
+    const double b2 = mu * b1 + kC[i] * w1;
+    EXPECT_NEAR(got[i], w1 - kLr * b2, 1e-12) << i;
+    // Nesterov: w -= lr * (g + mu * b).
+    const double n1 = kW0[i] - kLr * (kC[i] * kW0[i] + mu * b1);
+    const double g2 = kC[i] * n1;
+    const double nb2 = mu * (kC[i] * kW0[i]) + g2;
+    EXPECT_NEAR(nesterov[i], n1 - kLr * (g2 + mu * nb2), 1e-12) << i;
   }
 }
 
-TEST(OptimizerTest, AdamMatchesHandComputedSteps) {
-  std::vector<double> got = TwoSteps("adam");
-  const double c[] = {0.5, 3.0}, w0[] = {1.0, -2.0}, lr = 0.1;
-  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+// Adam with betas 0.8/0.99 and eps 1e-3; adamw adds the decoupled decay
+// w -= lr * wd * w before the Adam update.
+double HandAdam(int i, bool decoupled, double weight_decay) {
+  const double beta1 = 0.8, beta2 = 0.99, eps = 1e-3;
+  double w = kW0[i], m = 0, v = 0;
+  for (int t = 1; t <= 2; ++t) {
+    double g = kC[i] * w;
+    if (!decoupled) g += weight_decay * w;
+    if (decoupled) w -= kLr * weight_decay * w;
+    m = beta1 * m + (1 - beta1) * g;
+    v = beta2 * v + (1 - beta2) * g * g;
+    const double m_hat = m / (1 - std::pow(beta1, t));
+    const double v_hat = v / (1 - std::pow(beta2, t));
+    w -= kLr * m_hat / (std::sqrt(v_hat) + eps);
+  }
+  return w;
+}
+
+void AdamSettings(TrainOptions& options) {
+  options.beta1 = 0.8;
+  options.beta2 = 0.99;
+  options.eps = 1e-3;
+  options.weight_decay = 0.2;
+}
+
+TEST(OptimizerTest, AdamAndAdamwMatchHandComputedSteps) {
+  std::vector<double> adam = TwoSteps("adam", AdamSettings);
+  std::vector<double> adamw = TwoSteps("adamw", AdamSettings);
   for (int i = 0; i < 2; ++i) {
-    double w = w0[i], m = 0, v = 0;
-    for (int t = 1; t <= 2; ++t) {
-      const double g = c[i] * w;
-      m = beta1 * m + (1 - beta1) * g;
-      v = beta2 * v + (1 - beta2) * g * g;
-      const double m_hat = m / (1 - std::pow(beta1, t));
-      const double v_hat = v / (1 - std::pow(beta2, t));
-      w -= lr * m_hat / (std::sqrt(v_hat) + eps);
+    EXPECT_NEAR(adam[i], HandAdam(i, /*decoupled=*/false, 0.2), 1e-9) << i;
+    EXPECT_NEAR(adamw[i], HandAdam(i, /*decoupled=*/true, 0.2), 1e-9) << i;
+  }
+  EXPECT_NE(adam[0], adamw[0]);
+}
+
+TEST(OptimizerTest, RmspropMatchesHandComputedSteps) {
+  // torch RMSprop: v = alpha v + (1 - alpha) g^2; b = mu b + g / (sqrt(v) + eps);
+  // w -= lr * b; alpha 0.99.
+  std::vector<double> got = TwoSteps("rmsprop", [](TrainOptions& options) {
+    options.eps = 1e-3;
+    options.momentum = 0.5;
+  });
+  for (int i = 0; i < 2; ++i) {
+    double w = kW0[i], v = 0, b = 0;
+    for (int t = 0; t < 2; ++t) {
+      const double g = kC[i] * w;
+      v = 0.99 * v + 0.01 * g * g;
+      b = 0.5 * b + g / (std::sqrt(v) + 1e-3);
+      w -= kLr * b;
+    }
+    EXPECT_NEAR(got[i], w, 1e-9) << i;
+  }
+}
+
+TEST(OptimizerTest, AdagradMatchesHandComputedSteps) {
+  // s += g^2; w -= lr * g / (sqrt(s) + eps).
+  std::vector<double> got = TwoSteps("adagrad", [](TrainOptions& options) { options.eps = 1e-3; });
+  for (int i = 0; i < 2; ++i) {
+    double w = kW0[i], s = 0;
+    for (int t = 0; t < 2; ++t) {
+      const double g = kC[i] * w;
+      s += g * g;
+      w -= kLr * g / (std::sqrt(s) + 1e-3);
     }
     EXPECT_NEAR(got[i], w, 1e-9) << i;
   }
@@ -205,11 +509,60 @@ TEST(OptimizerTest, AdamMatchesHandComputedSteps) {
 
 TEST(OptimizerTest, UnknownNameIsInvalidArgument) {
   TrainOptions options;
-  options.optimizer = "rmsprop";
+  options.optimizer = "lion";
   options.lr = 0.1;
   auto optimizer = MakeOptimizer(options, {torch::zeros({1}, torch::requires_grad())});
   EXPECT_EQ(optimizer.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(optimizer.status().message()), HasSubstr("\"rmsprop\""));
+  EXPECT_THAT(std::string(optimizer.status().message()), HasSubstr("\"lion\""));
+}
+
+TEST(ScheduleTest, FactorsFollowWarmupThenTheSchedule) {
+  TrainOptions options = TinyOptions();
+  options.epochs = 10;
+  EXPECT_EQ(LearningRateFactor(options, 0), 1.0);
+  EXPECT_EQ(LearningRateFactor(options, 9), 1.0);
+  options.schedule = "step";
+  options.step_size = 3;
+  options.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 2), 1.0);
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 3), 0.5);
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 7), 0.25);
+  options.schedule = "cosine";
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 0), 1.0);
+  EXPECT_NEAR(LearningRateFactor(options, 5), 0.5, 1e-12);
+  EXPECT_NEAR(LearningRateFactor(options, 9), 0.5 * (1 + std::cos(M_PI * 0.9)), 1e-12);
+  options.warmup_epochs = 3;
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 0), 0.25);
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 2), 0.75);
+  EXPECT_DOUBLE_EQ(LearningRateFactor(options, 3), 1.0);  // Cosine starts: t = 0.
+  EXPECT_NEAR(LearningRateFactor(options, 6), 0.5 * (1 + std::cos(M_PI * 3 / 7)), 1e-12);
+}
+
+TEST(ScheduleTest, TrainSetsEachEpochsLearningRate) {
+  torch::manual_seed(0);
+  DeviceData data = TinyImages(16, 4, 4);
+  Net model = MakeCnn(data, CrossEntropy());
+  TrainOptions options = TinyOptions();
+  options.schedule = "step";
+  options.gamma = 0.1;
+  options.epochs = 3;
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  class LrSink : public ProgressSink {
+   public:
+    explicit LrSink(torch::optim::Optimizer& optimizer) : optimizer_(optimizer) {}
+    bool OnEpoch(const EpochSummary&) override {
+      lrs.push_back(optimizer_.param_groups()[0].options().get_lr());
+      return true;
+    }
+    torch::optim::Optimizer& optimizer_;
+    std::vector<double> lrs;
+  } sink(**optimizer);
+  ASSERT_TRUE(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink).ok());
+  ASSERT_EQ(sink.lrs.size(), 3u);
+  EXPECT_NEAR(sink.lrs[0], 0.003, 1e-12);
+  EXPECT_NEAR(sink.lrs[1], 0.0003, 1e-12);
+  EXPECT_NEAR(sink.lrs[2], 0.00003, 1e-12);
 }
 
 TEST(WeightPenaltyTest, SumsL1AndL2OverWeightsNotBiases) {
@@ -228,8 +581,9 @@ TEST(WeightPenaltyTest, SumsL1AndL2OverWeightsNotBiases) {
   EXPECT_EQ(WeightPenalty(*net, 0.0, 0.0).item<double>(), 0.0);
 }
 
-// d/dw (l2 * w^2) = 2 * l2 * w; biases get no gradient from the penalty.
-TEST(WeightPenaltyTest, L2GradientIsTwiceL2TimesWeight) {
+// d/dw (l2 * w^2) = 2 * l2 * w and d/dw (l1 * |w|) = l1 * sign(w); biases get
+// no gradient from the penalty.
+TEST(WeightPenaltyTest, GradientsAreHandComputed) {
   torch::nn::Linear linear(2, 1);
   {
     torch::NoGradGuard no_grad;
@@ -238,13 +592,92 @@ TEST(WeightPenaltyTest, L2GradientIsTwiceL2TimesWeight) {
   WeightPenalty(*linear, 0.0, 0.1).backward();
   EXPECT_TRUE(torch::allclose(linear->weight.grad(), torch::tensor({{0.3f, -0.1f}})));
   EXPECT_FALSE(linear->bias.grad().defined() && linear->bias.grad().abs().sum().item<float>() > 0);
+  linear->weight.mutable_grad().zero_();
+  WeightPenalty(*linear, 0.2, 0.0).backward();
+  EXPECT_TRUE(torch::allclose(linear->weight.grad(), torch::tensor({{0.2f, -0.2f}})));
+}
+
+TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
+  DeviceData data = TinyImages(48, 8, 8);
+  testing::TempDir dir;
+  const std::string checkpoint = dir.File("checkpoint");
+  TrainOptions options = TinyOptions();
+  options.epochs = 4;
+  options.checkpoint_every = 2;
+
+  // Uninterrupted: four epochs, checkpoint after epochs 2 and 4.
+  torch::manual_seed(5);
+  Net full = MakeCnn(data, CrossEntropy(), 0.0);
+  auto full_optimizer = MakeOptimizer(options, full->parameters());
+  ASSERT_TRUE(full_optimizer.ok());
+  TrainRun run;
+  run.checkpoint_dir = checkpoint;
+  RecordingSink full_sink;
+  ASSERT_TRUE(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, full_sink).ok());
+  std::ifstream state(checkpoint + "/state.json");
+  std::string state_text((std::istreambuf_iterator<char>(state)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(state_text, HasSubstr("\"epoch\":4"));
+
+  // A fresh model loaded from the epoch-4 checkpoint gives the same outputs.
+  torch::manual_seed(99);
+  Net loaded = MakeCnn(data, CrossEntropy(), 0.0);
+  auto loaded_optimizer = MakeOptimizer(options, loaded->parameters());
+  ASSERT_TRUE(loaded_optimizer.ok());
+  absl::StatusOr<int> epoch = LoadCheckpoint(checkpoint, *loaded, **loaded_optimizer, torch::kCPU);
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, 4);
+  full->eval();
+  loaded->eval();
+  EXPECT_TRUE(torch::equal(full->forward(data.val.inputs), loaded->forward(data.val.inputs)));
+
+  // Training both one more epoch from there (optimizer state included) stays equal.
+  full->train();
+  loaded->train();
+  options.epochs = 5;
+  options.checkpoint_every = 0;
+  run.first_epoch = 5;
+  run.checkpoint_dir.clear();
+  RecordingSink a, b;
+  ASSERT_TRUE(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, a).ok());
+  ASSERT_TRUE(Train(*loaded, **loaded_optimizer, data, CrossEntropy(), options, run, b).ok());
+  ASSERT_EQ(a.epochs.size(), 1u);
+  EXPECT_EQ(a.epochs[0].epoch, 5);
+  EXPECT_EQ(a.epochs[0].train_loss, b.epochs[0].train_loss);
+  full->eval();
+  loaded->eval();
+  EXPECT_TRUE(torch::equal(full->forward(data.val.inputs), loaded->forward(data.val.inputs)));
+}
+
+TEST_F(TrainingTest, LoadCheckpointErrorsNameTheFile) {
+  DeviceData data = TinyImages(8, 2, 2);
+  Net model = MakeCnn(data, CrossEntropy());
+  TrainOptions options = TinyOptions();
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  testing::TempDir dir;
+  absl::Status missing =
+      LoadCheckpoint(dir.File("none"), *model, **optimizer, torch::kCPU).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr(dir.File("none/state.json")));
+
+  // A checkpoint of another model does not fit.
+  ASSERT_TRUE(SaveCheckpoint(dir.File("ok"), *model, **optimizer, 1).ok());
+  ModelOptions mlp;
+  mlp.model = "mlp";
+  absl::StatusOr<Net> other = MakeModel(mlp, {data.input, data.example_shape, 0, 10});
+  ASSERT_TRUE(other.ok());
+  auto other_optimizer = MakeOptimizer(options, (*other)->parameters());
+  absl::Status mismatch =
+      LoadCheckpoint(dir.File("ok"), **other, **other_optimizer, torch::kCPU).status();
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mismatch.message()), HasSubstr(dir.File("ok/model.pt")));
 }
 
 // Lives here rather than in trial_test.cc because it needs libtorch to know
 // whether CUDA is there.
 TEST(RunTrialDeviceTest, CudaRequestedButUnavailableIsFailedPrecondition) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA is available here";
-  TrainOptions options;
+  TrainOptions options = TinyOptions();
   options.dataset = "fashion-mnist";
   options.data_dir = "/nonexistent";
   TrialEnvironment env;

@@ -101,8 +101,8 @@ class VernierTrainTest : public ::testing::Test {
   }
 
   nlohmann::json TinyParams() const {
-    return {{"data_dir", dir_.path()}, {"epochs", 2},        {"batch_size", 32}, {"lr", 0.003},
-            {"num_threads", 1},        {"optimizer", "adam"}};
+    return {{"data_dir", dir_.path()}, {"epochs", 2},         {"batch_size", 32},   {"lr", 0.003},
+            {"num_threads", 1},        {"optimizer", "adam"}, {"cache_dir", "none"}};
   }
 
   testing::TempDir dir_;
@@ -124,9 +124,11 @@ void ExpectTwoEpochsAndAFinalReport(const std::vector<TrialReport>& reports) {
   for (int i = 0; i < 2; ++i) {
     EXPECT_FALSE(reports[i].is_final);
     EXPECT_EQ(reports[i].step, i + 1);
-    EXPECT_EQ(reports[i].metrics.size(), 2u);
-    EXPECT_EQ(reports[i].metrics.count("val_accuracy"), 1u);
-    EXPECT_EQ(reports[i].metrics.count("val_loss"), 1u);
+    EXPECT_EQ(reports[i].metrics.size(), 5u);
+    for (const char* name :
+         {"val_accuracy", "val_loss", "val_precision_macro", "val_recall_macro", "val_f1_macro"}) {
+      EXPECT_EQ(reports[i].metrics.count(name), 1u) << name;
+    }
   }
   const TrialReport& final_report = reports[2];
   EXPECT_TRUE(final_report.is_final);
@@ -143,6 +145,8 @@ TEST_F(VernierTrainTest, ReportsEachEpochAndTheFinalResultOnTheReportFd) {
   ExpectTwoEpochsAndAFinalReport(ParseReports(result.reports));
   EXPECT_THAT(result.out, IsEmpty());
   EXPECT_THAT(result.err, HasSubstr("epoch 2/2"));
+  EXPECT_THAT(result.err,
+              HasSubstr("test confusion matrix (rows: true class, columns: predicted)"));
 }
 
 TEST_F(VernierTrainTest, ReadsParamsFromTheEnvironmentAndReportsOnStdoutByDefault) {
