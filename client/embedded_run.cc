@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/channel.h"
 #include "client/commands.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
@@ -220,12 +221,16 @@ absl::Status RunStudy(const RunOptions& options) {
   ServerOptions server_options;
   server_options.db_path = (fs::path(options.data_dir) / "vernier.db").string();
   server_options.listen = "127.0.0.1:0";
+  // Loopback only, and the server lives as long as this process: no tokens.
+  server_options.auth.insecure = true;
   server_options.coordinator.lease = absl::Seconds(15);
   server_options.coordinator.heartbeat = absl::Seconds(2);
   ASSIGN_OR_RETURN(std::unique_ptr<ServerRunner> server, ServerRunner::Start(server_options));
 
   const std::string address = absl::StrCat("127.0.0.1:", server->port());
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  ChannelOptions channel_options;
+  channel_options.address = address;
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(channel_options));
   std::unique_ptr<v1::StudyService::Stub> stub = v1::StudyService::NewStub(channel);
   CommandContext ctx{stub.get(), options.out, OutputFormat::kTable, address};
 

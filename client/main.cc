@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "CLI/CLI.hpp"
+#include "client/channel.h"
 #include "client/commands.h"
 #include "client/embedded_run.h"
 #include "client/export.h"
@@ -37,6 +38,14 @@ int main(int argc, char** argv) {
   app.add_option("--server", server, "coordinator address host:port (env VERNIER_SERVER)")
       ->capture_default_str();
   app.add_option("--format", format_text, "output format: table or json")->capture_default_str();
+  vernier::ChannelFlags channel_flags;
+  app.add_option("--token-file", channel_flags.token_file,
+                 "file holding your user token (default: $VERNIER_TOKEN)");
+  app.add_option("--tls-ca", channel_flags.tls_ca_file,
+                 "PEM CA bundle that signed the server's certificate: connect with TLS");
+  app.add_option("--tls-cert", channel_flags.tls_cert_file,
+                 "PEM client certificate, for a server that requires one (with --tls-ca)");
+  app.add_option("--tls-key", channel_flags.tls_key_file, "PEM private key of --tls-cert");
 
   CLI::App* study = app.add_subcommand("study", "create, list, show or stop studies");
   study->require_subcommand(1);
@@ -106,9 +115,13 @@ int main(int argc, char** argv) {
     return ExitCode(vernier::RunStudy(run_options));
   }
 
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  absl::StatusOr<vernier::ChannelOptions> channel_options =
+      vernier::ChannelOptionsFromFlags(server, channel_flags);
+  if (!channel_options.ok()) return ExitCode(channel_options.status());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = vernier::MakeChannel(*channel_options);
+  if (!channel.ok()) return ExitCode(channel.status());
   std::unique_ptr<vernier::v1::StudyService::Stub> stub =
-      vernier::v1::StudyService::NewStub(channel);
+      vernier::v1::StudyService::NewStub(*channel);
   vernier::CommandContext ctx{stub.get(), &std::cout, *format, server};
   absl::Status status;
   if (create->parsed()) {

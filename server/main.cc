@@ -1,13 +1,38 @@
 // vernier-server: the coordinator. Flags live here only; everything else is
 // in server/service/server_runner.h.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "common/secret_file.h"
+#include "common/status_macros.h"
 #include "server/service/server_runner.h"
 
 namespace {
+
+// The tokens of one role: every token of `file` when given, else the value of
+// the environment variable `env_var` when set, else none.
+absl::StatusOr<std::vector<std::string>> RoleTokens(const char* flag, const std::string& file,
+                                                    const char* env_var) {
+  if (!file.empty()) return vernier::ReadTokenFile(flag, file);
+  const char* env = std::getenv(env_var);
+  const std::string token(absl::StripAsciiWhitespace(env == nullptr ? "" : env));
+  if (token.empty()) return std::vector<std::string>();
+  RETURN_IF_ERROR(vernier::ValidateToken(env_var, token));
+  return std::vector<std::string>{token};
+}
+
+absl::Status LoadTokens(const std::string& worker_file, const std::string& user_file,
+                        vernier::AuthOptions& auth) {
+  ASSIGN_OR_RETURN(auth.worker_tokens,
+                   RoleTokens("--worker-token-file", worker_file, "VERNIER_WORKER_TOKEN"));
+  ASSIGN_OR_RETURN(auth.user_tokens,
+                   RoleTokens("--user-token-file", user_file, "VERNIER_USER_TOKEN"));
+  return absl::OkStatus();
+}
 
 sigset_t StopSignals() {
   sigset_t signals;
@@ -39,7 +64,28 @@ int main(int argc, char** argv) {
                  "on SIGTERM, how long in-flight calls may take to finish")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  std::string worker_token_file, user_token_file;
+  app.add_option("--worker-token-file", worker_token_file,
+                 "bearer tokens for workers, one per line (default: $VERNIER_WORKER_TOKEN)");
+  app.add_option("--user-token-file", user_token_file,
+                 "bearer tokens for users of the CLI, one per line (default: $VERNIER_USER_TOKEN)");
+  app.add_flag("--insecure", options.auth.insecure,
+               "serve without authentication (only on a trusted network)");
+  app.add_option("--tls-cert", options.tls.cert_file, "PEM certificate chain: serve TLS");
+  app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", options.tls.client_ca_file,
+                 "PEM CA bundle: require client certificates signed by it (mutual TLS)");
   CLI11_PARSE(app, argc, argv);
+  // With --insecure, tokens in the environment are ignored (a shared shell
+  // may export them); a token file next to --insecure is a contradiction that
+  // ValidateAuthOptions reports.
+  if (!options.auth.insecure || !worker_token_file.empty() || !user_token_file.empty()) {
+    absl::Status loaded = LoadTokens(worker_token_file, user_token_file, options.auth);
+    if (!loaded.ok()) {
+      std::cerr << "vernier-server: " << loaded.message() << "\n";
+      return 2;
+    }
+  }
   options.coordinator.lease = absl::Seconds(lease_seconds);
   options.coordinator.heartbeat = absl::Seconds(heartbeat_seconds);
 
@@ -54,7 +100,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "vernier-server: serving on port " << (*runner)->port() << " with database "
-            << options.db_path << "\n";
+            << options.db_path << (options.tls.cert_file.empty() ? ", plain text" : ", TLS")
+            << (options.auth.insecure ? ", WITHOUT authentication (--insecure)"
+                                      : ", tokens required")
+            << "\n";
   int signal = 0;
   sigwait(&signals, &signal);
   std::cerr << "vernier-server: signal " << signal << ", shutting down\n";

@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/channel.h"
 #include "grpcpp/grpcpp.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 #include "worker/posix_trial_launcher.h"
@@ -91,6 +92,14 @@ int main(int argc, char** argv) {
   app.add_option("--trainer", options.trainer_path,
                  "program for trials without a command (default: vernier-train next to this "
                  "program)");
+  vernier::ChannelFlags channel_flags;
+  app.add_option("--token-file", channel_flags.token_file,
+                 "file holding this worker's bearer token (default: $VERNIER_TOKEN)");
+  app.add_option("--tls-ca", channel_flags.tls_ca_file,
+                 "PEM CA bundle that signed the server's certificate: connect with TLS");
+  app.add_option("--tls-cert", channel_flags.tls_cert_file,
+                 "PEM client certificate, for a server that requires one (with --tls-ca)");
+  app.add_option("--tls-key", channel_flags.tls_key_file, "PEM private key of --tls-cert");
   double drain_seconds = 30;
   app.add_option("--drain-seconds", drain_seconds,
                  "on SIGTERM, how long running trials may take to finish before they are "
@@ -106,6 +115,9 @@ int main(int argc, char** argv) {
   }
   options.drain_timeout = absl::Seconds(drain_seconds);
   if (server.empty()) return Fail("--server is required (or set VERNIER_SERVER)");
+  absl::StatusOr<vernier::ChannelOptions> channel_options =
+      vernier::ChannelOptionsFromFlags(server, channel_flags);
+  if (!channel_options.ok()) return Fail(std::string(channel_options.status().message()));
   absl::StatusOr<std::vector<vernier::worker::Slot>> slots =
       vernier::worker::BuildSlots(slot_options);
   if (!slots.ok()) return Fail(std::string(slots.status().message()));
@@ -140,10 +152,11 @@ int main(int argc, char** argv) {
   // Find a restarted coordinator within seconds, not gRPC's default 2 minutes.
   channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), channel_args);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      vernier::MakeChannel(*channel_options, channel_args);
+  if (!channel.ok()) return Fail(std::string(channel.status().message()));
   std::unique_ptr<vernier::v1::WorkerService::Stub> stub =
-      vernier::v1::WorkerService::NewStub(channel);
+      vernier::v1::WorkerService::NewStub(*channel);
   vernier::worker::PosixTrialLauncher launcher;
 
   std::vector<std::string> slot_names;

@@ -27,7 +27,46 @@ absl::Status FieldError(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
 }
 
-std::string Show(const Json& value) { return value.dump(); }
+// Never throws: dump() throws on invalid UTF-8 unless told to replace it.
+std::string Show(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// The offset of the first byte that is not part of well-formed UTF-8, or
+// npos. Study files must be UTF-8: their strings become JSON (which nlohmann
+// refuses to dump otherwise, with an exception) and proto3 strings.
+size_t FirstInvalidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t extra = 0;
+    unsigned int code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, code = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, code = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, code = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + extra >= text.size()) return i;
+    for (size_t k = 1; k <= extra; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return i;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+        (extra == 3 && (code < 0x10000 || code > 0x10FFFF))) {
+      return i;
+    }
+    i += extra + 1;
+  }
+  return absl::string_view::npos;
+}
 
 // ---- YAML -> JSON ---------------------------------------------------------
 
@@ -85,6 +124,10 @@ absl::StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path)
 }
 
 absl::StatusOr<Json> ParseYaml(absl::string_view text) {
+  if (const size_t bad = FirstInvalidUtf8(text); bad != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("study file: not valid UTF-8 (byte offset ", bad, ")"));
+  }
   try {
     YAML::Node root = YAML::Load(std::string(text));
     return YamlToJson(root, "");
@@ -393,6 +436,34 @@ absl::StatusOr<TpeSpec> ParseTpe(const Json& node) {
   return tpe;
 }
 
+absl::StatusOr<GpSpec> ParseGp(const Json& node) {
+  GpSpec gp;
+  if (node.contains("n_startup_trials")) {
+    ASSIGN_OR_RETURN(gp.n_startup_trials,
+                     ReadInt(node.at("n_startup_trials"), "sampler.n_startup_trials", 1));
+  }
+  return gp;
+}
+
+absl::StatusOr<CmaesSpec> ParseCmaes(const Json& node) {
+  CmaesSpec cmaes;
+  if (node.contains("sigma0")) {
+    ASSIGN_OR_RETURN(cmaes.sigma0, ReadNumber(node.at("sigma0"), "sampler.sigma0"));
+    if (!(cmaes.sigma0 > 0 && cmaes.sigma0 <= 1)) {
+      return FieldError(
+          "sampler.sigma0",
+          absl::StrCat("must be in (0, 1] (a share of each range), got ", cmaes.sigma0));
+    }
+  }
+  if (node.contains("popsize")) {
+    ASSIGN_OR_RETURN(cmaes.popsize, ReadInt(node.at("popsize"), "sampler.popsize", 2));
+  }
+  if (node.contains("restarts")) {
+    ASSIGN_OR_RETURN(cmaes.restarts, ReadBool(node.at("restarts"), "sampler.restarts"));
+  }
+  return cmaes;
+}
+
 // `resolution: 5` or `resolution: {lr: 7, dropout: 3}`; only floats without a
 // step take one, as the others are enumerated exactly.
 absl::StatusOr<GridSpec> ParseGrid(const Json& node, const SearchSpace& space) {
@@ -438,6 +509,12 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
   } else if (sampler.type == "grid") {
     RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "resolution"}));
     ASSIGN_OR_RETURN(sampler.grid, ParseGrid(*node, space));
+  } else if (sampler.type == "gp") {
+    RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed", "n_startup_trials"}));
+    ASSIGN_OR_RETURN(sampler.gp, ParseGp(*node));
+  } else if (sampler.type == "cmaes") {
+    RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed", "sigma0", "popsize", "restarts"}));
+    ASSIGN_OR_RETURN(sampler.cmaes, ParseCmaes(*node));
   } else if (sampler.type == "sobol") {
     RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
     if (space.params.size() > static_cast<size_t>(kSobolMaxDimensions)) {
@@ -448,7 +525,7 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
   } else {
     return FieldError("sampler.type",
                       absl::StrCat("unknown sampler \"", sampler.type,
-                                   "\" (expected one of: random, tpe, grid, sobol)"));
+                                   "\" (expected one of: random, tpe, grid, sobol, gp, cmaes)"));
   }
   if (node->contains("seed")) {
     ASSIGN_OR_RETURN(int64_t seed, ReadInt(node->at("seed"), "sampler.seed", 0));

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -13,12 +14,42 @@ namespace vernier {
 namespace {
 
 // Study files and trial lists are small; this bounds what a client can make
-// the server parse or buffer.
+// the server parse or buffer. A larger request is refused by gRPC with
+// RESOURCE_EXHAUSTED before any handler sees it.
 constexpr int kMaxMessageBytes = 16 << 20;
+
+// Plain text, or TLS (mutual when a client CA is given) from PEM files.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsServerOptions& tls) {
+  if (tls.cert_file.empty() && tls.key_file.empty()) {
+    if (!tls.client_ca_file.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadSecretFile("--tls-cert", tls.cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadSecretFile("--tls-key", tls.key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadSecretFile("--tls-client-ca", tls.client_ca_file));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOptions& options) {
+  // Configuration first: a server that would be open by accident, or whose
+  // certificate cannot be read, must not even open the database.
+  RETURN_IF_ERROR(ValidateAuthOptions(options.auth));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(options.tls));
   std::unique_ptr<ServerRunner> runner(new ServerRunner());
   // Exclusive: a second coordinator on the same file would hand out the same
   // trial numbers, so it must fail to open instead.
@@ -31,14 +62,19 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
       Coordinator::Create(runner->store_.get(), runner->clock_.get(), options.coordinator));
   runner->study_service_ = std::make_unique<StudyServiceImpl>(runner->coordinator_.get());
   runner->worker_service_ = std::make_unique<WorkerServiceImpl>(runner->coordinator_.get());
+  runner->authorizer_ = std::make_unique<Authorizer>(options.auth);
+  runner->auth_study_service_ =
+      std::make_unique<AuthStudyService>(runner->authorizer_.get(), runner->study_service_.get());
+  runner->auth_worker_service_ =
+      std::make_unique<AuthWorkerService>(runner->authorizer_.get(), runner->worker_service_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &runner->port_);
+  builder.AddListeningPort(options.listen, credentials, &runner->port_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  builder.RegisterService(runner->study_service_.get());
-  builder.RegisterService(runner->worker_service_.get());
+  builder.RegisterService(runner->auth_study_service_.get());
+  builder.RegisterService(runner->auth_worker_service_.get());
   runner->server_ = builder.BuildAndStart();
   if (runner->server_ == nullptr || runner->port_ == 0) {
     return absl::UnavailableError(

@@ -17,15 +17,29 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/coordinator/coordinator.h"
+#include "server/service/auth.h"
 #include "server/service/services.h"
 #include "server/storage/sqlite_study_store.h"
 #include "server/storage/study_store.h"
 
 namespace vernier {
 
+// TLS for the listening port. Empty cert_file: plain text.
+struct TlsServerOptions {
+  std::string cert_file;  // PEM certificate chain of the server.
+  std::string key_file;   // PEM private key of cert_file.
+  // PEM CA bundle; when set, every client must present a certificate signed
+  // by it (mutual TLS), and connections without one are refused.
+  std::string client_ca_file;
+};
+
 struct ServerOptions {
   std::string db_path;                     // SQLite file; created when missing.
   std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one.
+  // Bearer tokens (see auth.h). Start refuses options with neither tokens nor
+  // `insecure`, so a server is never left open by accident.
+  AuthOptions auth;
+  TlsServerOptions tls;
   CoordinatorOptions coordinator;
   // How often expired leases are collected when no worker call does it.
   absl::Duration expiry_interval = absl::Seconds(1);
@@ -33,9 +47,11 @@ struct ServerOptions {
 
 class ServerRunner {
  public:
-  // Opens the database, loads every study and starts serving. Errors: the
-  // store's (a path that cannot be opened, a newer schema), or UNAVAILABLE
-  // when the address cannot be bound.
+  // Opens the database, loads every study and starts serving. Errors:
+  // ValidateAuthOptions's (FAILED_PRECONDITION without tokens or `insecure`);
+  // INVALID_ARGUMENT / NOT_FOUND naming the TLS flag and file that cannot be
+  // used; the store's (a path that cannot be opened, a newer schema); or
+  // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<ServerRunner>> Start(const ServerOptions& options);
 
   ~ServerRunner();
@@ -63,6 +79,10 @@ class ServerRunner {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
+  // The services actually registered: the ones above behind the token check.
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<AuthStudyService> auth_study_service_;
+  std::unique_ptr<AuthWorkerService> auth_worker_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stopping_;

@@ -147,7 +147,8 @@ class EndToEndTest : public ::testing::Test {
     server_ = std::make_unique<Process>(
         std::vector<std::string>{VERNIER_SERVER_BIN, "--db", (dir_ / "vernier.db").string(),
                                  "--listen", absl::StrCat("127.0.0.1:", port), "--lease-seconds",
-                                 absl::StrCat(lease_seconds), "--heartbeat-seconds", "0.5"},
+                                 absl::StrCat(lease_seconds), "--heartbeat-seconds", "0.5",
+                                 "--insecure"},
         dir_ / "server.log");
     ASSERT_TRUE(
         WaitUntil([this] { return server_->Log().find("serving on port") != std::string::npos; },

@@ -40,6 +40,8 @@ class InProcessServerTest : public ::testing::Test {
     ServerOptions options;
     options.db_path = (dir_ / "vernier.db").string();
     options.listen = "127.0.0.1:0";
+    // Authentication has its own tests (tests/security); here it is off.
+    options.auth.insecure = true;
     auto runner = ServerRunner::Start(options);
     ASSERT_TRUE(runner.ok()) << runner.status();
     runner_ = std::move(*runner);

@@ -192,6 +192,7 @@ TEST_F(ServiceTest, SecondServerOnTheSameDatabaseIsRefused) {
   ServerOptions options;
   options.db_path = (dir_ / "vernier.db").string();
   options.listen = "127.0.0.1:0";
+  options.auth.insecure = true;
   auto second = ServerRunner::Start(options);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
