@@ -1,7 +1,11 @@
 #include "common/trial_protocol.h"
 
 #include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -27,10 +31,71 @@ json MetricsToJson(const MetricMap& metrics) {
   return out;
 }
 
+// The tokens Python's json.dumps writes for non-finite floats (NaN, Infinity,
+// -Infinity), which JSON lacks, and the values they stand for.
+struct NonFiniteToken {
+  absl::string_view text;
+  double value;
+};
+constexpr NonFiniteToken kNonFiniteTokens[] = {
+    {"-Infinity", -std::numeric_limits<double>::infinity()},
+    {"Infinity", std::numeric_limits<double>::infinity()},
+    {"NaN", std::numeric_limits<double>::quiet_NaN()},
+};
+
+// Returns `line` with each non-finite token outside a string quoted (NaN ->
+// "NaN"), so that the JSON parser accepts it and ParseMetric maps it back.
+std::string QuoteNonFiniteTokens(absl::string_view line) {
+  std::string out;
+  out.reserve(line.size() + 8);
+  bool in_string = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < line.size()) {
+        out += line[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    const NonFiniteToken* token = nullptr;
+    for (const NonFiniteToken& candidate : kNonFiniteTokens) {
+      if (absl::StartsWith(line.substr(i), candidate.text)) {
+        token = &candidate;
+        break;
+      }
+    }
+    if (token == nullptr) {
+      out += c;
+      continue;
+    }
+    absl::StrAppend(&out, "\"", token->text, "\"");
+    i += token->text.size() - 1;
+  }
+  return out;
+}
+
+// A metric value: a number, null (NaN) or a quoted non-finite token.
+std::optional<double> ParseMetric(const json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value.is_null()) return std::nan("");
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    for (const NonFiniteToken& token : kNonFiniteTokens) {
+      if (text == token.text) return token.value;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line) {
-  json doc = json::parse(line.begin(), line.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  const std::string quoted = QuoteNonFiniteTokens(line);
+  json doc = json::parse(quoted.begin(), quoted.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Invalid("not JSON", line);
   if (!doc.is_object()) return Invalid("not a JSON object", line);
   TrialReport report;
@@ -51,13 +116,11 @@ absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line) {
     return Invalid("missing \"metrics\" object", line);
   }
   for (const auto& [name, value] : metrics_it->items()) {
-    if (value.is_number()) {
-      report.metrics[name] = value.get<double>();
-    } else if (value.is_null()) {
-      report.metrics[name] = std::nan("");
-    } else {
+    const std::optional<double> number = ParseMetric(value);
+    if (!number.has_value()) {
       return Invalid(absl::StrCat("metric \"", name, "\" is not a number"), line);
     }
+    report.metrics[name] = *number;
   }
   return report;
 }

@@ -56,6 +56,8 @@ struct TrialReport {
 // Parses one report line. Returns INVALID_ARGUMENT naming what is wrong when the
 // line is not valid JSON, not an object, lacks "step" (for an intermediate
 // report) or "metrics", has a negative step, or a non-numeric metric value.
+// A metric may be null (NaN) or, as Python's json.dumps writes non-finite
+// floats, NaN, Infinity or -Infinity (bare or quoted).
 absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line);
 
 // Formats a report as one line without the trailing newline.

@@ -17,6 +17,32 @@ absl::Status UnknownStudy(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("study \"", name, "\" not found"));
 }
 
+// Checks the metrics of one report against the bounds in coordinator.h;
+// INVALID_ARGUMENT naming `field` and the offending name or count.
+absl::Status CheckMetrics(const MetricMap& metrics, absl::string_view field) {
+  if (metrics.size() > kMaxMetricsPerReport) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", metrics.size(), " metrics, at most ", kMaxMetricsPerReport));
+  }
+  for (const auto& [name, value] : metrics) {
+    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": empty metric name"));
+    if (name.size() > kMaxMetricNameBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": metric name \"", name.substr(0, 32),
+                                                     "...\" is ", name.size(), " bytes, at most ",
+                                                     kMaxMetricNameBytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// `reason` cut to kMaxFailureReasonBytes at a UTF-8 character boundary.
+std::string BoundedReason(const std::string& reason) {
+  if (reason.size() <= kMaxFailureReasonBytes) return reason;
+  size_t end = kMaxFailureReasonBytes;
+  while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+  return absl::StrCat(reason.substr(0, end), " [truncated]");
+}
+
 // Trials the study creates: budget.max_trials, or fewer when the sampler
 // runs out of distinct points (a grid).
 int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
@@ -360,6 +386,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
   if (measurement.step < 0) {
     return absl::InvalidArgumentError(absl::StrCat("step must be >= 0, got ", measurement.step));
   }
+  RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "measurement.metrics"));
   RETURN_IF_ERROR(store_->AddMeasurement(lease.study, lease.trial_number, measurement));
   auto& values = trial->intermediate;
   auto at = std::lower_bound(values.begin(), values.end(), measurement.step,
@@ -404,15 +431,28 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
   updated.state = state;
   updated.end_time = clock_->Now();
   if (state == TrialState::kComplete) {
-    updated.final_metrics = final_metrics;
-    if (!ObjectiveValue(updated, entry->spec.objective)) {
+    // A result that cannot be ranked fails the trial (as Optuna fails a NaN
+    // objective) rather than being refused: the worker could not fix it, and
+    // a refused CompleteTrial would leave the trial to expire and run again.
+    const absl::Status valid = CheckMetrics(final_metrics, "final_metrics");
+    if (valid.ok()) updated.final_metrics = final_metrics;
+    const std::optional<double> value = ObjectiveValue(updated, entry->spec.objective);
+    if (!valid.ok()) {
+      updated.state = TrialState::kFailed;
+      updated.failure_reason = std::string(valid.message());
+    } else if (!value) {
       updated.state = TrialState::kFailed;
       updated.failure_reason =
           absl::StrCat("the trial reported no value of the objective metric \"",
                        entry->spec.objective.metric, "\"");
+    } else if (std::isnan(*value)) {
+      updated.state = TrialState::kFailed;
+      updated.failure_reason =
+          absl::StrCat("the objective metric \"", entry->spec.objective.metric, "\" is NaN");
     }
   } else if (state == TrialState::kFailed) {
-    updated.failure_reason = failure_reason.empty() ? "failed (no reason given)" : failure_reason;
+    updated.failure_reason =
+        failure_reason.empty() ? "failed (no reason given)" : BoundedReason(failure_reason);
   }
   RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
   return MaybeFinishStudy(*entry);

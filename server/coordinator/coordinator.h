@@ -12,6 +12,7 @@
 #ifndef VERNIER_SERVER_COORDINATOR_COORDINATOR_H_
 #define VERNIER_SERVER_COORDINATOR_COORDINATOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -74,6 +75,14 @@ struct WorkerRegistration {
 
 enum class TrialAction { kContinue, kStop };
 
+// Bounds on what workers send, so that one bad trial cannot bloat the
+// database or make its study too large to list (ListTrials answers every
+// trial in one message).
+inline constexpr size_t kMaxMetricsPerReport = 256;
+inline constexpr size_t kMaxMetricNameBytes = 256;
+// Longer failure reasons are cut (at a character boundary) and marked.
+inline constexpr size_t kMaxFailureReasonBytes = 16 * 1024;
+
 // The objective's value of a trial: its final metric, else its last
 // intermediate one; nullopt when it reported none.
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective);
@@ -113,12 +122,25 @@ class Coordinator {
                                                          const std::string& slot);
   // Records an intermediate result and decides whether the trial goes on.
   // ABORTED when `worker_id` no longer holds the lease; NOT_FOUND for an
-  // unknown trial.
+  // unknown trial; INVALID_ARGUMENT for a negative step or metrics beyond the
+  // bounds above (nothing is stored then).
+  // Bad input has these defined answers:
+  //   - NaN and +-inf values are stored as they are; the pruners stop a trial
+  //     whose value is NaN.
+  //   - Steps may come in any order; they are kept in step order, and the
+  //     pruner judges at the step just reported.
+  //   - A step reported again replaces the stored one (Optuna keeps the first
+  //     and warns): a retried trial re-reports its steps from the start, and
+  //     the attempt that finishes is the one whose curve is kept.
   absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
                                              const Measurement& measurement);
   // Records how a trial ended: COMPLETE, PRUNED or FAILED (else
   // INVALID_ARGUMENT). ABORTED when the lease is gone. Repeating the call for
   // a trial that already ended under the same lease is OK (workers retry).
+  // COMPLETE becomes FAILED, with the reason, when the objective metric is
+  // missing or NaN or the metrics break the bounds above; +-inf is a valid
+  // objective (ranked last or first, as in Optuna). A FAILED reason longer
+  // than kMaxFailureReasonBytes is cut.
   absl::Status CompleteTrial(const std::string& worker_id, const LeaseKey& lease, TrialState state,
                              const MetricMap& final_metrics, const std::string& failure_reason);
   // Renews the leases still held; returns those that are not.

@@ -61,5 +61,27 @@ TEST(TrialProtocolTest, NonFiniteMetricsSurviveAsNaN) {
   EXPECT_TRUE(std::isnan(report->metrics.at("loss")));
 }
 
+TEST(TrialProtocolTest, PythonNonFiniteTokensAreNumbers) {
+  // What json.dumps({"a": float("nan"), ...}) writes.
+  auto report = ParseReportLine(
+      R"({"step": 1, "metrics": {"a": NaN, "b": Infinity, "c": -Infinity, "d": "NaN"}})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(std::isnan(report->metrics.at("a")));
+  EXPECT_EQ(report->metrics.at("b"), INFINITY);
+  EXPECT_EQ(report->metrics.at("c"), -INFINITY);
+  EXPECT_TRUE(std::isnan(report->metrics.at("d")));
+}
+
+TEST(TrialProtocolTest, TokensInsideStringsAreLeftAlone) {
+  auto report = ParseReportLine(R"({"step": 1, "metrics": {"NaN \" Infinity": 2.5}})");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->metrics.at("NaN \" Infinity"), 2.5);
+}
+
+TEST(TrialProtocolTest, OtherStringsAreStillNotNumbers) {
+  EXPECT_FALSE(ParseReportLine(R"({"step": 1, "metrics": {"a": "0.5"}})").ok());
+  EXPECT_FALSE(ParseReportLine(R"({"step": 1, "metrics": {"a": Inf}})").ok());
+}
+
 }  // namespace
 }  // namespace vernier
