@@ -12,6 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libgtest-dev libgmock-dev libtorch-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libeigen3-dev zlib1g-dev docker-compose python3-yaml
+  clang libclang-rt-14-dev openssl
   dataset-fashion-mnist
 )
 
@@ -27,6 +28,13 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The example corpora that are not Debian data packages (SpamAssassin, two
+# scikit-learn tables), outside the repository; a failure (offline) only
+# leaves those examples unavailable.
+if [[ ${VERNIER_FETCH_DATA:-1} != 0 ]]; then
+  scripts/fetch-data.sh || echo "setup: scripts/fetch-data.sh failed; the text and tabular examples need it" >&2
 fi
 
 BUILD_DIR=${VERNIER_BUILD_DIR:-build}
