@@ -26,12 +26,6 @@ TrialRecord Curve(int64_t number, std::vector<double> values,
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
-  std::vector<const TrialRecord*> out;
-  for (const auto& t : trials) out.push_back(&t);
-  return out;
-}
-
 class MedianPrunerTest : public ::testing::Test {
  protected:
   MedianPrunerTest() {
