@@ -1,20 +1,13 @@
 // End-to-end tier: real vernier-server, vernier-worker, vernier and
 // vernier-train processes on loopback, with tiny data the test generates.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,27 +17,23 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-
-extern char** environ;
+#include "tests/e2e/process_util.h"
 
 namespace vernier {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::CliResult;
+using testing::FreePort;
 using ::testing::HasSubstr;
+using testing::Process;
+using testing::ReadFile;
+using testing::WaitUntil;
+using testing::WriteFile;
 
 // Generous limits: they only stop a broken run from hanging CI.
 constexpr absl::Duration kStudyTimeout = absl::Minutes(6);
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
 void PutBigEndian32(std::string& out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
@@ -77,56 +66,6 @@ void WriteTinyDataset(const fs::path& dir, const std::string& prefix, int count,
   WriteFile(dir / (prefix + "-labels-idx1-ubyte"), labels);
 }
 
-// A child process with stdout and stderr in files.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ), 0) << argv[0];
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Process() { Kill(SIGKILL); }
-
-  bool Alive() {
-    if (pid_ <= 0) return false;
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
-    return pid_ > 0;
-  }
-  void Kill(int signal) {
-    if (pid_ <= 0) return;
-    kill(pid_, signal);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string Log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-};
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  return done();
-}
-
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -144,18 +83,21 @@ class EndToEndTest : public ::testing::Test {
 
   // Starts vernier-server on `port` (0: a free one, read back from its log).
   void StartServer(double lease_seconds, int port = 0) {
+    // A restarted server appends to the same log: read only what it wrote.
+    const size_t log_start =
+        fs::exists(dir_ / "server.log") ? fs::file_size(dir_ / "server.log") : 0;
     server_ = std::make_unique<Process>(
         std::vector<std::string>{VERNIER_SERVER_BIN, "--db", (dir_ / "vernier.db").string(),
                                  "--listen", absl::StrCat("127.0.0.1:", port), "--lease-seconds",
                                  absl::StrCat(lease_seconds), "--heartbeat-seconds", "0.5",
                                  "--insecure"},
         dir_ / "server.log");
-    ASSERT_TRUE(
-        WaitUntil([this] { return server_->Log().find("serving on port") != std::string::npos; },
-                  absl::Seconds(30)))
+    ASSERT_TRUE(WaitUntil(
+        [&] { return server_->Log().find("serving on port", log_start) != std::string::npos; },
+        absl::Seconds(30)))
         << server_->Log();
     std::string log = server_->Log();
-    size_t at = log.find("serving on port ") + 16;
+    size_t at = log.find("serving on port ", log_start) + 16;
     address_ = absl::StrCat("127.0.0.1:", std::stoi(log.substr(at)));
   }
 
@@ -311,19 +253,6 @@ trainer: {command: [python3, ")",
   EXPECT_THAT(trials[0]["worker_id"].get<std::string>(), HasSubstr("rescuer"));
   EXPECT_EQ(trials[0]["intermediate"].size(), 5u);
   EXPECT_EQ(trials[1]["state"], "COMPLETE");
-}
-
-// A port nothing listens on right now.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 TEST_F(EndToEndTest, ServerKilledMidStudyLosesNothingAcknowledged) {
