@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "client/channel.h"
+#include "client/channel_flags.h"
 #include "client/commands.h"
 #include "client/embedded_run.h"
 #include "client/export.h"
@@ -39,13 +40,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--format", format_text, "output format: table or json")->capture_default_str();
   vernier::ChannelFlags channel_flags;
-  app.add_option("--token-file", channel_flags.token_file,
-                 "file holding your user token (default: $VERNIER_TOKEN)");
-  app.add_option("--tls-ca", channel_flags.tls_ca_file,
-                 "PEM CA bundle that signed the server's certificate: connect with TLS");
-  app.add_option("--tls-cert", channel_flags.tls_cert_file,
-                 "PEM client certificate, for a server that requires one (with --tls-ca)");
-  app.add_option("--tls-key", channel_flags.tls_key_file, "PEM private key of --tls-cert");
+  vernier::AddChannelFlags(app, "file holding your user token (default: $VERNIER_TOKEN)",
+                           channel_flags);
 
   CLI::App* study = app.add_subcommand("study", "create, list, show or stop studies");
   study->require_subcommand(1);

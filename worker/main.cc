@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/channel.h"
+#include "client/channel_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 #include "worker/posix_trial_launcher.h"
@@ -93,13 +94,8 @@ int main(int argc, char** argv) {
                  "program for trials without a command (default: vernier-train next to this "
                  "program)");
   vernier::ChannelFlags channel_flags;
-  app.add_option("--token-file", channel_flags.token_file,
-                 "file holding this worker's bearer token (default: $VERNIER_TOKEN)");
-  app.add_option("--tls-ca", channel_flags.tls_ca_file,
-                 "PEM CA bundle that signed the server's certificate: connect with TLS");
-  app.add_option("--tls-cert", channel_flags.tls_cert_file,
-                 "PEM client certificate, for a server that requires one (with --tls-ca)");
-  app.add_option("--tls-key", channel_flags.tls_key_file, "PEM private key of --tls-cert");
+  vernier::AddChannelFlags(app, "file holding this worker's bearer token (default: $VERNIER_TOKEN)",
+                           channel_flags);
   double drain_seconds = 30;
   app.add_option("--drain-seconds", drain_seconds,
                  "on SIGTERM, how long running trials may take to finish before they are "

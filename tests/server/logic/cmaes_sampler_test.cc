@@ -121,16 +121,7 @@ TEST(CmaesSamplerTest, RunningTrialsGetDistinctSuggestions) {
   const SearchSpace space = ParseSpace(BoxYaml(2, 0, 1));
   std::vector<TrialRecord> trials =
       RunStudy(MakeCmaes(9), space, 12, [](const ParamMap& p) { return Sphere(p, 2); });
-  std::vector<ParamMap> batch;
-  for (int i = 12; i < 16; ++i) {
-    ParamMap params = MakeCmaes(9).Suggest(space, Pointers(trials), i);
-    TrialRecord running;
-    running.number = i;
-    running.params = params;
-    running.state = TrialState::kRunning;
-    trials.push_back(running);
-    batch.push_back(params);
-  }
+  const std::vector<ParamMap> batch = AskWhileRunning(MakeCmaes(9), space, trials, 4);
   for (size_t a = 0; a < batch.size(); ++a) {
     for (size_t b = 0; b < a; ++b) EXPECT_NE(batch[a], batch[b]);
   }

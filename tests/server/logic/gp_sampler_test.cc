@@ -289,16 +289,7 @@ TEST(GpSamplerTest, RunningTrialsGetDistinctSuggestions) {
   };
   std::vector<TrialRecord> trials = RunStudy(MakeGp(6), space, 15, loss);
   // Four workers ask in turn before any of them reports.
-  std::vector<ParamMap> batch;
-  for (int i = 15; i < 19; ++i) {
-    ParamMap params = MakeGp(6).Suggest(space, Pointers(trials), i);
-    TrialRecord running;
-    running.number = i;
-    running.params = params;
-    running.state = TrialState::kRunning;
-    trials.push_back(running);
-    batch.push_back(params);
-  }
+  const std::vector<ParamMap> batch = AskWhileRunning(MakeGp(6), space, trials, 4);
   for (size_t a = 0; a < batch.size(); ++a) {
     for (size_t b = 0; b < a; ++b) {
       const double distance = std::hypot(Number(batch[a], "x") - Number(batch[b], "x"),

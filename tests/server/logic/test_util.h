@@ -66,6 +66,23 @@ inline std::vector<TrialRecord> RunStudy(
   return trials;
 }
 
+// Asks for `count` trials numbered from trials.size() in turn, each added to
+// `trials` as RUNNING before the next ask (parallel workers asking before any
+// reports); returns their parameters in order.
+inline std::vector<ParamMap> AskWhileRunning(const Sampler& sampler, const SearchSpace& space,
+                                             std::vector<TrialRecord>& trials, int count) {
+  std::vector<ParamMap> batch;
+  for (int k = 0; k < count; ++k) {
+    TrialRecord running;
+    running.number = static_cast<int64_t>(trials.size());
+    running.params = sampler.Suggest(space, Pointers(trials), running.number);
+    running.state = TrialState::kRunning;
+    batch.push_back(running.params);
+    trials.push_back(std::move(running));
+  }
+  return batch;
+}
+
 inline double BestLoss(const std::vector<TrialRecord>& trials) {
   double best = INFINITY;
   for (const TrialRecord& t : trials) best = std::min(best, t.final_metrics.at("loss"));
