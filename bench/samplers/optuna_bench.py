@@ -94,12 +94,18 @@ def run(job):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
+    parser.add_argument("--samplers", default=",".join(SAMPLERS), help="comma-separated")
     parser.add_argument("--budgets", default="50,100")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    jobs = [(p[0], s, seed, budgets) for p in PROBLEMS for s in SAMPLERS
-            for seed in range(args.seeds)]
+    samplers = args.samplers.split(",")
+    unknown = [s for s in samplers if s not in SAMPLERS]
+    if unknown:
+        parser.error(f"unknown sampler(s): {', '.join(unknown)}")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(p[0], s, seed, budgets) for p in PROBLEMS for s in samplers for seed in seeds]
     print("impl,sampler,function,seed,budget,regret")
     with multiprocessing.Pool(args.jobs) as pool:
         for rows in pool.imap(run, jobs):
