@@ -27,7 +27,7 @@ def main():
         if key[0] == "vernier" and key[1] in optuna:
             ratio = f"{med('trials_per_s') / optuna[key[1]]:.1f}x"
         name = key[0] + ("" if key[4] in ("", True) else " (no group commit)")
-        print(f"| {name} | {key[1]} | {key[2]} | {key[3]} | {len(v)} | {med('trials_per_s'):.0f} "
+        print(f"| {name} | {key[1]} | {key[2]} | {key[3]} | {len(v)} | {med('trials_per_s'):.1f} "
               f"| {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {med('last1k_p50_ms'):.2f} "
               f"| {med('last1k_p99_ms'):.2f} | {ratio} | {sum(x['errors'] for x in v)} "
               f"| {sum(x['lost'] for x in v)} |")
