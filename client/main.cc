@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "CLI/CLI.hpp"
+#include "client/ask_tell.h"
 #include "client/channel.h"
 #include "client/channel_flags.h"
 #include "client/commands.h"
@@ -77,6 +78,21 @@ int main(int argc, char** argv) {
       "backup", "copy the server's database to a new file while it runs (a path on the server)");
   backup->add_option("path", backup_path, "absolute path of the new file")->required();
 
+  std::string ask_study;
+  CLI::App* ask = app.add_subcommand(
+      "ask", "start a trial for your own loop: prints {\"trial\": N, \"params\": {...}}");
+  ask->add_option("study", ask_study, "study name")->required();
+  vernier::TellArgs tell_args;
+  CLI::App* tell = app.add_subcommand("tell", "record how an asked trial ended");
+  tell->add_option("study", tell_args.study, "study name")->required();
+  tell->add_option("trial", tell_args.trial, "trial number (from vernier ask)")->required();
+  std::string tell_value;
+  CLI::Option* tell_value_option =
+      tell->add_option("--value", tell_value, "the objective's value (a number, inf or -inf)");
+  tell->add_option("--metric", tell_args.metrics, "name=value, repeatable (final metrics)");
+  tell->add_option("--state", tell_args.state, "complete, pruned or failed")->capture_default_str();
+  tell->add_option("--reason", tell_args.reason, "why the trial failed (--state failed)");
+
   vernier::RunOptions run_options;
   CLI::App* run =
       app.add_subcommand("run", "run a study on this machine: embedded server + local workers");
@@ -139,6 +155,11 @@ int main(int argc, char** argv) {
     status = vernier::ExportStudyCommand(ctx, name, export_options);
   } else if (backup->parsed()) {
     status = vernier::BackupCommand(ctx, backup_path);
+  } else if (ask->parsed()) {
+    status = vernier::AskCommand(ctx, ask_study);
+  } else if (tell->parsed()) {
+    if (tell_value_option->count() > 0) tell_args.value = tell_value;
+    status = vernier::TellCommand(ctx, tell_args);
   }
   return ExitCode(status);
 }

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
                  "bearer tokens for users of the CLI, one per line (default: $VERNIER_USER_TOKEN)");
   app.add_flag("--insecure", options.auth.insecure,
                "serve without authentication (only on a trusted network)");
+  app.add_option("--group-commit", options.group_commit,
+                 "share one disk sync among concurrent writes (false: one sync per write; "
+                 "both acknowledge only what is on disk)")
+      ->capture_default_str();
   app.add_option("--tls-cert", options.tls.cert_file, "PEM certificate chain: serve TLS");
   app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", options.tls.client_ca_file,

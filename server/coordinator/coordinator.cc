@@ -99,7 +99,10 @@ absl::Status Coordinator::Load() {
       }
       e.counts[trial.state]++;
       if (trial.state == TrialState::kWaiting) e.waiting.insert(trial.number);
-      if (trial.state == TrialState::kRunning) e.lease_deadline[trial.number] = deadline;
+      // Asked trials have no lease (kAskedWorkerId).
+      if (trial.state == TrialState::kRunning && trial.worker_id != kAskedWorkerId) {
+        e.lease_deadline[trial.number] = deadline;
+      }
     }
     creation_order_.push_back(entry->get());
     studies_[e.record.name] = std::move(*entry);
@@ -133,7 +136,7 @@ absl::StatusOr<TrialRecord*> Coordinator::FindTrial(StudyEntry& entry, int64_t n
 absl::Status Coordinator::CheckLease(const TrialRecord& trial, const std::string& worker_id,
                                      const LeaseKey& lease) {
   if (trial.state == TrialState::kRunning && trial.attempt == lease.attempt &&
-      trial.worker_id == worker_id) {
+      trial.worker_id == worker_id && worker_id != kAskedWorkerId) {
     return absl::OkStatus();
   }
   return absl::AbortedError(absl::StrCat("lease of trial ", lease.trial_number, " of study \"",
@@ -169,7 +172,7 @@ absl::Status Coordinator::CommitTrial(StudyEntry& entry, TrialRecord updated) {
   } else {
     entry.waiting.erase(slot.number);
   }
-  if (slot.state == TrialState::kRunning) {
+  if (slot.state == TrialState::kRunning && slot.worker_id != kAskedWorkerId) {
     entry.lease_deadline[slot.number] = clock_->Now() + options_.lease;
   } else {
     entry.lease_deadline.erase(slot.number);
@@ -359,12 +362,17 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& ent
 
 absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::string& worker_id,
                                                                     const std::string& slot) {
+  if (worker_id == kAskedWorkerId) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker_id: \"", worker_id, "\" is reserved for asked trials"));
+  }
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ExpireLeasesLocked());
   worker_names_.try_emplace(worker_id, worker_id);
   if (leasing_stopped_) return std::nullopt;
   for (StudyEntry* entry : creation_order_) {
     if (entry->record.state != StudyState::kActive) continue;
+    if (entry->spec.trainer.external) continue;  // Its trials run through Ask/Tell only.
     ASSIGN_OR_RETURN(std::optional<Assignment> assignment, LeaseFrom(*entry, worker_id));
     if (assignment) return assignment;
   }
@@ -497,6 +505,109 @@ absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const Lease
 void Coordinator::StopLeasing() {
   absl::MutexLock lock(&mu_);
   leasing_stopped_ = true;
+}
+
+// ---- Ask/tell ----
+
+void Coordinator::WaitDurable() { store_->WaitDurable(); }
+
+std::optional<TrialRecord> Coordinator::NextTrial(StudyEntry& entry, const std::string& worker_id) {
+  TrialRecord trial;
+  if (!entry.waiting.empty()) {
+    trial = entry.trials[*entry.waiting.begin()];
+  } else if (static_cast<int64_t>(entry.trials.size()) < TrialBudget(entry.spec, *entry.sampler)) {
+    trial.study = entry.record.name;
+    trial.number = static_cast<int64_t>(entry.trials.size());
+    trial.params = entry.sampler->Suggest(entry.spec.space, AllTrials(entry), trial.number);
+  } else {
+    return std::nullopt;
+  }
+  trial.state = TrialState::kRunning;
+  trial.worker_id = worker_id;
+  trial.attempt++;
+  trial.start_time = clock_->Now();
+  return trial;
+}
+
+absl::StatusOr<TrialView> Coordinator::Ask(const std::string& study) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  if (entry->record.state != StudyState::kActive) {
+    return absl::FailedPreconditionError(absl::StrCat("study \"", study, "\" is ",
+                                                      StudyStateName(entry->record.state),
+                                                      ", not ACTIVE: it hands out no more trials"));
+  }
+  std::optional<TrialRecord> trial = NextTrial(*entry, kAskedWorkerId);
+  if (!trial) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", study, "\" has created all its trials (budget.max_trials is ",
+                     entry->spec.budget.max_trials, ", ", entry->trials.size(),
+                     " created); tell the running ones to finish it"));
+  }
+  const int64_t number = trial->number;
+  RETURN_IF_ERROR(CommitTrial(*entry, *std::move(trial)));
+  return TrialView{entry->trials[number], entry->spec.objective};
+}
+
+absl::StatusOr<TrialRecord> Coordinator::ToldTrial(const StudyEntry& entry, TrialRecord trial,
+                                                   TrialState state, std::optional<double> value,
+                                                   const MetricMap& metrics,
+                                                   const std::string& failure_reason) {
+  if (state != TrialState::kComplete && state != TrialState::kPruned &&
+      state != TrialState::kFailed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: a trial ends COMPLETE, PRUNED or FAILED, not ", TrialStateName(state)));
+  }
+  const std::string& metric = entry.spec.objective.metric;
+  MetricMap final_metrics = metrics;
+  if (value) {
+    if (!final_metrics.emplace(metric, *value).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("value: the objective \"", metric, "\" is also in metrics; give it once"));
+    }
+  }
+  RETURN_IF_ERROR(CheckMetrics(final_metrics, "metrics"));
+  auto objective = final_metrics.find(metric);
+  if (state == TrialState::kComplete) {
+    if (objective == final_metrics.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value: a COMPLETE trial needs the objective \"", metric, "\" (value or metrics)"));
+    }
+    if (std::isnan(objective->second)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("value: the objective \"", metric, "\" is NaN"));
+    }
+  }
+  trial.state = state;
+  trial.final_metrics = std::move(final_metrics);
+  if (state == TrialState::kFailed) {
+    trial.failure_reason =
+        failure_reason.empty() ? "failed (no reason given)" : BoundedReason(failure_reason);
+  }
+  return trial;
+}
+
+absl::StatusOr<TrialView> Coordinator::Tell(const std::string& study, int64_t trial_number,
+                                            TrialState state, std::optional<double> value,
+                                            const MetricMap& metrics,
+                                            const std::string& failure_reason) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, trial_number));
+  if (trial->state != TrialState::kRunning || trial->worker_id != kAskedWorkerId) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial ", trial_number, " of study \"", study, "\" is ", TrialStateName(trial->state),
+        trial->state == TrialState::kRunning ? " on a worker" : "",
+        ": only a RUNNING trial handed out by Ask can be told"));
+  }
+  ASSIGN_OR_RETURN(TrialRecord updated,
+                   ToldTrial(*entry, *trial, state, value, metrics, failure_reason));
+  updated.end_time = clock_->Now();
+  RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
+  RETURN_IF_ERROR(MaybeFinishStudy(*entry));
+  return TrialView{entry->trials[trial_number], entry->spec.objective};
 }
 
 }  // namespace vernier

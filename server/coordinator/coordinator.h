@@ -83,6 +83,17 @@ inline constexpr size_t kMaxMetricNameBytes = 256;
 // Longer failure reasons are cut (at a character boundary) and marked.
 inline constexpr size_t kMaxFailureReasonBytes = 16 * 1024;
 
+// The worker id of trials handed out by Coordinator::Ask. Such a trial has no
+// lease: it never expires, survives restarts as RUNNING, and only Tell ends
+// it. No worker can hold it: worker calls naming this id are refused.
+inline constexpr char kAskedWorkerId[] = "(ask)";
+
+// A trial with its study's objective, as answered to clients.
+struct TrialView {
+  TrialRecord trial;
+  ObjectiveSpec objective;
+};
+
 // The objective's value of a trial: its final metric, else its last
 // intermediate one; nullopt when it reported none.
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective);
@@ -113,6 +124,33 @@ class Coordinator {
   // two writes: every write acknowledged before the call is in the copy.
   // Returns the copy's size in bytes, or the store's error.
   absl::StatusOr<int64_t> Backup(const std::string& path);
+
+  // ---- Ask/tell: for users who run trials in their own loop ----
+
+  // Hands out the study's first WAITING trial, else a new trial sampled from
+  // the history (as AcquireTrial would), as RUNNING under kAskedWorkerId.
+  // Ignores budget.parallel (the caller's loop chooses its own parallelism).
+  // NOT_FOUND; FAILED_PRECONDITION when the study is not ACTIVE (naming its
+  // state) or its trials are all created (naming budget.max_trials).
+  absl::StatusOr<TrialView> Ask(const std::string& study);
+  // Ends an asked trial: COMPLETE, PRUNED or FAILED. `value` is the objective
+  // metric's value, merged into `metrics`. Nothing is stored on an error:
+  // NOT_FOUND for an unknown study or trial; FAILED_PRECONDITION, naming the
+  // trial and its state, when it is not RUNNING or is leased to a worker;
+  // INVALID_ARGUMENT for another state, `value` given twice (also in
+  // `metrics`), COMPLETE without the objective or with a NaN objective, or
+  // metrics beyond the bounds above. +-inf is a valid objective. A FAILED
+  // reason longer than kMaxFailureReasonBytes is cut.
+  absl::StatusOr<TrialView> Tell(const std::string& study, int64_t trial_number, TrialState state,
+                                 std::optional<double> value, const MetricMap& metrics,
+                                 const std::string& failure_reason);
+
+  // Blocks until every store write made before the call is durable
+  // (StudyStore::WaitDurable). Callers that answer a client call it, without
+  // holding anything, after the call that wrote and before answering, so
+  // that everything acknowledged is durable while concurrent callers share
+  // one disk sync.
+  void WaitDurable();
 
   // ---- For workers ----
 
@@ -201,6 +239,16 @@ class Coordinator {
                                                       const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Assignment MakeAssignment(const StudyEntry& entry, const TrialRecord& trial) const;
+  // The next trial of `entry` to run, RUNNING under `worker_id` but not yet
+  // committed: its first waiting trial, else a new one sampled from the
+  // history; nullopt when every trial of the budget is created.
+  std::optional<TrialRecord> NextTrial(StudyEntry& entry, const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tell's checks of the result; the updated trial, or INVALID_ARGUMENT.
+  static absl::StatusOr<TrialRecord> ToldTrial(const StudyEntry& entry, TrialRecord trial,
+                                               TrialState state, std::optional<double> value,
+                                               const MetricMap& metrics,
+                                               const std::string& failure_reason);
   static std::vector<const TrialRecord*> AllTrials(const StudyEntry& entry);
 
   // Constant after construction.

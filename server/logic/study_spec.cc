@@ -737,6 +737,20 @@ absl::Status CheckBuiltinParamSpec(const ParamSpec& param) {
   return absl::OkStatus();
 }
 
+// `trainer: {external: true}` says that the user's own loop runs the trials
+// (Ask/Tell); no worker runs them, so settings for a trial program would never
+// be used: any other key is a mistake.
+absl::Status CheckExternalTrainer(const Json& node) {
+  for (const auto& [key, value] : node.items()) {
+    if (key != "external") {
+      return FieldError(Child("trainer", key),
+                        "not allowed with trainer.external: true (the trials run in your own "
+                        "ask/tell loop, not on workers)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainerSpec> ParseTrainer(const Json& root, const SearchSpace& space) {
   TrainerSpec trainer;
   const Json empty = Json::object();
@@ -756,6 +770,8 @@ absl::StatusOr<TrainerSpec> ParseTrainer(const Json& root, const SearchSpace& sp
       ASSIGN_OR_RETURN(trainer.time_limit, ReadSeconds(value, path));
     } else if (key == "stop_grace") {
       ASSIGN_OR_RETURN(trainer.stop_grace, ReadSeconds(value, path));
+    } else if (key == "external") {
+      ASSIGN_OR_RETURN(trainer.external, ReadBool(value, path));
     } else {
       if (space.Find(key) != nullptr) {
         return FieldError(path, "is also a searched parameter in params; keep one of them");
@@ -763,6 +779,7 @@ absl::StatusOr<TrainerSpec> ParseTrainer(const Json& root, const SearchSpace& sp
       trainer.fixed[key] = nlohmann::json::parse(value.dump());
     }
   }
+  if (trainer.external) RETURN_IF_ERROR(CheckExternalTrainer(*node));
   if (!trainer.builtin()) return trainer;
   for (const auto& [key, value] : trainer.fixed.items()) {
     if (FindBuiltinParam(key) == nullptr) {

@@ -148,8 +148,11 @@ struct TrainerSpec {
   nlohmann::json fixed = nlohmann::json::object();
   absl::Duration time_limit = absl::ZeroDuration();  // Zero: no limit.
   absl::Duration stop_grace = absl::Seconds(10);
+  // `external: true`: the trials run in the user's own loop through Ask/Tell;
+  // workers never lease them. Excludes every other trainer key.
+  bool external = false;
 
-  bool builtin() const { return command.empty(); }
+  bool builtin() const { return command.empty() && !external; }
 };
 
 struct StudySpec {

@@ -104,6 +104,8 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetBestTrials, v1::GetBestTri
                     v1::GetBestTrialsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, BackupDatabase, v1::BackupDatabaseRequest,
                     v1::BackupDatabaseResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Ask, v1::AskRequest, v1::AskResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Tell, v1::TellRequest, v1::TellResponse)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)

@@ -89,6 +89,10 @@ class AuthStudyService final : public v1::StudyService::Service {
   grpc::Status BackupDatabase(grpc::ServerContext* context,
                               const v1::BackupDatabaseRequest* request,
                               v1::BackupDatabaseResponse* response) override;
+  grpc::Status Ask(grpc::ServerContext* context, const v1::AskRequest* request,
+                   v1::AskResponse* response) override;
+  grpc::Status Tell(grpc::ServerContext* context, const v1::TellRequest* request,
+                    v1::TellResponse* response) override;
 
  private:
   const Authorizer* const authorizer_;

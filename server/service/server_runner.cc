@@ -55,6 +55,9 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   // trial numbers, so it must fail to open instead.
   SqliteStudyStore::Options store_options;
   store_options.exclusive_lock = true;
+  // Concurrent calls share one WAL fsync; every service method waits for it
+  // before answering (services.cc), so acknowledged writes stay durable.
+  store_options.group_commit = options.group_commit;
   ASSIGN_OR_RETURN(runner->store_, SqliteStudyStore::Open(options.db_path, store_options));
   runner->clock_ = std::make_unique<RealClock>();
   ASSIGN_OR_RETURN(
@@ -89,6 +92,7 @@ void ServerRunner::ExpireLoop(absl::Duration interval) {
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
     absl::Status status = coordinator_->ExpireLeases();
     if (!status.ok()) std::cerr << "vernier-server: expiring leases: " << status << "\n";
+    coordinator_->WaitDurable();  // Nobody waits for these writes; sync them now anyway.
   }
 }
 

@@ -43,6 +43,10 @@ struct ServerOptions {
   CoordinatorOptions coordinator;
   // How often expired leases are collected when no worker call does it.
   absl::Duration expiry_interval = absl::Seconds(1);
+  // SqliteStudyStore::Options::group_commit: concurrent calls share one WAL
+  // fsync. Off: each write is synced on its own (as before group commit).
+  // Either way every acknowledged write is on disk; only the speed differs.
+  bool group_commit = true;
 };
 
 class ServerRunner {

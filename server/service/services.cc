@@ -21,11 +21,27 @@ grpc::Status AddTrials(Coordinator* coordinator, const std::string& study,
   return grpc::Status::OK;
 }
 
+// Waits, as the RPC returns, until every store write made before then (its
+// own and those it may have seen) is durable, so that nothing is answered
+// before it is on disk; concurrent RPCs share one disk sync. Every method
+// starts with one.
+class DurableOnReturn {
+ public:
+  explicit DurableOnReturn(Coordinator* coordinator) : coordinator_(coordinator) {}
+  DurableOnReturn(const DurableOnReturn&) = delete;
+  DurableOnReturn& operator=(const DurableOnReturn&) = delete;
+  ~DurableOnReturn() { coordinator_->WaitDurable(); }
+
+ private:
+  Coordinator* const coordinator_;
+};
+
 }  // namespace
 
 grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
                                            const v1::CreateStudyRequest* request,
                                            v1::Study* response) {
+  DurableOnReturn durable(coordinator_);
   if (request->spec_yaml().empty()) return MissingField("spec_yaml");
   absl::StatusOr<StudyView> view = coordinator_->CreateStudy(request->spec_yaml());
   if (!view.ok()) return ToGrpcStatus(view.status());
@@ -35,6 +51,7 @@ grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
 
 grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudyRequest* request,
                                         v1::Study* response) {
+  DurableOnReturn durable(coordinator_);
   absl::StatusOr<StudyView> view = coordinator_->GetStudy(request->name());
   if (!view.ok()) return ToGrpcStatus(view.status());
   *response = ToProto(*view);
@@ -43,6 +60,7 @@ grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*, const v1::GetStudy
 
 grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const v1::ListStudiesRequest*,
                                            v1::ListStudiesResponse* response) {
+  DurableOnReturn durable(coordinator_);
   for (const StudyView& view : coordinator_->ListStudies())
     *response->add_studies() = ToProto(view);
   return grpc::Status::OK;
@@ -50,6 +68,7 @@ grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const v1::ListS
 
 grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*, const v1::StopStudyRequest* request,
                                          v1::Study* response) {
+  DurableOnReturn durable(coordinator_);
   absl::StatusOr<StudyView> view = coordinator_->StopStudy(request->name());
   if (!view.ok()) return ToGrpcStatus(view.status());
   *response = ToProto(*view);
@@ -59,6 +78,7 @@ grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*, const v1::StopStu
 grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* response) {
+  DurableOnReturn durable(coordinator_);
   absl::StatusOr<std::vector<TrialRecord>> trials = coordinator_->ListTrials(request->study());
   if (!trials.ok()) return ToGrpcStatus(trials.status());
   return AddTrials(coordinator_, request->study(), *trials, response);
@@ -67,6 +87,7 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
 grpc::Status StudyServiceImpl::GetBestTrials(grpc::ServerContext*,
                                              const v1::GetBestTrialsRequest* request,
                                              v1::GetBestTrialsResponse* response) {
+  DurableOnReturn durable(coordinator_);
   absl::StatusOr<std::vector<TrialRecord>> trials =
       coordinator_->BestTrials(request->study(), request->count());
   if (!trials.ok()) return ToGrpcStatus(trials.status());
@@ -76,6 +97,7 @@ grpc::Status StudyServiceImpl::GetBestTrials(grpc::ServerContext*,
 grpc::Status StudyServiceImpl::BackupDatabase(grpc::ServerContext*,
                                               const v1::BackupDatabaseRequest* request,
                                               v1::BackupDatabaseResponse* response) {
+  DurableOnReturn durable(coordinator_);
   if (request->path().empty()) return MissingField("path");
   absl::StatusOr<int64_t> bytes = coordinator_->Backup(request->path());
   if (!bytes.ok()) return ToGrpcStatus(bytes.status());
@@ -86,6 +108,7 @@ grpc::Status StudyServiceImpl::BackupDatabase(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
+  DurableOnReturn durable(coordinator_);
   std::vector<std::string> slots(request->slots().begin(), request->slots().end());
   WorkerRegistration registration = coordinator_->RegisterWorker(request->name(), slots);
   response->set_worker_id(registration.worker_id);
@@ -97,6 +120,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
                                              const v1::AcquireTrialRequest* request,
                                              v1::AcquireTrialResponse* response) {
+  DurableOnReturn durable(coordinator_);
   if (request->worker_id().empty()) return MissingField("worker_id");
   absl::StatusOr<std::optional<Assignment>> assignment =
       coordinator_->AcquireTrial(request->worker_id(), request->slot());
@@ -117,6 +141,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
+  DurableOnReturn durable(coordinator_);
   if (!request->has_lease()) return MissingField("lease");
   absl::StatusOr<TrialAction> action = coordinator_->ReportProgress(
       request->worker_id(), FromProto(request->lease()), FromProto(request->measurement()));
@@ -129,6 +154,7 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
                                               const v1::CompleteTrialRequest* request,
                                               v1::CompleteTrialResponse*) {
+  DurableOnReturn durable(coordinator_);
   if (!request->has_lease()) return MissingField("lease");
   absl::StatusOr<TrialState> state = FromProto(request->state());
   if (!state.ok()) return ToGrpcStatus(state.status());
@@ -139,6 +165,7 @@ grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  DurableOnReturn durable(coordinator_);
   std::vector<LeaseKey> leases;
   for (const v1::TrialLease& lease : request->leases()) leases.push_back(FromProto(lease));
   for (const LeaseKey& lost : coordinator_->Heartbeat(request->worker_id(), leases)) {
@@ -150,9 +177,41 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartb
 grpc::Status WorkerServiceImpl::ReleaseTrial(grpc::ServerContext*,
                                              const v1::ReleaseTrialRequest* request,
                                              v1::ReleaseTrialResponse*) {
+  DurableOnReturn durable(coordinator_);
   if (!request->has_lease()) return MissingField("lease");
   return ToGrpcStatus(
       coordinator_->ReleaseTrial(request->worker_id(), FromProto(request->lease())));
+}
+
+grpc::Status StudyServiceImpl::Ask(grpc::ServerContext*, const v1::AskRequest* request,
+                                   v1::AskResponse* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  absl::StatusOr<TrialView> asked = coordinator_->Ask(request->study());
+  if (!asked.ok()) return ToGrpcStatus(asked.status());
+  *response->mutable_trial() = ToProto(asked->trial, asked->objective);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::Tell(grpc::ServerContext*, const v1::TellRequest* request,
+                                    v1::TellResponse* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  absl::StatusOr<TrialState> state = FromProto(request->state());
+  if (!state.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("state: Tell takes COMPLETE, PRUNED or FAILED, got ",
+                                     static_cast<int>(request->state()), " (",
+                                     v1::TrialState_Name(request->state()), ")"));
+  }
+  std::optional<double> value;
+  if (request->has_value()) value = request->value();
+  MetricMap metrics(request->metrics().begin(), request->metrics().end());
+  absl::StatusOr<TrialView> told = coordinator_->Tell(
+      request->study(), request->trial_number(), *state, value, metrics, request->failure_reason());
+  if (!told.ok()) return ToGrpcStatus(told.status());
+  *response->mutable_trial() = ToProto(told->trial, told->objective);
+  return grpc::Status::OK;
 }
 
 }  // namespace vernier

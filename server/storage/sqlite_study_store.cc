@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -337,15 +341,34 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const s
   if (!migrated.ok()) return NameFile(path, migrated);
   absl::StatusOr<std::unique_ptr<Statements>> statements = Statements::Prepare(db->get());
   if (!statements.ok()) return NameFile(path, statements.status());
-  return absl::WrapUnique(new SqliteStudyStore(db->release(), *std::move(statements)));
+  std::string sync_wal_path;
+  if (options.group_commit) {
+    // From here on commits reach the WAL unsynced; WaitDurable() syncs them.
+    // (The migration above was still committed with the configured level.)
+    const absl::Status normal =
+        ExecSql(db->get(), "PRAGMA synchronous = NORMAL", "setting synchronous");
+    if (!normal.ok()) return NameFile(path, normal);
+    const char* file = sqlite3_db_filename(db->get(), "main");
+    if (options.sync == Options::Sync::kFull && file != nullptr && *file != '\0') {
+      sync_wal_path = sqlite3_filename_wal(file);
+    }
+  }
+  return absl::WrapUnique(
+      new SqliteStudyStore(db->release(), *std::move(statements), std::move(sync_wal_path)));
 }
 
 int64_t SqliteStudyStore::SchemaVersion() { return VernierSchemaVersion(); }
 
-SqliteStudyStore::SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements)
-    : db_(db), statements_(std::move(statements)) {}
+SqliteStudyStore::SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements,
+                                   std::string sync_wal_path)
+    : db_(db), statements_(std::move(statements)), sync_wal_path_(std::move(sync_wal_path)) {}
 
 SqliteStudyStore::~SqliteStudyStore() {
+  WaitDurable();
+  {
+    absl::MutexLock lock(&sync_mu_);
+    if (wal_fd_ >= 0) ::close(wal_fd_);
+  }
   absl::MutexLock lock(&mu_);
   statements_.reset();  // Statements must be finalized before the connection closes.
   sqlite3_close_v2(db_);
@@ -361,6 +384,7 @@ absl::Status SqliteStudyStore::CreateStudy(const StudyRecord& study) {
   insert.BindText(4, study.state_reason);
   insert.BindInt64(5, TimeToMicros(study.create_time));
   absl::Status status = insert.Run("creating a study");
+  if (status.ok()) Written();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat("study '", study.name, "' already exists"));
   }
@@ -376,6 +400,7 @@ absl::Status SqliteStudyStore::UpdateStudyState(absl::string_view name, StudySta
   update.BindInt64(2, static_cast<int64_t>(state));
   update.BindText(3, reason);
   RETURN_IF_ERROR(update.Run("updating a study's state"));
+  Written();
   if (sqlite3_changes(db_) == 0) {
     return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
   }
@@ -398,6 +423,7 @@ absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
   upsert.BindInt64(10, TimeToMicros(trial.start_time));
   upsert.BindInt64(11, TimeToMicros(trial.end_time));
   absl::Status status = upsert.Run("storing a trial");
+  if (status.ok()) Written();
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));
   }
@@ -414,6 +440,7 @@ absl::Status SqliteStudyStore::AddMeasurement(absl::string_view study, int64_t t
   upsert.BindInt64(3, measurement.step);
   upsert.BindText(4, MetricsToJson(measurement.metrics));
   absl::Status status = upsert.Run("storing a measurement");
+  if (status.ok()) Written();
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat(TrialName(study, trial_number), " not found"));
   }
@@ -467,6 +494,64 @@ absl::Status SqliteStudyStore::Checkpoint() {
     return absl::UnavailableError("checkpointing the WAL: the database is busy");
   }
   return absl::OkStatus();
+}
+
+// ---- Group commit ----
+
+namespace {
+
+// Ends the process: a write may have been lost between the page cache and
+// the disk, so nothing may be acknowledged any more (see WaitDurable()).
+[[noreturn]] void DieUnsynced(const std::string& wal_path, const char* what, int error) {
+  std::fprintf(stderr,
+               "vernier: FATAL: %s '%s' failed (%s); stopping so that no write that may be "
+               "lost is acknowledged; a restart reloads the database\n",
+               what, wal_path.c_str(), std::strerror(error));
+  std::abort();
+}
+
+}  // namespace
+
+void SqliteStudyStore::WaitDurable() {
+  if (sync_wal_path_.empty()) return;
+  const uint64_t target = written_.load(std::memory_order_acquire);
+  absl::MutexLock lock(&sync_mu_);
+  while (durable_ < target) {
+    if (syncing_) {
+      sync_done_.Wait(&sync_mu_);
+      continue;
+    }
+    // Lead: one fsync covers every write counted so far (each finished its
+    // write() calls into the WAL before it was counted).
+    syncing_ = true;
+    const uint64_t covered = written_.load(std::memory_order_acquire);
+    if (wal_fd_ < 0) {
+      // The WAL exists: a counted write committed into it, and this
+      // connection keeps it until the store closes.
+      wal_fd_ = ::open(sync_wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (wal_fd_ < 0) DieUnsynced(sync_wal_path_, "opening the WAL", errno);
+      // Its directory entry too, once, in case the WAL was just created.
+      const std::string dir = std::filesystem::path(sync_wal_path_).parent_path().string();
+      const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_CLOEXEC);
+      if (dir_fd < 0 || ::fsync(dir_fd) != 0) DieUnsynced(dir, "syncing the directory of", errno);
+      ::close(dir_fd);
+    }
+    const int fd = wal_fd_;
+    sync_mu_.Unlock();
+    const int synced = ::fdatasync(fd);
+    const int error = errno;
+    sync_mu_.Lock();
+    if (synced != 0) DieUnsynced(sync_wal_path_, "syncing the WAL", error);
+    syncing_ = false;
+    durable_ = std::max(durable_, covered);
+    ++syncs_;
+    sync_done_.SignalAll();
+  }
+}
+
+int64_t SqliteStudyStore::DurableSyncs() {
+  absl::MutexLock lock(&sync_mu_);
+  return syncs_;
 }
 
 }  // namespace vernier

@@ -21,6 +21,7 @@
 #ifndef VERNIER_SERVER_STORAGE_SQLITE_STUDY_STORE_H_
 #define VERNIER_SERVER_STORAGE_SQLITE_STUDY_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,6 +61,16 @@ struct SqliteStudyStoreOptions {
   // read or write it meanwhile: their Open() fails with UNAVAILABLE after
   // busy_timeout. Guards against two coordinators on one file.
   bool exclusive_lock = false;
+
+  // Group commit. When true, with Sync::kFull, a write returns once committed
+  // to the WAL (as kNormal: survives kill -9) but not yet synced, and
+  // WaitDurable() syncs the WAL once for every write made before it: callers
+  // that wait at the same time share one fsync, and writes go on while it
+  // runs. Those WAL syncs plus SQLite's own at checkpoints make the same
+  // guarantee as kFull (power loss included) for every write made before
+  // WaitDurable() returned. Without it WaitDurable() is a no-op (kFull syncs
+  // each write; kNormal never promises more). vernier-server turns it on.
+  bool group_commit = false;
 };
 
 class SqliteStudyStore : public StudyStore {
@@ -120,10 +131,26 @@ class SqliteStudyStore : public StudyStore {
   // INTERNAL for other SQLite failures.
   absl::Status Checkpoint();
 
+  // StudyStore. With group_commit and kFull: the caller whose write is not
+  // yet durable and finds no sync running syncs the WAL for everyone (the
+  // store's mutex is not held during the fsync, so writes continue); the
+  // others wait for that sync, then return or start the next one. A failed
+  // fsync aborts the process: the kernel may have dropped the unwritten pages,
+  // so nothing written since the last good sync may be acknowledged, and a
+  // restart reloads what the disk holds (as PostgreSQL panics on fsync
+  // failure).
+  void WaitDurable() override;
+
+  // WAL fsyncs made by WaitDurable() so far; for tests and measurements.
+  int64_t DurableSyncs();
+
  private:
   struct Statements;  // The compiled statements; defined in the .cc file.
 
-  SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements);
+  SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements, std::string sync_wal_path);
+
+  // Counts one write that returned OK, for WaitDurable().
+  void Written() { written_.fetch_add(1, std::memory_order_release); }
 
   absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -132,6 +159,20 @@ class SqliteStudyStore : public StudyStore {
   // under mu_ (an SQLite connection is not shared between threads here).
   sqlite3* const db_;
   std::unique_ptr<Statements> statements_ ABSL_PT_GUARDED_BY(mu_);
+
+  // Group commit. The WAL file that WaitDurable() syncs; empty when it syncs
+  // nothing (no group_commit, kNormal, or an in-memory database).
+  const std::string sync_wal_path_;
+  // Writes that returned OK so far: tickets 1, 2, ... in the order they
+  // reached SQLite. Incremented after each write, under mu_.
+  std::atomic<uint64_t> written_{0};
+  // Lock order: sync_mu_ is never taken while mu_ is held.
+  absl::Mutex sync_mu_;
+  absl::CondVar sync_done_;
+  uint64_t durable_ ABSL_GUARDED_BY(sync_mu_) = 0;  // Writes 1..durable_ are synced.
+  bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;  // A caller is in fsync.
+  int wal_fd_ ABSL_GUARDED_BY(sync_mu_) = -1;       // Opened at the first sync.
+  int64_t syncs_ ABSL_GUARDED_BY(sync_mu_) = 0;
 };
 
 }  // namespace vernier

@@ -6,7 +6,11 @@
 // path.
 //
 // Durability contract: when a mutating call returns OK, the change survives a
-// crash of the process (kill -9).
+// crash of the process (kill -9). It survives an OS crash or power loss once
+// WaitDurable() called after it returns (stores that sync every write make
+// that a no-op; SqliteStudyStore with group_commit shares one disk sync among
+// every write made before it). Whoever acknowledges a write to a client calls
+// WaitDurable() first.
 //
 // Thread-safety: implementations are thread-safe; the coordinator nevertheless
 // serialises its calls.
@@ -58,6 +62,14 @@ class StudyStore {
   virtual absl::StatusOr<int64_t> Backup(const std::string& path) {
     return absl::UnimplementedError("this store cannot be backed up to a file");
   }
+
+  // Returns once every mutating call that returned before this call began is
+  // durable as the store promises (see the contract above). Never fails: a
+  // store that cannot make acknowledged-to-be writes durable ends the process
+  // (a restart reloads what the disk holds), as nothing written may be
+  // acknowledged otherwise. Safe to call from many threads at once; must not
+  // be called while holding a lock that the store's writers need.
+  virtual void WaitDurable() {}
 };
 
 }  // namespace vernier

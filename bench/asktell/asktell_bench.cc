@@ -1,0 +1,217 @@
+// asktell-bench: ask + tell round trips through a running vernier-server.
+//
+// Creates one study (`trainer: {external: true}`, the given sampler, room for
+// --trials trials) and runs --clients client threads, each on its own gRPC
+// channel (its own TCP connection), that loop Ask -> evaluate a cheap
+// function -> Tell until the study has handed out every trial. The latency
+// of one trial is the time from sending Ask to Tell's answer. Afterwards it
+// reads every trial back (ListTrials) and checks that each told value is
+// stored: an acknowledged tell that is missing counts as lost.
+//
+// Prints one JSON line: trials, clients, sampler, seconds, trials_per_s,
+// p50/p99 latency in ms over all trials and over the last 1,000 (by the time
+// they finished), errors, lost. Exits non-zero on any error or loss.
+//
+//   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe \
+//                 --trials 10000 --clients 32
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+#include "vernier/v1/study_service.grpc.pb.h"
+
+namespace vernier::bench {
+namespace {
+
+struct Options {
+  std::string server = "127.0.0.1:50051";
+  std::string study = "asktell";
+  std::string sampler = "random";
+  int64_t trials = 1000;
+  int clients = 1;
+};
+
+// The same function as optuna_asktell.py: a shifted sphere in 4 floats.
+double Objective(const v1::Trial& trial) {
+  double sum = 0;
+  for (const auto& [name, value] : trial.params()) {
+    const double d = value.double_value() - 0.3;
+    sum += d * d;
+  }
+  return sum;
+}
+
+std::string StudySpec(const Options& options) {
+  return absl::StrCat(
+      "name: ", options.study, "\nobjective: {metric: loss, goal: minimize}\nparams:\n",
+      "  x0: {type: float, low: -1, high: 1}\n", "  x1: {type: float, low: -1, high: 1}\n",
+      "  x2: {type: float, low: -1, high: 1}\n", "  x3: {type: float, low: -1, high: 1}\n",
+      "sampler: {type: ", options.sampler, ", seed: 1}\n", "budget: {max_trials: ", options.trials,
+      ", max_failures: 0}\n", "trainer: {external: true}\n");
+}
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& server, int index) {
+  grpc::ChannelArguments args;
+  args.SetInt("vernier.bench.channel", index);  // Distinct args: no shared connection.
+  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+}
+
+struct Done {
+  int64_t number;
+  double value;
+  absl::Time finished;
+  double latency_ms;
+};
+
+struct Shared {
+  absl::Mutex mu;
+  std::vector<Done> done ABSL_GUARDED_BY(mu);
+  std::map<std::string, int64_t> errors ABSL_GUARDED_BY(mu);
+};
+
+// One client: asks and tells until Ask says the budget is spent.
+void RunClient(const Options& options, int index, Shared& shared) {
+  auto stub = v1::StudyService::NewStub(NewChannel(options.server, index));
+  while (true) {
+    const absl::Time start = absl::Now();
+    v1::AskRequest ask;
+    ask.set_study(options.study);
+    v1::AskResponse asked;
+    grpc::ClientContext ask_context;
+    ask_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    grpc::Status status = stub->Ask(&ask_context, ask, &asked);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) return;  // All asked.
+    if (!status.ok()) {
+      absl::MutexLock lock(&shared.mu);
+      shared.errors[absl::StrCat("Ask ", status.error_code())]++;
+      return;
+    }
+    v1::TellRequest tell;
+    tell.set_study(options.study);
+    tell.set_trial_number(asked.trial().number());
+    tell.set_state(v1::TRIAL_STATE_COMPLETE);
+    const double value = Objective(asked.trial());
+    tell.set_value(value);
+    v1::TellResponse told;
+    grpc::ClientContext tell_context;
+    tell_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    status = stub->Tell(&tell_context, tell, &told);
+    const absl::Time end = absl::Now();
+    absl::MutexLock lock(&shared.mu);
+    if (!status.ok()) {
+      shared.errors[absl::StrCat("Tell ", status.error_code())]++;
+      return;
+    }
+    shared.done.push_back(
+        Done{asked.trial().number(), value, end, absl::ToDoubleMilliseconds(end - start)});
+  }
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t index = std::min(values.size() - 1, static_cast<size_t>(p / 100 * values.size()));
+  return values[index];
+}
+
+// Told values that ListTrials does not show COMPLETE with the same value.
+int64_t CountLost(const Options& options, const std::vector<Done>& done) {
+  auto stub = v1::StudyService::NewStub(NewChannel(options.server, -1));
+  grpc::ClientContext context;
+  v1::ListTrialsRequest request;
+  request.set_study(options.study);
+  v1::ListTrialsResponse response;
+  if (!stub->ListTrials(&context, request, &response).ok())
+    return static_cast<int64_t>(done.size());
+  std::map<int64_t, const v1::Trial*> stored;
+  for (const v1::Trial& trial : response.trials()) stored[trial.number()] = &trial;
+  int64_t lost = 0;
+  for (const Done& d : done) {
+    auto it = stored.find(d.number);
+    const bool kept = it != stored.end() && it->second->state() == v1::TRIAL_STATE_COMPLETE &&
+                      it->second->final_metrics().at("loss") == d.value;
+    if (!kept) ++lost;
+  }
+  return lost;
+}
+
+int Main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"asktell-bench: ask + tell round trips through a running vernier-server"};
+  app.add_option("--server", options.server)->capture_default_str();
+  app.add_option("--study", options.study, "a new study's name")->capture_default_str();
+  app.add_option("--sampler", options.sampler)->capture_default_str();
+  app.add_option("--trials", options.trials)->capture_default_str();
+  app.add_option("--clients", options.clients)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  {
+    auto stub = v1::StudyService::NewStub(NewChannel(options.server, -2));
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::CreateStudyRequest request;
+    request.set_spec_yaml(StudySpec(options));
+    v1::Study study;
+    grpc::Status status = stub->CreateStudy(&context, request, &study);
+    if (!status.ok()) {
+      std::cerr << "asktell-bench: creating the study: " << status.error_message() << "\n";
+      return 1;
+    }
+  }
+  Shared shared;
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < options.clients; ++c) {
+    clients.emplace_back([&options, c, &shared] { RunClient(options, c, shared); });
+  }
+  for (std::thread& client : clients) client.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+
+  absl::MutexLock lock(&shared.mu);
+  std::vector<Done>& done = shared.done;
+  std::sort(done.begin(), done.end(),
+            [](const Done& a, const Done& b) { return a.finished < b.finished; });
+  std::vector<double> all, last;
+  for (size_t i = 0; i < done.size(); ++i) {
+    all.push_back(done[i].latency_ms);
+    if (i + 1000 >= done.size()) last.push_back(done[i].latency_ms);
+  }
+  int64_t errors = 0;
+  for (const auto& [what, count] : shared.errors) errors += count;
+  const int64_t lost = CountLost(options, done);
+  nlohmann::json out = {{"system", "vernier"},
+                        {"sampler", options.sampler},
+                        {"trials", static_cast<int64_t>(done.size())},
+                        {"clients", options.clients},
+                        {"seconds", seconds},
+                        {"trials_per_s", done.size() / seconds},
+                        {"p50_ms", Percentile(all, 50)},
+                        {"p99_ms", Percentile(all, 99)},
+                        {"last1k_p50_ms", Percentile(last, 50)},
+                        {"last1k_p99_ms", Percentile(last, 99)},
+                        {"errors", errors},
+                        {"lost", lost}};
+  std::cout << out.dump() << std::endl;
+  for (const auto& [what, count] : shared.errors) std::cerr << what << ": " << count << "\n";
+  return errors == 0 && lost == 0 && static_cast<int64_t>(done.size()) == options.trials ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace vernier::bench
+
+int main(int argc, char** argv) { return vernier::bench::Main(argc, argv); }
