@@ -17,6 +17,10 @@ constexpr double kPriorWeight = 1.0;
 constexpr double kGamma = 0.1;           // Share of the ranked trials that is "good"...
 constexpr int64_t kMaxGood = 25;         // ...but never more than this many.
 constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full weight.
+// Bad trials modelled at most: the newest ones. Older bad trials weigh little
+// under Optuna's fading weights (the oldest ~1/n), and the cap keeps a
+// suggestion's cost flat as a study grows past thousands of trials.
+constexpr size_t kMaxBadTrials = 1000;
 constexpr double kMultivariateSigma0 = 0.2;
 constexpr double kMaxMagicClipDivisor = 100;
 constexpr double kLogSqrt2Pi = 0.91893853320467274178;
@@ -460,19 +464,24 @@ struct Split {
 };
 
 Split SplitGoodBad(std::vector<Ranked> ranked) {
-  std::sort(ranked.begin(), ranked.end());
   // The share of good trials is taken of the finished ones, as Optuna does;
   // pending trials rank last and are never good.
   int64_t finished = 0;
   for (const Ranked& r : ranked) finished += r.tier < 3 ? 1 : 0;
   const auto n = static_cast<int64_t>(ranked.size());
-  const int64_t n_good =
-      std::min(static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood);
+  const int64_t n_good = std::min(
+      {static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood, n});
+  // Ranked's order is total (ties broken by trial number), so the split does
+  // not depend on the order of `ranked`.
+  std::nth_element(ranked.begin(), ranked.begin() + n_good, ranked.end());
   Split split;
   for (int64_t i = 0; i < n; ++i) (i < n_good ? split.good : split.bad).push_back(ranked[i].trial);
   auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
   std::sort(split.good.begin(), split.good.end(), by_number);
   std::sort(split.bad.begin(), split.bad.end(), by_number);
+  if (split.bad.size() > kMaxBadTrials) {
+    split.bad.erase(split.bad.begin(), split.bad.end() - kMaxBadTrials);
+  }
   return split;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,32 @@ TEST(TpeSamplerTest, DeterministicForSeedAndHistory) {
     EXPECT_EQ(b.Suggest(space, history, 30), expected) << "history order must not matter";
     EXPECT_NE(c.Suggest(space, history, 30), expected);
     EXPECT_NE(a.Suggest(space, history, 31), expected);
+  }
+}
+
+// The contract behind a flat cost per suggestion in large studies: only the
+// 25 best trials and the newest 1000 others are modelled, so dropping older
+// bad trials from the history changes nothing.
+TEST(TpeSamplerTest, ModelsTheBestAndTheNewestThousandBadTrialsOnly) {
+  const SearchSpace space = LineSpace();
+  RandomSampler random(5);
+  TpeSampler tpe(Tpe(), 11, kMinimize);
+  const std::vector<TrialRecord> trials = RunStudy(random, space, 1500, Quadratic);
+  std::vector<const TrialRecord*> by_loss = Pointers(trials);
+  std::sort(by_loss.begin(), by_loss.end(), [](const TrialRecord* a, const TrialRecord* b) {
+    return std::tie(a->final_metrics.at("loss"), a->number) <
+           std::tie(b->final_metrics.at("loss"), b->number);
+  });
+  std::vector<const TrialRecord*> kept(by_loss.begin(), by_loss.begin() + 25);
+  std::vector<const TrialRecord*> bad(by_loss.begin() + 25, by_loss.end());
+  std::sort(bad.begin(), bad.end(),
+            [](const TrialRecord* a, const TrialRecord* b) { return a->number > b->number; });
+  kept.insert(kept.end(), bad.begin(), bad.begin() + 1000);
+
+  // Twenty trial numbers give twenty different candidate draws.
+  for (int64_t number = 1500; number < 1520; ++number) {
+    EXPECT_EQ(tpe.Suggest(space, kept, number), tpe.Suggest(space, Pointers(trials), number))
+        << "trial " << number;
   }
 }
 
