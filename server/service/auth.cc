@@ -104,6 +104,7 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetBestTrials, v1::GetBestTri
                     v1::GetBestTrialsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, BackupDatabase, v1::BackupDatabaseRequest,
                     v1::BackupDatabaseResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueTrial, v1::EnqueueTrialRequest, v1::Trial)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)

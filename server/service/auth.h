@@ -89,6 +89,8 @@ class AuthStudyService final : public v1::StudyService::Service {
   grpc::Status BackupDatabase(grpc::ServerContext* context,
                               const v1::BackupDatabaseRequest* request,
                               v1::BackupDatabaseResponse* response) override;
+  grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
+                            v1::Trial* response) override;
 
  private:
   const Authorizer* const authorizer_;

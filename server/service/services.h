@@ -32,6 +32,8 @@ class StudyServiceImpl final : public v1::StudyService::Service {
   grpc::Status BackupDatabase(grpc::ServerContext* context,
                               const v1::BackupDatabaseRequest* request,
                               v1::BackupDatabaseResponse* response) override;
+  grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
+                            v1::Trial* response) override;
 
  private:
   Coordinator* const coordinator_;
