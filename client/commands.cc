@@ -96,9 +96,12 @@ absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& pa
   }
   RETURN_IF_ERROR(status);
   if (ctx.format == OutputFormat::kJson) {
-    *ctx.out << StudyToJson(study).dump(2) << "\n";
+    nlohmann::json out = StudyToJson(study);
+    if (!study.note().empty()) out["note"] = study.note();
+    *ctx.out << out.dump(2) << "\n";
   } else {
     *ctx.out << study.name() << "\n";
+    if (!study.note().empty()) *ctx.out << study.note() << "\n";
   }
   return absl::OkStatus();
 }

@@ -121,6 +121,8 @@ json TrialToJson(const v1::Trial& trial) {
   if (trial.has_objective_value() && std::isfinite(trial.objective_value())) {
     out["objective_value"] = trial.objective_value();
   }
+  // Only for enqueued and copied trials, so that sampled ones read as before.
+  if (!trial.origin().empty()) out["origin"] = trial.origin();
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "client/channel_flags.h"
 #include "client/commands.h"
 #include "client/embedded_run.h"
+#include "client/enqueue.h"
 #include "client/export.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -65,6 +66,20 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--intermediate", export_options.intermediate_path,
                          "csv only: also write the intermediate values, one row per trial, "
                          "step and metric, to this file");
+
+  vernier::EnqueueOptions enqueue_options;
+  CLI::App* enqueue = study->add_subcommand(
+      "enqueue", "queue trials with given parameters; they run before sampled ones");
+  enqueue->add_option("name", name, "study name")->required();
+  enqueue->add_option("--param", enqueue_options.params,
+                      "NAME=VALUE, repeated; parameters left out are sampled");
+  enqueue->add_option("--params-file", enqueue_options.params_file,
+                      "YAML or JSON file: one mapping NAME: VALUE, or a list of them");
+  enqueue->add_option("--from", enqueue_options.from_study,
+                      "re-run the best trials of this other study");
+  enqueue->add_option("--top", enqueue_options.top, "with --from: how many of its best trials")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   CLI::App* trials = app.add_subcommand("trials", "list the trials of a study");
   trials->add_option("name", name, "study name")->required();
@@ -160,6 +175,9 @@ int main(int argc, char** argv) {
   } else if (tell->parsed()) {
     if (tell_value_option->count() > 0) tell_args.value = tell_value;
     status = vernier::TellCommand(ctx, tell_args);
+  } else if (enqueue->parsed()) {
+    enqueue_options.err = &std::cerr;
+    status = vernier::EnqueueCommand(ctx, name, enqueue_options);
   }
   return ExitCode(status);
 }

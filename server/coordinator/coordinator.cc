@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/logic/given_params.h"
 #include "server/logic/trial_state_machine.h"
+#include "server/logic/warm_start.h"
 
 namespace vernier {
 namespace {
@@ -98,6 +101,7 @@ absl::Status Coordinator::Load() {
             absl::StrCat("study \"", study.study.name, "\" is missing trial number ", i));
       }
       e.counts[trial.state]++;
+      if (IsWarmStartCopy(trial)) e.copied++;
       if (trial.state == TrialState::kWaiting) e.waiting.insert(trial.number);
       // Asked trials have no lease (kAskedWorkerId).
       if (trial.state == TrialState::kRunning && trial.worker_id != kAskedWorkerId) {
@@ -195,8 +199,8 @@ absl::Status Coordinator::MaybeFinishStudy(StudyEntry& entry) {
                          absl::StrCat(failed, " trials failed (budget.max_failures is ",
                                       entry.spec.budget.max_failures, ")"));
   }
-  const int64_t finished = static_cast<int64_t>(entry.trials.size()) -
-                           entry.counts[TrialState::kWaiting] - entry.counts[TrialState::kRunning];
+  const int64_t finished = BudgetedTrials(entry) - entry.counts[TrialState::kWaiting] -
+                           entry.counts[TrialState::kRunning];
   if (finished >= TrialBudget(entry.spec, *entry.sampler)) {
     return SetStudyState(entry, StudyState::kCompleted, "");
   }
@@ -246,10 +250,16 @@ absl::StatusOr<StudyView> Coordinator::CreateStudy(const std::string& spec_yaml)
     return absl::AlreadyExistsError(absl::StrCat("study \"", record.name, "\" already exists"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, MakeEntry(record));
+  RETURN_IF_ERROR(CheckWarmStartSource(entry->spec));
   RETURN_IF_ERROR(store_->CreateStudy(record));
-  StudyView view = View(*entry);
-  creation_order_.push_back(entry.get());
+  StudyEntry* created = entry.get();
+  creation_order_.push_back(created);
   studies_[record.name] = std::move(entry);
+  // Copies go in after the study is registered, so that memory matches the
+  // store even when a write fails half way (a restart would load the same).
+  ASSIGN_OR_RETURN(std::string note, CopyWarmStartTrials(*created));
+  StudyView view = View(*created);
+  view.note = std::move(note);
   return view;
 }
 
@@ -343,7 +353,7 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& ent
   TrialRecord trial;
   if (!entry.waiting.empty()) {
     trial = entry.trials[*entry.waiting.begin()];
-  } else if (static_cast<int64_t>(entry.trials.size()) < TrialBudget(entry.spec, *entry.sampler)) {
+  } else if (BudgetedTrials(entry) < TrialBudget(entry.spec, *entry.sampler)) {
     trial.study = entry.record.name;
     trial.number = static_cast<int64_t>(entry.trials.size());
     std::vector<const TrialRecord*> history = AllTrials(entry);
@@ -502,6 +512,69 @@ absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const Lease
   return CommitTrial(*entry, std::move(updated));
 }
 
+int64_t Coordinator::BudgetedTrials(const StudyEntry& entry) {
+  return static_cast<int64_t>(entry.trials.size()) - entry.copied;
+}
+
+absl::Status Coordinator::CheckWarmStartSource(const StudySpec& spec) {
+  if (spec.warm_start && studies_.count(spec.warm_start->study) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "warm_start.study: study \"", spec.warm_start->study, "\" not found on this server"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Coordinator::CopyWarmStartTrials(StudyEntry& entry) {
+  if (!entry.spec.warm_start) return std::string();
+  RETURN_IF_ERROR(CheckWarmStartSource(entry.spec));
+  const StudyEntry& source = *studies_.at(entry.spec.warm_start->study);
+  WarmStartCopies copies = SelectWarmStartTrials(entry.spec, source.trials);
+  for (TrialRecord& copy : copies.trials) {
+    const std::vector<Measurement> intermediate = copy.intermediate;
+    RETURN_IF_ERROR(CommitTrial(entry, copy));
+    for (const Measurement& measurement : intermediate) {
+      RETURN_IF_ERROR(store_->AddMeasurement(entry.record.name, copy.number, measurement));
+    }
+    entry.trials[copy.number].intermediate = intermediate;
+    entry.copied++;
+  }
+  return WarmStartNote(entry.spec, copies);
+}
+
+absl::StatusOr<TrialRecord> Coordinator::EnqueueTrial(const std::string& study,
+                                                      const ParamMap& given) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  if (entry->record.state != StudyState::kActive) {
+    return absl::FailedPreconditionError(absl::StrCat("study \"", study, "\" is ",
+                                                      StudyStateName(entry->record.state),
+                                                      "; only an ACTIVE study takes new trials"));
+  }
+  const int64_t budget = TrialBudget(entry->spec, *entry->sampler);
+  if (BudgetedTrials(*entry) >= budget) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study \"", study, "\" already has all ", budget,
+        " trials of its budget (budget.max_trials is ", entry->spec.budget.max_trials, ")"));
+  }
+  TrialRecord trial;
+  trial.study = study;
+  trial.number = static_cast<int64_t>(entry->trials.size());
+  trial.state = TrialState::kWaiting;
+  trial.origin = std::string(kOriginEnqueued);
+  const ParamMap suggested =
+      entry->sampler->Suggest(entry->spec.space, AllTrials(*entry), trial.number);
+  // Children that a given parent switches on, and the sampler left out, are
+  // drawn like RandomSampler's: from (seed, trial number).
+  const uint64_t seed = entry->spec.sampler.seed;
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(trial.number), 0x656e71u};
+  std::mt19937_64 gen(seq);
+  ASSIGN_OR_RETURN(trial.params, FillGivenParams(entry->spec.space, given, suggested, gen));
+  const int64_t number = trial.number;
+  RETURN_IF_ERROR(CommitTrial(*entry, std::move(trial)));
+  return entry->trials[number];
+}
+
 void Coordinator::StopLeasing() {
   absl::MutexLock lock(&mu_);
   leasing_stopped_ = true;
@@ -515,7 +588,7 @@ std::optional<TrialRecord> Coordinator::NextTrial(StudyEntry& entry, const std::
   TrialRecord trial;
   if (!entry.waiting.empty()) {
     trial = entry.trials[*entry.waiting.begin()];
-  } else if (static_cast<int64_t>(entry.trials.size()) < TrialBudget(entry.spec, *entry.sampler)) {
+  } else if (BudgetedTrials(entry) < TrialBudget(entry.spec, *entry.sampler)) {
     trial.study = entry.record.name;
     trial.number = static_cast<int64_t>(entry.trials.size());
     trial.params = entry.sampler->Suggest(entry.spec.space, AllTrials(entry), trial.number);
@@ -542,7 +615,7 @@ absl::StatusOr<TrialView> Coordinator::Ask(const std::string& study) {
   if (!trial) {
     return absl::FailedPreconditionError(
         absl::StrCat("study \"", study, "\" has created all its trials (budget.max_trials is ",
-                     entry->spec.budget.max_trials, ", ", entry->trials.size(),
+                     entry->spec.budget.max_trials, ", ", BudgetedTrials(*entry),
                      " created); tell the running ones to finish it"));
   }
   const int64_t number = trial->number;

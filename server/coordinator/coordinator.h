@@ -48,6 +48,8 @@ struct StudyView {
   ObjectiveSpec objective;
   int64_t max_trials = 0;
   std::map<TrialState, int64_t> trial_counts;
+  // Only in CreateStudy's answer: what warm_start copied and skipped.
+  std::string note;
 };
 
 // Identifies one lease of one trial.
@@ -152,6 +154,23 @@ class Coordinator {
   // one disk sync.
   void WaitDurable();
 
+  // ---- Warm start: enqueued and copied trials ----
+  // (Copies are made by CreateStudy for a spec with `warm_start`: the COMPLETE
+  // trials of the older study that fit, see SelectWarmStartTrials; they do
+  // not count toward budget.max_trials. An unknown older study is
+  // INVALID_ARGUMENT naming warm_start.study.)
+
+  // Adds a WAITING trial to an ACTIVE study, with the `given` parameters,
+  // which may be partial: the others are the study's sampler's suggestion for
+  // this trial number (FillGivenParams), fixed now. Workers get WAITING
+  // trials in number order before the sampler suggests new ones, so enqueued
+  // trials run in enqueue order. They count toward budget.max_trials.
+  // NOT_FOUND for an unknown study; FAILED_PRECONDITION naming the state when
+  // the study is not ACTIVE, or naming budget.max_trials when its trials all
+  // exist already; INVALID_ARGUMENT naming the parameter and the value for a
+  // bad parameter. The trial is stored before the call returns OK.
+  absl::StatusOr<TrialRecord> EnqueueTrial(const std::string& study, const ParamMap& given);
+
   // ---- For workers ----
 
   WorkerRegistration RegisterWorker(const std::string& name, const std::vector<std::string>& slots);
@@ -208,6 +227,7 @@ class Coordinator {
     std::set<int64_t> waiting;        // Numbers of WAITING trials.
     std::map<TrialState, int64_t> counts;
     absl::flat_hash_map<int64_t, absl::Time> lease_deadline;  // RUNNING trials.
+    int64_t copied = 0;  // Trials copied by warm_start (IsWarmStartCopy).
   };
 
   Coordinator(StudyStore* store, Clock* clock, CoordinatorOptions options)
@@ -250,6 +270,16 @@ class Coordinator {
                                                const MetricMap& metrics,
                                                const std::string& failure_reason);
   static std::vector<const TrialRecord*> AllTrials(const StudyEntry& entry);
+  // Trials that count toward budget.max_trials: all but the warm_start copies.
+  static int64_t BudgetedTrials(const StudyEntry& entry);
+  // Stores the warm_start copies of a new study (already in the store) and
+  // adds them to `entry`; returns the note for the answer. INVALID_ARGUMENT
+  // naming warm_start.study when that study does not exist.
+  absl::StatusOr<std::string> CopyWarmStartTrials(StudyEntry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // INVALID_ARGUMENT naming warm_start.study when `spec` warm-starts from a
+  // study that does not exist.
+  absl::Status CheckWarmStartSource(const StudySpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   StudyStore* const store_;

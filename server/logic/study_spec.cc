@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
 #include "server/logic/grid_sampler.h"
@@ -792,6 +793,36 @@ absl::StatusOr<TrainerSpec> ParseTrainer(const Json& root, const SearchSpace& sp
   return trainer;
 }
 
+// `warm_start: {study: OLD, max_trials: K}`; nullopt when absent. Whether OLD
+// exists is the coordinator's check: the file alone cannot tell.
+absl::StatusOr<std::optional<WarmStartSpec>> ParseWarmStart(const Json& root,
+                                                            const StudySpec& spec) {
+  if (!root.contains("warm_start")) return std::nullopt;
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "warm_start", "warm_start"));
+  RETURN_IF_ERROR(CheckKeys(*node, "warm_start", {"study", "max_trials"}));
+  WarmStartSpec warm_start;
+  if (!node->contains("study")) return FieldError("warm_start.study", "missing");
+  ASSIGN_OR_RETURN(warm_start.study, ReadString(node->at("study"), "warm_start.study"));
+  if (!IsValidName(warm_start.study)) {
+    return FieldError("warm_start.study",
+                      absl::StrCat("\"", warm_start.study, "\" is not a valid study name"));
+  }
+  if (warm_start.study == spec.name) {
+    return FieldError("warm_start.study", "cannot be the study itself");
+  }
+  if (node->contains("max_trials")) {
+    ASSIGN_OR_RETURN(warm_start.max_trials,
+                     ReadInt(node->at("max_trials"), "warm_start.max_trials", 1));
+  }
+  if (spec.sampler.type == "grid") {
+    // The grid gives trial n its point n; copies would take those numbers.
+    return FieldError("warm_start",
+                      "cannot be combined with sampler grid, which runs its points "
+                      "by trial number");
+  }
+  return warm_start;
+}
+
 }  // namespace
 
 const ParamSpec* SearchSpace::Find(absl::string_view name) const {
@@ -823,11 +854,25 @@ nlohmann::json TrialParamsJson(const TrainerSpec& trainer, const ParamMap& param
   return out;
 }
 
+absl::StatusOr<nlohmann::ordered_json> ParseYamlText(absl::string_view text) {
+  absl::StatusOr<Json> parsed = ParseYaml(text);
+  if (parsed.ok()) return parsed;
+  absl::string_view message = parsed.status().message();
+  absl::ConsumePrefix(&message, "study file: ");
+  return absl::InvalidArgumentError(message);
+}
+
+absl::StatusOr<ParamValue> ParamValueFromJson(const nlohmann::ordered_json& value,
+                                              absl::string_view path) {
+  return ReadParamValue(value, path);
+}
+
 absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   ASSIGN_OR_RETURN(Json root, ParseYaml(text));
   if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
   RETURN_IF_ERROR(CheckKeys(
-      root, "", {"name", "objective", "params", "sampler", "pruner", "budget", "trainer"}));
+      root, "",
+      {"name", "objective", "params", "sampler", "pruner", "budget", "trainer", "warm_start"}));
   StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(spec.name, ReadString(root.at("name"), "name"));
@@ -842,6 +887,7 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   ASSIGN_OR_RETURN(spec.pruner, ParsePruner(root));
   ASSIGN_OR_RETURN(spec.budget, ParseBudget(root));
   ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));
+  ASSIGN_OR_RETURN(spec.warm_start, ParseWarmStart(root, spec));
   return spec;
 }
 

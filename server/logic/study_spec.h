@@ -155,6 +155,15 @@ struct TrainerSpec {
   bool builtin() const { return command.empty() && !external; }
 };
 
+// `warm_start: {study: OLD, max_trials: K}`: at creation the study copies the
+// COMPLETE trials of study OLD that fit its space (the best `max_trials` of
+// them; all when absent) as finished trials its sampler learns from. Copies
+// are not run again and do not count toward budget.max_trials.
+struct WarmStartSpec {
+  std::string study;
+  std::optional<int64_t> max_trials;  // >= 1 when set.
+};
+
 struct StudySpec {
   std::string name;
   ObjectiveSpec objective;
@@ -163,6 +172,7 @@ struct StudySpec {
   PrunerSpec pruner;
   BudgetSpec budget;
   TrainerSpec trainer;
+  std::optional<WarmStartSpec> warm_start;
 };
 
 // Parses and validates a study file. INVALID_ARGUMENT names the field and the
@@ -177,6 +187,18 @@ bool ParamValueIn(const ParamValue& value, const std::vector<ParamValue>& values
 
 // The JSON handed to a trial: `fixed` trainer settings overlaid with `params`.
 nlohmann::json TrialParamsJson(const TrainerSpec& trainer, const ParamMap& params);
+
+// YAML (or JSON) text as JSON, typed as study files are: plain scalars by
+// YAML 1.2's core schema (64 is an int, 0.01 a float, adam a string), quoted
+// scalars stay strings. INVALID_ARGUMENT with the line and column of a syntax
+// error, or for text that is not UTF-8. For files of parameter sets.
+absl::StatusOr<nlohmann::ordered_json> ParseYamlText(absl::string_view text);
+
+// A parameter value from JSON: an int, a float or a string (true and false
+// become "true" and "false", as in study files). INVALID_ARGUMENT naming
+// `path` for anything else.
+absl::StatusOr<ParamValue> ParamValueFromJson(const nlohmann::ordered_json& value,
+                                              absl::string_view path);
 
 }  // namespace vernier
 

@@ -1,5 +1,6 @@
 #include "server/logic/types.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace vernier {
@@ -42,6 +43,10 @@ std::string ParamValueToString(const ParamValue& value) {
   if (const auto* d = std::get_if<double>(&value)) return absl::StrCat(*d);
   if (const auto* i = std::get_if<int64_t>(&value)) return absl::StrCat(*i);
   return std::get<std::string>(value);
+}
+
+bool IsWarmStartCopy(const TrialRecord& trial) {
+  return absl::StartsWith(trial.origin, kOriginWarmStartPrefix);
 }
 
 }  // namespace vernier

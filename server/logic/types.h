@@ -76,7 +76,18 @@ struct TrialRecord {
   int32_t retries = 0;                        // Times a lost lease sent it back to WAITING.
   absl::Time start_time = absl::UnixEpoch();  // Epoch: not started.
   absl::Time end_time = absl::UnixEpoch();    // Epoch: not finished.
+  // Where the trial came from: empty when the study's sampler suggested it;
+  // kOriginEnqueued when a user enqueued it; kOriginWarmStartPrefix + "OLD#n"
+  // when it was copied, finished, from trial n of study OLD (warm_start).
+  std::string origin;
 };
+
+inline constexpr absl::string_view kOriginEnqueued = "enqueued";
+inline constexpr absl::string_view kOriginWarmStartPrefix = "warm_start:";
+
+// True for a trial copied from another study by warm_start: it was never run
+// here and does not count toward budget.max_trials.
+bool IsWarmStartCopy(const TrialRecord& trial);
 
 // A study and all of its trials, as loaded from storage.
 struct StoredStudy {

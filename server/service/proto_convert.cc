@@ -71,6 +71,7 @@ v1::Study ToProto(const StudyView& view) {
     if (count > 0) (*study.mutable_trial_counts())[std::string(TrialStateName(state))] = count;
   }
   study.set_create_time_unix_ms(UnixMillis(view.record.create_time));
+  study.set_note(view.note);
   return study;
 }
 
@@ -103,6 +104,7 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
   if (std::optional<double> value = ObjectiveValue(trial, objective)) {
     out.set_objective_value(*value);
   }
+  out.set_origin(trial.origin);
   return out;
 }
 
@@ -122,6 +124,27 @@ Measurement FromProto(const v1::Measurement& measurement) {
   Measurement out;
   out.step = measurement.step();
   out.metrics.insert(measurement.metrics().begin(), measurement.metrics().end());
+  return out;
+}
+
+absl::StatusOr<ParamMap> FromProto(
+    const google::protobuf::Map<std::string, v1::ParameterValue>& params) {
+  ParamMap out;
+  for (const auto& [name, value] : params) {
+    switch (value.kind_case()) {
+      case v1::ParameterValue::kDoubleValue:
+        out[name] = value.double_value();
+        break;
+      case v1::ParameterValue::kIntValue:
+        out[name] = value.int_value();
+        break;
+      case v1::ParameterValue::kStringValue:
+        out[name] = value.string_value();
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat("params.", name, ": no value"));
+    }
+  }
   return out;
 }
 

@@ -17,6 +17,9 @@ LeaseKey FromProto(const v1::TrialLease& lease);
 Measurement FromProto(const v1::Measurement& measurement);
 // INVALID_ARGUMENT for states a worker may not report.
 absl::StatusOr<TrialState> FromProto(v1::TrialState state);
+// A trial's parameters; INVALID_ARGUMENT naming a parameter without a value.
+absl::StatusOr<ParamMap> FromProto(
+    const google::protobuf::Map<std::string, v1::ParameterValue>& params);
 
 }  // namespace vernier
 

@@ -105,6 +105,21 @@ grpc::Status StudyServiceImpl::BackupDatabase(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::EnqueueTrial(grpc::ServerContext*,
+                                            const v1::EnqueueTrialRequest* request,
+                                            v1::Trial* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  absl::StatusOr<ParamMap> params = FromProto(request->params());
+  if (!params.ok()) return ToGrpcStatus(params.status());
+  absl::StatusOr<TrialRecord> trial = coordinator_->EnqueueTrial(request->study(), *params);
+  if (!trial.ok()) return ToGrpcStatus(trial.status());
+  absl::StatusOr<StudyView> view = coordinator_->GetStudy(request->study());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(*trial, view->objective);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {

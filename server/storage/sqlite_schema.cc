@@ -53,7 +53,14 @@ CREATE TABLE measurements (
 PRAGMA application_id = 1448234578;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1};
+// Version 2: trials.origin (TrialRecord::origin): where a trial came from
+// (sampled, enqueued by a user, or copied by warm_start). Older trials were
+// all sampled, hence the default.
+constexpr char kMigrationTo2[] = R"sql(
+ALTER TABLE trials ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

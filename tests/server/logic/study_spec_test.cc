@@ -205,5 +205,47 @@ TEST(StudySpecTest, TrialParamsOverlayFixedSettings) {
   EXPECT_DOUBLE_EQ(json["lr"].get<double>(), 0.01);
 }
 
+TEST(StudySpecTest, WarmStartNamesAStudyAndOptionallyHowManyTrials) {
+  auto spec = ParseStudySpec(std::string(kQuickStart) + "warm_start: {study: older}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->warm_start.has_value());
+  EXPECT_EQ(spec->warm_start->study, "older");
+  EXPECT_FALSE(spec->warm_start->max_trials.has_value());
+  spec = ParseStudySpec(std::string(kQuickStart) + "warm_start: {study: older, max_trials: 5}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->warm_start->max_trials, 5);
+  EXPECT_FALSE(ParseStudySpec(kQuickStart)->warm_start.has_value());
+}
+
+TEST(StudySpecTest, BadWarmStartIsRejectedNamingTheField) {
+  const std::string base = kQuickStart;
+  EXPECT_THAT(ErrorOf(base + "warm_start: {max_trials: 5}\n"),
+              HasSubstr("warm_start.study: missing"));
+  EXPECT_THAT(ErrorOf(base + "warm_start: {study: 'a b'}\n"),
+              HasSubstr("warm_start.study: \"a b\" is not a valid study name"));
+  EXPECT_THAT(ErrorOf(base + "warm_start: {study: fashion-cnn}\n"),
+              HasSubstr("warm_start.study: cannot be the study itself"));
+  EXPECT_THAT(ErrorOf(base + "warm_start: {study: a, max_trials: 0}\n"),
+              HasSubstr("warm_start.max_trials: must be >= 1, got 0"));
+  EXPECT_THAT(ErrorOf(base + "warm_start: {study: a, top: 3}\n"), HasSubstr("warm_start.top"));
+  EXPECT_THAT(ErrorOf(base + "warm_start: older\n"), HasSubstr("warm_start"));
+  EXPECT_THAT(ErrorOf(With("sampler: {type: random, seed: 7}", "sampler: {type: grid}") +
+                      "warm_start: {study: a}\n"),
+              HasSubstr("warm_start: cannot be combined with sampler grid"));
+}
+
+TEST(StudySpecTest, YamlTextIsTypedAsInStudyFiles) {
+  auto json = ParseYamlText("{a: 64, b: 0.01, c: adam, d: '64', e: true}");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_TRUE((*json)["a"].is_number_integer());
+  EXPECT_TRUE((*json)["b"].is_number_float());
+  EXPECT_EQ((*json)["d"], "64");
+  EXPECT_EQ(*ParamValueFromJson((*json)["e"], "e"), ParamValue(std::string("true")));
+  EXPECT_THAT(std::string(ParseYamlText("{a: [").status().message()), HasSubstr("line 1"));
+  EXPECT_THAT(
+      std::string(ParamValueFromJson(nlohmann::ordered_json::array(), "p.x").status().message()),
+      HasSubstr("p.x"));
+}
+
 }  // namespace
 }  // namespace vernier

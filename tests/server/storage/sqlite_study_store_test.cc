@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/storage/sqlite_schema.h"
 #include "tests/server/storage/sqlite_test_util.h"
 #include "tests/server/storage/study_store_conformance.h"
 
@@ -331,6 +332,33 @@ TEST_F(SqliteStudyStoreTest, ExclusiveLockKeepsEveryOtherOpenerOut) {
   auto next = OpenOrDie(impatient);
   ASSERT_NE(next, nullptr);
   EXPECT_THAT(Dump(*next), HasSubstr("trial \"s\"#0"));
+}
+
+// A database written before trials had an origin (schema version 1) opens,
+// is migrated, and its trials load as sampled ones (origin "").
+TEST_F(SqliteStudyStoreTest, VersionOneDatabaseMigratesWithEmptyOrigins) {
+  {
+    RawDb raw(path_);
+    ASSERT_TRUE(MigrateSchema(raw.get(), VernierMigrations().first(1)).ok());
+    raw.Exec(
+        "INSERT INTO studies (name, spec, state, state_reason, create_time_us) "
+        "VALUES ('old', 'x', 1, '', 0);"
+        "INSERT INTO trials VALUES ('old', 0, '{}', 3, '{}', '', 'w', 1, 0, 0, 0)");
+  }
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawDb(path_).QueryInt("PRAGMA user_version"), SqliteStudyStore::SchemaVersion());
+  absl::StatusOr<std::vector<StoredStudy>> loaded = store->LoadAll();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1);
+  ASSERT_EQ((*loaded)[0].trials.size(), 1);
+  EXPECT_EQ((*loaded)[0].trials[0].origin, "");
+  TrialRecord copy = (*loaded)[0].trials[0];
+  copy.origin = "enqueued";
+  ASSERT_TRUE(store->PutTrial(copy).ok());
+  loaded = store->LoadAll();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)[0].trials[0].origin, "enqueued");
 }
 
 }  // namespace

@@ -110,7 +110,8 @@ std::string DebugString(const TrialRecord& trial) {
                   absl::CEscape(trial.failure_reason), "\" worker=\"",
                   absl::CEscape(trial.worker_id), "\" attempt=", trial.attempt,
                   " retries=", trial.retries, " start=", TimeString(trial.start_time),
-                  " end=", TimeString(trial.end_time), " intermediate=[");
+                  " end=", TimeString(trial.end_time), " origin=\"", absl::CEscape(trial.origin),
+                  "\" intermediate=[");
   for (const Measurement& m : trial.intermediate) {
     absl::StrAppend(&out, m.step, ":", MetricsString(m.metrics), " ");
   }
@@ -280,6 +281,7 @@ TEST_P(StudyStoreConformanceTest, PutTrialInsertsEveryField) {
   trial.attempt = 3;
   trial.retries = 2;
   trial.end_time = absl::FromUnixMicros(1'700'000'200'000'000);
+  trial.origin = "warm_start:old-study#12";
   ASSERT_TRUE(store().PutTrial(trial).ok());
 
   std::vector<StoredStudy> loaded = Load();
@@ -315,6 +317,7 @@ TEST_P(StudyStoreConformanceTest, PutTrialReplacesEveryFieldButIntermediateValue
   finished.retries = 1;
   finished.start_time = absl::FromUnixMicros(1'700'000'300'000'000);
   finished.end_time = absl::FromUnixMicros(1'700'000'400'000'000);
+  finished.origin = "enqueued";
   finished.intermediate = {MakeMeasurement(9, 0.9)};  // Ignored.
   ASSERT_TRUE(store().PutTrial(finished).ok());
 
