@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/logic/multi_objective.h"
 #include "server/logic/trial_state_machine.h"
 
 namespace vernier {
@@ -50,6 +51,30 @@ int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
   return capacity ? std::min(spec.budget.max_trials, *capacity) : spec.budget.max_trials;
 }
 
+// A COMPLETE trial of a study with several objectives or with constraints:
+// FAILED when an objective after the first is missing or NaN (the first is
+// checked by CompleteTrial), else INFEASIBLE when it breaks a constraint.
+void JudgeObjectivesAndConstraints(const StudySpec& spec, TrialRecord& trial) {
+  for (size_t i = 1; i < spec.objectives.size(); ++i) {
+    const std::string& metric = spec.objectives[i].metric;
+    const std::optional<double> value = TrialMetric(trial, metric);
+    if (!value || std::isnan(*value)) {
+      trial.state = TrialState::kFailed;
+      trial.failure_reason =
+          value ? absl::StrCat("the objective metric \"", metric, "\" is NaN")
+                : absl::StrCat("the trial reported no value of the objective metric \"", metric,
+                               "\"");
+      return;
+    }
+  }
+  const std::string violated =
+      ConstraintViolationReason(ConstraintMetrics(trial, spec.constraints), spec.constraints);
+  if (!violated.empty()) {
+    trial.state = TrialState::kInfeasible;
+    trial.failure_reason = violated;
+  }
+}
+
 }  // namespace
 
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective) {
@@ -74,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
     StudyRecord record) {
   auto entry = std::make_unique<StudyEntry>();
   ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
-  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec.sampler, entry->spec.objective));
+  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec));
   ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
   entry->record = std::move(record);
   return entry;
@@ -111,6 +136,8 @@ StudyView Coordinator::View(const StudyEntry& entry) const {
   StudyView view;
   view.record = entry.record;
   view.objective = entry.spec.objective;
+  view.objectives = entry.spec.objectives;
+  view.constraints = entry.spec.constraints;
   view.max_trials = entry.spec.budget.max_trials;
   view.trial_counts = entry.counts;
   return view;
@@ -282,6 +309,7 @@ absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::stri
                                                                  int count) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  if (entry->spec.multi_objective()) return ParetoBest(*entry, count);
   const ObjectiveSpec& objective = entry->spec.objective;
   std::vector<std::pair<double, const TrialRecord*>> ranked;
   for (const TrialRecord& trial : entry->trials) {
@@ -295,6 +323,15 @@ absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::stri
   std::vector<TrialRecord> best;
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
     best.push_back(*ranked[i].second);
+  }
+  return best;
+}
+
+std::vector<TrialRecord> Coordinator::ParetoBest(const StudyEntry& entry, int count) {
+  std::vector<TrialRecord> best;
+  for (const TrialRecord* trial : ParetoTrials(entry.trials, entry.spec.objectives)) {
+    if (count > 0 && static_cast<int>(best.size()) >= count) break;
+    best.push_back(*trial);
   }
   return best;
 }
@@ -449,6 +486,8 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
       updated.state = TrialState::kFailed;
       updated.failure_reason =
           absl::StrCat("the objective metric \"", entry->spec.objective.metric, "\" is NaN");
+    } else {
+      JudgeObjectivesAndConstraints(entry->spec, updated);
     }
   } else if (state == TrialState::kFailed) {
     updated.failure_reason =
