@@ -3,6 +3,8 @@
 #ifndef VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 #define VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 
+#include <vector>
+
 #include "server/coordinator/coordinator.h"
 #include "vernier/v1/study.pb.h"
 #include "vernier/v1/worker_service.pb.h"
@@ -17,6 +19,10 @@ LeaseKey FromProto(const v1::TrialLease& lease);
 Measurement FromProto(const v1::Measurement& measurement);
 // INVALID_ARGUMENT for states a worker may not report.
 absl::StatusOr<TrialState> FromProto(v1::TrialState state);
+// Appends the trial's value of each objective to out.objective_values (NaN
+// where it reported none).
+void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
+                        v1::Trial& out);
 
 }  // namespace vernier
 
