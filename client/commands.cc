@@ -136,6 +136,10 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study) {
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
   ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, GetTrials(ctx, study));
+  if (IsMultiObjective(info)) {
+    *ctx.out << FormatObjectiveTrials(trials, info, ctx.format, NowMillis());
+    return absl::OkStatus();
+  }
   *ctx.out << FormatTrials(trials, info.objective().metric(), ctx.format, NowMillis());
   return absl::OkStatus();
 }
@@ -143,6 +147,10 @@ absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& stu
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count) {
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
   ASSIGN_OR_RETURN(std::vector<v1::Trial> best, GetBestTrials(ctx, study, count));
+  if (IsMultiObjective(info)) {
+    *ctx.out << FormatObjectiveTrials(best, info, ctx.format, NowMillis());
+    return absl::OkStatus();
+  }
   *ctx.out << FormatTrials(best, info.objective().metric(), ctx.format, NowMillis());
   return absl::OkStatus();
 }

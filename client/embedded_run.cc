@@ -152,6 +152,16 @@ absl::StatusOr<bool> PollOnce(const CommandContext& ctx, const std::string& name
   return study.state() != v1::STUDY_STATE_ACTIVE && !running;
 }
 
+void PrintBestTrial(const CommandContext& ctx, const v1::Study& study, const v1::Trial& top) {
+  *ctx.out << "best trial: " << top.number() << "  " << study.objective().metric() << "="
+           << top.objective_value() << "\n  params: " << ParamsSummary(top) << "\n  final:  ";
+  for (const auto& [metric, value] :
+       std::map<std::string, double>(top.final_metrics().begin(), top.final_metrics().end())) {
+    *ctx.out << metric << "=" << value << " ";
+  }
+  *ctx.out << "\n";
+}
+
 absl::Status PrintResult(const CommandContext& ctx, const std::string& name) {
   ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
   ASSIGN_OR_RETURN(std::vector<v1::Trial> best, GetBestTrials(ctx, name, 1));
@@ -163,14 +173,13 @@ absl::Status PrintResult(const CommandContext& ctx, const std::string& name) {
         absl::StrCat("study \"", name, "\" has no complete trial; see `vernier trials ", name,
                      "` for the failure reasons"));
   }
-  const v1::Trial& top = best.front();
-  *ctx.out << "best trial: " << top.number() << "  " << study.objective().metric() << "="
-           << top.objective_value() << "\n  params: " << ParamsSummary(top) << "\n  final:  ";
-  for (const auto& [metric, value] :
-       std::map<std::string, double>(top.final_metrics().begin(), top.final_metrics().end())) {
-    *ctx.out << metric << "=" << value << " ";
+  if (IsMultiObjective(study)) {
+    ASSIGN_OR_RETURN(std::vector<v1::Trial> front, GetBestTrials(ctx, name, 0));
+    *ctx.out << "Pareto front (" << front.size() << " trials):\n"
+             << FormatObjectiveTrials(front, study, OutputFormat::kTable, 0);
+  } else {
+    PrintBestTrial(ctx, study, best.front());
   }
-  *ctx.out << "\n";
   if (study.state() == v1::STUDY_STATE_STOPPED) {
     return absl::FailedPreconditionError(
         absl::StrCat("study \"", name, "\" stopped: ", study.state_reason()));

@@ -88,15 +88,33 @@ double TrialSeconds(const v1::Trial& trial, int64_t now_ms) {
 json StudyToJson(const v1::Study& study) {
   json counts = json::object();
   for (const auto& [state, count] : study.trial_counts()) counts[state] = count;
-  return json{{"name", study.name()},
-              {"state", StateName(study.state())},
-              {"state_reason", study.state_reason()},
-              {"objective",
-               {{"metric", study.objective().metric()},
-                {"goal", study.objective().goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize"}}},
-              {"max_trials", study.max_trials()},
-              {"trial_counts", counts},
-              {"create_time_unix_ms", study.create_time_unix_ms()}};
+  json out{{"name", study.name()},
+           {"state", StateName(study.state())},
+           {"state_reason", study.state_reason()},
+           {"objective",
+            {{"metric", study.objective().metric()},
+             {"goal", study.objective().goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize"}}},
+           {"max_trials", study.max_trials()},
+           {"trial_counts", counts},
+           {"create_time_unix_ms", study.create_time_unix_ms()}};
+  if (IsMultiObjective(study) || study.constraints_size() > 0) {
+    json objectives = json::array();
+    for (const v1::Objective& objective : study.objectives()) {
+      objectives.push_back(
+          {{"metric", objective.metric()},
+           {"goal", objective.goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize"}});
+    }
+    json constraints = json::array();
+    for (const v1::Constraint& constraint : study.constraints()) {
+      json c = {{"metric", constraint.metric()}};
+      if (constraint.has_min()) c["min"] = constraint.min();
+      if (constraint.has_max()) c["max"] = constraint.max();
+      constraints.push_back(c);
+    }
+    out["objectives"] = objectives;
+    out["constraints"] = constraints;
+  }
+  return out;
 }
 
 json TrialToJson(const v1::Trial& trial) {
@@ -123,6 +141,13 @@ json TrialToJson(const v1::Trial& trial) {
   }
   // Only for enqueued and copied trials, so that sampled ones read as before.
   if (!trial.origin().empty()) out["origin"] = trial.origin();
+  if (trial.objective_values_size() > 1) {
+    json values = json::array();
+    for (double value : trial.objective_values()) {
+      values.push_back(std::isfinite(value) ? json(value) : json(nullptr));
+    }
+    out["objective_values"] = values;
+  }
   return out;
 }
 
@@ -163,8 +188,10 @@ std::string FormatStudies(const std::vector<v1::Study>& studies, OutputFormat fo
     }
     rows.push_back(
         {study.name(), StateName(study.state()), absl::StrCat(finished, "/", study.max_trials()),
-         absl::StrCat(study.objective().metric(), " (",
-                      study.objective().goal() == v1::GOAL_MAXIMIZE ? "max" : "min", ")")});
+         IsMultiObjective(study)
+             ? ObjectivesSummary(study)
+             : absl::StrCat(study.objective().metric(), " (",
+                            study.objective().goal() == v1::GOAL_MAXIMIZE ? "max" : "min", ")")});
   }
   return RenderTable({"NAME", "STATE", "FINISHED", "OBJECTIVE"}, rows);
 }
@@ -185,6 +212,12 @@ std::string FormatStudy(const v1::Study& study, OutputFormat format) {
       "\nobjective:  ", study.objective().metric(), " ",
       study.objective().goal() == v1::GOAL_MAXIMIZE ? "maximize" : "minimize",
       "\nmax_trials: ", study.max_trials(), "\ntrials:     ", absl::StrJoin(counts, " "), "\n");
+  if (IsMultiObjective(study)) {
+    absl::StrAppend(&out, "objectives: ", ObjectivesSummary(study), "\n");
+  }
+  if (study.constraints_size() > 0) {
+    absl::StrAppend(&out, "constraints: ", ConstraintsSummary(study), "\n");
+  }
   return out;
 }
 
@@ -204,6 +237,52 @@ std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string
                     ParamsSummary(trial)});
   }
   return RenderTable({"NUMBER", "STATE", metric, "STEP", "DURATION", "PARAMS"}, rows);
+}
+
+bool IsMultiObjective(const v1::Study& study) { return study.objectives_size() > 1; }
+
+std::string ObjectivesSummary(const v1::Study& study) {
+  std::vector<std::string> parts;
+  for (const v1::Objective& objective : study.objectives()) {
+    parts.push_back(absl::StrCat(objective.metric(), " (",
+                                 objective.goal() == v1::GOAL_MAXIMIZE ? "max" : "min", ")"));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string ConstraintsSummary(const v1::Study& study) {
+  std::vector<std::string> parts;
+  for (const v1::Constraint& constraint : study.constraints()) {
+    std::string part;
+    if (constraint.has_min()) absl::StrAppend(&part, FormatNumber(constraint.min()), " <= ");
+    absl::StrAppend(&part, constraint.metric());
+    if (constraint.has_max()) absl::StrAppend(&part, " <= ", FormatNumber(constraint.max()));
+    parts.push_back(std::move(part));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string FormatObjectiveTrials(const std::vector<v1::Trial>& trials, const v1::Study& study,
+                                  OutputFormat format, int64_t now_ms) {
+  if (format == OutputFormat::kJson) {
+    return FormatTrials(trials, study.objective().metric(), format, now_ms);
+  }
+  std::vector<std::string> header = {"NUMBER", "STATE"};
+  for (const v1::Objective& objective : study.objectives()) header.push_back(objective.metric());
+  for (const char* column : {"DURATION", "PARAMS"}) header.push_back(column);
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Trial& trial : trials) {
+    std::vector<std::string> row = {absl::StrCat(trial.number()), StateName(trial.state())};
+    for (int i = 0; i < study.objectives_size(); ++i) {
+      const bool known =
+          i < trial.objective_values_size() && !std::isnan(trial.objective_values(i));
+      row.push_back(known ? FormatNumber(trial.objective_values(i)) : "-");
+    }
+    row.push_back(absl::StrFormat("%.1fs", TrialSeconds(trial, now_ms)));
+    row.push_back(ParamsSummary(trial));
+    rows.push_back(std::move(row));
+  }
+  return RenderTable(header, rows);
 }
 
 std::string TrialFinishedLine(const v1::Trial& trial, const std::string& metric) {

@@ -42,6 +42,23 @@ std::string FormatStudy(const v1::Study& study, OutputFormat format);
 std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string& metric,
                          OutputFormat format, int64_t now_ms);
 
+// ---- Multi-objective studies and constraints ----
+
+// True when the study has more than one objective.
+bool IsMultiObjective(const v1::Study& study);
+
+// "val_accuracy (max), latency_ms (min)".
+std::string ObjectivesSummary(const v1::Study& study);
+
+// "memory_gb <= 4, 0.5 <= params_m <= 20"; empty without constraints.
+std::string ConstraintsSummary(const v1::Study& study);
+
+// FormatTrials with one column per objective of `study` (from each trial's
+// objective_values), for multi-objective studies; the JSON form is the same
+// as FormatTrials'.
+std::string FormatObjectiveTrials(const std::vector<v1::Trial>& trials, const v1::Study& study,
+                                  OutputFormat format, int64_t now_ms);
+
 // One line for a trial that just finished, as `vernier run` prints them.
 std::string TrialFinishedLine(const v1::Trial& trial, const std::string& metric);
 

@@ -83,10 +83,12 @@ int main(int argc, char** argv) {
 
   CLI::App* trials = app.add_subcommand("trials", "list the trials of a study");
   trials->add_option("name", name, "study name")->required();
-  int count = 1;
+  int count = 0;  // 0: the server's default (1, or the whole Pareto front).
   CLI::App* best = app.add_subcommand("best", "show the best trials of a study");
   best->add_option("name", name, "study name")->required();
-  best->add_option("-n", count, "how many")->capture_default_str()->check(CLI::PositiveNumber);
+  best->add_option("-n", count,
+                   "how many (default 1; a multi-objective study: its whole Pareto front)")
+      ->check(CLI::PositiveNumber);
 
   std::string backup_path;
   CLI::App* backup = app.add_subcommand(

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/logic/given_params.h"
+#include "server/logic/multi_objective.h"
 #include "server/logic/trial_state_machine.h"
 #include "server/logic/warm_start.h"
 
@@ -53,6 +54,30 @@ int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
   return capacity ? std::min(spec.budget.max_trials, *capacity) : spec.budget.max_trials;
 }
 
+// A COMPLETE trial of a study with several objectives or with constraints:
+// FAILED when an objective after the first is missing or NaN (the first is
+// checked by CompleteTrial), else INFEASIBLE when it breaks a constraint.
+void JudgeObjectivesAndConstraints(const StudySpec& spec, TrialRecord& trial) {
+  for (size_t i = 1; i < spec.objectives.size(); ++i) {
+    const std::string& metric = spec.objectives[i].metric;
+    const std::optional<double> value = TrialMetric(trial, metric);
+    if (!value || std::isnan(*value)) {
+      trial.state = TrialState::kFailed;
+      trial.failure_reason =
+          value ? absl::StrCat("the objective metric \"", metric, "\" is NaN")
+                : absl::StrCat("the trial reported no value of the objective metric \"", metric,
+                               "\"");
+      return;
+    }
+  }
+  const std::string violated =
+      ConstraintViolationReason(ConstraintMetrics(trial, spec.constraints), spec.constraints);
+  if (!violated.empty()) {
+    trial.state = TrialState::kInfeasible;
+    trial.failure_reason = violated;
+  }
+}
+
 }  // namespace
 
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective) {
@@ -77,7 +102,7 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
     StudyRecord record) {
   auto entry = std::make_unique<StudyEntry>();
   ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
-  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec.sampler, entry->spec.objective));
+  ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec));
   ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
   entry->record = std::move(record);
   return entry;
@@ -118,6 +143,8 @@ StudyView Coordinator::View(const StudyEntry& entry) const {
   StudyView view;
   view.record = entry.record;
   view.objective = entry.spec.objective;
+  view.objectives = entry.spec.objectives;
+  view.constraints = entry.spec.constraints;
   view.max_trials = entry.spec.budget.max_trials;
   view.trial_counts = entry.counts;
   return view;
@@ -295,6 +322,7 @@ absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::stri
                                                                  int count) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  if (entry->spec.multi_objective()) return ParetoBest(*entry, count);
   const ObjectiveSpec& objective = entry->spec.objective;
   std::vector<std::pair<double, const TrialRecord*>> ranked;
   for (const TrialRecord& trial : entry->trials) {
@@ -308,6 +336,15 @@ absl::StatusOr<std::vector<TrialRecord>> Coordinator::BestTrials(const std::stri
   std::vector<TrialRecord> best;
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
     best.push_back(*ranked[i].second);
+  }
+  return best;
+}
+
+std::vector<TrialRecord> Coordinator::ParetoBest(const StudyEntry& entry, int count) {
+  std::vector<TrialRecord> best;
+  for (const TrialRecord* trial : ParetoTrials(entry.trials, entry.spec.objectives)) {
+    if (count > 0 && static_cast<int>(best.size()) >= count) break;
+    best.push_back(*trial);
   }
   return best;
 }
@@ -467,6 +504,8 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
       updated.state = TrialState::kFailed;
       updated.failure_reason =
           absl::StrCat("the objective metric \"", entry->spec.objective.metric, "\" is NaN");
+    } else {
+      JudgeObjectivesAndConstraints(entry->spec, updated);
     }
   } else if (state == TrialState::kFailed) {
     updated.failure_reason =
@@ -652,8 +691,21 @@ absl::StatusOr<TrialRecord> Coordinator::ToldTrial(const StudyEntry& entry, Tria
           absl::StrCat("value: the objective \"", metric, "\" is NaN"));
     }
   }
+  if (state == TrialState::kComplete) {
+    for (size_t i = 1; i < entry.spec.objectives.size(); ++i) {
+      const std::string& other = entry.spec.objectives[i].metric;
+      auto it = final_metrics.find(other);
+      if (it == final_metrics.end() || std::isnan(it->second)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("metrics: a COMPLETE trial needs a value of every objective; \"", other,
+                         it == final_metrics.end() ? "\" is missing" : "\" is NaN"));
+      }
+    }
+  }
   trial.state = state;
   trial.final_metrics = std::move(final_metrics);
+  // A told trial that breaks a constraint ends INFEASIBLE, as a worker's does.
+  if (state == TrialState::kComplete) JudgeObjectivesAndConstraints(entry.spec, trial);
   if (state == TrialState::kFailed) {
     trial.failure_reason =
         failure_reason.empty() ? "failed (no reason given)" : BoundedReason(failure_reason);

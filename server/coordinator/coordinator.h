@@ -50,6 +50,8 @@ struct StudyView {
   std::map<TrialState, int64_t> trial_counts;
   // Only in CreateStudy's answer: what warm_start copied and skipped.
   std::string note;
+  std::vector<ObjectiveSpec> objectives;  // All of them; objectives[0] == objective.
+  std::vector<ConstraintSpec> constraints;
 };
 
 // Identifies one lease of one trial.
@@ -120,7 +122,11 @@ class Coordinator {
   absl::StatusOr<StudyView> StopStudy(const std::string& name);
   // NOT_FOUND for an unknown study.
   absl::StatusOr<std::vector<TrialRecord>> ListTrials(const std::string& study);
-  // The best COMPLETE trials, best first, at most `count`. NOT_FOUND.
+  // The best COMPLETE trials, best first, at most `count` (<= 0: 1). For a
+  // multi-objective study: the Pareto front, the COMPLETE trials no other
+  // COMPLETE trial dominates, sorted by the first objective (best first);
+  // at most `count` of them, all when `count` <= 0. INFEASIBLE trials are
+  // never best. NOT_FOUND.
   absl::StatusOr<std::vector<TrialRecord>> BestTrials(const std::string& study, int count);
   // Copies the database to a new file at `path` (StudyStore::Backup), between
   // two writes: every write acknowledged before the call is in the copy.
@@ -194,10 +200,12 @@ class Coordinator {
   // Records how a trial ended: COMPLETE, PRUNED or FAILED (else
   // INVALID_ARGUMENT). ABORTED when the lease is gone. Repeating the call for
   // a trial that already ended under the same lease is OK (workers retry).
-  // COMPLETE becomes FAILED, with the reason, when the objective metric is
-  // missing or NaN or the metrics break the bounds above; +-inf is a valid
-  // objective (ranked last or first, as in Optuna). A FAILED reason longer
-  // than kMaxFailureReasonBytes is cut.
+  // COMPLETE becomes FAILED, with the reason, when the objective metric (any
+  // of them) is missing or NaN or the metrics break the bounds above; +-inf
+  // is a valid objective (ranked last or first, as in Optuna). COMPLETE
+  // becomes INFEASIBLE, with a reason naming the metric, its value and the
+  // bound, when a constraint metric is outside its bounds, missing or NaN.
+  // A FAILED reason longer than kMaxFailureReasonBytes is cut.
   absl::Status CompleteTrial(const std::string& worker_id, const LeaseKey& lease, TrialState state,
                              const MetricMap& final_metrics, const std::string& failure_reason);
   // Renews the leases still held; returns those that are not.
@@ -280,6 +288,8 @@ class Coordinator {
   // INVALID_ARGUMENT naming warm_start.study when `spec` warm-starts from a
   // study that does not exist.
   absl::Status CheckWarmStartSource(const StudySpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BestTrials of a multi-objective study: its Pareto front.
+  static std::vector<TrialRecord> ParetoBest(const StudyEntry& entry, int count);
 
   // Constant after construction.
   StudyStore* const store_;

@@ -8,6 +8,7 @@
 #include "server/logic/cmaes_sampler.h"
 #include "server/logic/gp_sampler.h"
 #include "server/logic/grid_sampler.h"
+#include "server/logic/nsga2_sampler.h"
 #include "server/logic/sobol_sampler.h"
 #include "server/logic/tpe_sampler.h"
 
@@ -92,6 +93,14 @@ absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
   }
   return absl::InvalidArgumentError(
       absl::StrCat("sampler.type: unknown sampler \"", spec.type, "\""));
+}
+
+absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const StudySpec& spec) {
+  if (spec.sampler.type == "nsga2") {
+    return std::make_unique<Nsga2Sampler>(spec.sampler.nsga2, spec.sampler.seed, spec.objectives,
+                                          spec.constraints);
+  }
+  return MakeSampler(spec.sampler, spec.objective);
 }
 
 }  // namespace vernier

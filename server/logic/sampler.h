@@ -64,6 +64,11 @@ class RandomSampler : public Sampler {
 absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
                                                      const ObjectiveSpec& objective);
 
+// The sampler of a whole study: as above, and `nsga2`, which ranks trials by
+// all of the study's objectives and constraints. INVALID_ARGUMENT for an
+// unknown type.
+absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const StudySpec& spec);
+
 }  // namespace vernier
 
 #endif  // VERNIER_SERVER_LOGIC_SAMPLER_H_

@@ -241,25 +241,33 @@ uint64_t StableSeed(absl::string_view name) {
 
 // ---- Sections -------------------------------------------------------------
 
-absl::StatusOr<ObjectiveSpec> ParseObjective(const Json& root) {
-  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "objective", "objective"));
-  RETURN_IF_ERROR(CheckKeys(*node, "objective", {"metric", "goal"}));
+// One objective mapping, `{metric: m, goal: g}`, found at `path`.
+absl::StatusOr<ObjectiveSpec> ParseObjectiveNode(const Json& node, const std::string& path) {
+  if (!node.is_object()) {
+    return FieldError(path, absl::StrCat("must be a mapping, got ", Show(node)));
+  }
+  RETURN_IF_ERROR(CheckKeys(node, path, {"metric", "goal"}));
   ObjectiveSpec objective;
-  if (!node->contains("metric")) return FieldError("objective.metric", "missing");
-  ASSIGN_OR_RETURN(objective.metric, ReadString(node->at("metric"), "objective.metric"));
-  if (objective.metric.empty()) return FieldError("objective.metric", "must not be empty");
-  if (node->contains("goal")) {
-    ASSIGN_OR_RETURN(std::string goal, ReadString(node->at("goal"), "objective.goal"));
+  if (!node.contains("metric")) return FieldError(Child(path, "metric"), "missing");
+  ASSIGN_OR_RETURN(objective.metric, ReadString(node.at("metric"), Child(path, "metric")));
+  if (objective.metric.empty()) return FieldError(Child(path, "metric"), "must not be empty");
+  if (node.contains("goal")) {
+    ASSIGN_OR_RETURN(std::string goal, ReadString(node.at("goal"), Child(path, "goal")));
     if (goal == "maximize") {
       objective.goal = Goal::kMaximize;
     } else if (goal == "minimize") {
       objective.goal = Goal::kMinimize;
     } else {
-      return FieldError("objective.goal", absl::StrCat("unknown goal \"", goal,
-                                                       "\" (expected maximize or minimize)"));
+      return FieldError(Child(path, "goal"), absl::StrCat("unknown goal \"", goal,
+                                                          "\" (expected maximize or minimize)"));
     }
   }
   return objective;
+}
+
+absl::StatusOr<ObjectiveSpec> ParseObjective(const Json& root) {
+  ASSIGN_OR_RETURN(const Json* node, RequireObject(root, "objective", "objective"));
+  return ParseObjectiveNode(*node, "objective");
 }
 
 absl::Status ParseRange(const Json& node, absl::string_view path, ParamSpec& spec) {
@@ -491,6 +499,8 @@ absl::StatusOr<GridSpec> ParseGrid(const Json& node, const SearchSpace& space) {
   return grid;
 }
 
+absl::StatusOr<Nsga2Spec> ParseNsga2(const Json& node);  // Below, with the multi-objective parts.
+
 absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view study_name,
                                          const SearchSpace& space) {
   SamplerSpec sampler;
@@ -516,6 +526,11 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
   } else if (sampler.type == "cmaes") {
     RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed", "sigma0", "popsize", "restarts"}));
     ASSIGN_OR_RETURN(sampler.cmaes, ParseCmaes(*node));
+  } else if (sampler.type == "nsga2") {
+    RETURN_IF_ERROR(CheckKeys(
+        *node, "sampler",
+        {"type", "seed", "population_size", "mutation_prob", "crossover_prob", "swapping_prob"}));
+    ASSIGN_OR_RETURN(sampler.nsga2, ParseNsga2(*node));
   } else if (sampler.type == "sobol") {
     RETURN_IF_ERROR(CheckKeys(*node, "sampler", {"type", "seed"}));
     if (space.params.size() > static_cast<size_t>(kSobolMaxDimensions)) {
@@ -524,9 +539,10 @@ absl::StatusOr<SamplerSpec> ParseSampler(const Json& root, absl::string_view stu
                                      " parameters; the study has ", space.params.size()));
     }
   } else {
-    return FieldError("sampler.type",
-                      absl::StrCat("unknown sampler \"", sampler.type,
-                                   "\" (expected one of: random, tpe, grid, sobol, gp, cmaes)"));
+    return FieldError(
+        "sampler.type",
+        absl::StrCat("unknown sampler \"", sampler.type,
+                     "\" (expected one of: random, tpe, grid, sobol, gp, cmaes, nsga2)"));
   }
   if (node->contains("seed")) {
     ASSIGN_OR_RETURN(int64_t seed, ReadInt(node->at("seed"), "sampler.seed", 0));
@@ -821,7 +837,128 @@ absl::StatusOr<std::optional<WarmStartSpec>> ParseWarmStart(const Json& root,
                       "by trial number");
   }
   return warm_start;
-}
+  // ---- Multi-objective studies and constraints ------------------------------
+
+  // `objective: {...}` or `objectives: [{...}, ...]`, exactly one of them.
+  absl::StatusOr<std::vector<ObjectiveSpec>> ParseObjectives(const Json& root) {
+    const bool single = root.contains("objective");
+    const bool several = root.contains("objectives");
+    if (single && several) {
+      return FieldError("objectives",
+                        "give either objective (one metric) or objectives (a list), not both");
+    }
+    if (!several) {
+      if (!single) return FieldError("objective", "missing (or give objectives: [...])");
+      ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjective(root));
+      return std::vector<ObjectiveSpec>{std::move(objective)};
+    }
+    const Json& list = root.at("objectives");
+    if (!list.is_array()) {
+      return FieldError("objectives", absl::StrCat("must be a list, got ", Show(list)));
+    }
+    if (list.empty() || list.size() > static_cast<size_t>(kMaxObjectives)) {
+      return FieldError("objectives", absl::StrCat("must hold 1 to ", kMaxObjectives,
+                                                   " objectives, got ", list.size()));
+    }
+    std::vector<ObjectiveSpec> objectives;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = absl::StrCat("objectives[", i, "]");
+      ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjectiveNode(list[i], path));
+      for (const ObjectiveSpec& earlier : objectives) {
+        if (earlier.metric == objective.metric) {
+          return FieldError(Child(path, "metric"),
+                            absl::StrCat("\"", objective.metric, "\" is already an objective"));
+        }
+      }
+      objectives.push_back(std::move(objective));
+    }
+    return objectives;
+  }
+
+  absl::StatusOr<ConstraintSpec> ParseConstraint(const Json& node, const std::string& path) {
+    if (!node.is_object()) {
+      return FieldError(path, absl::StrCat("must be a mapping, got ", Show(node)));
+    }
+    RETURN_IF_ERROR(CheckKeys(node, path, {"metric", "min", "max"}));
+    ConstraintSpec constraint;
+    if (!node.contains("metric")) return FieldError(Child(path, "metric"), "missing");
+    ASSIGN_OR_RETURN(constraint.metric, ReadString(node.at("metric"), Child(path, "metric")));
+    if (constraint.metric.empty()) return FieldError(Child(path, "metric"), "must not be empty");
+    RETURN_IF_ERROR(MaybeReadNumber(node, path, "min", constraint.min));
+    RETURN_IF_ERROR(MaybeReadNumber(node, path, "max", constraint.max));
+    if (!constraint.min && !constraint.max) return FieldError(path, "needs min, max or both");
+    if (constraint.min && constraint.max && *constraint.min > *constraint.max) {
+      return FieldError(Child(path, "min"), absl::StrCat("must be <= max (", *constraint.max,
+                                                         "), got ", *constraint.min));
+    }
+    return constraint;
+  }
+
+  absl::StatusOr<std::vector<ConstraintSpec>> ParseConstraints(const Json& root) {
+    std::vector<ConstraintSpec> constraints;
+    if (!root.contains("constraints")) return constraints;
+    const Json& list = root.at("constraints");
+    if (!list.is_array()) {
+      return FieldError("constraints", absl::StrCat("must be a list, got ", Show(list)));
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = absl::StrCat("constraints[", i, "]");
+      ASSIGN_OR_RETURN(ConstraintSpec constraint, ParseConstraint(list[i], path));
+      for (const ConstraintSpec& earlier : constraints) {
+        if (earlier.metric == constraint.metric) {
+          return FieldError(
+              Child(path, "metric"),
+              absl::StrCat("\"", constraint.metric,
+                           "\" is already constrained (give min and max in one entry)"));
+        }
+      }
+      constraints.push_back(std::move(constraint));
+    }
+    return constraints;
+  }
+
+  absl::StatusOr<Nsga2Spec> ParseNsga2(const Json& node) {
+    Nsga2Spec nsga2;
+    RETURN_IF_ERROR(MaybeReadInt(node, "sampler", "population_size", 2, nsga2.population_size));
+    if (node.contains("mutation_prob") && !node.at("mutation_prob").is_null()) {
+      ASSIGN_OR_RETURN(double p, ReadNumber(node.at("mutation_prob"), "sampler.mutation_prob"));
+      if (p < 0 || p > 1) {
+        return FieldError("sampler.mutation_prob", absl::StrCat("must be in [0, 1], got ", p));
+      }
+      nsga2.mutation_prob = p;
+    }
+    for (auto [key, out] :
+         {std::pair<const char*, double*>{"crossover_prob", &nsga2.crossover_prob},
+          {"swapping_prob", &nsga2.swapping_prob}}) {
+      if (!node.contains(key)) continue;
+      const std::string path = Child("sampler", key);
+      ASSIGN_OR_RETURN(*out, ReadNumber(node.at(key), path));
+      if (*out < 0 || *out > 1) {
+        return FieldError(path, absl::StrCat("must be in [0, 1], got ", *out));
+      }
+    }
+    return nsga2;
+  }
+
+  // What a multi-objective study cannot use: the model-based single-objective
+  // samplers and the pruners (pruning compares one metric, as in Optuna).
+  absl::Status CheckMultiObjective(const StudySpec& spec) {
+    if (!spec.multi_objective()) return absl::OkStatus();
+    const std::string& type = spec.sampler.type;
+    if (type != "random" && type != "grid" && type != "sobol" && type != "nsga2") {
+      return FieldError(
+          "sampler.type",
+          absl::StrCat("\"", type, "\" optimises one objective; the study has ",
+                       spec.objectives.size(), " (use nsga2, or random, grid or sobol)"));
+    }
+    if (spec.pruner.type != "none") {
+      return FieldError(
+          "pruner.type",
+          absl::StrCat("\"", spec.pruner.type, "\" prunes on one objective; a study with ",
+                       spec.objectives.size(), " objectives takes pruner type none"));
+    }
+    return absl::OkStatus();
+  }
 
 }  // namespace
 
@@ -873,6 +1010,9 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   RETURN_IF_ERROR(CheckKeys(
       root, "",
       {"name", "objective", "params", "sampler", "pruner", "budget", "trainer", "warm_start"}));
+  RETURN_IF_ERROR(CheckKeys(root, "",
+                            {"name", "objective", "params", "sampler", "pruner", "budget",
+                             "trainer", "objectives", "constraints"}));
   StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(spec.name, ReadString(root.at("name"), "name"));
@@ -881,13 +1021,16 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
                                            "\" is not a valid study name (1-64 letters, digits, "
                                            "-, _ or .)"));
   }
-  ASSIGN_OR_RETURN(spec.objective, ParseObjective(root));
+  ASSIGN_OR_RETURN(spec.objectives, ParseObjectives(root));
+  spec.objective = spec.objectives.front();
+  ASSIGN_OR_RETURN(spec.constraints, ParseConstraints(root));
   ASSIGN_OR_RETURN(spec.space, ParseSearchSpace(root));
   ASSIGN_OR_RETURN(spec.sampler, ParseSampler(root, spec.name, spec.space));
   ASSIGN_OR_RETURN(spec.pruner, ParsePruner(root));
   ASSIGN_OR_RETURN(spec.budget, ParseBudget(root));
   ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));
   ASSIGN_OR_RETURN(spec.warm_start, ParseWarmStart(root, spec));
+  RETURN_IF_ERROR(CheckMultiObjective(spec));
   return spec;
 }
 

@@ -56,6 +56,27 @@ struct ObjectiveSpec {
   Goal goal = Goal::kMaximize;
 };
 
+// The most objectives a study may have (`objectives: [...]`).
+inline constexpr int kMaxObjectives = 8;
+
+// `constraints: [{metric: memory_gb, max: 4.0}]`: a COMPLETE trial whose final
+// value of `metric` lies outside [min, max] (or is missing or NaN) ends
+// INFEASIBLE. At least one bound is set; min <= max.
+struct ConstraintSpec {
+  std::string metric;
+  std::optional<double> min;
+  std::optional<double> max;
+};
+
+// Settings of NSGA-II (`sampler: {type: nsga2}`); defaults follow Optuna's
+// NSGAIISampler.
+struct Nsga2Spec {
+  int64_t population_size = 50;         // Trials per generation; >= 2.
+  std::optional<double> mutation_prob;  // Per parameter; nullopt: 1 / #params.
+  double crossover_prob = 0.9;          // A child crosses two parents, else copies one.
+  double swapping_prob = 0.5;           // Uniform crossover: take the second parent's gene.
+};
+
 // Settings of the Tree-structured Parzen Estimator (`sampler: {type: tpe}`).
 // Defaults follow Optuna's TPESampler, except constant_liar, which is on
 // because a study usually runs several trials at once.
@@ -99,6 +120,7 @@ struct SamplerSpec {
   GridSpec grid;                // type "grid" only.
   GpSpec gp;                    // type "gp" only.
   CmaesSpec cmaes;              // type "cmaes" only.
+  Nsga2Spec nsga2;              // type "nsga2" (also a valid type) only.
 };
 
 // Settings of the early-stopping rule (`pruner: {type: ...}`). A "step" is the
@@ -166,19 +188,30 @@ struct WarmStartSpec {
 
 struct StudySpec {
   std::string name;
-  ObjectiveSpec objective;
+  ObjectiveSpec objective;  // The first (or only) objective.
   SearchSpace space;
   SamplerSpec sampler;
   PrunerSpec pruner;
   BudgetSpec budget;
   TrainerSpec trainer;
   std::optional<WarmStartSpec> warm_start;
+  // Every objective in file order, 1 to kMaxObjectives of them, distinct
+  // metrics; objectives[0] == objective. More than one makes the study
+  // multi-objective: its best trials are the Pareto front.
+  std::vector<ObjectiveSpec> objectives;
+  std::vector<ConstraintSpec> constraints;  // Distinct metrics; may be empty.
+
+  bool multi_objective() const { return objectives.size() > 1; }
 };
 
 // Parses and validates a study file. INVALID_ARGUMENT names the field and the
 // value: unknown keys, wrong types, low > high, log scale with low <= 0, an
 // empty categorical, `when` naming an unknown parameter or forming a cycle, an
-// unknown sampler/pruner/model/dataset/optimizer, an invalid study name.
+// unknown sampler/pruner/model/dataset/optimizer, an invalid study name;
+// both or neither of `objective` and `objectives`, a repeated objective or
+// constraint metric, a constraint without bounds, and with several objectives
+// a sampler other than random, grid, sobol or nsga2 or a pruner other than
+// none.
 absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text);
 
 // True when `value` is one of `values` (numbers compare by value, so 64 and

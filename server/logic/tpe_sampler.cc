@@ -419,7 +419,9 @@ class ParzenEstimator {
 
 // Lower ranks are better: (tier, then key within the tier).
 struct Ranked {
-  int tier = 0;  // 0 COMPLETE, 1 PRUNED with a value, 2 PRUNED without, 3 pending.
+  // 0 COMPLETE, 1 PRUNED with a value, 2 PRUNED without (key1 0) or
+  // INFEASIBLE (key1 1), 3 pending.
+  int tier = 0;
   double key1 = 0;
   double key2 = 0;
   const TrialRecord* trial = nullptr;
@@ -451,8 +453,12 @@ std::optional<Ranked> Rank(const TrialRecord& trial, const ObjectiveSpec& object
     case TrialState::kWaiting:
       if (constant_liar) return Ranked{3, 0, 0, &trial};
       return std::nullopt;
-    case TrialState::kFailed:
     case TrialState::kInfeasible:
+      // Worse than every feasible trial, so TPE learns to avoid the region
+      // (as Optuna's constrained TPE does); ordered after the PRUNED trials
+      // without a value.
+      return Ranked{2, 1, 0, &trial};
+    case TrialState::kFailed:
       return std::nullopt;
   }
   return std::nullopt;

@@ -1,5 +1,7 @@
 #include "server/service/proto_convert.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 
 namespace vernier {
@@ -19,6 +21,25 @@ v1::StudyState ToProto(StudyState state) {
 
 int64_t UnixMillis(absl::Time time) {
   return time == absl::UnixEpoch() ? 0 : absl::ToUnixMillis(time);
+}
+
+v1::Objective ToProto(const ObjectiveSpec& objective) {
+  v1::Objective out;
+  out.set_metric(objective.metric);
+  out.set_goal(objective.goal == Goal::kMaximize ? v1::GOAL_MAXIMIZE : v1::GOAL_MINIMIZE);
+  return out;
+}
+
+void AddObjectivesAndConstraints(const StudyView& view, v1::Study& study) {
+  for (const ObjectiveSpec& objective : view.objectives) {
+    *study.add_objectives() = ToProto(objective);
+  }
+  for (const ConstraintSpec& constraint : view.constraints) {
+    v1::Constraint* out = study.add_constraints();
+    out->set_metric(constraint.metric);
+    if (constraint.min) out->set_min(*constraint.min);
+    if (constraint.max) out->set_max(*constraint.max);
+  }
 }
 
 }  // namespace
@@ -72,6 +93,7 @@ v1::Study ToProto(const StudyView& view) {
   }
   study.set_create_time_unix_ms(UnixMillis(view.record.create_time));
   study.set_note(view.note);
+  AddObjectivesAndConstraints(view, study);
   return study;
 }
 
@@ -146,6 +168,12 @@ absl::StatusOr<ParamMap> FromProto(
     }
   }
   return out;
-}
+  void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
+                          v1::Trial& out) {
+    for (const ObjectiveSpec& objective : objectives) {
+      out.add_objective_values(
+          ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
+    }
+  }
 
 }  // namespace vernier

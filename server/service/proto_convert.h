@@ -3,6 +3,8 @@
 #ifndef VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 #define VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 
+#include <vector>
+
 #include "server/coordinator/coordinator.h"
 #include "vernier/v1/study.pb.h"
 #include "vernier/v1/worker_service.pb.h"
@@ -20,6 +22,10 @@ absl::StatusOr<TrialState> FromProto(v1::TrialState state);
 // A trial's parameters; INVALID_ARGUMENT naming a parameter without a value.
 absl::StatusOr<ParamMap> FromProto(
     const google::protobuf::Map<std::string, v1::ParameterValue>& params);
+// Appends the trial's value of each objective to out.objective_values (NaN
+// where it reported none).
+void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
+                        v1::Trial& out);
 
 }  // namespace vernier
 

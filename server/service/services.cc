@@ -17,7 +17,11 @@ grpc::Status AddTrials(Coordinator* coordinator, const std::string& study,
                        const std::vector<TrialRecord>& trials, Response* response) {
   absl::StatusOr<StudyView> view = coordinator->GetStudy(study);
   if (!view.ok()) return ToGrpcStatus(view.status());
-  for (const TrialRecord& trial : trials) *response->add_trials() = ToProto(trial, view->objective);
+  for (const TrialRecord& trial : trials) {
+    v1::Trial* out = response->add_trials();
+    *out = ToProto(trial, view->objective);
+    AddObjectiveValues(trial, view->objectives, *out);
+  }
   return grpc::Status::OK;
 }
 

@@ -221,5 +221,34 @@ TEST(ExternalTrainerTest, ExternalExcludesEveryOtherTrainerKey) {
   EXPECT_THAT(not_bool.status().message(), HasSubstr("trainer.external"));
 }
 
+// Two objectives and a constraint: a told trial needs every objective and ends
+// INFEASIBLE when it breaks the constraint, as a worker's trial does.
+TEST_F(AskTellTest, ToldTrialsMeetObjectivesAndConstraints) {
+  ASSERT_TRUE(coordinator_
+                  ->CreateStudy(R"(
+name: pareto
+objectives: [{metric: loss, goal: minimize}, {metric: ms, goal: minimize}]
+constraints: [{metric: mem, max: 4}]
+params:
+  x: {type: float, low: 0, high: 1}
+sampler: {type: nsga2}
+budget: {max_trials: 5}
+trainer: {external: true}
+)")
+                  .ok());
+  const int64_t number = Ask("pareto").number;
+  absl::StatusOr<TrialView> missing =
+      coordinator_->Tell("pareto", number, TrialState::kComplete, 1.0, {{"mem", 1}}, "");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(), HasSubstr("\"ms\" is missing"));
+  EXPECT_EQ(coordinator_->ListTrials("pareto")->at(number).state, TrialState::kRunning);
+
+  absl::StatusOr<TrialView> told =
+      coordinator_->Tell("pareto", number, TrialState::kComplete, 1.0, {{"ms", 3}, {"mem", 6}}, "");
+  ASSERT_TRUE(told.ok()) << told.status();
+  EXPECT_EQ(told->trial.state, TrialState::kInfeasible);
+  EXPECT_THAT(told->trial.failure_reason, HasSubstr("mem"));
+}
+
 }  // namespace
 }  // namespace vernier

@@ -290,10 +290,9 @@ TEST(TpeSpecTest, ErrorsNameTheField) {
               HasSubstr("sampler.gamma: unknown key"));
   EXPECT_THAT(ParseSampler("{type: random, n_startup_trials: 5}").message(),
               HasSubstr("sampler.n_startup_trials: unknown key"));
-  EXPECT_THAT(
-      ParseSampler("{type: bayes}").message(),
-      HasSubstr(
-          "unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol, gp, cmaes)"));
+  EXPECT_THAT(ParseSampler("{type: bayes}").message(),
+              HasSubstr("unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol, gp, "
+                        "cmaes, nsga2)"));
   EXPECT_TRUE(ParseSampler("{type: tpe}").ok());
 }
 
