@@ -624,7 +624,92 @@ absl::Status ParsePatience(const Json& node, absl::string_view path, PrunerSpec&
     return FieldError(Child(wrapped_path, "type"),
                       "must not be \"none\" (omit wrapped for patience alone)");
   }
+  if (wrapped.type == "pbt") {
+    return FieldError(Child(wrapped_path, "type"),
+                      "must not be \"pbt\" (pbt never stops a trial; it exploits)");
+  }
   pruner.wrapped = std::make_shared<const PrunerSpec>(std::move(wrapped));
+  return absl::OkStatus();
+}
+
+absl::Status ParsePbt(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  PbtSpec& pbt = pruner.pbt;
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "interval", 1, pruner.interval));
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "min_population", 2, pbt.min_population));
+  std::optional<double> number;
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "quantile", number));
+  if (number && !(*number > 0 && *number <= 0.5)) {
+    return FieldError(Child(path, "quantile"), absl::StrCat("must be in (0, 0.5], got ", *number));
+  }
+  pbt.quantile = number.value_or(pbt.quantile);
+  number.reset();
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "resample_probability", number));
+  if (number && !(*number >= 0 && *number <= 1)) {
+    return FieldError(Child(path, "resample_probability"),
+                      absl::StrCat("must be in [0, 1], got ", *number));
+  }
+  pbt.resample_probability = number.value_or(pbt.resample_probability);
+  if (node.contains("perturb_factors")) {
+    const std::string list_path = Child(path, "perturb_factors");
+    const Json& list = node.at("perturb_factors");
+    if (!list.is_array() || list.empty()) {
+      return FieldError(list_path, absl::StrCat("must be a non-empty list, got ", Show(list)));
+    }
+    pbt.perturb_factors.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item = absl::StrCat(list_path, "[", i, "]");
+      ASSIGN_OR_RETURN(double factor, ReadNumber(list[i], item));
+      if (!(factor > 0) || !std::isfinite(factor)) {
+        return FieldError(item, absl::StrCat("must be a finite number > 0, got ", factor));
+      }
+      pbt.perturb_factors.push_back(factor);
+    }
+  }
+  if (node.contains("params")) {
+    const std::string list_path = Child(path, "params");
+    const Json& list = node.at("params");
+    if (!list.is_array() || list.empty()) {
+      return FieldError(
+          list_path, absl::StrCat("must be a non-empty list of parameter names, got ", Show(list)));
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(std::string name, ReadString(list[i], absl::StrCat(list_path, "[", i, "]")));
+      pbt.params.push_back(std::move(name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Checks pruner.pbt.params against the search space and fills in the defaults
+// that depend on other sections. A parameter PBT changes must not be
+// conditional nor a condition's parent: a changed parent would leave its
+// children without a value (or with a stale one).
+absl::Status ResolvePbt(StudySpec& spec) {
+  PbtSpec& pbt = spec.pruner.pbt;
+  if (pbt.min_population == 0) pbt.min_population = std::max<int64_t>(2, spec.budget.parallel);
+  std::set<std::string> parents;
+  for (const ParamSpec& param : spec.space.params) {
+    if (param.when) parents.insert(param.when->parent);
+  }
+  for (size_t i = 0; i < pbt.params.size(); ++i) {
+    const std::string path = absl::StrCat("pruner.params[", i, "]");
+    const ParamSpec* param = spec.space.Find(pbt.params[i]);
+    if (param == nullptr) {
+      return FieldError(path, absl::StrCat("\"", pbt.params[i], "\" is not a parameter in params"));
+    }
+    if (param->when || parents.count(param->name) > 0) {
+      return FieldError(path, absl::StrCat("\"", param->name,
+                                           "\" takes part in a `when` condition; pbt cannot change "
+                                           "it"));
+    }
+  }
+  if (pbt.params.empty()) {
+    for (const ParamSpec& param : spec.space.params) {
+      if (param.type == ParamSpec::Type::kFloat && !param.when && parents.count(param.name) == 0) {
+        pbt.params.push_back(param.name);
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -640,6 +725,9 @@ const std::map<std::string, std::set<std::string>>& PrunerKeys() {
       {"hyperband", {"min_resource", "reduction_factor", "max_resource", "bootstrap_count"}},
       {"threshold", {"warmup_steps", "interval", "lower", "upper"}},
       {"patience", {"patience", "min_delta", "wrapped"}},
+      {"pbt",
+       {"interval", "quantile", "resample_probability", "perturb_factors", "params",
+        "min_population"}},
   };
   return *keys;
 }
@@ -654,7 +742,7 @@ absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view p
     return FieldError(Child(path, "type"),
                       absl::StrCat("unknown pruner \"", pruner.type,
                                    "\" (expected one of: none, median, percentile, asha, "
-                                   "hyperband, threshold, patience)"));
+                                   "hyperband, threshold, patience, pbt)"));
   }
   std::set<std::string> allowed = keys->second;
   allowed.insert("type");
@@ -668,6 +756,8 @@ absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view p
     RETURN_IF_ERROR(ParseThreshold(node, path, pruner));
   } else if (type == "patience") {
     RETURN_IF_ERROR(ParsePatience(node, path, pruner));
+  } else if (type == "pbt") {
+    RETURN_IF_ERROR(ParsePbt(node, path, pruner));
   }
   return pruner;
 }
@@ -825,6 +915,7 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   ASSIGN_OR_RETURN(spec.pruner, ParsePruner(root));
   ASSIGN_OR_RETURN(spec.budget, ParseBudget(root));
   ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));
+  if (spec.pruner.type == "pbt") RETURN_IF_ERROR(ResolvePbt(spec));
   return spec;
 }
 

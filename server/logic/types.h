@@ -63,6 +63,22 @@ struct StudyRecord {
   absl::Time create_time = absl::UnixEpoch();
 };
 
+// One exploit step of population-based training (pruner type pbt): at `step`
+// the trial took the checkpoint of trial `donor` at `donor_step` and the
+// donor's parameters, perturbed. The trial's parameters before are kept, so
+// the first entry holds the parameters the sampler gave it.
+struct ExploitRecord {
+  int64_t step = 0;
+  int64_t donor = 0;
+  int64_t donor_step = 0;
+  ParamMap params_before;
+
+  friend bool operator==(const ExploitRecord& a, const ExploitRecord& b) {
+    return a.step == b.step && a.donor == b.donor && a.donor_step == b.donor_step &&
+           a.params_before == b.params_before;
+  }
+};
+
 struct TrialRecord {
   std::string study;
   int64_t number = 0;
@@ -76,6 +92,7 @@ struct TrialRecord {
   int32_t retries = 0;                        // Times a lost lease sent it back to WAITING.
   absl::Time start_time = absl::UnixEpoch();  // Epoch: not started.
   absl::Time end_time = absl::UnixEpoch();    // Epoch: not finished.
+  std::vector<ExploitRecord> exploits;        // pbt only; oldest first.
 };
 
 // A study and all of its trials, as loaded from storage.
