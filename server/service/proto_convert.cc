@@ -103,6 +103,22 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
   if (std::optional<double> value = ObjectiveValue(trial, objective)) {
     out.set_objective_value(*value);
   }
+  for (const ExploitRecord& exploit : trial.exploits) {
+    v1::TrialExploit* proto = out.add_exploits();
+    proto->set_step(exploit.step);
+    proto->set_donor_trial(exploit.donor);
+    proto->set_donor_step(exploit.donor_step);
+    for (const auto& [name, value] : exploit.params_before) {
+      v1::ParameterValue& param = (*proto->mutable_params_before())[name];
+      if (const auto* d = std::get_if<double>(&value)) {
+        param.set_double_value(*d);
+      } else if (const auto* i = std::get_if<int64_t>(&value)) {
+        param.set_int_value(*i);
+      } else {
+        param.set_string_value(std::get<std::string>(value));
+      }
+    }
+  }
   return out;
 }
 

@@ -53,7 +53,13 @@ CREATE TABLE measurements (
 PRAGMA application_id = 1448234578;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1};
+// Version 2: the exploit records of population-based training (pbt), JSON
+// (record_codec.h); "[]" for every trial of another study.
+constexpr char kMigrationTo2[] = R"sql(
+ALTER TABLE trials ADD COLUMN exploits TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

@@ -57,13 +57,14 @@ UPDATE studies SET state = ?2, state_reason = ?3 WHERE name = ?1)sql";
 // from trials to measurements.
 constexpr char kUpsertTrial[] = R"sql(
 INSERT INTO trials (study, number, params, state, final_metrics, failure_reason, worker_id,
-                    attempt, retries, start_time_us, end_time_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                    attempt, retries, start_time_us, end_time_us, exploits)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 ON CONFLICT (study, number) DO UPDATE SET
   params = excluded.params, state = excluded.state, final_metrics = excluded.final_metrics,
   failure_reason = excluded.failure_reason, worker_id = excluded.worker_id,
   attempt = excluded.attempt, retries = excluded.retries,
-  start_time_us = excluded.start_time_us, end_time_us = excluded.end_time_us)sql";
+  start_time_us = excluded.start_time_us, end_time_us = excluded.end_time_us,
+  exploits = excluded.exploits)sql";
 
 constexpr char kUpsertMeasurement[] = R"sql(
 INSERT INTO measurements (study, number, step, metrics) VALUES (?1, ?2, ?3, ?4)
@@ -75,7 +76,7 @@ SELECT name, spec, state, state_reason, create_time_us FROM studies ORDER BY id)
 // Both orders follow the tables' primary keys: scans, no sorting.
 constexpr char kSelectTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
-       start_time_us, end_time_us
+       start_time_us, end_time_us, exploits
 FROM trials ORDER BY study, number)sql";
 
 constexpr char kSelectMeasurements[] = R"sql(
@@ -192,6 +193,9 @@ absl::StatusOr<TrialRecord> TrialFromRow(const SqliteStatement& row) {
   trial.retries = static_cast<int32_t>(row.ColumnInt64(8));
   trial.start_time = MicrosToTime(row.ColumnInt64(9));
   trial.end_time = MicrosToTime(row.ColumnInt64(10));
+  absl::StatusOr<std::vector<ExploitRecord>> exploits = ExploitsFromJson(row.ColumnText(11));
+  if (!exploits.ok()) return WithContext(TrialName(trial.study, trial.number), exploits.status());
+  trial.exploits = *std::move(exploits);
   return trial;
 }
 
@@ -397,6 +401,7 @@ absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
   upsert.BindInt64(9, trial.retries);
   upsert.BindInt64(10, TimeToMicros(trial.start_time));
   upsert.BindInt64(11, TimeToMicros(trial.end_time));
+  upsert.BindText(12, ExploitsToJson(trial.exploits));
   absl::Status status = upsert.Run("storing a trial");
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));
