@@ -117,6 +117,34 @@ json StudyToJson(const v1::Study& study) {
   return out;
 }
 
+namespace {
+
+// pbt lineage: [{"step", "donor_trial", "donor_step", "params_before"}].
+json TrialExploitsJson(const v1::Trial& trial) {
+  json out = json::array();
+  for (const v1::TrialExploit& exploit : trial.exploits()) {
+    json before = json::object();
+    for (const auto& [name, value] : exploit.params_before()) before[name] = ParamToJson(value);
+    out.push_back({{"step", exploit.step()},
+                   {"donor_trial", exploit.donor_trial()},
+                   {"donor_step", exploit.donor_step()},
+                   {"params_before", before}});
+  }
+  return out;
+}
+
+// " [pbt: from #2@4, #0@6]": where a pbt trial took its checkpoints from.
+std::string LineageSummary(const v1::Trial& trial) {
+  if (trial.exploits().empty()) return "";
+  std::vector<std::string> steps;
+  for (const v1::TrialExploit& exploit : trial.exploits()) {
+    steps.push_back(absl::StrCat("#", exploit.donor_trial(), "@", exploit.donor_step()));
+  }
+  return absl::StrCat(" [pbt: from ", absl::StrJoin(steps, ", "), "]");
+}
+
+}  // namespace
+
 json TrialToJson(const v1::Trial& trial) {
   json params = json::object();
   for (const auto& [name, value] : trial.params()) params[name] = ParamToJson(value);
@@ -148,6 +176,7 @@ json TrialToJson(const v1::Trial& trial) {
     }
     out["objective_values"] = values;
   }
+  if (!trial.exploits().empty()) out["exploits"] = TrialExploitsJson(trial);
   return out;
 }
 
@@ -234,7 +263,7 @@ std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string
         trial.intermediate().empty() ? "-" : absl::StrCat(trial.intermediate().rbegin()->step());
     rows.push_back({absl::StrCat(trial.number()), StateName(trial.state()), ObjectiveCell(trial),
                     last_step, absl::StrFormat("%.1fs", TrialSeconds(trial, now_ms)),
-                    ParamsSummary(trial)});
+                    ParamsSummary(trial) + LineageSummary(trial)});
   }
   return RenderTable({"NUMBER", "STATE", metric, "STEP", "DURATION", "PARAMS"}, rows);
 }

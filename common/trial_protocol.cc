@@ -111,6 +111,15 @@ absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line) {
     report.step = step_it->get<int64_t>();
     if (report.step < 0) return Invalid("\"step\" must be >= 0", line);
   }
+  auto checkpoint_it = doc.find("checkpoint");
+  if (checkpoint_it != doc.end()) {
+    if (report.is_final) return Invalid("a final report cannot be a checkpoint", line);
+    if (!checkpoint_it->is_string() || checkpoint_it->get_ref<const std::string&>().empty()) {
+      return Invalid("\"checkpoint\" must be a non-empty string", line);
+    }
+    report.checkpoint = checkpoint_it->get<std::string>();
+    return report;
+  }
   auto metrics_it = doc.find("metrics");
   if (metrics_it == doc.end() || !metrics_it->is_object()) {
     return Invalid("missing \"metrics\" object", line);
@@ -133,6 +142,12 @@ std::string FormatIntermediateReport(int64_t step, const MetricMap& metrics) {
 std::string FormatFinalReport(const MetricMap& metrics) {
   json doc = {{"final", true}, {"metrics", MetricsToJson(metrics)}};
   return doc.dump();
+}
+
+std::string FormatCheckpointReport(int64_t step, absl::string_view directory) {
+  json doc = {{"checkpoint", std::string(directory)}, {"step", step}};
+  // A path need not be UTF-8; JSON text must be, so bad bytes become U+FFFD.
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace vernier

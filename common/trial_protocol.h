@@ -16,6 +16,14 @@
 // Each report is one JSON object on one line:
 //   intermediate: {"step": 3, "metrics": {"val_accuracy": 0.81, "val_loss": 0.5}}
 //   final:        {"final": true, "metrics": {"val_accuracy": 0.85, ...}}
+//   checkpoint:   {"checkpoint": "/trial/dir/checkpoint", "step": 4}
+// A checkpoint report announces that the directory (a path, absolute or
+// relative to the trial's working directory) now holds a complete checkpoint
+// taken after `step`, e.g. written with temp files and renames; the worker
+// copies it at once and, in a pbt study, uploads it to the server. It should
+// come before the step's intermediate report. A program that can resume reads
+// "resume_from" (a checkpoint directory) from its parameters: the worker sets
+// it when a pbt exploit restarts the trial from another trial's checkpoint.
 // Metric values are numbers; steps are non-negative integers (epochs for the
 // built-in trainer). Lines that are not reports are rejected by the parser.
 //
@@ -51,11 +59,18 @@ struct TrialReport {
   bool is_final = false;
   int64_t step = 0;  // Meaningful only when !is_final.
   MetricMap metrics;
+  // A checkpoint report: the checkpoint directory (never empty then; metrics
+  // are empty).
+  std::string checkpoint;
+
+  bool is_checkpoint() const { return !checkpoint.empty(); }
 };
 
 // Parses one report line. Returns INVALID_ARGUMENT naming what is wrong when the
 // line is not valid JSON, not an object, lacks "step" (for an intermediate
-// report) or "metrics", has a negative step, or a non-numeric metric value.
+// report) or "metrics", has a negative step, or a non-numeric metric value; a
+// checkpoint report needs a non-empty "checkpoint" string and "step", and may
+// not be final.
 // A metric may be null (NaN) or, as Python's json.dumps writes non-finite
 // floats, NaN, Infinity or -Infinity (bare or quoted).
 absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line);
@@ -63,6 +78,7 @@ absl::StatusOr<TrialReport> ParseReportLine(absl::string_view line);
 // Formats a report as one line without the trailing newline.
 std::string FormatIntermediateReport(int64_t step, const MetricMap& metrics);
 std::string FormatFinalReport(const MetricMap& metrics);
+std::string FormatCheckpointReport(int64_t step, absl::string_view directory);
 
 }  // namespace vernier
 

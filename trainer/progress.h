@@ -7,6 +7,8 @@
 #ifndef VERNIER_TRAINER_PROGRESS_H_
 #define VERNIER_TRAINER_PROGRESS_H_
 
+#include <string>
+
 #include "common/trial_protocol.h"
 
 namespace vernier {
@@ -27,6 +29,10 @@ class ProgressSink {
   // Called after each epoch. Returns true to go on training, false to stop
   // after this epoch (the trial still ends with its test evaluation).
   virtual bool OnEpoch(const EpochSummary& summary) = 0;
+
+  // Called after a checkpoint of `epoch` was written, complete, to the
+  // directory `dir`, before that epoch's OnEpoch. Default: nothing.
+  virtual void OnCheckpoint(int epoch, const std::string& dir) {}
 };
 
 }  // namespace vernier

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +54,12 @@ bool ReportChannel::OnEpoch(const EpochSummary& summary) {
     std::fflush(log_);
   }
   return status_.ok();
+}
+
+void ReportChannel::OnCheckpoint(int epoch, const std::string& dir) {
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+  WriteLine(FormatCheckpointReport(epoch, error ? dir : absolute.string()));
 }
 
 absl::Status ReportChannel::WriteFinal(const MetricMap& metrics) {

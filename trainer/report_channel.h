@@ -36,6 +36,10 @@ class ReportChannel : public ProgressSink {
   // write has failed; status() then says why.
   bool OnEpoch(const EpochSummary& summary) override;
 
+  // Writes a checkpoint report (FormatCheckpointReport) for `dir`, made
+  // absolute so that the worker need not know the trial's working directory.
+  void OnCheckpoint(int epoch, const std::string& dir) override;
+
   // Writes the final report and a log line. Returns UNAVAILABLE if the write
   // fails (or an earlier one did).
   absl::Status WriteFinal(const MetricMap& metrics);

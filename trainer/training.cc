@@ -595,6 +595,7 @@ absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimiz
         epoch % options.checkpoint_every == 0) {
       const absl::Status saved = SaveCheckpoint(run.checkpoint_dir, model, optimizer, epoch);
       if (!saved.ok()) return saved;
+      sink.OnCheckpoint(epoch, run.checkpoint_dir);
     }
     if (!sink.OnEpoch(summary) || !std::isfinite(summary.train_loss)) break;
     if (stop_early) {

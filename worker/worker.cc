@@ -2,12 +2,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "worker/checkpoint_transfer.h"
 
 namespace vernier::worker {
 namespace {
@@ -350,63 +353,136 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
     *disposition = ShuttingDown() ? Disposition::kDrop : Disposition::kRelease;
     return {};
   }
-  absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(spec);
-  if (!started.ok()) return WorkerFailure("cannot start the trial", started.status());
-  std::unique_ptr<TrialProcess> process = *std::move(started);
-  Log(absl::StrCat("trial ", Describe(lease), ": started on ", slot.name, " in ", *dir));
-  {
-    absl::MutexLock lock(&mu_);
-    active_[slot_index].process = process.get();
-    // Shutdown() or a lost lease may have come while it started.
-    if (shutdown_ || active_[slot_index].lease_lost || active_[slot_index].released) {
+  // One pass per process: a pbt exploit stops the process and starts the
+  // trial program again, in the same lease, from another trial's checkpoint.
+  while (true) {
+    absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(spec);
+    if (!started.ok()) return WorkerFailure("cannot start the trial", started.status());
+    std::unique_ptr<TrialProcess> process = *std::move(started);
+    Log(absl::StrCat("trial ", Describe(lease), ": started on ", slot.name, " in ",
+                     spec.trial_dir));
+    {
+      absl::MutexLock lock(&mu_);
+      active_[slot_index].process = process.get();
+      // Shutdown() or a lost lease may have come while it started.
+      if (shutdown_ || active_[slot_index].lease_lost || active_[slot_index].released) {
+        process->Stop();
+      }
+    }
+
+    bool pruned = false;
+    bool relaying = true;
+    std::optional<v1::Exploit> exploit;
+    while (std::optional<TrialReport> report = process->NextReport()) {
+      if (!relaying) continue;  // Drain what a stopping trial still writes.
+      if (report->is_checkpoint()) {
+        if (acquired.upload_checkpoints()) ShipCheckpoint(id, lease, *report, spec.trial_dir);
+        continue;
+      }
+      v1::Exploit answer;
+      switch (Relay(id, lease, *report, &answer)) {
+        case ReportVerdict::kContinue:
+          continue;
+        case ReportVerdict::kStop: {
+          pruned = true;
+          absl::MutexLock lock(&mu_);
+          active_[slot_index].pruned = true;
+          break;
+        }
+        case ReportVerdict::kExploit:
+          exploit = std::move(answer);
+          break;
+        case ReportVerdict::kLeaseLost:
+          *disposition = Disposition::kDrop;
+          break;
+        case ReportVerdict::kShuttingDown:
+          break;
+      }
+      relaying = false;
       process->Stop();
     }
+    const TrialExit exit = process->Wait();
+    bool restart = false;
+    {
+      absl::MutexLock lock(&mu_);
+      active_[slot_index].process = nullptr;
+      const ActiveTrial& active = active_[slot_index];
+      restart = exploit.has_value() && !shutdown_ && !active.lease_lost && !active.released &&
+                *disposition == Disposition::kReport;
+      // Stopped by Shutdown() or the end of a drain rather than by its own
+      // doing: let the lease expire, or hand it back.
+      if (!restart && exit.stop_requested && !pruned && *disposition == Disposition::kReport) {
+        if (shutdown_) {
+          *disposition = Disposition::kDrop;
+        } else if (active.released) {
+          *disposition = Disposition::kRelease;
+        }
+      }
+    }
+    if (restart) {
+      const absl::Status prepared = PrepareExploit(id, lease, *exploit, spec);
+      if (!prepared.ok()) return WorkerFailure("pbt exploit", prepared);
+      continue;
+    }
+    // The coordinator's STOP decides the state even if the trial ended on its
+    // own meanwhile: the contract is PRUNED after STOP.
+    if (pruned) return {OutcomeState::kPruned, {}, ""};
+    return DecideOutcome(exit, spec.time_limit);
   }
+}
 
-  bool pruned = false;
-  bool relaying = true;
-  while (std::optional<TrialReport> report = process->NextReport()) {
-    if (!relaying) continue;  // Drain what a stopping trial still writes.
-    switch (Relay(id, lease, *report)) {
-      case ReportVerdict::kContinue:
-        continue;
-      case ReportVerdict::kStop: {
-        pruned = true;
-        absl::MutexLock lock(&mu_);
-        active_[slot_index].pruned = true;
-        break;
-      }
-      case ReportVerdict::kLeaseLost:
-        *disposition = Disposition::kDrop;
-        break;
-      case ReportVerdict::kShuttingDown:
-        break;
-    }
-    relaying = false;
-    process->Stop();
+void Worker::ShipCheckpoint(const std::string& id, const v1::TrialLease& lease,
+                            const TrialReport& report, const std::string& trial_dir) {
+  const std::string snapshot = absl::StrCat(trial_dir, "/upload-step-", report.step);
+  absl::Status copied = SnapshotCheckpoint(report.checkpoint, report.step, snapshot);
+  grpc::Status sent = grpc::Status::OK;
+  if (copied.ok()) {
+    sent = UploadCheckpoint(stub_, options_.checkpoint_timeout, id, lease, report.step, snapshot);
   }
-  const TrialExit exit = process->Wait();
-  {
-    absl::MutexLock lock(&mu_);
-    active_[slot_index].process = nullptr;
-    // Stopped by Shutdown() or the end of a drain rather than by its own
-    // doing: let the lease expire, or hand it back.
-    if (exit.stop_requested && !pruned && *disposition == Disposition::kReport) {
-      if (shutdown_) {
-        *disposition = Disposition::kDrop;
-      } else if (active_[slot_index].released) {
-        *disposition = Disposition::kRelease;
-      }
-    }
+  std::error_code ignored;
+  std::filesystem::remove_all(snapshot, ignored);
+  if (!copied.ok()) {
+    Log(absl::StrCat("trial ", Describe(lease), ": checkpoint of step ", report.step,
+                     " not sent: ", copied.message()));
+  } else if (!sent.ok()) {
+    Log(absl::StrCat("trial ", Describe(lease), ": checkpoint of step ", report.step,
+                     " not taken: ", Describe(sent)));
   }
-  // The coordinator's STOP decides the state even if the trial ended on its
-  // own meanwhile: the contract is PRUNED after STOP.
-  if (pruned) return {OutcomeState::kPruned, {}, ""};
-  return DecideOutcome(exit, spec.time_limit);
+}
+
+absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease& lease,
+                                    const v1::Exploit& exploit, TrialSpec& spec) {
+  absl::StatusOr<std::string> dir =
+      MakeTrialDir(options_.work_dir, lease.study(), lease.trial_number(), lease.attempt());
+  if (!dir.ok()) return dir.status();
+  const std::string checkpoint =
+      absl::StrCat(*dir, "/resume-trial-", exploit.donor_trial(), "-step-", exploit.donor_step());
+  const grpc::Status fetched =
+      DownloadCheckpoint(stub_, options_.checkpoint_timeout, id, lease, exploit.donor_trial(),
+                         exploit.donor_step(), checkpoint);
+  if (!fetched.ok()) {
+    return absl::Status(
+        ToAbsl(fetched).code(),
+        absl::StrCat("cannot fetch the checkpoint of trial ", exploit.donor_trial(), " at step ",
+                     exploit.donor_step(), ": ", fetched.error_message()));
+  }
+  nlohmann::json params =
+      nlohmann::json::parse(exploit.params_json(), nullptr, /*allow_exceptions=*/false);
+  if (!params.is_object()) {
+    return absl::InvalidArgumentError(
+        "the coordinator sent exploit params that are not a JSON "
+        "object");
+  }
+  params["resume_from"] = checkpoint;
+  spec.params_json = params.dump();
+  spec.trial_dir = *dir;
+  Log(absl::StrCat("trial ", Describe(lease), ": pbt exploit: resuming from trial ",
+                   exploit.donor_trial(), " at step ", exploit.donor_step()));
+  return absl::OkStatus();
 }
 
 Worker::ReportVerdict Worker::Relay(const std::string& id, const v1::TrialLease& lease,
-                                    const TrialReport& report) {
+                                    const TrialReport& report, v1::Exploit* exploit) {
   v1::ReportProgressResponse response;
   const grpc::Status status =
       Call("ReportProgress", Retry::kUntilShutdown, [&](grpc::ClientContext* context) {
@@ -420,6 +496,10 @@ Worker::ReportVerdict Worker::Relay(const std::string& id, const v1::TrialLease&
         return stub_->ReportProgress(context, request, &response);
       });
   if (status.ok()) {
+    if (response.action() == v1::TRIAL_ACTION_EXPLOIT && response.has_exploit()) {
+      *exploit = response.exploit();
+      return ReportVerdict::kExploit;
+    }
     return response.action() == v1::TRIAL_ACTION_STOP ? ReportVerdict::kStop
                                                       : ReportVerdict::kContinue;
   }

@@ -74,6 +74,8 @@ struct WorkerOptions {
   // After Drain(), how long running trials may take to finish before they are
   // stopped and handed back with ReleaseTrial.
   absl::Duration drain_timeout = absl::Seconds(30);
+  // Deadline of a checkpoint upload or download (pbt).
+  absl::Duration checkpoint_timeout = absl::Minutes(5);
   // Receives one line per event worth logging (no newline). Empty: stderr,
   // with a timestamp.
   std::function<void(absl::string_view)> log;
@@ -117,7 +119,8 @@ class Worker {
 
  private:
   // What to do with a trial after relaying one of its reports.
-  enum class ReportVerdict { kContinue, kStop, kLeaseLost, kShuttingDown };
+  // kExploit (pbt): restart the trial from another trial's checkpoint.
+  enum class ReportVerdict { kContinue, kStop, kLeaseLost, kShuttingDown, kExploit };
   // How long a call is retried while the coordinator cannot answer.
   enum class Retry { kOnce, kUntilShutdown, kUntilShutdownGrace };
 
@@ -162,8 +165,18 @@ class Worker {
   // Sets *disposition when the result must not be reported.
   TrialOutcome StartAndFollow(size_t slot_index, const std::string& id,
                               const v1::AcquireTrialResponse& acquired, Disposition* disposition);
-  ReportVerdict Relay(const std::string& id, const v1::TrialLease& lease,
-                      const TrialReport& report);
+  // Relays one intermediate report; with kExploit, `*exploit` says how.
+  ReportVerdict Relay(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
+                      v1::Exploit* exploit);
+  // pbt: copies the checkpoint a trial announced (a checkpoint report) out of
+  // its way and uploads it; failures are logged, never fatal to the trial.
+  void ShipCheckpoint(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
+                      const std::string& trial_dir);
+  // pbt: fetches the donor's checkpoint into a fresh trial directory and
+  // points `spec` (params with resume_from, trial_dir) at it. Returns the
+  // failure to report when that is impossible.
+  absl::Status PrepareExploit(const std::string& id, const v1::TrialLease& lease,
+                              const v1::Exploit& exploit, TrialSpec& spec);
   void Complete(const std::string& id, const v1::TrialLease& lease, const TrialOutcome& outcome);
   // Hands the trial back unfinished (ReleaseTrial), once: if that fails the
   // lease simply expires.

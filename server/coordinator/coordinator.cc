@@ -104,6 +104,10 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
   ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
   ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec));
   ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
+  if (entry->spec.pruner.type == "pbt") {
+    entry->pbt = std::make_unique<PbtPolicy>(entry->spec.pruner, entry->spec.space,
+                                             entry->spec.sampler.seed);
+  }
   entry->record = std::move(record);
   return entry;
 }
@@ -377,10 +381,16 @@ Assignment Coordinator::MakeAssignment(const StudyEntry& entry, const TrialRecor
     params["seed"] =
         static_cast<int64_t>((entry.spec.sampler.seed + 7919 * trial.number) % 2147483647);
   }
+  if (entry.pbt != nullptr && entry.spec.trainer.builtin() &&
+      !params.contains("checkpoint_every")) {
+    // PBT exploits checkpoints: the built-in trainer saves one per interval.
+    params["checkpoint_every"] = entry.spec.pruner.interval;
+  }
   assignment.params_json = params.dump();
   assignment.command = entry.spec.trainer.command;
   assignment.time_limit = entry.spec.trainer.time_limit;
   assignment.stop_grace = entry.spec.trainer.stop_grace;
+  assignment.upload_checkpoints = entry.pbt != nullptr;
   return assignment;
 }
 
@@ -429,6 +439,13 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::s
 absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worker_id,
                                                         const LeaseKey& lease,
                                                         const Measurement& measurement) {
+  return ReportProgress(worker_id, lease, measurement, nullptr);
+}
+
+absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worker_id,
+                                                        const LeaseKey& lease,
+                                                        const Measurement& measurement,
+                                                        ExploitAnswer* exploit) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ExpireLeasesLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
@@ -456,7 +473,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
   const bool stop_study = entry->record.state != StudyState::kActive;
   const bool prune = !stop_study && entry->pruner->ShouldPrune(entry->spec.objective, *trial,
                                                                measurement.step, AllTrials(*entry));
-  if (!stop_study && !prune) return TrialAction::kContinue;
+  if (!stop_study && !prune) return MaybeExploit(*entry, *trial, measurement.step, exploit);
   TrialRecord updated = *trial;
   updated.state = TrialState::kPruned;
   updated.end_time = clock_->Now();
@@ -563,6 +580,62 @@ absl::Status Coordinator::CheckWarmStartSource(const StudySpec& spec) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<TrialAction> Coordinator::MaybeExploit(StudyEntry& entry, TrialRecord& trial,
+                                                      int64_t step, ExploitAnswer* exploit) {
+  if (entry.pbt == nullptr || exploit == nullptr) return TrialAction::kContinue;
+  std::optional<ExploitDecision> decision =
+      entry.pbt->Decide(entry.spec.objective, trial, step, AllTrials(entry), entry.checkpoints);
+  if (!decision) return TrialAction::kContinue;
+  TrialRecord updated = trial;
+  updated.exploits.push_back(
+      ExploitRecord{step, decision->donor, decision->donor_step, std::move(updated.params)});
+  updated.params = std::move(decision->params);
+  const int64_t number = updated.number;
+  RETURN_IF_ERROR(CommitTrial(entry, std::move(updated)));
+  // Its checkpoints after the donor's step belong to the run it abandons.
+  auto own = entry.checkpoints.find(number);
+  if (own != entry.checkpoints.end()) {
+    own->second.erase(own->second.upper_bound(decision->donor_step), own->second.end());
+  }
+  exploit->donor = decision->donor;
+  exploit->donor_step = decision->donor_step;
+  exploit->params_json = MakeAssignment(entry, entry.trials[number]).params_json;
+  return TrialAction::kExploit;
+}
+
+absl::Status Coordinator::AddCheckpoint(const std::string& worker_id, const LeaseKey& lease,
+                                        int64_t step, const std::function<absl::Status()>& commit) {
+  if (step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", step));
+  }
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
+  RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  RETURN_IF_ERROR(commit());
+  // As CheckpointStore: later steps belong to a run the trial abandoned.
+  std::set<int64_t>& steps = entry->checkpoints[trial->number];
+  steps.erase(steps.upper_bound(step), steps.end());
+  steps.insert(step);
+  while (steps.size() > static_cast<size_t>(kPbtCheckpointsKept)) steps.erase(steps.begin());
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::CheckCheckpointDownload(const std::string& worker_id,
+                                                  const LeaseKey& lease, int64_t donor,
+                                                  int64_t step) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
+  RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  auto held = entry->checkpoints.find(donor);
+  if (held == entry->checkpoints.end() || held->second.count(step) == 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "study \"", lease.study, "\" has no checkpoint of trial ", donor, " at step ", step));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Coordinator::CopyWarmStartTrials(StudyEntry& entry) {
   if (!entry.spec.warm_start) return std::string();
   RETURN_IF_ERROR(CheckWarmStartSource(entry.spec));
@@ -612,6 +685,19 @@ absl::StatusOr<TrialRecord> Coordinator::EnqueueTrial(const std::string& study,
   const int64_t number = trial.number;
   RETURN_IF_ERROR(CommitTrial(*entry, std::move(trial)));
   return entry->trials[number];
+}
+
+void Coordinator::RestoreCheckpoints(const std::map<std::string, CheckpointIndex>& stored) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [study, index] : stored) {
+    auto entry = studies_.find(study);
+    if (entry == studies_.end()) continue;
+    for (const auto& [number, steps] : index) {
+      std::set<int64_t>& kept = entry->second->checkpoints[number];
+      kept.insert(steps.begin(), steps.end());
+      while (kept.size() > static_cast<size_t>(kPbtCheckpointsKept)) kept.erase(kept.begin());
+    }
+  }
 }
 
 void Coordinator::StopLeasing() {

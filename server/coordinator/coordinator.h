@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/logic/clock.h"
+#include "server/logic/pbt.h"
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
@@ -69,6 +71,7 @@ struct Assignment {
   std::vector<std::string> command;  // Empty: the built-in trainer.
   absl::Duration time_limit = absl::ZeroDuration();
   absl::Duration stop_grace = absl::Seconds(10);
+  bool upload_checkpoints = false;  // pbt: the worker uploads announced checkpoints.
 };
 
 struct WorkerRegistration {
@@ -77,7 +80,18 @@ struct WorkerRegistration {
   absl::Duration heartbeat;
 };
 
-enum class TrialAction { kContinue, kStop };
+// kExploit (pbt studies only): the trial goes on, in the same lease, from
+// another trial's checkpoint with new parameters (see ExploitAnswer).
+enum class TrialAction { kContinue, kStop, kExploit };
+
+// What a worker needs to carry out an exploit: stop the trial's process, fetch
+// the checkpoint of trial `donor` at `donor_step` (DownloadCheckpoint), and
+// start the trial program again with `params_json` plus `resume_from`.
+struct ExploitAnswer {
+  int64_t donor = 0;
+  int64_t donor_step = 0;
+  std::string params_json;  // The trial's new parameters, as in Assignment.
+};
 
 // Bounds on what workers send, so that one bad trial cannot bloat the
 // database or make its study too large to list (ListTrials answers every
@@ -197,6 +211,13 @@ class Coordinator {
   //     the attempt that finishes is the one whose curve is kept.
   absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
                                              const Measurement& measurement);
+  // As above; in a pbt study the answer may also be kExploit, with `*exploit`
+  // filled in (when `exploit` is null, a pbt study answers kContinue
+  // instead). Before answering kExploit the trial's new parameters and an
+  // ExploitRecord (its parameters before, the donor) are stored.
+  absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
+                                             const Measurement& measurement,
+                                             ExploitAnswer* exploit);
   // Records how a trial ended: COMPLETE, PRUNED or FAILED (else
   // INVALID_ARGUMENT). ABORTED when the lease is gone. Repeating the call for
   // a trial that already ended under the same lease is OK (workers retry).
@@ -215,6 +236,26 @@ class Coordinator {
   // RUNNING -> WAITING, without spending one of its retries. ABORTED when
   // `worker_id` no longer holds the lease; NOT_FOUND for an unknown trial.
   absl::Status ReleaseTrial(const std::string& worker_id, const LeaseKey& lease);
+
+  // ---- Checkpoints (pbt) ----
+  // The server keeps the last kPbtCheckpointsKept checkpoints of each trial
+  // (CheckpointStore); the coordinator keeps the index the pbt decision reads.
+
+  // Records that the checkpoint of the trial behind `lease` at `step` was
+  // received: checks the lease (ABORTED / NOT_FOUND as ReportProgress;
+  // INVALID_ARGUMENT for a negative step), then runs `commit` (which makes the
+  // checkpoint visible in the store) and, when it succeeds, adds it to the
+  // index, forgetting the oldest beyond kPbtCheckpointsKept.
+  absl::Status AddCheckpoint(const std::string& worker_id, const LeaseKey& lease, int64_t step,
+                             const std::function<absl::Status()>& commit);
+  // Whether the worker holding `lease` may fetch trial `donor`'s checkpoint
+  // at `step` of the same study: ABORTED when the lease is not held,
+  // NOT_FOUND when the server holds no such checkpoint.
+  absl::Status CheckCheckpointDownload(const std::string& worker_id, const LeaseKey& lease,
+                                       int64_t donor, int64_t step);
+  // At start-up: the checkpoints the store holds, study -> index. Studies
+  // the coordinator does not know are ignored.
+  void RestoreCheckpoints(const std::map<std::string, CheckpointIndex>& stored);
 
   // From now on AcquireTrial leases nothing (the server is stopping); every
   // other call works as before. Irreversible.
@@ -235,7 +276,9 @@ class Coordinator {
     std::set<int64_t> waiting;        // Numbers of WAITING trials.
     std::map<TrialState, int64_t> counts;
     absl::flat_hash_map<int64_t, absl::Time> lease_deadline;  // RUNNING trials.
-    int64_t copied = 0;  // Trials copied by warm_start (IsWarmStartCopy).
+    int64_t copied = 0;              // Trials copied by warm_start (IsWarmStartCopy).
+    std::unique_ptr<PbtPolicy> pbt;  // pbt studies only; reads `spec`.
+    CheckpointIndex checkpoints;     // Checkpoints the server holds (pbt).
   };
 
   Coordinator(StudyStore* store, Clock* clock, CoordinatorOptions options)
@@ -277,6 +320,11 @@ class Coordinator {
                                                TrialState state, std::optional<double> value,
                                                const MetricMap& metrics,
                                                const std::string& failure_reason);
+  // Asks the study's pbt policy about the step just reported; on an exploit
+  // stores the trial's new parameters and returns kExploit.
+  absl::StatusOr<TrialAction> MaybeExploit(StudyEntry& entry, TrialRecord& trial, int64_t step,
+                                           ExploitAnswer* exploit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static std::vector<const TrialRecord*> AllTrials(const StudyEntry& entry);
   // Trials that count toward budget.max_trials: all but the warm_start copies.
   static int64_t BudgetedTrials(const StudyEntry& entry);

@@ -147,6 +147,9 @@ bool PatiencePruner::ShouldPrune(const ObjectiveSpec& objective, const TrialReco
 absl::StatusOr<std::unique_ptr<Pruner>> MakePruner(const PrunerSpec& spec) {
   const std::string& type = spec.type;
   if (type == "none") return std::make_unique<NoPruner>();
+  // PBT never stops a trial: its exploit decision is PbtPolicy (pbt.h), which
+  // the coordinator asks separately.
+  if (type == "pbt") return std::make_unique<NoPruner>();
   if (type == "median" || type == "percentile") {
     if (spec.interval < 1) return absl::InvalidArgumentError("pruner.interval: must be >= 1");
     if (type == "median") return std::make_unique<MedianPruner>(spec);

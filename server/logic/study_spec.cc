@@ -641,7 +641,92 @@ absl::Status ParsePatience(const Json& node, absl::string_view path, PrunerSpec&
     return FieldError(Child(wrapped_path, "type"),
                       "must not be \"none\" (omit wrapped for patience alone)");
   }
+  if (wrapped.type == "pbt") {
+    return FieldError(Child(wrapped_path, "type"),
+                      "must not be \"pbt\" (pbt never stops a trial; it exploits)");
+  }
   pruner.wrapped = std::make_shared<const PrunerSpec>(std::move(wrapped));
+  return absl::OkStatus();
+}
+
+absl::Status ParsePbt(const Json& node, absl::string_view path, PrunerSpec& pruner) {
+  PbtSpec& pbt = pruner.pbt;
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "interval", 1, pruner.interval));
+  RETURN_IF_ERROR(MaybeReadInt(node, path, "min_population", 2, pbt.min_population));
+  std::optional<double> number;
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "quantile", number));
+  if (number && !(*number > 0 && *number <= 0.5)) {
+    return FieldError(Child(path, "quantile"), absl::StrCat("must be in (0, 0.5], got ", *number));
+  }
+  pbt.quantile = number.value_or(pbt.quantile);
+  number.reset();
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "resample_probability", number));
+  if (number && !(*number >= 0 && *number <= 1)) {
+    return FieldError(Child(path, "resample_probability"),
+                      absl::StrCat("must be in [0, 1], got ", *number));
+  }
+  pbt.resample_probability = number.value_or(pbt.resample_probability);
+  if (node.contains("perturb_factors")) {
+    const std::string list_path = Child(path, "perturb_factors");
+    const Json& list = node.at("perturb_factors");
+    if (!list.is_array() || list.empty()) {
+      return FieldError(list_path, absl::StrCat("must be a non-empty list, got ", Show(list)));
+    }
+    pbt.perturb_factors.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item = absl::StrCat(list_path, "[", i, "]");
+      ASSIGN_OR_RETURN(double factor, ReadNumber(list[i], item));
+      if (!(factor > 0) || !std::isfinite(factor)) {
+        return FieldError(item, absl::StrCat("must be a finite number > 0, got ", factor));
+      }
+      pbt.perturb_factors.push_back(factor);
+    }
+  }
+  if (node.contains("params")) {
+    const std::string list_path = Child(path, "params");
+    const Json& list = node.at("params");
+    if (!list.is_array() || list.empty()) {
+      return FieldError(
+          list_path, absl::StrCat("must be a non-empty list of parameter names, got ", Show(list)));
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(std::string name, ReadString(list[i], absl::StrCat(list_path, "[", i, "]")));
+      pbt.params.push_back(std::move(name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Checks pruner.pbt.params against the search space and fills in the defaults
+// that depend on other sections. A parameter PBT changes must not be
+// conditional nor a condition's parent: a changed parent would leave its
+// children without a value (or with a stale one).
+absl::Status ResolvePbt(StudySpec& spec) {
+  PbtSpec& pbt = spec.pruner.pbt;
+  if (pbt.min_population == 0) pbt.min_population = std::max<int64_t>(2, spec.budget.parallel);
+  std::set<std::string> parents;
+  for (const ParamSpec& param : spec.space.params) {
+    if (param.when) parents.insert(param.when->parent);
+  }
+  for (size_t i = 0; i < pbt.params.size(); ++i) {
+    const std::string path = absl::StrCat("pruner.params[", i, "]");
+    const ParamSpec* param = spec.space.Find(pbt.params[i]);
+    if (param == nullptr) {
+      return FieldError(path, absl::StrCat("\"", pbt.params[i], "\" is not a parameter in params"));
+    }
+    if (param->when || parents.count(param->name) > 0) {
+      return FieldError(path, absl::StrCat("\"", param->name,
+                                           "\" takes part in a `when` condition; pbt cannot change "
+                                           "it"));
+    }
+  }
+  if (pbt.params.empty()) {
+    for (const ParamSpec& param : spec.space.params) {
+      if (param.type == ParamSpec::Type::kFloat && !param.when && parents.count(param.name) == 0) {
+        pbt.params.push_back(param.name);
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -657,6 +742,9 @@ const std::map<std::string, std::set<std::string>>& PrunerKeys() {
       {"hyperband", {"min_resource", "reduction_factor", "max_resource", "bootstrap_count"}},
       {"threshold", {"warmup_steps", "interval", "lower", "upper"}},
       {"patience", {"patience", "min_delta", "wrapped"}},
+      {"pbt",
+       {"interval", "quantile", "resample_probability", "perturb_factors", "params",
+        "min_population"}},
   };
   return *keys;
 }
@@ -671,7 +759,7 @@ absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view p
     return FieldError(Child(path, "type"),
                       absl::StrCat("unknown pruner \"", pruner.type,
                                    "\" (expected one of: none, median, percentile, asha, "
-                                   "hyperband, threshold, patience)"));
+                                   "hyperband, threshold, patience, pbt)"));
   }
   std::set<std::string> allowed = keys->second;
   allowed.insert("type");
@@ -685,6 +773,8 @@ absl::StatusOr<PrunerSpec> ParsePrunerNode(const Json& node, absl::string_view p
     RETURN_IF_ERROR(ParseThreshold(node, path, pruner));
   } else if (type == "patience") {
     RETURN_IF_ERROR(ParsePatience(node, path, pruner));
+  } else if (type == "pbt") {
+    RETURN_IF_ERROR(ParsePbt(node, path, pruner));
   }
   return pruner;
 }
@@ -837,128 +927,129 @@ absl::StatusOr<std::optional<WarmStartSpec>> ParseWarmStart(const Json& root,
                       "by trial number");
   }
   return warm_start;
-  // ---- Multi-objective studies and constraints ------------------------------
+}
 
-  // `objective: {...}` or `objectives: [{...}, ...]`, exactly one of them.
-  absl::StatusOr<std::vector<ObjectiveSpec>> ParseObjectives(const Json& root) {
-    const bool single = root.contains("objective");
-    const bool several = root.contains("objectives");
-    if (single && several) {
-      return FieldError("objectives",
-                        "give either objective (one metric) or objectives (a list), not both");
-    }
-    if (!several) {
-      if (!single) return FieldError("objective", "missing (or give objectives: [...])");
-      ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjective(root));
-      return std::vector<ObjectiveSpec>{std::move(objective)};
-    }
-    const Json& list = root.at("objectives");
-    if (!list.is_array()) {
-      return FieldError("objectives", absl::StrCat("must be a list, got ", Show(list)));
-    }
-    if (list.empty() || list.size() > static_cast<size_t>(kMaxObjectives)) {
-      return FieldError("objectives", absl::StrCat("must hold 1 to ", kMaxObjectives,
-                                                   " objectives, got ", list.size()));
-    }
-    std::vector<ObjectiveSpec> objectives;
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string path = absl::StrCat("objectives[", i, "]");
-      ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjectiveNode(list[i], path));
-      for (const ObjectiveSpec& earlier : objectives) {
-        if (earlier.metric == objective.metric) {
-          return FieldError(Child(path, "metric"),
-                            absl::StrCat("\"", objective.metric, "\" is already an objective"));
-        }
-      }
-      objectives.push_back(std::move(objective));
-    }
-    return objectives;
+// ---- Multi-objective studies and constraints ------------------------------
+
+// `objective: {...}` or `objectives: [{...}, ...]`, exactly one of them.
+absl::StatusOr<std::vector<ObjectiveSpec>> ParseObjectives(const Json& root) {
+  const bool single = root.contains("objective");
+  const bool several = root.contains("objectives");
+  if (single && several) {
+    return FieldError("objectives",
+                      "give either objective (one metric) or objectives (a list), not both");
   }
-
-  absl::StatusOr<ConstraintSpec> ParseConstraint(const Json& node, const std::string& path) {
-    if (!node.is_object()) {
-      return FieldError(path, absl::StrCat("must be a mapping, got ", Show(node)));
-    }
-    RETURN_IF_ERROR(CheckKeys(node, path, {"metric", "min", "max"}));
-    ConstraintSpec constraint;
-    if (!node.contains("metric")) return FieldError(Child(path, "metric"), "missing");
-    ASSIGN_OR_RETURN(constraint.metric, ReadString(node.at("metric"), Child(path, "metric")));
-    if (constraint.metric.empty()) return FieldError(Child(path, "metric"), "must not be empty");
-    RETURN_IF_ERROR(MaybeReadNumber(node, path, "min", constraint.min));
-    RETURN_IF_ERROR(MaybeReadNumber(node, path, "max", constraint.max));
-    if (!constraint.min && !constraint.max) return FieldError(path, "needs min, max or both");
-    if (constraint.min && constraint.max && *constraint.min > *constraint.max) {
-      return FieldError(Child(path, "min"), absl::StrCat("must be <= max (", *constraint.max,
-                                                         "), got ", *constraint.min));
-    }
-    return constraint;
+  if (!several) {
+    if (!single) return FieldError("objective", "missing (or give objectives: [...])");
+    ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjective(root));
+    return std::vector<ObjectiveSpec>{std::move(objective)};
   }
-
-  absl::StatusOr<std::vector<ConstraintSpec>> ParseConstraints(const Json& root) {
-    std::vector<ConstraintSpec> constraints;
-    if (!root.contains("constraints")) return constraints;
-    const Json& list = root.at("constraints");
-    if (!list.is_array()) {
-      return FieldError("constraints", absl::StrCat("must be a list, got ", Show(list)));
-    }
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string path = absl::StrCat("constraints[", i, "]");
-      ASSIGN_OR_RETURN(ConstraintSpec constraint, ParseConstraint(list[i], path));
-      for (const ConstraintSpec& earlier : constraints) {
-        if (earlier.metric == constraint.metric) {
-          return FieldError(
-              Child(path, "metric"),
-              absl::StrCat("\"", constraint.metric,
-                           "\" is already constrained (give min and max in one entry)"));
-        }
-      }
-      constraints.push_back(std::move(constraint));
-    }
-    return constraints;
+  const Json& list = root.at("objectives");
+  if (!list.is_array()) {
+    return FieldError("objectives", absl::StrCat("must be a list, got ", Show(list)));
   }
-
-  absl::StatusOr<Nsga2Spec> ParseNsga2(const Json& node) {
-    Nsga2Spec nsga2;
-    RETURN_IF_ERROR(MaybeReadInt(node, "sampler", "population_size", 2, nsga2.population_size));
-    if (node.contains("mutation_prob") && !node.at("mutation_prob").is_null()) {
-      ASSIGN_OR_RETURN(double p, ReadNumber(node.at("mutation_prob"), "sampler.mutation_prob"));
-      if (p < 0 || p > 1) {
-        return FieldError("sampler.mutation_prob", absl::StrCat("must be in [0, 1], got ", p));
-      }
-      nsga2.mutation_prob = p;
-    }
-    for (auto [key, out] :
-         {std::pair<const char*, double*>{"crossover_prob", &nsga2.crossover_prob},
-          {"swapping_prob", &nsga2.swapping_prob}}) {
-      if (!node.contains(key)) continue;
-      const std::string path = Child("sampler", key);
-      ASSIGN_OR_RETURN(*out, ReadNumber(node.at(key), path));
-      if (*out < 0 || *out > 1) {
-        return FieldError(path, absl::StrCat("must be in [0, 1], got ", *out));
+  if (list.empty() || list.size() > static_cast<size_t>(kMaxObjectives)) {
+    return FieldError("objectives", absl::StrCat("must hold 1 to ", kMaxObjectives,
+                                                 " objectives, got ", list.size()));
+  }
+  std::vector<ObjectiveSpec> objectives;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = absl::StrCat("objectives[", i, "]");
+    ASSIGN_OR_RETURN(ObjectiveSpec objective, ParseObjectiveNode(list[i], path));
+    for (const ObjectiveSpec& earlier : objectives) {
+      if (earlier.metric == objective.metric) {
+        return FieldError(Child(path, "metric"),
+                          absl::StrCat("\"", objective.metric, "\" is already an objective"));
       }
     }
-    return nsga2;
+    objectives.push_back(std::move(objective));
   }
+  return objectives;
+}
 
-  // What a multi-objective study cannot use: the model-based single-objective
-  // samplers and the pruners (pruning compares one metric, as in Optuna).
-  absl::Status CheckMultiObjective(const StudySpec& spec) {
-    if (!spec.multi_objective()) return absl::OkStatus();
-    const std::string& type = spec.sampler.type;
-    if (type != "random" && type != "grid" && type != "sobol" && type != "nsga2") {
-      return FieldError(
-          "sampler.type",
-          absl::StrCat("\"", type, "\" optimises one objective; the study has ",
-                       spec.objectives.size(), " (use nsga2, or random, grid or sobol)"));
-    }
-    if (spec.pruner.type != "none") {
-      return FieldError(
-          "pruner.type",
-          absl::StrCat("\"", spec.pruner.type, "\" prunes on one objective; a study with ",
-                       spec.objectives.size(), " objectives takes pruner type none"));
-    }
-    return absl::OkStatus();
+absl::StatusOr<ConstraintSpec> ParseConstraint(const Json& node, const std::string& path) {
+  if (!node.is_object()) {
+    return FieldError(path, absl::StrCat("must be a mapping, got ", Show(node)));
   }
+  RETURN_IF_ERROR(CheckKeys(node, path, {"metric", "min", "max"}));
+  ConstraintSpec constraint;
+  if (!node.contains("metric")) return FieldError(Child(path, "metric"), "missing");
+  ASSIGN_OR_RETURN(constraint.metric, ReadString(node.at("metric"), Child(path, "metric")));
+  if (constraint.metric.empty()) return FieldError(Child(path, "metric"), "must not be empty");
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "min", constraint.min));
+  RETURN_IF_ERROR(MaybeReadNumber(node, path, "max", constraint.max));
+  if (!constraint.min && !constraint.max) return FieldError(path, "needs min, max or both");
+  if (constraint.min && constraint.max && *constraint.min > *constraint.max) {
+    return FieldError(Child(path, "min"), absl::StrCat("must be <= max (", *constraint.max,
+                                                       "), got ", *constraint.min));
+  }
+  return constraint;
+}
+
+absl::StatusOr<std::vector<ConstraintSpec>> ParseConstraints(const Json& root) {
+  std::vector<ConstraintSpec> constraints;
+  if (!root.contains("constraints")) return constraints;
+  const Json& list = root.at("constraints");
+  if (!list.is_array()) {
+    return FieldError("constraints", absl::StrCat("must be a list, got ", Show(list)));
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = absl::StrCat("constraints[", i, "]");
+    ASSIGN_OR_RETURN(ConstraintSpec constraint, ParseConstraint(list[i], path));
+    for (const ConstraintSpec& earlier : constraints) {
+      if (earlier.metric == constraint.metric) {
+        return FieldError(
+            Child(path, "metric"),
+            absl::StrCat("\"", constraint.metric,
+                         "\" is already constrained (give min and max in one entry)"));
+      }
+    }
+    constraints.push_back(std::move(constraint));
+  }
+  return constraints;
+}
+
+absl::StatusOr<Nsga2Spec> ParseNsga2(const Json& node) {
+  Nsga2Spec nsga2;
+  RETURN_IF_ERROR(MaybeReadInt(node, "sampler", "population_size", 2, nsga2.population_size));
+  if (node.contains("mutation_prob") && !node.at("mutation_prob").is_null()) {
+    ASSIGN_OR_RETURN(double p, ReadNumber(node.at("mutation_prob"), "sampler.mutation_prob"));
+    if (p < 0 || p > 1) {
+      return FieldError("sampler.mutation_prob", absl::StrCat("must be in [0, 1], got ", p));
+    }
+    nsga2.mutation_prob = p;
+  }
+  for (auto [key, out] : {std::pair<const char*, double*>{"crossover_prob", &nsga2.crossover_prob},
+                          {"swapping_prob", &nsga2.swapping_prob}}) {
+    if (!node.contains(key)) continue;
+    const std::string path = Child("sampler", key);
+    ASSIGN_OR_RETURN(*out, ReadNumber(node.at(key), path));
+    if (*out < 0 || *out > 1) {
+      return FieldError(path, absl::StrCat("must be in [0, 1], got ", *out));
+    }
+  }
+  return nsga2;
+}
+
+// What a multi-objective study cannot use: the model-based single-objective
+// samplers and the pruners (pruning compares one metric, as in Optuna).
+absl::Status CheckMultiObjective(const StudySpec& spec) {
+  if (!spec.multi_objective()) return absl::OkStatus();
+  const std::string& type = spec.sampler.type;
+  if (type != "random" && type != "grid" && type != "sobol" && type != "nsga2") {
+    return FieldError(
+        "sampler.type",
+        absl::StrCat("\"", type, "\" optimises one objective; the study has ",
+                     spec.objectives.size(), " (use nsga2, or random, grid or sobol)"));
+  }
+  if (spec.pruner.type != "none") {
+    return FieldError(
+        "pruner.type",
+        absl::StrCat("\"", spec.pruner.type, "\" prunes on one objective; a study with ",
+                     spec.objectives.size(), " objectives takes pruner type none"));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -1007,12 +1098,9 @@ absl::StatusOr<ParamValue> ParamValueFromJson(const nlohmann::ordered_json& valu
 absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   ASSIGN_OR_RETURN(Json root, ParseYaml(text));
   if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
-  RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"name", "objective", "params", "sampler", "pruner", "budget", "trainer", "warm_start"}));
   RETURN_IF_ERROR(CheckKeys(root, "",
-                            {"name", "objective", "params", "sampler", "pruner", "budget",
-                             "trainer", "objectives", "constraints"}));
+                            {"name", "objective", "objectives", "constraints", "params", "sampler",
+                             "pruner", "budget", "trainer", "warm_start"}));
   StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(spec.name, ReadString(root.at("name"), "name"));
@@ -1031,6 +1119,7 @@ absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text) {
   ASSIGN_OR_RETURN(spec.trainer, ParseTrainer(root, spec.space));
   ASSIGN_OR_RETURN(spec.warm_start, ParseWarmStart(root, spec));
   RETURN_IF_ERROR(CheckMultiObjective(spec));
+  if (spec.pruner.type == "pbt") RETURN_IF_ERROR(ResolvePbt(spec));
   return spec;
 }
 

@@ -127,9 +127,19 @@ struct SamplerSpec {
 // step a trial reports with its intermediate values (epochs for the built-in
 // trainer). Each field says which types read it; the parser rejects the keys a
 // type does not read.
+// Settings of population-based training (`pruner: {type: pbt}`); its decision
+// interval is PrunerSpec::interval. See server/logic/pbt.h.
+struct PbtSpec {
+  double quantile = 0.25;              // Bottom share exploits the top share; (0, 0.5].
+  double resample_probability = 0.25;  // A parameter is drawn afresh instead; [0, 1].
+  std::vector<double> perturb_factors = {0.8, 1.2};  // Else multiplied by one; each > 0.
+  std::vector<std::string> params;                   // May change; empty: every float parameter.
+  int64_t min_population = 0;  // Trials at a step before deciding; 0: budget.parallel.
+};
+
 struct PrunerSpec {
   // "none" | "median" | "percentile" | "asha" | "hyperband" | "threshold" |
-  // "patience".
+  // "patience" | "pbt".
   std::string type = "none";
 
   // median, percentile, threshold.
@@ -154,6 +164,9 @@ struct PrunerSpec {
   int64_t patience = 1;                       // Steps without improvement; >= 1.
   double min_delta = 0;                       // Smallest change that counts as improvement; >= 0.
   std::shared_ptr<const PrunerSpec> wrapped;  // Optional; never "none".
+
+  // pbt (also reads `interval`).
+  PbtSpec pbt;
 };
 
 struct BudgetSpec {

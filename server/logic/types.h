@@ -63,6 +63,22 @@ struct StudyRecord {
   absl::Time create_time = absl::UnixEpoch();
 };
 
+// One exploit step of population-based training (pruner type pbt): at `step`
+// the trial took the checkpoint of trial `donor` at `donor_step` and the
+// donor's parameters, perturbed. The trial's parameters before are kept, so
+// the first entry holds the parameters the sampler gave it.
+struct ExploitRecord {
+  int64_t step = 0;
+  int64_t donor = 0;
+  int64_t donor_step = 0;
+  ParamMap params_before;
+
+  friend bool operator==(const ExploitRecord& a, const ExploitRecord& b) {
+    return a.step == b.step && a.donor == b.donor && a.donor_step == b.donor_step &&
+           a.params_before == b.params_before;
+  }
+};
+
 struct TrialRecord {
   std::string study;
   int64_t number = 0;
@@ -80,6 +96,7 @@ struct TrialRecord {
   // kOriginEnqueued when a user enqueued it; kOriginWarmStartPrefix + "OLD#n"
   // when it was copied, finished, from trial n of study OLD (warm_start).
   std::string origin;
+  std::vector<ExploitRecord> exploits;  // pbt only; oldest first.
 };
 
 inline constexpr absl::string_view kOriginEnqueued = "enqueued";

@@ -120,6 +120,16 @@ VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, Heartbeat, v1::HeartbeatRe
                     v1::HeartbeatResponse)
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, ReleaseTrial, v1::ReleaseTrialRequest,
                     v1::ReleaseTrialResponse)
+VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, DownloadCheckpoint,
+                    v1::DownloadCheckpointRequest, grpc::ServerWriter<v1::CheckpointChunk>)
+
+// A client stream: checked before the first message is read.
+grpc::Status AuthWorkerService::UploadCheckpoint(
+    grpc::ServerContext* context, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+    v1::UploadCheckpointResponse* response) {
+  grpc::Status status = authorizer_->Check(*context, Role::kWorker);
+  return status.ok() ? inner_->UploadCheckpoint(context, reader, response) : status;
+}
 
 #undef VERNIER_AUTH_METHOD
 

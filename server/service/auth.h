@@ -122,6 +122,12 @@ class AuthWorkerService final : public v1::WorkerService::Service {
                          v1::HeartbeatResponse* response) override;
   grpc::Status ReleaseTrial(grpc::ServerContext* context, const v1::ReleaseTrialRequest* request,
                             v1::ReleaseTrialResponse* response) override;
+  grpc::Status UploadCheckpoint(grpc::ServerContext* context,
+                                grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+                                v1::UploadCheckpointResponse* response) override;
+  grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
+                                  const v1::DownloadCheckpointRequest* request,
+                                  grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
 
  private:
   const Authorizer* const authorizer_;

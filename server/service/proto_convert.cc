@@ -127,6 +127,22 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
     out.set_objective_value(*value);
   }
   out.set_origin(trial.origin);
+  for (const ExploitRecord& exploit : trial.exploits) {
+    v1::TrialExploit* proto = out.add_exploits();
+    proto->set_step(exploit.step);
+    proto->set_donor_trial(exploit.donor);
+    proto->set_donor_step(exploit.donor_step);
+    for (const auto& [name, value] : exploit.params_before) {
+      v1::ParameterValue& param = (*proto->mutable_params_before())[name];
+      if (const auto* d = std::get_if<double>(&value)) {
+        param.set_double_value(*d);
+      } else if (const auto* i = std::get_if<int64_t>(&value)) {
+        param.set_int_value(*i);
+      } else {
+        param.set_string_value(std::get<std::string>(value));
+      }
+    }
+  }
   return out;
 }
 
@@ -168,12 +184,14 @@ absl::StatusOr<ParamMap> FromProto(
     }
   }
   return out;
-  void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
-                          v1::Trial& out) {
-    for (const ObjectiveSpec& objective : objectives) {
-      out.add_objective_values(
-          ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
-    }
+}
+
+void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
+                        v1::Trial& out) {
+  for (const ObjectiveSpec& objective : objectives) {
+    out.add_objective_values(
+        ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
   }
+}
 
 }  // namespace vernier

@@ -63,8 +63,20 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   ASSIGN_OR_RETURN(
       runner->coordinator_,
       Coordinator::Create(runner->store_.get(), runner->clock_.get(), options.coordinator));
+  // pbt checkpoints live beside the database; an in-memory database has none
+  // (the checkpoint RPCs then answer FAILED_PRECONDITION).
+  const std::string checkpoint_dir = !options.checkpoint_dir.empty() ? options.checkpoint_dir
+                                     : options.db_path == ":memory:"
+                                         ? ""
+                                         : options.db_path + ".checkpoints";
+  if (!checkpoint_dir.empty()) {
+    ASSIGN_OR_RETURN(runner->checkpoints_, CheckpointStore::Open(checkpoint_dir));
+    ASSIGN_OR_RETURN(auto stored_checkpoints, runner->checkpoints_->List());
+    runner->coordinator_->RestoreCheckpoints(stored_checkpoints);
+  }
   runner->study_service_ = std::make_unique<StudyServiceImpl>(runner->coordinator_.get());
-  runner->worker_service_ = std::make_unique<WorkerServiceImpl>(runner->coordinator_.get());
+  runner->worker_service_ =
+      std::make_unique<WorkerServiceImpl>(runner->coordinator_.get(), runner->checkpoints_.get());
   runner->authorizer_ = std::make_unique<Authorizer>(options.auth);
   runner->auth_study_service_ =
       std::make_unique<AuthStudyService>(runner->authorizer_.get(), runner->study_service_.get());

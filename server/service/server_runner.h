@@ -41,6 +41,8 @@ struct ServerOptions {
   AuthOptions auth;
   TlsServerOptions tls;
   CoordinatorOptions coordinator;
+  // Where trial checkpoints are kept (pbt); empty: db_path + ".checkpoints".
+  std::string checkpoint_dir;
   // How often expired leases are collected when no worker call does it.
   absl::Duration expiry_interval = absl::Seconds(1);
   // SqliteStudyStore::Options::group_commit: concurrent calls share one WAL
@@ -81,6 +83,7 @@ class ServerRunner {
   std::unique_ptr<SqliteStudyStore> store_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   // The services actually registered: the ones above behind the token check.

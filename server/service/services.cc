@@ -1,5 +1,11 @@
 #include "server/service/services.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "server/service/grpc_status.h"
 #include "server/service/proto_convert.h"
@@ -154,6 +160,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
   for (const std::string& arg : a.command) response->add_command(arg);
   response->set_time_limit_seconds(absl::ToDoubleSeconds(a.time_limit));
   response->set_stop_grace_seconds(absl::ToDoubleSeconds(a.stop_grace));
+  response->set_upload_checkpoints(a.upload_checkpoints);
   return grpc::Status::OK;
 }
 
@@ -162,11 +169,19 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
                                                v1::ReportProgressResponse* response) {
   DurableOnReturn durable(coordinator_);
   if (!request->has_lease()) return MissingField("lease");
-  absl::StatusOr<TrialAction> action = coordinator_->ReportProgress(
-      request->worker_id(), FromProto(request->lease()), FromProto(request->measurement()));
+  ExploitAnswer exploit;
+  absl::StatusOr<TrialAction> action =
+      coordinator_->ReportProgress(request->worker_id(), FromProto(request->lease()),
+                                   FromProto(request->measurement()), &exploit);
   if (!action.ok()) return ToGrpcStatus(action.status());
   response->set_action(*action == TrialAction::kStop ? v1::TRIAL_ACTION_STOP
                                                      : v1::TRIAL_ACTION_CONTINUE);
+  if (*action == TrialAction::kExploit) {
+    response->set_action(v1::TRIAL_ACTION_EXPLOIT);
+    response->mutable_exploit()->set_donor_trial(exploit.donor);
+    response->mutable_exploit()->set_donor_step(exploit.donor_step);
+    response->mutable_exploit()->set_params_json(exploit.params_json);
+  }
   return grpc::Status::OK;
 }
 
@@ -230,6 +245,87 @@ grpc::Status StudyServiceImpl::Tell(grpc::ServerContext*, const v1::TellRequest*
       request->study(), request->trial_number(), *state, value, metrics, request->failure_reason());
   if (!told.ok()) return ToGrpcStatus(told.status());
   *response->mutable_trial() = ToProto(told->trial, told->objective);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::UploadCheckpoint(
+    grpc::ServerContext*, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+    v1::UploadCheckpointResponse* response) {
+  if (checkpoints_ == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("this server keeps no checkpoints"));
+  }
+  v1::UploadCheckpointRequest first;
+  if (!reader->Read(&first)) return MissingField("lease");
+  if (!first.has_lease()) return MissingField("lease");
+  const LeaseKey lease = FromProto(first.lease());
+  if (first.step() < 0) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", first.step())));
+  }
+  absl::StatusOr<std::unique_ptr<CheckpointStore::Writer>> writer =
+      checkpoints_->StartWrite(lease.study, lease.trial_number, first.step());
+  if (!writer.ok()) return ToGrpcStatus(writer.status());
+  v1::UploadCheckpointRequest message = first;
+  do {
+    const bool same =
+        (message.worker_id().empty() || message.worker_id() == first.worker_id()) &&
+        (!message.has_lease() || FromProto(message.lease()).study == lease.study) &&
+        (!message.has_lease() || (message.lease().trial_number() == lease.trial_number &&
+                                  message.lease().attempt() == lease.attempt)) &&
+        (message.step() == 0 || message.step() == first.step());
+    if (!same) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "worker_id, lease and step must be those of the stream's first message"));
+    }
+    if (message.chunk().file().empty() && message.chunk().data().empty()) continue;  // A header.
+    absl::Status appended = (*writer)->Append(message.chunk().file(), message.chunk().data());
+    if (!appended.ok()) return ToGrpcStatus(appended);
+  } while (reader->Read(&message));
+  CheckpointStore::Writer& w = **writer;
+  absl::Status added = coordinator_->AddCheckpoint(first.worker_id(), lease, first.step(),
+                                                   [&w] { return w.Commit(); });
+  if (!added.ok()) return ToGrpcStatus(added);
+  response->set_bytes(w.bytes());
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::DownloadCheckpoint(
+    grpc::ServerContext* context, const v1::DownloadCheckpointRequest* request,
+    grpc::ServerWriter<v1::CheckpointChunk>* writer) {
+  if (checkpoints_ == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("this server keeps no checkpoints"));
+  }
+  if (!request->has_lease()) return MissingField("lease");
+  const LeaseKey lease = FromProto(request->lease());
+  absl::Status allowed = coordinator_->CheckCheckpointDownload(
+      request->worker_id(), lease, request->donor_trial(), request->donor_step());
+  if (!allowed.ok()) return ToGrpcStatus(allowed);
+  absl::StatusOr<std::vector<std::string>> files =
+      checkpoints_->Files(lease.study, request->donor_trial(), request->donor_step());
+  if (!files.ok()) return ToGrpcStatus(files.status());
+  std::string buffer(kMaxCheckpointChunkBytes, '\0');
+  for (const std::string& path : *files) {
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    if (in == nullptr) {
+      return ToGrpcStatus(absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno))));
+    }
+    const std::string name = std::filesystem::path(path).filename().string();
+    bool sent_any = false;
+    while (true) {
+      const size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
+      if (n == 0 && sent_any) break;
+      v1::CheckpointChunk chunk;
+      chunk.set_file(name);
+      chunk.set_data(buffer.data(), n);
+      sent_any = true;
+      if (context->IsCancelled() || !writer->Write(chunk)) {
+        std::fclose(in);
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the worker went away");
+      }
+      if (n < buffer.size()) break;
+    }
+    std::fclose(in);
+  }
   return grpc::Status::OK;
 }
 

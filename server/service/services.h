@@ -8,6 +8,7 @@
 #define VERNIER_SERVER_SERVICE_SERVICES_H_
 
 #include "server/coordinator/coordinator.h"
+#include "server/storage/checkpoint_store.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -45,7 +46,10 @@ class StudyServiceImpl final : public v1::StudyService::Service {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
+  // `checkpoints` may be null: the checkpoint RPCs then answer
+  // FAILED_PRECONDITION (a pbt study needs them).
+  explicit WorkerServiceImpl(Coordinator* coordinator, CheckpointStore* checkpoints = nullptr)
+      : coordinator_(coordinator), checkpoints_(checkpoints) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -61,9 +65,16 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                          v1::HeartbeatResponse* response) override;
   grpc::Status ReleaseTrial(grpc::ServerContext* context, const v1::ReleaseTrialRequest* request,
                             v1::ReleaseTrialResponse* response) override;
+  grpc::Status UploadCheckpoint(grpc::ServerContext* context,
+                                grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+                                v1::UploadCheckpointResponse* response) override;
+  grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
+                                  const v1::DownloadCheckpointRequest* request,
+                                  grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
 
  private:
   Coordinator* const coordinator_;
+  CheckpointStore* const checkpoints_;
 };
 
 }  // namespace vernier

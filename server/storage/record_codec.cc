@@ -278,4 +278,49 @@ absl::StatusOr<MetricMap> MetricsFromJson(absl::string_view json_text) {
   return metrics;
 }
 
+std::string ExploitsToJson(const std::vector<ExploitRecord>& exploits) {
+  json doc = json::array();
+  for (const ExploitRecord& exploit : exploits) {
+    json params = json::object();
+    for (const auto& [name, value] : exploit.params_before) params[name] = ParamToJson(value);
+    doc.push_back({{"step", exploit.step},
+                   {"donor", exploit.donor},
+                   {"donor_step", exploit.donor_step},
+                   {"params_before", std::move(params)}});
+  }
+  return Dump(doc);
+}
+
+absl::StatusOr<std::vector<ExploitRecord>> ExploitsFromJson(absl::string_view json_text) {
+  const json doc = json::parse(json_text.begin(), json_text.end(), /*cb=*/nullptr,
+                               /*allow_exceptions=*/false);
+  if (!doc.is_array()) return absl::DataLossError("stored exploits are not a JSON array");
+  std::vector<ExploitRecord> exploits;
+  for (const json& item : doc) {
+    const auto step = item.find("step");
+    const auto donor = item.find("donor");
+    const auto donor_step = item.find("donor_step");
+    const auto params = item.find("params_before");
+    if (!item.is_object() || step == item.end() || !step->is_number_integer() ||
+        donor == item.end() || !donor->is_number_integer() || donor_step == item.end() ||
+        !donor_step->is_number_integer() || params == item.end() || !params->is_object()) {
+      return absl::DataLossError("a stored exploit lacks step, donor, donor_step or params_before");
+    }
+    ExploitRecord exploit;
+    exploit.step = step->get<int64_t>();
+    exploit.donor = donor->get<int64_t>();
+    exploit.donor_step = donor_step->get<int64_t>();
+    for (const auto& [name, value] : params->items()) {
+      std::optional<ParamValue> param = ParamFromJson(value);
+      if (!param.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("stored exploit param \"", name, "\" has no valid value"));
+      }
+      exploit.params_before.emplace(name, *std::move(param));
+    }
+    exploits.push_back(std::move(exploit));
+  }
+  return exploits;
+}
+
 }  // namespace vernier

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -62,6 +63,13 @@ std::string MetricsToJson(const MetricMap& metrics);
 // text is not such an encoding (a damaged or hand-edited row).
 absl::StatusOr<ParamMap> ParamsFromJson(absl::string_view json_text);
 absl::StatusOr<MetricMap> MetricsFromJson(absl::string_view json_text);
+
+// pbt exploit records (TrialRecord::exploits): a JSON array of
+// {"step": 4, "donor": 2, "donor_step": 4, "params_before": {params as above}};
+// "[]" when there are none. ExploitsFromJson returns DATA_LOSS for text that
+// is not such an encoding.
+std::string ExploitsToJson(const std::vector<ExploitRecord>& exploits);
+absl::StatusOr<std::vector<ExploitRecord>> ExploitsFromJson(absl::string_view json_text);
 
 }  // namespace vernier
 

@@ -60,7 +60,13 @@ constexpr char kMigrationTo2[] = R"sql(
 ALTER TABLE trials ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2};
+// Version 3: the exploit records of population-based training (pbt), JSON
+// (record_codec.h); "[]" for every trial of another study.
+constexpr char kMigrationTo3[] = R"sql(
+ALTER TABLE trials ADD COLUMN exploits TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

@@ -61,14 +61,15 @@ UPDATE studies SET state = ?2, state_reason = ?3 WHERE name = ?1)sql";
 // from trials to measurements.
 constexpr char kUpsertTrial[] = R"sql(
 INSERT INTO trials (study, number, params, state, final_metrics, failure_reason, worker_id,
-                    attempt, retries, start_time_us, end_time_us, origin)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    attempt, retries, start_time_us, end_time_us, origin, exploits)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 ON CONFLICT (study, number) DO UPDATE SET
   params = excluded.params, state = excluded.state, final_metrics = excluded.final_metrics,
   failure_reason = excluded.failure_reason, worker_id = excluded.worker_id,
   attempt = excluded.attempt, retries = excluded.retries,
   start_time_us = excluded.start_time_us, end_time_us = excluded.end_time_us,
-  origin = excluded.origin)sql";
+  origin = excluded.origin,
+  exploits = excluded.exploits)sql";
 
 constexpr char kUpsertMeasurement[] = R"sql(
 INSERT INTO measurements (study, number, step, metrics) VALUES (?1, ?2, ?3, ?4)
@@ -80,7 +81,7 @@ SELECT name, spec, state, state_reason, create_time_us FROM studies ORDER BY id)
 // Both orders follow the tables' primary keys: scans, no sorting.
 constexpr char kSelectTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
-       start_time_us, end_time_us, origin
+       start_time_us, end_time_us, origin, exploits
 FROM trials ORDER BY study, number)sql";
 
 constexpr char kSelectMeasurements[] = R"sql(
@@ -198,6 +199,9 @@ absl::StatusOr<TrialRecord> TrialFromRow(const SqliteStatement& row) {
   trial.start_time = MicrosToTime(row.ColumnInt64(9));
   trial.end_time = MicrosToTime(row.ColumnInt64(10));
   trial.origin = std::string(row.ColumnText(11));
+  absl::StatusOr<std::vector<ExploitRecord>> exploits = ExploitsFromJson(row.ColumnText(12));
+  if (!exploits.ok()) return WithContext(TrialName(trial.study, trial.number), exploits.status());
+  trial.exploits = *std::move(exploits);
   return trial;
 }
 
@@ -425,6 +429,7 @@ absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
   upsert.BindInt64(10, TimeToMicros(trial.start_time));
   upsert.BindInt64(11, TimeToMicros(trial.end_time));
   upsert.BindText(12, trial.origin);
+  upsert.BindText(13, ExploitsToJson(trial.exploits));
   absl::Status status = upsert.Run("storing a trial");
   if (status.ok()) Written();
   if (absl::IsNotFound(status)) {

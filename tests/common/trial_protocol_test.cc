@@ -83,5 +83,30 @@ TEST(TrialProtocolTest, OtherStringsAreStillNotNumbers) {
   EXPECT_FALSE(ParseReportLine(R"({"step": 1, "metrics": {"a": Inf}})").ok());
 }
 
+TEST(TrialProtocolTest, CheckpointReportRoundTrips) {
+  auto report = ParseReportLine(FormatCheckpointReport(4, "/tmp/trial 1/checkpoint"));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->is_checkpoint());
+  EXPECT_FALSE(report->is_final);
+  EXPECT_EQ(report->step, 4);
+  EXPECT_EQ(report->checkpoint, "/tmp/trial 1/checkpoint");
+  EXPECT_TRUE(report->metrics.empty());
+  auto intermediate = ParseReportLine(R"({"step": 3, "metrics": {"acc": 0.5}})");
+  ASSERT_TRUE(intermediate.ok());
+  EXPECT_FALSE(intermediate->is_checkpoint());
+}
+
+TEST(TrialProtocolTest, RejectsBadCheckpointReports) {
+  for (const char* line : {R"({"checkpoint": "", "step": 1})", R"({"checkpoint": 3, "step": 1})",
+                           R"({"checkpoint": "c"})", R"({"checkpoint": "c", "step": -2})",
+                           R"({"checkpoint": "c", "final": true, "metrics": {}})"}) {
+    auto report = ParseReportLine(line);
+    EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << line;
+  }
+  EXPECT_NE(
+      ParseReportLine(R"({"checkpoint": 3, "step": 1})").status().message().find("checkpoint"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace vernier

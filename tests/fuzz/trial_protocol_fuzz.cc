@@ -31,12 +31,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   VERNIER_FUZZ_CHECK(report->is_final || report->step >= 0);
-  const std::string again = report->is_final
-                                ? vernier::FormatFinalReport(report->metrics)
-                                : vernier::FormatIntermediateReport(report->step, report->metrics);
+  const std::string again =
+      report->is_checkpoint() ? vernier::FormatCheckpointReport(report->step, report->checkpoint)
+      : report->is_final      ? vernier::FormatFinalReport(report->metrics)
+                              : vernier::FormatIntermediateReport(report->step, report->metrics);
   absl::StatusOr<vernier::TrialReport> reparsed = vernier::ParseReportLine(again);
   VERNIER_FUZZ_CHECK(reparsed.ok());
   VERNIER_FUZZ_CHECK(reparsed->is_final == report->is_final);
+  VERNIER_FUZZ_CHECK(reparsed->checkpoint == report->checkpoint);
   VERNIER_FUZZ_CHECK(report->is_final || reparsed->step == report->step);
   VERNIER_FUZZ_CHECK(reparsed->metrics.size() == report->metrics.size());
   for (const auto& [name, value] : report->metrics) {

@@ -23,7 +23,13 @@ class CountingSink : public ProgressSink {
     steps.push_back(summary.epoch);
     return keep_going_;
   }
+  void OnCheckpoint(int epoch, const std::string& dir) override {
+    checkpoints.push_back(epoch);
+    checkpoint_dir = dir;
+  }
   std::vector<int> steps;
+  std::vector<int> checkpoints;
+  std::string checkpoint_dir;
 
  private:
   bool keep_going_;
@@ -107,6 +113,8 @@ TEST_F(RunTrialTest, CheckpointsAndResumesFromTheSavedEpoch) {
   for (const char* name : {"model.pt", "optimizer.pt", "state.json"}) {
     EXPECT_TRUE(std::filesystem::exists(checkpoint + "/" + name)) << name;
   }
+  EXPECT_EQ(first.checkpoints, std::vector<int>({1, 2}));  // Announced after each save.
+  EXPECT_EQ(first.checkpoint_dir, checkpoint);
   // Resuming from the epoch-2 checkpoint with epochs 3 runs epoch 3 only.
   options_.checkpoint_every = 0;
   options_.resume_from = checkpoint;

@@ -1,0 +1,150 @@
+#include "server/logic/pbt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/random/distributions.h"
+#include "server/logic/pruner.h"
+#include "server/logic/sampler.h"
+
+namespace vernier {
+namespace {
+
+// Separate streams for choosing the donor and for perturbing, so that adding
+// a parameter to the space does not change which donor is chosen.
+constexpr uint32_t kDonorStream = 1;
+constexpr uint32_t kPerturbStream = 2;
+
+std::mt19937_64 MakeGenerator(uint64_t seed, int64_t trial, int64_t step, uint32_t stream) {
+  const auto t = static_cast<uint64_t>(trial);
+  const auto s = static_cast<uint64_t>(step);
+  std::seed_seq seq{static_cast<uint32_t>(seed),
+                    static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(t),
+                    static_cast<uint32_t>(t >> 32),
+                    static_cast<uint32_t>(s),
+                    static_cast<uint32_t>(s >> 32),
+                    stream};
+  return std::mt19937_64(seq);
+}
+
+// A member of the population at a step.
+struct Member {
+  const TrialRecord* trial = nullptr;
+  double value = 0;
+};
+
+// The last objective value of `trial` at a step <= `step`, when the trial
+// reported the objective at some step >= `step` (it reached the step).
+std::optional<double> ValueAtOrBefore(const TrialRecord& trial, const std::string& metric,
+                                      int64_t step) {
+  if (!FirstValueAtOrAfter(trial, metric, step)) return std::nullopt;
+  std::optional<double> exact = ValueAtStep(trial, metric, step);
+  if (exact) return exact;
+  std::optional<int64_t> previous = PreviousStep(trial, metric, step);
+  if (!previous) return std::nullopt;
+  return ValueAtStep(trial, metric, *previous);
+}
+
+// Best first: better value, NaN last, then the lower trial number.
+bool RanksBefore(Goal goal, const Member& a, const Member& b) {
+  const bool a_nan = std::isnan(a.value), b_nan = std::isnan(b.value);
+  if (a_nan != b_nan) return b_nan;
+  if (!a_nan && a.value != b.value) return IsBetter(goal, a.value, b.value);
+  return a.trial->number < b.trial->number;
+}
+
+double Clamp(double value, const ParamSpec& param) {
+  return std::clamp(value, param.low, param.high);
+}
+
+// `value` on the grid low + k * step inside [low, high].
+double SnapToGrid(double value, const ParamSpec& param, double step) {
+  double snapped = param.low + std::round((value - param.low) / step) * step;
+  while (snapped > param.high + 1e-12) snapped -= step;
+  return std::max(snapped, param.low);
+}
+
+}  // namespace
+
+std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
+                                                 const TrialRecord& trial, int64_t step,
+                                                 absl::Span<const TrialRecord* const> trials,
+                                                 const CheckpointIndex& checkpoints) const {
+  if (step <= 0 || step % spec_.interval != 0) return std::nullopt;
+  if (!trial.exploits.empty() && trial.exploits.back().step >= step) return std::nullopt;
+  std::vector<Member> population;
+  std::optional<double> own = ValueAtOrBefore(trial, objective.metric, step);
+  if (!own) return std::nullopt;
+  population.push_back({&trial, *own});
+  for (const TrialRecord* other : trials) {
+    if (!IsPeer(trial, *other)) continue;
+    std::optional<double> value = ValueAtOrBefore(*other, objective.metric, step);
+    if (value) population.push_back({other, *value});
+  }
+  const auto n = static_cast<int64_t>(population.size());
+  if (n < spec_.pbt.min_population) return std::nullopt;
+  std::sort(population.begin(), population.end(), [&objective](const Member& a, const Member& b) {
+    return RanksBefore(objective.goal, a, b);
+  });
+  const int64_t k =
+      std::max<int64_t>(1, static_cast<int64_t>(std::floor(n * spec_.pbt.quantile + 1e-9)));
+  int64_t rank = 0;
+  while (population[rank].trial != &trial) ++rank;
+  if (rank < n - k) return std::nullopt;
+
+  std::vector<std::pair<const TrialRecord*, int64_t>> donors;  // With their checkpoint step.
+  for (int64_t i = 0; i < k; ++i) {
+    const TrialRecord* candidate = population[i].trial;
+    if (candidate == &trial || std::isnan(population[i].value)) continue;
+    auto held = checkpoints.find(candidate->number);
+    if (held == checkpoints.end()) continue;
+    auto after = held->second.upper_bound(step);
+    if (after == held->second.begin()) continue;
+    donors.emplace_back(candidate, *std::prev(after));
+  }
+  if (donors.empty()) return std::nullopt;
+  std::mt19937_64 gen = MakeGenerator(seed_, trial.number, step, kDonorStream);
+  const auto& [donor, donor_step] = donors[absl::Uniform<size_t>(gen, 0, donors.size())];
+  return ExploitDecision{donor->number, donor_step, Perturb(donor->params, trial.number, step)};
+}
+
+ParamMap PbtPolicy::Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const {
+  std::mt19937_64 gen = MakeGenerator(seed_, trial_number, step, kPerturbStream);
+  ParamMap params = donor;
+  for (const std::string& name : spec_.pbt.params) {
+    const ParamSpec* param = space_.Find(name);
+    auto value = params.find(name);
+    if (param == nullptr || value == params.end()) continue;
+    // Both draws are made for every parameter, so one parameter's outcome
+    // never shifts the draws of the next.
+    const bool resample = absl::Bernoulli(gen, spec_.pbt.resample_probability);
+    const double factor =
+        spec_.pbt.perturb_factors[absl::Uniform<size_t>(gen, 0, spec_.pbt.perturb_factors.size())];
+    std::mt19937_64 fresh = MakeGenerator(seed_, trial_number, step, gen() & 0xffffffffu);
+    if (resample) {
+      value->second = SampleUniform(*param, fresh);
+      continue;
+    }
+    if (param->type == ParamSpec::Type::kFloat) {
+      const double* current = std::get_if<double>(&value->second);
+      if (current == nullptr) continue;
+      double next = Clamp(*current * factor, *param);
+      if (param->step && !param->log) next = SnapToGrid(next, *param, *param->step);
+      value->second = next;
+    } else if (param->type == ParamSpec::Type::kInt) {
+      const int64_t* current = std::get_if<int64_t>(&value->second);
+      if (current == nullptr) continue;
+      const double step_size = param->step.value_or(1);
+      const double next =
+          SnapToGrid(Clamp(static_cast<double>(*current) * factor, *param), *param, step_size);
+      value->second = static_cast<int64_t>(std::llround(next));
+    }
+  }
+  return params;
+}
+
+}  // namespace vernier

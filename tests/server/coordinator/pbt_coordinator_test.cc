@@ -1,0 +1,169 @@
+// The coordinator's side of population-based training: the exploit answer,
+// its durable record, and the checkpoint index.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/coordinator/coordinator.h"
+#include "server/storage/memory_study_store.h"
+
+namespace vernier {
+namespace {
+
+constexpr char kPbtStudy[] = R"(
+name: pop
+objective: {metric: acc, goal: maximize}
+params:
+  x: {type: float, low: 0.01, high: 1}
+pruner: {type: pbt, interval: 2, quantile: 0.25, resample_probability: 0}
+budget: {max_trials: 4, parallel: 4}
+trainer: {command: [python3, trial.py]}
+)";
+
+class PbtCoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Restart();
+    ASSERT_TRUE(coordinator_->CreateStudy(kPbtStudy).ok());
+    for (int i = 0; i < 4; ++i) {
+      auto assignment = coordinator_->AcquireTrial("w", "cpu");
+      ASSERT_TRUE(assignment.ok() && assignment->has_value());
+      leases_.push_back((*assignment)->lease);
+      EXPECT_TRUE((*assignment)->upload_checkpoints);
+    }
+  }
+
+  void Restart() {
+    coordinator_.reset();
+    auto created = Coordinator::Create(&store_, &clock_, options_);
+    ASSERT_TRUE(created.ok()) << created.status();
+    coordinator_ = std::move(*created);
+  }
+
+  absl::Status AddCheckpoint(int trial, int64_t step, bool* committed = nullptr) {
+    return coordinator_->AddCheckpoint("w", leases_[trial], step, [committed] {
+      if (committed != nullptr) *committed = true;
+      return absl::OkStatus();
+    });
+  }
+
+  TrialAction Report(int trial, int64_t step, double acc, ExploitAnswer* exploit) {
+    auto action =
+        coordinator_->ReportProgress("w", leases_[trial], {step, {{"acc", acc}}}, exploit);
+    EXPECT_TRUE(action.ok()) << action.status();
+    return action.ok() ? *action : TrialAction::kStop;
+  }
+
+  TrialRecord Trial(int64_t number) {
+    auto trials = coordinator_->ListTrials("pop");
+    EXPECT_TRUE(trials.ok());
+    return trials->at(number);
+  }
+
+  MemoryStudyStore store_;
+  FakeClock clock_;
+  CoordinatorOptions options_{absl::Seconds(30), absl::Seconds(5)};
+  std::unique_ptr<Coordinator> coordinator_;
+  std::vector<LeaseKey> leases_;
+};
+
+TEST_F(PbtCoordinatorTest, LaggingTrialExploitsTheLeaderDurably) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(AddCheckpoint(i, 2).ok());
+  ExploitAnswer exploit;
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Report(i, 1, accs[i] - 0.1, &exploit), TrialAction::kContinue);
+    EXPECT_EQ(Report(i, 2, accs[i], &exploit), TrialAction::kContinue);
+  }
+  EXPECT_EQ(Report(3, 1, 0.05, &exploit), TrialAction::kContinue);  // Not an interval step.
+  const ParamMap before = Trial(3).params;
+  ASSERT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kExploit);
+  EXPECT_EQ(exploit.donor, 0);
+  EXPECT_EQ(exploit.donor_step, 2);
+
+  // Stored before the answer: new parameters (trial 0's x times 0.8 or 1.2)
+  // and the record of the exploit with the parameters before.
+  const TrialRecord trial = Trial(3);
+  EXPECT_EQ(trial.state, TrialState::kRunning);
+  ASSERT_EQ(trial.exploits.size(), 1u);
+  EXPECT_EQ(trial.exploits[0].step, 2);
+  EXPECT_EQ(trial.exploits[0].donor, 0);
+  EXPECT_EQ(trial.exploits[0].donor_step, 2);
+  EXPECT_EQ(trial.exploits[0].params_before, before);
+  const double donor_x = std::get<double>(Trial(0).params.at("x"));
+  const double x = std::get<double>(trial.params.at("x"));
+  EXPECT_TRUE(std::abs(x - std::min(1.0, donor_x * 1.2)) < 1e-12 ||
+              std::abs(x - std::max(0.01, donor_x * 0.8)) < 1e-12)
+      << x << " from " << donor_x;
+  const nlohmann::json params = nlohmann::json::parse(exploit.params_json);
+  EXPECT_DOUBLE_EQ(params.at("x").get<double>(), x);
+
+  // The same lease goes on; the restarted run reports step 3.
+  EXPECT_EQ(Report(3, 3, 0.85, &exploit), TrialAction::kContinue);
+  // A coordinator rebuilt from the store keeps the lineage.
+  Restart();
+  EXPECT_EQ(Trial(3).exploits, trial.exploits);
+  EXPECT_EQ(Trial(3).params, trial.params);
+}
+
+TEST_F(PbtCoordinatorTest, NoExploitWithoutADonorCheckpointOrForOldCallers) {
+  ExploitAnswer exploit;
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) Report(i, 2, accs[i], &exploit);
+  EXPECT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kContinue);  // No checkpoint of trial 0.
+  ASSERT_TRUE(AddCheckpoint(0, 2).ok());
+  // Without an ExploitAnswer to fill in, a pbt study answers CONTINUE.
+  auto action = coordinator_->ReportProgress("w", leases_[3], {2, {{"acc", 0.1}}});
+  ASSERT_TRUE(action.ok());
+  EXPECT_EQ(*action, TrialAction::kContinue);
+  EXPECT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kExploit);
+}
+
+TEST_F(PbtCoordinatorTest, CheckpointsNeedTheLeaseAndAreIndexed) {
+  bool committed = false;
+  LeaseKey stale = leases_[1];
+  stale.attempt++;
+  EXPECT_EQ(coordinator_
+                ->AddCheckpoint("w", stale, 2,
+                                [&] {
+                                  committed = true;
+                                  return absl::OkStatus();
+                                })
+                .code(),
+            absl::StatusCode::kAborted);
+  EXPECT_FALSE(committed);  // Nothing is stored for a lease the worker lost.
+  EXPECT_EQ(AddCheckpoint(1, -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coordinator_
+                ->AddCheckpoint("w", leases_[1], 2, [] { return absl::InternalError("disk full"); })
+                .code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(AddCheckpoint(1, 2, &committed).ok());
+  EXPECT_TRUE(committed);
+  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).ok());
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", stale, 1, 2).code(),
+            absl::StatusCode::kAborted);
+  // Only the last kPbtCheckpointsKept are kept.
+  for (int64_t step = 4; step <= 2 * (kPbtCheckpointsKept + 1); step += 2) {
+    ASSERT_TRUE(AddCheckpoint(1, step).ok());
+  }
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
+
+  // After a restart the index comes from the checkpoint store.
+  Restart();
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).code(),
+            absl::StatusCode::kNotFound);
+  coordinator_->RestoreCheckpoints({{"pop", {{1, {4, 6}}}}, {"unknown", {{0, {2}}}}});
+  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
+}
+
+}  // namespace
+}  // namespace vernier
