@@ -8,21 +8,10 @@
 #include "grpcpp/client_context.h"
 #include "nlohmann/json.hpp"
 #include "server/logic/study_spec.h"
+#include "server/service/proto_convert.h"
 
 namespace vernier {
 namespace {
-
-v1::ParameterValue ToProto(const ParamValue& value) {
-  v1::ParameterValue out;
-  if (const auto* d = std::get_if<double>(&value)) {
-    out.set_double_value(*d);
-  } else if (const auto* i = std::get_if<int64_t>(&value)) {
-    out.set_int_value(*i);
-  } else {
-    out.set_string_value(std::get<std::string>(value));
-  }
-  return out;
-}
 
 absl::StatusOr<ParamSet> ParamSetFromJson(const nlohmann::ordered_json& node,
                                           const std::string& path) {

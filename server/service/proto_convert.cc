@@ -97,20 +97,23 @@ v1::Study ToProto(const StudyView& view) {
   return study;
 }
 
+v1::ParameterValue ToProto(const ParamValue& value) {
+  v1::ParameterValue out;
+  if (const auto* d = std::get_if<double>(&value)) {
+    out.set_double_value(*d);
+  } else if (const auto* i = std::get_if<int64_t>(&value)) {
+    out.set_int_value(*i);
+  } else {
+    out.set_string_value(std::get<std::string>(value));
+  }
+  return out;
+}
+
 v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
   v1::Trial out;
   out.set_study(trial.study);
   out.set_number(trial.number);
-  for (const auto& [name, value] : trial.params) {
-    v1::ParameterValue& param = (*out.mutable_params())[name];
-    if (const auto* d = std::get_if<double>(&value)) {
-      param.set_double_value(*d);
-    } else if (const auto* i = std::get_if<int64_t>(&value)) {
-      param.set_int_value(*i);
-    } else {
-      param.set_string_value(std::get<std::string>(value));
-    }
-  }
+  for (const auto& [name, value] : trial.params) (*out.mutable_params())[name] = ToProto(value);
   out.set_state(ToProto(trial.state));
   for (const Measurement& m : trial.intermediate) {
     v1::Measurement* proto = out.add_intermediate();
@@ -133,14 +136,7 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
     proto->set_donor_trial(exploit.donor);
     proto->set_donor_step(exploit.donor_step);
     for (const auto& [name, value] : exploit.params_before) {
-      v1::ParameterValue& param = (*proto->mutable_params_before())[name];
-      if (const auto* d = std::get_if<double>(&value)) {
-        param.set_double_value(*d);
-      } else if (const auto* i = std::get_if<int64_t>(&value)) {
-        param.set_int_value(*i);
-      } else {
-        param.set_string_value(std::get<std::string>(value));
-      }
+      (*proto->mutable_params_before())[name] = ToProto(value);
     }
   }
   return out;

@@ -12,6 +12,7 @@
 namespace vernier {
 
 v1::Study ToProto(const StudyView& view);
+v1::ParameterValue ToProto(const ParamValue& value);
 v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective);
 v1::TrialState ToProto(TrialState state);
 v1::TrialLease ToProto(const LeaseKey& lease);
