@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "trainer/foreach_optimizers.h"
 #include "trainer/metrics.h"
 
 namespace vernier {
@@ -266,11 +267,11 @@ absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(
   namespace optim = torch::optim;
   const std::string& name = options.optimizer;
   if (name == "gd" || name == "sgd") {
-    return std::make_unique<optim::SGD>(
+    return std::make_unique<ForeachSgd>(
         std::move(parameters), optim::SGDOptions(options.lr).weight_decay(options.weight_decay));
   }
   if (name == "momentum") {
-    return std::make_unique<optim::SGD>(std::move(parameters),
+    return std::make_unique<ForeachSgd>(std::move(parameters),
                                         optim::SGDOptions(options.lr)
                                             .momentum(options.momentum)
                                             .nesterov(options.nesterov)
@@ -279,13 +280,13 @@ absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> MakeOptimizer(
   if (name == "adam" || name == "adamw") {
     const std::tuple<double, double> betas{options.beta1, options.beta2};
     if (name == "adam") {
-      return std::make_unique<optim::Adam>(std::move(parameters),
+      return std::make_unique<ForeachAdam>(std::move(parameters),
                                            optim::AdamOptions(options.lr)
                                                .betas(betas)
                                                .eps(options.eps)
                                                .weight_decay(options.weight_decay));
     }
-    return std::make_unique<optim::AdamW>(std::move(parameters),
+    return std::make_unique<ForeachAdamW>(std::move(parameters),
                                           optim::AdamWOptions(options.lr)
                                               .betas(betas)
                                               .eps(options.eps)
@@ -342,6 +343,23 @@ torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l
   return penalty;
 }
 
+void AddWeightPenaltyGradients(const torch::nn::Module& module, double l1, double l2) {
+  if (l1 == 0 && l2 == 0) return;
+  torch::NoGradGuard no_grad;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (!EndsWith(item.key(), "weight")) continue;
+    torch::Tensor weight = item.value();
+    torch::Tensor& gradient = weight.mutable_grad();
+    if (!gradient.defined()) gradient = torch::zeros_like(weight);
+    if (l1 != 0) gradient.add_(weight.sign(), l1);
+    if (l2 != 0) gradient.add_(weight, 2 * l2);
+  }
+}
+
+void ClearGradients(const std::vector<torch::Tensor>& parameters) {
+  for (torch::Tensor parameter : parameters) parameter.mutable_grad().reset();
+}
+
 double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const DeviceSplit& train,
                   const Objective& objective, const TrainOptions& options,
                   const AugmentOptions& augment, bool bf16, at::Generator& generator) {
@@ -351,7 +369,6 @@ double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const Devi
   const torch::Device device = train.inputs.device();
   const torch::Tensor order =
       torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-  const bool penalised = options.l1 != 0 || options.l2 != 0;
   const bool augmented = augment.enabled() && train.inputs.dim() == 4;
   const std::vector<torch::Tensor> parameters = model.parameters();
   // Batches are gathered into these two buffers, allocated once per epoch;
@@ -370,15 +387,15 @@ double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const Devi
     torch::index_select_out(inputs, train.inputs, 0, index);
     torch::index_select_out(targets, train.targets, 0, index);
     if (augmented) inputs = AugmentImages(inputs, augment);
-    optimizer.zero_grad();
+    ClearGradients(parameters);
     torch::Tensor loss;
     {
       Bf16Autocast autocast(bf16);
       loss = DataLoss(model.forward(inputs), targets, objective);
     }
     loss_sum += loss.detach() * static_cast<double>(count);
-    if (penalised) loss = loss + WeightPenalty(model, options.l1, options.l2);
     loss.backward();
+    AddWeightPenaltyGradients(model, options.l1, options.l2);
     if (options.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, options.clip_norm);
     optimizer.step();
   }

@@ -597,6 +597,40 @@ TEST(WeightPenaltyTest, GradientsAreHandComputed) {
   EXPECT_TRUE(torch::allclose(linear->weight.grad(), torch::tensor({{0.2f, -0.2f}})));
 }
 
+// The gradient form of the penalty adds exactly what backpropagating it adds,
+// on top of an existing gradient and where there is none yet.
+TEST(WeightPenaltyTest, GradientFormMatchesBackpropagation) {
+  torch::manual_seed(11);
+  torch::nn::Sequential net(torch::nn::Linear(3, 4), torch::nn::ReLU(), torch::nn::Linear(4, 2));
+  const torch::Tensor input = torch::randn({5, 3});
+  auto gradients = [&](bool through_autograd) {
+    ClearGradients(net->parameters());
+    torch::Tensor loss = net->forward(input).square().sum();
+    if (through_autograd) loss = loss + WeightPenalty(*net, 0.03, 0.02);
+    loss.backward();
+    if (!through_autograd) AddWeightPenaltyGradients(*net, 0.03, 0.02);
+    std::vector<torch::Tensor> out;
+    for (const torch::Tensor& parameter : net->parameters())
+      out.push_back(parameter.grad().clone());
+    return out;
+  };
+  const std::vector<torch::Tensor> want = gradients(true);
+  const std::vector<torch::Tensor> got = gradients(false);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-6, 1e-7)) << i;
+  }
+  // No gradient yet (a weight the loss did not use): the penalty's alone.
+  torch::nn::Linear unused(2, 1);
+  {
+    torch::NoGradGuard no_grad;
+    unused->weight.copy_(torch::tensor({{1.5f, -0.5f}}));
+  }
+  AddWeightPenaltyGradients(*unused, 0.2, 0.1);
+  EXPECT_TRUE(torch::allclose(unused->weight.grad(), torch::tensor({{0.5f, -0.3f}})));
+  EXPECT_FALSE(unused->bias.grad().defined());
+}
+
 TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
   DeviceData data = TinyImages(48, 8, 8);
   testing::TempDir dir;
