@@ -539,6 +539,27 @@ absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
   return status;
 }
 
+namespace {
+
+// Loads the optimizer's state (moments, buffers, step counts) from `archive`
+// but keeps its settings: torch's load() also restores each group's options,
+// which would give a trial that resumes from another trial's checkpoint (pbt's
+// exploit) the donor's momentum, betas and weight decay instead of its own.
+void LoadOptimizerState(torch::serialize::InputArchive& archive,
+                        torch::optim::Optimizer& optimizer) {
+  std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> settings;
+  for (const torch::optim::OptimizerParamGroup& group : optimizer.param_groups()) {
+    settings.push_back(group.options().clone());
+  }
+  optimizer.load(archive);
+  std::vector<torch::optim::OptimizerParamGroup>& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size() && i < settings.size(); ++i) {
+    groups[i].set_options(std::move(settings[i]));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& model,
                                    torch::optim::Optimizer& optimizer, torch::Device device) {
   const std::string state_path = dir + "/state.json";
@@ -566,7 +587,7 @@ absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& mo
       if (std::string(name) == "model.pt") {
         model.load(archive);
       } else {
-        optimizer.load(archive);
+        LoadOptimizerState(archive, optimizer);
       }
     } catch (const c10::Error& e) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -207,8 +207,10 @@ absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
 
 // Loads a checkpoint SaveCheckpoint wrote into `model` and `optimizer` (which
 // must have the checkpoint's structure), tensors onto `device`, and returns
-// its epoch. Returns NOT_FOUND when a file is missing, INVALID_ARGUMENT
-// (naming the file) when a file does not match.
+// its epoch. The optimizer's settings (momentum, betas, eps, weight decay) stay
+// its own: only its state comes from the checkpoint, so a trial resuming from
+// another trial's checkpoint trains with its own parameters. Returns NOT_FOUND when a file is
+// missing, INVALID_ARGUMENT (naming the file) when a file does not match.
 absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& model,
                                    torch::optim::Optimizer& optimizer, torch::Device device);
 

@@ -52,7 +52,10 @@ run_study() {  # $1 = yaml name
     > $OUT/$1-run.log 2>&1; echo "rc=$?" >> $OUT/$1-run.log
   log "$1 study wall seconds $(python3 -c "print(round($(date +%s.%N) - $t0, 1))")"
   tail -5 $OUT/$1-run.log | tee -a $OUT/summary.txt
-  stage/bin/vernier-server --db vd-$1/vernier.db --listen 127.0.0.1:50999 > /dev/null 2>&1 & local pid=$!
+  export_study $1
+}
+export_study() {  # $1 = yaml name of a finished study in vd-$1
+  stage/bin/vernier-server --insecure --db vd-$1/vernier.db --listen 127.0.0.1:50999 > /dev/null 2>&1 & local pid=$!
   sleep 2
   stage/bin/vernier --server 127.0.0.1:50999 study export fmnist-$1 --format csv -o $OUT/$1-trials.csv --intermediate $OUT/$1-curves.csv
   stage/bin/vernier --server 127.0.0.1:50999 trials fmnist-$1 > $OUT/$1-trials.txt
@@ -83,6 +86,9 @@ for phase in $PHASES; do
   asha) run_study asha 8 ${ASHA_TIMEOUT:-} ;;
   curves) run_study curves 12 ;;
   curves_extra) run_study curves_extra 16 ${CURVES_TIMEOUT:-} ;;
+  export:*) export_study ${phase#export:} ;;
   esac
 done
 log done
+# At most 8 files come back from a device run: the logs travel as one archive.
+(cd $OUT && tar -czf logs.tar.gz --remove-files *.log)

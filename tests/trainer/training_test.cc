@@ -682,6 +682,43 @@ TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
   EXPECT_TRUE(torch::equal(full->forward(data.val.inputs), loaded->forward(data.val.inputs)));
 }
 
+// pbt's exploit resumes a trial from another trial's checkpoint with perturbed
+// parameters: the moments come from the checkpoint, the settings do not.
+TEST_F(TrainingTest, LoadCheckpointKeepsTheOptimizersOwnSettings) {
+  DeviceData data = TinyImages(32, 8, 8);
+  testing::TempDir dir;
+  TrainOptions donor_options = TinyOptions();
+  donor_options.optimizer = "momentum";
+  donor_options.momentum = 0.5;
+  donor_options.weight_decay = 0.01;
+  donor_options.checkpoint_every = 1;
+  donor_options.epochs = 1;
+  Net donor = MakeCnn(data, CrossEntropy(), 0.0);
+  auto donor_optimizer = MakeOptimizer(donor_options, donor->parameters());
+  ASSERT_TRUE(donor_optimizer.ok());
+  TrainRun run;
+  run.checkpoint_dir = dir.File("donor");
+  RecordingSink sink;
+  ASSERT_TRUE(
+      Train(*donor, **donor_optimizer, data, CrossEntropy(), donor_options, run, sink).ok());
+
+  TrainOptions own = donor_options;
+  own.momentum = 0.9;
+  own.weight_decay = 0.002;
+  Net model = MakeCnn(data, CrossEntropy(), 0.0);
+  auto optimizer = MakeOptimizer(own, model->parameters());
+  ASSERT_TRUE(optimizer.ok());
+  ASSERT_TRUE(LoadCheckpoint(run.checkpoint_dir, *model, **optimizer, torch::kCPU).ok());
+  for (const torch::optim::OptimizerParamGroup& group : (*optimizer)->param_groups()) {
+    const auto& settings = static_cast<const torch::optim::SGDOptions&>(group.options());
+    EXPECT_EQ(settings.momentum(), 0.9);
+    EXPECT_EQ(settings.weight_decay(), 0.002);
+  }
+  // And the momentum buffers came from the checkpoint.
+  EXPECT_FALSE((*optimizer)->state().empty());
+  EXPECT_EQ((*optimizer)->state().size(), (*donor_optimizer)->state().size());
+}
+
 TEST_F(TrainingTest, LoadCheckpointErrorsNameTheFile) {
   DeviceData data = TinyImages(8, 2, 2);
   Net model = MakeCnn(data, CrossEntropy());
