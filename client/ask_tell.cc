@@ -32,6 +32,21 @@ absl::StatusOr<double> ParseNumber(const std::string& text, absl::string_view fl
   return value;
 }
 
+// Parses --metric name=value flags into `metrics`.
+absl::Status ParseMetrics(const std::vector<std::string>& flags,
+                          google::protobuf::Map<std::string, double>& metrics) {
+  for (const std::string& metric : flags) {
+    const size_t eq = metric.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metric: \"", metric, "\" is not name=value"));
+    }
+    ASSIGN_OR_RETURN(double value, ParseNumber(metric.substr(eq + 1), "--metric"));
+    metrics[metric.substr(0, eq)] = value;
+  }
+  return absl::OkStatus();
+}
+
 // Fills `request` from the command line's arguments.
 absl::Status BuildTellRequest(const TellArgs& args, v1::TellRequest& request) {
   request.set_study(args.study);
@@ -42,15 +57,7 @@ absl::Status BuildTellRequest(const TellArgs& args, v1::TellRequest& request) {
     ASSIGN_OR_RETURN(double value, ParseNumber(*args.value, "--value"));
     request.set_value(value);
   }
-  for (const std::string& metric : args.metrics) {
-    const size_t eq = metric.rfind('=');
-    if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--metric: \"", metric, "\" is not name=value"));
-    }
-    ASSIGN_OR_RETURN(double value, ParseNumber(metric.substr(eq + 1), "--metric"));
-    (*request.mutable_metrics())[metric.substr(0, eq)] = value;
-  }
+  RETURN_IF_ERROR(ParseMetrics(args.metrics, *request.mutable_metrics()));
   if (!args.reason.empty()) {
     if (state != v1::TRIAL_STATE_FAILED) {
       return absl::InvalidArgumentError("--reason: only with --state failed");
@@ -86,6 +93,28 @@ absl::Status TellCommand(const CommandContext& ctx, const TellArgs& args) {
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, args.study));
   *ctx.out << FormatTrials({response.trial()}, info.objective().metric(), ctx.format,
                            absl::ToUnixMillis(absl::Now()));
+  return absl::OkStatus();
+}
+
+absl::Status ReportCommand(const CommandContext& ctx, const ReportArgs& args) {
+  v1::ReportRequest request;
+  request.set_study(args.study);
+  request.set_trial_number(args.trial);
+  request.set_step(args.step);
+  if (args.value) {
+    ASSIGN_OR_RETURN(double value, ParseNumber(*args.value, "--value"));
+    request.set_value(value);
+  }
+  RETURN_IF_ERROR(ParseMetrics(args.metrics, *request.mutable_metrics()));
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::ReportResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->Report(&rpc, request, &response), ctx.server_address));
+  *ctx.out << nlohmann::json{{"trial", args.trial},
+                             {"step", args.step},
+                             {"should_prune", response.should_prune()}}
+                  .dump()
+           << "\n";
   return absl::OkStatus();
 }
 

@@ -33,6 +33,22 @@ struct TellArgs {
 // parse, or a --reason without --state failed; the server's answer otherwise.
 absl::Status TellCommand(const CommandContext& ctx, const TellArgs& args);
 
+// What `vernier report` sends, as given on the command line.
+struct ReportArgs {
+  std::string study;
+  int64_t trial = -1;
+  int64_t step = -1;
+  std::optional<std::string> value;  // --value: a number, inf or -inf
+  std::vector<std::string> metrics;  // --metric name=value, repeated
+};
+
+// `vernier report STUDY TRIAL --step S --value V`: records an intermediate
+// value of an asked trial and prints one line of JSON, {"trial": N, "step":
+// S, "should_prune": true|false}, whatever the --format. should_prune true
+// means the trial is PRUNED: stop it (no tell is needed). INVALID_ARGUMENT
+// naming the flag for a value or metric that does not parse.
+absl::Status ReportCommand(const CommandContext& ctx, const ReportArgs& args);
+
 }  // namespace vernier
 
 #endif  // VERNIER_CLIENT_ASK_TELL_H_

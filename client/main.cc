@@ -109,6 +109,19 @@ int main(int argc, char** argv) {
   tell->add_option("--metric", tell_args.metrics, "name=value, repeatable (final metrics)");
   tell->add_option("--state", tell_args.state, "complete, pruned or failed")->capture_default_str();
   tell->add_option("--reason", tell_args.reason, "why the trial failed (--state failed)");
+  vernier::ReportArgs report_args;
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "record an intermediate value of an asked trial: prints {..., \"should_prune\": true|false}");
+  report->add_option("study", report_args.study, "study name")->required();
+  report->add_option("trial", report_args.trial, "trial number (from vernier ask)")->required();
+  report->add_option("--step", report_args.step, "the step (epoch, iteration), >= 0")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+  std::string report_value;
+  CLI::Option* report_value_option = report->add_option(
+      "--value", report_value, "the objective's value at the step (a number, inf or -inf)");
+  report->add_option("--metric", report_args.metrics, "name=value, repeatable");
 
   vernier::RunOptions run_options;
   CLI::App* run =
@@ -177,6 +190,9 @@ int main(int argc, char** argv) {
   } else if (tell->parsed()) {
     if (tell_value_option->count() > 0) tell_args.value = tell_value;
     status = vernier::TellCommand(ctx, tell_args);
+  } else if (report->parsed()) {
+    if (report_value_option->count() > 0) report_args.value = report_value;
+    status = vernier::ReportCommand(ctx, report_args);
   } else if (enqueue->parsed()) {
     enqueue_options.err = &std::cerr;
     status = vernier::EnqueueCommand(ctx, name, enqueue_options);

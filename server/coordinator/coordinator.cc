@@ -39,6 +39,29 @@ absl::Status CheckMetrics(const MetricMap& metrics, absl::string_view field) {
   return absl::OkStatus();
 }
 
+// `metrics` with the objective `metric`'s `value` added when given;
+// INVALID_ARGUMENT when `metrics` has it too.
+absl::StatusOr<MetricMap> WithObjectiveValue(const std::string& metric, std::optional<double> value,
+                                             MetricMap metrics) {
+  if (value && !metrics.emplace(metric, *value).second) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value: the objective \"", metric, "\" is also in metrics; give it once"));
+  }
+  return metrics;
+}
+
+// Puts `measurement` into `values` (kept in step order), replacing a stored
+// measurement of the same step.
+void InsertMeasurement(std::vector<Measurement>& values, const Measurement& measurement) {
+  auto at = std::lower_bound(values.begin(), values.end(), measurement.step,
+                             [](const Measurement& m, int64_t step) { return m.step < step; });
+  if (at != values.end() && at->step == measurement.step) {
+    *at = measurement;
+  } else {
+    values.insert(at, measurement);
+  }
+}
+
 // `reason` cut to kMaxFailureReasonBytes at a UTF-8 character boundary.
 std::string BoundedReason(const std::string& reason) {
   if (reason.size() <= kMaxFailureReasonBytes) return reason;
@@ -460,14 +483,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
   }
   RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "measurement.metrics"));
   RETURN_IF_ERROR(store_->AddMeasurement(lease.study, lease.trial_number, measurement));
-  auto& values = trial->intermediate;
-  auto at = std::lower_bound(values.begin(), values.end(), measurement.step,
-                             [](const Measurement& m, int64_t step) { return m.step < step; });
-  if (at != values.end() && at->step == measurement.step) {
-    *at = measurement;
-  } else {
-    values.insert(at, measurement);
-  }
+  InsertMeasurement(trial->intermediate, measurement);
   entry->lease_deadline[trial->number] = clock_->Now() + options_.lease;
 
   const bool stop_study = entry->record.state != StudyState::kActive;
@@ -758,13 +774,7 @@ absl::StatusOr<TrialRecord> Coordinator::ToldTrial(const StudyEntry& entry, Tria
         "state: a trial ends COMPLETE, PRUNED or FAILED, not ", TrialStateName(state)));
   }
   const std::string& metric = entry.spec.objective.metric;
-  MetricMap final_metrics = metrics;
-  if (value) {
-    if (!final_metrics.emplace(metric, *value).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("value: the objective \"", metric, "\" is also in metrics; give it once"));
-    }
-  }
+  ASSIGN_OR_RETURN(MetricMap final_metrics, WithObjectiveValue(metric, value, metrics));
   RETURN_IF_ERROR(CheckMetrics(final_metrics, "metrics"));
   auto objective = final_metrics.find(metric);
   if (state == TrialState::kComplete) {
@@ -807,18 +817,63 @@ absl::StatusOr<TrialView> Coordinator::Tell(const std::string& study, int64_t tr
   RETURN_IF_ERROR(ExpireLeasesLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
   ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, trial_number));
-  if (trial->state != TrialState::kRunning || trial->worker_id != kAskedWorkerId) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "trial ", trial_number, " of study \"", study, "\" is ", TrialStateName(trial->state),
-        trial->state == TrialState::kRunning ? " on a worker" : "",
-        ": only a RUNNING trial handed out by Ask can be told"));
+  if (state == TrialState::kPruned && trial->state == TrialState::kPruned &&
+      trial->worker_id == kAskedWorkerId) {
+    return TrialView{*trial, entry->spec.objective};  // Report pruned it already.
   }
+  RETURN_IF_ERROR(CheckAskedTrial(study, *trial, "told"));
   ASSIGN_OR_RETURN(TrialRecord updated,
                    ToldTrial(*entry, *trial, state, value, metrics, failure_reason));
   updated.end_time = clock_->Now();
   RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
   RETURN_IF_ERROR(MaybeFinishStudy(*entry));
   return TrialView{entry->trials[trial_number], entry->spec.objective};
+}
+
+absl::Status Coordinator::CheckAskedTrial(const std::string& study, const TrialRecord& trial,
+                                          absl::string_view call) {
+  if (trial.state == TrialState::kRunning && trial.worker_id == kAskedWorkerId) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "trial ", trial.number, " of study \"", study, "\" is ", TrialStateName(trial.state),
+      trial.state == TrialState::kRunning ? " on a worker" : "",
+      ": only a RUNNING trial handed out by Ask can be ", call));
+}
+
+absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_t trial_number,
+                                                std::optional<double> value,
+                                                Measurement measurement) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ExpireLeasesLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(study));
+  ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, trial_number));
+  RETURN_IF_ERROR(CheckAskedTrial(study, *trial, "reported"));
+  if (measurement.step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", measurement.step));
+  }
+  ASSIGN_OR_RETURN(measurement.metrics, WithObjectiveValue(entry->spec.objective.metric, value,
+                                                           std::move(measurement.metrics)));
+  if (measurement.metrics.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("value: a report needs the objective \"",
+                                                   entry->spec.objective.metric,
+                                                   "\" or other metrics"));
+  }
+  RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "metrics"));
+  RETURN_IF_ERROR(store_->AddMeasurement(study, trial_number, measurement));
+  InsertMeasurement(trial->intermediate, measurement);
+  // As ReportProgress: a study stopped meanwhile stops its running trials.
+  const bool prune = entry->record.state != StudyState::kActive ||
+                     entry->pruner->ShouldPrune(entry->spec.objective, *trial, measurement.step,
+                                                AllTrials(*entry));
+  if (prune) {
+    TrialRecord updated = *trial;
+    updated.state = TrialState::kPruned;
+    updated.end_time = clock_->Now();
+    RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
+    RETURN_IF_ERROR(MaybeFinishStudy(*entry));
+  }
+  return AskedReport{prune, TrialView{entry->trials[trial_number], entry->spec.objective}};
 }
 
 }  // namespace vernier

@@ -112,6 +112,13 @@ struct TrialView {
   ObjectiveSpec objective;
 };
 
+// Coordinator::Report's answer: whether the pruner stopped the trial, and
+// the trial as stored.
+struct AskedReport {
+  bool should_prune = false;
+  TrialView view;
+};
+
 // The objective's value of a trial: its final metric, else its last
 // intermediate one; nullopt when it reported none.
 std::optional<double> ObjectiveValue(const TrialRecord& trial, const ObjectiveSpec& objective);
@@ -166,6 +173,19 @@ class Coordinator {
   absl::StatusOr<TrialView> Tell(const std::string& study, int64_t trial_number, TrialState state,
                                  std::optional<double> value, const MetricMap& metrics,
                                  const std::string& failure_reason);
+  // Records an intermediate result of an asked trial at measurement.step
+  // (`value`, when given, is the objective metric's value there, merged into
+  // measurement.metrics) and judges it with the study's pruner as
+  // ReportProgress judges a worker's trial (a study no longer ACTIVE stops
+  // it too). When the pruner stops it, the
+  // trial is PRUNED before the call returns, and a later Tell with state
+  // PRUNED returns it unchanged. A pbt study never exploits an asked trial
+  // (it has no checkpoints here). Nothing is stored on an error: as Tell's
+  // (NOT_FOUND; FAILED_PRECONDITION naming the trial and its state), and
+  // INVALID_ARGUMENT for a negative step, no value at all, `value` given
+  // twice, or metrics beyond the bounds above.
+  absl::StatusOr<AskedReport> Report(const std::string& study, int64_t trial_number,
+                                     std::optional<double> value, Measurement measurement);
 
   // Blocks until every store write made before the call is durable
   // (StudyStore::WaitDurable). Callers that answer a client call it, without
@@ -315,6 +335,10 @@ class Coordinator {
   // history; nullopt when every trial of the budget is created.
   std::optional<TrialRecord> NextTrial(StudyEntry& entry, const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when `trial` is RUNNING and was handed out by Ask, else
+  // FAILED_PRECONDITION naming it, its state, and what `call` needs.
+  static absl::Status CheckAskedTrial(const std::string& study, const TrialRecord& trial,
+                                      absl::string_view call);
   // Tell's checks of the result; the updated trial, or INVALID_ARGUMENT.
   static absl::StatusOr<TrialRecord> ToldTrial(const StudyEntry& entry, TrialRecord trial,
                                                TrialState state, std::optional<double> value,

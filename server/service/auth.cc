@@ -106,6 +106,7 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, BackupDatabase, v1::BackupDat
                     v1::BackupDatabaseResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Ask, v1::AskRequest, v1::AskResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Tell, v1::TellRequest, v1::TellResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Report, v1::ReportRequest, v1::ReportResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueTrial, v1::EnqueueTrialRequest, v1::Trial)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,

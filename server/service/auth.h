@@ -93,6 +93,8 @@ class AuthStudyService final : public v1::StudyService::Service {
                    v1::AskResponse* response) override;
   grpc::Status Tell(grpc::ServerContext* context, const v1::TellRequest* request,
                     v1::TellResponse* response) override;
+  grpc::Status Report(grpc::ServerContext* context, const v1::ReportRequest* request,
+                      v1::ReportResponse* response) override;
   grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
                             v1::Trial* response) override;
 

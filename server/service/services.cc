@@ -248,6 +248,23 @@ grpc::Status StudyServiceImpl::Tell(grpc::ServerContext*, const v1::TellRequest*
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* request,
+                                      v1::ReportResponse* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  std::optional<double> value;
+  if (request->has_value()) value = request->value();
+  Measurement measurement;
+  measurement.step = request->step();
+  measurement.metrics = MetricMap(request->metrics().begin(), request->metrics().end());
+  absl::StatusOr<AskedReport> reported = coordinator_->Report(
+      request->study(), request->trial_number(), value, std::move(measurement));
+  if (!reported.ok()) return ToGrpcStatus(reported.status());
+  response->set_should_prune(reported->should_prune);
+  *response->mutable_trial() = ToProto(reported->view.trial, reported->view.objective);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::UploadCheckpoint(
     grpc::ServerContext*, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
     v1::UploadCheckpointResponse* response) {

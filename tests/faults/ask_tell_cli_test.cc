@@ -107,5 +107,51 @@ TEST_F(AskTellCliTest, AskedTrialSurvivesKillNineAndCanBeTold) {
   EXPECT_EQ(trials[0]["final_metrics"]["loss"], 0.5);
 }
 
+constexpr char kPrunedStudy[] = R"(
+name: curves
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: 0, high: 1}
+pruner: {type: median, warmup_steps: 0, min_trials: 1}
+budget: {max_trials: 3}
+trainer: {external: true}
+)";
+
+// `vernier report`: intermediate values of asked trials, the pruner's answer
+// as JSON, and a pruned trial that survives kill -9 as PRUNED.
+TEST_F(AskTellCliTest, ReportPrintsShouldPruneAndThePrunedTrialStaysPruned) {
+  ASSERT_TRUE(StartServer(30));
+  ASSERT_TRUE(CreateStudy(kPrunedStudy));
+  ASSERT_TRUE(Ask("curves").is_object());
+  CliResult first = Cli({"report", "curves", "0", "--step", "1", "--value", "1.0"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(json::parse(first.out, nullptr, false),
+            (json{{"trial", 0}, {"step", 1}, {"should_prune", false}}));
+  ASSERT_EQ(Cli({"tell", "curves", "0", "--value", "0.5"}).exit_code, 0);
+
+  ASSERT_TRUE(Ask("curves").is_object());
+  CliResult lagging =
+      Cli({"report", "curves", "1", "--step", "1", "--value", "9", "--metric", "acc=0.1"});
+  ASSERT_EQ(lagging.exit_code, 0) << lagging.err;
+  EXPECT_EQ(json::parse(lagging.out, nullptr, false)["should_prune"], true) << lagging.out;
+  server_->Kill(SIGKILL);
+  ASSERT_TRUE(StartServer(30));
+  json trials = CliJson({"trials", "curves"});
+  ASSERT_TRUE(trials.is_array() && trials.size() == 2) << trials;
+  EXPECT_EQ(trials[1]["state"], "PRUNED");
+  EXPECT_EQ(Cli({"tell", "curves", "1", "--state", "pruned"}).exit_code, 0);
+
+  // Bad input: 2 for what the user typed wrong, 1 for the server's no.
+  CliResult no_step = Cli({"report", "curves", "1", "--value", "1"});
+  EXPECT_EQ(no_step.exit_code, 2);
+  EXPECT_THAT(no_step.err, HasSubstr("--step"));
+  CliResult bad_value = Cli({"report", "curves", "1", "--step", "2", "--value", "high"});
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_THAT(bad_value.err, HasSubstr("--value"));
+  CliResult pruned = Cli({"report", "curves", "1", "--step", "2", "--value", "1"});
+  EXPECT_EQ(pruned.exit_code, 1);
+  EXPECT_THAT(pruned.err, HasSubstr("is PRUNED"));
+}
+
 }  // namespace
 }  // namespace vernier

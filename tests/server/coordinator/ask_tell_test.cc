@@ -250,5 +250,111 @@ trainer: {external: true}
   EXPECT_THAT(told->trial.failure_reason, HasSubstr("mem"));
 }
 
+// Report (Optuna's trial.report + should_prune) on asked trials, with a
+// median pruner that judges from the first peer on.
+constexpr char kPrunedLoop[] = R"(
+name: curves
+objective: {metric: loss, goal: minimize}
+params:
+  x: {type: float, low: 0, high: 1}
+pruner: {type: median, warmup_steps: 0, min_trials: 1}
+budget: {max_trials: 4, parallel: 1}
+trainer: {external: true}
+)";
+
+absl::StatusOr<AskedReport> ReportValue(Coordinator& coordinator, int64_t trial, int64_t step,
+                                        std::optional<double> value, MetricMap metrics = {}) {
+  Measurement measurement;
+  measurement.step = step;
+  measurement.metrics = std::move(metrics);
+  return coordinator.Report("curves", trial, value, std::move(measurement));
+}
+
+TEST_F(AskTellTest, ReportRecordsStepsAndTheMedianPrunerStopsALaggingTrial) {
+  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  const int64_t leader = Ask("curves").number;
+  for (auto [step, loss] : {std::pair{1, 1.0}, std::pair{2, 0.5}}) {
+    absl::StatusOr<AskedReport> reported = ReportValue(*coordinator_, leader, step, loss);
+    ASSERT_TRUE(reported.ok()) << reported.status();
+    EXPECT_FALSE(reported->should_prune);
+    EXPECT_EQ(reported->view.trial.state, TrialState::kRunning);
+  }
+  ASSERT_TRUE(coordinator_->Tell("curves", leader, TrialState::kComplete, 0.5, {}, "").ok());
+
+  // Better than the leader at step 1: goes on. Worse: stopped and PRUNED.
+  const int64_t good = Ask("curves").number;
+  auto kept = ReportValue(*coordinator_, good, 1, 0.8, {{"acc", 0.9}});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->should_prune);
+  const int64_t bad = Ask("curves").number;
+  auto stopped = ReportValue(*coordinator_, bad, 1, 5.0);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->should_prune);
+  EXPECT_EQ(stopped->view.trial.state, TrialState::kPruned);
+  ASSERT_EQ(stopped->view.trial.intermediate.size(), 1u);
+  EXPECT_EQ(stopped->view.trial.intermediate[0].metrics.at("loss"), 5.0);
+
+  // The stored trials say the same after a restart.
+  Restart();
+  auto trials = coordinator_->ListTrials("curves");
+  ASSERT_TRUE(trials.ok());
+  EXPECT_EQ(trials->at(good).intermediate.at(0).metrics.at("acc"), 0.9);
+  EXPECT_EQ(trials->at(bad).state, TrialState::kPruned);
+  EXPECT_EQ(trials->at(leader).intermediate.size(), 2u);
+
+  // Telling the pruned trial PRUNED changes nothing; anything else is refused.
+  auto told = coordinator_->Tell("curves", bad, TrialState::kPruned, std::nullopt, {}, "");
+  ASSERT_TRUE(told.ok()) << told.status();
+  EXPECT_EQ(told->trial.state, TrialState::kPruned);
+  auto complete = coordinator_->Tell("curves", bad, TrialState::kComplete, 1.0, {}, "");
+  EXPECT_EQ(complete.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(complete.status().message(), HasSubstr("is PRUNED"));
+  auto again = ReportValue(*coordinator_, bad, 2, 1.0);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("can be reported"));
+}
+
+TEST_F(AskTellTest, ReportRefusesBadInputAndStoresNothing) {
+  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  const int64_t trial = Ask("curves").number;
+  EXPECT_EQ(ReportValue(*coordinator_, 9, 1, 1.0).status().code(), absl::StatusCode::kNotFound);
+  Measurement measurement;
+  measurement.step = 1;
+  EXPECT_EQ(coordinator_->Report("nope", trial, 1.0, measurement).status().code(),
+            absl::StatusCode::kNotFound);
+  auto negative = ReportValue(*coordinator_, trial, -1, 1.0);
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(negative.status().message(), HasSubstr("step"));
+  auto empty = ReportValue(*coordinator_, trial, 1, std::nullopt);
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.status().message(), HasSubstr("\"loss\""));
+  auto twice = ReportValue(*coordinator_, trial, 1, 1.0, {{"loss", 2.0}});
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kInvalidArgument);
+  auto unnamed = ReportValue(*coordinator_, trial, 1, 1.0, {{"", 2.0}});
+  EXPECT_EQ(unnamed.status().code(), absl::StatusCode::kInvalidArgument);
+  auto listed = coordinator_->ListTrials("curves");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->at(trial).intermediate.empty());
+  EXPECT_EQ(listed->at(trial).state, TrialState::kRunning);
+
+  // A worker's trial is not the user's to report.
+  ASSERT_TRUE(coordinator_->CreateStudy(kWorkers).ok());
+  auto leased = coordinator_->AcquireTrial("w1", "cpu");
+  ASSERT_TRUE(leased.ok() && leased->has_value());
+  auto on_worker = coordinator_->Report("mixed", (*leased)->trial.number, 1.0, measurement);
+  EXPECT_EQ(on_worker.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(on_worker.status().message(), HasSubstr("RUNNING on a worker"));
+}
+
+TEST_F(AskTellTest, ReportStopsTheTrialsOfAStoppedStudy) {
+  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  const int64_t trial = Ask("curves").number;
+  ASSERT_TRUE(coordinator_->StopStudy("curves").ok());
+  auto reported = ReportValue(*coordinator_, trial, 1, 1.0);
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_TRUE(reported->should_prune);
+  EXPECT_EQ(reported->view.trial.state, TrialState::kPruned);
+}
+
 }  // namespace
 }  // namespace vernier
