@@ -21,6 +21,10 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+// Offset of the per-epoch seed of torch's global generators from that of the
+// data order's generator (any constant far from the epoch counts works).
+constexpr uint64_t kGlobalRngStream = 0x9E3779B97F4A7C15u;
+
 // Examples per forward pass in evaluation: bounds memory, not a tuning knob.
 constexpr int64_t kEvalBatch = 1024;
 
@@ -618,6 +622,10 @@ absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimiz
     // the uninterrupted one would have.
     at::Generator generator =
         at::detail::createCPUGenerator(options.seed * 1000003u + static_cast<uint64_t>(epoch));
+    // Dropout and augmentation draw from torch's global generators: seeded
+    // per epoch as well (another stream of the same seed), so that a resumed
+    // run also drops and augments as the uninterrupted one.
+    torch::manual_seed(options.seed * 1000003u + static_cast<uint64_t>(epoch) + kGlobalRngStream);
     EpochSummary summary;
     summary.epoch = epoch;
     summary.num_epochs = options.epochs;

@@ -719,6 +719,60 @@ TEST_F(TrainingTest, LoadCheckpointKeepsTheOptimizersOwnSettings) {
   EXPECT_EQ((*optimizer)->state().size(), (*donor_optimizer)->state().size());
 }
 
+// Dropout and augmentation included: 2 epochs, a checkpoint, a fresh process's
+// model loaded from it and 2 more epochs give exactly the weights of 4 epochs
+// in one go.
+TEST_F(TrainingTest, ResumedRunWithDropoutAndAugmentationMatchesTheUninterruptedOne) {
+  DeviceData data = TinyImages(40, 8, 8);
+  testing::TempDir dir;
+  TrainOptions options = TinyOptions();
+  options.aug_flip = 0.5;
+  options.aug_cutout = 2;
+  options.aug_prob = 0.5;
+  auto outputs = [&](Net& model) {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    return model->forward(data.val.inputs);
+  };
+
+  torch::manual_seed(5);
+  Net full = MakeCnn(data, CrossEntropy(), /*dropout=*/0.3);
+  auto full_optimizer = MakeOptimizer(options, full->parameters());
+  ASSERT_TRUE(full_optimizer.ok());
+  options.epochs = 4;
+  RecordingSink full_sink;
+  ASSERT_TRUE(
+      Train(*full, **full_optimizer, data, CrossEntropy(), options, TrainRun(), full_sink).ok());
+
+  torch::manual_seed(5);
+  Net first = MakeCnn(data, CrossEntropy(), 0.3);
+  auto first_optimizer = MakeOptimizer(options, first->parameters());
+  ASSERT_TRUE(first_optimizer.ok());
+  options.epochs = 2;
+  options.checkpoint_every = 2;
+  TrainRun run;
+  run.checkpoint_dir = dir.File("checkpoint");
+  RecordingSink first_sink;
+  ASSERT_TRUE(
+      Train(*first, **first_optimizer, data, CrossEntropy(), options, run, first_sink).ok());
+
+  torch::manual_seed(99);  // Another process: the global generators start elsewhere.
+  Net resumed = MakeCnn(data, CrossEntropy(), 0.3);
+  auto resumed_optimizer = MakeOptimizer(options, resumed->parameters());
+  ASSERT_TRUE(resumed_optimizer.ok());
+  ASSERT_TRUE(LoadCheckpoint(run.checkpoint_dir, *resumed, **resumed_optimizer, torch::kCPU).ok());
+  options.epochs = 4;
+  options.checkpoint_every = 0;
+  TrainRun rest;
+  rest.first_epoch = 3;
+  RecordingSink rest_sink;
+  ASSERT_TRUE(
+      Train(*resumed, **resumed_optimizer, data, CrossEntropy(), options, rest, rest_sink).ok());
+  ASSERT_EQ(rest_sink.epochs.size(), 2u);
+  EXPECT_EQ(rest_sink.epochs[1].train_loss, full_sink.epochs[3].train_loss);
+  EXPECT_TRUE(torch::equal(outputs(full), outputs(resumed)));
+}
+
 TEST_F(TrainingTest, LoadCheckpointErrorsNameTheFile) {
   DeviceData data = TinyImages(8, 2, 2);
   Net model = MakeCnn(data, CrossEntropy());
