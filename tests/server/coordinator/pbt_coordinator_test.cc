@@ -165,5 +165,33 @@ TEST_F(PbtCoordinatorTest, CheckpointsNeedTheLeaseAndAreIndexed) {
   EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
 }
 
+TEST_F(PbtCoordinatorTest, LateArrivalExploitsBetweenBoundariesOnceAcrossARestart) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(AddCheckpoint(i, 2).ok());
+  ExploitAnswer exploit;
+  // Trial 3 is fast and bad: alone past boundary 2, it is not judged yet.
+  EXPECT_EQ(Report(3, 1, 0.1, &exploit), TrialAction::kContinue);
+  EXPECT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kContinue);
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Report(i, 1, accs[i] - 0.1, &exploit), TrialAction::kContinue);
+    EXPECT_EQ(Report(i, 2, accs[i], &exploit), TrialAction::kContinue);
+  }
+  // Its next report, still before boundary 4, finds the whole population.
+  ASSERT_EQ(Report(3, 3, 0.1, &exploit), TrialAction::kExploit);
+  EXPECT_EQ(exploit.donor, 0);
+  EXPECT_EQ(exploit.donor_step, 2);
+  ASSERT_EQ(Trial(3).exploits.size(), 1u);
+  EXPECT_EQ(Trial(3).exploits[0].step, 3);
+
+  // A restarted coordinator, rebuilt from the store and the checkpoint
+  // index, does not judge the resumed run again at boundary 2.
+  Restart();
+  coordinator_->RestoreCheckpoints({{"pop", {{0, {2}}, {1, {2}}, {2, {2}}}}});
+  EXPECT_EQ(Report(3, 3, 0.05, &exploit), TrialAction::kContinue);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Report(i, 4, accs[i], &exploit), TrialAction::kContinue);
+  ASSERT_EQ(Report(3, 4, 0.05, &exploit), TrialAction::kExploit);  // The next boundary.
+  EXPECT_EQ(Trial(3).exploits.size(), 2u);
+}
+
 }  // namespace
 }  // namespace vernier
