@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -52,6 +53,24 @@ std::optional<double> MemberValue(const TrialRecord& trial, const std::string& m
   std::optional<int64_t> previous = PreviousStep(trial, metric, step);
   if (!previous) return std::nullopt;
   return ValueAtStep(trial, metric, *previous);
+}
+
+// The checkpoint of `donor` (held: `held`) that an exploit at `step` may
+// take: its latest at a step <= `step`, if that one was taken by the donor's
+// current run (after the donor step of its own last exploit; an earlier one
+// holds the run it abandoned, which its parameters no longer match) and is
+// not the one the donor's next checkpoint drops (its oldest, when it holds
+// kPbtCheckpointsKept): that would likely vanish before the worker fetches it.
+std::optional<int64_t> OfferedCheckpoint(const TrialRecord& donor, const std::set<int64_t>& held,
+                                         int64_t step) {
+  auto after = held.upper_bound(step);
+  if (after == held.begin()) return std::nullopt;
+  const int64_t chosen = *std::prev(after);
+  if (!donor.exploits.empty() && chosen <= donor.exploits.back().donor_step) return std::nullopt;
+  if (held.size() >= static_cast<size_t>(kPbtCheckpointsKept) && chosen == *held.begin()) {
+    return std::nullopt;
+  }
+  return chosen;
 }
 
 // Best first: better value, NaN last, then the lower trial number.
@@ -111,9 +130,8 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
     if (candidate == &trial || std::isnan(population[i].value)) continue;
     auto held = checkpoints.find(candidate->number);
     if (held == checkpoints.end()) continue;
-    auto after = held->second.upper_bound(step);
-    if (after == held->second.begin()) continue;
-    donors.emplace_back(candidate, *std::prev(after));
+    std::optional<int64_t> offered = OfferedCheckpoint(*candidate, held->second, step);
+    if (offered) donors.emplace_back(candidate, *offered);
   }
   if (donors.empty()) return std::nullopt;
   // Keyed on the boundary, not the step: which report in the window happens

@@ -62,7 +62,10 @@ class PbtPolicy {
   //    a trial ranked in the bottom k exploits one of the top k (not NaN) that
   //    has a checkpoint at a step <= `step` (its latest such), chosen at
   //    random among them; nullopt when the trial is not in the bottom k or no
-  //    such donor exists. A population still too small is not final: the
+  //    such donor exists. That checkpoint is not offered when it predates the
+  //    donor's own last exploit (it holds a run the donor abandoned) or is the
+  //    donor's oldest of kPbtCheckpointsKept (its next checkpoint deletes it,
+  //    likely before the worker has fetched it). A population still too small is not final: the
   //    trial is judged again at its next report before the next boundary, by
   //    when more peers may have passed b (late arrivals).
   //  - The random draws (donor, then Perturb) depend on (seed, trial number,

@@ -498,5 +498,38 @@ TEST_F(PbtPolicyTest, RestartedCoordinatorDecidesTheSameBetweenBoundaries) {
   EXPECT_EQ(again->params, first->params);
 }
 
+TEST_F(PbtPolicyTest, NotTheDonorsCheckpointItIsAboutToDrop) {
+  // Trial 0 is far ahead and holds kPbtCheckpointsKept checkpoints; the only
+  // one at or before step 2 is its oldest, which its next checkpoint deletes,
+  // likely before the worker fetches it: not offered.
+  checkpoints_[0] = {2, 4, 6, 8};
+  ASSERT_EQ(checkpoints_[0].size(), static_cast<size_t>(kPbtCheckpointsKept));
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  spec_.pruner.pbt.quantile = 0.5;  // Trial 1 is a donor too, with room to spare.
+  std::optional<ExploitDecision> decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 1);
+  // With one fewer held, the oldest stays until two more come: offered.
+  spec_.pruner.pbt.quantile = 0.25;
+  checkpoints_[0] = {2, 4, 6};
+  decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 2);
+}
+
+TEST_F(PbtPolicyTest, NotADonorsCheckpointFromBeforeItsOwnExploit) {
+  // Trial 0 exploited at step 2 from trial 1's step 1: its own checkpoint at
+  // step 1 holds the run it abandoned, which its parameters no longer match.
+  trials_[0].exploits.push_back({2, 1, 1, trials_[0].params});
+  checkpoints_[0] = {1};
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  checkpoints_[0] = {1, 2};  // Taken by the resumed run.
+  std::optional<ExploitDecision> decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 2);
+}
+
 }  // namespace
 }  // namespace vernier
