@@ -193,5 +193,29 @@ TEST_F(PbtCoordinatorTest, LateArrivalExploitsBetweenBoundariesOnceAcrossARestar
   EXPECT_EQ(Trial(3).exploits.size(), 2u);
 }
 
+TEST_F(PbtCoordinatorTest, AnExploitsCheckpointStaysFetchableAfterTheDonorExploits) {
+  ASSERT_TRUE(AddCheckpoint(0, 2).ok());
+  ASSERT_TRUE(AddCheckpoint(1, 1).ok());
+  ExploitAnswer exploit;
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) {
+    Report(i, 1, accs[i] - 0.1, &exploit);
+    Report(i, 2, accs[i], &exploit);
+  }
+  Report(3, 1, 0.05, &exploit);
+  ASSERT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kExploit);
+  ASSERT_EQ(exploit.donor, 0);
+  ASSERT_EQ(exploit.donor_step, 2);
+  // Before trial 3's worker fetches it, the donor collapses and exploits
+  // trial 1's step 1, which drops its own step 2 from the index.
+  ASSERT_EQ(Report(0, 3, 0.0, &exploit), TrialAction::kExploit);
+  ASSERT_EQ(exploit.donor, 1);
+  ASSERT_EQ(exploit.donor_step, 1);
+  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 0, 2).ok());
+  // Only for the trial it was given to.
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[2], 0, 2).code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace vernier
