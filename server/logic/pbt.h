@@ -62,12 +62,13 @@ class PbtPolicy {
   //    a trial ranked in the bottom k exploits one of the top k (not NaN) that
   //    has a checkpoint at a step <= `step` (its latest such), chosen at
   //    random among them; nullopt when the trial is not in the bottom k or no
-  //    such donor exists. That checkpoint is not offered when it predates the
-  //    donor's own last exploit (it holds a run the donor abandoned) or is the
-  //    donor's oldest of kPbtCheckpointsKept (its next checkpoint deletes it,
-  //    likely before the worker has fetched it). A population still too small is not final: the
-  //    trial is judged again at its next report before the next boundary, by
-  //    when more peers may have passed b (late arrivals).
+  //    such donor exists. That checkpoint is not offered when it predates
+  //    the donor's own last exploit (it holds a run the donor abandoned) or
+  //    is the donor's oldest of kPbtCheckpointsKept (its next checkpoint
+  //    deletes it, likely before the worker has fetched it). A population
+  //    still too small is not final: the trial is judged again at its next
+  //    report before the next boundary, by when more peers may have passed b
+  //    (late arrivals).
   //  - The random draws (donor, then Perturb) depend on (seed, trial number,
   //    b) only: which report in the window gets judged depends on when the
   //    peers arrived; the draw does not.
@@ -76,8 +77,9 @@ class PbtPolicy {
   // whatever step it came from, so a trial that has trained longer looks
   // better. Here a peer that is ahead counts as it was at `step`; a peer
   // that is behind (between b and `step`) counts with its latest value, a
-  // lag of less than `interval` steps that only makes the judged trial less
-  // likely to exploit (it errs towards letting a run go on).
+  // lag of less than `interval` steps that, for a metric that improves with
+  // training, only makes the judged trial less likely to exploit (it errs
+  // towards letting a run go on).
   std::optional<ExploitDecision> Decide(const ObjectiveSpec& objective, const TrialRecord& trial,
                                         int64_t step, absl::Span<const TrialRecord* const> trials,
                                         const CheckpointIndex& checkpoints) const;
