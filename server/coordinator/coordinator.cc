@@ -644,8 +644,13 @@ absl::Status Coordinator::CheckCheckpointDownload(const std::string& worker_id,
   ASSIGN_OR_RETURN(StudyEntry * entry, FindStudy(lease.study));
   ASSIGN_OR_RETURN(TrialRecord * trial, FindTrial(*entry, lease.trial_number));
   RETURN_IF_ERROR(CheckLease(*trial, worker_id, lease));
+  // The checkpoint this trial's last exploit was given stays fetchable while
+  // its files last, even if the donor has since exploited itself (which drops
+  // it from the index) before this worker came to fetch it.
+  const bool promised = !trial->exploits.empty() && trial->exploits.back().donor == donor &&
+                        trial->exploits.back().donor_step == step;
   auto held = entry->checkpoints.find(donor);
-  if (held == entry->checkpoints.end() || held->second.count(step) == 0) {
+  if (!promised && (held == entry->checkpoints.end() || held->second.count(step) == 0)) {
     return absl::NotFoundError(absl::StrCat(
         "study \"", lease.study, "\" has no checkpoint of trial ", donor, " at step ", step));
   }

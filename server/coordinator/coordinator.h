@@ -270,7 +270,8 @@ class Coordinator {
                              const std::function<absl::Status()>& commit);
   // Whether the worker holding `lease` may fetch trial `donor`'s checkpoint
   // at `step` of the same study: ABORTED when the lease is not held,
-  // NOT_FOUND when the server holds no such checkpoint.
+  // NOT_FOUND when the server holds no such checkpoint. The one the trial's
+  // last exploit was given stays allowed after it leaves the index.
   absl::Status CheckCheckpointDownload(const std::string& worker_id, const LeaseKey& lease,
                                        int64_t donor, int64_t step);
   // At start-up: the checkpoints the store holds, study -> index. Studies

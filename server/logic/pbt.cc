@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -37,16 +38,39 @@ struct Member {
   double value = 0;
 };
 
-// The last objective value of `trial` at a step <= `step`, when the trial
-// reported the objective at some step >= `step` (it reached the step).
-std::optional<double> ValueAtOrBefore(const TrialRecord& trial, const std::string& metric,
-                                      int64_t step) {
-  if (!FirstValueAtOrAfter(trial, metric, step)) return std::nullopt;
+// The latest boundary at or before `step`: the largest multiple of
+// `interval` that is <= step.
+int64_t BoundaryOf(int64_t step, int64_t interval) { return step / interval * interval; }
+
+// The value `trial` counts with when judged at `step` against `boundary`: its
+// last objective value at a step <= `step`, when it reported the objective at
+// some step >= `boundary` (it passed the boundary).
+std::optional<double> MemberValue(const TrialRecord& trial, const std::string& metric,
+                                  int64_t boundary, int64_t step) {
+  if (!FirstValueAtOrAfter(trial, metric, boundary)) return std::nullopt;
   std::optional<double> exact = ValueAtStep(trial, metric, step);
   if (exact) return exact;
   std::optional<int64_t> previous = PreviousStep(trial, metric, step);
   if (!previous) return std::nullopt;
   return ValueAtStep(trial, metric, *previous);
+}
+
+// The checkpoint of `donor` (held: `held`) that an exploit at `step` may
+// take: its latest at a step <= `step`, if that one was taken by the donor's
+// current run (after the donor step of its own last exploit; an earlier one
+// holds the run it abandoned, which its parameters no longer match) and is
+// not the one the donor's next checkpoint drops (its oldest, when it holds
+// kPbtCheckpointsKept): that would likely vanish before the worker fetches it.
+std::optional<int64_t> OfferedCheckpoint(const TrialRecord& donor, const std::set<int64_t>& held,
+                                         int64_t step) {
+  auto after = held.upper_bound(step);
+  if (after == held.begin()) return std::nullopt;
+  const int64_t chosen = *std::prev(after);
+  if (!donor.exploits.empty() && chosen <= donor.exploits.back().donor_step) return std::nullopt;
+  if (held.size() >= static_cast<size_t>(kPbtCheckpointsKept) && chosen == *held.begin()) {
+    return std::nullopt;
+  }
+  return chosen;
 }
 
 // Best first: better value, NaN last, then the lower trial number.
@@ -74,15 +98,19 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
                                                  const TrialRecord& trial, int64_t step,
                                                  absl::Span<const TrialRecord* const> trials,
                                                  const CheckpointIndex& checkpoints) const {
-  if (step <= 0 || step % spec_.interval != 0) return std::nullopt;
-  if (!trial.exploits.empty() && trial.exploits.back().step >= step) return std::nullopt;
+  const int64_t boundary = BoundaryOf(step, spec_.interval);
+  if (step <= 0 || boundary <= 0) return std::nullopt;
+  if (!trial.exploits.empty() &&
+      BoundaryOf(trial.exploits.back().step, spec_.interval) >= boundary) {
+    return std::nullopt;
+  }
   std::vector<Member> population;
-  std::optional<double> own = ValueAtOrBefore(trial, objective.metric, step);
+  std::optional<double> own = MemberValue(trial, objective.metric, boundary, step);
   if (!own) return std::nullopt;
   population.push_back({&trial, *own});
   for (const TrialRecord* other : trials) {
     if (!IsPeer(trial, *other)) continue;
-    std::optional<double> value = ValueAtOrBefore(*other, objective.metric, step);
+    std::optional<double> value = MemberValue(*other, objective.metric, boundary, step);
     if (value) population.push_back({other, *value});
   }
   const auto n = static_cast<int64_t>(population.size());
@@ -102,14 +130,15 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
     if (candidate == &trial || std::isnan(population[i].value)) continue;
     auto held = checkpoints.find(candidate->number);
     if (held == checkpoints.end()) continue;
-    auto after = held->second.upper_bound(step);
-    if (after == held->second.begin()) continue;
-    donors.emplace_back(candidate, *std::prev(after));
+    std::optional<int64_t> offered = OfferedCheckpoint(*candidate, held->second, step);
+    if (offered) donors.emplace_back(candidate, *offered);
   }
   if (donors.empty()) return std::nullopt;
-  std::mt19937_64 gen = MakeGenerator(seed_, trial.number, step, kDonorStream);
+  // Keyed on the boundary, not the step: which report in the window happens
+  // to be judged depends on when the peers arrived, the draw does not.
+  std::mt19937_64 gen = MakeGenerator(seed_, trial.number, boundary, kDonorStream);
   const auto& [donor, donor_step] = donors[absl::Uniform<size_t>(gen, 0, donors.size())];
-  return ExploitDecision{donor->number, donor_step, Perturb(donor->params, trial.number, step)};
+  return ExploitDecision{donor->number, donor_step, Perturb(donor->params, trial.number, boundary)};
 }
 
 ParamMap PbtPolicy::Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const {

@@ -1,6 +1,6 @@
 // Population-based training (Jaderberg et al. 2017), the exploit-and-explore
-// rule behind `pruner: {type: pbt}`: at every `interval`-th step a trial in
-// the bottom `quantile` of the population takes the checkpoint and the
+// rule behind `pruner: {type: pbt}`: once per `interval` steps a trial in the
+// bottom `quantile` of the population takes the checkpoint and the
 // parameters of a trial in the top `quantile` (exploit), perturbed (explore).
 //
 // The decision is a pure function of (seed, the trials, the checkpoints the
@@ -47,16 +47,39 @@ class PbtPolicy {
   // trial.intermediate), exploits, and how. `trials` are the study's trials
   // (may include `trial`).
   //
-  // The rule: only at steps s > 0 that are multiples of `interval`, and only
-  // once per step (a trial that already exploited at a step >= s, and resumed
-  // from an earlier step, does not exploit again until the next interval).
-  // The population at s is every trial that did not FAIL and reported the
-  // objective at a step >= s (this trial included), each valued by its last
-  // objective value at a step <= s; NaN ranks last, ties go to the lower
-  // number. With n >= min_population members and k = max(1, floor(n *
-  // quantile)), a trial ranked in the bottom k exploits one of the top k that
-  // has a checkpoint at a step <= s (its latest such), chosen at random among
-  // them; nullopt when none has one, or the trial is not in the bottom k.
+  // The rule, for asynchronous studies (trials reach a step at different
+  // times, start late, or report irregular steps such as 1, 3, 7):
+  //  - The boundary of `step` is b = the largest multiple of `interval` that is
+  //    <= step. A trial is judged at EVERY report with b > 0, against b, until
+  //    it exploits there. A trial whose last exploit was at a step of boundary
+  //    >= b is not judged: not twice at one boundary, and not while it re-runs
+  //    steps after resuming from a donor's earlier checkpoint.
+  //  - The population at b: this trial and every trial that did not FAIL
+  //    (running, complete or pruned) and reported the objective at a step
+  //    >= b (it passed the boundary), each valued by its last objective value
+  //    at a step <= `step`. NaN ranks last, ties go to the lower number.
+  //  - With n >= min_population members and k = max(1, floor(n * quantile)),
+  //    a trial ranked in the bottom k exploits one of the top k (not NaN) that
+  //    has a checkpoint at a step <= `step` (its latest such), chosen at
+  //    random among them; nullopt when the trial is not in the bottom k or no
+  //    such donor exists. That checkpoint is not offered when it predates
+  //    the donor's own last exploit (it holds a run the donor abandoned) or
+  //    is the donor's oldest of kPbtCheckpointsKept (its next checkpoint
+  //    deletes it, likely before the worker has fetched it). A population
+  //    still too small is not final: the trial is judged again at its next
+  //    report before the next boundary, by when more peers may have passed b
+  //    (late arrivals).
+  //  - The random draws (donor, then Perturb) depend on (seed, trial number,
+  //    b) only: which report in the window gets judged depends on when the
+  //    peers arrived; the draw does not.
+  //
+  // Why this valuation: Ray Tune's PBT ranks each trial's latest result,
+  // whatever step it came from, so a trial that has trained longer looks
+  // better. Here a peer that is ahead counts as it was at `step`; a peer
+  // that is behind (between b and `step`) counts with its latest value, a
+  // lag of less than `interval` steps that, for a metric that improves with
+  // training, only makes the judged trial less likely to exploit (it errs
+  // towards letting a run go on).
   std::optional<ExploitDecision> Decide(const ObjectiveSpec& objective, const TrialRecord& trial,
                                         int64_t step, absl::Span<const TrialRecord* const> trials,
                                         const CheckpointIndex& checkpoints) const;
@@ -68,7 +91,7 @@ class PbtPolicy {
   // rounded to its step (ints to whole numbers), and a categorical is kept.
   // The other parameters are the donor's as they are (they may shape the
   // model, so the checkpoint would not fit otherwise). Deterministic for
-  // (seed, trial_number, step).
+  // (seed, trial_number, step); Decide passes the boundary as `step`.
   ParamMap Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const;
 
  private:

@@ -165,5 +165,57 @@ TEST_F(PbtCoordinatorTest, CheckpointsNeedTheLeaseAndAreIndexed) {
   EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
 }
 
+TEST_F(PbtCoordinatorTest, LateArrivalExploitsBetweenBoundariesOnceAcrossARestart) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(AddCheckpoint(i, 2).ok());
+  ExploitAnswer exploit;
+  // Trial 3 is fast and bad: alone past boundary 2, it is not judged yet.
+  EXPECT_EQ(Report(3, 1, 0.1, &exploit), TrialAction::kContinue);
+  EXPECT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kContinue);
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Report(i, 1, accs[i] - 0.1, &exploit), TrialAction::kContinue);
+    EXPECT_EQ(Report(i, 2, accs[i], &exploit), TrialAction::kContinue);
+  }
+  // Its next report, still before boundary 4, finds the whole population.
+  ASSERT_EQ(Report(3, 3, 0.1, &exploit), TrialAction::kExploit);
+  EXPECT_EQ(exploit.donor, 0);
+  EXPECT_EQ(exploit.donor_step, 2);
+  ASSERT_EQ(Trial(3).exploits.size(), 1u);
+  EXPECT_EQ(Trial(3).exploits[0].step, 3);
+
+  // A restarted coordinator, rebuilt from the store and the checkpoint
+  // index, does not judge the resumed run again at boundary 2.
+  Restart();
+  coordinator_->RestoreCheckpoints({{"pop", {{0, {2}}, {1, {2}}, {2, {2}}}}});
+  EXPECT_EQ(Report(3, 3, 0.05, &exploit), TrialAction::kContinue);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Report(i, 4, accs[i], &exploit), TrialAction::kContinue);
+  ASSERT_EQ(Report(3, 4, 0.05, &exploit), TrialAction::kExploit);  // The next boundary.
+  EXPECT_EQ(Trial(3).exploits.size(), 2u);
+}
+
+TEST_F(PbtCoordinatorTest, AnExploitsCheckpointStaysFetchableAfterTheDonorExploits) {
+  ASSERT_TRUE(AddCheckpoint(0, 2).ok());
+  ASSERT_TRUE(AddCheckpoint(1, 1).ok());
+  ExploitAnswer exploit;
+  const double accs[] = {0.9, 0.8, 0.7};
+  for (int i = 0; i < 3; ++i) {
+    Report(i, 1, accs[i] - 0.1, &exploit);
+    Report(i, 2, accs[i], &exploit);
+  }
+  Report(3, 1, 0.05, &exploit);
+  ASSERT_EQ(Report(3, 2, 0.1, &exploit), TrialAction::kExploit);
+  ASSERT_EQ(exploit.donor, 0);
+  ASSERT_EQ(exploit.donor_step, 2);
+  // Before trial 3's worker fetches it, the donor collapses and exploits
+  // trial 1's step 1, which drops its own step 2 from the index.
+  ASSERT_EQ(Report(0, 3, 0.0, &exploit), TrialAction::kExploit);
+  ASSERT_EQ(exploit.donor, 1);
+  ASSERT_EQ(exploit.donor_step, 1);
+  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 0, 2).ok());
+  // Only for the trial it was given to.
+  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[2], 0, 2).code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace vernier

@@ -146,8 +146,8 @@ TEST_F(PbtPolicyTest, TopAndMiddleTrialsNeverExploit) {
   for (int64_t number : {0, 1, 2}) EXPECT_FALSE(Decide(number, 2).has_value()) << number;
 }
 
-TEST_F(PbtPolicyTest, OnlyAtIntervalSteps) {
-  // Step 1: trial 3 is last too (0.2), but 1 is not a multiple of interval 2.
+TEST_F(PbtPolicyTest, NotBeforeTheFirstBoundary) {
+  // Step 1: trial 3 is last too (0.2), but no multiple of interval 2 is <= 1.
   for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {1, 2};
   EXPECT_FALSE(Decide(3, 1).has_value());
   EXPECT_TRUE(Decide(3, 2).has_value());
@@ -298,6 +298,237 @@ TEST_F(PbtPolicyTest, PerturbStaysInsideTheSpace) {
   EXPECT_EQ(PbtPolicy(spec_.pruner, spec_.space, 3).Perturb(donor, 3, 2).at("act"),
             ParamValue(std::string("relu")));
   EXPECT_EQ(policy.Perturb(trials_[0].params, 3, 2), policy.Perturb(trials_[0].params, 3, 2));
+}
+
+// ---- Asynchronous populations: judged at every report against the latest
+// boundary (interval 2 in the fixture; some tests use 4). ----
+
+// A trial whose objective reports are exactly `curve` ({step, value}).
+TrialRecord AtSteps(int64_t number, const std::vector<std::pair<int64_t, double>>& curve) {
+  TrialRecord trial;
+  trial.number = number;
+  trial.state = TrialState::kRunning;
+  trial.params = {{"lr", 0.01 * (number + 1)},
+                  {"mom", 0.5},
+                  {"width", int64_t{16}},
+                  {"opt", std::string("sgd")}};
+  for (const auto& [step, value] : curve) trial.intermediate.push_back({step, {{"acc", value}}});
+  return trial;
+}
+
+void Report(TrialRecord& trial, int64_t step, double value) {
+  trial.intermediate.push_back({step, {{"acc", value}}});
+}
+
+TEST_F(PbtPolicyTest, IrregularStepsAreJudgedAtTheBoundaryTheyPassed) {
+  // Every trial reports steps 1, 3, 7 (never a multiple of interval 2) and
+  // checkpoints at each; trial 3 lags throughout.
+  trials_ = {AtSteps(0, {{1, 0.5}, {3, 0.9}, {7, 0.95}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
+             AtSteps(2, {{1, 0.3}, {3, 0.6}}), AtSteps(3, {{1, 0.2}, {3, 0.3}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {1, 3};
+  checkpoints_[0] = {1, 3, 7};
+  EXPECT_FALSE(Decide(3, 1).has_value());                  // No boundary > 0 at or before step 1.
+  std::optional<ExploitDecision> decision = Decide(3, 3);  // Boundary 2.
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 3);  // The donor's latest at or before step 3, not 7.
+  // Having exploited at step 3 (boundary 2), it resumes from the donor's
+  // step 3 and reports 7: judged again, at boundary 6.
+  trials_[3].exploits.push_back({3, 0, 3, trials_[3].params});
+  for (int64_t n : {1, 2, 3}) Report(trials_[n], 7, n == 3 ? 0.35 : 0.8);
+  for (int64_t n : {1, 2, 3}) checkpoints_[n].insert(7);
+  decision = Decide(3, 7);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 7);
+}
+
+TEST_F(PbtPolicyTest, LateArrivalIsJudgedOnceEnoughPeersPassTheBoundary) {
+  spec_.pruner.interval = 4;
+  // Trial 3 is fast and bad: it reaches boundary 4 first.
+  trials_ = {AtSteps(0, {{1, 0.5}, {2, 0.6}, {3, 0.7}}), AtSteps(1, {{1, 0.4}, {2, 0.5}, {3, 0.6}}),
+             AtSteps(2, {{1, 0.3}, {2, 0.4}, {3, 0.5}}),
+             AtSteps(3, {{1, 0.1}, {2, 0.1}, {3, 0.1}, {4, 0.1}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {2};
+  EXPECT_FALSE(Decide(3, 4).has_value());  // Alone at boundary 4.
+  Report(trials_[3], 5, 0.1);
+  Report(trials_[0], 4, 0.8);
+  checkpoints_[0].insert(4);
+  Report(trials_[1], 4, 0.7);
+  EXPECT_FALSE(Decide(3, 5).has_value());  // Three of min_population 4.
+  Report(trials_[2], 4, 0.6);
+  Report(trials_[3], 6, 0.1);
+  std::optional<ExploitDecision> decision = Decide(3, 6);  // Still boundary 4.
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 4);
+}
+
+TEST_F(PbtPolicyTest, TooSmallAPopulationWaits) {
+  spec_.pruner.interval = 4;
+  trials_ = {AtSteps(0, {{4, 0.9}}), AtSteps(1, {{4, 0.8}}), AtSteps(2, {{3, 0.7}}),
+             AtSteps(3, {{4, 0.1}, {5, 0.1}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {4};
+  // Trial 2 has not reached boundary 4: not a member, so three of
+  // min_population 4.
+  EXPECT_FALSE(Decide(3, 5).has_value());
+  spec_.pruner.pbt.min_population = 3;
+  EXPECT_TRUE(Decide(3, 5).has_value());
+  trials_[1].state = TrialState::kFailed;  // A FAILED trial is not a member.
+  EXPECT_FALSE(Decide(3, 5).has_value());
+  // A finished trial (COMPLETE or PRUNED) is a member.
+  trials_[1].state = TrialState::kComplete;
+  trials_[0].state = TrialState::kPruned;
+  EXPECT_TRUE(Decide(3, 5).has_value());
+}
+
+TEST_F(PbtPolicyTest, PeersAreValuedAtTheJudgedStepNotLater) {
+  // Trial 2 is far ahead and excellent at step 6, but at step 2 it was the
+  // worst: against trial 3 at step 2 it ranks last, so trial 3 does not.
+  Report(trials_[2], 3, 0.1);
+  trials_[2].intermediate[1].metrics["acc"] = 0.1;
+  Report(trials_[2], 6, 0.99);
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  // A peer whose only reports lie after the judged step has no value to
+  // compare: not a member (three left, min_population 4).
+  trials_[2].intermediate = {{6, {{"acc", 0.99}}}};
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  spec_.pruner.pbt.min_population = 3;
+  EXPECT_TRUE(Decide(3, 2).has_value());
+}
+
+TEST_F(PbtPolicyTest, NoSecondExploitAtOneBoundary) {
+  spec_.pruner.interval = 4;
+  trials_ = {AtSteps(0, {{1, 0.5}, {2, 0.6}, {3, 0.7}, {4, 0.8}, {5, 0.85}}),
+             AtSteps(1, {{1, 0.4}, {2, 0.5}, {3, 0.6}, {4, 0.7}, {5, 0.75}}),
+             AtSteps(2, {{1, 0.3}, {2, 0.4}, {3, 0.5}, {4, 0.6}, {5, 0.65}}),
+             AtSteps(3, {{1, 0.1}, {2, 0.1}, {3, 0.1}, {4, 0.1}, {5, 0.1}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {2, 4};
+  std::optional<ExploitDecision> first = Decide(3, 5);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->donor_step, 4);
+  // It exploited at step 5 (boundary 4) and resumed after the donor's step 4:
+  // its reports at 5, 6 and 7, still bottom, are not judged again.
+  trials_[3].exploits.push_back({5, first->donor, first->donor_step, trials_[3].params});
+  for (int64_t step : {5, 6, 7}) {
+    for (TrialRecord& trial : trials_) {
+      if (trial.intermediate.back().step < step) Report(trial, step, trial.number == 3 ? 0.1 : 0.9);
+    }
+    trials_[3].intermediate.back().metrics["acc"] = 0.05;
+    EXPECT_FALSE(Decide(3, step).has_value()) << step;
+  }
+  for (TrialRecord& trial : trials_) Report(trial, 8, trial.number == 3 ? 0.05 : 0.9);
+  EXPECT_TRUE(Decide(3, 8).has_value());  // The next boundary.
+}
+
+TEST_F(PbtPolicyTest, ResumedFromAnEarlierStepIsNotJudgedUntilAfterTheExploitsBoundary) {
+  spec_.pruner.interval = 2;
+  // Trial 3 exploited at step 5 (boundary 4) from the donor's step 2; it now
+  // re-runs steps 3 and 4 (boundaries 2 and 4), which are not judged.
+  for (TrialRecord& trial : trials_) {
+    for (int64_t step = 3; step <= 6; ++step) Report(trial, step, trial.number == 3 ? 0.1 : 0.9);
+  }
+  trials_[3].exploits.push_back({5, 0, 2, trials_[3].params});
+  EXPECT_FALSE(Decide(3, 3).has_value());
+  EXPECT_FALSE(Decide(3, 4).has_value());
+  EXPECT_FALSE(Decide(3, 5).has_value());
+  EXPECT_TRUE(Decide(3, 6).has_value());
+}
+
+TEST_F(PbtPolicyTest, NaNBetweenBoundariesRanksLast) {
+  trials_ = {AtSteps(0, {{1, 0.5}, {3, kNaN}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
+             AtSteps(2, {{1, 0.3}, {3, 0.6}}), AtSteps(3, {{1, 0.2}, {3, 0.3}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {3};
+  // Trial 0's NaN at step 3 ranks it last: it exploits, trial 3 does not.
+  EXPECT_FALSE(Decide(3, 3).has_value());
+  std::optional<ExploitDecision> decision = Decide(0, 3);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 1);
+  // A NaN is never a donor, even in the top quantile.
+  spec_.pruner.pbt.quantile = 0.5;
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    decision = Decide(3, 3, seed);
+    ASSERT_TRUE(decision.has_value());
+    EXPECT_NE(decision->donor, 0);
+  }
+}
+
+TEST_F(PbtPolicyTest, RandomnessIsKeyedOnTheBoundaryNotTheStep) {
+  spec_.pruner.interval = 4;
+  spec_.pruner.pbt.quantile = 0.5;  // Two donors to choose from.
+  spec_.pruner.pbt.resample_probability = 0.5;
+  trials_ = {AtSteps(0, {{4, 0.9}, {5, 0.9}, {6, 0.9}}), AtSteps(1, {{4, 0.8}, {5, 0.8}}),
+             AtSteps(2, {{4, 0.3}, {5, 0.3}}), AtSteps(3, {{4, 0.2}, {5, 0.2}})};
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {4};
+  // Judged at step 5 or, had the population arrived later, at step 6: the
+  // same donor and parameters (the same (seed, trial, boundary 4)).
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    std::optional<ExploitDecision> at5 = Decide(3, 5, seed);
+    Report(trials_[3], 6, 0.2);
+    std::optional<ExploitDecision> at6 = Decide(3, 6, seed);
+    trials_[3].intermediate.pop_back();
+    ASSERT_TRUE(at5.has_value());
+    ASSERT_TRUE(at6.has_value());
+    EXPECT_EQ(at5->donor, at6->donor);
+    EXPECT_EQ(at5->donor_step, at6->donor_step);
+    EXPECT_EQ(at5->params, at6->params);
+  }
+}
+
+TEST_F(PbtPolicyTest, RestartedCoordinatorDecidesTheSameBetweenBoundaries) {
+  spec_.pruner.pbt.quantile = 0.5;
+  spec_.pruner.pbt.resample_probability = 0.5;
+  spec_.pruner.pbt.params = {"lr", "mom", "width", "opt"};
+  trials_ = {AtSteps(0, {{1, 0.5}, {3, 0.9}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
+             AtSteps(2, {{1, 0.3}, {3, 0.6}}), AtSteps(3, {{1, 0.2}, {3, 0.3}})};
+  trials_[2].exploits.push_back({1, 0, 0, trials_[2].params});  // History comes along too.
+  for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {1, 3};
+  std::optional<ExploitDecision> first = Decide(3, 3);
+  ASSERT_TRUE(first.has_value());
+  // The trials as storage gives them back, in another order, and a fresh
+  // policy and checkpoint index.
+  std::vector<TrialRecord> reloaded(trials_.rbegin(), trials_.rend());
+  CheckpointIndex index(checkpoints_.rbegin(), checkpoints_.rend());
+  PbtPolicy policy(spec_.pruner, spec_.space, 7);
+  std::optional<ExploitDecision> again =
+      policy.Decide(spec_.objective, reloaded[0], 3, Pointers(reloaded), index);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->donor, first->donor);
+  EXPECT_EQ(again->donor_step, first->donor_step);
+  EXPECT_EQ(again->params, first->params);
+}
+
+TEST_F(PbtPolicyTest, NotTheDonorsCheckpointItIsAboutToDrop) {
+  // Trial 0 is far ahead and holds kPbtCheckpointsKept checkpoints; the only
+  // one at or before step 2 is its oldest, which its next checkpoint deletes,
+  // likely before the worker fetches it: not offered.
+  checkpoints_[0] = {2, 4, 6, 8};
+  ASSERT_EQ(checkpoints_[0].size(), static_cast<size_t>(kPbtCheckpointsKept));
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  spec_.pruner.pbt.quantile = 0.5;  // Trial 1 is a donor too, with room to spare.
+  std::optional<ExploitDecision> decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 1);
+  // With one fewer held, the oldest stays until two more come: offered.
+  spec_.pruner.pbt.quantile = 0.25;
+  checkpoints_[0] = {2, 4, 6};
+  decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 2);
+}
+
+TEST_F(PbtPolicyTest, NotADonorsCheckpointFromBeforeItsOwnExploit) {
+  // Trial 0 exploited at step 2 from trial 1's step 1: its own checkpoint at
+  // step 1 holds the run it abandoned, which its parameters no longer match.
+  trials_[0].exploits.push_back({2, 1, 1, trials_[0].params});
+  checkpoints_[0] = {1};
+  EXPECT_FALSE(Decide(3, 2).has_value());
+  checkpoints_[0] = {1, 2};  // Taken by the resumed run.
+  std::optional<ExploitDecision> decision = Decide(3, 2);
+  ASSERT_TRUE(decision.has_value());
+  EXPECT_EQ(decision->donor, 0);
+  EXPECT_EQ(decision->donor_step, 2);
 }
 
 }  // namespace
