@@ -9,6 +9,8 @@
 //   coordinator-bench --sampler tpe --trials 10000 --store sqlite --db /tmp/b.db
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -55,7 +57,14 @@ double Sphere(const ParamMap& params) {
 
 struct Window {
   absl::Duration ask, tell, durable;
+  absl::Duration ask_cpu;  // This thread's CPU time in Ask: steadier on a loaded machine.
 };
+
+absl::Duration ThreadCpuTime() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return absl::DurationFromTimespec(now);
+}
 
 int Main(int argc, char** argv) {
   Options options;
@@ -105,12 +114,18 @@ int Main(int argc, char** argv) {
   std::printf("# %s store, %s sampler, %lld trials; mean us per trial in each window\n",
               options.store.c_str(), options.sampler.c_str(),
               static_cast<long long>(options.trials));
-  std::printf("%10s %10s %10s %10s %10s\n", "trials", "ask", "tell", "durable", "total");
+  std::printf("%10s %10s %10s %10s %10s %10s\n", "trials", "ask", "tell", "durable", "total",
+              "ask_cpu");
   Window window{};
+  // A fingerprint of every suggestion, so that a change meant to be only
+  // faster can be checked to suggest exactly the same trials.
+  uint64_t fingerprint = 1469598103934665603ull;
   for (int64_t i = 0; i < options.trials; ++i) {
+    const absl::Duration cpu0 = ThreadCpuTime();
     absl::Time t0 = absl::Now();
     absl::StatusOr<TrialView> asked = c.Ask("s");
     absl::Time t1 = absl::Now();
+    window.ask_cpu += ThreadCpuTime() - cpu0;
     c.WaitDurable();
     absl::Time t2 = absl::Now();
     if (!asked.ok()) {
@@ -126,6 +141,12 @@ int Main(int argc, char** argv) {
       std::cerr << "coordinator-bench: Tell: " << told.status() << "\n";
       return 1;
     }
+    for (const auto& [name, value] : asked->trial.params) {
+      uint64_t bits;
+      const double x = std::get<double>(value);
+      std::memcpy(&bits, &x, sizeof(bits));
+      fingerprint = (fingerprint ^ bits) * 1099511628211ull;
+    }
     window.ask += t1 - t0;
     window.tell += t3 - t2;
     window.durable += (t2 - t1) + (t4 - t3);
@@ -134,12 +155,14 @@ int Main(int argc, char** argv) {
       const double ask = absl::ToDoubleMicroseconds(window.ask) / n;
       const double tell = absl::ToDoubleMicroseconds(window.tell) / n;
       const double durable = absl::ToDoubleMicroseconds(window.durable) / n;
-      std::printf("%10lld %10.1f %10.1f %10.1f %10.1f\n", static_cast<long long>(i + 1), ask, tell,
-                  durable, ask + tell + durable);
+      const double ask_cpu = absl::ToDoubleMicroseconds(window.ask_cpu) / n;
+      std::printf("%10lld %10.1f %10.1f %10.1f %10.1f %10.1f\n", static_cast<long long>(i + 1), ask,
+                  tell, durable, ask + tell + durable, ask_cpu);
       std::fflush(stdout);
       window = Window{};
     }
   }
+  std::printf("# suggestions fingerprint: %016llx\n", static_cast<unsigned long long>(fingerprint));
   return 0;
 }
 

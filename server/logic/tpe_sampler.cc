@@ -285,19 +285,21 @@ struct AxisKernels {
 // prior kernel.
 std::vector<double> GapBandwidths(const Axis& axis, const std::vector<double>& mus) {
   const size_t n = mus.size();
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mus[a] < mus[b]; });
+  // (mu, index) pairs sorted: equal mus stay in index order, as a stable
+  // sort of the indices would leave them, without its indirect compares.
+  std::vector<std::pair<double, size_t>> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = {mus[i], i};
+  std::sort(order.begin(), order.end());
   std::vector<double> sorted(n + 2);
   sorted.front() = axis.lo;
   sorted.back() = axis.hi;
-  for (size_t i = 0; i < n; ++i) sorted[i + 1] = mus[order[i]];
+  for (size_t i = 0; i < n; ++i) sorted[i + 1] = order[i].first;
   std::vector<double> sigma(n);
   for (size_t i = 0; i < n; ++i) {
     double gap = std::max(sorted[i + 1] - sorted[i], sorted[i + 2] - sorted[i + 1]);
     if (n >= 2 && i == 0) gap = sorted[2] - sorted[1];
     if (n >= 2 && i == n - 1) gap = sorted[n] - sorted[n - 1];
-    sigma[order[i]] = gap;
+    sigma[order[i].second] = gap;
   }
   return sigma;
 }
@@ -372,12 +374,13 @@ double SampleKernel(const AxisKernels& kernels, size_t k, Rng& rng) {
 // trial plus a prior component, each a product of per-axis kernels.
 class ParzenEstimator {
  public:
-  // `observed[i][d]` is the coordinate on axes[d] of the i-th observation,
-  // oldest first. Multivariate estimators share one bandwidth per axis
-  // (Scott-like, 0.2 * kernels^(-1 / (d + 4)) of the width).
+  // `observed[d][i]` is the coordinate on axes[d] of the i-th observation,
+  // oldest first (one column per axis, as Observations returns them).
+  // Multivariate estimators share one bandwidth per axis (Scott-like,
+  // 0.2 * kernels^(-1 / (d + 4)) of the width).
   ParzenEstimator(const std::vector<Axis>& axes, const std::vector<std::vector<double>>& observed,
                   bool multivariate, const TpeTuning& tuning) {
-    std::vector<double> weights = ObservationWeights(observed.size());
+    std::vector<double> weights = ObservationWeights(observed.front().size());
     weights.push_back(kPriorWeight);
     double total = 0;
     for (double w : weights) total += w;
@@ -387,8 +390,7 @@ class ParzenEstimator {
     }
     const double kernels = static_cast<double>(weights.size());
     for (size_t d = 0; d < axes.size(); ++d) {
-      std::vector<double> column;
-      for (const auto& row : observed) column.push_back(row[d]);
+      const std::vector<double>& column = observed[d];
       if (axes[d].kind == Axis::Kind::kCategorical) {
         dims_.push_back(CategoricalKernels(axes[d], column));
         continue;
@@ -582,22 +584,28 @@ class TpeHistoryIndex : public HistoryIndex {
 
 // ---- Suggesting -----------------------------------------------------------
 
-// The coordinates on `axes` of every trial that has all of them.
+// The coordinates on `axes` of every trial that has all of them, one column
+// per axis: columns[d][i] is the i-th such trial's on axes[d]. (Columns, so
+// that a thousand trials cost a few allocations, not one each.)
+// REQUIRES: !axes.empty().
 std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
                                               absl::Span<const TrialRecord* const> trials) {
-  std::vector<std::vector<double>> rows;
+  std::vector<std::vector<double>> columns(axes.size());
+  for (std::vector<double>& column : columns) column.reserve(trials.size());
+  std::vector<double> row(axes.size());
   for (const TrialRecord* trial : trials) {
-    std::vector<double> row;
-    for (const Axis& axis : axes) {
-      auto value = trial->params.find(axis.param->name);
+    size_t d = 0;
+    for (; d < axes.size(); ++d) {
+      auto value = trial->params.find(axes[d].param->name);
       if (value == trial->params.end()) break;
-      std::optional<double> u = ToCoordinate(axis, value->second);
+      std::optional<double> u = ToCoordinate(axes[d], value->second);
       if (!u) break;
-      row.push_back(*u);
+      row[d] = *u;
     }
-    if (row.size() == axes.size()) rows.push_back(std::move(row));
+    if (d < axes.size()) continue;
+    for (d = 0; d < axes.size(); ++d) columns[d].push_back(row[d]);
   }
-  return rows;
+  return columns;
 }
 
 // The draw from l that maximises l / g, as coordinates on `axes`.
