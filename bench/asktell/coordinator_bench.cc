@@ -7,12 +7,14 @@
 // A cost that grows with the number of trials shows as a rising column.
 //
 //   coordinator-bench --sampler tpe --trials 10000 --store sqlite --db /tmp/b.db
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -34,6 +36,7 @@ struct Options {
   int64_t window = 1000;
   std::string store = "sqlite";  // sqlite | memory
   std::string db;                // sqlite: the file (removed first); default: a temp file.
+  int64_t seed = 1;
 };
 
 // The study asktell-bench creates.
@@ -42,8 +45,9 @@ std::string StudySpec(const Options& options) {
       "name: s\nobjective: {metric: loss, goal: minimize}\nparams:\n",
       "  x0: {type: float, low: -1, high: 1}\n", "  x1: {type: float, low: -1, high: 1}\n",
       "  x2: {type: float, low: -1, high: 1}\n", "  x3: {type: float, low: -1, high: 1}\n",
-      "sampler: {type: ", options.sampler, ", seed: 1}\n", "budget: {max_trials: ", options.trials,
-      ", max_failures: 0}\n", "trainer: {external: true}\n");
+      "sampler: {type: ", options.sampler, ", seed: ", options.seed, "}\n",
+      "budget: {max_trials: ", options.trials, ", max_failures: 0}\n",
+      "trainer: {external: true}\n");
 }
 
 double Sphere(const ParamMap& params) {
@@ -74,6 +78,7 @@ int Main(int argc, char** argv) {
   app.add_option("--window", options.window)->capture_default_str();
   app.add_option("--store", options.store, "sqlite | memory")->capture_default_str();
   app.add_option("--db", options.db, "the SQLite file (removed first)");
+  app.add_option("--seed", options.seed, "the sampler's seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (options.window < 1) options.window = 1;
 
@@ -120,6 +125,7 @@ int Main(int argc, char** argv) {
   // A fingerprint of every suggestion, so that a change meant to be only
   // faster can be checked to suggest exactly the same trials.
   uint64_t fingerprint = 1469598103934665603ull;
+  double best = std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < options.trials; ++i) {
     const absl::Duration cpu0 = ThreadCpuTime();
     absl::Time t0 = absl::Now();
@@ -132,8 +138,10 @@ int Main(int argc, char** argv) {
       std::cerr << "coordinator-bench: Ask: " << asked.status() << "\n";
       return 1;
     }
-    absl::StatusOr<TrialView> told = c.Tell("s", asked->trial.number, TrialState::kComplete,
-                                            Sphere(asked->trial.params), {}, "");
+    const double value = Sphere(asked->trial.params);
+    best = std::min(best, value);
+    absl::StatusOr<TrialView> told =
+        c.Tell("s", asked->trial.number, TrialState::kComplete, value, {}, "");
     absl::Time t3 = absl::Now();
     c.WaitDurable();
     absl::Time t4 = absl::Now();
@@ -163,6 +171,7 @@ int Main(int argc, char** argv) {
     }
   }
   std::printf("# suggestions fingerprint: %016llx\n", static_cast<unsigned long long>(fingerprint));
+  std::printf("# best value: %.6g\n", best);
   return 0;
 }
 
