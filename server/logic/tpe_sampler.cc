@@ -21,8 +21,13 @@ constexpr int64_t kMaxGood = 25;         // ...but never more than this many.
 constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full weight.
 // Bad trials modelled at most: the newest ones. Older bad trials weigh little
 // under Optuna's fading weights (the oldest ~1/n), and the cap keeps a
-// suggestion's cost flat as a study grows past thousands of trials.
-constexpr size_t kMaxBadTrials = 1000;
+// suggestion's cost flat as a study grows past thousands of trials. A
+// suggestion's cost is about proportional to the trials modelled, so a study
+// of 1,000 trials pays on average about B - B^2/2000 of the cap B's full cost:
+// with B = 1000 the 10,000th trial cost 2.1x the mean of the first 1,000 (CPU,
+// bench/asktell coordinator-bench); with 500 it costs 1.35x, within issue 4's
+// 1.5x. (Sphere, 4 floats, 2,000 trials, 6 seeds: the same best values.)
+constexpr size_t kMaxBadTrials = 500;
 constexpr double kMultivariateSigma0 = 0.2;
 constexpr double kMaxMagicClipDivisor = 100;
 constexpr double kLogSqrt2Pi = 0.91893853320467274178;
@@ -99,7 +104,7 @@ double LogSumExp(absl::Span<const double> values) {
   if (!std::isfinite(max)) return max;
   // exp() of anything below -746 is exactly 0 in double precision (the
   // smallest subnormal is e^-744.4), so skipping those terms changes no bit
-  // of the sum; in a mixture of a thousand narrow kernels most terms are
+  // of the sum; in a mixture of hundreds of narrow kernels most terms are
   // such, and exp() was most of a suggestion's time. (NaN is still added.)
   constexpr double kExpUnderflow = -746.0;
   double sum = 0;
@@ -586,7 +591,7 @@ class TpeHistoryIndex : public HistoryIndex {
 
 // The coordinates on `axes` of every trial that has all of them, one column
 // per axis: columns[d][i] is the i-th such trial's on axes[d]. (Columns, so
-// that a thousand trials cost a few allocations, not one each.)
+// that hundreds of trials cost a few allocations, not one each.)
 // REQUIRES: !axes.empty().
 std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
                                               absl::Span<const TrialRecord* const> trials) {

@@ -8,7 +8,8 @@
 //   1. While fewer than `n_startup_trials` trials are finished (COMPLETE, or
 //      PRUNED), the suggestion is RandomSampler's for the same seed.
 //   2. Otherwise the ranked trials are split into a "good" set (the best
-//      min(ceil(0.1 n), 25), n the finished trials) and a "bad" set. COMPLETE trials rank by their
+//      min(ceil(0.1 n), 25), n the finished trials) and a "bad" set (the
+//      newest 500 of the others). COMPLETE trials rank by their
 //      objective; PRUNED trials rank below every COMPLETE one, deeper (larger
 //      last step) first, then by their last reported value; with
 //      `constant_liar`, RUNNING and WAITING trials rank last of all, so a
@@ -74,7 +75,7 @@ class TpeSampler : public Sampler {
                    int64_t trial_number) const override;
 
   // Incremental history: an index of the trials by rank and by number, so a
-  // suggestion costs O((25 + 1000) log n) and not O(n log n) (see
+  // suggestion costs O((25 + 500) log n) and not O(n log n) (see
   // Sampler::SuggestIndexed). The same suggestions as Suggest().
   std::unique_ptr<HistoryIndex> NewHistoryIndex() const override;
   ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
