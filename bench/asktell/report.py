@@ -1,5 +1,7 @@
 """Medians of bench/asktell/run.sh's raw.jsonl, as a Markdown table, with
-Vernier/Optuna throughput ratios (Optuna: the same sampler, one client).
+Vernier/Optuna throughput ratios (Optuna: the same sampler, one client), then
+the growth of latency with the study's size (last 1k at the largest size over
+the 1,000-trial p50).
 
   python3 report.py results/raw.jsonl
 """
@@ -31,6 +33,30 @@ def main():
               f"| {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {med('last1k_p50_ms'):.2f} "
               f"| {med('last1k_p99_ms'):.2f} | {ratio} | {sum(x['errors'] for x in v)} "
               f"| {sum(x['lost'] for x in v)} |")
+    growth(groups)
+
+
+def growth(groups):
+    """Issue 4's latency goal: the last-1k p50 of the largest study over the
+    p50 of the 1,000-trial one (same system, sampler and clients)."""
+    lines = []
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[3])):
+        system, sampler, trials, clients, group_commit = key
+        if trials != 1000:
+            continue
+        larger = [k for k in groups if k[:2] == key[:2] and k[3:] == key[3:] and k[2] > 1000]
+        if not larger:
+            continue
+        big = max(larger, key=lambda k: k[2])
+        small_p50 = statistics.median(x["p50_ms"] for x in groups[key])
+        big_p50 = statistics.median(x["last1k_p50_ms"] for x in groups[big])
+        lines.append(f"| {system} | {sampler} | {clients} | {small_p50:.2f} | {big[2]} "
+                     f"| {big_p50:.2f} | {big_p50 / small_p50:.2f}x |")
+    if lines:
+        print()
+        print("| system | sampler | clients | p50 ms at 1k | trials | last 1k p50 ms | ratio |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
   ASSIGN_OR_RETURN(entry->spec, ParseStudySpec(record.spec_yaml));
   ASSIGN_OR_RETURN(entry->sampler, MakeSampler(entry->spec));
   ASSIGN_OR_RETURN(entry->pruner, MakePruner(entry->spec.pruner));
+  entry->history_index = entry->sampler->NewHistoryIndex();
   if (entry->spec.pruner.type == "pbt") {
     entry->pbt = std::make_unique<PbtPolicy>(entry->spec.pruner, entry->spec.space,
                                              entry->spec.sampler.seed);
@@ -155,6 +156,7 @@ absl::Status Coordinator::Load() {
       e.counts[trial.state]++;
       if (IsWarmStartCopy(trial)) e.copied++;
       if (trial.state == TrialState::kWaiting) e.waiting.insert(trial.number);
+      ObserveTrial(e, trial.number);
       // Asked trials have no lease (kAskedWorkerId).
       if (trial.state == TrialState::kRunning && trial.worker_id != kAskedWorkerId) {
         e.lease_deadline[trial.number] = deadline;
@@ -225,6 +227,7 @@ absl::Status Coordinator::CommitTrial(StudyEntry& entry, TrialRecord updated) {
   updated.intermediate = std::move(slot.intermediate);
   slot = std::move(updated);
   entry.counts[slot.state]++;
+  ObserveTrial(entry, slot.number);
   if (slot.state == TrialState::kWaiting) {
     entry.waiting.insert(slot.number);
   } else {
@@ -426,8 +429,7 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& ent
   } else if (BudgetedTrials(entry) < TrialBudget(entry.spec, *entry.sampler)) {
     trial.study = entry.record.name;
     trial.number = static_cast<int64_t>(entry.trials.size());
-    std::vector<const TrialRecord*> history = AllTrials(entry);
-    trial.params = entry.sampler->Suggest(entry.spec.space, history, trial.number);
+    trial.params = SuggestParams(entry, trial.number);
   } else {
     return std::nullopt;
   }
@@ -484,6 +486,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
   RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "measurement.metrics"));
   RETURN_IF_ERROR(store_->AddMeasurement(lease.study, lease.trial_number, measurement));
   InsertMeasurement(trial->intermediate, measurement);
+  ObserveTrial(*entry, trial->number);
   entry->lease_deadline[trial->number] = clock_->Now() + options_.lease;
 
   const bool stop_study = entry->record.state != StudyState::kActive;
@@ -584,6 +587,18 @@ absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const Lease
   return CommitTrial(*entry, std::move(updated));
 }
 
+ParamMap Coordinator::SuggestParams(const StudyEntry& entry, int64_t number) {
+  if (entry.history_index == nullptr) {
+    return entry.sampler->Suggest(entry.spec.space, AllTrials(entry), number);
+  }
+  return entry.sampler->SuggestIndexed(entry.spec.space, entry.trials, *entry.history_index,
+                                       number);
+}
+
+void Coordinator::ObserveTrial(StudyEntry& entry, int64_t number) {
+  if (entry.history_index != nullptr) entry.history_index->Observe(entry.trials[number]);
+}
+
 int64_t Coordinator::BudgetedTrials(const StudyEntry& entry) {
   return static_cast<int64_t>(entry.trials.size()) - entry.copied;
 }
@@ -669,6 +684,7 @@ absl::StatusOr<std::string> Coordinator::CopyWarmStartTrials(StudyEntry& entry) 
       RETURN_IF_ERROR(store_->AddMeasurement(entry.record.name, copy.number, measurement));
     }
     entry.trials[copy.number].intermediate = intermediate;
+    ObserveTrial(entry, copy.number);
     entry.copied++;
   }
   return WarmStartNote(entry.spec, copies);
@@ -694,8 +710,7 @@ absl::StatusOr<TrialRecord> Coordinator::EnqueueTrial(const std::string& study,
   trial.number = static_cast<int64_t>(entry->trials.size());
   trial.state = TrialState::kWaiting;
   trial.origin = std::string(kOriginEnqueued);
-  const ParamMap suggested =
-      entry->sampler->Suggest(entry->spec.space, AllTrials(*entry), trial.number);
+  const ParamMap suggested = SuggestParams(*entry, trial.number);
   // Children that a given parent switches on, and the sampler left out, are
   // drawn like RandomSampler's: from (seed, trial number).
   const uint64_t seed = entry->spec.sampler.seed;
@@ -737,7 +752,7 @@ std::optional<TrialRecord> Coordinator::NextTrial(StudyEntry& entry, const std::
   } else if (BudgetedTrials(entry) < TrialBudget(entry.spec, *entry.sampler)) {
     trial.study = entry.record.name;
     trial.number = static_cast<int64_t>(entry.trials.size());
-    trial.params = entry.sampler->Suggest(entry.spec.space, AllTrials(entry), trial.number);
+    trial.params = SuggestParams(entry, trial.number);
   } else {
     return std::nullopt;
   }
@@ -867,6 +882,7 @@ absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_
   RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "metrics"));
   RETURN_IF_ERROR(store_->AddMeasurement(study, trial_number, measurement));
   InsertMeasurement(trial->intermediate, measurement);
+  ObserveTrial(*entry, trial->number);
   // As ReportProgress: a study stopped meanwhile stops its running trials.
   const bool prune = entry->record.state != StudyState::kActive ||
                      entry->pruner->ShouldPrune(entry->spec.objective, *trial, measurement.step,

@@ -300,6 +300,10 @@ class Coordinator {
     int64_t copied = 0;              // Trials copied by warm_start (IsWarmStartCopy).
     std::unique_ptr<PbtPolicy> pbt;  // pbt studies only; reads `spec`.
     CheckpointIndex checkpoints;     // Checkpoints the server holds (pbt).
+    // The sampler's index of `trials` (Sampler::NewHistoryIndex), or null.
+    // Observes every trial after each change, so a suggestion need not
+    // re-read the history; rebuilt by Load() from the stored trials.
+    std::unique_ptr<HistoryIndex> history_index;
   };
 
   Coordinator(StudyStore* store, Clock* clock, CoordinatorOptions options)
@@ -361,6 +365,11 @@ class Coordinator {
   // INVALID_ARGUMENT naming warm_start.study when `spec` warm-starts from a
   // study that does not exist.
   absl::Status CheckWarmStartSource(const StudySpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The sampler's suggestion for trial `number` of `entry`, from its history
+  // index when it keeps one (the same answer as from the whole history).
+  static ParamMap SuggestParams(const StudyEntry& entry, int64_t number);
+  // Tells the history index (if any) that trial `number` changed.
+  static void ObserveTrial(StudyEntry& entry, int64_t number);
   // BestTrials of a multi-objective study: its Pareto front.
   static std::vector<TrialRecord> ParetoBest(const StudyEntry& entry, int count);
 

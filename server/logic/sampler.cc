@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,14 @@ ParamMap RandomSampler::Suggest(const SearchSpace& space,
     params[param.name] = SampleUniform(param, gen);
   }
   return params;
+}
+
+ParamMap Sampler::SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
+                                 const HistoryIndex& /*index*/, int64_t trial_number) const {
+  std::vector<const TrialRecord*> history;
+  history.reserve(trials.size());
+  for (const TrialRecord& trial : trials) history.push_back(&trial);
+  return Suggest(space, history, trial_number);
 }
 
 absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,

@@ -23,6 +23,23 @@
 
 namespace vernier {
 
+// An index of one study's trials that a sampler keeps across suggestions, so
+// that a suggestion need not re-read a long history (Sampler::NewHistoryIndex).
+// The caller owns it, one per study, and rebuilds it after a restart by
+// observing every stored trial: it holds nothing the trials do not.
+//
+// Thread-safety: not thread-safe; the caller serialises Observe() and the
+// suggestions that read the index.
+class HistoryIndex {
+ public:
+  virtual ~HistoryIndex() = default;
+
+  // Records `trial` as it is now: a new trial, or the new state, parameters
+  // or values of one observed before (the same number). Called after every
+  // change; the latest call for a number wins.
+  virtual void Observe(const TrialRecord& trial) = 0;
+};
+
 class Sampler {
  public:
   virtual ~Sampler() = default;
@@ -38,6 +55,23 @@ class Sampler {
   virtual std::optional<int64_t> Capacity(const SearchSpace& /*space*/) const {
     return std::nullopt;
   }
+
+  // ---- Incremental history (optional) ----
+  // A sampler whose suggestion reads only a bounded part of a long history
+  // (TPE: the best trials and the newest others) keeps an index of it, so
+  // that the cost of a suggestion does not grow with the study.
+
+  // A new, empty index for this sampler; nullptr (the default) when the
+  // sampler keeps none.
+  virtual std::unique_ptr<HistoryIndex> NewHistoryIndex() const { return nullptr; }
+
+  // Returns exactly what Suggest(space, <pointers to every trial of `trials`>,
+  // trial_number) returns, reading `index` instead of scanning the history
+  // where it can. REQUIRES: trials[i].number == i; `index` came from this
+  // sampler's NewHistoryIndex() (or is ignored) and has observed every trial
+  // of `trials` in its current state, and no other. The default scans.
+  virtual ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
+                                  const HistoryIndex& index, int64_t trial_number) const;
 };
 
 // Draws one value of `param` uniformly in its own space (log, step, int).

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <memory>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -81,9 +84,9 @@ TEST(TpeSamplerTest, DeterministicForSeedAndHistory) {
 }
 
 // The contract behind a flat cost per suggestion in large studies: only the
-// 25 best trials and the newest 1000 others are modelled, so dropping older
+// 25 best trials and the newest 500 others are modelled, so dropping older
 // bad trials from the history changes nothing.
-TEST(TpeSamplerTest, ModelsTheBestAndTheNewestThousandBadTrialsOnly) {
+TEST(TpeSamplerTest, ModelsTheBestAndTheNewestFiveHundredBadTrialsOnly) {
   const SearchSpace space = LineSpace();
   RandomSampler random(5);
   TpeSampler tpe(Tpe(), 11, kMinimize);
@@ -97,13 +100,105 @@ TEST(TpeSamplerTest, ModelsTheBestAndTheNewestThousandBadTrialsOnly) {
   std::vector<const TrialRecord*> bad(by_loss.begin() + 25, by_loss.end());
   std::sort(bad.begin(), bad.end(),
             [](const TrialRecord* a, const TrialRecord* b) { return a->number > b->number; });
-  kept.insert(kept.end(), bad.begin(), bad.begin() + 1000);
+  kept.insert(kept.end(), bad.begin(), bad.begin() + 500);
 
   // Twenty trial numbers give twenty different candidate draws.
   for (int64_t number = 1500; number < 1520; ++number) {
     EXPECT_EQ(tpe.Suggest(space, kept, number), tpe.Suggest(space, Pointers(trials), number))
         << "trial " << number;
   }
+}
+
+// The history index the coordinator keeps (NewHistoryIndex) answers exactly
+// as the scan of the whole history: with every kind of trial (ties, +-inf,
+// NaN, pruned with and without values, infeasible, failed, pending), trials
+// observed again as they change, fewer and more than 25 good and 500 bad
+// trials (over 600 are modelled at the end), with and without the constant
+// liar.
+TEST(TpeSamplerTest, IndexedSuggestionsEqualTheScanOfTheHistory) {
+  const SearchSpace space = MixedSpace();
+  RandomSampler random(9);
+  for (const bool constant_liar : {true, false}) {
+    SCOPED_TRACE(constant_liar ? "constant liar" : "no liar");
+    TpeSampler tpe(Tpe(/*multivariate=*/false, constant_liar), 3, kMinimize);
+    std::unique_ptr<HistoryIndex> index = tpe.NewHistoryIndex();
+    ASSERT_NE(index, nullptr);
+    std::vector<TrialRecord> trials;
+    std::mt19937_64 gen(17);
+    int compared = 0;
+    size_t most_bad = 0;
+    for (int64_t n = 0; n < 800; ++n) {
+      const TpeSampler::Modelled scanned = tpe.ModelledTrials(Pointers(trials));
+      const TpeSampler::Modelled indexed = tpe.ModelledTrials(trials, *index);
+      ASSERT_EQ(indexed.good, scanned.good) << "trial " << n;
+      ASSERT_EQ(indexed.bad, scanned.bad) << "trial " << n;
+      most_bad = std::max(most_bad, scanned.bad.size());
+      const bool check = n < 40 || n % 97 == 0 || (n >= 740 && n < 750) || n == 799;
+      if (check) {
+        EXPECT_EQ(tpe.SuggestIndexed(space, trials, *index, n),
+                  tpe.Suggest(space, Pointers(trials), n))
+            << "trial " << n;
+        ++compared;
+      }
+      TrialRecord trial;
+      trial.number = n;
+      trial.params = random.Suggest(space, {}, n);
+      trial.state = n % 11 == 0 ? TrialState::kWaiting : TrialState::kRunning;
+      trials.push_back(trial);
+      index->Observe(trials.back());
+      if (n < 4) continue;
+      // End the trial started four asks ago, in one of every way.
+      TrialRecord& ended = trials[n - 4];
+      const double loss = std::round(MixedLoss(ended.params) * 4) / 4;  // Ties.
+      switch (gen() % 10) {
+        case 0:
+          break;  // Still pending.
+        case 1:
+          ended.state = TrialState::kFailed;
+          break;
+        case 2:
+          ended.state = TrialState::kInfeasible;
+          ended.final_metrics["loss"] = loss;
+          break;
+        case 3:
+          ended.state = TrialState::kPruned;
+          ended.intermediate = {Measurement{static_cast<int64_t>(gen() % 3), {{"loss", loss}}}};
+          break;
+        case 4:
+          ended.state = TrialState::kPruned;  // No value: ranked after the valued ones.
+          break;
+        case 5:
+          ended.state = TrialState::kComplete;
+          ended.final_metrics["loss"] =
+              gen() % 4 == 0 ? std::numeric_limits<double>::quiet_NaN()
+                             : (gen() % 2 ? std::numeric_limits<double>::infinity() : -loss);
+          break;
+        default:
+          ended.state = TrialState::kComplete;
+          ended.final_metrics["loss"] = loss;
+      }
+      index->Observe(ended);
+      if (gen() % 5 == 0) index->Observe(ended);  // Observing again changes nothing.
+    }
+    EXPECT_GT(compared, 55);
+    EXPECT_EQ(most_bad, 500u);  // The cap was reached.
+  }
+}
+
+// An index from another sampler (another objective) is not trusted: the
+// answer is the scan's.
+TEST(TpeSamplerTest, IndexOfAnotherObjectiveFallsBackToTheScan) {
+  const SearchSpace space = LineSpace();
+  TpeSampler minimize(Tpe(), 3, kMinimize);
+  TpeSampler maximize(Tpe(), 3, ObjectiveSpec{"loss", Goal::kMaximize});
+  RandomSampler random(4);
+  const std::vector<TrialRecord> trials = RunStudy(random, space, 40, Quadratic);
+  std::unique_ptr<HistoryIndex> index = maximize.NewHistoryIndex();
+  for (const TrialRecord& trial : trials) index->Observe(trial);
+  EXPECT_EQ(minimize.SuggestIndexed(space, trials, *index, 40),
+            minimize.Suggest(space, Pointers(trials), 40));
+  EXPECT_NE(minimize.SuggestIndexed(space, trials, *index, 40),
+            maximize.SuggestIndexed(space, trials, *index, 40));
 }
 
 TEST(TpeSamplerTest, ValuesStayInsideTheirSpace) {
