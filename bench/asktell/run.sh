@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/bench/asktell"
 BUILD="${BUILD:-$ROOT/build-bench}"
-OUT="$HERE/results"
+OUT="${OUT:-$HERE/results}"
 PY=/usr/bin/python3   # Debian's Python, where python3-optuna lives.
 
 # Setup (the benchmark's, never the product's): Optuna from Debian.
