@@ -188,16 +188,32 @@ std::vector<torch::Tensor> MomentumUpdates(StateMap& state_map,
   return torch::_foreach_add(updates, buffers, options.momentum());
 }
 
+// The closure's loss, with gradients enabled, as torch's optimizers do; an
+// undefined tensor without a closure.
+torch::Tensor LossOf(const optim::Optimizer::LossClosure& closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
+// One Adam or AdamW step over every group (which passed CanStepAdamGroups).
+template <typename State, typename Options>
+torch::Tensor AdamFamilyStep(StateMap& state_map, std::vector<optim::OptimizerParamGroup>& groups,
+                             bool decoupled, const optim::Optimizer::LossClosure& closure) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor loss = LossOf(closure);
+  for (optim::OptimizerParamGroup& group : groups) {
+    AdamGroupStep<State, Options>(state_map, group, decoupled);
+  }
+  return loss;
+}
+
 }  // namespace
 
 torch::Tensor ForeachSgd::step(LossClosure closure) {
   if (HasSparseGradient(param_groups_)) return optim::SGD::step(std::move(closure));
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const torch::Tensor loss = LossOf(closure);
   for (optim::OptimizerParamGroup& group : param_groups_) {
     const auto& options = static_cast<const optim::SGDOptions&>(group.options());
     std::vector<torch::Tensor> parameters, gradients;
@@ -217,32 +233,16 @@ torch::Tensor ForeachAdam::step(LossClosure closure) {
   if (!CanStepAdamGroups<optim::AdamParamState, optim::AdamOptions>(state_, param_groups_)) {
     return optim::Adam::step(std::move(closure));
   }
-  torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
-  for (optim::OptimizerParamGroup& group : param_groups_) {
-    AdamGroupStep<optim::AdamParamState, optim::AdamOptions>(state_, group, /*decoupled=*/false);
-  }
-  return loss;
+  return AdamFamilyStep<optim::AdamParamState, optim::AdamOptions>(state_, param_groups_,
+                                                                   /*decoupled=*/false, closure);
 }
 
 torch::Tensor ForeachAdamW::step(LossClosure closure) {
   if (!CanStepAdamGroups<optim::AdamWParamState, optim::AdamWOptions>(state_, param_groups_)) {
     return optim::AdamW::step(std::move(closure));
   }
-  torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
-  for (optim::OptimizerParamGroup& group : param_groups_) {
-    AdamGroupStep<optim::AdamWParamState, optim::AdamWOptions>(state_, group, /*decoupled=*/true);
-  }
-  return loss;
+  return AdamFamilyStep<optim::AdamWParamState, optim::AdamWOptions>(state_, param_groups_,
+                                                                     /*decoupled=*/true, closure);
 }
 
 }  // namespace vernier
