@@ -423,22 +423,10 @@ Assignment Coordinator::MakeAssignment(const StudyEntry& entry, const TrialRecor
 absl::StatusOr<std::optional<Assignment>> Coordinator::LeaseFrom(StudyEntry& entry,
                                                                  const std::string& worker_id) {
   if (entry.counts[TrialState::kRunning] >= entry.spec.budget.parallel) return std::nullopt;
-  TrialRecord trial;
-  if (!entry.waiting.empty()) {
-    trial = entry.trials[*entry.waiting.begin()];
-  } else if (BudgetedTrials(entry) < TrialBudget(entry.spec, *entry.sampler)) {
-    trial.study = entry.record.name;
-    trial.number = static_cast<int64_t>(entry.trials.size());
-    trial.params = SuggestParams(entry, trial.number);
-  } else {
-    return std::nullopt;
-  }
-  trial.state = TrialState::kRunning;
-  trial.worker_id = worker_id;
-  trial.attempt++;
-  trial.start_time = clock_->Now();
-  const int64_t number = trial.number;
-  RETURN_IF_ERROR(CommitTrial(entry, std::move(trial)));
+  std::optional<TrialRecord> trial = NextTrial(entry, worker_id);
+  if (!trial) return std::nullopt;
+  const int64_t number = trial->number;
+  RETURN_IF_ERROR(CommitTrial(entry, std::move(*trial)));
   return MakeAssignment(entry, entry.trials[number]);
 }
 
