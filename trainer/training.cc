@@ -334,11 +334,17 @@ void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
+std::vector<torch::Tensor> PenalisedWeights(const torch::nn::Module& module) {
+  std::vector<torch::Tensor> weights;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (EndsWith(item.key(), "weight")) weights.push_back(item.value());
+  }
+  return weights;
+}
+
 torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l2) {
   torch::Tensor penalty;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    if (!EndsWith(item.key(), "weight")) continue;
-    const torch::Tensor& weight = item.value();
+  for (const torch::Tensor& weight : PenalisedWeights(module)) {
     if (!penalty.defined()) penalty = torch::zeros({}, weight.options());
     if (l1 != 0) penalty = penalty + l1 * weight.abs().sum();
     if (l2 != 0) penalty = penalty + l2 * weight.square().sum();
@@ -347,12 +353,10 @@ torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l
   return penalty;
 }
 
-void AddWeightPenaltyGradients(const torch::nn::Module& module, double l1, double l2) {
+void AddWeightPenaltyGradients(const std::vector<torch::Tensor>& weights, double l1, double l2) {
   if (l1 == 0 && l2 == 0) return;
   torch::NoGradGuard no_grad;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    if (!EndsWith(item.key(), "weight")) continue;
-    torch::Tensor weight = item.value();
+  for (torch::Tensor weight : weights) {
     torch::Tensor& gradient = weight.mutable_grad();
     if (!gradient.defined()) gradient = torch::zeros_like(weight);
     if (l1 != 0) gradient.add_(weight.sign(), l1);
@@ -375,6 +379,7 @@ double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const Devi
       torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64)).to(device);
   const bool augmented = augment.enabled() && train.inputs.dim() == 4;
   const std::vector<torch::Tensor> parameters = model.parameters();
+  const std::vector<torch::Tensor> penalised = PenalisedWeights(model);
   // Batches are gathered into these two buffers, allocated once per epoch;
   // the last, smaller batch is a view of their first rows.
   std::vector<int64_t> input_shape = train.inputs.sizes().vec();
@@ -399,7 +404,7 @@ double TrainEpoch(NetImpl& model, torch::optim::Optimizer& optimizer, const Devi
     }
     loss_sum += loss.detach() * static_cast<double>(count);
     loss.backward();
-    AddWeightPenaltyGradients(model, options.l1, options.l2);
+    AddWeightPenaltyGradients(penalised, options.l1, options.l2);
     if (options.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, options.clip_norm);
     optimizer.step();
   }

@@ -123,16 +123,20 @@ double LearningRateFactor(const TrainOptions& options, int epoch);
 // Sets the learning rate of every parameter group of `optimizer` to `lr`.
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
 
-// Returns l1 * sum(|w|) + l2 * sum(w^2) over the parameters of `module` whose
-// names end in "weight" (biases are not penalised), as a scalar tensor on the
-// parameters' device; a zero scalar without graph when both are 0.
+// The parameters of `module` that the L1/L2 penalty applies to: those whose
+// names end in "weight" (biases are not penalised).
+std::vector<torch::Tensor> PenalisedWeights(const torch::nn::Module& module);
+
+// Returns l1 * sum(|w|) + l2 * sum(w^2) over PenalisedWeights(module), as a
+// scalar tensor on the parameters' device; a zero scalar without graph when
+// both are 0.
 torch::Tensor WeightPenalty(const torch::nn::Module& module, double l1, double l2);
 
-// Adds the gradient of WeightPenalty(module, l1, l2), l1 * sign(w) + 2 * l2 *
-// w, to the gradient of each penalised weight (creating it where missing).
-// The same update as backpropagating the penalty, in 3 kernels per weight
-// instead of about 16 (see TrainEpoch).
-void AddWeightPenaltyGradients(const torch::nn::Module& module, double l1, double l2);
+// Adds the gradient of the penalty over `weights` (PenalisedWeights of a
+// module), l1 * sign(w) + 2 * l2 * w, to each one's gradient (creating it
+// where missing). The same update as backpropagating WeightPenalty, in 3
+// kernels per weight instead of about 16 (see TrainEpoch).
+void AddWeightPenaltyGradients(const std::vector<torch::Tensor>& weights, double l1, double l2);
 
 // Sets the gradients of `parameters` to undefined (torch's zero_grad with
 // set_to_none): backward then writes fresh gradients instead of adding to

@@ -472,21 +472,35 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
     return absl::InvalidArgumentError(absl::StrCat("step must be >= 0, got ", measurement.step));
   }
   RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "measurement.metrics"));
-  RETURN_IF_ERROR(store_->AddMeasurement(lease.study, lease.trial_number, measurement));
-  InsertMeasurement(trial->intermediate, measurement);
-  ObserveTrial(*entry, trial->number);
+  RETURN_IF_ERROR(RecordMeasurement(*entry, *trial, measurement));
   entry->lease_deadline[trial->number] = clock_->Now() + options_.lease;
+  if (!PrunerStops(*entry, *trial, measurement.step)) {
+    return MaybeExploit(*entry, *trial, measurement.step, exploit);
+  }
+  RETURN_IF_ERROR(PruneTrial(*entry, *trial));
+  return TrialAction::kStop;
+}
 
-  const bool stop_study = entry->record.state != StudyState::kActive;
-  const bool prune = !stop_study && entry->pruner->ShouldPrune(entry->spec.objective, *trial,
-                                                               measurement.step, AllTrials(*entry));
-  if (!stop_study && !prune) return MaybeExploit(*entry, *trial, measurement.step, exploit);
-  TrialRecord updated = *trial;
+absl::Status Coordinator::RecordMeasurement(StudyEntry& entry, TrialRecord& trial,
+                                            const Measurement& measurement) {
+  RETURN_IF_ERROR(store_->AddMeasurement(entry.record.name, trial.number, measurement));
+  InsertMeasurement(trial.intermediate, measurement);
+  ObserveTrial(entry, trial.number);
+  return absl::OkStatus();
+}
+
+bool Coordinator::PrunerStops(const StudyEntry& entry, const TrialRecord& trial, int64_t step) {
+  // A study stopped meanwhile stops its running trials at their next report.
+  return entry.record.state != StudyState::kActive ||
+         entry.pruner->ShouldPrune(entry.spec.objective, trial, step, AllTrials(entry));
+}
+
+absl::Status Coordinator::PruneTrial(StudyEntry& entry, const TrialRecord& trial) {
+  TrialRecord updated = trial;
   updated.state = TrialState::kPruned;
   updated.end_time = clock_->Now();
-  RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
-  RETURN_IF_ERROR(MaybeFinishStudy(*entry));
-  return TrialAction::kStop;
+  RETURN_IF_ERROR(CommitTrial(entry, std::move(updated)));
+  return MaybeFinishStudy(entry);
 }
 
 absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const LeaseKey& lease,
@@ -794,8 +808,6 @@ absl::StatusOr<TrialRecord> Coordinator::ToldTrial(const StudyEntry& entry, Tria
       return absl::InvalidArgumentError(
           absl::StrCat("value: the objective \"", metric, "\" is NaN"));
     }
-  }
-  if (state == TrialState::kComplete) {
     for (size_t i = 1; i < entry.spec.objectives.size(); ++i) {
       const std::string& other = entry.spec.objectives[i].metric;
       auto it = final_metrics.find(other);
@@ -868,20 +880,9 @@ absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_
                                                    "\" or other metrics"));
   }
   RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "metrics"));
-  RETURN_IF_ERROR(store_->AddMeasurement(study, trial_number, measurement));
-  InsertMeasurement(trial->intermediate, measurement);
-  ObserveTrial(*entry, trial->number);
-  // As ReportProgress: a study stopped meanwhile stops its running trials.
-  const bool prune = entry->record.state != StudyState::kActive ||
-                     entry->pruner->ShouldPrune(entry->spec.objective, *trial, measurement.step,
-                                                AllTrials(*entry));
-  if (prune) {
-    TrialRecord updated = *trial;
-    updated.state = TrialState::kPruned;
-    updated.end_time = clock_->Now();
-    RETURN_IF_ERROR(CommitTrial(*entry, std::move(updated)));
-    RETURN_IF_ERROR(MaybeFinishStudy(*entry));
-  }
+  RETURN_IF_ERROR(RecordMeasurement(*entry, *trial, measurement));
+  const bool prune = PrunerStops(*entry, *trial, measurement.step);
+  if (prune) RETURN_IF_ERROR(PruneTrial(*entry, *trial));
   return AskedReport{prune, TrialView{entry->trials[trial_number], entry->spec.objective}};
 }
 

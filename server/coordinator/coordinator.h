@@ -349,6 +349,16 @@ class Coordinator {
                                                TrialState state, std::optional<double> value,
                                                const MetricMap& metrics,
                                                const std::string& failure_reason);
+  // Stores `measurement` of `trial` (RUNNING, checked by the caller) and
+  // keeps the in-memory trial and the sampler's index up to date.
+  absl::Status RecordMeasurement(StudyEntry& entry, TrialRecord& trial,
+                                 const Measurement& measurement) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `trial`, which has just reported `step`, stops: the study is no
+  // longer ACTIVE, or its pruner says so.
+  static bool PrunerStops(const StudyEntry& entry, const TrialRecord& trial, int64_t step);
+  // Ends `trial` PRUNED now, and the study when that spent its budget.
+  absl::Status PruneTrial(StudyEntry& entry, const TrialRecord& trial)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Asks the study's pbt policy about the step just reported; on an exploit
   // stores the trial's new parameters and returns kExploit.
   absl::StatusOr<TrialAction> MaybeExploit(StudyEntry& entry, TrialRecord& trial, int64_t step,

@@ -490,14 +490,18 @@ struct Split {
   std::vector<const TrialRecord*> bad;
 };
 
+// How many of `ranked` modelled trials are good: the share is taken of the
+// `finished` ones, as Optuna does (pending trials rank last, never good).
+int64_t GoodCount(int64_t finished, int64_t ranked) {
+  return std::min(
+      {static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood, ranked});
+}
+
 Split SplitGoodBad(std::vector<Ranked> ranked) {
-  // The share of good trials is taken of the finished ones, as Optuna does;
-  // pending trials rank last and are never good.
   int64_t finished = 0;
   for (const Ranked& r : ranked) finished += r.tier < 3 ? 1 : 0;
   const auto n = static_cast<int64_t>(ranked.size());
-  const int64_t n_good = std::min(
-      {static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood, n});
+  const int64_t n_good = GoodCount(finished, n);
   // Ranked's order is total (ties broken by trial number), so the split does
   // not depend on the order of `ranked`.
   std::nth_element(ranked.begin(), ranked.begin() + n_good, ranked.end());
@@ -555,9 +559,7 @@ class TpeHistoryIndex : public HistoryIndex {
   // SplitGoodBad of the observed trials, as pointers into `trials`
   // (trials[i].number == i).
   Split SplitGoodBad(absl::Span<const TrialRecord> trials) const {
-    const auto n = static_cast<int64_t>(by_rank_.size());
-    const int64_t n_good = std::min(
-        {static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished_))), kMaxGood, n});
+    const int64_t n_good = GoodCount(finished_, static_cast<int64_t>(by_rank_.size()));
     std::vector<int64_t> good;
     for (auto it = by_rank_.begin(); static_cast<int64_t>(good.size()) < n_good; ++it) {
       good.push_back(std::get<3>(*it));

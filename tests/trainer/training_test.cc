@@ -608,7 +608,7 @@ TEST(WeightPenaltyTest, GradientFormMatchesBackpropagation) {
     torch::Tensor loss = net->forward(input).square().sum();
     if (through_autograd) loss = loss + WeightPenalty(*net, 0.03, 0.02);
     loss.backward();
-    if (!through_autograd) AddWeightPenaltyGradients(*net, 0.03, 0.02);
+    if (!through_autograd) AddWeightPenaltyGradients(PenalisedWeights(*net), 0.03, 0.02);
     std::vector<torch::Tensor> out;
     for (const torch::Tensor& parameter : net->parameters())
       out.push_back(parameter.grad().clone());
@@ -626,7 +626,7 @@ TEST(WeightPenaltyTest, GradientFormMatchesBackpropagation) {
     torch::NoGradGuard no_grad;
     unused->weight.copy_(torch::tensor({{1.5f, -0.5f}}));
   }
-  AddWeightPenaltyGradients(*unused, 0.2, 0.1);
+  AddWeightPenaltyGradients(PenalisedWeights(*unused), 0.2, 0.1);
   EXPECT_TRUE(torch::allclose(unused->weight.grad(), torch::tensor({{0.5f, -0.3f}})));
   EXPECT_FALSE(unused->bias.grad().defined());
 }
