@@ -6,7 +6,9 @@
 // function -> Tell until the study has handed out every trial. The latency
 // of one trial is the time from sending Ask to Tell's answer. Afterwards it
 // reads every trial back (ListTrials) and checks that each told value is
-// stored: an acknowledged tell that is missing counts as lost.
+// stored: an acknowledged tell that is missing counts as lost. The clock
+// starts once every client's connection is up, as Optuna's loop in
+// optuna_asktell.py starts once its storage is open.
 //
 // Prints one JSON line: trials, clients, sampler, seconds, trials_per_s,
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
@@ -84,8 +86,8 @@ struct Shared {
 };
 
 // One client: asks and tells until Ask says the budget is spent.
-void RunClient(const Options& options, int index, Shared& shared) {
-  auto stub = v1::StudyService::NewStub(NewChannel(options.server, index));
+void RunClient(const Options& options, std::shared_ptr<grpc::Channel> channel, Shared& shared) {
+  auto stub = v1::StudyService::NewStub(channel);
   while (true) {
     const absl::Time start = absl::Now();
     v1::AskRequest ask;
@@ -173,11 +175,20 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int c = 0; c < options.clients; ++c) {
+    channels.push_back(NewChannel(options.server, c));
+    if (!channels.back()->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
+      std::cerr << "asktell-bench: client " << c << " cannot connect to " << options.server << "\n";
+      return 1;
+    }
+  }
   Shared shared;
   const absl::Time start = absl::Now();
   std::vector<std::thread> clients;
   for (int c = 0; c < options.clients; ++c) {
-    clients.emplace_back([&options, c, &shared] { RunClient(options, c, shared); });
+    clients.emplace_back(
+        [&options, channel = channels[c], &shared] { RunClient(options, channel, shared); });
   }
   for (std::thread& client : clients) client.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
