@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/logic/log_sum_exp.h"
+
 namespace vernier {
 namespace {
 
@@ -101,25 +103,6 @@ double SampleTruncatedNormal(double a, double b, Rng& rng) {
     if (z >= a && z <= b) return z;
   }
   return a + (b - a) * rng.Uniform();
-}
-
-double LogSumExp(absl::Span<const double> values) {
-  double max = -std::numeric_limits<double>::infinity();
-  for (double v : values) max = std::max(max, v);
-  if (!std::isfinite(max)) return max;
-  // The largest term adds exactly 1 to the sum, so a term below e^-40
-  // (4e-18) is lost in its rounding: skipping such terms moves the sum by
-  // less than n * 4e-18 relative (2e-15 for 500 kernels), far below any
-  // score difference a suggestion depends on. In a mixture of hundreds of
-  // narrow kernels most terms are such, and exp() was most of a
-  // suggestion's time. (NaN is still added.)
-  constexpr double kNegligibleLogTerm = -40.0;
-  double sum = 0;
-  for (double v : values) {
-    const double x = v - max;
-    if (!(x < kNegligibleLogTerm)) sum += std::exp(x);
-  }
-  return max + std::log(sum);
 }
 
 // ---- Axes: a parameter in the coordinate its kernels live in --------------
@@ -451,7 +434,7 @@ class ParzenEstimator {
     for (size_t d = 0; d < dims_.size(); ++d) {
       AddKernelLogDensities(dims_[d], point[d], per_component);
     }
-    return LogSumExp(per_component);
+    return LogSumExp(per_component, log_sum_exp_scratch_);
   }
 
  private:
@@ -461,6 +444,7 @@ class ParzenEstimator {
   // LogDensity's per-component terms, kept to spare an allocation per call
   // (an estimator lives inside one suggestion: never shared).
   mutable std::vector<double> scratch_;
+  mutable std::vector<double> log_sum_exp_scratch_;
 };
 
 // ---- Ranking the history --------------------------------------------------
