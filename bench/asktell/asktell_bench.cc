@@ -6,7 +6,14 @@
 // function -> Tell until the study has handed out every trial. The latency
 // of one trial is the time from sending Ask to Tell's answer. Afterwards it
 // reads every trial back (ListTrials) and checks that each told value is
-// stored: an acknowledged tell that is missing counts as lost.
+// stored: an acknowledged tell that is missing counts as lost. The clock
+// starts once every client's connection is up, as Optuna's loop in
+// optuna_asktell.py starts once its storage is open.
+//
+// With --threads N, the clients are driven by gRPC's asynchronous API from N
+// threads instead of one blocking thread each: the same calls on the same
+// connections, at a fraction of the client's CPU (which shares the machine
+// with the server here).
 //
 // Prints one JSON line: trials, clients, sampler, seconds, trials_per_s,
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
@@ -16,6 +23,7 @@
 //                 --trials 10000 --clients 32
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -43,6 +51,7 @@ struct Options {
   std::string sampler = "random";
   int64_t trials = 1000;
   int clients = 1;
+  int threads = 0;  // 0: a blocking thread per client.
 };
 
 // The same function as optuna_asktell.py: a shifted sphere in 4 floats.
@@ -83,41 +92,126 @@ struct Shared {
   std::map<std::string, int64_t> errors ABSL_GUARDED_BY(mu);
 };
 
+v1::TellRequest CompleteTell(const Options& options, const v1::AskResponse& asked) {
+  v1::TellRequest tell;
+  tell.set_study(options.study);
+  tell.set_trial_number(asked.trial().number());
+  tell.set_state(v1::TRIAL_STATE_COMPLETE);
+  tell.set_value(Objective(asked.trial()));
+  return tell;
+}
+
+void RecordError(Shared& shared, const char* call, const grpc::Status& status) {
+  absl::MutexLock lock(&shared.mu);
+  shared.errors[absl::StrCat(call, " ", status.error_code())]++;
+}
+
+// Records a trial whose Tell has been answered OK.
+void RecordDone(Shared& shared, const v1::TellRequest& tell, absl::Time asked_at) {
+  const absl::Time end = absl::Now();
+  absl::MutexLock lock(&shared.mu);
+  shared.done.push_back(
+      Done{tell.trial_number(), tell.value(), end, absl::ToDoubleMilliseconds(end - asked_at)});
+}
+
+std::chrono::system_clock::time_point CallDeadline() {
+  return absl::ToChronoTime(absl::Now() + absl::Seconds(60));
+}
+
 // One client: asks and tells until Ask says the budget is spent.
-void RunClient(const Options& options, int index, Shared& shared) {
-  auto stub = v1::StudyService::NewStub(NewChannel(options.server, index));
+void RunClient(const Options& options, std::shared_ptr<grpc::Channel> channel, Shared& shared) {
+  auto stub = v1::StudyService::NewStub(channel);
   while (true) {
     const absl::Time start = absl::Now();
     v1::AskRequest ask;
     ask.set_study(options.study);
     v1::AskResponse asked;
     grpc::ClientContext ask_context;
-    ask_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    ask_context.set_deadline(CallDeadline());
     grpc::Status status = stub->Ask(&ask_context, ask, &asked);
     if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) return;  // All asked.
-    if (!status.ok()) {
-      absl::MutexLock lock(&shared.mu);
-      shared.errors[absl::StrCat("Ask ", status.error_code())]++;
-      return;
-    }
-    v1::TellRequest tell;
-    tell.set_study(options.study);
-    tell.set_trial_number(asked.trial().number());
-    tell.set_state(v1::TRIAL_STATE_COMPLETE);
-    const double value = Objective(asked.trial());
-    tell.set_value(value);
+    if (!status.ok()) return RecordError(shared, "Ask", status);
+    const v1::TellRequest tell = CompleteTell(options, asked);
     v1::TellResponse told;
     grpc::ClientContext tell_context;
-    tell_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    tell_context.set_deadline(CallDeadline());
     status = stub->Tell(&tell_context, tell, &told);
-    const absl::Time end = absl::Now();
-    absl::MutexLock lock(&shared.mu);
-    if (!status.ok()) {
-      shared.errors[absl::StrCat("Tell ", status.error_code())]++;
-      return;
+    if (!status.ok()) return RecordError(shared, "Tell", status);
+    RecordDone(shared, tell, start);
+  }
+}
+
+// A client of the asynchronous mode: its call in flight and where it is in
+// its loop. Its address is the completion-queue tag of that call.
+struct AsyncClient {
+  std::unique_ptr<v1::StudyService::Stub> stub;
+  absl::Time asked_at;
+  bool telling = false;
+  std::unique_ptr<grpc::ClientContext> context;
+  v1::AskResponse asked;
+  v1::TellRequest tell;
+  v1::TellResponse told;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AskResponse>> ask_call;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::TellResponse>> tell_call;
+};
+
+void StartAsk(const Options& options, AsyncClient& client, grpc::CompletionQueue* queue) {
+  client.asked_at = absl::Now();
+  client.telling = false;
+  client.context = std::make_unique<grpc::ClientContext>();
+  client.context->set_deadline(CallDeadline());
+  v1::AskRequest ask;
+  ask.set_study(options.study);
+  client.ask_call = client.stub->AsyncAsk(client.context.get(), ask, queue);
+  client.ask_call->Finish(&client.asked, &client.status, &client);
+}
+
+void StartTell(const Options& options, AsyncClient& client, grpc::CompletionQueue* queue) {
+  client.telling = true;
+  client.context = std::make_unique<grpc::ClientContext>();
+  client.context->set_deadline(CallDeadline());
+  client.tell = CompleteTell(options, client.asked);
+  client.tell_call = client.stub->AsyncTell(client.context.get(), client.tell, queue);
+  client.tell_call->Finish(&client.told, &client.status, &client);
+}
+
+// Runs the loop of RunClient for every channel, all from this thread: each
+// answered call starts the client's next one.
+void RunAsyncClients(const Options& options,
+                     const std::vector<std::shared_ptr<grpc::Channel>>& channels, Shared& shared) {
+  grpc::CompletionQueue queue;
+  std::vector<AsyncClient> clients(channels.size());
+  for (size_t i = 0; i < channels.size(); ++i) {
+    clients[i].stub = v1::StudyService::NewStub(channels[i]);
+    StartAsk(options, clients[i], &queue);
+  }
+  size_t running = clients.size();
+  void* tag = nullptr;
+  bool ok = false;
+  while (running > 0 && queue.Next(&tag, &ok)) {
+    AsyncClient& client = *static_cast<AsyncClient*>(tag);
+    if (!client.telling) {
+      if (client.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        --running;  // All asked.
+      } else if (!client.status.ok()) {
+        RecordError(shared, "Ask", client.status);
+        --running;
+      } else {
+        StartTell(options, client, &queue);
+      }
+      continue;
     }
-    shared.done.push_back(
-        Done{asked.trial().number(), value, end, absl::ToDoubleMilliseconds(end - start)});
+    if (!client.status.ok()) {
+      RecordError(shared, "Tell", client.status);
+      --running;
+      continue;
+    }
+    RecordDone(shared, client.tell, client.asked_at);
+    StartAsk(options, client, &queue);
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
   }
 }
 
@@ -156,7 +250,12 @@ int Main(int argc, char** argv) {
   app.add_option("--study", options.study, "a new study's name")->capture_default_str();
   app.add_option("--sampler", options.sampler)->capture_default_str();
   app.add_option("--trials", options.trials)->capture_default_str();
-  app.add_option("--clients", options.clients)->capture_default_str();
+  app.add_option("--clients", options.clients)->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", options.threads,
+                 "drive the clients asynchronously from this many threads (0: one blocking "
+                 "thread per client)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
   {
@@ -173,11 +272,29 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int c = 0; c < options.clients; ++c) {
+    channels.push_back(NewChannel(options.server, c));
+    if (!channels.back()->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
+      std::cerr << "asktell-bench: client " << c << " cannot connect to " << options.server << "\n";
+      return 1;
+    }
+  }
   Shared shared;
   const absl::Time start = absl::Now();
   std::vector<std::thread> clients;
-  for (int c = 0; c < options.clients; ++c) {
-    clients.emplace_back([&options, c, &shared] { RunClient(options, c, shared); });
+  if (options.threads == 0) {
+    for (int c = 0; c < options.clients; ++c) {
+      clients.emplace_back(
+          [&options, channel = channels[c], &shared] { RunClient(options, channel, shared); });
+    }
+  } else {
+    for (int t = 0; t < options.threads; ++t) {
+      std::vector<std::shared_ptr<grpc::Channel>> mine;
+      for (int c = t; c < options.clients; c += options.threads) mine.push_back(channels[c]);
+      clients.emplace_back(
+          [&options, mine = std::move(mine), &shared] { RunAsyncClients(options, mine, shared); });
+    }
   }
   for (std::thread& client : clients) client.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -198,6 +315,7 @@ int Main(int argc, char** argv) {
                         {"sampler", options.sampler},
                         {"trials", static_cast<int64_t>(done.size())},
                         {"clients", options.clients},
+                        {"client_threads", options.threads},
                         {"seconds", seconds},
                         {"trials_per_s", done.size() / seconds},
                         {"p50_ms", Percentile(all, 50)},

@@ -7,6 +7,7 @@
 # Usage: bench/asktell/run.sh
 #   env: RUNS=3 SIZES="1000 10000" CLIENTS="1 8 32" SAMPLERS="random tpe"
 #        OPTUNA_RANDOM_TRIALS=1000 OPTUNA_TPE_TRIALS=300 GROUP_COMMIT=true
+#        CLIENT_THREADS=2 (asktell-bench --threads; 0: a blocking thread per client)
 #        JOBS=2 BUILD=<repo>/build-bench
 # Writes bench/asktell/results/{raw.jsonl,table.md} (with the machine).
 set -euo pipefail
@@ -48,7 +49,8 @@ vernier_run() {  # sampler trials clients
     --group-commit "${GROUP_COMMIT:-true}" >"$SCRATCH/server.log" 2>&1 &
   SERVER_PID=$!
   "$BUILD/bin/asktell-bench" --server "127.0.0.1:$port" --study "s" --sampler "$1" \
-    --trials "$2" --clients "$3" | sed "s/}\$/, \"group_commit\": ${GROUP_COMMIT:-true}}/"
+    --trials "$2" --clients "$3" --threads "${CLIENT_THREADS:-2}" |
+    sed "s/}\$/, \"group_commit\": ${GROUP_COMMIT:-true}}/"
   kill "$SERVER_PID"
   wait "$SERVER_PID" || true
   SERVER_PID=""
@@ -64,7 +66,7 @@ RAW="$OUT/raw.jsonl"
   echo "command: bench/asktell/run.sh (RUNS=${RUNS:-3} SIZES=\"${SIZES:-1000 10000}\"" \
        "CLIENTS=\"${CLIENTS:-1 8 32}\" SAMPLERS=\"${SAMPLERS:-random tpe}\"" \
        "OPTUNA_RANDOM_TRIALS=${OPTUNA_RANDOM_TRIALS:-1000} OPTUNA_TPE_TRIALS=${OPTUNA_TPE_TRIALS:-300}" \
-       "GROUP_COMMIT=${GROUP_COMMIT:-true})"
+       "GROUP_COMMIT=${GROUP_COMMIT:-true} CLIENT_THREADS=${CLIENT_THREADS:-2})"
   echo "optuna: $("$PY" -c 'import optuna; print(optuna.__version__)')"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt"

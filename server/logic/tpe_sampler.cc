@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/logic/log_sum_exp.h"
+
 namespace vernier {
 namespace {
 
@@ -76,6 +78,11 @@ double LogNormalPdf(double z) { return -0.5 * z * z - kLogSqrt2Pi; }
 
 // log P(a <= Z <= b) for a standard normal Z and a < b, accurate in both tails.
 double LogNormalMass(double a, double b) {
+  // Beyond 8.5 standard deviations on both sides the two tails hold less
+  // than 2e-17, so the mass rounds to exactly 1 and its log to 0: the same
+  // bits without two erfc() calls (most kernels of a large history are such).
+  constexpr double kWholeMass = 8.5;
+  if (a <= -kWholeMass && b >= kWholeMass) return 0.0;
   const double mass = a > 0 ? NormalCdf(-a) - NormalCdf(-b) : NormalCdf(b) - NormalCdf(a);
   if (mass > 1e-280) return std::log(mass);
   // Far in a tail the difference underflows: use the density at the nearer end.
@@ -92,23 +99,6 @@ double SampleTruncatedNormal(double a, double b, Rng& rng) {
     if (z >= a && z <= b) return z;
   }
   return a + (b - a) * rng.Uniform();
-}
-
-double LogSumExp(absl::Span<const double> values) {
-  double max = -std::numeric_limits<double>::infinity();
-  for (double v : values) max = std::max(max, v);
-  if (!std::isfinite(max)) return max;
-  // exp() of anything below -746 is exactly 0 in double precision (the
-  // smallest subnormal is e^-744.4), so skipping those terms changes no bit
-  // of the sum; in a mixture of hundreds of narrow kernels most terms are
-  // such, and exp() was most of a suggestion's time. (NaN is still added.)
-  constexpr double kExpUnderflow = -746.0;
-  double sum = 0;
-  for (double v : values) {
-    const double x = v - max;
-    if (!(x < kExpUnderflow)) sum += std::exp(x);
-  }
-  return max + std::log(sum);
 }
 
 // ---- Axes: a parameter in the coordinate its kernels live in --------------
@@ -273,10 +263,12 @@ std::vector<double> ObservationWeights(size_t n) {
 // One axis of a mixture: a kernel per component.
 struct AxisKernels {
   Axis axis;
-  std::vector<double> mu;                  // Numeric kernels.
-  std::vector<double> sigma;               //
-  std::vector<double> log_mass;            // log of the kernel's mass on [lo, hi].
-  bool peak_normalized = false;            // TpeTuning::peak_normalized_kernels.
+  std::vector<double> mu;        // Numeric kernels.
+  std::vector<double> sigma;     //
+  std::vector<double> log_mass;  // log of the kernel's mass on [lo, hi].
+  // Continuous kernels' log density at u is log_norm - ((u - mu) * inv_sigma)^2 / 2.
+  std::vector<double> inv_sigma;
+  std::vector<double> log_norm;
   std::vector<std::vector<double>> probs;  // Categorical: per component, per choice.
 };
 
@@ -319,7 +311,6 @@ AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed
                            std::optional<double> shared_sigma, const TpeTuning& tuning,
                            double gap_scale = 1.0) {
   AxisKernels kernels{axis};
-  kernels.peak_normalized = tuning.peak_normalized_kernels;
   kernels.mu = observed;
   kernels.mu.push_back(0.5 * (axis.lo + axis.hi));  // The prior kernel.
   const size_t n = kernels.mu.size();
@@ -337,6 +328,9 @@ AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed
     const double s = kernels.sigma[k];
     kernels.log_mass.push_back(
         LogNormalMass((axis.lo - kernels.mu[k]) / s, (axis.hi - kernels.mu[k]) / s));
+    kernels.inv_sigma.push_back(1.0 / s);
+    kernels.log_norm.push_back(-kLogSqrt2Pi - (tuning.peak_normalized_kernels ? 0.0 : std::log(s)) -
+                               kernels.log_mass.back());
   }
   return kernels;
 }
@@ -368,12 +362,30 @@ double KernelLogDensity(const AxisKernels& kernels, size_t k, double u) {
   const double mu = kernels.mu[k];
   const double sigma = kernels.sigma[k];
   if (axis.kind == Axis::Kind::kContinuous) {
-    const double log_scale = kernels.peak_normalized ? 0.0 : std::log(sigma);
-    return LogNormalPdf((u - mu) / sigma) - log_scale - kernels.log_mass[k];
+    const double z = (u - mu) * kernels.inv_sigma[k];
+    return kernels.log_norm[k] - 0.5 * z * z;
   }
   // Discrete: the truncated kernel's probability mass on the value's cell.
   const auto [low, high] = Cell(axis, u);
   return LogNormalMass((low - mu) / sigma, (high - mu) / sigma) - kernels.log_mass[k];
+}
+
+// Adds kernel k's log density at `u` to terms[k], for every kernel. The
+// loop over continuous kernels is a suggestion's innermost one, so it is
+// written without branches, for the compiler to vectorise.
+void AddKernelLogDensities(const AxisKernels& kernels, double u, std::vector<double>& terms) {
+  if (kernels.axis.kind != Axis::Kind::kContinuous) {
+    for (size_t k = 0; k < terms.size(); ++k) terms[k] += KernelLogDensity(kernels, k, u);
+    return;
+  }
+  const double* mu = kernels.mu.data();
+  const double* inv_sigma = kernels.inv_sigma.data();
+  const double* log_norm = kernels.log_norm.data();
+  double* out = terms.data();
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const double z = (u - mu[k]) * inv_sigma[k];
+    out[k] += log_norm[k] - 0.5 * z * z;
+  }
 }
 
 double SampleKernel(const AxisKernels& kernels, size_t k, Rng& rng) {
@@ -448,12 +460,10 @@ class ParzenEstimator {
   double LogDensity(const std::vector<double>& point) const {
     std::vector<double>& per_component = scratch_;
     per_component.assign(log_weights_.begin(), log_weights_.end());
-    for (size_t k = 0; k < per_component.size(); ++k) {
-      for (size_t d = 0; d < dims_.size(); ++d) {
-        per_component[k] += KernelLogDensity(dims_[d], k, point[d]);
-      }
+    for (size_t d = 0; d < dims_.size(); ++d) {
+      AddKernelLogDensities(dims_[d], point[d], per_component);
     }
-    return LogSumExp(per_component);
+    return LogSumExp(per_component, log_sum_exp_scratch_);
   }
 
  private:
@@ -463,6 +473,7 @@ class ParzenEstimator {
   // LogDensity's per-component terms, kept to spare an allocation per call
   // (an estimator lives inside one suggestion: never shared).
   mutable std::vector<double> scratch_;
+  mutable std::vector<double> log_sum_exp_scratch_;
 };
 
 // ---- Ranking the history --------------------------------------------------
