@@ -12,7 +12,8 @@ import csv
 import statistics
 import sys
 
-COLUMNS = [("vernier", "random"), ("vernier", "tpe"), ("vernier", "tpe_multivariate"),
+COLUMNS = [("vernier", "random"), ("vernier", "tpe"), ("vernier", "tpe_univariate"),
+           ("vernier", "tpe_multivariate_optuna31"), ("vernier", "tpe_multivariate"),
            ("vernier", "tpe_exact_densities"), ("vernier", "gp"), ("vernier", "cmaes"),
            ("optuna", "random"), ("optuna", "tpe"), ("optuna", "cmaes")]
 

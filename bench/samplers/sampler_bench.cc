@@ -7,8 +7,13 @@
 // budget is read off the same run (the samplers do not know the budget), as
 // in bench/samplers/optuna_bench.py.
 //
-// Usage: sampler_bench [--seeds N] [--budgets 50,100] [--samplers gp,tpe]
-//                      [--functions branin,mixed]
+// Usage: sampler_bench [--seeds N] [--first-seed S] [--budgets 50,100]
+//                      [--samplers gp,tpe] [--functions branin,mixed]
+//                      [--variant 'NAME=SAMPLER_YAML;KEY=VALUE,...']...
+// Seeds S .. S+N-1 (S = 0 by default). A --variant adds (and selects, next to
+// --samplers) a TPE sampler with the given study-file fields (e.g.
+// "type: tpe, multivariate: true") and TpeTuning settings (see ApplyTuning),
+// so that algorithm choices can be compared without a rebuild.
 // Prints to stderr, per sampler and function, the mean CPU time of one Suggest()
 // over the last ten trials of the largest budget.
 #include <algorithm>
@@ -19,6 +24,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -139,14 +145,19 @@ struct SamplerConfig {
   std::string name;
   std::string sampler_yaml;      // Without the seed.
   bool exact_densities = false;  // TPE with TpeTuning::peak_normalized_kernels off.
+  std::optional<TpeTuning> tuning = std::nullopt;  // A TPE with these settings.
 };
 
 const std::vector<SamplerConfig>& Samplers() {
   static const auto* samplers = new std::vector<SamplerConfig>{
       {"random", "type: random"},
-      {"tpe", "type: tpe"},
+      {"tpe", "type: tpe"},  // Multivariate, TpeTuning::Recommended(true).
       {"tpe_multivariate", "type: tpe, multivariate: true"},
-      {"tpe_exact_densities", "type: tpe", true},
+      // The univariate TPE (the default before 2026-11-27): Optuna 3.1's.
+      {"tpe_univariate", "type: tpe, multivariate: false"},
+      // Multivariate with Optuna 3.1's choices (the bandwidth 0.2 n^(-1/(d+4))).
+      {"tpe_multivariate_optuna31", "type: tpe, multivariate: true", false, TpeTuning()},
+      {"tpe_exact_densities", "type: tpe, multivariate: false", true},
       {"gp", "type: gp"},
       {"cmaes", "type: cmaes"},
   };
@@ -178,9 +189,10 @@ std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config
       "name: bench\nobjective: {metric: value, goal: minimize}\nparams:\n", problem.params_yaml,
       "sampler: {", config.sampler_yaml, ", seed: ", seed, "}\ntrainer: {command: [/bin/true]}\n"));
   std::unique_ptr<Sampler> sampler = *MakeSampler(spec.sampler, spec.objective);
-  if (config.exact_densities) {
-    TpeTuning tuning;
-    tuning.peak_normalized_kernels = false;
+  if (config.exact_densities || config.tuning) {
+    TpeTuning tuning =
+        config.tuning.value_or(TpeTuning::Recommended(spec.sampler.tpe.multivariate));
+    if (config.exact_densities) tuning.peak_normalized_kernels = false;
     sampler =
         std::make_unique<TpeSampler>(spec.sampler.tpe, spec.sampler.seed, spec.objective, tuning);
   }
@@ -208,6 +220,8 @@ std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config
 
 struct Options {
   int seeds = 20;
+  int first_seed = 0;
+  std::vector<SamplerConfig> variants;  // --variant.
   std::vector<int> budgets = {50, 100};
   std::vector<std::string> samplers;   // Empty: all.
   std::vector<std::string> functions;  // Empty: all.
@@ -217,6 +231,63 @@ bool Selected(const std::vector<std::string>& names, const std::string& name) {
   return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// Sets one TpeTuning field from "key=value"; false for an unknown key or a
+// bad value.
+bool ApplyTuning(absl::string_view setting, TpeTuning& tuning) {
+  const std::vector<std::string> kv = absl::StrSplit(setting, absl::MaxSplits('=', 1));
+  if (kv.size() != 2) return false;
+  const std::string& key = kv[0];
+  const std::string& value = kv[1];
+  double number = 0;
+  const bool is_number = absl::SimpleAtod(value, &number);
+  if (key == "peak") {
+    tuning.peak_normalized_kernels = value == "1";
+  } else if (key == "gamma" && is_number) {
+    tuning.gamma = number;
+  } else if (key == "gamma_sqrt") {
+    tuning.gamma_sqrt = value == "1";
+  } else if (key == "max_good" && is_number) {
+    tuning.max_good = static_cast<int64_t>(number);
+  } else if (key == "prior_weight" && is_number) {
+    tuning.prior_weight = number;
+  } else if (key == "min_bandwidth" && is_number) {
+    tuning.min_bandwidth_factor = number;
+  } else if (key == "mv_bandwidth" && value == "range") {
+    tuning.multivariate_bandwidth = TpeTuning::MultivariateBandwidth::kScaledRange;
+  } else if (key == "mv_bandwidth" && value == "gap") {
+    tuning.multivariate_bandwidth = TpeTuning::MultivariateBandwidth::kNeighbourGap;
+  } else if (key == "mv_bandwidth" && value == "scott") {
+    tuning.multivariate_bandwidth = TpeTuning::MultivariateBandwidth::kScottOfData;
+  } else if (key == "rank_weights") {
+    tuning.rank_weights = value == "1";
+  } else if (key == "gap_continuous_only") {
+    tuning.gap_continuous_only = value == "1";
+  } else if (key == "gap_scale" && is_number) {
+    tuning.gap_scale = number;
+  } else if (key == "sigma0" && is_number) {
+    tuning.multivariate_sigma0 = number;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// "NAME=SAMPLER_YAML;KEY=VALUE,..." (the part after ';' optional).
+bool ParseVariant(absl::string_view text, SamplerConfig& config) {
+  const std::vector<std::string> name_rest = absl::StrSplit(text, absl::MaxSplits('=', 1));
+  if (name_rest.size() != 2 || name_rest[0].empty()) return false;
+  const std::vector<std::string> yaml_tuning =
+      absl::StrSplit(name_rest[1], absl::MaxSplits(';', 1));
+  config.name = name_rest[0];
+  config.sampler_yaml = yaml_tuning[0];
+  config.tuning = TpeTuning();
+  if (yaml_tuning.size() < 2 || yaml_tuning[1].empty()) return true;
+  for (absl::string_view setting : absl::StrSplit(yaml_tuning[1], ',')) {
+    if (!ApplyTuning(setting, *config.tuning)) return false;
+  }
+  return true;
+}
+
 Options ParseFlags(int argc, char** argv) {
   Options options;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -224,6 +295,12 @@ Options ParseFlags(int argc, char** argv) {
     bool ok = true;
     if (flag == "--seeds") {
       ok = absl::SimpleAtoi(argv[i + 1], &options.seeds) && options.seeds > 0;
+    } else if (flag == "--first-seed") {
+      ok = absl::SimpleAtoi(argv[i + 1], &options.first_seed) && options.first_seed >= 0;
+    } else if (flag == "--variant") {
+      SamplerConfig variant;
+      ok = ParseVariant(argv[i + 1], variant);
+      options.variants.push_back(variant);
     } else if (flag == "--budgets") {
       options.budgets.clear();
       for (absl::string_view part : absl::StrSplit(argv[i + 1], ',')) {
@@ -240,8 +317,8 @@ Options ParseFlags(int argc, char** argv) {
     }
     if (!ok) {
       std::fprintf(stderr,
-                   "usage: sampler_bench [--seeds N] [--budgets 50,100] [--samplers a,b] "
-                   "[--functions f,g]\n");
+                   "usage: sampler_bench [--seeds N] [--first-seed S] [--budgets 50,100] "
+                   "[--samplers a,b] [--functions f,g] [--variant 'NAME=YAML;KEY=VALUE,...']\n");
       std::exit(2);
     }
   }
@@ -255,13 +332,19 @@ int main(int argc, char** argv) {
   using namespace vernier;  // NOLINT(build/namespaces): a bench's main.
   const Options options = ParseFlags(argc, argv);
   const int max_budget = *std::max_element(options.budgets.begin(), options.budgets.end());
+  std::vector<SamplerConfig> configs;
+  for (const SamplerConfig& config : Samplers()) {
+    // Variants alone select only themselves.
+    const bool only_variants = options.samplers.empty() && !options.variants.empty();
+    if (!only_variants && Selected(options.samplers, config.name)) configs.push_back(config);
+  }
+  configs.insert(configs.end(), options.variants.begin(), options.variants.end());
   std::printf("impl,sampler,function,seed,budget,regret\n");
   for (const Problem& problem : Problems()) {
     if (!Selected(options.functions, problem.name)) continue;
-    for (const SamplerConfig& config : Samplers()) {
-      if (!Selected(options.samplers, config.name)) continue;
+    for (const SamplerConfig& config : configs) {
       double late_seconds = 0;
-      for (int seed = 0; seed < options.seeds; ++seed) {
+      for (int seed = options.first_seed; seed < options.first_seed + options.seeds; ++seed) {
         const std::vector<double> best = RunStudy(problem, config, seed, max_budget, late_seconds);
         for (int budget : options.budgets) {
           std::printf("vernier,%s,%s,%d,%d,%.10g\n", config.name.c_str(), problem.name.c_str(),

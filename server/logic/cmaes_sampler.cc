@@ -133,10 +133,22 @@ std::mt19937_64 Generator(uint64_t seed, uint64_t stream, uint32_t purpose) {
   return std::mt19937_64(seq);
 }
 
+// The fallback for categorical and conditional parameters: TpeSampler's
+// defaults, but univariate (the TPE default is multivariate since
+// 2026-11-27; the fallback stays one estimator per parameter, as documented).
+TpeSpec UnivariateTpe() {
+  TpeSpec spec;
+  spec.multivariate = false;
+  return spec;
+}
+
 }  // namespace
 
 CmaesSampler::CmaesSampler(const CmaesSpec& spec, uint64_t seed, const ObjectiveSpec& objective)
-    : spec_(spec), seed_(seed), objective_(objective), fallback_(TpeSpec(), seed, objective) {}
+    : spec_(spec),
+      seed_(seed),
+      objective_(objective),
+      fallback_(UnivariateTpe(), seed, objective) {}
 
 ParamMap CmaesSampler::Suggest(const SearchSpace& space,
                                absl::Span<const TrialRecord* const> history,

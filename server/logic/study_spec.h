@@ -83,7 +83,7 @@ struct Nsga2Spec {
 struct TpeSpec {
   int64_t n_startup_trials = 10;  // Finished trials drawn at random first; >= 1.
   int64_t n_ei_candidates = 24;   // Draws from l(x) scored by l(x)/g(x); >= 1.
-  bool multivariate = false;      // One joint kernel over the unconditional params.
+  bool multivariate = true;       // One joint kernel over the unconditional params.
   bool constant_liar = true;      // Pending trials count as the worst ones.
 };
 

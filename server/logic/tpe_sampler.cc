@@ -17,9 +17,6 @@
 namespace vernier {
 namespace {
 
-constexpr double kPriorWeight = 1.0;
-constexpr double kGamma = 0.1;           // Share of the ranked trials that is "good"...
-constexpr int64_t kMaxGood = 25;         // ...but never more than this many.
 constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full weight.
 // Bad trials modelled at most: the newest ones. Older bad trials weigh little
 // under Optuna's fading weights (the oldest ~1/n), and the cap keeps a
@@ -30,7 +27,6 @@ constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full wei
 // bench/asktell coordinator-bench); with 500 it costs 1.35x, within issue 4's
 // 1.5x. (Sphere, 4 floats, 2,000 trials, 6 seeds: the same best values.)
 constexpr size_t kMaxBadTrials = 500;
-constexpr double kMultivariateSigma0 = 0.2;
 constexpr double kMaxMagicClipDivisor = 100;
 constexpr double kLogSqrt2Pi = 0.91893853320467274178;
 constexpr double kPi = 3.14159265358979323846;
@@ -301,16 +297,31 @@ std::vector<double> GapBandwidths(const Axis& axis, const std::vector<double>& m
   return sigma;
 }
 
+double StdDev(const std::vector<double>& values) {
+  if (values.size() < 2) return 0;
+  double mean = 0;
+  for (double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  double sum = 0;
+  for (double v : values) sum += (v - mean) * (v - mean);
+  return std::sqrt(sum / static_cast<double>(values.size() - 1));
+}
+
 AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed,
-                           std::optional<double> shared_sigma, bool peak_normalized) {
+                           std::optional<double> shared_sigma, const TpeTuning& tuning,
+                           double gap_scale = 1.0) {
   AxisKernels kernels{axis};
   kernels.mu = observed;
   kernels.mu.push_back(0.5 * (axis.lo + axis.hi));  // The prior kernel.
   const size_t n = kernels.mu.size();
   kernels.sigma =
       shared_sigma ? std::vector<double>(n, *shared_sigma) : GapBandwidths(axis, kernels.mu);
+  if (!shared_sigma) {
+    for (double& s : kernels.sigma) s *= gap_scale;
+  }
   const double min_sigma =
-      axis.Width() / std::min(kMaxMagicClipDivisor, 1.0 + static_cast<double>(n));
+      std::max(axis.Width() / std::min(kMaxMagicClipDivisor, 1.0 + static_cast<double>(n)),
+               tuning.min_bandwidth_factor * axis.Width());
   for (double& s : kernels.sigma) s = std::clamp(s, min_sigma, axis.Width());
   kernels.sigma.back() = axis.Width();
   for (size_t k = 0; k < n; ++k) {
@@ -318,7 +329,7 @@ AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed
     kernels.log_mass.push_back(
         LogNormalMass((axis.lo - kernels.mu[k]) / s, (axis.hi - kernels.mu[k]) / s));
     kernels.inv_sigma.push_back(1.0 / s);
-    kernels.log_norm.push_back(-kLogSqrt2Pi - (peak_normalized ? 0.0 : std::log(s)) -
+    kernels.log_norm.push_back(-kLogSqrt2Pi - (tuning.peak_normalized_kernels ? 0.0 : std::log(s)) -
                                kernels.log_mass.back());
   }
   return kernels;
@@ -326,10 +337,11 @@ AxisKernels NumericKernels(const Axis& axis, const std::vector<double>& observed
 
 // Each observation is its own category plus prior_weight / kernels on every
 // category; the prior kernel is uniform.
-AxisKernels CategoricalKernels(const Axis& axis, const std::vector<double>& observed) {
+AxisKernels CategoricalKernels(const Axis& axis, const std::vector<double>& observed,
+                               double prior_weight) {
   AxisKernels kernels{axis};
   const size_t n = observed.size() + 1;
-  const double smoothing = kPriorWeight / static_cast<double>(n);
+  const double smoothing = prior_weight / static_cast<double>(n);
   for (size_t k = 0; k < n; ++k) {
     std::vector<double> probs(axis.points, smoothing);
     if (k < observed.size()) probs[static_cast<size_t>(observed[k])] += 1.0;
@@ -396,9 +408,12 @@ class ParzenEstimator {
   // Multivariate estimators share one bandwidth per axis (Scott-like,
   // 0.2 * kernels^(-1 / (d + 4)) of the width).
   ParzenEstimator(const std::vector<Axis>& axes, const std::vector<std::vector<double>>& observed,
-                  bool multivariate, const TpeTuning& tuning) {
-    std::vector<double> weights = ObservationWeights(observed.front().size());
-    weights.push_back(kPriorWeight);
+                  bool multivariate, const TpeTuning& tuning,
+                  const std::vector<double>* observation_weights = nullptr) {
+    std::vector<double> weights = observation_weights != nullptr
+                                      ? *observation_weights
+                                      : ObservationWeights(observed.front().size());
+    weights.push_back(tuning.prior_weight);
     double total = 0;
     for (double w : weights) total += w;
     for (double w : weights) {
@@ -409,15 +424,29 @@ class ParzenEstimator {
     for (size_t d = 0; d < axes.size(); ++d) {
       const std::vector<double>& column = observed[d];
       if (axes[d].kind == Axis::Kind::kCategorical) {
-        dims_.push_back(CategoricalKernels(axes[d], column));
+        dims_.push_back(CategoricalKernels(axes[d], column, tuning.prior_weight));
         continue;
       }
       std::optional<double> shared;
+      const double scott = std::pow(kernels, -1.0 / (axes.size() + 4.0));
+      double gap_scale = 1.0;
       if (multivariate) {
-        shared =
-            kMultivariateSigma0 * std::pow(kernels, -1.0 / (axes.size() + 4.0)) * axes[d].Width();
+        switch (tuning.multivariate_bandwidth) {
+          case TpeTuning::MultivariateBandwidth::kScaledRange:
+            shared = tuning.multivariate_sigma0 * scott * axes[d].Width();
+            break;
+          case TpeTuning::MultivariateBandwidth::kNeighbourGap:
+            if (tuning.gap_continuous_only && axes[d].kind != Axis::Kind::kContinuous) {
+              shared = tuning.multivariate_sigma0 * scott * axes[d].Width();
+            }
+            gap_scale = tuning.gap_scale;
+            break;
+          case TpeTuning::MultivariateBandwidth::kScottOfData:
+            shared = 1.06 * StdDev(column) * scott;
+            break;
+        }
       }
-      dims_.push_back(NumericKernels(axes[d], column, shared, tuning.peak_normalized_kernels));
+      dims_.push_back(NumericKernels(axes[d], column, shared, tuning, gap_scale));
     }
   }
 
@@ -499,27 +528,45 @@ std::optional<Ranked> Rank(const TrialRecord& trial, const ObjectiveSpec& object
 struct Split {
   std::vector<const TrialRecord*> good;  // Each ascending by trial number.
   std::vector<const TrialRecord*> bad;
+  std::vector<int64_t> good_rank;  // good[i]'s place among the good trials, 0 the best.
 };
+
+// Fills `split` from the good trials in rank order (best first) and the bad ones.
+void SetGood(std::vector<const TrialRecord*> good_by_rank, Split& split) {
+  std::vector<std::pair<int64_t, int64_t>> number_rank;
+  for (size_t r = 0; r < good_by_rank.size(); ++r) {
+    number_rank.emplace_back(good_by_rank[r]->number, static_cast<int64_t>(r));
+  }
+  std::sort(number_rank.begin(), number_rank.end());
+  for (const auto& [number, rank] : number_rank) {
+    split.good.push_back(good_by_rank[static_cast<size_t>(rank)]);
+    split.good_rank.push_back(rank);
+  }
+}
 
 // How many of `ranked` modelled trials are good: the share is taken of the
 // `finished` ones, as Optuna does (pending trials rank last, never good).
-int64_t GoodCount(int64_t finished, int64_t ranked) {
-  return std::min(
-      {static_cast<int64_t>(std::ceil(kGamma * static_cast<double>(finished))), kMaxGood, ranked});
+int64_t GoodCount(const TpeTuning& tuning, int64_t finished, int64_t ranked) {
+  const double n = static_cast<double>(finished);
+  const double share = tuning.gamma * (tuning.gamma_sqrt ? std::sqrt(n) : n);
+  return std::min({static_cast<int64_t>(std::ceil(share)), tuning.max_good, ranked});
 }
 
-Split SplitGoodBad(std::vector<Ranked> ranked) {
+Split SplitGoodBad(const TpeTuning& tuning, std::vector<Ranked> ranked) {
   int64_t finished = 0;
   for (const Ranked& r : ranked) finished += r.tier < 3 ? 1 : 0;
   const auto n = static_cast<int64_t>(ranked.size());
-  const int64_t n_good = GoodCount(finished, n);
+  const int64_t n_good = GoodCount(tuning, finished, n);
   // Ranked's order is total (ties broken by trial number), so the split does
   // not depend on the order of `ranked`.
   std::nth_element(ranked.begin(), ranked.begin() + n_good, ranked.end());
+  std::sort(ranked.begin(), ranked.begin() + n_good);
   Split split;
-  for (int64_t i = 0; i < n; ++i) (i < n_good ? split.good : split.bad).push_back(ranked[i].trial);
+  std::vector<const TrialRecord*> good_by_rank;
+  for (int64_t i = 0; i < n; ++i)
+    (i < n_good ? good_by_rank : split.bad).push_back(ranked[i].trial);
+  SetGood(std::move(good_by_rank), split);
   auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
-  std::sort(split.good.begin(), split.good.end(), by_number);
   std::sort(split.bad.begin(), split.bad.end(), by_number);
   if (split.bad.size() > kMaxBadTrials) {
     split.bad.erase(split.bad.begin(), split.bad.end() - kMaxBadTrials);
@@ -532,7 +579,7 @@ Split SplitGoodBad(std::vector<Ranked> ranked) {
 // The trials TPE learns from, kept in rank order and in number order as they
 // change, so that a suggestion takes the best few and the newest bad ones
 // without ranking or sorting the whole history: O(log n) per change and
-// O((kMaxGood + kMaxBadTrials) log n) per suggestion. Gives the same split
+// O((good + kMaxBadTrials) log n) per suggestion. Gives the same split
 // as SplitGoodBad over the same trials.
 class TpeHistoryIndex : public HistoryIndex {
  public:
@@ -569,11 +616,13 @@ class TpeHistoryIndex : public HistoryIndex {
 
   // SplitGoodBad of the observed trials, as pointers into `trials`
   // (trials[i].number == i).
-  Split SplitGoodBad(absl::Span<const TrialRecord> trials) const {
-    const int64_t n_good = GoodCount(finished_, static_cast<int64_t>(by_rank_.size()));
+  Split SplitGoodBad(const TpeTuning& tuning, absl::Span<const TrialRecord> trials) const {
+    const int64_t n_good = GoodCount(tuning, finished_, static_cast<int64_t>(by_rank_.size()));
     std::vector<int64_t> good;
+    std::vector<const TrialRecord*> good_by_rank;
     for (auto it = by_rank_.begin(); static_cast<int64_t>(good.size()) < n_good; ++it) {
       good.push_back(std::get<3>(*it));
+      good_by_rank.push_back(&trials[static_cast<size_t>(std::get<3>(*it))]);
     }
     std::sort(good.begin(), good.end());
     std::vector<int64_t> bad;
@@ -583,7 +632,7 @@ class TpeHistoryIndex : public HistoryIndex {
     }
     std::reverse(bad.begin(), bad.end());
     Split split;
-    for (int64_t number : good) split.good.push_back(&trials[static_cast<size_t>(number)]);
+    SetGood(std::move(good_by_rank), split);
     for (int64_t number : bad) split.bad.push_back(&trials[static_cast<size_t>(number)]);
     return split;
   }
@@ -607,11 +656,13 @@ class TpeHistoryIndex : public HistoryIndex {
 // that hundreds of trials cost a few allocations, not one each.)
 // REQUIRES: !axes.empty().
 std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
-                                              absl::Span<const TrialRecord* const> trials) {
+                                              absl::Span<const TrialRecord* const> trials,
+                                              std::vector<size_t>* kept = nullptr) {
   std::vector<std::vector<double>> columns(axes.size());
   for (std::vector<double>& column : columns) column.reserve(trials.size());
   std::vector<double> row(axes.size());
-  for (const TrialRecord* trial : trials) {
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const TrialRecord* trial = trials[i];
     size_t d = 0;
     for (; d < axes.size(); ++d) {
       auto value = trial->params.find(axes[d].param->name);
@@ -622,6 +673,7 @@ std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
     }
     if (d < axes.size()) continue;
     for (d = 0; d < axes.size(); ++d) columns[d].push_back(row[d]);
+    if (kept != nullptr) kept->push_back(i);
   }
   return columns;
 }
@@ -630,7 +682,16 @@ std::vector<std::vector<double>> Observations(const std::vector<Axis>& axes,
 std::vector<double> BestCandidate(const std::vector<Axis>& axes, const Split& split,
                                   bool multivariate, int64_t n_candidates, const TpeTuning& tuning,
                                   Rng& rng) {
-  const ParzenEstimator good(axes, Observations(axes, split.good), multivariate, tuning);
+  std::vector<size_t> kept;
+  const std::vector<std::vector<double>> good_observed = Observations(axes, split.good, &kept);
+  std::vector<double> good_weights = ObservationWeights(kept.size());
+  if (tuning.rank_weights) {
+    for (size_t i = 0; i < kept.size(); ++i) {
+      good_weights[i] *=
+          static_cast<double>(static_cast<int64_t>(split.good.size()) - split.good_rank[kept[i]]);
+    }
+  }
+  const ParzenEstimator good(axes, good_observed, multivariate, tuning, &good_weights);
   const ParzenEstimator bad(axes, Observations(axes, split.bad), multivariate, tuning);
   std::vector<double> best;
   double best_score = -std::numeric_limits<double>::infinity();
@@ -680,6 +741,22 @@ ParamMap SuggestFromSplit(const TpeSpec& spec, uint64_t seed, const TpeTuning& t
 
 }  // namespace
 
+TpeTuning TpeTuning::Recommended(bool multivariate) {
+  TpeTuning tuning;  // Optuna 3.1's.
+  if (!multivariate) return tuning;
+  // Chosen on seeds 0-59 of bench/samplers, confirmed on seeds 60-179.
+  tuning.multivariate_bandwidth = MultivariateBandwidth::kNeighbourGap;
+  tuning.gap_continuous_only = true;
+  tuning.multivariate_sigma0 = 0.1;
+  tuning.rank_weights = true;
+  tuning.peak_normalized_kernels = false;
+  tuning.gamma = 0.15;
+  return tuning;
+}
+
+TpeSampler::TpeSampler(const TpeSpec& spec, uint64_t seed, const ObjectiveSpec& objective)
+    : TpeSampler(spec, seed, objective, TpeTuning::Recommended(spec.multivariate)) {}
+
 TpeSampler::TpeSampler(const TpeSpec& spec, uint64_t seed, const ObjectiveSpec& objective,
                        const TpeTuning& tuning)
     : spec_(spec), seed_(seed), objective_(objective), tuning_(tuning), startup_(seed) {}
@@ -695,7 +772,7 @@ ParamMap TpeSampler::Suggest(const SearchSpace& space, absl::Span<const TrialRec
     ranked.push_back(*rank);
   }
   if (finished < spec_.n_startup_trials) return startup_.Suggest(space, history, trial_number);
-  return SuggestFromSplit(spec_, seed_, tuning_, space, SplitGoodBad(std::move(ranked)),
+  return SuggestFromSplit(spec_, seed_, tuning_, space, SplitGoodBad(tuning_, std::move(ranked)),
                           trial_number);
 }
 
@@ -717,12 +794,12 @@ TpeSampler::Modelled TpeSampler::ModelledTrials(
     std::optional<Ranked> rank = Rank(*trial, objective_, spec_.constant_liar);
     if (rank) ranked.push_back(*rank);
   }
-  return Numbers(SplitGoodBad(std::move(ranked)));
+  return Numbers(SplitGoodBad(tuning_, std::move(ranked)));
 }
 
 TpeSampler::Modelled TpeSampler::ModelledTrials(absl::Span<const TrialRecord> trials,
                                                 const HistoryIndex& index) const {
-  return Numbers(dynamic_cast<const TpeHistoryIndex&>(index).SplitGoodBad(trials));
+  return Numbers(dynamic_cast<const TpeHistoryIndex&>(index).SplitGoodBad(tuning_, trials));
 }
 
 std::unique_ptr<HistoryIndex> TpeSampler::NewHistoryIndex() const {
@@ -738,7 +815,7 @@ ParamMap TpeSampler::SuggestIndexed(const SearchSpace& space, absl::Span<const T
   if (tpe_index->finished() < spec_.n_startup_trials) {
     return startup_.Suggest(space, {}, trial_number);  // RandomSampler reads no history.
   }
-  return SuggestFromSplit(spec_, seed_, tuning_, space, tpe_index->SplitGoodBad(trials),
+  return SuggestFromSplit(spec_, seed_, tuning_, space, tpe_index->SplitGoodBad(tuning_, trials),
                           trial_number);
 }
 
