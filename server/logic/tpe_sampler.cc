@@ -405,8 +405,10 @@ class ParzenEstimator {
  public:
   // `observed[d][i]` is the coordinate on axes[d] of the i-th observation,
   // oldest first (one column per axis, as Observations returns them).
-  // Multivariate estimators share one bandwidth per axis (Scott-like,
-  // 0.2 * kernels^(-1 / (d + 4)) of the width).
+  // Multivariate bandwidths follow tuning.multivariate_bandwidth (Optuna
+  // 3.1: one per axis, sigma0 * kernels^(-1 / (d + 4)) of the width).
+  // `observation_weights`, when given, replaces ObservationWeights (one per
+  // observation, oldest first).
   ParzenEstimator(const std::vector<Axis>& axes, const std::vector<std::vector<double>>& observed,
                   bool multivariate, const TpeTuning& tuning,
                   const std::vector<double>* observation_weights = nullptr) {
