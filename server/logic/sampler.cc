@@ -82,6 +82,26 @@ ParamMap RandomSampler::Suggest(const SearchSpace& space,
   return params;
 }
 
+namespace {
+
+class EmptyHistoryIndex : public HistoryIndex {
+ public:
+  void Observe(const TrialRecord& /*trial*/) override {}
+};
+
+}  // namespace
+
+std::unique_ptr<HistoryIndex> HistoryFreeSampler::NewHistoryIndex() const {
+  return std::make_unique<EmptyHistoryIndex>();
+}
+
+ParamMap HistoryFreeSampler::SuggestIndexed(const SearchSpace& space,
+                                            absl::Span<const TrialRecord> /*trials*/,
+                                            const HistoryIndex& /*index*/,
+                                            int64_t trial_number) const {
+  return Suggest(space, {}, trial_number);
+}
+
 ParamMap Sampler::SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
                                  const HistoryIndex& /*index*/, int64_t trial_number) const {
   std::vector<const TrialRecord*> history;

@@ -83,7 +83,17 @@ bool ConditionHolds(const ParamSpec& param, const ParamMap& chosen);
 // Independent uniform draws; the generator is seeded from (seed, trial number),
 // so a trial's parameters do not depend on the order in which trials were
 // suggested.
-class RandomSampler : public Sampler {
+// A sampler whose suggestion reads no history (only the seed and the trial
+// number): its index records nothing, so a suggestion costs the same in a
+// study of any length.
+class HistoryFreeSampler : public Sampler {
+ public:
+  std::unique_ptr<HistoryIndex> NewHistoryIndex() const override;
+  ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
+                          const HistoryIndex& index, int64_t trial_number) const override;
+};
+
+class RandomSampler : public HistoryFreeSampler {
  public:
   explicit RandomSampler(uint64_t seed) : seed_(seed) {}
   ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,

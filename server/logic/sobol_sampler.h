@@ -39,7 +39,7 @@ inline constexpr int kSobolMaxDimensions = 21;
 // REQUIRES: 0 <= dimension < kSobolMaxDimensions, 0 <= index < 2^32.
 uint32_t SobolCoordinate(int dimension, uint64_t index);
 
-class SobolSampler : public Sampler {
+class SobolSampler : public HistoryFreeSampler {
  public:
   explicit SobolSampler(uint64_t seed);
 

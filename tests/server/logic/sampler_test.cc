@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "server/logic/sobol_sampler.h"
 #include "tests/server/logic/test_util.h"
 
 namespace vernier {
@@ -44,6 +45,25 @@ TEST(RandomSamplerTest, EveryCategoryAppears) {
   for (int64_t i = 0; i < 300; ++i)
     seen[std::get<std::string>(sampler.Suggest(space, {}, i).at("opt"))]++;
   EXPECT_EQ(seen.size(), 3u);
+}
+
+// Samplers that read no history keep an index that costs nothing, so the
+// coordinator does not list a long history for each of their suggestions;
+// their indexed suggestions are their plain ones.
+TEST(HistoryFreeSamplerTest, RandomAndSobolKeepAnIndexAndSuggestAsWithoutIt) {
+  SearchSpace space = MixedSpace();
+  std::vector<TrialRecord> trials(3);
+  for (int64_t n = 0; n < 3; ++n) trials[n].number = n;
+  const RandomSampler random(5);
+  const SobolSampler sobol(5);
+  for (const Sampler* sampler : std::vector<const Sampler*>{&random, &sobol}) {
+    std::unique_ptr<HistoryIndex> index = sampler->NewHistoryIndex();
+    ASSERT_NE(index, nullptr);
+    for (const TrialRecord& trial : trials) index->Observe(trial);
+    for (int64_t n = 3; n < 20; ++n) {
+      EXPECT_EQ(sampler->SuggestIndexed(space, trials, *index, n), sampler->Suggest(space, {}, n));
+    }
+  }
 }
 
 }  // namespace
