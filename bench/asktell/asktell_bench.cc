@@ -1,19 +1,20 @@
 // asktell-bench: ask + tell round trips through a running vernier-server.
 //
 // Creates one study (`trainer: {external: true}`, the given sampler, room for
-// --trials trials) and runs --clients client threads, each on its own gRPC
-// channel (its own TCP connection), that loop Ask -> evaluate a cheap
-// function -> Tell until the study has handed out every trial. The latency
+// --trials trials) and runs --clients clients, each on its own gRPC channel
+// (its own TCP connection, as separate worker processes have; --connections N
+// shares N among them, as the threads of one process do by default), that
+// loop Ask -> evaluate a cheap function -> Tell until the study has handed
+// out every trial. The latency
 // of one trial is the time from sending Ask to Tell's answer. Afterwards it
 // reads every trial back (ListTrials) and checks that each told value is
 // stored: an acknowledged tell that is missing counts as lost. The clock
 // starts once every client's connection is up, as Optuna's loop in
 // optuna_asktell.py starts once its storage is open.
 //
-// With --threads N, the clients are driven by gRPC's asynchronous API from N
-// threads instead of one blocking thread each: the same calls on the same
-// connections, at a fraction of the client's CPU (which shares the machine
-// with the server here).
+// Clients are one blocking thread each, or with --threads N driven by gRPC's
+// asynchronous API from N threads: the same calls on the same connections, at a fraction of the
+// client's CPU (which shares the machine with the server here).
 //
 // Prints one JSON line: trials, clients, sampler, seconds, trials_per_s,
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
@@ -51,7 +52,8 @@ struct Options {
   std::string sampler = "random";
   int64_t trials = 1000;
   int clients = 1;
-  int threads = 0;  // 0: a blocking thread per client.
+  int threads = 0;      // 0: a blocking thread per client.
+  int connections = 0;  // 0: one per client.
 };
 
 // The same function as optuna_asktell.py: a shifted sphere in 4 floats.
@@ -256,6 +258,11 @@ int Main(int argc, char** argv) {
                  "thread per client)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--connections", options.connections,
+                 "share this many connections among the clients, as the clients of one "
+                 "process do by default (0: one per client, as separate processes have)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
   {
@@ -272,11 +279,17 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // Client c uses connection c % connections.
+  const int connections = options.connections == 0 ? options.clients : options.connections;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int c = 0; c < options.clients; ++c) {
+    if (c >= connections) {
+      channels.push_back(channels[c % connections]);
+      continue;
+    }
     channels.push_back(NewChannel(options.server, c));
     if (!channels.back()->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
-      std::cerr << "asktell-bench: client " << c << " cannot connect to " << options.server << "\n";
+      std::cerr << "asktell-bench: connection " << c << " to " << options.server << " failed\n";
       return 1;
     }
   }
@@ -316,6 +329,7 @@ int Main(int argc, char** argv) {
                         {"trials", static_cast<int64_t>(done.size())},
                         {"clients", options.clients},
                         {"client_threads", options.threads},
+                        {"connections", connections},
                         {"seconds", seconds},
                         {"trials_per_s", done.size() / seconds},
                         {"p50_ms", Percentile(all, 50)},

@@ -8,6 +8,8 @@
 #   env: RUNS=3 SIZES="1000 10000" CLIENTS="1 8 32" SAMPLERS="random tpe"
 #        OPTUNA_RANDOM_TRIALS=1000 OPTUNA_TPE_TRIALS=300 GROUP_COMMIT=true
 #        CLIENT_THREADS=2 (asktell-bench --threads; 0: a blocking thread per client)
+#        CONNECTIONS="0" (asktell-bench --connections for more than one client;
+#                         0: one per client; "0 1" runs both)
 #        JOBS=2 BUILD=<repo>/build-bench
 # Writes bench/asktell/results/{raw.jsonl,table.md} (with the machine).
 set -euo pipefail
@@ -40,7 +42,7 @@ trap cleanup EXIT
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Runs asktell-bench against a fresh server on a fresh database.
-vernier_run() {  # sampler trials clients
+vernier_run() {  # sampler trials clients connections
   local port db
   port="$(free_port)"
   db="$SCRATCH/vernier-$1-$2-$3.db"
@@ -49,7 +51,7 @@ vernier_run() {  # sampler trials clients
     --group-commit "${GROUP_COMMIT:-true}" >"$SCRATCH/server.log" 2>&1 &
   SERVER_PID=$!
   "$BUILD/bin/asktell-bench" --server "127.0.0.1:$port" --study "s" --sampler "$1" \
-    --trials "$2" --clients "$3" --threads "${CLIENT_THREADS:-2}" |
+    --trials "$2" --clients "$3" --threads "${CLIENT_THREADS:-2}" --connections "$4" |
     sed "s/}\$/, \"group_commit\": ${GROUP_COMMIT:-true}}/"
   kill "$SERVER_PID"
   wait "$SERVER_PID" || true
@@ -66,7 +68,8 @@ RAW="$OUT/raw.jsonl"
   echo "command: bench/asktell/run.sh (RUNS=${RUNS:-3} SIZES=\"${SIZES:-1000 10000}\"" \
        "CLIENTS=\"${CLIENTS:-1 8 32}\" SAMPLERS=\"${SAMPLERS:-random tpe}\"" \
        "OPTUNA_RANDOM_TRIALS=${OPTUNA_RANDOM_TRIALS:-1000} OPTUNA_TPE_TRIALS=${OPTUNA_TPE_TRIALS:-300}" \
-       "GROUP_COMMIT=${GROUP_COMMIT:-true} CLIENT_THREADS=${CLIENT_THREADS:-2})"
+       "GROUP_COMMIT=${GROUP_COMMIT:-true} CLIENT_THREADS=${CLIENT_THREADS:-2}" \
+       "CONNECTIONS=\"${CONNECTIONS:-0}\")"
   echo "optuna: $("$PY" -c 'import optuna; print(optuna.__version__)')"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt"
@@ -75,7 +78,10 @@ for run in $(seq "${RUNS:-3}"); do
   for sampler in ${SAMPLERS:-random tpe}; do
     for size in ${SIZES:-1000 10000}; do
       for clients in ${CLIENTS:-1 8 32}; do
-        vernier_run "$sampler" "$size" "$clients" | tee -a "$RAW"
+        for connections in ${CONNECTIONS:-0}; do
+          [[ "$clients" == 1 && "$connections" != 0 ]] && continue  # The same as 0.
+          vernier_run "$sampler" "$size" "$clients" "$connections" | tee -a "$RAW"
+        done
       done
     done
     if [[ "$sampler" == tpe ]]; then optuna_trials="${OPTUNA_TPE_TRIALS:-300}"
