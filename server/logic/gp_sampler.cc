@@ -480,7 +480,9 @@ ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialReco
   std::sort(trials.begin(), trials.end(),
             [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; });
   std::vector<Observation> observed;
-  std::vector<Eigen::VectorXd> pending, pruned;
+  // Pruned and infeasible trials have no usable loss; they count as the
+  // worst observed one, so the model learns to avoid their region.
+  std::vector<Eigen::VectorXd> pending, worst_of_all;
   for (const TrialRecord* trial : trials) {
     if (trial->params.empty()) continue;
     std::optional<Eigen::VectorXd> z = unit.Encode(trial->params);
@@ -489,8 +491,8 @@ ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialReco
       observed.push_back({trial->number, *std::move(z), *loss});
     } else if (trial->state == TrialState::kRunning || trial->state == TrialState::kWaiting) {
       pending.push_back(*std::move(z));
-    } else if (trial->state == TrialState::kPruned) {
-      pruned.push_back(*std::move(z));
+    } else if (trial->state == TrialState::kPruned || trial->state == TrialState::kInfeasible) {
+      worst_of_all.push_back(*std::move(z));
     }
   }
   if (static_cast<int64_t>(observed.size()) < spec_.n_startup_trials || unit.dims() == 0) {
@@ -516,11 +518,12 @@ ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialReco
   const Eigen::MatrixXd x = Rows(points, unit.dims());
   const Eigen::VectorXd theta = gp::FitHyperparameters(x, y, stream);
 
-  // Kriging believer for pending trials, the worst loss for pruned ones.
+  // Kriging believer for pending trials, the worst loss for pruned and
+  // infeasible ones.
   double best = y.minCoeff();
   const double worst = y.maxCoeff();
   std::vector<double> values(y.data(), y.data() + n);
-  if (!pending.empty() || !pruned.empty()) {
+  if (!pending.empty() || !worst_of_all.empty()) {
     const gp::Posterior base(x, y, theta);
     for (const Eigen::VectorXd& z : pending) {
       double m = 0, v = 0;
@@ -529,7 +532,7 @@ ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialReco
       values.push_back(m);
       best = std::min(best, m);
     }
-    for (const Eigen::VectorXd& z : pruned) {
+    for (const Eigen::VectorXd& z : worst_of_all) {
       points.push_back(z);
       values.push_back(worst);
     }

@@ -22,9 +22,10 @@
 //      seeded guesses.
 //   4. Parallel workers (kriging believer): RUNNING and WAITING trials are
 //      added to the posterior with the posterior mean as their value, and
-//      PRUNED trials with the worst observed value, so the acquisition is low
-//      next to the points other workers are evaluating and next to points
-//      that were stopped for looking bad. The incumbent is the best value
+//      PRUNED and INFEASIBLE trials with the worst observed value, so the
+//      acquisition is low next to the points other workers are evaluating,
+//      next to points that were stopped for looking bad and next to points
+//      that broke a constraint. The incumbent is the best value
 //      among observations and believed values.
 //   5. The next point maximises log expected improvement (computed without
 //      underflow far from the incumbent): seeded uniform candidates and

@@ -299,6 +299,34 @@ TEST(GpSamplerTest, RunningTrialsGetDistinctSuggestions) {
   }
 }
 
+// Loss x on [0, 1], but x < 0.3 breaks a constraint. A GP of the feasible
+// trials alone extrapolates the loss downwards into x < 0.3 and keeps asking
+// there; infeasible trials must count as bad ones, as pruned ones do.
+TEST(GpSamplerTest, StepsAwayFromInfeasibleTrials) {
+  const SearchSpace space = ParseSpace("  x: {type: float, low: 0.0, high: 1.0}\n");
+  const GpSampler gp = MakeGp(3);
+  std::vector<TrialRecord> trials;
+  int infeasible_after_startup = 0;
+  for (int64_t i = 0; i < 30; ++i) {
+    ParamMap params = gp.Suggest(space, Pointers(trials), i);
+    const double x = Number(params, "x");
+    TrialRecord trial = Complete(i, std::move(params), x);
+    if (x < 0.3) {
+      trial.state = TrialState::kInfeasible;
+      if (i >= 10) ++infeasible_after_startup;
+    }
+    trials.push_back(std::move(trial));
+  }
+  EXPECT_LE(infeasible_after_startup, 5);
+  double best_feasible = INFINITY;
+  for (const TrialRecord& trial : trials) {
+    if (trial.state == TrialState::kComplete) {
+      best_feasible = std::min(best_feasible, trial.final_metrics.at("loss"));
+    }
+  }
+  EXPECT_LT(best_feasible, 0.35);  // Still finds the edge of the feasible region.
+}
+
 TEST(GpSamplerTest, ParsesItsOptions) {
   auto parse = [](const std::string& sampler) {
     return ParseStudySpec(absl::StrCat(
