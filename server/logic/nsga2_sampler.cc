@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -89,6 +90,57 @@ Nsga2Sampler::Nsga2Sampler(const Nsga2Spec& spec, uint64_t seed,
       objectives_(std::move(objectives)),
       constraints_(std::move(constraints)) {}
 
+std::optional<Nsga2Sampler::Individual> Nsga2Sampler::AsIndividual(const TrialRecord& trial) const {
+  Individual individual;
+  individual.trial = &trial;
+  std::optional<Point> loss = ObjectiveLosses(trial, objectives_);
+  if (trial.state == TrialState::kComplete) {
+    if (!loss) return std::nullopt;
+    individual.loss = std::move(*loss);
+  } else if (trial.state == TrialState::kInfeasible) {
+    individual.loss = loss ? std::move(*loss) : Point(objectives_.size(), kInf);
+    // Stays infeasible even if its metrics now meet the constraints.
+    individual.violation =
+        std::max(ConstraintViolation(ConstraintMetrics(trial, constraints_), constraints_),
+                 std::numeric_limits<double>::min());
+  } else {
+    return std::nullopt;
+  }
+  return individual;
+}
+
+std::vector<Nsga2Sampler::Individual> Nsga2Sampler::Survivors(std::vector<Individual> pool) const {
+  const int64_t size = spec_.population_size;
+  std::vector<Point> points;
+  std::vector<double> violations;
+  for (const Individual& individual : pool) {
+    points.push_back(individual.loss);
+    violations.push_back(individual.violation);
+  }
+  std::vector<Individual> population;
+  std::vector<std::vector<int>> fronts = NonDominatedFronts(points, violations);
+  for (size_t rank = 0; rank < fronts.size(); ++rank) {
+    if (static_cast<int64_t>(population.size()) >= size) break;
+    const std::vector<int>& front = fronts[rank];
+    std::vector<double> crowding = CrowdingDistances(points, front);
+    std::vector<size_t> order(front.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    // Most isolated first; ties by trial number, so the result is unique.
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      if (crowding[a] != crowding[b]) return crowding[a] > crowding[b];
+      return pool[front[a]].trial->number < pool[front[b]].trial->number;
+    });
+    for (size_t k : order) {
+      if (static_cast<int64_t>(population.size()) >= size) break;
+      Individual chosen = pool[front[k]];
+      chosen.rank = static_cast<int>(rank);
+      chosen.crowding = crowding[k];
+      population.push_back(std::move(chosen));
+    }
+  }
+  return population;
+}
+
 std::vector<Nsga2Sampler::Individual> Nsga2Sampler::Parents(
     absl::Span<const TrialRecord* const> history, int64_t generation) const {
   const int64_t size = spec_.population_size;
@@ -97,22 +149,9 @@ std::vector<Nsga2Sampler::Individual> Nsga2Sampler::Parents(
   for (const TrialRecord* trial : history) {
     const int64_t g = trial->number / size;
     if (g >= generation) continue;
-    Individual individual;
-    individual.trial = trial;
-    std::optional<Point> loss = ObjectiveLosses(*trial, objectives_);
-    if (trial->state == TrialState::kComplete) {
-      if (!loss) continue;
-      individual.loss = std::move(*loss);
-    } else if (trial->state == TrialState::kInfeasible) {
-      individual.loss = loss ? std::move(*loss) : Point(objectives_.size(), kInf);
-      // Stays infeasible even if its metrics now meet the constraints.
-      individual.violation =
-          std::max(ConstraintViolation(ConstraintMetrics(*trial, constraints_), constraints_),
-                   std::numeric_limits<double>::min());
-    } else {
-      continue;
+    if (std::optional<Individual> individual = AsIndividual(*trial)) {
+      by_generation[g].push_back(*std::move(individual));
     }
-    by_generation[g].push_back(std::move(individual));
   }
   std::vector<Individual> population;
   for (int64_t g = 0; g < generation; ++g) {
@@ -121,35 +160,96 @@ std::vector<Nsga2Sampler::Individual> Nsga2Sampler::Parents(
     if (it != by_generation.end()) {
       for (Individual& individual : it->second) pool.push_back(std::move(individual));
     }
-    std::vector<Point> points;
-    std::vector<double> violations;
-    for (const Individual& individual : pool) {
-      points.push_back(individual.loss);
-      violations.push_back(individual.violation);
-    }
-    population.clear();
-    std::vector<std::vector<int>> fronts = NonDominatedFronts(points, violations);
-    for (size_t rank = 0; rank < fronts.size(); ++rank) {
-      if (static_cast<int64_t>(population.size()) >= size) break;
-      const std::vector<int>& front = fronts[rank];
-      std::vector<double> crowding = CrowdingDistances(points, front);
-      std::vector<size_t> order(front.size());
-      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-      // Most isolated first; ties by trial number, so the result is unique.
-      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-        if (crowding[a] != crowding[b]) return crowding[a] > crowding[b];
-        return pool[front[a]].trial->number < pool[front[b]].trial->number;
-      });
-      for (size_t k : order) {
-        if (static_cast<int64_t>(population.size()) >= size) break;
-        Individual chosen = pool[front[k]];
-        chosen.rank = static_cast<int>(rank);
-        chosen.crowding = crowding[k];
-        population.push_back(std::move(chosen));
-      }
-    }
+    population = Survivors(std::move(pool));
   }
   return population;
+}
+
+// The parents of each generation, computed once and kept while the trials
+// they come from stay as they were: the parents of generation g depend on
+// the trials of generations below g only, so a change to a trial of
+// generation h drops the kept parents of the generations after h. Kept as
+// trial numbers (the caller's trial records may move between calls).
+class Nsga2Sampler::ParentsIndex : public HistoryIndex {
+ public:
+  explicit ParentsIndex(int64_t population_size) : size_(population_size) {}
+
+  void Observe(const TrialRecord& trial) override {
+    const size_t still_valid = static_cast<size_t>(trial.number / size_) + 1;
+    if (kept_.size() > still_valid) kept_.resize(still_valid);
+  }
+
+  // Parents(<every trial of `trials`>, generation), from what is kept.
+  // REQUIRES: trials[i].number == i.
+  std::vector<Individual> Parents(const Nsga2Sampler& sampler, absl::Span<const TrialRecord> trials,
+                                  int64_t generation) const {
+    if (kept_.empty()) kept_.emplace_back();  // Generation 0 has no parents.
+    while (static_cast<int64_t>(kept_.size()) <= generation) {
+      const int64_t g = static_cast<int64_t>(kept_.size()) - 1;
+      std::vector<Individual> pool = Resolve(kept_.back(), trials);
+      const auto end = std::min<int64_t>((g + 1) * size_, static_cast<int64_t>(trials.size()));
+      for (int64_t n = g * size_; n < end; ++n) {
+        if (std::optional<Individual> individual = sampler.AsIndividual(trials[n])) {
+          pool.push_back(*std::move(individual));
+        }
+      }
+      std::vector<Individual> survivors = sampler.Survivors(std::move(pool));
+      std::vector<Kept> kept;
+      for (const Individual& individual : survivors) {
+        kept.push_back({individual.trial->number, individual});
+      }
+      kept_.push_back(std::move(kept));
+    }
+    return Resolve(kept_[static_cast<size_t>(generation)], trials);
+  }
+
+ private:
+  struct Kept {
+    int64_t number;
+    Individual individual;  // Its `trial` pointer is not used.
+  };
+
+  static std::vector<Individual> Resolve(const std::vector<Kept>& kept,
+                                         absl::Span<const TrialRecord> trials) {
+    std::vector<Individual> individuals;
+    for (const Kept& k : kept) {
+      individuals.push_back(k.individual);
+      individuals.back().trial = &trials[static_cast<size_t>(k.number)];
+    }
+    return individuals;
+  }
+
+  const int64_t size_;
+  // kept_[g]: the parents of generation g. Filled lazily by Parents(), which
+  // the caller serialises with Observe() (HistoryIndex's contract).
+  mutable std::vector<std::vector<Kept>> kept_;
+};
+
+std::unique_ptr<HistoryIndex> Nsga2Sampler::NewHistoryIndex() const {
+  return std::make_unique<ParentsIndex>(spec_.population_size);
+}
+
+ParamMap Nsga2Sampler::SuggestIndexed(const SearchSpace& space,
+                                      absl::Span<const TrialRecord> trials,
+                                      const HistoryIndex& index, int64_t trial_number) const {
+  std::vector<const TrialRecord*> history;
+  history.reserve(trials.size());
+  for (const TrialRecord& trial : trials) history.push_back(&trial);
+  const int64_t generation = trial_number / spec_.population_size;
+  return Breed(space, history,
+               dynamic_cast<const ParentsIndex&>(index).Parents(*this, trials, generation),
+               trial_number);
+}
+
+std::vector<int64_t> Nsga2Sampler::ParentNumbers(absl::Span<const TrialRecord> trials,
+                                                 const HistoryIndex& index,
+                                                 int64_t generation) const {
+  std::vector<int64_t> numbers;
+  for (const Individual& individual :
+       dynamic_cast<const ParentsIndex&>(index).Parents(*this, trials, generation)) {
+    numbers.push_back(individual.trial->number);
+  }
+  return numbers;
 }
 
 std::vector<int64_t> Nsga2Sampler::ParentNumbers(absl::Span<const TrialRecord* const> history,
@@ -164,6 +264,14 @@ std::vector<int64_t> Nsga2Sampler::ParentNumbers(absl::Span<const TrialRecord* c
 ParamMap Nsga2Sampler::Suggest(const SearchSpace& space,
                                absl::Span<const TrialRecord* const> history,
                                int64_t trial_number) const {
+  const int64_t generation = trial_number / spec_.population_size;
+  return Breed(space, history,
+               generation == 0 ? std::vector<Individual>() : Parents(history, generation),
+               trial_number);
+}
+
+ParamMap Nsga2Sampler::Breed(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
+                             const std::vector<Individual>& parents, int64_t trial_number) const {
   std::mt19937_64 gen = Generator(seed_, trial_number);
   auto uniform_params = [&]() {
     ParamMap params;
@@ -172,10 +280,6 @@ ParamMap Nsga2Sampler::Suggest(const SearchSpace& space,
     }
     return params;
   };
-  const int64_t generation = trial_number / spec_.population_size;
-  const std::vector<Individual> parents =
-      generation == 0 ? std::vector<Individual>() : Parents(history, generation);
-
   const UnitSpace unit(space);
   std::map<std::string, const UnitSpace::Axis*> axes;
   for (const UnitSpace::Axis& axis : unit.axes()) axes[axis.param->name] = &axis;

@@ -19,9 +19,10 @@
 // parent's value when a parent has it, else a uniform draw.
 //
 // Rebuilt from the history alone, and deterministic for a seed and history:
-// the parents are recomputed from the stored trials at every call, and a
-// child's random choices come from a generator seeded by (seed, trial
-// number). Aware of RUNNING trials: a child equal to the parameters of any
+// the parents are recomputed from the stored trials (Suggest), or kept per
+// generation in a history index that drops what a changed trial affects
+// (SuggestIndexed), and a child's random choices come from a generator
+// seeded by (seed, trial number). Aware of RUNNING trials: a child equal to the parameters of any
 // trial in the history (running ones included) is drawn again, up to a few
 // times, so parallel workers do not get duplicates.
 //
@@ -31,6 +32,8 @@
 #define VERNIER_SERVER_LOGIC_NSGA2_SAMPLER_H_
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -50,13 +53,35 @@ class Nsga2Sampler : public Sampler {
   ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
                    int64_t trial_number) const override;
 
+  // Incremental history: the parents of each generation, cached, so that a
+  // suggestion does not replay every generation of a long study (see
+  // Sampler::SuggestIndexed). The same suggestions as Suggest().
+  std::unique_ptr<HistoryIndex> NewHistoryIndex() const override;
+  ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
+                          const HistoryIndex& index, int64_t trial_number) const override;
+
   // The trial numbers of the parent population of `generation` (>= 0; empty
-  // for generation 0), best first. Exposed for tests.
+  // for generation 0), best first: from the whole history, or from `index`
+  // (REQUIRES: from this sampler's NewHistoryIndex(), as SuggestIndexed
+  // reads it). Exposed for tests.
   std::vector<int64_t> ParentNumbers(absl::Span<const TrialRecord* const> history,
                                      int64_t generation) const;
+  std::vector<int64_t> ParentNumbers(absl::Span<const TrialRecord> trials,
+                                     const HistoryIndex& index, int64_t generation) const;
 
  private:
   struct Individual;
+  class ParentsIndex;
+
+  // The individual of a trial that takes part in survival (COMPLETE with
+  // every objective, or INFEASIBLE); nullopt for any other.
+  std::optional<Individual> AsIndividual(const TrialRecord& trial) const;
+  // One generation's elitist survival: the population_size best of `pool`.
+  std::vector<Individual> Survivors(std::vector<Individual> pool) const;
+  // A child of `parents` (a uniform draw when there are none), drawn again
+  // while it repeats a trial of `history`.
+  ParamMap Breed(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
+                 const std::vector<Individual>& parents, int64_t trial_number) const;
 
   std::vector<Individual> Parents(absl::Span<const TrialRecord* const> history,
                                   int64_t generation) const;

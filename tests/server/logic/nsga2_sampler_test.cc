@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -173,6 +174,51 @@ TEST(Nsga2SamplerTest, ParallelAsksWhileRunningGetDistinctPoints) {
   std::set<ParamMap> seen;
   for (const TrialRecord& t : trials) seen.insert(t.params);
   EXPECT_EQ(seen.size(), trials.size());
+}
+
+// The index caches each generation's parents; trials that finish late, fail
+// or are infeasible must drop what they change. At every step of a study
+// whose trials finish out of order, the indexed suggestion and parents equal
+// those computed from the whole history.
+TEST(Nsga2SamplerTest, IndexedSuggestionsEqualTheScanOfTheHistory) {
+  const int dims = 3;
+  const SearchSpace space = UnitCube(dims);
+  const Nsga2Sampler sampler = MakeNsga2(4, 8, {{"mem", std::nullopt, 4.0}});
+  std::unique_ptr<HistoryIndex> index = sampler.NewHistoryIndex();
+  ASSERT_NE(index, nullptr);
+  std::vector<TrialRecord> trials;
+  std::vector<int64_t> running;  // Told three asks later, oldest first.
+  auto finish = [&](int64_t number) {
+    TrialRecord& trial = trials[number];
+    auto [f1, f2] = Zdt1(trial.params, dims);
+    trial = Evaluated(number, trial.params, f1, f2);
+    if (number % 7 == 3) trial.state = TrialState::kFailed;
+    if (number % 5 == 1) {
+      trial.state = TrialState::kInfeasible;
+      trial.final_metrics["mem"] = 4.0 + number % 3;
+    }
+    index->Observe(trial);
+  };
+  for (int64_t n = 0; n < 120; ++n) {
+    const ParamMap scanned = sampler.Suggest(space, Pointers(trials), n);
+    ASSERT_EQ(sampler.SuggestIndexed(space, trials, *index, n), scanned) << "trial " << n;
+    TrialRecord asked;
+    asked.number = n;
+    asked.params = scanned;
+    asked.state = TrialState::kRunning;
+    trials.push_back(asked);
+    index->Observe(trials.back());
+    running.push_back(n);
+    if (running.size() > 3) {
+      finish(running.front());
+      running.erase(running.begin());
+    }
+  }
+  for (int64_t generation = 0; generation <= 15; ++generation) {
+    EXPECT_EQ(sampler.ParentNumbers(trials, *index, generation),
+              sampler.ParentNumbers(Pointers(trials), generation))
+        << "generation " << generation;
+  }
 }
 
 TEST(Nsga2SamplerTest, BeatsRandomSearchOnZdt1) {
