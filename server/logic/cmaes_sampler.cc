@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -150,53 +151,48 @@ CmaesSampler::CmaesSampler(const CmaesSpec& spec, uint64_t seed, const Objective
       objective_(objective),
       fallback_(UnivariateTpe(), seed, objective) {}
 
-ParamMap CmaesSampler::Suggest(const SearchSpace& space,
-                               absl::Span<const TrialRecord* const> history,
-                               int64_t trial_number) const {
-  const UnitSpace unit(space, &SearchedByCmaes);
-  const int dims = unit.dims();
-  bool needs_fallback = false;
-  for (const ParamSpec& param : space.params) needs_fallback |= !SearchedByCmaes(param);
-  ParamMap fallback;
-  if (needs_fallback || dims == 0) fallback = fallback_.Suggest(space, history, trial_number);
-  if (dims == 0) return fallback;
-
-  // Replay: COMPLETE trials by number, popsize at a time.
-  std::vector<const TrialRecord*> trials(history.begin(), history.end());
-  std::sort(trials.begin(), trials.end(),
-            [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; });
-  std::vector<std::pair<Eigen::VectorXd, double>> told;
-  for (const TrialRecord* trial : trials) {
-    std::optional<double> loss = Loss(*trial, objective_);
-    if (!loss) continue;
-    std::optional<Eigen::VectorXd> z = unit.Encode(trial->params);
-    if (z) told.emplace_back(*std::move(z), *loss);
-  }
-  int popsize =
-      spec_.popsize > 0 ? static_cast<int>(spec_.popsize) : cmaes::DefaultPopulation(dims);
-  cmaes::Strategy strategy(Eigen::VectorXd::Constant(dims, 0.5), spec_.sigma0, popsize);
+// The state of the replay of the told trials: the search after the last
+// full generation, and the generation being gathered.
+struct CmaesSampler::Replay {
+  cmaes::Strategy strategy;
   int restarts = 0;
   std::vector<Eigen::VectorXd> points;
   std::vector<double> losses;
-  for (const auto& [z, loss] : told) {
-    points.push_back(z);
-    losses.push_back(loss);
-    if (static_cast<int>(points.size()) < strategy.popsize()) continue;
-    strategy.Tell(points, losses);
-    points.clear();
-    losses.clear();
-    if (spec_.restarts && strategy.Converged()) {
-      ++restarts;
-      std::mt19937_64 gen = Generator(seed_, restarts, 0xc3a1u);
-      Eigen::VectorXd mean(dims);
-      for (int d = 0; d < dims; ++d) mean[d] = static_cast<double>(gen() >> 11) * 0x1.0p-53;
-      popsize *= 2;
-      strategy = cmaes::Strategy(mean, spec_.sigma0, popsize);
-    }
-  }
+};
 
+CmaesSampler::Replay CmaesSampler::InitialReplay(int dims) const {
+  const int popsize =
+      spec_.popsize > 0 ? static_cast<int>(spec_.popsize) : cmaes::DefaultPopulation(dims);
+  return Replay{cmaes::Strategy(Eigen::VectorXd::Constant(dims, 0.5), spec_.sigma0, popsize)};
+}
+
+bool CmaesSampler::Feed(const UnitSpace& unit, const TrialRecord& trial, Replay& replay) const {
+  std::optional<double> loss = Loss(trial, objective_);
+  if (!loss) return false;
+  std::optional<Eigen::VectorXd> z = unit.Encode(trial.params);
+  if (!z) return false;
+  replay.points.push_back(*std::move(z));
+  replay.losses.push_back(*loss);
+  cmaes::Strategy& strategy = replay.strategy;
+  if (static_cast<int>(replay.points.size()) < strategy.popsize()) return false;
+  strategy.Tell(replay.points, replay.losses);
+  replay.points.clear();
+  replay.losses.clear();
+  if (spec_.restarts && strategy.Converged()) {
+    ++replay.restarts;
+    std::mt19937_64 gen = Generator(seed_, replay.restarts, 0xc3a1u);
+    const int dims = unit.dims();
+    Eigen::VectorXd mean(dims);
+    for (int d = 0; d < dims; ++d) mean[d] = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+    strategy = cmaes::Strategy(mean, spec_.sigma0, 2 * strategy.popsize());
+  }
+  return true;
+}
+
+ParamMap CmaesSampler::Draw(const SearchSpace& space, const UnitSpace& unit, const Replay& replay,
+                            const ParamMap& fallback, int64_t trial_number) const {
   std::mt19937_64 gen = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a0u);
-  const Eigen::VectorXd z = strategy.Ask(gen);
+  const Eigen::VectorXd z = replay.strategy.Ask(gen);
   ParamMap params;
   std::mt19937_64 uniform = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a2u);
   for (const auto& axis : unit.axes()) params[axis.param->name] = UnitSpace::Decode(axis, z);
@@ -206,6 +202,85 @@ ParamMap CmaesSampler::Suggest(const SearchSpace& space,
     params[param.name] = it != fallback.end() ? it->second : SampleUniform(param, uniform);
   }
   return params;
+}
+
+namespace {
+
+bool NeedsFallback(const SearchSpace& space) {
+  return std::any_of(space.params.begin(), space.params.end(),
+                     [](const ParamSpec& param) { return !SearchedByCmaes(param); });
+}
+
+}  // namespace
+
+ParamMap CmaesSampler::Suggest(const SearchSpace& space,
+                               absl::Span<const TrialRecord* const> history,
+                               int64_t trial_number) const {
+  const UnitSpace unit(space, &SearchedByCmaes);
+  ParamMap fallback;
+  if (NeedsFallback(space) || unit.dims() == 0) {
+    fallback = fallback_.Suggest(space, history, trial_number);
+  }
+  if (unit.dims() == 0) return fallback;
+  // Replay: COMPLETE trials by number, popsize at a time.
+  std::vector<const TrialRecord*> trials(history.begin(), history.end());
+  std::sort(trials.begin(), trials.end(),
+            [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; });
+  Replay replay = InitialReplay(unit.dims());
+  for (const TrialRecord* trial : trials) Feed(unit, *trial, replay);
+  return Draw(space, unit, replay, fallback, trial_number);
+}
+
+// The replay after each told generation, with the number of the trial that
+// completed it. The replay takes the COMPLETE trials in number order, so the
+// state after the generation completed by trial L depends on trials up to L
+// only: a change to trial k drops the kept states with L >= k.
+class CmaesSampler::ReplayIndex : public HistoryIndex {
+ public:
+  void Observe(const TrialRecord& trial) override {
+    while (!kept_.empty() && kept_.back().last >= trial.number) kept_.pop_back();
+  }
+
+  // The replay of every trial of `trials`, as CmaesSampler::Suggest makes it.
+  // REQUIRES: trials[i].number == i; the same space at every call.
+  Replay Replayed(const CmaesSampler& sampler, const UnitSpace& unit,
+                  absl::Span<const TrialRecord> trials) const {
+    Replay replay = kept_.empty() ? sampler.InitialReplay(unit.dims()) : kept_.back().replay;
+    const int64_t first = kept_.empty() ? 0 : kept_.back().last + 1;
+    for (int64_t n = first; n < static_cast<int64_t>(trials.size()); ++n) {
+      if (sampler.Feed(unit, trials[static_cast<size_t>(n)], replay)) kept_.push_back({n, replay});
+    }
+    return replay;
+  }
+
+ private:
+  struct Kept {
+    int64_t last;  // The trial that completed the generation.
+    Replay replay;
+  };
+  // Ascending by `last`. Filled by Replayed(), which the caller serialises
+  // with Observe() (HistoryIndex's contract).
+  mutable std::vector<Kept> kept_;
+};
+
+std::unique_ptr<HistoryIndex> CmaesSampler::NewHistoryIndex() const {
+  return std::make_unique<ReplayIndex>();
+}
+
+ParamMap CmaesSampler::SuggestIndexed(const SearchSpace& space,
+                                      absl::Span<const TrialRecord> trials,
+                                      const HistoryIndex& index, int64_t trial_number) const {
+  const UnitSpace unit(space, &SearchedByCmaes);
+  ParamMap fallback;
+  if (NeedsFallback(space) || unit.dims() == 0) {
+    std::vector<const TrialRecord*> history;
+    history.reserve(trials.size());
+    for (const TrialRecord& trial : trials) history.push_back(&trial);
+    fallback = fallback_.Suggest(space, history, trial_number);
+  }
+  if (unit.dims() == 0) return fallback;
+  const Replay replay = dynamic_cast<const ReplayIndex&>(index).Replayed(*this, unit, trials);
+  return Draw(space, unit, replay, fallback, trial_number);
 }
 
 }  // namespace vernier

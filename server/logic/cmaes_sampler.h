@@ -33,6 +33,7 @@
 #define VERNIER_SERVER_LOGIC_CMAES_SAMPLER_H_
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -45,6 +46,8 @@
 
 namespace vernier {
 
+class UnitSpace;
+
 class CmaesSampler : public Sampler {
  public:
   // REQUIRES: 0 < spec.sigma0 <= 1, spec.popsize == 0 or >= 2 (as
@@ -55,7 +58,29 @@ class CmaesSampler : public Sampler {
   ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
                    int64_t trial_number) const override;
 
+  // Incremental history: the replay's state after each generation, kept, so
+  // that a suggestion replays only the trials after the last kept generation
+  // that no changed trial affects (see Sampler::SuggestIndexed). The same
+  // suggestions as Suggest(). (The TPE fallback for categorical and
+  // conditional parameters still reads the whole history.)
+  std::unique_ptr<HistoryIndex> NewHistoryIndex() const override;
+  ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
+                          const HistoryIndex& index, int64_t trial_number) const override;
+
  private:
+  struct Replay;
+  class ReplayIndex;
+
+  // The replay before any trial: mean at the centre, step size sigma0.
+  Replay InitialReplay(int dims) const;
+  // Adds `trial` to the replay when it is COMPLETE with a usable value;
+  // true when it completed a generation (which is then told).
+  bool Feed(const UnitSpace& unit, const TrialRecord& trial, Replay& replay) const;
+  // The point of trial `trial_number` drawn from the replay's distribution,
+  // with the other parameters from `fallback` (or uniform draws).
+  ParamMap Draw(const SearchSpace& space, const UnitSpace& unit, const Replay& replay,
+                const ParamMap& fallback, int64_t trial_number) const;
+
   const CmaesSpec spec_;
   const uint64_t seed_;
   const ObjectiveSpec objective_;
