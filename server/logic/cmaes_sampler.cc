@@ -237,9 +237,15 @@ ParamMap CmaesSampler::Suggest(const SearchSpace& space,
 // only: a change to trial k drops the kept states with L >= k.
 class CmaesSampler::ReplayIndex : public HistoryIndex {
  public:
+  explicit ReplayIndex(std::unique_ptr<HistoryIndex> fallback) : fallback_(std::move(fallback)) {}
+
   void Observe(const TrialRecord& trial) override {
     while (!kept_.empty() && kept_.back().last >= trial.number) kept_.pop_back();
+    fallback_->Observe(trial);
   }
+
+  // The TPE fallback's own index.
+  const HistoryIndex& fallback() const { return *fallback_; }
 
   // The replay of every trial of `trials`, as CmaesSampler::Suggest makes it.
   // REQUIRES: trials[i].number == i; the same space at every call.
@@ -261,26 +267,24 @@ class CmaesSampler::ReplayIndex : public HistoryIndex {
   // Ascending by `last`. Filled by Replayed(), which the caller serialises
   // with Observe() (HistoryIndex's contract).
   mutable std::vector<Kept> kept_;
+  const std::unique_ptr<HistoryIndex> fallback_;
 };
 
 std::unique_ptr<HistoryIndex> CmaesSampler::NewHistoryIndex() const {
-  return std::make_unique<ReplayIndex>();
+  return std::make_unique<ReplayIndex>(fallback_.NewHistoryIndex());
 }
 
 ParamMap CmaesSampler::SuggestIndexed(const SearchSpace& space,
                                       absl::Span<const TrialRecord> trials,
                                       const HistoryIndex& index, int64_t trial_number) const {
+  const auto& replay_index = dynamic_cast<const ReplayIndex&>(index);
   const UnitSpace unit(space, &SearchedByCmaes);
   ParamMap fallback;
   if (NeedsFallback(space) || unit.dims() == 0) {
-    std::vector<const TrialRecord*> history;
-    history.reserve(trials.size());
-    for (const TrialRecord& trial : trials) history.push_back(&trial);
-    fallback = fallback_.Suggest(space, history, trial_number);
+    fallback = fallback_.SuggestIndexed(space, trials, replay_index.fallback(), trial_number);
   }
   if (unit.dims() == 0) return fallback;
-  const Replay replay = dynamic_cast<const ReplayIndex&>(index).Replayed(*this, unit, trials);
-  return Draw(space, unit, replay, fallback, trial_number);
+  return Draw(space, unit, replay_index.Replayed(*this, unit, trials), fallback, trial_number);
 }
 
 }  // namespace vernier

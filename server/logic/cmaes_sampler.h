@@ -61,8 +61,7 @@ class CmaesSampler : public Sampler {
   // Incremental history: the replay's state after each generation, kept, so
   // that a suggestion replays only the trials after the last kept generation
   // that no changed trial affects (see Sampler::SuggestIndexed). The same
-  // suggestions as Suggest(). (The TPE fallback for categorical and
-  // conditional parameters still reads the whole history.)
+  // suggestions as Suggest(). The TPE fallback keeps its own index.
   std::unique_ptr<HistoryIndex> NewHistoryIndex() const override;
   ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
                           const HistoryIndex& index, int64_t trial_number) const override;
