@@ -143,15 +143,8 @@ TEST(CmaesSamplerTest, IndexedSuggestionsEqualTheScanOfTheHistory) {
     std::vector<TrialRecord> trials;
     std::vector<int64_t> running;  // Told two or three asks later.
     for (int64_t n = 0; n < 150; ++n) {
-      const ParamMap scanned = sampler.Suggest(space, Pointers(trials), n);
-      ASSERT_EQ(sampler.SuggestIndexed(space, trials, *index, n), scanned)
-          << "trial " << n << (restarts ? " with restarts" : "");
-      TrialRecord asked;
-      asked.number = n;
-      asked.params = scanned;
-      asked.state = TrialState::kRunning;
-      trials.push_back(asked);
-      index->Observe(trials.back());
+      ASSERT_TRUE(AskIndexedAsScanned(sampler, space, *index, trials))
+          << (restarts ? "with restarts" : "without restarts");
       running.push_back(n);
       const size_t lag = n % 3 == 0 ? 2 : 3;
       while (running.size() > lag) {

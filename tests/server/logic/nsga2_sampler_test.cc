@@ -200,14 +200,7 @@ TEST(Nsga2SamplerTest, IndexedSuggestionsEqualTheScanOfTheHistory) {
     index->Observe(trial);
   };
   for (int64_t n = 0; n < 120; ++n) {
-    const ParamMap scanned = sampler.Suggest(space, Pointers(trials), n);
-    ASSERT_EQ(sampler.SuggestIndexed(space, trials, *index, n), scanned) << "trial " << n;
-    TrialRecord asked;
-    asked.number = n;
-    asked.params = scanned;
-    asked.state = TrialState::kRunning;
-    trials.push_back(asked);
-    index->Observe(trials.back());
+    ASSERT_TRUE(AskIndexedAsScanned(sampler, space, *index, trials));
     running.push_back(n);
     if (running.size() > 3) {
       finish(running.front());

@@ -83,6 +83,27 @@ inline std::vector<ParamMap> AskWhileRunning(const Sampler& sampler, const Searc
   return batch;
 }
 
+// Asks the next trial of `trials` from the whole history and from `index`,
+// fails unless the two suggestions are equal, and appends the trial as
+// RUNNING (observed by `index`), as a coordinator would.
+inline ::testing::AssertionResult AskIndexedAsScanned(const Sampler& sampler,
+                                                      const SearchSpace& space, HistoryIndex& index,
+                                                      std::vector<TrialRecord>& trials) {
+  const auto number = static_cast<int64_t>(trials.size());
+  ParamMap scanned = sampler.Suggest(space, Pointers(trials), number);
+  if (sampler.SuggestIndexed(space, trials, index, number) != scanned) {
+    return ::testing::AssertionFailure()
+           << "trial " << number << ": the indexed suggestion differs from the scanned one";
+  }
+  TrialRecord asked;
+  asked.number = number;
+  asked.params = std::move(scanned);
+  asked.state = TrialState::kRunning;
+  trials.push_back(std::move(asked));
+  index.Observe(trials.back());
+  return ::testing::AssertionSuccess();
+}
+
 inline double BestLoss(const std::vector<TrialRecord>& trials) {
   double best = INFINITY;
   for (const TrialRecord& t : trials) best = std::min(best, t.final_metrics.at("loss"));
