@@ -36,7 +36,7 @@ inline constexpr int64_t kMaxGridPoints = 10'000'000;
 // naming sampler.resolution when it exceeds kMaxGridPoints.
 absl::StatusOr<int64_t> GridPointCount(const SearchSpace& space, const GridSpec& spec);
 
-class GridSampler : public Sampler {
+class GridSampler : public HistoryFreeSampler {
  public:
   // REQUIRES: GridPointCount(space, spec) succeeds for every space passed to
   // Suggest() (ParseStudySpec checks it).

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "server/logic/grid_sampler.h"
 #include "server/logic/sobol_sampler.h"
 #include "tests/server/logic/test_util.h"
 
@@ -50,13 +51,14 @@ TEST(RandomSamplerTest, EveryCategoryAppears) {
 // Samplers that read no history keep an index that costs nothing, so the
 // coordinator does not list a long history for each of their suggestions;
 // their indexed suggestions are their plain ones.
-TEST(HistoryFreeSamplerTest, RandomAndSobolKeepAnIndexAndSuggestAsWithoutIt) {
+TEST(HistoryFreeSamplerTest, RandomSobolAndGridKeepAnIndexAndSuggestAsWithoutIt) {
   SearchSpace space = MixedSpace();
   std::vector<TrialRecord> trials(3);
   for (int64_t n = 0; n < 3; ++n) trials[n].number = n;
   const RandomSampler random(5);
   const SobolSampler sobol(5);
-  for (const Sampler* sampler : std::vector<const Sampler*>{&random, &sobol}) {
+  const GridSampler grid((GridSpec()));
+  for (const Sampler* sampler : std::vector<const Sampler*>{&random, &sobol, &grid}) {
     std::unique_ptr<HistoryIndex> index = sampler->NewHistoryIndex();
     ASSERT_NE(index, nullptr);
     for (const TrialRecord& trial : trials) index->Observe(trial);
