@@ -271,4 +271,17 @@ absl::Status CheckBuiltinValue(absl::string_view name, const json& value, absl::
   return absl::InternalError("unreachable: unknown BuiltinParam::Kind");
 }
 
+nlohmann::json BuiltinTrialSettings(nlohmann::json settings, uint64_t study_seed,
+                                    int64_t trial_number, std::optional<int64_t> checkpoint_every) {
+  if (!settings.is_object()) settings = nlohmann::json::object();
+  if (!settings.contains("seed")) {
+    settings["seed"] = static_cast<int64_t>(
+        (study_seed + 7919 * static_cast<uint64_t>(trial_number)) % 2147483647);
+  }
+  if (checkpoint_every && !settings.contains("checkpoint_every")) {
+    settings["checkpoint_every"] = *checkpoint_every;
+  }
+  return settings;
+}
+
 }  // namespace vernier

@@ -8,6 +8,8 @@
 #ifndef VERNIER_COMMON_BUILTIN_TRAINER_H_
 #define VERNIER_COMMON_BUILTIN_TRAINER_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,17 @@ const BuiltinParam* FindBuiltinParam(absl::string_view name);
 // An unknown `name` is INVALID_ARGUMENT too ("<field>: unknown parameter ...").
 absl::Status CheckBuiltinValue(absl::string_view name, const nlohmann::json& value,
                                absl::string_view field);
+
+// The settings the server gives one trial of the built-in trainer: the study's
+// fixed `settings` plus, unless they fix them already,
+//   seed              a distinct, reproducible seed per trial:
+//                     (study_seed + 7919 * trial_number) mod 2^31 - 1;
+//   checkpoint_every  `checkpoint_every` when set (a pbt study passes its
+//                     interval: exploits need a checkpoint at every boundary).
+// A searched parameter of the same name wins over both, as the trial's
+// parameters are put over its settings (OverlayTrialParams).
+nlohmann::json BuiltinTrialSettings(nlohmann::json settings, uint64_t study_seed,
+                                    int64_t trial_number, std::optional<int64_t> checkpoint_every);
 
 }  // namespace vernier
 

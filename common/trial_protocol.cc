@@ -150,4 +150,10 @@ std::string FormatCheckpointReport(int64_t step, absl::string_view directory) {
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+nlohmann::json OverlayTrialParams(nlohmann::json settings, const nlohmann::json& params) {
+  if (!settings.is_object()) settings = nlohmann::json::object();
+  for (const auto& [name, value] : params.items()) settings[name] = value;
+  return settings;
+}
+
 }  // namespace vernier

@@ -40,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
 
 namespace vernier {
 
@@ -65,6 +66,12 @@ struct TrialReport {
 
   bool is_checkpoint() const { return !checkpoint.empty(); }
 };
+
+// The object behind VERNIER_PARAMS_FILE: the study's fixed trainer
+// `settings` (a JSON object) with each of the trial's `params` (a JSON object)
+// put over it, so a searched parameter wins over a fixed setting of the same
+// name. A `settings` that is not an object counts as empty.
+nlohmann::json OverlayTrialParams(nlohmann::json settings, const nlohmann::json& params);
 
 // Parses one report line. Returns INVALID_ARGUMENT naming what is wrong when the
 // line is not valid JSON, not an object, lacks "step" (for an intermediate

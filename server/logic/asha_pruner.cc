@@ -18,27 +18,27 @@ absl::Status AtLeast(absl::string_view field, int64_t value, int64_t min_value) 
       absl::StrCat("pruner.", field, ": must be >= ", min_value, ", got ", value));
 }
 
-absl::StatusOr<AshaPruner::Options> HalvingOptions(const PrunerSpec& spec) {
-  RETURN_IF_ERROR(AtLeast("min_resource", spec.min_resource, 1));
-  RETURN_IF_ERROR(AtLeast("reduction_factor", spec.reduction_factor, 2));
-  RETURN_IF_ERROR(AtLeast("min_early_stopping_rate", spec.min_early_stopping_rate, 0));
-  RETURN_IF_ERROR(AtLeast("bootstrap_count", spec.bootstrap_count, 0));
-  if (spec.max_resource) {
-    RETURN_IF_ERROR(AtLeast("max_resource", *spec.max_resource, spec.min_resource));
+absl::Status CheckOptions(const AshaPruner::Options& options) {
+  RETURN_IF_ERROR(AtLeast("min_resource", options.min_resource, 1));
+  RETURN_IF_ERROR(AtLeast("reduction_factor", options.reduction_factor, 2));
+  RETURN_IF_ERROR(AtLeast("min_early_stopping_rate", options.min_early_stopping_rate, 0));
+  RETURN_IF_ERROR(AtLeast("bootstrap_count", options.bootstrap_count, 0));
+  if (options.max_resource) {
+    RETURN_IF_ERROR(AtLeast("max_resource", *options.max_resource, options.min_resource));
   }
-  AshaPruner::Options options;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AshaPruner>> AshaPruner::Create(const AshaSpec& spec) {
+  Options options;
   options.min_resource = spec.min_resource;
   options.reduction_factor = spec.reduction_factor;
   options.max_resource = spec.max_resource;
   options.min_early_stopping_rate = spec.min_early_stopping_rate;
   options.bootstrap_count = spec.bootstrap_count;
-  return options;
-}
-
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<AshaPruner>> AshaPruner::Create(const PrunerSpec& spec) {
-  ASSIGN_OR_RETURN(Options options, HalvingOptions(spec));
+  RETURN_IF_ERROR(CheckOptions(options));
   return std::make_unique<AshaPruner>(options);
 }
 
@@ -89,11 +89,14 @@ bool AshaPruner::Promotable(const ObjectiveSpec& objective, const TrialRecord& t
   return !IsBetter(objective.goal, *kth, value);
 }
 
-absl::StatusOr<std::unique_ptr<HyperbandPruner>> HyperbandPruner::Create(const PrunerSpec& spec) {
-  if (!spec.max_resource) {
-    return absl::InvalidArgumentError("pruner.max_resource: missing (hyperband needs it)");
-  }
-  ASSIGN_OR_RETURN(AshaPruner::Options options, HalvingOptions(spec));
+absl::StatusOr<std::unique_ptr<HyperbandPruner>> HyperbandPruner::Create(
+    const HyperbandSpec& spec) {
+  AshaPruner::Options options;
+  options.min_resource = spec.min_resource;
+  options.reduction_factor = spec.reduction_factor;
+  options.max_resource = spec.max_resource;
+  options.bootstrap_count = spec.bootstrap_count;
+  RETURN_IF_ERROR(CheckOptions(options));
   const int64_t rf = options.reduction_factor;
   int num_brackets = 1;
   for (int64_t top = options.min_resource; top <= *options.max_resource / rf; top *= rf) {

@@ -46,7 +46,7 @@ class AshaPruner : public Pruner {
   };
 
   // INVALID_ARGUMENT naming the field when an option is out of range.
-  static absl::StatusOr<std::unique_ptr<AshaPruner>> Create(const PrunerSpec& spec);
+  static absl::StatusOr<std::unique_ptr<AshaPruner>> Create(const AshaSpec& spec);
 
   // REQUIRES: `options` in range (see Options).
   explicit AshaPruner(const Options& options) : options_(options) {}
@@ -75,7 +75,7 @@ class HyperbandPruner : public Pruner {
  public:
   // INVALID_ARGUMENT naming the field when a setting is out of range or
   // max_resource is missing.
-  static absl::StatusOr<std::unique_ptr<HyperbandPruner>> Create(const PrunerSpec& spec);
+  static absl::StatusOr<std::unique_ptr<HyperbandPruner>> Create(const HyperbandSpec& spec);
 
   bool ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial, int64_t step,
                    absl::Span<const TrialRecord* const> others) const override;

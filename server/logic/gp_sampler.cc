@@ -472,34 +472,75 @@ GpSampler::GpSampler(const GpSpec& spec, uint64_t seed, const ObjectiveSpec& obj
       startup_random_(std::make_unique<RandomSampler>(seed)),
       startup_sobol_(std::make_unique<SobolSampler>(seed)) {}
 
-ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
-                            int64_t trial_number) const {
-  const Sampler& startup = HasSobolRoom(space) ? *startup_sobol_ : *startup_random_;
+// What a suggestion reads from the history: the observations and the points
+// of pending, pruned and infeasible trials, in the unit cube.
+struct GpSampler::Gathered {
+  std::vector<Observation> observed;
+  std::vector<Eigen::VectorXd> pending;
+  std::vector<Eigen::VectorXd> worst_of_all;
+};
+
+GpSampler::Gathered GpSampler::Gather(const SearchSpace& space,
+                                      absl::Span<const TrialRecord* const> history) const {
   const UnitSpace unit(space);
   std::vector<const TrialRecord*> trials(history.begin(), history.end());
   std::sort(trials.begin(), trials.end(),
             [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; });
-  std::vector<Observation> observed;
+  Gathered data;
   // Pruned and infeasible trials have no usable loss; they count as the
   // worst observed one, so the model learns to avoid their region.
-  std::vector<Eigen::VectorXd> pending, worst_of_all;
   for (const TrialRecord* trial : trials) {
     if (trial->params.empty()) continue;
     std::optional<Eigen::VectorXd> z = unit.Encode(trial->params);
     if (!z) continue;
     if (std::optional<double> loss = Loss(*trial, objective_)) {
-      observed.push_back({trial->number, *std::move(z), *loss});
+      data.observed.push_back({trial->number, *std::move(z), *loss});
     } else if (trial->state == TrialState::kRunning || trial->state == TrialState::kWaiting) {
-      pending.push_back(*std::move(z));
+      data.pending.push_back(*std::move(z));
     } else if (trial->state == TrialState::kPruned || trial->state == TrialState::kInfeasible) {
-      worst_of_all.push_back(*std::move(z));
+      data.worst_of_all.push_back(*std::move(z));
     }
   }
-  if (static_cast<int64_t>(observed.size()) < spec_.n_startup_trials || unit.dims() == 0) {
-    return startup.Suggest(space, history, trial_number);
-  }
-  observed = Thin(std::move(observed), kMaxObservations);
+  return data;
+}
 
+bool GpSampler::ModelReady(const SearchSpace& space, const Gathered& data) const {
+  return static_cast<int64_t>(data.observed.size()) >= spec_.n_startup_trials &&
+         UnitSpace(space).dims() > 0;
+}
+
+ParamMap GpSampler::Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
+                            int64_t trial_number) const {
+  Gathered data = Gather(space, history);
+  if (!ModelReady(space, data)) return Startup(space).Suggest(space, history, trial_number);
+  return Propose(space, std::move(data), trial_number);
+}
+
+Sampler::PreparedSuggestion GpSampler::PrepareSuggestion(const SearchSpace& space,
+                                                         absl::Span<const TrialRecord> trials,
+                                                         const HistoryIndex* /*index*/,
+                                                         int64_t trial_number) const {
+  std::vector<const TrialRecord*> history;
+  history.reserve(trials.size());
+  for (const TrialRecord& trial : trials) history.push_back(&trial);
+  auto data = std::make_shared<Gathered>(Gather(space, history));
+  if (!ModelReady(space, *data)) {
+    ParamMap params = Startup(space).Suggest(space, history, trial_number);
+    return [params = std::move(params)] { return params; };
+  }
+  // The model fit runs in the returned function, on the copied points only.
+  return [this, &space, data, trial_number] { return Propose(space, *data, trial_number); };
+}
+
+const Sampler& GpSampler::Startup(const SearchSpace& space) const {
+  return HasSobolRoom(space) ? *startup_sobol_ : *startup_random_;
+}
+
+ParamMap GpSampler::Propose(const SearchSpace& space, Gathered data, int64_t trial_number) const {
+  const UnitSpace unit(space);
+  std::vector<Observation> observed = Thin(std::move(data.observed), kMaxObservations);
+  const std::vector<Eigen::VectorXd>& pending = data.pending;
+  const std::vector<Eigen::VectorXd>& worst_of_all = data.worst_of_all;
   // Standardised losses.
   const int n = static_cast<int>(observed.size());
   Eigen::VectorXd y(n);

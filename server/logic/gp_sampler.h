@@ -65,7 +65,25 @@ class GpSampler : public Sampler {
   ParamMap Suggest(const SearchSpace& space, absl::Span<const TrialRecord* const> history,
                    int64_t trial_number) const override;
 
+  // Copies the encoded observations under the caller's lock; the returned
+  // function fits the model and searches the acquisition function (the slow
+  // part) from the copy.
+  PreparedSuggestion PrepareSuggestion(const SearchSpace& space,
+                                       absl::Span<const TrialRecord> trials,
+                                       const HistoryIndex* index,
+                                       int64_t trial_number) const override;
+
  private:
+  struct Gathered;
+  // The history as the model reads it.
+  Gathered Gather(const SearchSpace& space, absl::Span<const TrialRecord* const> history) const;
+  // Whether `data` has enough observations to fit the model.
+  bool ModelReady(const SearchSpace& space, const Gathered& data) const;
+  // The quasi-random sampler of the first trials.
+  const Sampler& Startup(const SearchSpace& space) const;
+  // Fits the model to `data` and returns the point maximising log EI.
+  ParamMap Propose(const SearchSpace& space, Gathered data, int64_t trial_number) const;
+
   const GpSpec spec_;
   const uint64_t seed_;
   const ObjectiveSpec objective_;

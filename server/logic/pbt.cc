@@ -114,12 +114,12 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
     if (value) population.push_back({other, *value});
   }
   const auto n = static_cast<int64_t>(population.size());
-  if (n < spec_.pbt.min_population) return std::nullopt;
+  if (n < spec_.min_population) return std::nullopt;
   std::sort(population.begin(), population.end(), [&objective](const Member& a, const Member& b) {
     return RanksBefore(objective.goal, a, b);
   });
   const int64_t k =
-      std::max<int64_t>(1, static_cast<int64_t>(std::floor(n * spec_.pbt.quantile + 1e-9)));
+      std::max<int64_t>(1, static_cast<int64_t>(std::floor(n * spec_.quantile + 1e-9)));
   int64_t rank = 0;
   while (population[rank].trial != &trial) ++rank;
   if (rank < n - k) return std::nullopt;
@@ -144,15 +144,15 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
 ParamMap PbtPolicy::Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const {
   std::mt19937_64 gen = MakeGenerator(seed_, trial_number, step, kPerturbStream);
   ParamMap params = donor;
-  for (const std::string& name : spec_.pbt.params) {
+  for (const std::string& name : spec_.params) {
     const ParamSpec* param = space_.Find(name);
     auto value = params.find(name);
     if (param == nullptr || value == params.end()) continue;
     // Both draws are made for every parameter, so one parameter's outcome
     // never shifts the draws of the next.
-    const bool resample = absl::Bernoulli(gen, spec_.pbt.resample_probability);
+    const bool resample = absl::Bernoulli(gen, spec_.resample_probability);
     const double factor =
-        spec_.pbt.perturb_factors[absl::Uniform<size_t>(gen, 0, spec_.pbt.perturb_factors.size())];
+        spec_.perturb_factors[absl::Uniform<size_t>(gen, 0, spec_.perturb_factors.size())];
     std::mt19937_64 fresh = MakeGenerator(seed_, trial_number, step, gen() & 0xffffffffu);
     if (resample) {
       value->second = SampleUniform(*param, fresh);

@@ -38,9 +38,10 @@ struct ExploitDecision {
 
 class PbtPolicy {
  public:
-  // `spec.type` is "pbt" and the spec went through ParseStudySpec (so
-  // spec.pbt.params names parameters of `space`). `space` must outlive this.
-  PbtPolicy(const PrunerSpec& spec, const SearchSpace& space, uint64_t seed)
+  // The spec went through NormalizeStudySpec (so spec.params names
+  // parameters of `space` and spec.min_population is set). `space` must
+  // outlive this.
+  PbtPolicy(const PbtSpec& spec, const SearchSpace& space, uint64_t seed)
       : spec_(spec), space_(space), seed_(seed) {}
 
   // Whether `trial`, which has just reported `step` (already in
@@ -85,7 +86,7 @@ class PbtPolicy {
                                         const CheckpointIndex& checkpoints) const;
 
   // The donor's parameters perturbed for `trial_number` at `step`: each
-  // parameter named in spec.pbt.params is drawn afresh from its range with
+  // parameter named in spec.params is drawn afresh from its range with
   // probability resample_probability; otherwise a float or int is multiplied
   // by one of perturb_factors (chosen at random), then clamped to its bounds,
   // rounded to its step (ints to whole numbers), and a categorical is kept.
@@ -95,7 +96,7 @@ class PbtPolicy {
   ParamMap Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const;
 
  private:
-  const PrunerSpec spec_;
+  const PbtSpec spec_;
   const SearchSpace& space_;
   const uint64_t seed_;
 };

@@ -46,7 +46,8 @@ std::optional<double> BestInRange(const TrialRecord& trial, const ObjectiveSpec&
 
 // Whether `step` is the first reported step at or after one of the deciding
 // steps warmup_steps + k * interval (Optuna's rule for irregular steps).
-bool IsDecidingStep(const PrunerSpec& spec, const TrialRecord& trial, const std::string& metric,
+template <typename StepRule>
+bool IsDecidingStep(const StepRule& spec, const TrialRecord& trial, const std::string& metric,
                     int64_t step) {
   if (step < spec.warmup_steps) return false;
   const int64_t boundary =
@@ -112,9 +113,9 @@ bool PercentilePruner::ShouldPrune(const ObjectiveSpec& objective, const TrialRe
     if (value && !std::isnan(*value)) peers.push_back(*value);
   }
   if (peers.empty() || static_cast<int64_t>(peers.size()) < spec_.min_trials) return false;
-  // Ascending order: the best `percentile_` % of a maximized metric sits above
-  // its (100 - percentile_)-th percentile.
-  const double q = objective.goal == Goal::kMaximize ? 100 - percentile_ : percentile_;
+  // Ascending order: the best `percentile` % of a maximized metric sits above
+  // its (100 - percentile)-th percentile.
+  const double q = objective.goal == Goal::kMaximize ? 100 - spec_.percentile : spec_.percentile;
   return IsBetter(objective.goal, Percentile(std::move(peers), q), *best);
 }
 
@@ -144,31 +145,50 @@ bool PatiencePruner::ShouldPrune(const ObjectiveSpec& objective, const TrialReco
   return wrapped_ == nullptr || wrapped_->ShouldPrune(objective, trial, step, others);
 }
 
-absl::StatusOr<std::unique_ptr<Pruner>> MakePruner(const PrunerSpec& spec) {
-  const std::string& type = spec.type;
-  if (type == "none") return std::make_unique<NoPruner>();
+namespace {
+
+absl::Status CheckInterval(int64_t interval) {
+  if (interval >= 1) return absl::OkStatus();
+  return absl::InvalidArgumentError("pruner.interval: must be >= 1");
+}
+
+// One factory per kind of early-stopping rule (std::visit over PrunerRule).
+struct PrunerFactory {
+  using Made = absl::StatusOr<std::unique_ptr<Pruner>>;
+
+  Made operator()(const NoPrunerSpec&) const { return std::make_unique<NoPruner>(); }
+  Made operator()(const MedianSpec& median) const {
+    RETURN_IF_ERROR(CheckInterval(median.interval));
+    return std::make_unique<MedianPruner>(median);
+  }
+  Made operator()(const PercentileSpec& percentile) const {
+    RETURN_IF_ERROR(CheckInterval(percentile.interval));
+    return std::make_unique<PercentilePruner>(percentile);
+  }
+  Made operator()(const AshaSpec& asha) const { return AshaPruner::Create(asha); }
+  Made operator()(const HyperbandSpec& hyperband) const {
+    return HyperbandPruner::Create(hyperband);
+  }
+  Made operator()(const ThresholdSpec& threshold) const {
+    RETURN_IF_ERROR(CheckInterval(threshold.interval));
+    return std::make_unique<ThresholdPruner>(threshold);
+  }
+  Made operator()(const PatienceSpec& patience) const {
+    std::unique_ptr<Pruner> wrapped;
+    if (patience.wrapped != nullptr) {
+      ASSIGN_OR_RETURN(wrapped, MakePruner(*patience.wrapped));
+    }
+    return std::make_unique<PatiencePruner>(patience, std::move(wrapped));
+  }
   // PBT never stops a trial: its exploit decision is PbtPolicy (pbt.h), which
   // the coordinator asks separately.
-  if (type == "pbt") return std::make_unique<NoPruner>();
-  if (type == "median" || type == "percentile") {
-    if (spec.interval < 1) return absl::InvalidArgumentError("pruner.interval: must be >= 1");
-    if (type == "median") return std::make_unique<MedianPruner>(spec);
-    return std::make_unique<PercentilePruner>(spec, spec.percentile);
-  }
-  if (type == "threshold") {
-    if (spec.interval < 1) return absl::InvalidArgumentError("pruner.interval: must be >= 1");
-    return std::make_unique<ThresholdPruner>(spec);
-  }
-  if (type == "asha") return AshaPruner::Create(spec);
-  if (type == "hyperband") return HyperbandPruner::Create(spec);
-  if (type == "patience") {
-    std::unique_ptr<Pruner> wrapped;
-    if (spec.wrapped != nullptr) {
-      ASSIGN_OR_RETURN(wrapped, MakePruner(*spec.wrapped));
-    }
-    return std::make_unique<PatiencePruner>(spec, std::move(wrapped));
-  }
-  return absl::InvalidArgumentError(absl::StrCat("pruner.type: unknown pruner \"", type, "\""));
+  Made operator()(const PbtSpec&) const { return std::make_unique<NoPruner>(); }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Pruner>> MakePruner(const PrunerSpec& spec) {
+  return std::visit(PrunerFactory{}, spec.rule);
 }
 
 }  // namespace vernier

@@ -56,21 +56,21 @@ class NoPruner : public Pruner {
 // A NaN value at a deciding step is pruned; NaN peer values are ignored.
 class PercentilePruner : public Pruner {
  public:
-  // REQUIRES: 0 <= percentile <= 100, spec.interval >= 1.
-  PercentilePruner(const PrunerSpec& spec, double percentile)
-      : spec_(spec), percentile_(percentile) {}
+  // REQUIRES: 0 <= spec.percentile <= 100, spec.interval >= 1.
+  explicit PercentilePruner(const PercentileSpec& spec) : spec_(spec) {}
   bool ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial, int64_t step,
                    absl::Span<const TrialRecord* const> others) const override;
 
  private:
-  const PrunerSpec spec_;
-  const double percentile_;
+  const PercentileSpec spec_;
 };
 
 // Median stopping rule: the percentile rule at 50.
 class MedianPruner : public PercentilePruner {
  public:
-  explicit MedianPruner(const PrunerSpec& spec) : PercentilePruner(spec, 50) {}
+  explicit MedianPruner(const MedianSpec& spec)
+      : PercentilePruner(
+            PercentileSpec{spec.warmup_steps, spec.interval, spec.min_trials, /*percentile=*/50}) {}
 };
 
 // Prunes a trial whose value at the reported step is NaN (at any step, warm-up
@@ -78,12 +78,13 @@ class MedianPruner : public PercentilePruner {
 // decides at). Looks at no other trial.
 class ThresholdPruner : public Pruner {
  public:
-  explicit ThresholdPruner(const PrunerSpec& spec) : spec_(spec) {}
+  // REQUIRES: spec.interval >= 1.
+  explicit ThresholdPruner(const ThresholdSpec& spec) : spec_(spec) {}
   bool ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial, int64_t step,
                    absl::Span<const TrialRecord* const> others) const override;
 
  private:
-  const PrunerSpec spec_;
+  const ThresholdSpec spec_;
 };
 
 // Early stopping on a trial's own curve, optionally gated by another pruner.
@@ -99,8 +100,8 @@ class ThresholdPruner : public Pruner {
 // Keras' EarlyStopping), not a tolerance for getting worse.
 class PatiencePruner : public Pruner {
  public:
-  // `wrapped` may be null.
-  PatiencePruner(const PrunerSpec& spec, std::unique_ptr<Pruner> wrapped)
+  // `wrapped` may be null; spec.wrapped is not read (the caller built `wrapped`).
+  PatiencePruner(const PatienceSpec& spec, std::unique_ptr<Pruner> wrapped)
       : spec_(spec), wrapped_(std::move(wrapped)) {}
   bool ShouldPrune(const ObjectiveSpec& objective, const TrialRecord& trial, int64_t step,
                    absl::Span<const TrialRecord* const> others) const override;
@@ -108,7 +109,7 @@ class PatiencePruner : public Pruner {
  private:
   bool Stalled(const ObjectiveSpec& objective, const TrialRecord& trial, int64_t step) const;
 
-  const PrunerSpec spec_;
+  const PatienceSpec spec_;
   const std::unique_ptr<Pruner> wrapped_;
 };
 
@@ -140,8 +141,9 @@ bool IsBetter(Goal goal, double a, double b);
 // closest ranks (numpy's default). REQUIRES: !values.empty().
 double Percentile(std::vector<double> values, double q);
 
-// The pruner a study's spec asks for. INVALID_ARGUMENT for an unknown type or
-// settings the parser would have rejected.
+// The pruner a study's spec asks for (pbt: a NoPruner, as pbt never stops a
+// trial; see PbtPolicy). INVALID_ARGUMENT for settings NormalizeStudySpec
+// would have rejected, or a hyperband with too many brackets.
 absl::StatusOr<std::unique_ptr<Pruner>> MakePruner(const PrunerSpec& spec);
 
 }  // namespace vernier

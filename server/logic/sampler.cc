@@ -16,6 +16,13 @@
 namespace vernier {
 namespace {
 
+std::vector<const TrialRecord*> Pointers(absl::Span<const TrialRecord> trials) {
+  std::vector<const TrialRecord*> history;
+  history.reserve(trials.size());
+  for (const TrialRecord& trial : trials) history.push_back(&trial);
+  return history;
+}
+
 double SnapToStep(double value, double low, double high, double step) {
   double snapped = low + std::round((value - low) / step) * step;
   // Never leave [low, high] through rounding: step down to the last grid point.
@@ -104,32 +111,63 @@ ParamMap HistoryFreeSampler::SuggestIndexed(const SearchSpace& space,
 
 ParamMap Sampler::SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
                                  const HistoryIndex& /*index*/, int64_t trial_number) const {
-  std::vector<const TrialRecord*> history;
-  history.reserve(trials.size());
-  for (const TrialRecord& trial : trials) history.push_back(&trial);
-  return Suggest(space, history, trial_number);
+  return Suggest(space, Pointers(trials), trial_number);
 }
+
+Sampler::PreparedSuggestion Sampler::PrepareSuggestion(const SearchSpace& space,
+                                                       absl::Span<const TrialRecord> trials,
+                                                       const HistoryIndex* index,
+                                                       int64_t trial_number) const {
+  ParamMap params = index != nullptr ? SuggestIndexed(space, trials, *index, trial_number)
+                                     : Suggest(space, Pointers(trials), trial_number);
+  return [params = std::move(params)] { return params; };
+}
+
+namespace {
+
+// One factory per kind of search algorithm (std::visit over SamplerAlgorithm).
+struct SamplerFactory {
+  uint64_t seed;
+  const ObjectiveSpec& objective;
+  const std::vector<ObjectiveSpec>& objectives;
+  const std::vector<ConstraintSpec>& constraints;
+
+  std::unique_ptr<Sampler> operator()(const RandomSpec&) const {
+    return std::make_unique<RandomSampler>(seed);
+  }
+  std::unique_ptr<Sampler> operator()(const TpeSpec& tpe) const {
+    return std::make_unique<TpeSampler>(tpe, seed, objective);
+  }
+  std::unique_ptr<Sampler> operator()(const GridSpec& grid) const {
+    return std::make_unique<GridSampler>(grid);
+  }
+  std::unique_ptr<Sampler> operator()(const SobolSpec&) const {
+    return std::make_unique<SobolSampler>(seed);
+  }
+  std::unique_ptr<Sampler> operator()(const GpSpec& gp) const {
+    return std::make_unique<GpSampler>(gp, seed, objective);
+  }
+  std::unique_ptr<Sampler> operator()(const CmaesSpec& cmaes) const {
+    return std::make_unique<CmaesSampler>(cmaes, seed, objective);
+  }
+  std::unique_ptr<Sampler> operator()(const Nsga2Spec& nsga2) const {
+    return std::make_unique<Nsga2Sampler>(nsga2, seed, objectives, constraints);
+  }
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const SamplerSpec& spec,
                                                      const ObjectiveSpec& objective) {
-  if (spec.type == "random") return std::make_unique<RandomSampler>(spec.seed);
-  if (spec.type == "tpe") return std::make_unique<TpeSampler>(spec.tpe, spec.seed, objective);
-  if (spec.type == "grid") return std::make_unique<GridSampler>(spec.grid);
-  if (spec.type == "sobol") return std::make_unique<SobolSampler>(spec.seed);
-  if (spec.type == "gp") return std::make_unique<GpSampler>(spec.gp, spec.seed, objective);
-  if (spec.type == "cmaes") {
-    return std::make_unique<CmaesSampler>(spec.cmaes, spec.seed, objective);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("sampler.type: unknown sampler \"", spec.type, "\""));
+  const std::vector<ObjectiveSpec> objectives = {objective};
+  const std::vector<ConstraintSpec> constraints;
+  return std::visit(SamplerFactory{spec.seed, objective, objectives, constraints}, spec.algorithm);
 }
 
 absl::StatusOr<std::unique_ptr<Sampler>> MakeSampler(const StudySpec& spec) {
-  if (spec.sampler.type == "nsga2") {
-    return std::make_unique<Nsga2Sampler>(spec.sampler.nsga2, spec.sampler.seed, spec.objectives,
-                                          spec.constraints);
-  }
-  return MakeSampler(spec.sampler, spec.objective);
+  return std::visit(
+      SamplerFactory{spec.sampler.seed, spec.objective, spec.objectives, spec.constraints},
+      spec.sampler.algorithm);
 }
 
 }  // namespace vernier

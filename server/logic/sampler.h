@@ -11,6 +11,7 @@
 #define VERNIER_SERVER_LOGIC_SAMPLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -72,6 +73,26 @@ class Sampler {
   // of `trials` in its current state, and no other. The default scans.
   virtual ParamMap SuggestIndexed(const SearchSpace& space, absl::Span<const TrialRecord> trials,
                                   const HistoryIndex& index, int64_t trial_number) const;
+
+  // ---- Suggestions outside the study's lock ----
+  // A suggestion in two parts, so that a slow one does not hold up the rest
+  // of the study: PrepareSuggestion reads the history while the caller holds
+  // the study's lock and returns a function that computes the suggestion
+  // from what it copied. The function may run later, on any thread, without
+  // the lock and while the study changes; it returns exactly what
+  // SuggestIndexed(space, trials, *index, trial_number) (or, without an
+  // index, Suggest over every trial) returned at PrepareSuggestion. `space`
+  // must outlive the function.
+  //
+  // The default computes the suggestion at once and the function only hands
+  // it back: right for samplers whose suggestion costs about as much as
+  // copying its inputs (random, sobol, grid, tpe, cmaes, nsga2). gp, whose
+  // model fit takes tens of milliseconds, copies its inputs instead.
+  using PreparedSuggestion = std::function<ParamMap()>;
+  virtual PreparedSuggestion PrepareSuggestion(const SearchSpace& space,
+                                               absl::Span<const TrialRecord> trials,
+                                               const HistoryIndex* index,
+                                               int64_t trial_number) const;
 };
 
 // Draws one value of `param` uniformly in its own space (log, step, int).

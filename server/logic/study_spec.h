@@ -1,11 +1,16 @@
-// StudySpec: a study file (YAML, or JSON which is YAML too) parsed and
-// validated into plain structs.
+// StudySpec: the definition of a study as the coordinator's logic reads it,
+// plain structs with no protobuf types. The schema behind it is the
+// vernier.v1.StudySpec proto (proto/vernier/v1/study_spec.proto); the server
+// converts a proto into these structs once, at its edge (server/schema), and
+// back for storage. A spec is *normalised* when NormalizeStudySpec accepted it:
+// every parameter comes after its `when` parent and the defaults that depend on
+// other sections are resolved.
 //
-// Every error is INVALID_ARGUMENT with a message that starts with the path of
-// the offending field ("params.lr.low: ...") and shows the bad value, so the
-// CLI and the server can hand it to the user as is.
+// Search algorithms and early-stopping rules are variants with one struct per
+// kind, so each sampler or pruner reads exactly its own settings.
 //
-// Thread-safety: the functions are pure and thread-safe.
+// Thread-safety: the structs are values; the functions are pure and
+// thread-safe.
 #ifndef VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
 #define VERNIER_SERVER_LOGIC_STUDY_SPEC_H_
 
@@ -14,15 +19,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "server/logic/types.h"
 
 namespace vernier {
+
+// ---- Search space ----------------------------------------------------------
 
 // `when: {parent: [values...]}`: the parameter exists only while the parent
 // parameter exists and takes one of `values`.
@@ -45,7 +53,7 @@ struct ParamSpec {
 };
 
 struct SearchSpace {
-  // Ordered so that every parent comes before the parameters that depend on it.
+  // Normalised: every parent comes before the parameters that depend on it.
   std::vector<ParamSpec> params;
 
   const ParamSpec* Find(absl::string_view name) const;
@@ -68,17 +76,12 @@ struct ConstraintSpec {
   std::optional<double> max;
 };
 
-// Settings of NSGA-II (`sampler: {type: nsga2}`); defaults follow Optuna's
-// NSGAIISampler.
-struct Nsga2Spec {
-  int64_t population_size = 50;         // Trials per generation; >= 2.
-  std::optional<double> mutation_prob;  // Per parameter; nullopt: 1 / #params.
-  double crossover_prob = 0.9;          // A child crosses two parents, else copies one.
-  double swapping_prob = 0.5;           // Uniform crossover: take the second parent's gene.
-};
+// ---- Samplers --------------------------------------------------------------
 
-// Settings of the Tree-structured Parzen Estimator (`sampler: {type: tpe}`).
-// Defaults follow Optuna's TPESampler, except constant_liar, which is on
+// `random`: independent uniform draws.
+struct RandomSpec {};
+
+// `tpe`. Defaults follow Optuna's TPESampler, except constant_liar, which is on
 // because a study usually runs several trials at once.
 struct TpeSpec {
   int64_t n_startup_trials = 10;  // Finished trials drawn at random first; >= 1.
@@ -87,9 +90,8 @@ struct TpeSpec {
   bool constant_liar = true;      // Pending trials count as the worst ones.
 };
 
-// Settings of the grid search (`sampler: {type: grid}`): how many points a
-// float without a step gets. Ints, stepped floats and categoricals are
-// enumerated exactly and take no resolution.
+// `grid`: how many points a float without a step gets. Ints, stepped floats
+// and categoricals are enumerated exactly and take no resolution.
 struct GridSpec {
   int64_t resolution = 5;                    // `resolution: 5`; >= 1.
   std::map<std::string, int64_t> per_param;  // `resolution: {lr: 7}`; >= 1.
@@ -101,35 +103,105 @@ struct GridSpec {
   }
 };
 
-// Settings of Gaussian-process Bayesian optimisation (`sampler: {type: gp}`).
+// `sobol`: a scrambled Sobol sequence.
+struct SobolSpec {};
+
+// `gp`: Gaussian-process Bayesian optimisation.
 struct GpSpec {
   int64_t n_startup_trials = 10;  // COMPLETE trials drawn quasi-randomly first; >= 1.
 };
 
-// Settings of CMA-ES (`sampler: {type: cmaes}`).
+// `cmaes`.
 struct CmaesSpec {
   double sigma0 = 1.0 / 6;  // Initial step size, as a share of each range; (0, 1].
   int64_t popsize = 0;      // Trials per generation; 0: 4 + floor(3 ln n); else >= 2.
   bool restarts = false;    // IPOP: restart with twice the population on stagnation.
 };
 
-struct SamplerSpec {
-  std::string type = "random";  // "random" | "tpe" | "grid" | "sobol" | "gp" | "cmaes"
-  uint64_t seed = 0;            // From the file, else derived from the study name.
-  TpeSpec tpe;                  // type "tpe" only.
-  GridSpec grid;                // type "grid" only.
-  GpSpec gp;                    // type "gp" only.
-  CmaesSpec cmaes;              // type "cmaes" only.
-  Nsga2Spec nsga2;              // type "nsga2" (also a valid type) only.
+// `nsga2`; defaults follow Optuna's NSGAIISampler.
+struct Nsga2Spec {
+  int64_t population_size = 50;         // Trials per generation; >= 2.
+  std::optional<double> mutation_prob;  // Per parameter; nullopt: 1 / #params.
+  double crossover_prob = 0.9;          // A child crosses two parents, else copies one.
+  double swapping_prob = 0.5;           // Uniform crossover: take the second parent's gene.
 };
 
-// Settings of the early-stopping rule (`pruner: {type: ...}`). A "step" is the
-// step a trial reports with its intermediate values (epochs for the built-in
-// trainer). Each field says which types read it; the parser rejects the keys a
-// type does not read.
-// Settings of population-based training (`pruner: {type: pbt}`); its decision
-// interval is PrunerSpec::interval. See server/logic/pbt.h.
+using SamplerAlgorithm =
+    std::variant<RandomSpec, TpeSpec, GridSpec, SobolSpec, GpSpec, CmaesSpec, Nsga2Spec>;
+
+struct SamplerSpec {
+  uint64_t seed = 0;  // From the study file, else StableSeed(study name).
+  SamplerAlgorithm algorithm;
+
+  // The study file's name of the algorithm: "random", "tpe", "grid", "sobol",
+  // "gp", "cmaes" or "nsga2".
+  absl::string_view type() const;
+  // The algorithm's settings, or null when the sampler is another kind.
+  template <typename Algorithm>
+  const Algorithm* get() const {
+    return std::get_if<Algorithm>(&algorithm);
+  }
+};
+
+// ---- Pruners ---------------------------------------------------------------
+// A "step" is the step a trial reports with its intermediate values (epochs for
+// the built-in trainer).
+
+// `none`.
+struct NoPrunerSpec {};
+
+// `median`: the percentile rule at 50 (see PercentileSpec).
+struct MedianSpec {
+  int64_t warmup_steps = 0;  // No decision before this step.
+  int64_t interval = 1;      // Decide at the first reported step of each interval; >= 1.
+  int64_t min_trials = 1;    // Other trials needed at a step before pruning; >= 1.
+};
+
+// `percentile`: keep the trials in the best `percentile` %.
+struct PercentileSpec {
+  int64_t warmup_steps = 0;
+  int64_t interval = 1;
+  int64_t min_trials = 1;
+  double percentile = 50;  // 0-100.
+};
+
+// `asha`: asynchronous successive halving.
+struct AshaSpec {
+  int64_t min_resource = 1;             // Step of the first rung; >= 1.
+  int64_t reduction_factor = 3;         // Rungs grow, survivors shrink, by it; >= 2.
+  std::optional<int64_t> max_resource;  // A trial's full budget.
+  int64_t min_early_stopping_rate = 0;  // First rung at min_resource * rf^this.
+  int64_t bootstrap_count = 0;          // Other trials at a rung before deciding.
+};
+
+// `hyperband`: several asha brackets.
+struct HyperbandSpec {
+  int64_t min_resource = 1;
+  int64_t reduction_factor = 3;
+  int64_t max_resource = 1;  // A trial's full budget; required.
+  int64_t bootstrap_count = 0;
+};
+
+// `threshold`: prune a value below `lower` or above `upper`.
+struct ThresholdSpec {
+  int64_t warmup_steps = 0;
+  int64_t interval = 1;
+  std::optional<double> lower;
+  std::optional<double> upper;
+};
+
+struct PrunerSpec;
+
+// `patience`: a trial that has not improved for `patience` steps.
+struct PatienceSpec {
+  int64_t patience = 1;                       // Steps without improvement; >= 1.
+  double min_delta = 0;                       // Smallest change that counts as improvement; >= 0.
+  std::shared_ptr<const PrunerSpec> wrapped;  // Optional; never none or pbt.
+};
+
+// `pbt`: population-based training; see server/logic/pbt.h.
 struct PbtSpec {
+  int64_t interval = 1;                // Decision boundaries every `interval` steps; >= 1.
   double quantile = 0.25;              // Bottom share exploits the top share; (0, 0.5].
   double resample_probability = 0.25;  // A parameter is drawn afresh instead; [0, 1].
   std::vector<double> perturb_factors = {0.8, 1.2};  // Else multiplied by one; each > 0.
@@ -137,37 +209,23 @@ struct PbtSpec {
   int64_t min_population = 0;  // Trials at a step before deciding; 0: budget.parallel.
 };
 
+using PrunerRule = std::variant<NoPrunerSpec, MedianSpec, PercentileSpec, AshaSpec, HyperbandSpec,
+                                ThresholdSpec, PatienceSpec, PbtSpec>;
+
 struct PrunerSpec {
-  // "none" | "median" | "percentile" | "asha" | "hyperband" | "threshold" |
-  // "patience" | "pbt".
-  std::string type = "none";
+  PrunerRule rule;
 
-  // median, percentile, threshold.
-  int64_t warmup_steps = 0;  // No decision before this step.
-  int64_t interval = 1;      // Decide at the first reported step of each interval.
-  // median, percentile.
-  int64_t min_trials = 1;  // Other trials needed at a step before pruning.
-  double percentile = 50;  // Keep the trials in the best `percentile` %; 0-100.
-
-  // asha, hyperband.
-  int64_t min_resource = 1;             // Step of the first rung; >= 1.
-  int64_t reduction_factor = 3;         // Rungs grow, survivors shrink, by it; >= 2.
-  std::optional<int64_t> max_resource;  // A trial's full budget; hyperband needs it.
-  int64_t min_early_stopping_rate = 0;  // asha: first rung at min_resource * rf^this.
-  int64_t bootstrap_count = 0;          // Other trials at a rung before deciding.
-
-  // threshold: prune a value below `lower` or above `upper`.
-  std::optional<double> lower;
-  std::optional<double> upper;
-
-  // patience.
-  int64_t patience = 1;                       // Steps without improvement; >= 1.
-  double min_delta = 0;                       // Smallest change that counts as improvement; >= 0.
-  std::shared_ptr<const PrunerSpec> wrapped;  // Optional; never "none".
-
-  // pbt (also reads `interval`).
-  PbtSpec pbt;
+  // The study file's name of the rule: "none", "median", "percentile",
+  // "asha", "hyperband", "threshold", "patience" or "pbt".
+  absl::string_view type() const;
+  // The rule's settings, or null when the pruner is another kind.
+  template <typename Rule>
+  const Rule* get() const {
+    return std::get_if<Rule>(&rule);
+  }
 };
+
+// ---- Budget, trainer, warm start -------------------------------------------
 
 struct BudgetSpec {
   int64_t max_trials = 10;
@@ -217,15 +275,36 @@ struct StudySpec {
   bool multi_objective() const { return objectives.size() > 1; }
 };
 
-// Parses and validates a study file. INVALID_ARGUMENT names the field and the
-// value: unknown keys, wrong types, low > high, log scale with low <= 0, an
-// empty categorical, `when` naming an unknown parameter or forming a cycle, an
-// unknown sampler/pruner/model/dataset/optimizer, an invalid study name;
-// both or neither of `objective` and `objectives`, a repeated objective or
-// constraint metric, a constraint without bounds, and with several objectives
-// a sampler other than random, grid, sobol or nsga2 or a pruner other than
-// none.
-absl::StatusOr<StudySpec> ParseStudySpec(absl::string_view text);
+// Validates `spec` and normalises it in place: orders the parameters parents
+// first and resolves the defaults that depend on other sections (pbt's
+// min_population and params). Idempotent: a normalised spec passes unchanged.
+// INVALID_ARGUMENT with a message that starts with the path of the offending
+// field as the study file spells it ("params.lr.low: ...") and shows the bad
+// value: an invalid study or parameter name, low > high, a log scale with
+// low <= 0, an empty categorical, `when` naming an unknown parameter or
+// forming a cycle, a setting out of its range, an unknown built-in trainer
+// parameter or value, a repeated objective or constraint metric, a
+// constraint without bounds, a sampler or pruner a multi-objective study
+// cannot use, a grid beyond kMaxGridPoints.
+//
+// This is the only place a study's definition is validated. It runs when a
+// study is created, never on a stored study: a later version that validates
+// more strictly must still load every study an earlier one accepted.
+absl::Status NormalizeStudySpec(StudySpec& spec);
+
+// The normalisation of NormalizeStudySpec without its checks: parameters
+// parents first (those whose parent is missing or in a cycle last), int steps
+// default to 1, `objective` is objectives[0], pbt's min_population and params
+// defaults. For a stored spec, which was validated when it was created.
+void ResolveStudySpecDefaults(StudySpec& spec);
+
+// The default sampler seed of a study named `name`: FNV-1a of the name, the
+// same in every process and release.
+uint64_t StableSeed(absl::string_view name);
+
+// True when `name` may name a study or a parameter: 1-64 letters, digits,
+// '-', '_' or '.', not starting with '.' (so it is safe as a path component).
+bool IsValidName(absl::string_view name);
 
 // True when `value` is one of `values` (numbers compare by value, so 64 and
 // 64.0 match).
@@ -233,18 +312,6 @@ bool ParamValueIn(const ParamValue& value, const std::vector<ParamValue>& values
 
 // The JSON handed to a trial: `fixed` trainer settings overlaid with `params`.
 nlohmann::json TrialParamsJson(const TrainerSpec& trainer, const ParamMap& params);
-
-// YAML (or JSON) text as JSON, typed as study files are: plain scalars by
-// YAML 1.2's core schema (64 is an int, 0.01 a float, adam a string), quoted
-// scalars stay strings. INVALID_ARGUMENT with the line and column of a syntax
-// error, or for text that is not UTF-8. For files of parameter sets.
-absl::StatusOr<nlohmann::ordered_json> ParseYamlText(absl::string_view text);
-
-// A parameter value from JSON: an int, a float or a string (true and false
-// become "true" and "false", as in study files). INVALID_ARGUMENT naming
-// `path` for anything else.
-absl::StatusOr<ParamValue> ParamValueFromJson(const nlohmann::ordered_json& value,
-                                              absl::string_view path);
 
 }  // namespace vernier
 

@@ -55,14 +55,6 @@ struct Measurement {
   }
 };
 
-struct StudyRecord {
-  std::string name;
-  std::string spec_yaml;  // The study file as submitted.
-  StudyState state = StudyState::kActive;
-  std::string state_reason;  // Why it stopped; empty while ACTIVE.
-  absl::Time create_time = absl::UnixEpoch();
-};
-
 // One exploit step of population-based training (pruner type pbt): at `step`
 // the trial took the checkpoint of trial `donor` at `donor_step` and the
 // donor's parameters, perturbed. The trial's parameters before are kept, so
@@ -105,12 +97,6 @@ inline constexpr absl::string_view kOriginWarmStartPrefix = "warm_start:";
 // True for a trial copied from another study by warm_start: it was never run
 // here and does not count toward budget.max_trials.
 bool IsWarmStartCopy(const TrialRecord& trial);
-
-// A study and all of its trials, as loaded from storage.
-struct StoredStudy {
-  StudyRecord study;
-  std::vector<TrialRecord> trials;  // Ascending by number.
-};
 
 }  // namespace vernier
 
