@@ -205,6 +205,37 @@ absl::StatusOr<std::vector<std::string>> CheckpointStore::Files(const std::strin
   return files;
 }
 
+absl::Status CheckpointStore::Read(
+    const std::string& study, int64_t trial, int64_t step,
+    const std::function<bool(absl::string_view file, absl::string_view data)>& sink) const {
+  ASSIGN_OR_RETURN(std::vector<std::string> files, Files(study, trial, step));
+  std::string buffer(kMaxCheckpointChunkBytes, '\0');
+  for (const std::string& path : files) {
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    if (in == nullptr) {
+      return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+    }
+    const std::string name = fs::path(path).filename().string();
+    bool sent_any = false;
+    while (true) {
+      const size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
+      if (n < buffer.size() && std::ferror(in)) {
+        std::fclose(in);
+        return absl::InternalError(absl::StrCat(path, ": cannot read"));
+      }
+      if (n == 0 && sent_any) break;
+      sent_any = true;
+      if (!sink(name, absl::string_view(buffer.data(), n))) {
+        std::fclose(in);
+        return absl::CancelledError("the receiver went away");
+      }
+      if (n < buffer.size()) break;
+    }
+    std::fclose(in);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, CheckpointIndex>> CheckpointStore::List() const {
   std::map<std::string, CheckpointIndex> all;
   std::error_code error;

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -103,6 +104,16 @@ class CheckpointStore {
   // NOT_FOUND when there is none.
   absl::StatusOr<std::vector<std::string>> Files(const std::string& study, int64_t trial,
                                                  int64_t step) const;
+
+  // Sends the files of a stored checkpoint, in name order, to `sink` in
+  // chunks of at most kMaxCheckpointChunkBytes (an empty file as one empty
+  // chunk); a file larger than a chunk comes as consecutive chunks of the
+  // same file. Stops with CANCELLED when `sink` returns false. NOT_FOUND when
+  // there is no such checkpoint (or a file vanished meanwhile); INTERNAL when
+  // a file cannot be read.
+  absl::Status Read(
+      const std::string& study, int64_t trial, int64_t step,
+      const std::function<bool(absl::string_view file, absl::string_view data)>& sink) const;
 
   // Every stored checkpoint: study -> trial -> steps.
   absl::StatusOr<std::map<std::string, CheckpointIndex>> List() const;

@@ -40,60 +40,52 @@ MemoryStudyStore::Entry* MemoryStudyStore::FindStudy(absl::string_view name) {
   return it == index_.end() ? nullptr : &studies_[it->second];
 }
 
-TrialRecord* MemoryStudyStore::FindTrial(absl::string_view study, int64_t number) {
-  Entry* entry = FindStudy(study);
-  if (entry == nullptr) return nullptr;
-  auto it = entry->trials.find(number);
-  return it == entry->trials.end() ? nullptr : &it->second;
-}
-
-absl::Status MemoryStudyStore::CreateStudy(const StudyRecord& study) {
-  RETURN_IF_ERROR(ValidateStudy(study));
-  absl::MutexLock lock(&mu_);
-  if (!index_.try_emplace(study.name, studies_.size()).second) {
-    return absl::AlreadyExistsError(absl::StrCat("study '", study.name, "' already exists"));
+absl::Status MemoryStudyStore::CheckApplicable(const StudyWrite& write) {
+  Entry* entry = FindStudy(write.study);
+  if (write.create && entry != nullptr) {
+    return absl::AlreadyExistsError(absl::StrCat("study '", write.study, "' already exists"));
   }
-  Entry& entry = studies_.emplace_back();
-  entry.study = study;
-  entry.study.create_time = TruncateToMicros(study.create_time);
+  if (!write.create && entry == nullptr) {
+    return absl::NotFoundError(absl::StrCat("study '", write.study, "' not found"));
+  }
+  for (const auto& [number, measurement] : write.measurements) {
+    const bool stored = entry != nullptr && entry->trials.count(number) > 0;
+    const bool written =
+        std::any_of(write.trials.begin(), write.trials.end(),
+                    [number = number](const TrialRecord& trial) { return trial.number == number; });
+    if (!stored && !written) {
+      return absl::NotFoundError(
+          absl::StrCat("trial ", number, " of study '", write.study, "' not found"));
+    }
+  }
   return absl::OkStatus();
 }
 
-absl::Status MemoryStudyStore::UpdateStudyState(absl::string_view name, StudyState state,
-                                                absl::string_view reason) {
-  RETURN_IF_ERROR(ValidateStudyState(state));
+absl::Status MemoryStudyStore::Apply(const StudyWrite& write) {
+  RETURN_IF_ERROR(ValidateWrite(write));
   absl::MutexLock lock(&mu_);
-  Entry* entry = FindStudy(name);
-  if (entry == nullptr) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
-  entry->study.state = state;
-  entry->study.state_reason = std::string(reason);
-  return absl::OkStatus();
-}
-
-absl::Status MemoryStudyStore::PutTrial(const TrialRecord& trial) {
-  RETURN_IF_ERROR(ValidateTrial(trial));
-  absl::MutexLock lock(&mu_);
-  Entry* entry = FindStudy(trial.study);
-  if (entry == nullptr) {
-    return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));
+  RETURN_IF_ERROR(CheckApplicable(write));
+  // Nothing below can fail: the write is all or nothing.
+  if (write.create) {
+    index_.emplace(write.study, studies_.size());
+    Entry& created = studies_.emplace_back();
+    created.study = *write.create;
+    created.study.create_time = TruncateToMicros(write.create->create_time);
   }
-  TrialRecord copy = StoredCopy(trial);
-  auto [it, inserted] = entry->trials.try_emplace(trial.number);
-  if (!inserted) copy.intermediate = std::move(it->second.intermediate);
-  it->second = std::move(copy);
-  return absl::OkStatus();
-}
-
-absl::Status MemoryStudyStore::AddMeasurement(absl::string_view study, int64_t trial_number,
-                                              const Measurement& measurement) {
-  RETURN_IF_ERROR(ValidateMeasurement(measurement));
-  absl::MutexLock lock(&mu_);
-  TrialRecord* trial = FindTrial(study, trial_number);
-  if (trial == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("trial ", trial_number, " of study '", study, "' not found"));
+  Entry& entry = *FindStudy(write.study);
+  if (write.state) {
+    entry.study.state = write.state->first;
+    entry.study.state_reason = write.state->second;
   }
-  InsertByStep(measurement, trial->intermediate);
+  for (const TrialRecord& trial : write.trials) {
+    TrialRecord copy = StoredCopy(trial);
+    auto [it, inserted] = entry.trials.try_emplace(trial.number);
+    if (!inserted) copy.intermediate = std::move(it->second.intermediate);
+    it->second = std::move(copy);
+  }
+  for (const auto& [number, measurement] : write.measurements) {
+    InsertByStep(measurement, entry.trials.at(number).intermediate);
+  }
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/logic/study_record.h"
 #include "server/logic/types.h"
 #include "server/storage/study_store.h"
 
@@ -32,15 +33,10 @@ class MemoryStudyStore : public StudyStore {
   MemoryStudyStore(const MemoryStudyStore&) = delete;
   MemoryStudyStore& operator=(const MemoryStudyStore&) = delete;
 
-  // StudyStore. Beyond the interface's codes, each mutating call returns
-  // INVALID_ARGUMENT for a record that ValidateStudy / ValidateTrial /
-  // ValidateMeasurement (record_codec.h) refuses. LoadAll never fails.
-  absl::Status CreateStudy(const StudyRecord& study) override;
-  absl::Status UpdateStudyState(absl::string_view name, StudyState state,
-                                absl::string_view reason) override;
-  absl::Status PutTrial(const TrialRecord& trial) override;
-  absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
-                              const Measurement& measurement) override;
+  // StudyStore. Beyond the interface's codes, Apply returns INVALID_ARGUMENT
+  // for a write that ValidateWrite (record_codec.h) refuses. LoadAll never
+  // fails.
+  absl::Status Apply(const StudyWrite& write) override;
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
 
  private:
@@ -51,9 +47,9 @@ class MemoryStudyStore : public StudyStore {
 
   // The study called `name`, or nullptr.
   Entry* FindStudy(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Trial `number` of `study`, or nullptr.
-  TrialRecord* FindTrial(absl::string_view study, int64_t number)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when Apply(write) can be carried out in full: the checks of the
+  // StudyStore contract, made before anything changes.
+  absl::Status CheckApplicable(const StudyWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::vector<Entry> studies_ ABSL_GUARDED_BY(mu_);  // In creation order.

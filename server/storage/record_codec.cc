@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace vernier {
@@ -203,7 +204,36 @@ absl::Status ValidateStudyState(StudyState state) {
       absl::StrCat("state: unknown study state ", static_cast<int64_t>(state)));
 }
 
-absl::Status ValidateStudy(const StudyRecord& study) { return ValidateStudyState(study.state); }
+absl::Status ValidateStudy(const StudyRecord& study) {
+  if (!IsValidUtf8(study.source_text)) {
+    return absl::InvalidArgumentError("source_text: not valid UTF-8");
+  }
+  return ValidateStudyState(study.state);
+}
+
+absl::Status ValidateWrite(const StudyWrite& write) {
+  if (write.create) {
+    if (write.create->name != write.study) {
+      return absl::InvalidArgumentError(absl::StrCat("create.name: \"", write.create->name,
+                                                     "\" is not the write's study \"", write.study,
+                                                     "\""));
+    }
+    RETURN_IF_ERROR(ValidateStudy(*write.create));
+  }
+  if (write.state) RETURN_IF_ERROR(ValidateStudyState(write.state->first));
+  for (const TrialRecord& trial : write.trials) {
+    if (trial.study != write.study) {
+      return absl::InvalidArgumentError(absl::StrCat("trials: trial ", trial.number,
+                                                     " belongs to study \"", trial.study,
+                                                     "\", not \"", write.study, "\""));
+    }
+    RETURN_IF_ERROR(ValidateTrial(trial));
+  }
+  for (const auto& [number, measurement] : write.measurements) {
+    RETURN_IF_ERROR(ValidateMeasurement(measurement));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateTrial(const TrialRecord& trial) {
   if (!IsKnownTrialState(static_cast<int64_t>(trial.state))) {

@@ -27,7 +27,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/logic/study_record.h"
 #include "server/logic/types.h"
+#include "server/storage/study_store.h"
 
 namespace vernier {
 
@@ -46,6 +48,9 @@ absl::Status ValidateStudy(const StudyRecord& study);
 absl::Status ValidateStudyState(StudyState state);
 absl::Status ValidateTrial(const TrialRecord& trial);
 absl::Status ValidateMeasurement(const Measurement& measurement);
+// Every record of `write` as above, and that each belongs to write.study
+// (INVALID_ARGUMENT naming the field otherwise).
+absl::Status ValidateWrite(const StudyWrite& write);
 
 // Times are stored as whole microseconds since the Unix epoch (rounded down;
 // the infinite times saturate to the extreme int64 values). TruncateToMicros

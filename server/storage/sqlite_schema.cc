@@ -66,7 +66,17 @@ constexpr char kMigrationTo3[] = R"sql(
 ALTER TABLE trials ADD COLUMN exploits TEXT NOT NULL DEFAULT '[]';
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3};
+// Version 4: a study's definition is stored typed (server/schema/stored_spec.h):
+// spec_proto holds it in the encoding of spec_version. `spec` keeps the study
+// file as submitted, for people (empty for a study created from a typed
+// spec). Older rows are version 0 (the definition is the file in `spec`);
+// SqliteStudyStore::Open rewrites them to the current version.
+constexpr char kMigrationTo4[] = R"sql(
+ALTER TABLE studies ADD COLUMN spec_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE studies ADD COLUMN spec_proto BLOB NOT NULL DEFAULT x'';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3, kMigrationTo4};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

@@ -122,6 +122,24 @@ int64_t SqliteStatement::ColumnInt64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
 
+void SqliteStatement::BindBlob(int index, absl::string_view bytes) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    if (bind_error_ == 0) bind_error_ = SQLITE_TOOBIG;
+    return;
+  }
+  // A zero-length blob, not NULL, for empty bytes (data() may be null).
+  const int rc = sqlite3_bind_blob(stmt_, index, bytes.empty() ? "" : bytes.data(),
+                                   static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
+}
+
+absl::string_view SqliteStatement::ColumnBlob(int column) const {
+  const void* bytes = sqlite3_column_blob(stmt_, column);
+  if (bytes == nullptr) return absl::string_view();
+  return absl::string_view(static_cast<const char*>(bytes),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
 absl::string_view SqliteStatement::ColumnText(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   if (text == nullptr) return absl::string_view();

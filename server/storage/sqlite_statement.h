@@ -57,6 +57,7 @@ class SqliteStatement {
   // returned by the next Step() or Run().
   void BindInt64(int index, int64_t value);
   void BindText(int index, absl::string_view value);
+  void BindBlob(int index, absl::string_view bytes);
 
   // Runs the statement one step. Returns true when a row is ready to read,
   // false when the statement has finished, or SqliteError(rc, what).
@@ -71,6 +72,7 @@ class SqliteStatement {
   // as empty text or 0.
   int64_t ColumnInt64(int column) const;
   absl::string_view ColumnText(int column) const;
+  absl::string_view ColumnBlob(int column) const;
 
   // Makes the statement ready for its next use: resets it and clears its
   // bindings.

@@ -19,6 +19,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/schema/stored_spec.h"
 #include "server/storage/record_codec.h"
 #include "server/storage/sqlite_schema.h"
 #include "server/storage/sqlite_statement.h"
@@ -30,6 +31,7 @@ struct SqliteStudyStore::Statements {
   static absl::StatusOr<std::unique_ptr<Statements>> Prepare(sqlite3* db);
 
   SqliteStatement begin_read;
+  SqliteStatement begin_write;
   SqliteStatement commit;
   SqliteStatement rollback;
   SqliteStatement insert_study;
@@ -45,13 +47,12 @@ namespace {
 
 using Options = SqliteStudyStoreOptions;
 
-// Each write is a single statement, hence its own atomic transaction: SQLite
-// takes the write lock when the statement starts (waiting up to busy_timeout)
-// and commits when it ends. No write reads first, so none needs an explicit
-// BEGIN IMMEDIATE.
+// Apply() runs the statements of one StudyWrite in one BEGIN IMMEDIATE
+// transaction: SQLite takes the write lock at BEGIN (waiting up to
+// busy_timeout) and the write is all or nothing.
 constexpr char kInsertStudy[] = R"sql(
-INSERT INTO studies (name, spec, state, state_reason, create_time_us)
-VALUES (?1, ?2, ?3, ?4, ?5))sql";
+INSERT INTO studies (name, spec, state, state_reason, create_time_us, spec_version, spec_proto)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql";
 
 constexpr char kUpdateStudyState[] = R"sql(
 UPDATE studies SET state = ?2, state_reason = ?3 WHERE name = ?1)sql";
@@ -76,7 +77,8 @@ INSERT INTO measurements (study, number, step, metrics) VALUES (?1, ?2, ?3, ?4)
 ON CONFLICT (study, number, step) DO UPDATE SET metrics = excluded.metrics)sql";
 
 constexpr char kSelectStudies[] = R"sql(
-SELECT name, spec, state, state_reason, create_time_us FROM studies ORDER BY id)sql";
+SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto
+FROM studies ORDER BY id)sql";
 
 // Both orders follow the tables' primary keys: scans, no sorting.
 constexpr char kSelectTrials[] = R"sql(
@@ -162,7 +164,12 @@ absl::Status WithContext(absl::string_view context, const absl::Status& status) 
 absl::StatusOr<StudyRecord> StudyFromRow(const SqliteStatement& row) {
   StudyRecord study;
   study.name = std::string(row.ColumnText(0));
-  study.spec_yaml = std::string(row.ColumnText(1));
+  study.source_text = std::string(row.ColumnText(1));
+  const int64_t spec_version = row.ColumnInt64(5);
+  absl::StatusOr<StudySpec> spec =
+      DecodeStoredSpec(spec_version, spec_version == 0 ? row.ColumnText(1) : row.ColumnBlob(6));
+  if (!spec.ok()) return WithContext(absl::StrCat("study '", study.name, "'"), spec.status());
+  study.spec = *std::move(spec);
   const int64_t state = row.ColumnInt64(2);
   if (!IsKnownStudyState(state)) {
     return absl::DataLossError(
@@ -316,11 +323,53 @@ absl::Status SyncFile(const std::string& path) {
   return absl::OkStatus();
 }
 
+// Rewrites every study whose spec is stored in an older encoding
+// (stored_spec.h) in today's, in one transaction. A stored spec is migrated,
+// never validated again: DATA_LOSS (naming the study) only when it cannot be
+// read at all.
+absl::Status UpgradeStoredSpecs(sqlite3* db) {
+  RETURN_IF_ERROR(ExecSql(db, "BEGIN IMMEDIATE", "locking the database to upgrade specs"));
+  absl::Cleanup rollback = [db] { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); };
+  ASSIGN_OR_RETURN(SqliteStatement select,
+                   SqliteStatement::Prepare(db,
+                                            "SELECT name, spec_version, spec, spec_proto FROM "
+                                            "studies WHERE spec_version < ?1",
+                                            "preparing the spec upgrade"));
+  ASSIGN_OR_RETURN(SqliteStatement update,
+                   SqliteStatement::Prepare(db,
+                                            "UPDATE studies SET spec_version = ?2, spec_proto = ?3 "
+                                            "WHERE name = ?1",
+                                            "preparing the spec upgrade"));
+  select.BindInt64(1, kStoredSpecVersion);
+  std::vector<std::pair<std::string, std::string>> upgraded;  // name, encoded spec.
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step("reading specs to upgrade"));
+    if (!has_row) break;
+    const int64_t version = select.ColumnInt64(1);
+    absl::StatusOr<StudySpec> spec =
+        DecodeStoredSpec(version, version == 0 ? select.ColumnText(2) : select.ColumnBlob(3));
+    if (!spec.ok()) {
+      return WithContext(absl::StrCat("study '", select.ColumnText(0), "'"), spec.status());
+    }
+    upgraded.emplace_back(std::string(select.ColumnText(0)), EncodeStoredSpec(*spec));
+  }
+  for (const auto& [name, encoded] : upgraded) {
+    update.BindText(1, name);
+    update.BindInt64(2, kStoredSpecVersion);
+    update.BindBlob(3, encoded);
+    RETURN_IF_ERROR(update.Run("upgrading a stored spec"));
+  }
+  RETURN_IF_ERROR(ExecSql(db, "COMMIT", "committing the spec upgrade"));
+  std::move(rollback).Cancel();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::Statements::Prepare(
     sqlite3* db) {
   ASSIGN_OR_RETURN(SqliteStatement begin_read, SqliteStatement::Prepare(db, "BEGIN DEFERRED"));
+  ASSIGN_OR_RETURN(SqliteStatement begin_write, SqliteStatement::Prepare(db, "BEGIN IMMEDIATE"));
   ASSIGN_OR_RETURN(SqliteStatement commit, SqliteStatement::Prepare(db, "COMMIT"));
   ASSIGN_OR_RETURN(SqliteStatement rollback, SqliteStatement::Prepare(db, "ROLLBACK"));
   ASSIGN_OR_RETURN(SqliteStatement insert_study, SqliteStatement::Prepare(db, kInsertStudy));
@@ -334,9 +383,10 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   ASSIGN_OR_RETURN(SqliteStatement select_measurements,
                    SqliteStatement::Prepare(db, kSelectMeasurements));
   return absl::WrapUnique(new Statements{
-      std::move(begin_read), std::move(commit), std::move(rollback), std::move(insert_study),
-      std::move(update_study_state), std::move(upsert_trial), std::move(upsert_measurement),
-      std::move(select_studies), std::move(select_trials), std::move(select_measurements)});
+      std::move(begin_read), std::move(begin_write), std::move(commit), std::move(rollback),
+      std::move(insert_study), std::move(update_study_state), std::move(upsert_trial),
+      std::move(upsert_measurement), std::move(select_studies), std::move(select_trials),
+      std::move(select_measurements)});
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
@@ -345,6 +395,8 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const s
   if (!db.ok()) return NameFile(path, db.status());
   const absl::Status migrated = MigrateSchema(db->get(), VernierMigrations());
   if (!migrated.ok()) return NameFile(path, migrated);
+  const absl::Status upgraded = UpgradeStoredSpecs(db->get());
+  if (!upgraded.ok()) return NameFile(path, upgraded);
   absl::StatusOr<std::unique_ptr<Statements>> statements = Statements::Prepare(db->get());
   if (!statements.ok()) return NameFile(path, statements.status());
   std::string sync_wal_path;
@@ -380,42 +432,55 @@ SqliteStudyStore::~SqliteStudyStore() {
   sqlite3_close_v2(db_);
 }
 
-absl::Status SqliteStudyStore::CreateStudy(const StudyRecord& study) {
-  RETURN_IF_ERROR(ValidateStudy(study));
+absl::Status SqliteStudyStore::Apply(const StudyWrite& write) {
+  RETURN_IF_ERROR(ValidateWrite(write));
   absl::MutexLock lock(&mu_);
-  SqliteStatement& insert = statements_->insert_study;
-  insert.BindText(1, study.name);
-  insert.BindText(2, study.spec_yaml);
-  insert.BindInt64(3, static_cast<int64_t>(study.state));
-  insert.BindText(4, study.state_reason);
-  insert.BindInt64(5, TimeToMicros(study.create_time));
-  absl::Status status = insert.Run("creating a study");
-  if (status.ok()) Written();
-  if (absl::IsAlreadyExists(status)) {
-    return absl::AlreadyExistsError(absl::StrCat("study '", study.name, "' already exists"));
-  }
-  return status;
+  Statements& s = *statements_;
+  RETURN_IF_ERROR(s.begin_write.Run("starting a write"));
+  absl::Cleanup rollback = [&s] { s.rollback.Run("undoing a failed write").IgnoreError(); };
+  RETURN_IF_ERROR(ApplyLocked(write));
+  RETURN_IF_ERROR(s.commit.Run("committing a write"));
+  std::move(rollback).Cancel();
+  Written();
+  return absl::OkStatus();
 }
 
-absl::Status SqliteStudyStore::UpdateStudyState(absl::string_view name, StudyState state,
-                                                absl::string_view reason) {
-  RETURN_IF_ERROR(ValidateStudyState(state));
-  absl::MutexLock lock(&mu_);
-  SqliteStatement& update = statements_->update_study_state;
-  update.BindText(1, name);
-  update.BindInt64(2, static_cast<int64_t>(state));
-  update.BindText(3, reason);
-  RETURN_IF_ERROR(update.Run("updating a study's state"));
-  Written();
-  if (sqlite3_changes(db_) == 0) {
-    return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+absl::Status SqliteStudyStore::ApplyLocked(const StudyWrite& write) {
+  Statements& s = *statements_;
+  if (write.create) {
+    const StudyRecord& study = *write.create;
+    SqliteStatement& insert = s.insert_study;
+    insert.BindText(1, study.name);
+    insert.BindText(2, study.source_text);
+    insert.BindInt64(3, static_cast<int64_t>(study.state));
+    insert.BindText(4, study.state_reason);
+    insert.BindInt64(5, TimeToMicros(study.create_time));
+    insert.BindInt64(6, kStoredSpecVersion);
+    insert.BindBlob(7, EncodeStoredSpec(study.spec));
+    const absl::Status status = insert.Run("creating a study");
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(absl::StrCat("study '", study.name, "' already exists"));
+    }
+    RETURN_IF_ERROR(status);
+  }
+  if (write.state) {
+    SqliteStatement& update = s.update_study_state;
+    update.BindText(1, write.study);
+    update.BindInt64(2, static_cast<int64_t>(write.state->first));
+    update.BindText(3, write.state->second);
+    RETURN_IF_ERROR(update.Run("updating a study's state"));
+    if (sqlite3_changes(db_) == 0) {
+      return absl::NotFoundError(absl::StrCat("study '", write.study, "' not found"));
+    }
+  }
+  for (const TrialRecord& trial : write.trials) RETURN_IF_ERROR(PutTrialLocked(trial));
+  for (const auto& [number, measurement] : write.measurements) {
+    RETURN_IF_ERROR(AddMeasurementLocked(write.study, number, measurement));
   }
   return absl::OkStatus();
 }
 
-absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
-  RETURN_IF_ERROR(ValidateTrial(trial));
-  absl::MutexLock lock(&mu_);
+absl::Status SqliteStudyStore::PutTrialLocked(const TrialRecord& trial) {
   SqliteStatement& upsert = statements_->upsert_trial;
   upsert.BindText(1, trial.study);
   upsert.BindInt64(2, trial.number);
@@ -430,25 +495,21 @@ absl::Status SqliteStudyStore::PutTrial(const TrialRecord& trial) {
   upsert.BindInt64(11, TimeToMicros(trial.end_time));
   upsert.BindText(12, trial.origin);
   upsert.BindText(13, ExploitsToJson(trial.exploits));
-  absl::Status status = upsert.Run("storing a trial");
-  if (status.ok()) Written();
+  const absl::Status status = upsert.Run("storing a trial");
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));
   }
   return status;
 }
 
-absl::Status SqliteStudyStore::AddMeasurement(absl::string_view study, int64_t trial_number,
-                                              const Measurement& measurement) {
-  RETURN_IF_ERROR(ValidateMeasurement(measurement));
-  absl::MutexLock lock(&mu_);
+absl::Status SqliteStudyStore::AddMeasurementLocked(absl::string_view study, int64_t trial_number,
+                                                    const Measurement& measurement) {
   SqliteStatement& upsert = statements_->upsert_measurement;
   upsert.BindText(1, study);
   upsert.BindInt64(2, trial_number);
   upsert.BindInt64(3, measurement.step);
   upsert.BindText(4, MetricsToJson(measurement.metrics));
-  absl::Status status = upsert.Run("storing a measurement");
-  if (status.ok()) Written();
+  const absl::Status status = upsert.Run("storing a measurement");
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat(TrialName(study, trial_number), " not found"));
   }

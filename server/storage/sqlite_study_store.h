@@ -1,11 +1,12 @@
 // SqliteStudyStore: the durable StudyStore, one SQLite file in WAL mode.
 //
-// Every mutating call is one SQL statement, committed (and, with the default
+// Every Apply() is one SQL transaction, committed (and, with the default
 // Sync::kFull, synced to disk) before the call returns, so an acknowledged
 // change survives kill -9 of the process and, with kFull, an OS crash or power
 // loss. The file carries a schema version (PRAGMA user_version) and is
-// migrated forward when opened (sqlite_schema.h). Statements are compiled once
-// at Open() and reused.
+// migrated forward when opened (sqlite_schema.h), and so is every stored
+// study spec (server/schema/stored_spec.h). Statements are compiled once at
+// Open() and reused.
 //
 // Several stores (or processes) may open the same file: SQLite's locking
 // keeps it consistent, and a write that waits for another connection longer
@@ -86,7 +87,8 @@ class SqliteStudyStore : public StudyStore {
   //                        cannot be opened or created (missing directory,
   //                        permissions), or cannot use WAL;
   //   UNAVAILABLE          another connection holds it locked (busy_timeout);
-  //   DATA_LOSS            the file is corrupt;
+  //   DATA_LOSS            the file is corrupt, or a stored study spec
+  //                        cannot be read at all (the study is named);
   //   INTERNAL             anything else, e.g. a failed migration (rolled
   //                        back: the file is left at its old version).
   static absl::StatusOr<std::unique_ptr<SqliteStudyStore>> Open(const std::string& path,
@@ -101,20 +103,14 @@ class SqliteStudyStore : public StudyStore {
   ~SqliteStudyStore() override;
 
   // StudyStore. Beyond the interface's codes, each call may return:
-  //   INVALID_ARGUMENT  a record that ValidateStudy / ValidateTrial /
-  //                     ValidateMeasurement (record_codec.h) refuses;
+  //   INVALID_ARGUMENT  a write that ValidateWrite (record_codec.h) refuses;
   //   UNAVAILABLE       another connection held the file longer than
   //                     busy_timeout; nothing was written, retry later;
   //   RESOURCE_EXHAUSTED the disk is full; nothing was written;
   //   DATA_LOSS         (LoadAll) a stored row cannot be decoded or the file
   //                     is corrupt; the message names the study and trial;
   //   INTERNAL          any other SQLite failure.
-  absl::Status CreateStudy(const StudyRecord& study) override;
-  absl::Status UpdateStudyState(absl::string_view name, StudyState state,
-                                absl::string_view reason) override;
-  absl::Status PutTrial(const TrialRecord& trial) override;
-  absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
-                              const Measurement& measurement) override;
+  absl::Status Apply(const StudyWrite& write) override;
   // Reads everything in one read transaction (a consistent snapshot) with
   // three queries, whatever the number of trials.
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
@@ -153,6 +149,12 @@ class SqliteStudyStore : public StudyStore {
   void Written() { written_.fetch_add(1, std::memory_order_release); }
 
   absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The statements of Apply(), inside its transaction.
+  absl::Status ApplyLocked(const StudyWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutTrialLocked(const TrialRecord& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddMeasurementLocked(absl::string_view study, int64_t trial_number,
+                                    const Measurement& measurement)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   // Owned; closed by the destructor. Constant after construction; used only

@@ -5,6 +5,11 @@
 // state with LoadAll(). So a store is write-mostly: no query here sits on a hot
 // path.
 //
+// Atomicity: Apply() writes one StudyWrite, everything in it or nothing, so
+// that one coordinator operation (a trial's result plus the study's new state,
+// a study with its warm-start copies) is never half stored, and memory can be
+// kept equal to the store after any failure.
+//
 // Durability contract: when a mutating call returns OK, the change survives a
 // crash of the process (kill -9). It survives an OS crash or power loss once
 // WaitDurable() called after it returns (stores that sync every write make
@@ -12,43 +17,55 @@
 // every write made before it). Whoever acknowledges a write to a client calls
 // WaitDurable() first.
 //
-// Thread-safety: implementations are thread-safe; the coordinator nevertheless
-// serialises its calls.
+// Thread-safety: implementations are thread-safe.
 #ifndef VERNIER_SERVER_STORAGE_STUDY_STORE_H_
 #define VERNIER_SERVER_STORAGE_STUDY_STORE_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/logic/study_record.h"
 #include "server/logic/types.h"
 
 namespace vernier {
+
+// One atomic change to one study.
+struct StudyWrite {
+  // The study this write is about.
+  std::string study;
+  // Set: the study is new (its name is `study`); the rest of the write may
+  // already add its trials.
+  std::optional<StudyRecord> create;
+  // Set: the study's new state and the reason for it.
+  std::optional<std::pair<StudyState, std::string>> state;
+  // Trials inserted, or replaced in every stored field but their
+  // intermediate values (`intermediate` is ignored; only `measurements`
+  // writes those), in order.
+  std::vector<TrialRecord> trials;
+  // Intermediate results (trial number, measurement), after `trials`; one at
+  // a step already stored replaces it.
+  std::vector<std::pair<int64_t, Measurement>> measurements;
+
+  bool empty() const { return !create && !state && trials.empty() && measurements.empty(); }
+};
 
 class StudyStore {
  public:
   virtual ~StudyStore() = default;
 
-  // Adds a new study. ALREADY_EXISTS when the name is taken.
-  virtual absl::Status CreateStudy(const StudyRecord& study) = 0;
-
-  // Sets a study's state and reason. NOT_FOUND for an unknown study.
-  virtual absl::Status UpdateStudyState(absl::string_view name, StudyState state,
-                                        absl::string_view reason) = 0;
-
-  // Inserts the trial, or replaces every stored field of it except its
-  // intermediate values (which only AddMeasurement writes; `trial.intermediate`
-  // is ignored). NOT_FOUND when the study does not exist.
-  virtual absl::Status PutTrial(const TrialRecord& trial) = 0;
-
-  // Records an intermediate result of a trial; a measurement at a step already
-  // stored replaces it. NOT_FOUND when the trial does not exist.
-  virtual absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
-                                      const Measurement& measurement) = 0;
+  // Writes everything in `write` or nothing. Errors (nothing is written):
+  // ALREADY_EXISTS when `create` names a study that exists; NOT_FOUND when
+  // the study does not exist (and is not created), or a measurement's trial
+  // does not exist (nor is among `trials`); INVALID_ARGUMENT for a record the
+  // store refuses (see record_codec.h) or `create` whose name is not `study`.
+  virtual absl::Status Apply(const StudyWrite& write) = 0;
 
   // Every study (in creation order) with its trials (by number) and their
   // intermediate values (by step).
@@ -59,7 +76,7 @@ class StudyStore {
   // INVALID_ARGUMENT (naming the path) when `path` is not absolute or its
   // directory does not exist; ALREADY_EXISTS when a file is there (it is never
   // overwritten). Stores without files answer UNIMPLEMENTED.
-  virtual absl::StatusOr<int64_t> Backup(const std::string& path) {
+  virtual absl::StatusOr<int64_t> Backup(const std::string& /*path*/) {
     return absl::UnimplementedError("this store cannot be backed up to a file");
   }
 
@@ -70,6 +87,20 @@ class StudyStore {
   // acknowledged otherwise. Safe to call from many threads at once; must not
   // be called while holding a lock that the store's writers need.
   virtual void WaitDurable() {}
+
+  // ---- One-part writes, for callers that change one thing ----
+
+  // Adds a new study. ALREADY_EXISTS when the name is taken.
+  absl::Status CreateStudy(const StudyRecord& study);
+  // Sets a study's state and reason. NOT_FOUND for an unknown study.
+  absl::Status UpdateStudyState(absl::string_view name, StudyState state, absl::string_view reason);
+  // Inserts or replaces a trial (not its intermediate values). NOT_FOUND when
+  // the study does not exist.
+  absl::Status PutTrial(const TrialRecord& trial);
+  // Records an intermediate result of a trial. NOT_FOUND when the trial does
+  // not exist.
+  absl::Status AddMeasurement(absl::string_view study, int64_t trial_number,
+                              const Measurement& measurement);
 };
 
 }  // namespace vernier
