@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
 #include "server/storage/memory_study_store.h"
+#include "tests/server/coordinator/coordinator_fixture.h"
 
 namespace vernier {
 namespace {
@@ -41,7 +42,7 @@ class AskTellTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Restart();
-    ASSERT_TRUE(coordinator_->CreateStudy(kExternal).ok());
+    ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kExternal).ok());
   }
 
   void Restart() {
@@ -91,12 +92,12 @@ TEST_F(AskTellTest, TellCompletesAndTheLastTellCompletesTheStudy) {
     ASSERT_TRUE(told.ok()) << told.status();
     EXPECT_EQ(told->trial.state, TrialState::kComplete);
     EXPECT_EQ(told->trial.final_metrics.at("loss"), 10.0 - i);
-    EXPECT_EQ(told->objective.metric, "loss");
+    EXPECT_EQ(told->objectives.at(0).metric, "loss");
   }
   EXPECT_EQ(Study().record.state, StudyState::kCompleted);
   auto best = coordinator_->BestTrials("loop", 1);
   ASSERT_TRUE(best.ok());
-  EXPECT_EQ(best->at(0).number, 2);
+  EXPECT_EQ(best->trials.at(0).number, 2);
 }
 
 TEST_F(AskTellTest, AskAfterTheBudgetOrOnAStoppedStudyIsAPreconditionFailure) {
@@ -133,7 +134,7 @@ TEST_F(AskTellTest, TellChecksTheTrialAndTheResult) {
   auto empty_name = coordinator_->Tell("loop", 0, TrialState::kComplete, 1.0, {{"", 2.0}}, "");
   EXPECT_EQ(empty_name.status().code(), absl::StatusCode::kInvalidArgument);
   // Nothing of the refused calls was stored.
-  EXPECT_EQ(coordinator_->ListTrials("loop")->at(0).state, TrialState::kRunning);
+  EXPECT_EQ(coordinator_->ListTrials("loop")->trials.at(0).state, TrialState::kRunning);
 
   // The objective may come in metrics; +inf is a valid objective.
   auto by_metrics =
@@ -163,11 +164,11 @@ TEST_F(AskTellTest, AskedTrialsNeverExpireAndSurviveARestartRunning) {
   TrialRecord trial = Ask();
   clock_.Advance(absl::Hours(24));
   ASSERT_TRUE(coordinator_->ExpireLeases().ok());
-  EXPECT_EQ(coordinator_->ListTrials("loop")->at(0).state, TrialState::kRunning);
+  EXPECT_EQ(coordinator_->ListTrials("loop")->trials.at(0).state, TrialState::kRunning);
   Restart();
   clock_.Advance(absl::Hours(24));
   ASSERT_TRUE(coordinator_->ExpireLeases().ok());
-  TrialRecord reloaded = coordinator_->ListTrials("loop")->at(0);
+  TrialRecord reloaded = coordinator_->ListTrials("loop")->trials.at(0);
   EXPECT_EQ(reloaded.state, TrialState::kRunning);
   EXPECT_EQ(reloaded.params, trial.params);
   EXPECT_TRUE(TellValue(0, 3.0).ok());
@@ -178,7 +179,7 @@ TEST_F(AskTellTest, WorkersNeverGetExternalStudiesNorAskedTrials) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());  // trainer.external: only Ask hands its trials out.
 
-  ASSERT_TRUE(coordinator_->CreateStudy(kWorkers).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kWorkers).ok());
   TrialRecord asked = Ask("mixed");
   // A worker cannot pose as the asking user...
   EXPECT_EQ(coordinator_->AcquireTrial(kAskedWorkerId, "cpu").status().code(),
@@ -199,8 +200,8 @@ TEST_F(AskTellTest, WorkersNeverGetExternalStudiesNorAskedTrials) {
   clock_.Advance(absl::Minutes(5));
   ASSERT_TRUE(coordinator_->ExpireLeases().ok());
   auto trials = coordinator_->ListTrials("mixed");
-  EXPECT_EQ(trials->at(0).state, TrialState::kRunning);
-  EXPECT_EQ(trials->at(1).state, TrialState::kWaiting);
+  EXPECT_EQ(trials->trials.at(0).state, TrialState::kRunning);
+  EXPECT_EQ(trials->trials.at(1).state, TrialState::kWaiting);
   // A WAITING trial is handed out by Ask first.
   EXPECT_EQ(Ask("mixed").number, 1);
 }
@@ -224,8 +225,7 @@ TEST(ExternalTrainerTest, ExternalExcludesEveryOtherTrainerKey) {
 // Two objectives and a constraint: a told trial needs every objective and ends
 // INFEASIBLE when it breaks the constraint, as a worker's trial does.
 TEST_F(AskTellTest, ToldTrialsMeetObjectivesAndConstraints) {
-  ASSERT_TRUE(coordinator_
-                  ->CreateStudy(R"(
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, R"(
 name: pareto
 objectives: [{metric: loss, goal: minimize}, {metric: ms, goal: minimize}]
 constraints: [{metric: mem, max: 4}]
@@ -241,7 +241,7 @@ trainer: {external: true}
       coordinator_->Tell("pareto", number, TrialState::kComplete, 1.0, {{"mem", 1}}, "");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(missing.status().message(), HasSubstr("\"ms\" is missing"));
-  EXPECT_EQ(coordinator_->ListTrials("pareto")->at(number).state, TrialState::kRunning);
+  EXPECT_EQ(coordinator_->ListTrials("pareto")->trials.at(number).state, TrialState::kRunning);
 
   absl::StatusOr<TrialView> told =
       coordinator_->Tell("pareto", number, TrialState::kComplete, 1.0, {{"ms", 3}, {"mem", 6}}, "");
@@ -271,7 +271,7 @@ absl::StatusOr<AskedReport> ReportValue(Coordinator& coordinator, int64_t trial,
 }
 
 TEST_F(AskTellTest, ReportRecordsStepsAndTheMedianPrunerStopsALaggingTrial) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kPrunedLoop).ok());
   const int64_t leader = Ask("curves").number;
   for (auto [step, loss] : {std::pair{1, 1.0}, std::pair{2, 0.5}}) {
     absl::StatusOr<AskedReport> reported = ReportValue(*coordinator_, leader, step, loss);
@@ -298,9 +298,9 @@ TEST_F(AskTellTest, ReportRecordsStepsAndTheMedianPrunerStopsALaggingTrial) {
   Restart();
   auto trials = coordinator_->ListTrials("curves");
   ASSERT_TRUE(trials.ok());
-  EXPECT_EQ(trials->at(good).intermediate.at(0).metrics.at("acc"), 0.9);
-  EXPECT_EQ(trials->at(bad).state, TrialState::kPruned);
-  EXPECT_EQ(trials->at(leader).intermediate.size(), 2u);
+  EXPECT_EQ(trials->trials.at(good).intermediate.at(0).metrics.at("acc"), 0.9);
+  EXPECT_EQ(trials->trials.at(bad).state, TrialState::kPruned);
+  EXPECT_EQ(trials->trials.at(leader).intermediate.size(), 2u);
 
   // Telling the pruned trial PRUNED changes nothing; anything else is refused.
   auto told = coordinator_->Tell("curves", bad, TrialState::kPruned, std::nullopt, {}, "");
@@ -315,7 +315,7 @@ TEST_F(AskTellTest, ReportRecordsStepsAndTheMedianPrunerStopsALaggingTrial) {
 }
 
 TEST_F(AskTellTest, ReportRefusesBadInputAndStoresNothing) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kPrunedLoop).ok());
   const int64_t trial = Ask("curves").number;
   EXPECT_EQ(ReportValue(*coordinator_, 9, 1, 1.0).status().code(), absl::StatusCode::kNotFound);
   Measurement measurement;
@@ -334,11 +334,11 @@ TEST_F(AskTellTest, ReportRefusesBadInputAndStoresNothing) {
   EXPECT_EQ(unnamed.status().code(), absl::StatusCode::kInvalidArgument);
   auto listed = coordinator_->ListTrials("curves");
   ASSERT_TRUE(listed.ok());
-  EXPECT_TRUE(listed->at(trial).intermediate.empty());
-  EXPECT_EQ(listed->at(trial).state, TrialState::kRunning);
+  EXPECT_TRUE(listed->trials.at(trial).intermediate.empty());
+  EXPECT_EQ(listed->trials.at(trial).state, TrialState::kRunning);
 
   // A worker's trial is not the user's to report.
-  ASSERT_TRUE(coordinator_->CreateStudy(kWorkers).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kWorkers).ok());
   auto leased = coordinator_->AcquireTrial("w1", "cpu");
   ASSERT_TRUE(leased.ok() && leased->has_value());
   auto on_worker = coordinator_->Report("mixed", (*leased)->trial.number, 1.0, measurement);
@@ -347,7 +347,7 @@ TEST_F(AskTellTest, ReportRefusesBadInputAndStoresNothing) {
 }
 
 TEST_F(AskTellTest, ReportStopsTheTrialsOfAStoppedStudy) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kPrunedLoop).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kPrunedLoop).ok());
   const int64_t trial = Ask("curves").number;
   ASSERT_TRUE(coordinator_->StopStudy("curves").ok());
   auto reported = ReportValue(*coordinator_, trial, 1, 1.0);

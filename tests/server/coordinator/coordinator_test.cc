@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/storage/memory_study_store.h"
+#include "tests/server/coordinator/coordinator_fixture.h"
 
 namespace vernier {
 namespace {
@@ -57,7 +58,7 @@ class CoordinatorTest : public ::testing::Test {
   TrialRecord Trial(int64_t number) {
     auto trials = coordinator_->ListTrials("toy");
     EXPECT_TRUE(trials.ok());
-    return trials->at(number);
+    return trials->trials.at(number);
   }
 
   MemoryStudyStore store_;
@@ -67,26 +68,27 @@ class CoordinatorTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorTest, CreateStudyRejectsBadSpecAndDuplicates) {
-  EXPECT_EQ(coordinator_->CreateStudy("name: x\n").status().code(),
+  EXPECT_EQ(CreateStudyFromYaml(*coordinator_, "name: x\n").status().code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
-  EXPECT_EQ(coordinator_->CreateStudy(kStudy).status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
+  EXPECT_EQ(CreateStudyFromYaml(*coordinator_, kStudy).status().code(),
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(coordinator_->GetStudy("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(CoordinatorTest, AssignmentCarriesParamsCommandAndLimits) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w1");
   EXPECT_EQ(a.lease.study, "toy");
   EXPECT_EQ(a.lease.trial_number, 0);
   EXPECT_EQ(a.lease.attempt, 1);
-  EXPECT_THAT(a.params_json, HasSubstr("\"x\":"));
+  EXPECT_EQ(a.trial.params.count("x"), 1u);
   EXPECT_EQ(a.command, (std::vector<std::string>{"python3", "trial.py"}));
   EXPECT_EQ(a.time_limit, absl::Seconds(60));
 }
 
 TEST_F(CoordinatorTest, ParallelLimitAndBudgetAreRespected) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w1");
   Assignment b = Acquire("w2");
   EXPECT_FALSE(coordinator_->AcquireTrial("w3", "cpu")->has_value());  // parallel: 2
@@ -99,8 +101,7 @@ TEST_F(CoordinatorTest, ParallelLimitAndBudgetAreRespected) {
 }
 
 TEST_F(CoordinatorTest, FiniteGridEndsTheStudyAfterItsLastPoint) {
-  ASSERT_TRUE(coordinator_
-                  ->CreateStudy(R"(
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, R"(
 name: toy
 objective: {metric: acc}
 params:
@@ -121,22 +122,22 @@ trainer: {command: [/bin/true]}
   EXPECT_EQ(seen.size(), 4u);  // Every point once.
   EXPECT_FALSE(coordinator_->AcquireTrial("w", "cpu")->has_value());
   EXPECT_EQ(coordinator_->GetStudy("toy")->record.state, StudyState::kCompleted);
-  EXPECT_EQ(coordinator_->ListTrials("toy")->size(), 4u);
+  EXPECT_EQ(coordinator_->ListTrials("toy")->trials.size(), 4u);
 }
 
 TEST_F(CoordinatorTest, BestTrialsAreSortedByObjective) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   const double values[] = {0.3, 0.9, 0.5, 0.7};
   for (double value : values) Complete("w", Acquire("w").lease, value);
   auto best = coordinator_->BestTrials("toy", 2);
   ASSERT_TRUE(best.ok());
-  ASSERT_EQ(best->size(), 2u);
-  EXPECT_EQ((*best)[0].number, 1);
-  EXPECT_EQ((*best)[1].number, 3);
+  ASSERT_EQ(best->trials.size(), 2u);
+  EXPECT_EQ(best->trials[0].number, 1);
+  EXPECT_EQ(best->trials[1].number, 3);
 }
 
 TEST_F(CoordinatorTest, MedianPrunerStopsAWeakTrial) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w");
   Report("w", a.lease, 1, 0.8);
   Complete("w", a.lease, 0.8);
@@ -152,7 +153,7 @@ TEST_F(CoordinatorTest, MedianPrunerStopsAWeakTrial) {
 }
 
 TEST_F(CoordinatorTest, ExpiredLeaseReturnsTrialToQueueThenFailsIt) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment first = Acquire("w1");
   clock_.Advance(absl::Seconds(31));
   ASSERT_TRUE(coordinator_->ExpireLeases().ok());
@@ -171,7 +172,7 @@ TEST_F(CoordinatorTest, ExpiredLeaseReturnsTrialToQueueThenFailsIt) {
 }
 
 TEST_F(CoordinatorTest, HeartbeatKeepsLeasesAndReportsLostOnes) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w1");
   for (int i = 0; i < 5; ++i) {
     clock_.Advance(absl::Seconds(20));
@@ -184,7 +185,7 @@ TEST_F(CoordinatorTest, HeartbeatKeepsLeasesAndReportsLostOnes) {
 }
 
 TEST_F(CoordinatorTest, TooManyFailuresStopTheStudy) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(
         coordinator_->CompleteTrial("w", Acquire("w").lease, TrialState::kFailed, {}, "boom").ok());
@@ -196,7 +197,7 @@ TEST_F(CoordinatorTest, TooManyFailuresStopTheStudy) {
 }
 
 TEST_F(CoordinatorTest, CompleteWithoutObjectiveMetricFails) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w");
   ASSERT_TRUE(
       coordinator_->CompleteTrial("w", a.lease, TrialState::kComplete, {{"loss", 1}}, "").ok());
@@ -205,7 +206,7 @@ TEST_F(CoordinatorTest, CompleteWithoutObjectiveMetricFails) {
 }
 
 TEST_F(CoordinatorTest, CompleteIsIdempotentForTheSameLease) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w");
   Complete("w", a.lease, 0.5);
   Complete("w", a.lease, 0.5);
@@ -216,7 +217,7 @@ TEST_F(CoordinatorTest, CompleteIsIdempotentForTheSameLease) {
 }
 
 TEST_F(CoordinatorTest, StoppedStudyTellsRunningTrialsToStop) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w");
   ASSERT_TRUE(coordinator_->StopStudy("toy").ok());
   EXPECT_EQ(Report("w", a.lease, 1, 0.9), TrialAction::kStop);
@@ -224,7 +225,7 @@ TEST_F(CoordinatorTest, StoppedStudyTellsRunningTrialsToStop) {
 }
 
 TEST_F(CoordinatorTest, RestartKeepsEverythingAcknowledged) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w");
   Report("w", a.lease, 1, 0.4);
   Report("w", a.lease, 2, 0.6);
@@ -247,7 +248,7 @@ TEST_F(CoordinatorTest, RestartKeepsEverythingAcknowledged) {
 }
 
 TEST_F(CoordinatorTest, SuggestionsAreDeterministicForSeedAndHistory) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   std::vector<ParamMap> first;
   for (int i = 0; i < 4; ++i) {
     Assignment a = Acquire("w");
@@ -256,7 +257,7 @@ TEST_F(CoordinatorTest, SuggestionsAreDeterministicForSeedAndHistory) {
   }
   MemoryStudyStore other_store;
   auto other = Coordinator::Create(&other_store, &clock_, options_);
-  ASSERT_TRUE((*other)->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(**other, kStudy).ok());
   for (int i = 0; i < 4; ++i) {
     auto a = (*other)->AcquireTrial("w", "cpu");
     EXPECT_EQ((**a).trial.params, first[i]);
@@ -267,7 +268,7 @@ TEST_F(CoordinatorTest, SuggestionsAreDeterministicForSeedAndHistory) {
 }
 
 TEST_F(CoordinatorTest, ReleasedTrialWaitsAgainWithoutSpendingARetry) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w1");
   EXPECT_EQ(coordinator_->ReleaseTrial("intruder", a.lease).code(), absl::StatusCode::kAborted);
   ASSERT_TRUE(coordinator_->ReleaseTrial("w1", a.lease).ok());
@@ -289,7 +290,7 @@ TEST_F(CoordinatorTest, ReleasedTrialWaitsAgainWithoutSpendingARetry) {
 }
 
 TEST_F(CoordinatorTest, StopLeasingLeasesNothingButKeepsReportsWorking) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kStudy).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kStudy).ok());
   Assignment a = Acquire("w1");
   coordinator_->StopLeasing();
   auto none = coordinator_->AcquireTrial("w2", "cpu");

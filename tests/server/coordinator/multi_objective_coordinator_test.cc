@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
 #include "server/storage/memory_study_store.h"
+#include "tests/server/coordinator/coordinator_fixture.h"
 
 namespace vernier {
 namespace {
@@ -57,14 +58,14 @@ class MultiObjectiveCoordinatorTest : public ::testing::Test {
     const LeaseKey lease = (*assignment)->lease;
     EXPECT_EQ(lease.study, study);
     EXPECT_TRUE(coordinator_->CompleteTrial("w", lease, TrialState::kComplete, metrics, "").ok());
-    return coordinator_->ListTrials(study)->at(lease.trial_number);
+    return coordinator_->ListTrials(study)->trials.at(lease.trial_number);
   }
 
   std::vector<int64_t> Best(const std::string& study, int count) {
     auto best = coordinator_->BestTrials(study, count);
     EXPECT_TRUE(best.ok()) << best.status();
     std::vector<int64_t> numbers;
-    for (const TrialRecord& trial : *best) numbers.push_back(trial.number);
+    for (const TrialRecord& trial : best->trials) numbers.push_back(trial.number);
     return numbers;
   }
 
@@ -74,7 +75,7 @@ class MultiObjectiveCoordinatorTest : public ::testing::Test {
 };
 
 TEST_F(MultiObjectiveCoordinatorTest, ConstraintViolationEndsInfeasible) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kConstrained).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kConstrained).ok());
   TrialRecord ok = Run("small", {{"acc", 0.5}, {"mem", 4.0}, {"params_m", 0.5}});
   EXPECT_EQ(ok.state, TrialState::kComplete);
   EXPECT_EQ(ok.failure_reason, "");
@@ -103,17 +104,17 @@ TEST_F(MultiObjectiveCoordinatorTest, ConstraintViolationEndsInfeasible) {
   ASSERT_TRUE(view.ok());
   EXPECT_EQ(view->record.state, StudyState::kCompleted);
   EXPECT_EQ(view->trial_counts.at(TrialState::kInfeasible), 4);
-  ASSERT_EQ(view->constraints.size(), 2u);
-  EXPECT_EQ(view->constraints[1].metric, "params_m");
+  ASSERT_EQ(view->record.spec.constraints.size(), 2u);
+  EXPECT_EQ(view->record.spec.constraints[1].metric, "params_m");
 
   // Stored as INFEASIBLE: a restarted server says the same.
   Restart();
-  EXPECT_EQ(coordinator_->ListTrials("small")->at(1).state, TrialState::kInfeasible);
+  EXPECT_EQ(coordinator_->ListTrials("small")->trials.at(1).state, TrialState::kInfeasible);
   EXPECT_THAT(Best("small", 5), ElementsAre(0));
 }
 
 TEST_F(MultiObjectiveCoordinatorTest, MissingOrNanSecondObjectiveFailsTheTrial) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kTwoObjectives).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kTwoObjectives).ok());
   TrialRecord missing = Run("front", {{"acc", 0.5}, {"mem", 1}});
   EXPECT_EQ(missing.state, TrialState::kFailed);
   EXPECT_THAT(missing.failure_reason, HasSubstr("no value of the objective metric \"ms\""));
@@ -123,12 +124,12 @@ TEST_F(MultiObjectiveCoordinatorTest, MissingOrNanSecondObjectiveFailsTheTrial) 
 }
 
 TEST_F(MultiObjectiveCoordinatorTest, BestTrialsIsTheFeasibleParetoFront) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kTwoObjectives).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kTwoObjectives).ok());
   auto view = coordinator_->GetStudy("front");
   ASSERT_TRUE(view.ok());
-  ASSERT_EQ(view->objectives.size(), 2u);
-  EXPECT_EQ(view->objectives[1].metric, "ms");
-  EXPECT_EQ(view->objectives[1].goal, Goal::kMinimize);
+  ASSERT_EQ(view->record.spec.objectives.size(), 2u);
+  EXPECT_EQ(view->record.spec.objectives[1].metric, "ms");
+  EXPECT_EQ(view->record.spec.objectives[1].goal, Goal::kMinimize);
 
   Run("front", {{"acc", 0.80}, {"ms", 1}, {"mem", 1}});  // 0: front.
   Run("front", {{"acc", 0.90}, {"ms", 5}, {"mem", 1}});  // 1: front.
@@ -137,7 +138,7 @@ TEST_F(MultiObjectiveCoordinatorTest, BestTrialsIsTheFeasibleParetoFront) {
   Run("front", {{"acc", 0.95}, {"ms", 9}, {"mem", 1}});  // 4: front.
   Run("front", {{"acc", 0.70}, {"ms", 1}, {"mem", 1}});  // 5: dominated by 0.
   Run("front", {{"acc", 0.80}, {"ms", 1}, {"mem", 2}});  // 6: equal to 0: front too.
-  EXPECT_EQ(coordinator_->ListTrials("front")->at(3).state, TrialState::kInfeasible);
+  EXPECT_EQ(coordinator_->ListTrials("front")->trials.at(3).state, TrialState::kInfeasible);
 
   // Sorted by the first objective, best (highest acc) first.
   EXPECT_THAT(Best("front", 0), ElementsAre(4, 1, 0, 6));
@@ -150,7 +151,7 @@ TEST_F(MultiObjectiveCoordinatorTest, BestTrialsIsTheFeasibleParetoFront) {
 }
 
 TEST_F(MultiObjectiveCoordinatorTest, SingleObjectiveBestTrialsUnchanged) {
-  ASSERT_TRUE(coordinator_->CreateStudy(kConstrained).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kConstrained).ok());
   Run("small", {{"acc", 0.5}, {"mem", 1}, {"params_m", 1}});
   Run("small", {{"acc", 0.7}, {"mem", 1}, {"params_m", 1}});
   Run("small", {{"acc", 0.6}, {"mem", 1}, {"params_m", 1}});

@@ -1,5 +1,6 @@
 // The coordinator's side of population-based training: the exploit answer,
 // its durable record, and the checkpoint index.
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -7,9 +8,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "server/coordinator/coordinator.h"
+#include "server/storage/checkpoint_store.h"
 #include "server/storage/memory_study_store.h"
+#include "tests/server/coordinator/coordinator_fixture.h"
+#include "tests/server/storage/sqlite_test_util.h"
 
 namespace vernier {
 namespace {
@@ -28,7 +31,7 @@ class PbtCoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Restart();
-    ASSERT_TRUE(coordinator_->CreateStudy(kPbtStudy).ok());
+    ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kPbtStudy).ok());
     for (int i = 0; i < 4; ++i) {
       auto assignment = coordinator_->AcquireTrial("w", "cpu");
       ASSERT_TRUE(assignment.ok() && assignment->has_value());
@@ -37,18 +40,42 @@ class PbtCoordinatorTest : public ::testing::Test {
     }
   }
 
+  // A new coordinator over the same store and checkpoint directory, as after
+  // a server restart.
   void Restart() {
     coordinator_.reset();
-    auto created = Coordinator::Create(&store_, &clock_, options_);
+    checkpoints_.reset();
+    auto opened = CheckpointStore::Open(dir_.path() + "/checkpoints");
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    checkpoints_ = *std::move(opened);
+    auto created = Coordinator::Create(&store_, &clock_, options_, checkpoints_.get());
     ASSERT_TRUE(created.ok()) << created.status();
     coordinator_ = std::move(*created);
   }
 
-  absl::Status AddCheckpoint(int trial, int64_t step, bool* committed = nullptr) {
-    return coordinator_->AddCheckpoint("w", leases_[trial], step, [committed] {
-      if (committed != nullptr) *committed = true;
-      return absl::OkStatus();
-    });
+  // Uploads a one-file checkpoint of `lease`'s trial at `step`.
+  absl::Status Upload(const LeaseKey& lease, int64_t step) {
+    auto upload = coordinator_->StartCheckpointUpload("w", lease, step);
+    if (!upload.ok()) return upload.status();
+    absl::Status appended = (*upload)->Append("state.json", "{}");
+    if (!appended.ok()) return appended;
+    return (*upload)->Commit();
+  }
+
+  absl::Status AddCheckpoint(int trial, int64_t step) { return Upload(leases_[trial], step); }
+
+  // Whether the worker holding `lease` may fetch trial `donor`'s checkpoint
+  // at `step`; the files it would get are read to the end.
+  absl::Status Download(const LeaseKey& lease, int64_t donor, int64_t step) {
+    return coordinator_->DownloadCheckpoint(
+        "w", lease, donor, step, [](absl::string_view, absl::string_view) { return true; });
+  }
+
+  // Whether the checkpoint store holds trial `trial`'s checkpoint at `step`.
+  bool Stored(int64_t trial, int64_t step) {
+    auto listed = checkpoints_->List();
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    return listed.ok() && (*listed)["pop"][trial].count(step) > 0;
   }
 
   TrialAction Report(int trial, int64_t step, double acc, ExploitAnswer* exploit) {
@@ -61,12 +88,14 @@ class PbtCoordinatorTest : public ::testing::Test {
   TrialRecord Trial(int64_t number) {
     auto trials = coordinator_->ListTrials("pop");
     EXPECT_TRUE(trials.ok());
-    return trials->at(number);
+    return trials->trials.at(number);
   }
 
+  ScratchDir dir_;
   MemoryStudyStore store_;
   FakeClock clock_;
   CoordinatorOptions options_{absl::Seconds(30), absl::Seconds(5)};
+  std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Coordinator> coordinator_;
   std::vector<LeaseKey> leases_;
 };
@@ -99,8 +128,7 @@ TEST_F(PbtCoordinatorTest, LaggingTrialExploitsTheLeaderDurably) {
   EXPECT_TRUE(std::abs(x - std::min(1.0, donor_x * 1.2)) < 1e-12 ||
               std::abs(x - std::max(0.01, donor_x * 0.8)) < 1e-12)
       << x << " from " << donor_x;
-  const nlohmann::json params = nlohmann::json::parse(exploit.params_json);
-  EXPECT_DOUBLE_EQ(params.at("x").get<double>(), x);
+  EXPECT_DOUBLE_EQ(std::get<double>(exploit.params.at("x")), x);
 
   // The same lease goes on; the restarted run reports step 3.
   EXPECT_EQ(Report(3, 3, 0.85, &exploit), TrialAction::kContinue);
@@ -124,45 +152,37 @@ TEST_F(PbtCoordinatorTest, NoExploitWithoutADonorCheckpointOrForOldCallers) {
 }
 
 TEST_F(PbtCoordinatorTest, CheckpointsNeedTheLeaseAndAreIndexed) {
-  bool committed = false;
   LeaseKey stale = leases_[1];
   stale.attempt++;
-  EXPECT_EQ(coordinator_
-                ->AddCheckpoint("w", stale, 2,
-                                [&] {
-                                  committed = true;
-                                  return absl::OkStatus();
-                                })
-                .code(),
-            absl::StatusCode::kAborted);
-  EXPECT_FALSE(committed);  // Nothing is stored for a lease the worker lost.
+  EXPECT_EQ(Upload(stale, 2).code(), absl::StatusCode::kAborted);
+  EXPECT_FALSE(Stored(1, 2));  // Nothing is stored for a lease the worker lost.
   EXPECT_EQ(AddCheckpoint(1, -1).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(coordinator_
-                ->AddCheckpoint("w", leases_[1], 2, [] { return absl::InternalError("disk full"); })
-                .code(),
-            absl::StatusCode::kInternal);
-  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).code(),
-            absl::StatusCode::kNotFound);
+  {
+    // The store fails to install the checkpoint: the error comes back, and
+    // nothing is indexed.
+    auto upload = coordinator_->StartCheckpointUpload("w", leases_[1], 2);
+    ASSERT_TRUE(upload.ok()) << upload.status();
+    ASSERT_TRUE((*upload)->Append("state.json", "{}").ok());
+    std::filesystem::remove_all(checkpoints_->root() + "/tmp");
+    EXPECT_EQ((*upload)->Commit().code(), absl::StatusCode::kInternal);
+  }
+  EXPECT_EQ(Download(leases_[3], 1, 2).code(), absl::StatusCode::kNotFound);
 
-  ASSERT_TRUE(AddCheckpoint(1, 2, &committed).ok());
-  EXPECT_TRUE(committed);
-  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).ok());
-  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", stale, 1, 2).code(),
-            absl::StatusCode::kAborted);
+  ASSERT_TRUE(AddCheckpoint(1, 2).ok());
+  EXPECT_TRUE(Stored(1, 2));
+  EXPECT_TRUE(Download(leases_[3], 1, 2).ok());
+  EXPECT_EQ(Download(stale, 1, 2).code(), absl::StatusCode::kAborted);
   // Only the last kPbtCheckpointsKept are kept.
   for (int64_t step = 4; step <= 2 * (kPbtCheckpointsKept + 1); step += 2) {
     ASSERT_TRUE(AddCheckpoint(1, step).ok());
   }
-  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 2).code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
+  EXPECT_EQ(Download(leases_[3], 1, 2).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Download(leases_[3], 1, 4).ok());
 
   // After a restart the index comes from the checkpoint store.
   Restart();
-  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).code(),
-            absl::StatusCode::kNotFound);
-  coordinator_->RestoreCheckpoints({{"pop", {{1, {4, 6}}}}, {"unknown", {{0, {2}}}}});
-  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 1, 4).ok());
+  EXPECT_EQ(Download(leases_[3], 1, 2).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Download(leases_[3], 1, 4).ok());
 }
 
 TEST_F(PbtCoordinatorTest, LateArrivalExploitsBetweenBoundariesOnceAcrossARestart) {
@@ -186,7 +206,6 @@ TEST_F(PbtCoordinatorTest, LateArrivalExploitsBetweenBoundariesOnceAcrossARestar
   // A restarted coordinator, rebuilt from the store and the checkpoint
   // index, does not judge the resumed run again at boundary 2.
   Restart();
-  coordinator_->RestoreCheckpoints({{"pop", {{0, {2}}, {1, {2}}, {2, {2}}}}});
   EXPECT_EQ(Report(3, 3, 0.05, &exploit), TrialAction::kContinue);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Report(i, 4, accs[i], &exploit), TrialAction::kContinue);
   ASSERT_EQ(Report(3, 4, 0.05, &exploit), TrialAction::kExploit);  // The next boundary.
@@ -211,10 +230,9 @@ TEST_F(PbtCoordinatorTest, AnExploitsCheckpointStaysFetchableAfterTheDonorExploi
   ASSERT_EQ(Report(0, 3, 0.0, &exploit), TrialAction::kExploit);
   ASSERT_EQ(exploit.donor, 1);
   ASSERT_EQ(exploit.donor_step, 1);
-  EXPECT_TRUE(coordinator_->CheckCheckpointDownload("w", leases_[3], 0, 2).ok());
+  EXPECT_TRUE(Download(leases_[3], 0, 2).ok());
   // Only for the trial it was given to.
-  EXPECT_EQ(coordinator_->CheckCheckpointDownload("w", leases_[2], 0, 2).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Download(leases_[2], 0, 2).code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "server/logic/study_spec.h"
 #include "server/storage/memory_study_store.h"
 #include "server/storage/sqlite_study_store.h"
+#include "tests/server/coordinator/coordinator_fixture.h"
 
 namespace vernier {
 namespace {
@@ -67,11 +68,11 @@ class SamplerIndexTest : public ::testing::Test {
     EXPECT_TRUE(spec.ok()) << spec.status();
     absl::StatusOr<std::unique_ptr<Sampler>> sampler = MakeSampler(*spec);
     EXPECT_TRUE(sampler.ok()) << sampler.status();
-    absl::StatusOr<std::vector<TrialRecord>> trials = coordinator_->ListTrials(study);
+    absl::StatusOr<TrialsView> trials = coordinator_->ListTrials(study);
     EXPECT_TRUE(trials.ok()) << trials.status();
     std::vector<const TrialRecord*> history;
-    for (const TrialRecord& trial : *trials) history.push_back(&trial);
-    return (*sampler)->Suggest(spec->space, history, static_cast<int64_t>(trials->size()));
+    for (const TrialRecord& trial : trials->trials) history.push_back(&trial);
+    return (*sampler)->Suggest(spec->space, history, static_cast<int64_t>(trials->trials.size()));
   }
 
   std::unique_ptr<StudyStore> store_ = std::make_unique<MemoryStudyStore>();
@@ -86,7 +87,7 @@ TEST_F(SamplerIndexTest, AskedTrialsAreThoseOfTheWholeHistory) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   store_ = *std::move(opened);
   Restart();
-  ASSERT_TRUE(coordinator_->CreateStudy(kAsked).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kAsked).ok());
   std::vector<TrialRecord> running;
   for (int i = 0; i < 160; ++i) {
     if (i == 60 || i == 120) Restart();
@@ -123,7 +124,7 @@ TEST_F(SamplerIndexTest, AskedTrialsAreThoseOfTheWholeHistory) {
 
 TEST_F(SamplerIndexTest, WorkersTrialsAreThoseOfTheWholeHistory) {
   Restart();
-  ASSERT_TRUE(coordinator_->CreateStudy(kWorkers).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kWorkers).ok());
   std::vector<Assignment> running;
   for (int i = 0; i < 120; ++i) {
     if (i == 70) Restart();

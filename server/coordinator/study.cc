@@ -1,0 +1,569 @@
+#include "server/coordinator/study.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/builtin_trainer.h"
+#include "common/status_macros.h"
+#include "server/coordinator/judge.h"
+#include "server/logic/given_params.h"
+#include "server/logic/multi_objective.h"
+
+namespace vernier {
+namespace {
+
+bool Better(double a, double b, Goal goal) { return goal == Goal::kMaximize ? a > b : a < b; }
+
+int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
+  const std::optional<int64_t> capacity = sampler.Capacity(spec.space);
+  return capacity ? std::min(spec.budget.max_trials, *capacity) : spec.budget.max_trials;
+}
+
+std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
+  std::vector<const TrialRecord*> all;
+  all.reserve(trials.size());
+  for (const TrialRecord& trial : trials) all.push_back(&trial);
+  return all;
+}
+
+// Puts `measurement` into a copy of `trial`'s values, as a commit would.
+TrialRecord WithMeasurement(TrialRecord trial, const Measurement& measurement) {
+  auto at = std::lower_bound(trial.intermediate.begin(), trial.intermediate.end(), measurement.step,
+                             [](const Measurement& m, int64_t step) { return m.step < step; });
+  if (at != trial.intermediate.end() && at->step == measurement.step) {
+    *at = measurement;
+  } else {
+    trial.intermediate.insert(at, measurement);
+  }
+  return trial;
+}
+
+absl::Status NotActive(const StudyRecord& record, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("study \"", record.name, "\" is ", StudyStateName(record.state), what));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Study>> Study::Make(StudyRecord record,
+                                                   const StudyContext& context) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Sampler> sampler, MakeSampler(record.spec));
+  ASSIGN_OR_RETURN(std::unique_ptr<Pruner> pruner, MakePruner(record.spec.pruner));
+  return std::unique_ptr<Study>(
+      new Study(std::move(record), context, std::move(sampler), std::move(pruner)));
+}
+
+Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sampler> sampler,
+             std::unique_ptr<Pruner> pruner)
+    : spec_(record.spec),
+      store_(context.store),
+      clock_(context.clock),
+      sampler_(std::move(sampler)),
+      pruner_(std::move(pruner)),
+      trial_budget_(TrialBudget(spec_, *sampler_)),
+      trials_(std::move(record), sampler_->NewHistoryIndex(), context.leases),
+      checkpoints_(spec_, context.checkpoints) {}
+
+absl::Status Study::Create(std::vector<TrialRecord> copies) {
+  absl::MutexLock lock(&mu_);
+  StudyTrials::Change change;
+  change.create_study = true;
+  for (TrialRecord& copy : copies) {
+    for (const Measurement& measurement : copy.intermediate) {
+      change.measurements.emplace_back(copy.number, measurement);
+    }
+    change.trials.push_back(std::move(copy));
+  }
+  return Commit(std::move(change));
+}
+
+absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(trials_.Load(std::move(trials)));
+  checkpoints_.Restore(checkpoints);
+  return MaybeFinish();
+}
+
+absl::Status Study::Commit(StudyTrials::Change change) {
+  return trials_.Commit(*store_, std::move(change));
+}
+
+absl::Status Study::MaybeFinish() {
+  if (!Active()) return absl::OkStatus();
+  StudyTrials::Change change;
+  const int64_t failed = trials_.Count(TrialState::kFailed);
+  const int64_t finished = trials_.BudgetedTrials() - trials_.Count(TrialState::kWaiting) -
+                           trials_.Count(TrialState::kRunning);
+  if (failed > spec_.budget.max_failures) {
+    change.study_state.emplace(StudyState::kStopped,
+                               absl::StrCat(failed, " trials failed (budget.max_failures is ",
+                                            spec_.budget.max_failures, ")"));
+  } else if (finished >= trial_budget_) {
+    change.study_state.emplace(StudyState::kCompleted, "");
+  } else {
+    return absl::OkStatus();
+  }
+  return Commit(std::move(change));
+}
+
+bool Study::Active() const { return trials_.record().state == StudyState::kActive; }
+
+bool Study::BudgetSpent() const { return trials_.BudgetedTrials() >= trial_budget_; }
+
+bool Study::WorkerMayLease() const {
+  return Active() && !spec_.trainer.external &&
+         trials_.Count(TrialState::kRunning) < spec_.budget.parallel;
+}
+
+StudyView Study::ViewLocked() const { return StudyView{trials_.record(), trials_.counts(), ""}; }
+
+StudyView Study::View() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return ViewLocked();
+}
+
+TrialView Study::TrialViewOf(int64_t number) const {
+  return TrialView{trials_.trials()[number], spec_.objectives};
+}
+
+absl::StatusOr<StudyView> Study::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (Active()) {
+    StudyTrials::Change change;
+    change.study_state.emplace(StudyState::kStopped, "stopped by a user");
+    RETURN_IF_ERROR(Commit(std::move(change)));
+  }
+  return ViewLocked();
+}
+
+TrialsView Study::Trials() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return TrialsView{trials_.trials(), spec_.objectives};
+}
+
+TrialsView Study::Best(int count) const {
+  absl::ReaderMutexLock lock(&mu_);
+  TrialsView best{{}, spec_.objectives};
+  if (spec_.multi_objective()) {
+    for (const TrialRecord* trial : ParetoTrials(trials_.trials(), spec_.objectives)) {
+      if (count > 0 && static_cast<int>(best.trials.size()) >= count) break;
+      best.trials.push_back(*trial);
+    }
+    return best;
+  }
+  const ObjectiveSpec& objective = spec_.objective;
+  std::vector<std::pair<double, const TrialRecord*>> ranked;
+  for (const TrialRecord& trial : trials_.trials()) {
+    if (trial.state != TrialState::kComplete) continue;
+    std::optional<double> value = ObjectiveValue(trial, objective);
+    if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [&objective](const auto& a, const auto& b) {
+    return Better(a.first, b.first, objective.goal);
+  });
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
+    best.trials.push_back(*ranked[i].second);
+  }
+  return best;
+}
+
+// ---- Creating trials ----
+
+TrialRecord Study::Started(TrialRecord trial, const std::string& worker_id) const {
+  trial.state = TrialState::kRunning;
+  trial.worker_id = worker_id;
+  trial.attempt++;
+  trial.start_time = clock_->Now();
+  return trial;
+}
+
+absl::StatusOr<TrialRecord> Study::StartWaiting(int64_t number, const std::string& worker_id) {
+  StudyTrials::Change change;
+  change.trials.push_back(Started(trials_.trials()[number], worker_id));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return trials_.trials()[number];
+}
+
+std::pair<int64_t, ParamMap> Study::SuggestNext() {
+  Sampler::PreparedSuggestion suggestion;
+  int64_t number = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    // create_mu_ is held: no other trial is created until this one is.
+    number = static_cast<int64_t>(trials_.trials().size());
+    suggestion =
+        sampler_->PrepareSuggestion(spec_.space, trials_.trials(), trials_.history_index(), number);
+  }
+  return {number, suggestion()};
+}
+
+absl::StatusOr<std::optional<Assignment>> Study::Lease(const std::string& worker_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!WorkerMayLease()) return std::nullopt;
+    if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+      ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, worker_id));
+      return AssignmentOf(trial);
+    }
+    if (BudgetSpent()) return std::nullopt;
+  }
+  absl::MutexLock create(&create_mu_);
+  auto [number, params] = SuggestNext();
+  absl::MutexLock lock(&mu_);
+  // The study went on while the suggestion was computed.
+  if (!WorkerMayLease()) return std::nullopt;
+  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+    ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, worker_id));
+    return AssignmentOf(trial);
+  }
+  if (BudgetSpent()) return std::nullopt;
+  TrialRecord trial;
+  trial.study = spec_.name;
+  trial.number = number;
+  trial.params = std::move(params);
+  StudyTrials::Change change;
+  change.trials.push_back(Started(std::move(trial), worker_id));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return AssignmentOf(trials_.trials()[number]);
+}
+
+absl::StatusOr<TrialView> Study::Ask() {
+  const auto checks = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) -> absl::Status {
+    if (!Active()) {
+      return NotActive(trials_.record(), ", not ACTIVE: it hands out no more trials");
+    }
+    return absl::OkStatus();
+  };
+  const auto spent = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name, "\" has created all its trials (budget.max_trials is ",
+                     spec_.budget.max_trials, ", ", trials_.BudgetedTrials(),
+                     " created); tell the running ones to finish it"));
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(checks());
+    if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+      ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, kAskedWorkerId));
+      return TrialViewOf(trial.number);
+    }
+    if (BudgetSpent()) return spent();
+  }
+  absl::MutexLock create(&create_mu_);
+  auto [number, params] = SuggestNext();
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(checks());
+  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+    ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, kAskedWorkerId));
+    return TrialViewOf(trial.number);
+  }
+  if (BudgetSpent()) return spent();
+  TrialRecord trial;
+  trial.study = spec_.name;
+  trial.number = number;
+  trial.params = std::move(params);
+  StudyTrials::Change change;
+  change.trials.push_back(Started(std::move(trial), kAskedWorkerId));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return TrialViewOf(number);
+}
+
+absl::StatusOr<TrialView> Study::Enqueue(const ParamMap& given) {
+  const auto checks = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) -> absl::Status {
+    if (!Active()) return NotActive(trials_.record(), "; only an ACTIVE study takes new trials");
+    if (BudgetSpent()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study \"", spec_.name, "\" already has all ", trial_budget_,
+          " trials of its budget (budget.max_trials is ", spec_.budget.max_trials, ")"));
+    }
+    return absl::OkStatus();
+  };
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    RETURN_IF_ERROR(checks());
+  }
+  absl::MutexLock create(&create_mu_);
+  auto [number, suggested] = SuggestNext();
+  // Children that a given parent switches on, and the sampler left out, are
+  // drawn like RandomSampler's: from (seed, trial number).
+  const uint64_t seed = spec_.sampler.seed;
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(number), 0x656e71u};
+  std::mt19937_64 gen(seq);
+  ASSIGN_OR_RETURN(ParamMap params, FillGivenParams(spec_.space, given, suggested, gen));
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(checks());
+  TrialRecord trial;
+  trial.study = spec_.name;
+  trial.number = number;
+  trial.state = TrialState::kWaiting;
+  trial.origin = std::string(kOriginEnqueued);
+  trial.params = std::move(params);
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(trial));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return TrialViewOf(number);
+}
+
+// ---- Assignments ----
+
+nlohmann::json Study::SettingsOf(const TrialRecord& trial) const {
+  if (!spec_.trainer.builtin()) return spec_.trainer.fixed;
+  std::optional<int64_t> checkpoint_every;
+  if (const PbtSpec* pbt = spec_.pruner.get<PbtSpec>()) checkpoint_every = pbt->interval;
+  return BuiltinTrialSettings(spec_.trainer.fixed, spec_.sampler.seed, trial.number,
+                              checkpoint_every);
+}
+
+Assignment Study::AssignmentOf(const TrialRecord& trial) const {
+  Assignment assignment;
+  assignment.lease = LeaseKey{spec_.name, trial.number, trial.attempt};
+  assignment.trial = trial;
+  assignment.objectives = spec_.objectives;
+  assignment.settings = SettingsOf(trial);
+  assignment.command = spec_.trainer.command;
+  assignment.time_limit = spec_.trainer.time_limit;
+  assignment.stop_grace = spec_.trainer.stop_grace;
+  assignment.upload_checkpoints = spec_.pruner.get<PbtSpec>() != nullptr;
+  return assignment;
+}
+
+// ---- Progress and results ----
+
+absl::StatusOr<const TrialRecord*> Study::LeasedTrial(const std::string& worker_id,
+                                                      const LeaseKey& lease) const {
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
+  if (trial->state == TrialState::kRunning && trial->attempt == lease.attempt &&
+      trial->worker_id == worker_id && worker_id != kAskedWorkerId) {
+    return trial;
+  }
+  return absl::AbortedError(absl::StrCat("lease of trial ", lease.trial_number, " of study \"",
+                                         lease.study, "\" (attempt ", lease.attempt,
+                                         ") is no longer held by this worker"));
+}
+
+absl::StatusOr<const TrialRecord*> Study::AskedTrial(int64_t number, absl::string_view call) const {
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
+  if (trial->state == TrialState::kRunning && trial->worker_id == kAskedWorkerId) return trial;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "trial ", trial->number, " of study \"", spec_.name, "\" is ", TrialStateName(trial->state),
+      trial->state == TrialState::kRunning ? " on a worker" : "",
+      ": only a RUNNING trial handed out by Ask can be ", call));
+}
+
+absl::StatusOr<TrialAction> Study::RecordAndJudge(const TrialRecord& trial,
+                                                  const Measurement& measurement,
+                                                  ExploitAnswer* exploit) {
+  // The pruner and pbt judge the trial with this measurement among its
+  // values; the others see the study as stored (they skip the trial itself).
+  const TrialRecord judged = WithMeasurement(trial, measurement);
+  const std::vector<const TrialRecord*> all = Pointers(trials_.trials());
+  StudyTrials::Change change;
+  change.measurements.emplace_back(trial.number, measurement);
+  // A study stopped meanwhile stops its running trials at their next report.
+  const bool stop =
+      !Active() || pruner_->ShouldPrune(spec_.objective, judged, measurement.step, all);
+  if (stop) {
+    TrialRecord pruned = trial;
+    pruned.state = TrialState::kPruned;
+    pruned.end_time = clock_->Now();
+    change.trials.push_back(std::move(pruned));
+    RETURN_IF_ERROR(Commit(std::move(change)));
+    RETURN_IF_ERROR(MaybeFinish());
+    return TrialAction::kStop;
+  }
+  std::optional<ExploitDecision> decision;
+  if (exploit != nullptr) decision = checkpoints_.DecideExploit(judged, measurement.step, all);
+  if (!decision) {
+    RETURN_IF_ERROR(Commit(std::move(change)));
+    return TrialAction::kContinue;
+  }
+  TrialRecord exploited = trial;
+  exploited.exploits.push_back(ExploitRecord{measurement.step, decision->donor,
+                                             decision->donor_step, std::move(exploited.params)});
+  exploited.params = decision->params;
+  change.trials.push_back(std::move(exploited));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  checkpoints_.ForgetAfter(trial.number, decision->donor_step);
+  exploit->donor = decision->donor;
+  exploit->donor_step = decision->donor_step;
+  exploit->params = std::move(decision->params);
+  return TrialAction::kExploit;
+}
+
+absl::StatusOr<TrialAction> Study::ReportProgress(const std::string& worker_id,
+                                                  const LeaseKey& lease,
+                                                  const Measurement& measurement,
+                                                  ExploitAnswer* exploit) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
+  if (trial->state == TrialState::kPruned && trial->attempt == lease.attempt &&
+      trial->worker_id == worker_id) {
+    return TrialAction::kStop;  // Already decided; the worker did not hear it.
+  }
+  RETURN_IF_ERROR(LeasedTrial(worker_id, lease).status());
+  if (measurement.step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("step must be >= 0, got ", measurement.step));
+  }
+  RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "measurement.metrics"));
+  // The commit renews the lease (StudyTrials::Commit).
+  return RecordAndJudge(*trial, measurement, exploit);
+}
+
+absl::Status Study::CompleteTrial(const std::string& worker_id, const LeaseKey& lease,
+                                  TrialState state, const MetricMap& final_metrics,
+                                  const std::string& failure_reason) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
+  if (IsFinished(trial->state) && trial->attempt == lease.attempt &&
+      trial->worker_id == worker_id) {
+    return absl::OkStatus();  // A retry of a call that already took effect.
+  }
+  RETURN_IF_ERROR(LeasedTrial(worker_id, lease).status());
+  ASSIGN_OR_RETURN(TrialRecord judged, JudgeFinalResult(spec_, *trial, state, final_metrics,
+                                                        failure_reason, ResultSource::kWorker));
+  judged.end_time = clock_->Now();
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(judged));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return MaybeFinish();
+}
+
+absl::Status Study::ReleaseTrial(const std::string& worker_id, const LeaseKey& lease) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, LeasedTrial(worker_id, lease));
+  TrialRecord released = *trial;
+  released.state = TrialState::kWaiting;  // `retries` counts lost leases only.
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(released));
+  return Commit(std::move(change));
+}
+
+absl::StatusOr<TrialView> Study::Tell(int64_t trial_number, TrialState state,
+                                      std::optional<double> value, const MetricMap& metrics,
+                                      const std::string& failure_reason) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(trial_number));
+  if (state == TrialState::kPruned && trial->state == TrialState::kPruned &&
+      trial->worker_id == kAskedWorkerId) {
+    return TrialViewOf(trial_number);  // Report pruned it already.
+  }
+  ASSIGN_OR_RETURN(trial, AskedTrial(trial_number, "told"));
+  if (state != TrialState::kComplete && state != TrialState::kPruned &&
+      state != TrialState::kFailed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: a trial ends COMPLETE, PRUNED or FAILED, not ", TrialStateName(state)));
+  }
+  ASSIGN_OR_RETURN(MetricMap final_metrics,
+                   WithObjectiveValue(spec_.objective.metric, value, metrics));
+  ASSIGN_OR_RETURN(TrialRecord judged,
+                   JudgeFinalResult(spec_, *trial, state, std::move(final_metrics), failure_reason,
+                                    ResultSource::kTell));
+  judged.end_time = clock_->Now();
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(judged));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  RETURN_IF_ERROR(MaybeFinish());
+  return TrialViewOf(trial_number);
+}
+
+absl::StatusOr<AskedReport> Study::Report(int64_t trial_number, std::optional<double> value,
+                                          Measurement measurement) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, AskedTrial(trial_number, "reported"));
+  if (measurement.step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", measurement.step));
+  }
+  ASSIGN_OR_RETURN(measurement.metrics, WithObjectiveValue(spec_.objective.metric, value,
+                                                           std::move(measurement.metrics)));
+  if (measurement.metrics.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("value: a report needs the objective \"",
+                                                   spec_.objective.metric, "\" or other metrics"));
+  }
+  RETURN_IF_ERROR(CheckMetrics(measurement.metrics, "metrics"));
+  // A pbt study never exploits an asked trial: there is no checkpoint of it.
+  ASSIGN_OR_RETURN(TrialAction action, RecordAndJudge(*trial, measurement, nullptr));
+  return AskedReport{action == TrialAction::kStop, TrialViewOf(trial_number)};
+}
+
+absl::Status Study::ExpireLeases(const std::vector<LeaseKey>& expired) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  StudyTrials::Change change;
+  for (const LeaseKey& lease : expired) {
+    absl::StatusOr<const TrialRecord*> found = trials_.Find(lease.trial_number);
+    if (!found.ok()) continue;
+    const TrialRecord& trial = **found;
+    // Renewed, ended or leased again since the table listed it.
+    if (trial.state != TrialState::kRunning || trial.attempt != lease.attempt ||
+        trial.worker_id == kAskedWorkerId) {
+      continue;
+    }
+    TrialRecord updated = trial;
+    if (updated.retries < spec_.budget.max_retries) {
+      updated.state = TrialState::kWaiting;
+      updated.retries++;
+    } else {
+      updated.state = TrialState::kFailed;
+      updated.end_time = now;
+      updated.failure_reason =
+          absl::StrCat("lease lost ", updated.retries + 1, " times (worker gone or unreachable)");
+    }
+    change.trials.push_back(std::move(updated));
+  }
+  if (change.trials.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return MaybeFinish();
+}
+
+// ---- Checkpoints ----
+
+absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> Study::StartCheckpointUpload(
+    const std::string& worker_id, const LeaseKey& lease, int64_t step) {
+  CheckpointStore* store = nullptr;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    store = checkpoints_.store();
+    if (store == nullptr) {
+      return absl::FailedPreconditionError("this server keeps no checkpoints");
+    }
+    if (step < 0) return absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", step));
+    RETURN_IF_ERROR(LeasedTrial(worker_id, lease).status());
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStore::Writer> writer,
+                   store->StartWrite(spec_.name, lease.trial_number, step));
+  return std::unique_ptr<CheckpointUpload>(
+      new CheckpointUpload(this, worker_id, lease, step, std::move(writer)));
+}
+
+absl::Status Study::CommitCheckpoint(const CheckpointUpload& upload) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LeasedTrial(upload.worker_id_, upload.lease_).status());
+  RETURN_IF_ERROR(upload.writer_->Commit());
+  checkpoints_.Add(upload.lease_.trial_number, upload.step_);
+  return absl::OkStatus();
+}
+
+absl::Status Study::DownloadCheckpoint(
+    const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
+    const std::function<bool(absl::string_view file, absl::string_view data)>& sink) {
+  CheckpointStore* store = nullptr;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    store = checkpoints_.store();
+    if (store == nullptr) {
+      return absl::FailedPreconditionError("this server keeps no checkpoints");
+    }
+    ASSIGN_OR_RETURN(const TrialRecord* trial, LeasedTrial(worker_id, lease));
+    RETURN_IF_ERROR(checkpoints_.CheckDownload(*trial, donor, step));
+  }
+  // The files are read without the study's lock: the store renames a
+  // checkpoint into place whole, and a donor's later one may delete this one
+  // meanwhile, which the reader sees as NOT_FOUND.
+  return store->Read(spec_.name, donor, step, sink);
+}
+
+}  // namespace vernier

@@ -1,0 +1,282 @@
+// Study: one study on the server, behind its own lock: its definition, its
+// search algorithm and early-stopping rule, its trials (StudyTrials) and its
+// checkpoints (PbtCheckpoints). Every operation the coordinator offers on one
+// study is a method here; the Coordinator only finds the study and routes.
+//
+// Locking, and why:
+//   - mu_ guards the trials and checkpoints. It is held for in-memory work and
+//     the store write of one change, never across a slow suggestion or a file
+//     transfer, so one study's reports never wait for another's and a study's
+//     own reports wait only milliseconds.
+//   - create_mu_ serialises the creation of trials (a new sampled trial,
+//     Ask, an enqueued trial): the creator reserves the next trial number
+//     under it, computes the sampler's suggestion on a snapshot without mu_
+//     (Sampler::PrepareSuggestion), then commits under mu_. Taken before mu_.
+//   - Heartbeats never take either: the LeaseTable answers them.
+//
+// Thread-safety: thread-safe.
+#ifndef VERNIER_SERVER_COORDINATOR_STUDY_H_
+#define VERNIER_SERVER_COORDINATOR_STUDY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "server/coordinator/lease_table.h"
+#include "server/coordinator/pbt_checkpoints.h"
+#include "server/coordinator/study_trials.h"
+#include "server/logic/clock.h"
+#include "server/logic/pruner.h"
+#include "server/logic/sampler.h"
+#include "server/logic/study_record.h"
+#include "server/storage/checkpoint_store.h"
+#include "server/storage/study_store.h"
+
+namespace vernier {
+
+// ---- What the coordinator answers ----
+
+// A study with its trial counts.
+struct StudyView {
+  StudyRecord record;
+  std::map<TrialState, int64_t> trial_counts;
+  // Only in CreateStudy's answer: what warm_start copied and skipped.
+  std::string note;
+};
+
+// Trials with the objectives of their study, so that a caller can rank them
+// without asking for the study again.
+struct TrialsView {
+  std::vector<TrialRecord> trials;
+  std::vector<ObjectiveSpec> objectives;  // objectives[0] is the study's objective.
+};
+
+struct TrialView {
+  TrialRecord trial;
+  std::vector<ObjectiveSpec> objectives;
+};
+
+// A trial handed to a worker, with everything needed to run it.
+struct Assignment {
+  LeaseKey lease;
+  TrialRecord trial;  // Its params are the trial's parameters.
+  std::vector<ObjectiveSpec> objectives;
+  // The study's fixed trainer settings for this trial (with the built-in
+  // trainer's seed and checkpoint rules applied): the params file is these
+  // settings overlaid with trial.params (OverlayTrialParams).
+  nlohmann::json settings = nlohmann::json::object();
+  std::vector<std::string> command;  // Empty: the built-in trainer.
+  absl::Duration time_limit = absl::ZeroDuration();
+  absl::Duration stop_grace = absl::Seconds(10);
+  bool upload_checkpoints = false;  // pbt: the worker uploads announced checkpoints.
+};
+
+// kExploit (pbt studies only): the trial goes on, in the same lease, from
+// another trial's checkpoint with new parameters (see ExploitAnswer).
+enum class TrialAction { kContinue, kStop, kExploit };
+
+// What a worker needs to carry out an exploit: stop the trial's process, fetch
+// the checkpoint of trial `donor` at `donor_step` (DownloadCheckpoint), and
+// start the trial program again with `params` (over the settings of its
+// Assignment) plus `resume_from`.
+struct ExploitAnswer {
+  int64_t donor = 0;
+  int64_t donor_step = 0;
+  ParamMap params;
+};
+
+// Report's answer: whether the pruner stopped the trial, and the trial.
+struct AskedReport {
+  bool should_prune = false;
+  TrialView view;
+};
+
+// The shared parts every study works with. All must outlive the study;
+// `checkpoints` may be null (no checkpoints kept).
+struct StudyContext {
+  StudyStore* store = nullptr;
+  Clock* clock = nullptr;
+  LeaseTable* leases = nullptr;
+  CheckpointStore* checkpoints = nullptr;
+};
+
+class Study {
+ public:
+  // A study from its record, with no trials yet (call Create or Load).
+  // INVALID_ARGUMENT when the sampler or pruner cannot be built (a spec that
+  // did not go through NormalizeStudySpec).
+  static absl::StatusOr<std::unique_ptr<Study>> Make(StudyRecord record,
+                                                     const StudyContext& context);
+
+  // Stores the new study with its warm-start `copies` (numbered from 0, with
+  // their intermediate values), all in one write. The store's error
+  // (ALREADY_EXISTS when the name is taken).
+  absl::Status Create(std::vector<TrialRecord> copies);
+  // At start-up: the stored trials (see StudyTrials::Load) and checkpoints.
+  // Ends the study when its trials already spent its budget (a crash between
+  // a trial's end and the study's could leave it ACTIVE).
+  absl::Status Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints);
+
+  const std::string& name() const { return spec_.name; }
+  // Constant after construction.
+  const StudySpec& spec() const { return spec_; }
+
+  // ---- For people and tools ----
+  StudyView View() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops an ACTIVE study; a study already ended is returned as is.
+  absl::StatusOr<StudyView> Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  TrialsView Trials() const ABSL_LOCKS_EXCLUDED(mu_);
+  // See Coordinator::BestTrials.
+  TrialsView Best(int count) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- Creating trials (each takes create_mu_) ----
+  // For a worker: the first WAITING trial, else a new sampled one, RUNNING
+  // under `worker_id`; nullopt when the study is not ACTIVE, runs its trials
+  // through Ask/Tell (trainer external), has budget.parallel trials running
+  // or has created every trial of its budget.
+  absl::StatusOr<std::optional<Assignment>> Lease(const std::string& worker_id)
+      ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+  // See Coordinator::Ask.
+  absl::StatusOr<TrialView> Ask() ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+  // See Coordinator::EnqueueTrial.
+  absl::StatusOr<TrialView> Enqueue(const ParamMap& given) ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+
+  // ---- A trial's progress and end (see Coordinator) ----
+  absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
+                                             const Measurement& measurement, ExploitAnswer* exploit)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status CompleteTrial(const std::string& worker_id, const LeaseKey& lease, TrialState state,
+                             const MetricMap& final_metrics, const std::string& failure_reason)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ReleaseTrial(const std::string& worker_id, const LeaseKey& lease)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TrialView> Tell(int64_t trial_number, TrialState state,
+                                 std::optional<double> value, const MetricMap& metrics,
+                                 const std::string& failure_reason) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<AskedReport> Report(int64_t trial_number, std::optional<double> value,
+                                     Measurement measurement) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends each trial of `expired` (leases of this study that the LeaseTable
+  // found past their deadline) back to WAITING, or FAILED when its retries
+  // are spent; a lease renewed or ended meanwhile is left alone.
+  absl::Status ExpireLeases(const std::vector<LeaseKey>& expired) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- Checkpoints ----
+  // A checkpoint being received from the worker that holds a lease.
+  class CheckpointUpload {
+   public:
+    // Appends a chunk (CheckpointStore::Writer::Append's errors).
+    absl::Status Append(absl::string_view file, absl::string_view data) {
+      return writer_->Append(file, data);
+    }
+    // Checks the lease again and makes the checkpoint visible and indexed.
+    absl::Status Commit() { return study_->CommitCheckpoint(*this); }
+    int64_t bytes() const { return writer_->bytes(); }
+
+   private:
+    friend class Study;
+    CheckpointUpload(Study* study, std::string worker_id, LeaseKey lease, int64_t step,
+                     std::unique_ptr<CheckpointStore::Writer> writer)
+        : study_(study),
+          worker_id_(std::move(worker_id)),
+          lease_(std::move(lease)),
+          step_(step),
+          writer_(std::move(writer)) {}
+    Study* const study_;
+    const std::string worker_id_;
+    const LeaseKey lease_;
+    const int64_t step_;
+    const std::unique_ptr<CheckpointStore::Writer> writer_;
+  };
+  // Starts receiving the checkpoint of the trial behind `lease` at `step`.
+  // FAILED_PRECONDITION when the server keeps no checkpoints; ABORTED /
+  // NOT_FOUND as ReportProgress; INVALID_ARGUMENT for a negative step.
+  absl::StatusOr<std::unique_ptr<CheckpointUpload>> StartCheckpointUpload(
+      const std::string& worker_id, const LeaseKey& lease, int64_t step) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends trial `donor`'s checkpoint at `step` to `sink` (see
+  // CheckpointStore::Read) when the worker holding `lease` may fetch it:
+  // FAILED_PRECONDITION when the server keeps no checkpoints; ABORTED when the
+  // lease is not held; NOT_FOUND when the server does not hold it.
+  absl::Status DownloadCheckpoint(
+      const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
+      const std::function<bool(absl::string_view file, absl::string_view data)>& sink)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The study's lock, for a caller that must see every study between two
+  // writes (a backup). Locks nothing by itself.
+  absl::Mutex* mutex() ABSL_LOCK_RETURNED(mu_) { return &mu_; }
+
+ private:
+  Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sampler> sampler,
+        std::unique_ptr<Pruner> pruner);
+
+  // Writes `change` through the store and applies it (StudyTrials::Commit).
+  absl::Status Commit(StudyTrials::Change change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes or stops the study when its budget is spent.
+  absl::Status MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StudyView ViewLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  TrialView TrialViewOf(int64_t number) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool Active() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether every trial of the budget exists.
+  bool BudgetSpent() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether a worker may lease a trial now (ACTIVE, not external, fewer than
+  // budget.parallel running).
+  bool WorkerMayLease() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // The trial behind `lease`, when RUNNING under exactly this lease on
+  // `worker_id`; ABORTED (the lease is gone) or NOT_FOUND otherwise.
+  absl::StatusOr<const TrialRecord*> LeasedTrial(const std::string& worker_id,
+                                                 const LeaseKey& lease) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Trial `number` when it is RUNNING from Ask; FAILED_PRECONDITION naming it,
+  // its state and what `call` needs otherwise; NOT_FOUND.
+  absl::StatusOr<const TrialRecord*> AskedTrial(int64_t number, absl::string_view call) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // `trial` RUNNING under `worker_id`, its attempt counted, started now.
+  TrialRecord Started(TrialRecord trial, const std::string& worker_id) const;
+  // Leases (or asks) WAITING trial `number` under `worker_id`.
+  absl::StatusOr<TrialRecord> StartWaiting(int64_t number, const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The sampler's suggestion for the next trial number, computed on a
+  // snapshot without mu_ held: {number, params}.
+  std::pair<int64_t, ParamMap> SuggestNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Records `measurement` of RUNNING `trial` and judges it: the pruner's (or
+  // a stopped study's) STOP ends it PRUNED, a pbt exploit gives it new
+  // parameters (when `exploit` is not null); all in one change.
+  absl::StatusOr<TrialAction> RecordAndJudge(const TrialRecord& trial,
+                                             const Measurement& measurement, ExploitAnswer* exploit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Assignment AssignmentOf(const TrialRecord& trial) const;
+  // The trainer settings of `trial` (see Assignment::settings).
+  nlohmann::json SettingsOf(const TrialRecord& trial) const;
+  absl::Status CommitCheckpoint(const CheckpointUpload& upload) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Constant after construction.
+  const StudySpec spec_;
+  StudyStore* const store_;
+  Clock* const clock_;
+  const std::unique_ptr<Sampler> sampler_;
+  const std::unique_ptr<Pruner> pruner_;
+  // Trials the study creates: budget.max_trials, or fewer when the sampler
+  // runs out of distinct points (a grid).
+  const int64_t trial_budget_;
+
+  absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  StudyTrials trials_ ABSL_GUARDED_BY(mu_);
+  PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_COORDINATOR_STUDY_H_
