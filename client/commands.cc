@@ -2,11 +2,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/spec/limits.h"
+#include "common/spec/study_yaml.h"
 #include "common/status_macros.h"
 #include "grpcpp/client_context.h"
 
@@ -37,6 +40,12 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& server_addr
 }
 
 absl::StatusOr<std::string> ReadStudyFile(const std::string& path) {
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > kMaxStudyFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", size, " bytes, more than the limit of ", kMaxStudyFileBytes));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;
@@ -83,18 +92,35 @@ absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
   return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
 }
 
-absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path) {
+absl::StatusOr<v1::CreateStudyRequest> ReadStudyRequest(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadStudyFile(path));
+  absl::StatusOr<v1::StudySpec> spec = StudySpecFromYaml(text);
+  if (!spec.ok()) {
+    return absl::Status(spec.status().code(), absl::StrCat(path, ": ", spec.status().message()));
+  }
+  v1::CreateStudyRequest request;
+  *request.mutable_spec() = *std::move(spec);
+  request.set_spec_yaml(std::move(text));
+  return request;
+}
+
+absl::StatusOr<v1::Study> CreateStudy(const CommandContext& ctx,
+                                      const v1::CreateStudyRequest& request,
+                                      const std::string& path) {
   grpc::ClientContext rpc;
   SetDeadline(ctx, rpc);
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(text);
   v1::Study study;
   absl::Status status = FromGrpc(ctx.stub->CreateStudy(&rpc, request, &study), ctx.server_address);
   if (status.code() == absl::StatusCode::kInvalidArgument) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
   }
   RETURN_IF_ERROR(status);
+  return study;
+}
+
+absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path) {
+  ASSIGN_OR_RETURN(v1::CreateStudyRequest request, ReadStudyRequest(path));
+  ASSIGN_OR_RETURN(v1::Study study, CreateStudy(ctx, request, path));
   if (ctx.format == OutputFormat::kJson) {
     nlohmann::json out = StudyToJson(study);
     if (!study.note().empty()) out["note"] = study.note();

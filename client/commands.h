@@ -32,8 +32,19 @@ struct CommandContext {
 // UNAVAILABLE / DEADLINE_EXCEEDED a line that names the server address.
 absl::Status FromGrpc(const grpc::Status& status, const std::string& server_address);
 
-// Reads a study file. NOT_FOUND / PERMISSION_DENIED naming the path.
+// Reads a study file. NOT_FOUND / PERMISSION_DENIED naming the path;
+// INVALID_ARGUMENT for an empty file or one over kMaxStudyFileBytes (not
+// read then).
 absl::StatusOr<std::string> ReadStudyFile(const std::string& path);
+
+// The CreateStudy request for a study file: its spec, converted here (the
+// structural checks of StudySpecFromYaml; the server validates the rest),
+// and its text, kept by the server for people. Errors name the path.
+absl::StatusOr<v1::CreateStudyRequest> ReadStudyRequest(const std::string& path);
+// Sends `request`; an INVALID_ARGUMENT answer names `path`.
+absl::StatusOr<v1::Study> CreateStudy(const CommandContext& ctx,
+                                      const v1::CreateStudyRequest& request,
+                                      const std::string& path);
 
 // `vernier study create -f FILE`: prints the new study's name.
 absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path);

@@ -10,20 +10,21 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/channel.h"
 #include "client/commands.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "server/logic/study_spec.h"
-#include "server/service/server_runner.h"
 
 extern char** environ;
 
@@ -42,11 +43,11 @@ std::string SelfDirectory() {
   return error ? "." : self.parent_path().string();
 }
 
-// Local vernier-worker processes, stopped (SIGTERM, then SIGKILL) on
-// destruction.
-class WorkerPool {
+// Local child processes (the server, the workers), stopped (SIGTERM, then
+// SIGKILL) on destruction.
+class ProcessGroup {
  public:
-  ~WorkerPool() { StopAll(absl::Seconds(10)); }
+  ~ProcessGroup() { StopAll(absl::Seconds(10)); }
 
   absl::Status Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
     posix_spawn_file_actions_t actions;
@@ -68,7 +69,7 @@ class WorkerPool {
     return absl::OkStatus();
   }
 
-  // How many workers are still running (reaps the ones that exited).
+  // How many are still running (reaps the ones that exited).
   int Alive() {
     for (pid_t& pid : pids_) {
       if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == pid) pid = -1;
@@ -98,24 +99,15 @@ class WorkerPool {
 };
 
 // Creates the study, or picks up an identical one from an earlier run.
-absl::Status CreateOrResume(const CommandContext& ctx, const std::string& text,
-                            const std::string& path, std::string& name, std::ostream& err) {
-  grpc::ClientContext rpc;
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(text);
-  v1::Study study;
-  absl::Status status = FromGrpc(ctx.stub->CreateStudy(&rpc, request, &study), ctx.server_address);
-  if (status.ok()) {
-    name = study.name();
-    return absl::OkStatus();
+absl::Status CreateOrResume(const CommandContext& ctx, const v1::CreateStudyRequest& request,
+                            const std::string& path, std::ostream& err) {
+  const std::string& name = request.spec().name();
+  absl::StatusOr<v1::Study> created = CreateStudy(ctx, request, path);
+  if (created.ok() || created.status().code() != absl::StatusCode::kAlreadyExists) {
+    return created.status();
   }
-  if (status.code() == absl::StatusCode::kInvalidArgument) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
-  }
-  if (status.code() != absl::StatusCode::kAlreadyExists) return status;
   ASSIGN_OR_RETURN(v1::Study existing, GetStudy(ctx, name));
-  if (existing.spec_yaml() != text) {
+  if (existing.spec_yaml() != request.spec_yaml()) {
     return absl::AlreadyExistsError(
         absl::StrCat("study \"", name,
                      "\" already exists in this data directory with a different study "
@@ -187,6 +179,36 @@ absl::Status PrintResult(const CommandContext& ctx, const std::string& name) {
   return absl::OkStatus();
 }
 
+// Starts vernier-server on a free loopback port, its database and log in the
+// data directory; returns the port once it serves. Loopback only, and the
+// server lives as long as this process: no tokens.
+absl::StatusOr<int> StartServer(const RunOptions& options, ProcessGroup& processes) {
+  const fs::path data(options.data_dir);
+  const std::string port_file = (data / "server.port").string();
+  std::error_code ignored;
+  fs::remove(port_file, ignored);
+  const std::string binary = options.server_binary.empty()
+                                 ? (fs::path(SelfDirectory()) / "vernier-server").string()
+                                 : options.server_binary;
+  RETURN_IF_ERROR(processes.Spawn(
+      {binary, "--db", (data / "vernier.db").string(), "--listen", "127.0.0.1:0", "--insecure",
+       "--lease-seconds", "15", "--heartbeat-seconds", "2", "--port-file", port_file},
+      (data / "logs" / "server.log").string()));
+  const absl::Time deadline = absl::Now() + options.server_start_timeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(port_file);
+    std::string text;
+    int port = 0;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port)) {
+      return port;
+    }
+    if (processes.Alive() == 0) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("vernier-server did not start; see ", (data / "logs" / "server.log").string()));
+}
+
 std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string& binary, int port,
                                     int index, const std::string& work_dir) {
   int threads = options.threads_per_worker;
@@ -215,46 +237,34 @@ std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string
 }  // namespace
 
 absl::Status RunStudy(const RunOptions& options) {
-  ASSIGN_OR_RETURN(std::string text, ReadStudyFile(options.study_file));
-  absl::StatusOr<StudySpec> spec = ParseStudySpec(text);
-  if (!spec.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(options.study_file, ": ", spec.status().message()));
-  }
+  ASSIGN_OR_RETURN(v1::CreateStudyRequest request, ReadStudyRequest(options.study_file));
   std::error_code error;
   fs::create_directories(fs::path(options.data_dir) / "logs", error);
   if (error) {
     return absl::PermissionDeniedError(
         absl::StrCat(options.data_dir, ": cannot create directory: ", error.message()));
   }
-  ServerOptions server_options;
-  server_options.db_path = (fs::path(options.data_dir) / "vernier.db").string();
-  server_options.listen = "127.0.0.1:0";
-  // Loopback only, and the server lives as long as this process: no tokens.
-  server_options.auth.insecure = true;
-  server_options.coordinator.lease = absl::Seconds(15);
-  server_options.coordinator.heartbeat = absl::Seconds(2);
-  ASSIGN_OR_RETURN(std::unique_ptr<ServerRunner> server, ServerRunner::Start(server_options));
-
-  const std::string address = absl::StrCat("127.0.0.1:", server->port());
+  ProcessGroup server;
+  ASSIGN_OR_RETURN(const int port, StartServer(options, server));
+  const std::string address = absl::StrCat("127.0.0.1:", port);
   ChannelOptions channel_options;
   channel_options.address = address;
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(channel_options));
   std::unique_ptr<v1::StudyService::Stub> stub = v1::StudyService::NewStub(channel);
   CommandContext ctx{stub.get(), options.out, OutputFormat::kTable, address};
 
-  std::string name = spec->name;
-  RETURN_IF_ERROR(CreateOrResume(ctx, text, options.study_file, name, *options.err));
+  const std::string name = request.spec().name();
+  RETURN_IF_ERROR(CreateOrResume(ctx, request, options.study_file, *options.err));
 
   const std::string worker = options.worker_binary.empty()
                                  ? (fs::path(SelfDirectory()) / "vernier-worker").string()
                                  : options.worker_binary;
-  WorkerPool pool;
+  ProcessGroup pool;
   for (int i = 0; i < options.workers; ++i) {
     const std::string work_dir = (fs::path(options.data_dir) / "work").string();
     const std::string log =
         (fs::path(options.data_dir) / "logs" / absl::StrCat("worker-", i, ".log")).string();
-    RETURN_IF_ERROR(pool.Spawn(WorkerArgv(options, worker, server->port(), i, work_dir), log));
+    RETURN_IF_ERROR(pool.Spawn(WorkerArgv(options, worker, port, i, work_dir), log));
   }
   *options.err << "vernier: study \"" << name << "\" running on " << options.workers
                << " local worker(s); server " << address << ", logs in " << options.data_dir
@@ -273,12 +283,14 @@ absl::Status RunStudy(const RunOptions& options) {
       return absl::FailedPreconditionError(
           absl::StrCat("every worker exited; see ", options.data_dir, "/logs/worker-*.log"));
     }
+    if (server.Alive() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("vernier-server exited; see ", options.data_dir, "/logs/server.log"));
+    }
     absl::SleepFor(options.poll_interval);
   }
   pool.StopAll(absl::Seconds(10));
-  absl::Status result = PrintResult(ctx, name);
-  server->Shutdown();
-  return result;
+  return PrintResult(ctx, name);
 }
 
 }  // namespace vernier

@@ -1,7 +1,7 @@
-// `vernier run FILE`: a one-machine study. Starts an embedded coordinator on a
-// free loopback port (SQLite file under the data directory), launches local
+// `vernier run FILE`: a one-machine study. Starts vernier-server on a free
+// loopback port (SQLite file and log under the data directory) and local
 // vernier-worker processes, follows the study to its end printing a line per
-// finished trial, then prints the best trial.
+// finished trial, then prints the best trial and stops them.
 //
 // Thread-safety: RunStudy is meant to be called once, from main.
 #ifndef VERNIER_CLIENT_EMBEDDED_RUN_H_
@@ -19,8 +19,12 @@ struct RunOptions {
   std::string study_file;
   int workers = 2;
   std::string data_dir = "vernier-data";
-  // vernier-worker to launch; empty: the one beside this executable.
+  // vernier-worker and vernier-server to launch; empty: the ones beside this
+  // executable.
   std::string worker_binary;
+  std::string server_binary;
+  // How long vernier-server may take to start serving.
+  absl::Duration server_start_timeout = absl::Seconds(30);
   // Intra-op threads per trial; 0: the machine's cores divided by `workers`.
   int threads_per_worker = 0;
   // Passed to each worker as --gpus (e.g. "auto"); empty: CPU slots.
@@ -34,7 +38,8 @@ struct RunOptions {
 // Runs the study to its end. Errors: the study file's (NOT_FOUND,
 // INVALID_ARGUMENT naming the field), ALREADY_EXISTS when the data directory
 // holds a different study of the same name, FAILED_PRECONDITION when the study
-// stopped (too many failures) or all workers died, CANCELLED on Ctrl-C.
+// stopped (too many failures), the server did not start, or the server or
+// all workers died, CANCELLED on Ctrl-C.
 // Re-running an identical study file resumes (or just reports) that study.
 absl::Status RunStudy(const RunOptions& options);
 

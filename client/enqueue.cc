@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/spec/study_yaml.h"
+#include "common/spec/yaml.h"
 #include "common/status_macros.h"
 #include "grpcpp/client_context.h"
 #include "nlohmann/json.hpp"
-#include "server/logic/study_spec.h"
-#include "server/service/proto_convert.h"
 
 namespace vernier {
 namespace {
@@ -21,8 +21,7 @@ absl::StatusOr<ParamSet> ParamSetFromJson(const nlohmann::ordered_json& node,
   }
   ParamSet set;
   for (const auto& [name, value] : node.items()) {
-    ASSIGN_OR_RETURN(ParamValue param, ParamValueFromJson(value, absl::StrCat(path, ".", name)));
-    set[name] = ToProto(param);
+    ASSIGN_OR_RETURN(set[name], ParameterValueFromJson(value, absl::StrCat(path, ".", name)));
   }
   return set;
 }
@@ -64,39 +63,25 @@ absl::StatusOr<std::vector<ParamSet>> GivenSets(const EnqueueOptions& options) {
   return std::vector<ParamSet>{std::move(set)};
 }
 
-// --from OLD --top K: the best K COMPLETE trials of OLD, restricted to the
-// parameters of `study`'s space.
+// --from OLD --top K: the server re-runs OLD's best K COMPLETE trials in
+// `study`, restricted to its space (EnqueueFromStudy).
 absl::Status EnqueueFromStudy(const CommandContext& ctx, const std::string& study,
                               const EnqueueOptions& options) {
-  ASSIGN_OR_RETURN(v1::Study target, GetStudy(ctx, study));
-  absl::StatusOr<StudySpec> spec = ParseStudySpec(target.spec_yaml());
-  if (!spec.ok()) {
-    return absl::InternalError(absl::StrCat("the server's copy of study \"", study,
-                                            "\" does not parse here: ", spec.status().message()));
+  grpc::ClientContext rpc;
+  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
+  v1::EnqueueFromStudyRequest request;
+  request.set_study(study);
+  request.set_from_study(options.from_study);
+  request.set_top(options.top);
+  v1::EnqueueFromStudyResponse response;
+  RETURN_IF_ERROR(
+      FromGrpc(ctx.stub->EnqueueFromStudy(&rpc, request, &response), ctx.server_address));
+  if (options.err != nullptr) {
+    for (const std::string& skipped : response.skipped()) {
+      *options.err << "vernier: skipped " << skipped << " of \"" << options.from_study << "\"\n";
+    }
   }
-  ASSIGN_OR_RETURN(std::vector<v1::Trial> best,
-                   GetBestTrials(ctx, options.from_study, options.top));
-  std::vector<v1::Trial> enqueued;
-  for (const v1::Trial& trial : best) {
-    ParamSet set;
-    for (const auto& [name, value] : trial.params()) {
-      if (spec->space.Find(name) != nullptr) set[name] = value;
-    }
-    absl::StatusOr<v1::Trial> added = Enqueue(ctx, study, set);
-    if (added.status().code() == absl::StatusCode::kInvalidArgument) {
-      if (options.err != nullptr) {
-        *options.err << "vernier: skipped trial " << trial.number() << " of \""
-                     << options.from_study << "\": " << added.status().message() << "\n";
-      }
-      continue;
-    }
-    if (!added.ok()) {
-      Print(ctx, enqueued);
-      return added.status();
-    }
-    enqueued.push_back(*std::move(added));
-  }
-  Print(ctx, enqueued);
+  Print(ctx, {response.trials().begin(), response.trials().end()});
   return absl::OkStatus();
 }
 
@@ -116,8 +101,8 @@ absl::StatusOr<std::pair<std::string, v1::ParameterValue>> ParseParamFlag(const 
   if (!json.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", json.status().message()));
   }
-  ASSIGN_OR_RETURN(ParamValue value, ParamValueFromJson(*json, where));
-  return std::make_pair(name, ToProto(value));
+  ASSIGN_OR_RETURN(v1::ParameterValue value, ParameterValueFromJson(*json, where));
+  return std::make_pair(name, std::move(value));
 }
 
 absl::StatusOr<std::vector<ParamSet>> ReadParamsFile(const std::string& path) {

@@ -1,11 +1,17 @@
 // vernier: the command-line client. Flags live here only; the commands are in
-// client/commands.h and client/embedded_run.h.
+// client/commands.h and the files it names. main() is a table of commands:
+// each entry says where the command sits, defines its own flags and returns
+// what runs it.
 //
 // Exit codes: 0 success, 1 runtime failure (server unreachable, not found,
 // study failed), 2 bad input (flags, study file).
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "client/ask_tell.h"
@@ -15,10 +21,10 @@
 #include "client/embedded_run.h"
 #include "client/enqueue.h"
 #include "client/export.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace {
+
+using vernier::CommandContext;
 
 int ExitCode(const absl::Status& status) {
   if (status.ok()) return 0;
@@ -31,11 +37,220 @@ std::string DefaultServer() {
   return env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
 }
 
+// What runs a command once the flags are parsed.
+using Runner = std::function<absl::Status(const CommandContext& ctx)>;
+
+// One command: its path under `vernier` ({"study", "create"}), its help, and
+// a function that adds its own flags to its CLI::App and returns its runner.
+// The flags' storage lives in the runner.
+struct Command {
+  std::vector<std::string> path;
+  std::string help;
+  std::function<Runner(CLI::App& app)> define;
+  // False: the command talks to no existing server (`vernier run`).
+  bool needs_server = true;
+};
+
+// A required positional STUDY argument, kept by the runner.
+std::shared_ptr<std::string> AddStudyName(CLI::App& app) {
+  auto name = std::make_shared<std::string>();
+  app.add_option("name", *name, "study name")->required();
+  return name;
+}
+
+Runner StudyCommand(CLI::App& app,
+                    absl::Status (*command)(const CommandContext&, const std::string&)) {
+  std::shared_ptr<std::string> name = AddStudyName(app);
+  return [name, command](const CommandContext& ctx) { return command(ctx, *name); };
+}
+
+std::vector<Command> Commands() {
+  return {
+      {{"study", "create"},
+       "create a study from a study file",
+       [](CLI::App& app) -> Runner {
+         auto file = std::make_shared<std::string>();
+         app.add_option("-f,--file", *file, "study file (YAML)")->required();
+         return
+             [file](const CommandContext& ctx) { return vernier::CreateStudyCommand(ctx, *file); };
+       }},
+      {{"study", "list"},
+       "list studies",
+       [](CLI::App&) -> Runner { return vernier::ListStudiesCommand; }},
+      {{"study", "show"},
+       "show one study",
+       [](CLI::App& app) { return StudyCommand(app, vernier::ShowStudyCommand); }},
+      {{"study", "stop"},
+       "stop a study (no new trials)",
+       [](CLI::App& app) { return StudyCommand(app, vernier::StopStudyCommand); }},
+      {{"study", "export"},
+       "export a study and its trials as JSON or CSV",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto options = std::make_shared<vernier::ExportOptions>();
+         auto format = std::make_shared<std::string>("json");
+         app.add_option("--format", *format, "json or csv")->capture_default_str();
+         app.add_option("-o,--output", options->output_path,
+                        "file to write (default: standard output)");
+         app.add_option("--intermediate", options->intermediate_path,
+                        "csv only: also write the intermediate values, one row per trial, "
+                        "step and metric, to this file");
+         return [name, options, format](const CommandContext& ctx) -> absl::Status {
+           absl::StatusOr<vernier::ExportFormat> parsed = vernier::ParseExportFormat(*format);
+           if (!parsed.ok()) return parsed.status();
+           options->format = *parsed;
+           return vernier::ExportStudyCommand(ctx, *name, *options);
+         };
+       }},
+      {{"study", "enqueue"},
+       "queue trials with given parameters; they run before sampled ones",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto options = std::make_shared<vernier::EnqueueOptions>();
+         app.add_option("--param", options->params,
+                        "NAME=VALUE, repeated; parameters left out are sampled");
+         app.add_option("--params-file", options->params_file,
+                        "YAML or JSON file: one mapping NAME: VALUE, or a list of them");
+         app.add_option("--from", options->from_study,
+                        "re-run the best trials of this other study");
+         app.add_option("--top", options->top, "with --from: how many of its best trials")
+             ->capture_default_str()
+             ->check(CLI::PositiveNumber);
+         return [name, options](const CommandContext& ctx) {
+           options->err = &std::cerr;
+           return vernier::EnqueueCommand(ctx, *name, *options);
+         };
+       }},
+      {{"trials"},
+       "list the trials of a study",
+       [](CLI::App& app) { return StudyCommand(app, vernier::ListTrialsCommand); }},
+      {{"best"},
+       "show the best trials of a study",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto count = std::make_shared<int>(0);  // 0: the server's default.
+         app.add_option("-n", *count,
+                        "how many (default 1; a multi-objective study: its whole Pareto front)")
+             ->check(CLI::PositiveNumber);
+         return [name, count](const CommandContext& ctx) {
+           return vernier::BestTrialsCommand(ctx, *name, *count);
+         };
+       }},
+      {{"backup"},
+       "copy the server's database to a new file while it runs (a path on the server)",
+       [](CLI::App& app) -> Runner {
+         auto path = std::make_shared<std::string>();
+         app.add_option("path", *path, "absolute path of the new file")->required();
+         return [path](const CommandContext& ctx) { return vernier::BackupCommand(ctx, *path); };
+       }},
+      {{"ask"},
+       "start a trial for your own loop: prints {\"trial\": N, \"params\": {...}}",
+       [](CLI::App& app) -> Runner {
+         auto study = std::make_shared<std::string>();
+         app.add_option("study", *study, "study name")->required();
+         return [study](const CommandContext& ctx) { return vernier::AskCommand(ctx, *study); };
+       }},
+      {{"tell"},
+       "record how an asked trial ended",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::TellArgs>();
+         auto value = std::make_shared<std::string>();
+         app.add_option("study", args->study, "study name")->required();
+         app.add_option("trial", args->trial, "trial number (from vernier ask)")->required();
+         CLI::Option* value_option =
+             app.add_option("--value", *value, "the objective's value (a number, inf or -inf)");
+         app.add_option("--metric", args->metrics, "name=value, repeatable (final metrics)");
+         app.add_option("--state", args->state, "complete, pruned or failed")
+             ->capture_default_str();
+         app.add_option("--reason", args->reason, "why the trial failed (--state failed)");
+         return [args, value, value_option](const CommandContext& ctx) {
+           if (value_option->count() > 0) args->value = *value;
+           return vernier::TellCommand(ctx, *args);
+         };
+       }},
+      {{"report"},
+       "record an intermediate value of an asked trial: prints {..., \"should_prune\": "
+       "true|false}",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::ReportArgs>();
+         auto value = std::make_shared<std::string>();
+         app.add_option("study", args->study, "study name")->required();
+         app.add_option("trial", args->trial, "trial number (from vernier ask)")->required();
+         app.add_option("--step", args->step, "the step (epoch, iteration), >= 0")
+             ->required()
+             ->check(CLI::NonNegativeNumber);
+         CLI::Option* value_option = app.add_option(
+             "--value", *value, "the objective's value at the step (a number, inf or -inf)");
+         app.add_option("--metric", args->metrics, "name=value, repeatable");
+         return [args, value, value_option](const CommandContext& ctx) {
+           if (value_option->count() > 0) args->value = *value;
+           return vernier::ReportCommand(ctx, *args);
+         };
+       }},
+      {{"run"},
+       "run a study on this machine: a local server + local workers",
+       [](CLI::App& app) -> Runner {
+         auto options = std::make_shared<vernier::RunOptions>();
+         app.add_option("file", options->study_file, "study file (YAML)")->required();
+         app.add_option("--workers", options->workers, "local workers")
+             ->capture_default_str()
+             ->check(CLI::Range(1, 256));
+         app.add_option("--data-dir", options->data_dir, "where the database and logs go")
+             ->capture_default_str();
+         app.add_option("--threads", options->threads_per_worker,
+                        "threads per trial (0: cores / workers)")
+             ->capture_default_str()
+             ->check(CLI::NonNegativeNumber);
+         app.add_option("--gpus", options->gpus, "GPUs for the local workers: auto or a list");
+         app.add_option("--trials-per-gpu", options->trials_per_gpu, "trials packed on each GPU")
+             ->capture_default_str()
+             ->check(CLI::PositiveNumber);
+         app.add_option("--worker-binary", options->worker_binary, "vernier-worker to launch");
+         app.add_option("--server-binary", options->server_binary, "vernier-server to launch");
+         return [options](const CommandContext& ctx) {
+           options->out = ctx.out;
+           options->err = &std::cerr;
+           return vernier::RunStudy(*options);
+         };
+       },
+       /*needs_server=*/false},
+  };
+}
+
+// The CLI::App of `path` under `app`, creating the groups on the way ("study"
+// holds create, list, ...).
+CLI::App& AppAt(CLI::App& app, const std::vector<std::string>& path, const std::string& help) {
+  CLI::App* at = &app;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const bool last = i + 1 == path.size();
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : at->get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == path[i]) next = sub;
+    }
+    if (next == nullptr) {
+      next = at->add_subcommand(path[i], last ? help : "create, list, show or stop studies");
+      if (!last) next->require_subcommand(1);
+    }
+    at = next;
+  }
+  return *at;
+}
+
+// The runner of the command the user chose, if any.
+struct Chosen {
+  Runner run;
+  bool needs_server = true;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vernier: hyperparameter tuning studies (create, follow, query, run locally)"};
   app.require_subcommand(1);
+  // The options below work before or after the subcommand
+  // (`vernier trials S --format json`): subcommands pass the options they do
+  // not know up to here.
+  app.fallthrough();
   std::string server = DefaultServer();
   std::string format_text = "table";
   app.add_option("--server", server, "coordinator address host:port (env VERNIER_SERVER)")
@@ -45,118 +260,27 @@ int main(int argc, char** argv) {
   vernier::AddChannelFlags(app, "file holding your user token (default: $VERNIER_TOKEN)",
                            channel_flags);
 
-  CLI::App* study = app.add_subcommand("study", "create, list, show or stop studies");
-  study->require_subcommand(1);
-  std::string file, name;
-  CLI::App* create = study->add_subcommand("create", "create a study from a study file");
-  create->add_option("-f,--file", file, "study file (YAML)")->required();
-  CLI::App* list = study->add_subcommand("list", "list studies");
-  CLI::App* show = study->add_subcommand("show", "show one study");
-  show->add_option("name", name, "study name")->required();
-  CLI::App* stop = study->add_subcommand("stop", "stop a study (no new trials)");
-  stop->add_option("name", name, "study name")->required();
-  vernier::ExportOptions export_options;
-  std::string export_format = "json";
-  CLI::App* export_cmd =
-      study->add_subcommand("export", "export a study and its trials as JSON or CSV");
-  export_cmd->add_option("name", name, "study name")->required();
-  export_cmd->add_option("--format", export_format, "json or csv")->capture_default_str();
-  export_cmd->add_option("-o,--output", export_options.output_path,
-                         "file to write (default: standard output)");
-  export_cmd->add_option("--intermediate", export_options.intermediate_path,
-                         "csv only: also write the intermediate values, one row per trial, "
-                         "step and metric, to this file");
-
-  vernier::EnqueueOptions enqueue_options;
-  CLI::App* enqueue = study->add_subcommand(
-      "enqueue", "queue trials with given parameters; they run before sampled ones");
-  enqueue->add_option("name", name, "study name")->required();
-  enqueue->add_option("--param", enqueue_options.params,
-                      "NAME=VALUE, repeated; parameters left out are sampled");
-  enqueue->add_option("--params-file", enqueue_options.params_file,
-                      "YAML or JSON file: one mapping NAME: VALUE, or a list of them");
-  enqueue->add_option("--from", enqueue_options.from_study,
-                      "re-run the best trials of this other study");
-  enqueue->add_option("--top", enqueue_options.top, "with --from: how many of its best trials")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-
-  CLI::App* trials = app.add_subcommand("trials", "list the trials of a study");
-  trials->add_option("name", name, "study name")->required();
-  int count = 0;  // 0: the server's default (1, or the whole Pareto front).
-  CLI::App* best = app.add_subcommand("best", "show the best trials of a study");
-  best->add_option("name", name, "study name")->required();
-  best->add_option("-n", count,
-                   "how many (default 1; a multi-objective study: its whole Pareto front)")
-      ->check(CLI::PositiveNumber);
-
-  std::string backup_path;
-  CLI::App* backup = app.add_subcommand(
-      "backup", "copy the server's database to a new file while it runs (a path on the server)");
-  backup->add_option("path", backup_path, "absolute path of the new file")->required();
-
-  std::string ask_study;
-  CLI::App* ask = app.add_subcommand(
-      "ask", "start a trial for your own loop: prints {\"trial\": N, \"params\": {...}}");
-  ask->add_option("study", ask_study, "study name")->required();
-  vernier::TellArgs tell_args;
-  CLI::App* tell = app.add_subcommand("tell", "record how an asked trial ended");
-  tell->add_option("study", tell_args.study, "study name")->required();
-  tell->add_option("trial", tell_args.trial, "trial number (from vernier ask)")->required();
-  std::string tell_value;
-  CLI::Option* tell_value_option =
-      tell->add_option("--value", tell_value, "the objective's value (a number, inf or -inf)");
-  tell->add_option("--metric", tell_args.metrics, "name=value, repeatable (final metrics)");
-  tell->add_option("--state", tell_args.state, "complete, pruned or failed")->capture_default_str();
-  tell->add_option("--reason", tell_args.reason, "why the trial failed (--state failed)");
-  vernier::ReportArgs report_args;
-  CLI::App* report = app.add_subcommand(
-      "report",
-      "record an intermediate value of an asked trial: prints {..., \"should_prune\": true|false}");
-  report->add_option("study", report_args.study, "study name")->required();
-  report->add_option("trial", report_args.trial, "trial number (from vernier ask)")->required();
-  report->add_option("--step", report_args.step, "the step (epoch, iteration), >= 0")
-      ->required()
-      ->check(CLI::NonNegativeNumber);
-  std::string report_value;
-  CLI::Option* report_value_option = report->add_option(
-      "--value", report_value, "the objective's value at the step (a number, inf or -inf)");
-  report->add_option("--metric", report_args.metrics, "name=value, repeatable");
-
-  vernier::RunOptions run_options;
-  CLI::App* run =
-      app.add_subcommand("run", "run a study on this machine: embedded server + local workers");
-  run->add_option("file", run_options.study_file, "study file (YAML)")->required();
-  run->add_option("--workers", run_options.workers, "local workers")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  run->add_option("--data-dir", run_options.data_dir, "where the database and logs go")
-      ->capture_default_str();
-  run->add_option("--threads", run_options.threads_per_worker,
-                  "threads per trial (0: cores / workers)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  run->add_option("--gpus", run_options.gpus, "GPUs for the local workers: auto or a list");
-  run->add_option("--trials-per-gpu", run_options.trials_per_gpu, "trials packed on each GPU")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  run->add_option("--worker-binary", run_options.worker_binary, "vernier-worker to launch");
-
+  std::vector<std::pair<CLI::App*, Chosen>> commands;
+  for (const Command& command : Commands()) {
+    CLI::App& at = AppAt(app, command.path, command.help);
+    commands.emplace_back(&at, Chosen{command.define(at), command.needs_server});
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  std::optional<Chosen> chosen;
+  for (const auto& [at, runner] : commands) {
+    if (at->parsed()) chosen = runner;
+  }
+  if (!chosen) return ExitCode(absl::InvalidArgumentError("no command given; see --help"));
   absl::StatusOr<vernier::OutputFormat> format = vernier::ParseOutputFormat(format_text);
   if (!format.ok()) return ExitCode(format.status());
-
-  if (run->parsed()) {
-    run_options.out = &std::cout;
-    run_options.err = &std::cerr;
-    return ExitCode(vernier::RunStudy(run_options));
+  if (!chosen->needs_server) {
+    return ExitCode(chosen->run(CommandContext{nullptr, &std::cout, *format, ""}));
   }
-
   absl::StatusOr<vernier::ChannelOptions> channel_options =
       vernier::ChannelOptionsFromFlags(server, channel_flags);
   if (!channel_options.ok()) return ExitCode(channel_options.status());
@@ -164,38 +288,5 @@ int main(int argc, char** argv) {
   if (!channel.ok()) return ExitCode(channel.status());
   std::unique_ptr<vernier::v1::StudyService::Stub> stub =
       vernier::v1::StudyService::NewStub(*channel);
-  vernier::CommandContext ctx{stub.get(), &std::cout, *format, server};
-  absl::Status status;
-  if (create->parsed()) {
-    status = vernier::CreateStudyCommand(ctx, file);
-  } else if (list->parsed()) {
-    status = vernier::ListStudiesCommand(ctx);
-  } else if (show->parsed()) {
-    status = vernier::ShowStudyCommand(ctx, name);
-  } else if (stop->parsed()) {
-    status = vernier::StopStudyCommand(ctx, name);
-  } else if (trials->parsed()) {
-    status = vernier::ListTrialsCommand(ctx, name);
-  } else if (best->parsed()) {
-    status = vernier::BestTrialsCommand(ctx, name, count);
-  } else if (export_cmd->parsed()) {
-    absl::StatusOr<vernier::ExportFormat> parsed = vernier::ParseExportFormat(export_format);
-    if (!parsed.ok()) return ExitCode(parsed.status());
-    export_options.format = *parsed;
-    status = vernier::ExportStudyCommand(ctx, name, export_options);
-  } else if (backup->parsed()) {
-    status = vernier::BackupCommand(ctx, backup_path);
-  } else if (ask->parsed()) {
-    status = vernier::AskCommand(ctx, ask_study);
-  } else if (tell->parsed()) {
-    if (tell_value_option->count() > 0) tell_args.value = tell_value;
-    status = vernier::TellCommand(ctx, tell_args);
-  } else if (report->parsed()) {
-    if (report_value_option->count() > 0) report_args.value = report_value;
-    status = vernier::ReportCommand(ctx, report_args);
-  } else if (enqueue->parsed()) {
-    enqueue_options.err = &std::cerr;
-    status = vernier::EnqueueCommand(ctx, name, enqueue_options);
-  }
-  return ExitCode(status);
+  return ExitCode(chosen->run(CommandContext{stub.get(), &std::cout, *format, server}));
 }

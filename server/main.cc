@@ -1,12 +1,15 @@
 // vernier-server: the coordinator. Flags live here only; everything else is
 // in server/service/server_runner.h.
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/secret_file.h"
 #include "common/status_macros.h"
@@ -32,6 +35,22 @@ absl::Status LoadTokens(const std::string& worker_file, const std::string& user_
                    RoleTokens("--worker-token-file", worker_file, "VERNIER_WORKER_TOKEN"));
   ASSIGN_OR_RETURN(auth.user_tokens,
                    RoleTokens("--user-token-file", user_file, "VERNIER_USER_TOKEN"));
+  return absl::OkStatus();
+}
+
+// Writes `port` to `path` whole: into a temporary file first, renamed into
+// place, so a reader never sees a partial number.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out)
+      return absl::PermissionDeniedError(absl::StrCat("--port-file ", path, ": cannot write"));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("--port-file ", path, ": cannot write"));
+  }
   return absl::OkStatus();
 }
 
@@ -85,6 +104,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", options.tls.client_ca_file,
                  "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+  std::string port_file;
+  app.add_option("--port-file", port_file,
+                 "once serving, write the port bound (useful with --listen host:0) to this file");
   CLI11_PARSE(app, argc, argv);
   // With --insecure, tokens in the environment are ignored (a shared shell
   // may export them); a token file next to --insecure is a contradiction that
@@ -108,6 +130,13 @@ int main(int argc, char** argv) {
   if (!runner.ok()) {
     std::cerr << "vernier-server: " << runner.status().message() << "\n";
     return 1;
+  }
+  if (!port_file.empty()) {
+    absl::Status written = WritePortFile(port_file, (*runner)->port());
+    if (!written.ok()) {
+      std::cerr << "vernier-server: " << written.message() << "\n";
+      return 1;
+    }
   }
   std::cerr << "vernier-server: serving on port " << (*runner)->port() << " with database "
             << options.db_path << (options.tls.cert_file.empty() ? ", plain text" : ", TLS")

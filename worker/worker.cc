@@ -9,8 +9,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/checkpoint_transfer.h"
+#include "worker/trial_params.h"
 
 namespace vernier::worker {
 namespace {
@@ -343,7 +345,10 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
   if (spec.argv.empty()) spec.argv.push_back(options_.trainer_path);
   spec.study = lease.study();
   spec.trial_number = lease.trial_number();
-  spec.params_json = acquired.params_json();
+  absl::StatusOr<std::string> params =
+      TrialParamsFile(acquired.settings_json(), acquired.trial().params());
+  if (!params.ok()) return WorkerFailure("the trial's parameters", params.status());
+  spec.params_json = *std::move(params);
   spec.trial_dir = *dir;
   spec.env = slot.env;
   spec.time_limit = PositiveSeconds(acquired.time_limit_seconds(), absl::ZeroDuration());
@@ -420,7 +425,8 @@ TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
       }
     }
     if (restart) {
-      const absl::Status prepared = PrepareExploit(id, lease, *exploit, spec);
+      const absl::Status prepared =
+          PrepareExploit(id, lease, *exploit, acquired.settings_json(), spec);
       if (!prepared.ok()) return WorkerFailure("pbt exploit", prepared);
       continue;
     }
@@ -451,7 +457,8 @@ void Worker::ShipCheckpoint(const std::string& id, const v1::TrialLease& lease,
 }
 
 absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease& lease,
-                                    const v1::Exploit& exploit, TrialSpec& spec) {
+                                    const v1::Exploit& exploit, const std::string& settings_json,
+                                    TrialSpec& spec) {
   absl::StatusOr<std::string> dir =
       MakeTrialDir(options_.work_dir, lease.study(), lease.trial_number(), lease.attempt());
   if (!dir.ok()) return dir.status();
@@ -466,13 +473,8 @@ absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease&
         absl::StrCat("cannot fetch the checkpoint of trial ", exploit.donor_trial(), " at step ",
                      exploit.donor_step(), ": ", fetched.error_message()));
   }
-  nlohmann::json params =
-      nlohmann::json::parse(exploit.params_json(), nullptr, /*allow_exceptions=*/false);
-  if (!params.is_object()) {
-    return absl::InvalidArgumentError(
-        "the coordinator sent exploit params that are not a JSON "
-        "object");
-  }
+  ASSIGN_OR_RETURN(std::string params_text, TrialParamsFile(settings_json, exploit.params()));
+  nlohmann::json params = nlohmann::json::parse(params_text);
   params["resume_from"] = checkpoint;
   spec.params_json = params.dump();
   spec.trial_dir = *dir;

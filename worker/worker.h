@@ -173,10 +173,12 @@ class Worker {
   void ShipCheckpoint(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
                       const std::string& trial_dir);
   // pbt: fetches the donor's checkpoint into a fresh trial directory and
-  // points `spec` (params with resume_from, trial_dir) at it. Returns the
+  // points `spec` (the exploit's params over `settings_json`, with
+  // resume_from, and trial_dir) at it. Returns the
   // failure to report when that is impossible.
   absl::Status PrepareExploit(const std::string& id, const v1::TrialLease& lease,
-                              const v1::Exploit& exploit, TrialSpec& spec);
+                              const v1::Exploit& exploit, const std::string& settings_json,
+                              TrialSpec& spec);
   void Complete(const std::string& id, const v1::TrialLease& lease, const TrialOutcome& outcome);
   // Hands the trial back unfinished (ReleaseTrial), once: if that fails the
   // lease simply expires.

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "server/coordinator/coordinator.h"
 #include "server/logic/clock.h"
+#include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 #include "server/storage/sqlite_study_store.h"
 
@@ -112,7 +113,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   Coordinator& c = **coordinator;
-  if (absl::Status created = c.CreateStudy(StudySpec(options)).status(); !created.ok()) {
+  absl::StatusOr<vernier::StudySpec> spec = vernier::StudySpecFromFile(StudySpec(options));
+  if (!spec.ok()) {
+    std::cerr << "coordinator-bench: " << spec.status() << "\n";
+    return 1;
+  }
+  if (absl::Status created = c.CreateStudy(*std::move(spec)).status(); !created.ok()) {
     std::cerr << "coordinator-bench: " << created << "\n";
     return 1;
   }

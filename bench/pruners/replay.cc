@@ -23,6 +23,7 @@
 #include "common/status_macros.h"
 #include "server/coordinator/coordinator.h"
 #include "server/logic/clock.h"
+#include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 
 namespace vernier::bench {
@@ -145,12 +146,12 @@ class Simulation {
     // The lease never runs out in simulated time: no worker is ever lost.
     CoordinatorOptions coordinator_options{absl::Hours(24 * 365 * 100), absl::Seconds(5)};
     ASSIGN_OR_RETURN(coordinator_, Coordinator::Create(&store_, &clock_, coordinator_options));
-    RETURN_IF_ERROR(
-        coordinator_->CreateStudy(StudyYaml(options_, ReplayOrder(n, options_.seed), max_trials))
-            .status());
+    const std::string yaml = StudyYaml(options_, ReplayOrder(n, options_.seed), max_trials);
+    ASSIGN_OR_RETURN(StudySpec spec, StudySpecFromFile(yaml));
+    RETURN_IF_ERROR(coordinator_->CreateStudy(std::move(spec), yaml).status());
     workers_.resize(options_.workers);
     for (SimWorker& worker : workers_) {
-      worker.id = coordinator_->RegisterWorker("sim", {"slot"}).worker_id;
+      worker.id = coordinator_->RegisterWorker("sim").worker_id;
     }
     for (size_t w = 0; w < workers_.size(); ++w) RETURN_IF_ERROR(StartNext(w));
     while (!events_.empty()) {
@@ -224,7 +225,8 @@ class Simulation {
     result.complete = complete_;
     result.pruned = pruned_;
     result.time = now_;
-    ASSIGN_OR_RETURN(std::vector<TrialRecord> best, coordinator_->BestTrials("replay", 1));
+    ASSIGN_OR_RETURN(TrialsView best_view, coordinator_->BestTrials("replay", 1));
+    const std::vector<TrialRecord>& best = best_view.trials;
     if (best.empty()) return absl::InternalError("no COMPLETE trial");
     result.best_value = best[0].final_metrics.at(options_.metric);
     auto test = best[0].final_metrics.find("test_accuracy");

@@ -20,6 +20,7 @@
 #include "server/logic/pareto.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
 
 namespace vernier {
 namespace {

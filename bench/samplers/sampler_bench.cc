@@ -34,6 +34,7 @@
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/tpe_sampler.h"
+#include "server/schema/study_schema.h"
 
 namespace vernier {
 namespace {
@@ -190,11 +191,10 @@ std::vector<double> RunStudy(const Problem& problem, const SamplerConfig& config
       "sampler: {", config.sampler_yaml, ", seed: ", seed, "}\ntrainer: {command: [/bin/true]}\n"));
   std::unique_ptr<Sampler> sampler = *MakeSampler(spec.sampler, spec.objective);
   if (config.exact_densities || config.tuning) {
-    TpeTuning tuning =
-        config.tuning.value_or(TpeTuning::Recommended(spec.sampler.tpe.multivariate));
+    const TpeSpec& tpe = *spec.sampler.get<TpeSpec>();
+    TpeTuning tuning = config.tuning.value_or(TpeTuning::Recommended(tpe.multivariate));
     if (config.exact_densities) tuning.peak_normalized_kernels = false;
-    sampler =
-        std::make_unique<TpeSampler>(spec.sampler.tpe, spec.sampler.seed, spec.objective, tuning);
+    sampler = std::make_unique<TpeSampler>(tpe, spec.sampler.seed, spec.objective, tuning);
   }
   std::vector<TrialRecord> trials;
   trials.reserve(budget);

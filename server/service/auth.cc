@@ -108,6 +108,8 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Ask, v1::AskRequest, v1::AskR
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Tell, v1::TellRequest, v1::TellResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Report, v1::ReportRequest, v1::ReportResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueTrial, v1::EnqueueTrialRequest, v1::Trial)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueFromStudy, v1::EnqueueFromStudyRequest,
+                    v1::EnqueueFromStudyResponse)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)

@@ -97,6 +97,9 @@ class AuthStudyService final : public v1::StudyService::Service {
                       v1::ReportResponse* response) override;
   grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
                             v1::Trial* response) override;
+  grpc::Status EnqueueFromStudy(grpc::ServerContext* context,
+                                const v1::EnqueueFromStudyRequest* request,
+                                v1::EnqueueFromStudyResponse* response) override;
 
  private:
   const Authorizer* const authorizer_;

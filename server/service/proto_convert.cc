@@ -3,6 +3,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/schema/study_schema.h"
 
 namespace vernier {
 namespace {
@@ -21,25 +23,6 @@ v1::StudyState ToProto(StudyState state) {
 
 int64_t UnixMillis(absl::Time time) {
   return time == absl::UnixEpoch() ? 0 : absl::ToUnixMillis(time);
-}
-
-v1::Objective ToProto(const ObjectiveSpec& objective) {
-  v1::Objective out;
-  out.set_metric(objective.metric);
-  out.set_goal(objective.goal == Goal::kMaximize ? v1::GOAL_MAXIMIZE : v1::GOAL_MINIMIZE);
-  return out;
-}
-
-void AddObjectivesAndConstraints(const StudyView& view, v1::Study& study) {
-  for (const ObjectiveSpec& objective : view.objectives) {
-    *study.add_objectives() = ToProto(objective);
-  }
-  for (const ConstraintSpec& constraint : view.constraints) {
-    v1::Constraint* out = study.add_constraints();
-    out->set_metric(constraint.metric);
-    if (constraint.min) out->set_min(*constraint.min);
-    if (constraint.max) out->set_max(*constraint.max);
-  }
 }
 
 }  // namespace
@@ -79,41 +62,34 @@ absl::StatusOr<TrialState> FromProto(v1::TrialState state) {
 }
 
 v1::Study ToProto(const StudyView& view) {
+  const StudySpec& spec = view.record.spec;
   v1::Study study;
   study.set_name(view.record.name);
-  study.set_spec_yaml(view.record.spec_yaml);
+  study.set_spec_yaml(view.record.source_text);
   study.set_state(ToProto(view.record.state));
   study.set_state_reason(view.record.state_reason);
-  study.mutable_objective()->set_metric(view.objective.metric);
-  study.mutable_objective()->set_goal(view.objective.goal == Goal::kMaximize ? v1::GOAL_MAXIMIZE
-                                                                             : v1::GOAL_MINIMIZE);
-  study.set_max_trials(view.max_trials);
+  *study.mutable_spec() = StudySpecToProto(spec);
+  *study.mutable_objective() = study.spec().objectives(0);
+  *study.mutable_objectives() = study.spec().objectives();
+  *study.mutable_constraints() = study.spec().constraints();
+  study.set_max_trials(spec.budget.max_trials);
   for (const auto& [state, count] : view.trial_counts) {
     if (count > 0) (*study.mutable_trial_counts())[std::string(TrialStateName(state))] = count;
   }
   study.set_create_time_unix_ms(UnixMillis(view.record.create_time));
   study.set_note(view.note);
-  AddObjectivesAndConstraints(view, study);
   return study;
 }
 
-v1::ParameterValue ToProto(const ParamValue& value) {
-  v1::ParameterValue out;
-  if (const auto* d = std::get_if<double>(&value)) {
-    out.set_double_value(*d);
-  } else if (const auto* i = std::get_if<int64_t>(&value)) {
-    out.set_int_value(*i);
-  } else {
-    out.set_string_value(std::get<std::string>(value));
-  }
-  return out;
+void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::ParameterValue>* out) {
+  for (const auto& [name, value] : params) (*out)[name] = ParamValueToProto(value);
 }
 
-v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
+v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives) {
   v1::Trial out;
   out.set_study(trial.study);
   out.set_number(trial.number);
-  for (const auto& [name, value] : trial.params) (*out.mutable_params())[name] = ToProto(value);
+  ToProto(trial.params, out.mutable_params());
   out.set_state(ToProto(trial.state));
   for (const Measurement& m : trial.intermediate) {
     v1::Measurement* proto = out.add_intermediate();
@@ -126,8 +102,14 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
   out.set_retries(trial.retries);
   out.set_start_time_unix_ms(UnixMillis(trial.start_time));
   out.set_end_time_unix_ms(UnixMillis(trial.end_time));
-  if (std::optional<double> value = ObjectiveValue(trial, objective)) {
-    out.set_objective_value(*value);
+  if (!objectives.empty()) {
+    if (std::optional<double> value = ObjectiveValue(trial, objectives.front())) {
+      out.set_objective_value(*value);
+    }
+  }
+  for (const ObjectiveSpec& objective : objectives) {
+    out.add_objective_values(
+        ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
   }
   out.set_origin(trial.origin);
   for (const ExploitRecord& exploit : trial.exploits) {
@@ -135,9 +117,7 @@ v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective) {
     proto->set_step(exploit.step);
     proto->set_donor_trial(exploit.donor);
     proto->set_donor_step(exploit.donor_step);
-    for (const auto& [name, value] : exploit.params_before) {
-      (*proto->mutable_params_before())[name] = ToProto(value);
-    }
+    ToProto(exploit.params_before, proto->mutable_params_before());
   }
   return out;
 }
@@ -165,29 +145,12 @@ absl::StatusOr<ParamMap> FromProto(
     const google::protobuf::Map<std::string, v1::ParameterValue>& params) {
   ParamMap out;
   for (const auto& [name, value] : params) {
-    switch (value.kind_case()) {
-      case v1::ParameterValue::kDoubleValue:
-        out[name] = value.double_value();
-        break;
-      case v1::ParameterValue::kIntValue:
-        out[name] = value.int_value();
-        break;
-      case v1::ParameterValue::kStringValue:
-        out[name] = value.string_value();
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("params.", name, ": no value"));
+    if (value.kind_case() == v1::ParameterValue::KIND_NOT_SET) {
+      return absl::InvalidArgumentError(absl::StrCat("params.", name, ": no value"));
     }
+    ASSIGN_OR_RETURN(out[name], ParamValueFromProto(value, absl::StrCat("params.", name)));
   }
   return out;
-}
-
-void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
-                        v1::Trial& out) {
-  for (const ObjectiveSpec& objective : objectives) {
-    out.add_objective_values(
-        ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
-  }
 }
 
 }  // namespace vernier

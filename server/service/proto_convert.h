@@ -1,8 +1,10 @@
-// Conversions between the coordinator's domain types and vernier.v1 protos.
-// Pure functions; thread-safe.
+// Conversions between the coordinator's domain types and vernier.v1 protos
+// (the study's spec itself converts in server/schema). Pure functions;
+// thread-safe.
 #ifndef VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 #define VERNIER_SERVER_SERVICE_PROTO_CONVERT_H_
 
+#include <string>
 #include <vector>
 
 #include "server/coordinator/coordinator.h"
@@ -12,8 +14,9 @@
 namespace vernier {
 
 v1::Study ToProto(const StudyView& view);
-v1::ParameterValue ToProto(const ParamValue& value);
-v1::Trial ToProto(const TrialRecord& trial, const ObjectiveSpec& objective);
+// A trial with its objective's value (objectives[0]) and every objective's
+// value in order (NaN where it reported none).
+v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives);
 v1::TrialState ToProto(TrialState state);
 v1::TrialLease ToProto(const LeaseKey& lease);
 LeaseKey FromProto(const v1::TrialLease& lease);
@@ -23,10 +26,8 @@ absl::StatusOr<TrialState> FromProto(v1::TrialState state);
 // A trial's parameters; INVALID_ARGUMENT naming a parameter without a value.
 absl::StatusOr<ParamMap> FromProto(
     const google::protobuf::Map<std::string, v1::ParameterValue>& params);
-// Appends the trial's value of each objective to out.objective_values (NaN
-// where it reported none).
-void AddObjectiveValues(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
-                        v1::Trial& out);
+// Parameters into a proto map.
+void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::ParameterValue>* out);
 
 }  // namespace vernier
 

@@ -69,9 +69,6 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   store_options.group_commit = options.group_commit;
   ASSIGN_OR_RETURN(runner->store_, SqliteStudyStore::Open(options.db_path, store_options));
   runner->clock_ = std::make_unique<RealClock>();
-  ASSIGN_OR_RETURN(
-      runner->coordinator_,
-      Coordinator::Create(runner->store_.get(), runner->clock_.get(), options.coordinator));
   // pbt checkpoints live beside the database; an in-memory database has none
   // (the checkpoint RPCs then answer FAILED_PRECONDITION).
   const std::string checkpoint_dir = !options.checkpoint_dir.empty() ? options.checkpoint_dir
@@ -80,12 +77,12 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
                                          : options.db_path + ".checkpoints";
   if (!checkpoint_dir.empty()) {
     ASSIGN_OR_RETURN(runner->checkpoints_, CheckpointStore::Open(checkpoint_dir));
-    ASSIGN_OR_RETURN(auto stored_checkpoints, runner->checkpoints_->List());
-    runner->coordinator_->RestoreCheckpoints(stored_checkpoints);
   }
+  ASSIGN_OR_RETURN(runner->coordinator_,
+                   Coordinator::Create(runner->store_.get(), runner->clock_.get(),
+                                       options.coordinator, runner->checkpoints_.get()));
   runner->study_service_ = std::make_unique<StudyServiceImpl>(runner->coordinator_.get());
-  runner->worker_service_ =
-      std::make_unique<WorkerServiceImpl>(runner->coordinator_.get(), runner->checkpoints_.get());
+  runner->worker_service_ = std::make_unique<WorkerServiceImpl>(runner->coordinator_.get());
   runner->authorizer_ = std::make_unique<Authorizer>(options.auth);
   runner->auth_study_service_ =
       std::make_unique<AuthStudyService>(runner->authorizer_.get(), runner->study_service_.get());

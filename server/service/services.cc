@@ -1,12 +1,12 @@
 #include "server/service/services.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/schema/study_schema.h"
 #include "server/service/grpc_status.h"
 #include "server/service/proto_convert.h"
 
@@ -17,18 +17,22 @@ grpc::Status MissingField(absl::string_view field) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": missing"));
 }
 
-// Converts trial records for a response; needs the study's objective.
+// Adds the trials of `view` to a response's `trials`.
 template <typename Response>
-grpc::Status AddTrials(Coordinator* coordinator, const std::string& study,
-                       const std::vector<TrialRecord>& trials, Response* response) {
-  absl::StatusOr<StudyView> view = coordinator->GetStudy(study);
-  if (!view.ok()) return ToGrpcStatus(view.status());
-  for (const TrialRecord& trial : trials) {
-    v1::Trial* out = response->add_trials();
-    *out = ToProto(trial, view->objective);
-    AddObjectiveValues(trial, view->objectives, *out);
+void AddTrials(const TrialsView& view, Response* response) {
+  for (const TrialRecord& trial : view.trials) {
+    *response->add_trials() = ToProto(trial, view.objectives);
   }
-  return grpc::Status::OK;
+}
+
+// The spec of a CreateStudy request: the typed one, else the study file's
+// text converted once, here. Not yet validated: the coordinator does that.
+absl::StatusOr<StudySpec> RequestedSpec(const v1::CreateStudyRequest& request) {
+  if (request.has_spec()) return StudySpecFromRequest(request.spec());
+  if (request.spec_yaml().empty()) {
+    return absl::InvalidArgumentError("spec_yaml: missing (or give spec)");
+  }
+  return StudySpecFromFile(request.spec_yaml());
 }
 
 // Waits, as the RPC returns, until every store write made before then (its
@@ -52,8 +56,10 @@ grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
                                            const v1::CreateStudyRequest* request,
                                            v1::Study* response) {
   DurableOnReturn durable(coordinator_);
-  if (request->spec_yaml().empty()) return MissingField("spec_yaml");
-  absl::StatusOr<StudyView> view = coordinator_->CreateStudy(request->spec_yaml());
+  absl::StatusOr<StudySpec> spec = RequestedSpec(*request);
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  absl::StatusOr<StudyView> view =
+      coordinator_->CreateStudy(*std::move(spec), request->spec_yaml());
   if (!view.ok()) return ToGrpcStatus(view.status());
   *response = ToProto(*view);
   return grpc::Status::OK;
@@ -89,19 +95,20 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* response) {
   DurableOnReturn durable(coordinator_);
-  absl::StatusOr<std::vector<TrialRecord>> trials = coordinator_->ListTrials(request->study());
+  absl::StatusOr<TrialsView> trials = coordinator_->ListTrials(request->study());
   if (!trials.ok()) return ToGrpcStatus(trials.status());
-  return AddTrials(coordinator_, request->study(), *trials, response);
+  AddTrials(*trials, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status StudyServiceImpl::GetBestTrials(grpc::ServerContext*,
                                              const v1::GetBestTrialsRequest* request,
                                              v1::GetBestTrialsResponse* response) {
   DurableOnReturn durable(coordinator_);
-  absl::StatusOr<std::vector<TrialRecord>> trials =
-      coordinator_->BestTrials(request->study(), request->count());
+  absl::StatusOr<TrialsView> trials = coordinator_->BestTrials(request->study(), request->count());
   if (!trials.ok()) return ToGrpcStatus(trials.status());
-  return AddTrials(coordinator_, request->study(), *trials, response);
+  AddTrials(*trials, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status StudyServiceImpl::BackupDatabase(grpc::ServerContext*,
@@ -122,11 +129,23 @@ grpc::Status StudyServiceImpl::EnqueueTrial(grpc::ServerContext*,
   if (request->study().empty()) return MissingField("study");
   absl::StatusOr<ParamMap> params = FromProto(request->params());
   if (!params.ok()) return ToGrpcStatus(params.status());
-  absl::StatusOr<TrialRecord> trial = coordinator_->EnqueueTrial(request->study(), *params);
+  absl::StatusOr<TrialView> trial = coordinator_->EnqueueTrial(request->study(), *params);
   if (!trial.ok()) return ToGrpcStatus(trial.status());
-  absl::StatusOr<StudyView> view = coordinator_->GetStudy(request->study());
-  if (!view.ok()) return ToGrpcStatus(view.status());
-  *response = ToProto(*trial, view->objective);
+  *response = ToProto(trial->trial, trial->objectives);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::EnqueueFromStudy(grpc::ServerContext*,
+                                                const v1::EnqueueFromStudyRequest* request,
+                                                v1::EnqueueFromStudyResponse* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  if (request->from_study().empty()) return MissingField("from_study");
+  absl::StatusOr<EnqueuedFromStudy> enqueued =
+      coordinator_->EnqueueFromStudy(request->study(), request->from_study(), request->top());
+  if (!enqueued.ok()) return ToGrpcStatus(enqueued.status());
+  AddTrials(enqueued->enqueued, response);
+  for (const std::string& skipped : enqueued->skipped) response->add_skipped(skipped);
   return grpc::Status::OK;
 }
 
@@ -134,8 +153,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
   DurableOnReturn durable(coordinator_);
-  std::vector<std::string> slots(request->slots().begin(), request->slots().end());
-  WorkerRegistration registration = coordinator_->RegisterWorker(request->name(), slots);
+  WorkerRegistration registration = coordinator_->RegisterWorker(request->name());
   response->set_worker_id(registration.worker_id);
   response->set_lease_seconds(absl::ToDoubleSeconds(registration.lease));
   response->set_heartbeat_seconds(absl::ToDoubleSeconds(registration.heartbeat));
@@ -153,10 +171,8 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
   if (!assignment->has_value()) return grpc::Status::OK;
   const Assignment& a = **assignment;
   *response->mutable_lease() = ToProto(a.lease);
-  absl::StatusOr<StudyView> view = coordinator_->GetStudy(a.lease.study);
-  if (!view.ok()) return ToGrpcStatus(view.status());
-  *response->mutable_trial() = ToProto(a.trial, view->objective);
-  response->set_params_json(a.params_json);
+  *response->mutable_trial() = ToProto(a.trial, a.objectives);
+  response->set_settings_json(a.settings.dump());
   for (const std::string& arg : a.command) response->add_command(arg);
   response->set_time_limit_seconds(absl::ToDoubleSeconds(a.time_limit));
   response->set_stop_grace_seconds(absl::ToDoubleSeconds(a.stop_grace));
@@ -180,7 +196,7 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
     response->set_action(v1::TRIAL_ACTION_EXPLOIT);
     response->mutable_exploit()->set_donor_trial(exploit.donor);
     response->mutable_exploit()->set_donor_step(exploit.donor_step);
-    response->mutable_exploit()->set_params_json(exploit.params_json);
+    ToProto(exploit.params, response->mutable_exploit()->mutable_params());
   }
   return grpc::Status::OK;
 }
@@ -223,7 +239,7 @@ grpc::Status StudyServiceImpl::Ask(grpc::ServerContext*, const v1::AskRequest* r
   if (request->study().empty()) return MissingField("study");
   absl::StatusOr<TrialView> asked = coordinator_->Ask(request->study());
   if (!asked.ok()) return ToGrpcStatus(asked.status());
-  *response->mutable_trial() = ToProto(asked->trial, asked->objective);
+  *response->mutable_trial() = ToProto(asked->trial, asked->objectives);
   return grpc::Status::OK;
 }
 
@@ -244,7 +260,7 @@ grpc::Status StudyServiceImpl::Tell(grpc::ServerContext*, const v1::TellRequest*
   absl::StatusOr<TrialView> told = coordinator_->Tell(
       request->study(), request->trial_number(), *state, value, metrics, request->failure_reason());
   if (!told.ok()) return ToGrpcStatus(told.status());
-  *response->mutable_trial() = ToProto(told->trial, told->objective);
+  *response->mutable_trial() = ToProto(told->trial, told->objectives);
   return grpc::Status::OK;
 }
 
@@ -261,89 +277,54 @@ grpc::Status StudyServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequ
       request->study(), request->trial_number(), value, std::move(measurement));
   if (!reported.ok()) return ToGrpcStatus(reported.status());
   response->set_should_prune(reported->should_prune);
-  *response->mutable_trial() = ToProto(reported->view.trial, reported->view.objective);
+  *response->mutable_trial() = ToProto(reported->view.trial, reported->view.objectives);
   return grpc::Status::OK;
 }
 
 grpc::Status WorkerServiceImpl::UploadCheckpoint(
     grpc::ServerContext*, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
     v1::UploadCheckpointResponse* response) {
-  if (checkpoints_ == nullptr) {
-    return ToGrpcStatus(absl::FailedPreconditionError("this server keeps no checkpoints"));
-  }
   v1::UploadCheckpointRequest first;
   if (!reader->Read(&first)) return MissingField("lease");
   if (!first.has_lease()) return MissingField("lease");
   const LeaseKey lease = FromProto(first.lease());
-  if (first.step() < 0) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", first.step())));
-  }
-  absl::StatusOr<std::unique_ptr<CheckpointStore::Writer>> writer =
-      checkpoints_->StartWrite(lease.study, lease.trial_number, first.step());
-  if (!writer.ok()) return ToGrpcStatus(writer.status());
+  absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> upload =
+      coordinator_->StartCheckpointUpload(first.worker_id(), lease, first.step());
+  if (!upload.ok()) return ToGrpcStatus(upload.status());
   v1::UploadCheckpointRequest message = first;
   do {
-    const bool same =
-        (message.worker_id().empty() || message.worker_id() == first.worker_id()) &&
-        (!message.has_lease() || FromProto(message.lease()).study == lease.study) &&
-        (!message.has_lease() || (message.lease().trial_number() == lease.trial_number &&
-                                  message.lease().attempt() == lease.attempt)) &&
-        (message.step() == 0 || message.step() == first.step());
+    const bool same = (message.worker_id().empty() || message.worker_id() == first.worker_id()) &&
+                      (!message.has_lease() || FromProto(message.lease()) == lease) &&
+                      (message.step() == 0 || message.step() == first.step());
     if (!same) {
       return ToGrpcStatus(absl::InvalidArgumentError(
           "worker_id, lease and step must be those of the stream's first message"));
     }
     if (message.chunk().file().empty() && message.chunk().data().empty()) continue;  // A header.
-    absl::Status appended = (*writer)->Append(message.chunk().file(), message.chunk().data());
+    absl::Status appended = (*upload)->Append(message.chunk().file(), message.chunk().data());
     if (!appended.ok()) return ToGrpcStatus(appended);
   } while (reader->Read(&message));
-  CheckpointStore::Writer& w = **writer;
-  absl::Status added = coordinator_->AddCheckpoint(first.worker_id(), lease, first.step(),
-                                                   [&w] { return w.Commit(); });
-  if (!added.ok()) return ToGrpcStatus(added);
-  response->set_bytes(w.bytes());
+  absl::Status committed = (*upload)->Commit();
+  if (!committed.ok()) return ToGrpcStatus(committed);
+  response->set_bytes((*upload)->bytes());
   return grpc::Status::OK;
 }
 
 grpc::Status WorkerServiceImpl::DownloadCheckpoint(
     grpc::ServerContext* context, const v1::DownloadCheckpointRequest* request,
     grpc::ServerWriter<v1::CheckpointChunk>* writer) {
-  if (checkpoints_ == nullptr) {
-    return ToGrpcStatus(absl::FailedPreconditionError("this server keeps no checkpoints"));
-  }
   if (!request->has_lease()) return MissingField("lease");
-  const LeaseKey lease = FromProto(request->lease());
-  absl::Status allowed = coordinator_->CheckCheckpointDownload(
-      request->worker_id(), lease, request->donor_trial(), request->donor_step());
-  if (!allowed.ok()) return ToGrpcStatus(allowed);
-  absl::StatusOr<std::vector<std::string>> files =
-      checkpoints_->Files(lease.study, request->donor_trial(), request->donor_step());
-  if (!files.ok()) return ToGrpcStatus(files.status());
-  std::string buffer(kMaxCheckpointChunkBytes, '\0');
-  for (const std::string& path : *files) {
-    std::FILE* in = std::fopen(path.c_str(), "rb");
-    if (in == nullptr) {
-      return ToGrpcStatus(absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno))));
-    }
-    const std::string name = std::filesystem::path(path).filename().string();
-    bool sent_any = false;
-    while (true) {
-      const size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
-      if (n == 0 && sent_any) break;
-      v1::CheckpointChunk chunk;
-      chunk.set_file(name);
-      chunk.set_data(buffer.data(), n);
-      sent_any = true;
-      if (context->IsCancelled() || !writer->Write(chunk)) {
-        std::fclose(in);
-        return grpc::Status(grpc::StatusCode::CANCELLED, "the worker went away");
-      }
-      if (n < buffer.size()) break;
-    }
-    std::fclose(in);
-  }
-  return grpc::Status::OK;
+  const absl::Status sent = coordinator_->DownloadCheckpoint(
+      request->worker_id(), FromProto(request->lease()), request->donor_trial(),
+      request->donor_step(), [context, writer](absl::string_view file, absl::string_view data) {
+        v1::CheckpointChunk chunk;
+        chunk.set_file(std::string(file));
+        chunk.set_data(std::string(data));
+        return !context->IsCancelled() && writer->Write(chunk);
+      });
+  if (absl::IsCancelled(sent))
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the worker went away");
+  return ToGrpcStatus(sent);
 }
 
 }  // namespace vernier

@@ -1,6 +1,6 @@
 // The gRPC services of vernier-server. Thin by design: each method converts
-// the request to domain types, calls the Coordinator and converts the answer.
-// No SQL, sampling or state-machine code lives here.
+// the request to domain types, calls the Coordinator once and converts the
+// answer. No SQL, sampling, state-machine code or file I/O lives here.
 //
 // Thread-safety: thread-safe (the Coordinator is); the Coordinator must
 // outlive the services.
@@ -8,7 +8,6 @@
 #define VERNIER_SERVER_SERVICE_SERVICES_H_
 
 #include "server/coordinator/coordinator.h"
-#include "server/storage/checkpoint_store.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -41,6 +40,9 @@ class StudyServiceImpl final : public v1::StudyService::Service {
                       v1::ReportResponse* response) override;
   grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
                             v1::Trial* response) override;
+  grpc::Status EnqueueFromStudy(grpc::ServerContext* context,
+                                const v1::EnqueueFromStudyRequest* request,
+                                v1::EnqueueFromStudyResponse* response) override;
 
  private:
   Coordinator* const coordinator_;
@@ -48,10 +50,9 @@ class StudyServiceImpl final : public v1::StudyService::Service {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  // `checkpoints` may be null: the checkpoint RPCs then answer
-  // FAILED_PRECONDITION (a pbt study needs them).
-  explicit WorkerServiceImpl(Coordinator* coordinator, CheckpointStore* checkpoints = nullptr)
-      : coordinator_(coordinator), checkpoints_(checkpoints) {}
+  // The checkpoint RPCs answer FAILED_PRECONDITION when the coordinator
+  // keeps no checkpoints (a pbt study needs them).
+  explicit WorkerServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -76,7 +77,6 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   Coordinator* const coordinator_;
-  CheckpointStore* const checkpoints_;
 };
 
 }  // namespace vernier

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
 #include "server/service/server_runner.h"
 #include "tests/security/security_test_util.h"
 #include "vernier/v1/study_service.grpc.pb.h"

@@ -109,7 +109,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     lease->set_study("study");
     lease->set_trial_number(plan.number);
     lease->set_attempt(1);
-    response->set_params_json(absl::StrCat(R"({"trial": )", plan.number, "}"));
+    (*response->mutable_trial()->mutable_params())["trial"].set_int_value(plan.number);
     for (const std::string& arg : plan.command) response->add_command(arg);
     response->set_time_limit_seconds(plan.time_limit_seconds);
     response->set_stop_grace_seconds(5);

@@ -92,7 +92,7 @@ TEST_F(EnqueueServiceTest, EnqueuedTrialIsConvertedStoredAndLeasedFirst) {
   v1::AcquireTrialResponse acquired = Acquire();
   ASSERT_TRUE(acquired.has_lease());
   EXPECT_EQ(acquired.lease().trial_number(), 0);
-  EXPECT_THAT(acquired.params_json(), HasSubstr("\"x\":1.0"));
+  EXPECT_EQ(acquired.trial().params().at("x").double_value(), 1.0);
 }
 
 TEST_F(EnqueueServiceTest, ErrorsHaveTheRightCodesAndNameTheProblem) {
