@@ -22,8 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "server/coordinator/coordinator.h"
-#include "server/logic/clock.h"
 #include "server/storage/memory_study_store.h"
 #include "server/storage/sqlite_study_store.h"
 

@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/logic/clock.h"
+#include "common/clock.h"
 #include "server/logic/pbt.h"
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"

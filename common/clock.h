@@ -2,8 +2,8 @@
 // tested without sleeping.
 //
 // Thread-safety: implementations are thread-safe.
-#ifndef VERNIER_SERVER_LOGIC_CLOCK_H_
-#define VERNIER_SERVER_LOGIC_CLOCK_H_
+#ifndef VERNIER_COMMON_CLOCK_H_
+#define VERNIER_COMMON_CLOCK_H_
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -42,4 +42,4 @@ class FakeClock : public Clock {
 
 }  // namespace vernier
 
-#endif  // VERNIER_SERVER_LOGIC_CLOCK_H_
+#endif  // VERNIER_COMMON_CLOCK_H_
