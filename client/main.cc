@@ -15,12 +15,12 @@
 
 #include "CLI/CLI.hpp"
 #include "client/ask_tell.h"
-#include "client/channel.h"
-#include "client/channel_flags.h"
 #include "client/commands.h"
 #include "client/embedded_run.h"
 #include "client/enqueue.h"
 #include "client/export.h"
+#include "common/channel.h"
+#include "common/channel_flags.h"
 
 namespace {
 

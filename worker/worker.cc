@@ -100,7 +100,10 @@ TrialOutcome WorkerFailure(absl::string_view what, const absl::Status& status) {
 
 Worker::Worker(WorkerOptions options, v1::WorkerService::StubInterface* stub,
                TrialLauncher* launcher)
-    : options_(std::move(options)), stub_(stub), launcher_(launcher) {}
+    : options_(std::move(options)),
+      stub_(stub),
+      launcher_(launcher),
+      clock_(options_.clock != nullptr ? options_.clock : &real_clock_) {}
 
 Worker::~Worker() = default;
 
@@ -115,14 +118,9 @@ void Worker::Log(absl::string_view line) const {
     return;
   }
   const std::string text =
-      absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone()),
+      absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%E3S", clock_->Now(), absl::LocalTimeZone()),
                    " vernier-worker: ", line, "\n");
   std::fwrite(text.data(), 1, text.size(), stderr);
-}
-
-bool Worker::ShuttingDown() const {
-  absl::MutexLock lock(&mu_);
-  return shutdown_;
 }
 
 bool Worker::Stopping() const {
@@ -132,23 +130,39 @@ bool Worker::Stopping() const {
 
 bool Worker::SleepUnlessShutdown(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&shutdown_), d);
+  clock_->AwaitWithTimeout(&mu_, absl::Condition(&shutdown_), d);
   return shutdown_;
+}
+
+bool Worker::SleepUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  clock_->AwaitWithTimeout(
+      &mu_,
+      absl::Condition(
+          +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->shutdown_ || w->draining_; },
+          this),
+      d);
+  return shutdown_ || draining_;
+}
+
+bool Worker::ShutdownGraceOver() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_ && clock_->Now() - shutdown_time_ > options_.shutdown_complete_timeout;
 }
 
 void Worker::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return;
   shutdown_ = true;
-  shutdown_time_ = absl::Now();
-  for (auto& [slot, trial] : active_) {
-    if (trial.process != nullptr) trial.process->Stop();
-  }
+  shutdown_time_ = clock_->Now();
+  for (auto& [slot, trial] : active_) ApplyLocked(trial, TrialEvent::kShutdown);
 }
 
 void Worker::Drain() {
   absl::MutexLock lock(&mu_);
+  if (draining_) return;
   draining_ = true;
+  for (auto& [slot, trial] : active_) ApplyLocked(trial, TrialEvent::kDrainBegun);
 }
 
 void Worker::DrainLoop() {
@@ -160,19 +174,40 @@ void Worker::DrainLoop() {
   Log(absl::StrCat("draining: no new trials; waiting up to ",
                    absl::FormatDuration(options_.drain_timeout), " for ", active_.size(),
                    " running trial(s)"));
-  mu_.AwaitWithTimeout(absl::Condition(
-                           +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                             return w->active_.empty() || w->shutdown_;
-                           },
-                           this),
-                       options_.drain_timeout);
+  clock_->AwaitWithTimeout(&mu_,
+                           absl::Condition(
+                               +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                 return w->active_.empty() || w->shutdown_;
+                               },
+                               this),
+                           options_.drain_timeout);
   if (shutdown_) return;
   for (auto& [slot, trial] : active_) {
-    if (trial.lease_lost || trial.pruned) continue;
-    Log(absl::StrCat("trial ", Describe(trial.lease), ": drain time is up; stopping it"));
-    trial.released = true;
-    if (trial.process != nullptr) trial.process->Stop();
+    const StopReason before = trial.lifecycle.reason;
+    ApplyLocked(trial, TrialEvent::kDrainTimeUp);
+    if (before != StopReason::kHandBack && trial.lifecycle.reason == StopReason::kHandBack) {
+      Log(absl::StrCat("trial ", Describe(trial.lease), ": drain time is up; stopping it"));
+    }
   }
+}
+
+TrialAction Worker::Apply(size_t slot_index, TrialEvent event) {
+  absl::MutexLock lock(&mu_);
+  return ApplyLocked(active_[slot_index], event);
+}
+
+TrialAction Worker::ApplyLocked(ActiveTrial& trial, TrialEvent event) {
+  const TrialTransition transition = NextTrialState(trial.lifecycle, event);
+  trial.lifecycle = transition.next;
+  if (transition.action != TrialAction::kStopProcess) return transition.action;
+  if (trial.process != nullptr) trial.process->Stop();
+  return TrialAction::kNone;
+}
+
+bool Worker::Relaying(size_t slot_index) const {
+  absl::MutexLock lock(&mu_);
+  const auto it = active_.find(slot_index);
+  return it != active_.end() && RelaysReports(it->second.lifecycle);
 }
 
 absl::Duration Worker::HeartbeatInterval() const {
@@ -190,7 +225,7 @@ grpc::Status Worker::Register() {
   while (true) {
     v1::RegisterWorkerResponse response;
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    SetDeadline(&context, options_.rpc_timeout);
     const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
     if (status.ok()) {
       const absl::Duration lease = PositiveSeconds(response.lease_seconds(), absl::ZeroDuration());
@@ -208,7 +243,7 @@ grpc::Status Worker::Register() {
       Log(absl::StrCat("cannot register yet (", Describe(status), "); retrying"));
       logged = true;
     }
-    if (SleepUnlessShutdown(backoff.Next()) || Stopping()) return status;
+    if (SleepUnlessStopping(backoff.Next())) return status;
   }
 }
 
@@ -226,7 +261,7 @@ grpc::Status Worker::Call(absl::string_view what, Retry retry, const Rpc& rpc) {
   bool logged = false;
   while (true) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    SetDeadline(&context, options_.rpc_timeout);
     const grpc::Status status = rpc(&context);
     if (!IsTransient(status) || retry == Retry::kOnce) {
       if (logged) Log(absl::StrCat(what, ": the coordinator answers again"));
@@ -241,14 +276,15 @@ grpc::Status Worker::Call(absl::string_view what, Retry retry, const Rpc& rpc) {
       if (SleepUnlessShutdown(pause)) return status;
       continue;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      if (shutdown_ && absl::Now() - shutdown_time_ > options_.shutdown_complete_timeout) {
-        return status;
-      }
-    }
-    absl::SleepFor(pause);
+    if (ShutdownGraceOver()) return status;
+    clock_->SleepFor(pause);
   }
+}
+
+// gRPC measures deadlines on the wall clock, whatever clock the worker waits
+// on, so a fake clock never makes a call time out.
+void Worker::SetDeadline(grpc::ClientContext* context, absl::Duration timeout) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
 absl::Status Worker::Run() {
@@ -297,7 +333,7 @@ void Worker::SlotLoop(size_t slot_index) {
     }
     failing = !status.ok();
     if (!status.ok() || !response.has_lease()) {
-      SleepUnlessShutdown(idle.Next());
+      SleepUnlessStopping(idle.Next());
       continue;
     }
     idle.Reset();
@@ -310,131 +346,129 @@ void Worker::RunTrial(size_t slot_index, const std::string& id,
   const v1::TrialLease& lease = acquired.lease();
   {
     absl::MutexLock lock(&mu_);
-    active_[slot_index] = ActiveTrial{lease, id, nullptr, false, false, false};
+    ActiveTrial& trial = active_[slot_index];
+    trial = ActiveTrial{lease, id, nullptr, TrialLifecycle()};
+    // What the other threads said before the trial was in active_.
+    if (shutdown_) ApplyLocked(trial, TrialEvent::kShutdown);
+    if (draining_) ApplyLocked(trial, TrialEvent::kDrainBegun);
   }
-  Disposition disposition = Disposition::kReport;
-  const TrialOutcome outcome = StartAndFollow(slot_index, id, acquired, &disposition);
+  const TrialEnd end = FollowTrial(slot_index, id, acquired);
+  StopReason reason = StopReason::kNone;
   {
     absl::MutexLock lock(&mu_);
-    if (active_[slot_index].lease_lost) disposition = Disposition::kDrop;
+    reason = active_[slot_index].lifecycle.reason;
     active_.erase(slot_index);
   }
-  switch (disposition) {
-    case Disposition::kDrop:
-      Log(absl::StrCat("trial ", Describe(lease), ": dropped, its lease is gone"));
+  switch (end.action) {
+    case TrialAction::kCompleteWithExit:
+    case TrialAction::kCompletePruned:
+    case TrialAction::kCompleteFailed:
+      Complete(id, lease, end.outcome);
       return;
-    case Disposition::kRelease:
+    case TrialAction::kRelease:
       Release(id, lease);
       return;
-    case Disposition::kReport:
-      Complete(id, lease, outcome);
+    case TrialAction::kDrop:
+    default:  // Only end actions come out of FollowTrial.
+      Log(absl::StrCat("trial ", Describe(lease),
+                       reason == StopReason::kShutdown ? ": left behind by the shutdown; its "
+                                                         "lease will expire"
+                                                       : ": dropped, its lease is gone"));
       return;
   }
 }
 
-TrialOutcome Worker::StartAndFollow(size_t slot_index, const std::string& id,
-                                    const v1::AcquireTrialResponse& acquired,
-                                    Disposition* disposition) {
+Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
+                                     const v1::AcquireTrialResponse& acquired) {
+  absl::StatusOr<TrialSpec> spec = MakeSpec(slot_index, acquired);
+  if (!spec.ok()) {
+    return StartFailed(slot_index, "the worker cannot create the trial directory", spec.status());
+  }
+  absl::StatusOr<std::string> params =
+      TrialParamsFile(acquired.settings_json(), acquired.trial().params());
+  if (!params.ok()) return StartFailed(slot_index, "the trial's parameters", params.status());
+  spec->params_json = *std::move(params);
+  TrialAction action = Apply(slot_index, TrialEvent::kPrepared);
+  TrialExit exit;
+  // One pass per process: a pbt exploit stops the process and starts the
+  // trial program again, in the same lease, from another trial's checkpoint.
+  while (action == TrialAction::kStart) {
+    absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(*spec);
+    if (!started.ok()) return StartFailed(slot_index, "cannot start the trial", started.status());
+    Log(absl::StrCat("trial ", Describe(acquired.lease()), ": started on ",
+                     options_.slots[slot_index].name, " in ", spec->trial_dir));
+    std::optional<v1::Exploit> exploit;
+    action = FollowProcess(slot_index, id, acquired, *spec, *std::move(started), &exit, &exploit);
+    if (action != TrialAction::kRestart) break;
+    if (!exploit.has_value()) {  // kRestart comes only with an EXPLOIT answer.
+      return StartFailed(slot_index, "pbt exploit", absl::InternalError("no exploit to follow"));
+    }
+    const absl::Status prepared =
+        PrepareExploit(id, acquired.lease(), *exploit, acquired.settings_json(), *spec);
+    if (!prepared.ok()) return StartFailed(slot_index, "pbt exploit", prepared);
+    action = Apply(slot_index, TrialEvent::kPrepared);
+  }
+  switch (action) {
+    case TrialAction::kCompleteWithExit:
+      return {action, DecideOutcome(exit, spec->time_limit)};
+    case TrialAction::kCompletePruned:
+      return {action, {OutcomeState::kPruned, {}, ""}};
+    default:
+      return {action, {}};
+  }
+}
+
+absl::StatusOr<TrialSpec> Worker::MakeSpec(size_t slot_index,
+                                           const v1::AcquireTrialResponse& acquired) const {
   const v1::TrialLease& lease = acquired.lease();
-  const Slot& slot = options_.slots[slot_index];
   absl::StatusOr<std::string> dir =
       MakeTrialDir(options_.work_dir, lease.study(), lease.trial_number(), lease.attempt());
-  if (!dir.ok()) return WorkerFailure("the worker cannot create the trial directory", dir.status());
+  if (!dir.ok()) return dir.status();
   TrialSpec spec;
   spec.argv.assign(acquired.command().begin(), acquired.command().end());
   if (spec.argv.empty()) spec.argv.push_back(options_.trainer_path);
   spec.study = lease.study();
   spec.trial_number = lease.trial_number();
-  absl::StatusOr<std::string> params =
-      TrialParamsFile(acquired.settings_json(), acquired.trial().params());
-  if (!params.ok()) return WorkerFailure("the trial's parameters", params.status());
-  spec.params_json = *std::move(params);
   spec.trial_dir = *dir;
-  spec.env = slot.env;
+  spec.env = options_.slots[slot_index].env;
   spec.time_limit = PositiveSeconds(acquired.time_limit_seconds(), absl::ZeroDuration());
   spec.stop_grace = PositiveSeconds(acquired.stop_grace_seconds(), options_.default_stop_grace);
+  return spec;
+}
 
-  if (Stopping()) {  // Hand it back rather than start what must stop.
-    *disposition = ShuttingDown() ? Disposition::kDrop : Disposition::kRelease;
-    return {};
+TrialAction Worker::FollowProcess(size_t slot_index, const std::string& id,
+                                  const v1::AcquireTrialResponse& acquired, const TrialSpec& spec,
+                                  std::unique_ptr<TrialProcess> process, TrialExit* exit,
+                                  std::optional<v1::Exploit>* exploit) {
+  const v1::TrialLease& lease = acquired.lease();
+  {
+    absl::MutexLock lock(&mu_);
+    ActiveTrial& trial = active_[slot_index];
+    trial.process = process.get();
+    ApplyLocked(trial, TrialEvent::kStarted);  // Stops it if a stop came meanwhile.
   }
-  // One pass per process: a pbt exploit stops the process and starts the
-  // trial program again, in the same lease, from another trial's checkpoint.
-  while (true) {
-    absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(spec);
-    if (!started.ok()) return WorkerFailure("cannot start the trial", started.status());
-    std::unique_ptr<TrialProcess> process = *std::move(started);
-    Log(absl::StrCat("trial ", Describe(lease), ": started on ", slot.name, " in ",
-                     spec.trial_dir));
-    {
-      absl::MutexLock lock(&mu_);
-      active_[slot_index].process = process.get();
-      // Shutdown() or a lost lease may have come while it started.
-      if (shutdown_ || active_[slot_index].lease_lost || active_[slot_index].released) {
-        process->Stop();
-      }
-    }
-
-    bool pruned = false;
-    bool relaying = true;
-    std::optional<v1::Exploit> exploit;
-    while (std::optional<TrialReport> report = process->NextReport()) {
-      if (!relaying) continue;  // Drain what a stopping trial still writes.
-      if (report->is_checkpoint()) {
-        if (acquired.upload_checkpoints()) ShipCheckpoint(id, lease, *report, spec.trial_dir);
-        continue;
-      }
-      v1::Exploit answer;
-      switch (Relay(id, lease, *report, &answer)) {
-        case ReportVerdict::kContinue:
-          continue;
-        case ReportVerdict::kStop: {
-          pruned = true;
-          absl::MutexLock lock(&mu_);
-          active_[slot_index].pruned = true;
-          break;
-        }
-        case ReportVerdict::kExploit:
-          exploit = std::move(answer);
-          break;
-        case ReportVerdict::kLeaseLost:
-          *disposition = Disposition::kDrop;
-          break;
-        case ReportVerdict::kShuttingDown:
-          break;
-      }
-      relaying = false;
-      process->Stop();
-    }
-    const TrialExit exit = process->Wait();
-    bool restart = false;
-    {
-      absl::MutexLock lock(&mu_);
-      active_[slot_index].process = nullptr;
-      const ActiveTrial& active = active_[slot_index];
-      restart = exploit.has_value() && !shutdown_ && !active.lease_lost && !active.released &&
-                *disposition == Disposition::kReport;
-      // Stopped by Shutdown() or the end of a drain rather than by its own
-      // doing: let the lease expire, or hand it back.
-      if (!restart && exit.stop_requested && !pruned && *disposition == Disposition::kReport) {
-        if (shutdown_) {
-          *disposition = Disposition::kDrop;
-        } else if (active.released) {
-          *disposition = Disposition::kRelease;
-        }
-      }
-    }
-    if (restart) {
-      const absl::Status prepared =
-          PrepareExploit(id, lease, *exploit, acquired.settings_json(), spec);
-      if (!prepared.ok()) return WorkerFailure("pbt exploit", prepared);
+  while (std::optional<TrialReport> report = process->NextReport()) {
+    if (!Relaying(slot_index)) continue;  // Drain what a stopping trial still writes.
+    if (report->is_checkpoint()) {
+      if (acquired.upload_checkpoints()) ShipCheckpoint(id, lease, *report, spec.trial_dir);
       continue;
     }
-    // The coordinator's STOP decides the state even if the trial ended on its
-    // own meanwhile: the contract is PRUNED after STOP.
-    if (pruned) return {OutcomeState::kPruned, {}, ""};
-    return DecideOutcome(exit, spec.time_limit);
+    v1::Exploit answer;
+    const TrialEvent verdict = Relay(id, lease, *report, &answer);
+    if (verdict == TrialEvent::kReportExploit) *exploit = std::move(answer);
+    Apply(slot_index, verdict);
   }
+  *exit = process->Wait();
+  absl::MutexLock lock(&mu_);
+  ActiveTrial& trial = active_[slot_index];
+  trial.process = nullptr;
+  return ApplyLocked(trial,
+                     exit->stop_requested ? TrialEvent::kExitedAfterStop : TrialEvent::kExited);
+}
+
+Worker::TrialEnd Worker::StartFailed(size_t slot_index, absl::string_view what,
+                                     const absl::Status& status) {
+  return {Apply(slot_index, TrialEvent::kStartFailed), WorkerFailure(what, status)};
 }
 
 void Worker::ShipCheckpoint(const std::string& id, const v1::TrialLease& lease,
@@ -483,8 +517,8 @@ absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease&
   return absl::OkStatus();
 }
 
-Worker::ReportVerdict Worker::Relay(const std::string& id, const v1::TrialLease& lease,
-                                    const TrialReport& report, v1::Exploit* exploit) {
+TrialEvent Worker::Relay(const std::string& id, const v1::TrialLease& lease,
+                         const TrialReport& report, v1::Exploit* exploit) {
   v1::ReportProgressResponse response;
   const grpc::Status status =
       Call("ReportProgress", Retry::kUntilShutdown, [&](grpc::ClientContext* context) {
@@ -500,24 +534,24 @@ Worker::ReportVerdict Worker::Relay(const std::string& id, const v1::TrialLease&
   if (status.ok()) {
     if (response.action() == v1::TRIAL_ACTION_EXPLOIT && response.has_exploit()) {
       *exploit = response.exploit();
-      return ReportVerdict::kExploit;
+      return TrialEvent::kReportExploit;
     }
-    return response.action() == v1::TRIAL_ACTION_STOP ? ReportVerdict::kStop
-                                                      : ReportVerdict::kContinue;
+    return response.action() == v1::TRIAL_ACTION_STOP ? TrialEvent::kReportStop
+                                                      : TrialEvent::kReportContinue;
   }
   switch (status.error_code()) {
     case grpc::StatusCode::ABORTED:
     case grpc::StatusCode::NOT_FOUND:
-      return ReportVerdict::kLeaseLost;
+      return TrialEvent::kReportLeaseLost;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return ReportVerdict::kShuttingDown;  // Call() only gives these up then.
+      return TrialEvent::kReportUnreachable;  // Call() only gives these up then.
     default:
       // The coordinator refused this one report; the trial's result still
       // matters, so it goes on.
       Log(absl::StrCat("trial ", Describe(lease), ": report of step ", report.step,
                        " refused: ", Describe(status)));
-      return ReportVerdict::kContinue;
+      return TrialEvent::kReportContinue;
   }
 }
 
@@ -596,13 +630,12 @@ void Worker::SendHeartbeat() {
 void Worker::DropLostLease(const std::string& id, const v1::TrialLease& lost) {
   absl::MutexLock lock(&mu_);
   for (auto& [slot, trial] : active_) {
-    if (trial.lease_lost || trial.pruned || trial.worker_id != id ||
-        !SameLease(trial.lease, lost)) {
-      continue;
+    if (trial.worker_id != id || !SameLease(trial.lease, lost)) continue;
+    const StopReason before = trial.lifecycle.reason;
+    ApplyLocked(trial, TrialEvent::kHeartbeatLeaseLost);
+    if (before != StopReason::kLeaseLost && trial.lifecycle.reason == StopReason::kLeaseLost) {
+      Log(absl::StrCat("trial ", Describe(lost), ": the coordinator says the lease is lost"));
     }
-    Log(absl::StrCat("trial ", Describe(lost), ": the coordinator says the lease is lost"));
-    trial.lease_lost = true;
-    if (trial.process != nullptr) trial.process->Stop();
   }
 }
 

@@ -2,7 +2,10 @@
 // coordinator, then runs one loop per slot: lease a trial (AcquireTrial), start
 // it through a TrialLauncher, relay each intermediate report (ReportProgress)
 // and obey the answer, and report how it ended (CompleteTrial). A heartbeat
-// thread renews the leases and stops the trials whose lease is lost.
+// thread renews the leases and stops the trials whose lease is lost. How each
+// trial ends, whatever races, is decided by its TrialLifecycle
+// (worker/trial_lifecycle.h); this class feeds it events and does what it
+// says. All waits are on options.clock.
 //
 // Failure handling:
 //   - UNAVAILABLE / DEADLINE_EXCEEDED: the call is retried with backoff, so a
@@ -11,7 +14,8 @@
 //     retried until the coordinator answers (and, after Shutdown(), for at most
 //     shutdown_complete_timeout).
 //   - ABORTED (or a lease listed as lost by Heartbeat): the lease is gone; the
-//     trial is stopped and dropped without CompleteTrial.
+//     trial is stopped and dropped without CompleteTrial, and what it still
+//     reports is not relayed.
 //   - NOT_FOUND from AcquireTrial: the coordinator forgot this worker; the
 //     worker registers again. A trial keeps using the worker id it was leased
 //     under (the coordinator checks leases against it), so a new registration
@@ -28,18 +32,23 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 #include "worker/slots.h"
 #include "worker/trial_launcher.h"
+#include "worker/trial_lifecycle.h"
 #include "worker/trial_outcome.h"
 
 namespace vernier::worker {
@@ -79,6 +88,10 @@ struct WorkerOptions {
   // Receives one line per event worth logging (no newline). Empty: stderr,
   // with a timestamp.
   std::function<void(absl::string_view)> log;
+  // What the worker's waits are measured on: heartbeats, backoff, the drain
+  // timeout and the shutdown grace (RPC deadlines are gRPC's, on the wall
+  // clock). Borrowed; must outlive the Worker. Null: the wall clock.
+  Clock* clock = nullptr;
 };
 
 class Worker {
@@ -96,7 +109,7 @@ class Worker {
   // slot or no work_dir; the coordinator's error when it refuses the
   // registration with a code retrying cannot fix (INVALID_ARGUMENT,
   // UNIMPLEMENTED, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION).
-  // Registration is retried on any other error until Shutdown().
+  // Registration is retried on any other error until Shutdown() or Drain().
   absl::Status Run();
 
   // Stops leasing trials and stops the running ones (SIGTERM, grace, SIGKILL)
@@ -118,33 +131,32 @@ class Worker {
   std::string worker_id() const;
 
  private:
-  // What to do with a trial after relaying one of its reports.
-  // kExploit (pbt): restart the trial from another trial's checkpoint.
-  enum class ReportVerdict { kContinue, kStop, kLeaseLost, kShuttingDown, kExploit };
   // How long a call is retried while the coordinator cannot answer.
   enum class Retry { kOnce, kUntilShutdown, kUntilShutdownGrace };
 
-  // A trial a slot is running; in active_ from lease to result.
+  // A trial a slot is running; in active_ from lease to end. Every event
+  // about it goes through its lifecycle (see ApplyLocked).
   struct ActiveTrial {
     v1::TrialLease lease;
     // The worker id the lease was acquired with; every call about the trial
     // uses it.
     std::string worker_id;
-    // Owned by the slot's thread; null until started and once ended.
+    // Owned by the slot's thread; null unless a process of the trial runs.
     TrialProcess* process = nullptr;
-    // The lease is gone (ABORTED, or lost per Heartbeat): drop silently.
-    bool lease_lost = false;
-    // The coordinator answered STOP. It ends the trial (PRUNED) right then,
-    // so Heartbeat lists the lease as lost from then on; that is expected and
-    // CompleteTrial(PRUNED) is still sent.
-    bool pruned = false;
-    // Drain() ran out of time: the trial is being stopped to be handed back.
-    bool released = false;
+    TrialLifecycle lifecycle;
+  };
+
+  // How a trial ended: one of TrialLifecycle's end actions and, for the
+  // kComplete* ones, the result to report.
+  struct TrialEnd {
+    TrialAction action = TrialAction::kDrop;
+    TrialOutcome outcome;
   };
 
   using Rpc = std::function<grpc::Status(grpc::ClientContext* context)>;
 
-  // Calls RegisterWorker until it succeeds, fails for good or Shutdown().
+  // Calls RegisterWorker until it succeeds, fails for good, Shutdown() or
+  // Drain().
   grpc::Status Register();
   // Registers again unless another thread already replaced `stale_id`.
   // Returns true when there is a newer id to use.
@@ -152,22 +164,36 @@ class Worker {
   // Makes the call with a fresh deadline per attempt, retrying UNAVAILABLE
   // and DEADLINE_EXCEEDED as `retry` says. Returns the last status.
   grpc::Status Call(absl::string_view what, Retry retry, const Rpc& rpc);
+  // Sets the deadline of one RPC attempt.
+  void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) const;
 
   void SlotLoop(size_t slot_index);
   void HeartbeatLoop();
   void SendHeartbeat();
-  // What becomes of a trial once it ended.
-  enum class Disposition { kReport, kDrop, kRelease };
 
-  // Runs one leased trial from start to CompleteTrial (or drop, or release).
+  // Runs one leased trial from start to end, then reports it (CompleteTrial),
+  // drops it or hands it back (ReleaseTrial), as its lifecycle says.
   void RunTrial(size_t slot_index, const std::string& id, const v1::AcquireTrialResponse& acquired);
-  // Returns the trial's result, or a failure when it could not be started.
-  // Sets *disposition when the result must not be reported.
-  TrialOutcome StartAndFollow(size_t slot_index, const std::string& id,
-                              const v1::AcquireTrialResponse& acquired, Disposition* disposition);
-  // Relays one intermediate report; with kExploit, `*exploit` says how.
-  ReportVerdict Relay(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
-                      v1::Exploit* exploit);
+  // Starts the trial's process, follows it, and starts it again for each pbt
+  // exploit, until the trial's lifecycle gives its end.
+  TrialEnd FollowTrial(size_t slot_index, const std::string& id,
+                       const v1::AcquireTrialResponse& acquired);
+  // The spec of the trial's first process, in a fresh trial directory.
+  absl::StatusOr<TrialSpec> MakeSpec(size_t slot_index,
+                                     const v1::AcquireTrialResponse& acquired) const;
+  // Relays the reports of one started process while the lifecycle allows,
+  // waits for its end and applies it. Returns the lifecycle's action; sets
+  // *exit, and *exploit when the coordinator answered EXPLOIT.
+  TrialAction FollowProcess(size_t slot_index, const std::string& id,
+                            const v1::AcquireTrialResponse& acquired, const TrialSpec& spec,
+                            std::unique_ptr<TrialProcess> process, TrialExit* exit,
+                            std::optional<v1::Exploit>* exploit);
+  // kStartFailed: the end, with `what` and `status` as the failure reason.
+  TrialEnd StartFailed(size_t slot_index, absl::string_view what, const absl::Status& status);
+  // Relays one intermediate report. Returns the coordinator's answer as an
+  // event (kReport*); with kReportExploit, `*exploit` says how.
+  TrialEvent Relay(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
+                   v1::Exploit* exploit);
   // pbt: copies the checkpoint a trial announced (a checkpoint report) out of
   // its way and uploads it; failures are logged, never fatal to the trial.
   void ShipCheckpoint(const std::string& id, const v1::TrialLease& lease, const TrialReport& report,
@@ -184,17 +210,29 @@ class Worker {
   // lease simply expires.
   void Release(const std::string& id, const v1::TrialLease& lease);
   // After Drain(): waits for the slots to go idle, at most drain_timeout,
-  // then stops the trials still running so they are released. Returns at
-  // once on Shutdown().
+  // then tells the trials still running that the time is up. Returns at once
+  // on Shutdown().
   void DrainLoop();
-  // Marks the trial holding `lost` (acquired as `id`) as lost and stops it.
+  // Tells the trial holding `lost` (acquired as `id`) that its lease is lost.
   void DropLostLease(const std::string& id, const v1::TrialLease& lost);
 
-  bool ShuttingDown() const;
+  // Moves the trial of `slot_index` on by `event` and stops its process when
+  // the transition says so. Returns the action left to the slot's thread.
+  TrialAction Apply(size_t slot_index, TrialEvent event);
+  TrialAction ApplyLocked(ActiveTrial& trial, TrialEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the trial of `slot_index` relays its reports now.
+  bool Relaying(size_t slot_index) const;
+
   // Shutdown() or Drain() was called: lease nothing more.
   bool Stopping() const;
-  // Sleeps for `d` or until Shutdown(); returns true when shutting down.
+  // Sleeps for `d` on the clock or until Shutdown(); returns true when
+  // shutting down.
   bool SleepUnlessShutdown(absl::Duration d);
+  // Sleeps for `d` on the clock or until Shutdown() or Drain(); returns true
+  // when stopping.
+  bool SleepUnlessStopping(absl::Duration d);
+  // Shutdown() was called longer than shutdown_complete_timeout ago.
+  bool ShutdownGraceOver() const;
   absl::Duration HeartbeatInterval() const;
   void Log(absl::string_view line) const;
 
@@ -202,6 +240,9 @@ class Worker {
   const WorkerOptions options_;
   v1::WorkerService::StubInterface* const stub_;
   TrialLauncher* const launcher_;
+  RealClock real_clock_;
+  // options_.clock, or real_clock_.
+  Clock* const clock_;
 
   // Serialises registrations; never held with mu_ taken first.
   absl::Mutex register_mu_;

@@ -20,9 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "server/coordinator/coordinator.h"
-#include "server/logic/clock.h"
 #include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 

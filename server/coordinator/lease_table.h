@@ -22,7 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/logic/clock.h"
+#include "common/clock.h"
 
 namespace vernier {
 

@@ -35,7 +35,7 @@
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/pbt_checkpoints.h"
 #include "server/coordinator/study_trials.h"
-#include "server/logic/clock.h"
+#include "common/clock.h"
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_record.h"

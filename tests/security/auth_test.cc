@@ -1,12 +1,12 @@
 // Bearer-token authentication: a real ServerRunner on loopback, called through
-// the same channels the CLI and the worker build (client/channel.h) and
+// the same channels the CLI and the worker build (common/channel.h) and
 // through raw calls that walk every method of both services.
 #include "server/service/auth.h"
 
 #include <string>
 #include <vector>
 
-#include "client/channel.h"
+#include "common/channel.h"
 #include "common/secret_file.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"

@@ -2,7 +2,7 @@
 // this test makes with the openssl command line (test_certs.h).
 #include <string>
 
-#include "client/channel.h"
+#include "common/channel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/service/server_runner.h"

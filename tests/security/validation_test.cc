@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "client/channel.h"
+#include "common/channel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/logic/study_spec.h"

@@ -1,5 +1,7 @@
 // Service tier: the pull loop against a real in-process gRPC server (a small
-// WorkerService written here) and real trial processes (shell scripts).
+// WorkerService written here) and real trial processes (shell scripts). The
+// races between a trial's reports, its end and the ways it is stopped are
+// tested step by step, with fakes, in worker_fakes_test.cc.
 #include "worker/worker.h"
 
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -362,13 +365,6 @@ class WorkerTest : public ::testing::Test {
     EXPECT_TRUE(run_status_.ok()) << run_status_;
   }
 
-  // Drains the worker and waits for Run() to return.
-  void DrainWorker() {
-    worker_->Drain();
-    run_thread_.join();
-    EXPECT_TRUE(run_status_.ok()) << run_status_;
-  }
-
   // Writes `text` as a script; returns the command that runs it.
   std::vector<std::string> Script(const std::string& text) {
     const std::string path = absl::StrCat(dir_.path(), "/script-", ++scripts_, ".sh");
@@ -393,6 +389,8 @@ class WorkerTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
   PosixTrialLauncher launcher_;
+  // For the tests that set WorkerOptions::clock; outlives worker_.
+  FakeClock clock_;
   std::unique_ptr<Worker> worker_;
   std::thread run_thread_;
   absl::Status run_status_;
@@ -602,10 +600,15 @@ TEST_F(WorkerTest, DrainHandsBackTrialsStillRunningAtTheDeadline) {
   StartServer(&service_);
   WorkerOptions options = Options();
   options.drain_timeout = absl::Milliseconds(200);
+  options.clock = &clock_;  // The deadline comes when the test says.
   StartWorker(std::move(options));
   const pid_t pid = TrialPid(0);
   ASSERT_GT(pid, 0);
-  DrainWorker();
+  worker_->Drain();
+  ASSERT_TRUE(clock_.AwaitWaiter(clock_.Now() + absl::Milliseconds(200)));
+  clock_.Advance(absl::Milliseconds(200));
+  run_thread_.join();
+  EXPECT_TRUE(run_status_.ok()) << run_status_;
   EXPECT_EQ(service_.released(), std::vector<int64_t>{0});
   EXPECT_TRUE(service_.completions().empty());
   EXPECT_NE(::kill(pid, 0), 0);  // The trial process is gone.

@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
-#include "server/logic/clock.h"
+#include "common/clock.h"
 #include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 

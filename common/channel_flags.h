@@ -1,16 +1,16 @@
 // The command-line flags every client of vernier-server shares (the vernier
 // CLI and vernier-worker): where the bearer token comes from and the TLS files.
-// Kept apart from client/channel.h so that the channel library does not need
+// Kept apart from common/channel.h so that the channel library does not need
 // CLI11.
 //
 // Thread-safety: call while building the command line, from one thread.
-#ifndef VERNIER_CLIENT_CHANNEL_FLAGS_H_
-#define VERNIER_CLIENT_CHANNEL_FLAGS_H_
+#ifndef VERNIER_COMMON_CHANNEL_FLAGS_H_
+#define VERNIER_COMMON_CHANNEL_FLAGS_H_
 
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "client/channel.h"
+#include "common/channel.h"
 
 namespace vernier {
 
@@ -27,4 +27,4 @@ inline void AddChannelFlags(CLI::App& app, const std::string& token_help, Channe
 
 }  // namespace vernier
 
-#endif  // VERNIER_CLIENT_CHANNEL_FLAGS_H_
+#endif  // VERNIER_COMMON_CHANNEL_FLAGS_H_

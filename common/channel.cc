@@ -1,4 +1,4 @@
-#include "client/channel.h"
+#include "common/channel.h"
 
 #include <utility>
 #include <vector>

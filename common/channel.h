@@ -4,8 +4,8 @@
 //
 // Thread-safety: MakeChannel is thread-safe; the channel it returns is
 // thread-safe (gRPC's contract).
-#ifndef VERNIER_CLIENT_CHANNEL_H_
-#define VERNIER_CLIENT_CHANNEL_H_
+#ifndef VERNIER_COMMON_CHANNEL_H_
+#define VERNIER_COMMON_CHANNEL_H_
 
 #include <memory>
 #include <string>
@@ -57,4 +57,4 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
 
 }  // namespace vernier
 
-#endif  // VERNIER_CLIENT_CHANNEL_H_
+#endif  // VERNIER_COMMON_CHANNEL_H_
