@@ -88,7 +88,17 @@ absl::StatusOr<StudyView> Coordinator::CreateStudy(StudySpec spec, std::string s
   }
   ASSIGN_OR_RETURN(auto copies, WarmStartCopiesOf(record.spec));
   ASSIGN_OR_RETURN(std::unique_ptr<Study> study, Study::Make(record, Context()));
-  RETURN_IF_ERROR(study->Create(std::move(copies.first)));
+  const absl::Status created = study->Create(std::move(copies.first));
+  if (!created.ok()) {
+    // A write that failed may have reached the store all the same (a commit
+    // whose sync failed); the study then exists, reloaded by Create, and is
+    // registered so that memory matches the store.
+    if (store_->LoadStudy(record.name).ok()) {
+      creation_order_.push_back(study.get());
+      studies_[record.name] = std::move(study);
+    }
+    return created;
+  }
   StudyView view = study->View();
   view.note = std::move(copies.second);
   creation_order_.push_back(study.get());

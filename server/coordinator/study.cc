@@ -61,6 +61,7 @@ Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sa
     : spec_(record.spec),
       store_(context.store),
       clock_(context.clock),
+      leases_(context.leases),
       sampler_(std::move(sampler)),
       pruner_(std::move(pruner)),
       trial_budget_(TrialBudget(spec_, *sampler_)),
@@ -88,7 +89,33 @@ absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex&
 }
 
 absl::Status Study::Commit(StudyTrials::Change change) {
-  return trials_.Commit(*store_, std::move(change));
+  RETURN_IF_ERROR(EnsureLoaded());
+  RETURN_IF_ERROR(trials_.Check(change));
+  const absl::Status written = trials_.Commit(*store_, std::move(change));
+  if (!written.ok()) {
+    stale_ = true;
+    Reload().IgnoreError();  // EnsureLoaded() tries again at the next write.
+  }
+  return written;
+}
+
+absl::Status Study::Reload() {
+  ASSIGN_OR_RETURN(StoredStudy stored, store_->LoadStudy(spec_.name));
+  trials_.ReleaseLeases();
+  StudyTrials reloaded(std::move(stored.study), sampler_->NewHistoryIndex(), leases_);
+  RETURN_IF_ERROR(reloaded.Load(std::move(stored.trials)));
+  trials_ = std::move(reloaded);
+  stale_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Study::EnsureLoaded() {
+  if (!stale_) return absl::OkStatus();
+  const absl::Status reloaded = Reload();
+  if (reloaded.ok()) return reloaded;
+  return absl::UnavailableError(absl::StrCat("study \"", spec_.name,
+                                             "\" cannot be read back after a failed write: ",
+                                             reloaded.message()));
 }
 
 absl::Status Study::MaybeFinish() {

@@ -220,7 +220,16 @@ class Study {
         std::unique_ptr<Pruner> pruner);
 
   // Writes `change` through the store and applies it (StudyTrials::Commit).
+  // When the store reports an error the write may still have reached the
+  // disk (a commit whose sync failed), so the study is reloaded from the
+  // store: memory equals the store after every failure.
   absl::Status Commit(StudyTrials::Change change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the trials in memory by what the store holds.
+  absl::Status Reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when memory is known to equal the store; otherwise reloads first (a
+  // reload after a failed write that itself failed), or returns why it
+  // cannot.
+  absl::Status EnsureLoaded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes or stops the study when its budget is spent.
   absl::Status MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StudyView ViewLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -265,6 +274,7 @@ class Study {
   const StudySpec spec_;
   StudyStore* const store_;
   Clock* const clock_;
+  LeaseTable* const leases_;
   const std::unique_ptr<Sampler> sampler_;
   const std::unique_ptr<Pruner> pruner_;
   // Trials the study creates: budget.max_trials, or fewer when the sampler
@@ -274,6 +284,9 @@ class Study {
   absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   StudyTrials trials_ ABSL_GUARDED_BY(mu_);
+  // A write failed and reloading the study failed too: memory may differ
+  // from the store until a reload succeeds.
+  bool stale_ ABSL_GUARDED_BY(mu_) = false;
   PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
 };
 

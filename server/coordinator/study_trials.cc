@@ -45,7 +45,7 @@ absl::Status StudyTrials::Load(std::vector<TrialRecord> trials) {
   return absl::OkStatus();
 }
 
-absl::Status StudyTrials::Commit(StudyStore& store, Change change) {
+absl::Status StudyTrials::Check(const Change& change) const {
   auto next = static_cast<int64_t>(trials_.size());
   for (const TrialRecord& trial : change.trials) {
     if (trial.number == next) {
@@ -58,6 +58,15 @@ absl::Status StudyTrials::Commit(StudyStore& store, Change change) {
       if (from != trial.state) RETURN_IF_ERROR(CheckTransition(from, trial.state));
     }
   }
+  return absl::OkStatus();
+}
+
+void StudyTrials::ReleaseLeases() {
+  for (const TrialRecord& trial : trials_) leases_->Release(record_.name, trial.number);
+}
+
+absl::Status StudyTrials::Commit(StudyStore& store, Change change) {
+  RETURN_IF_ERROR(Check(change));
   StudyWrite write;
   write.study = record_.name;
   if (change.create_study) write.create = record_;

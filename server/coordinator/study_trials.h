@@ -63,11 +63,17 @@ class StudyTrials {
   // DATA_LOSS when a number is missing.
   absl::Status Load(std::vector<TrialRecord> trials);
 
-  // Writes `change` through `store` (one StudyWrite), then applies it here.
-  // Errors, with nothing changed anywhere: FAILED_PRECONDITION for a state
+  // OK when `change` keeps the invariants: FAILED_PRECONDITION for a state
   // change the trial state machine forbids, INTERNAL for a new trial out of
-  // sequence, and the store's error.
+  // sequence.
+  absl::Status Check(const Change& change) const;
+  // Check(), then writes `change` through `store` (one StudyWrite), then
+  // applies it here. On an error nothing changes here; the store's error may
+  // leave the write on disk all the same (a commit whose sync failed), so
+  // the caller reloads the study from the store (see Study).
   absl::Status Commit(StudyStore& store, Change change);
+  // Ends every lease of the study's trials (before the study is reloaded).
+  void ReleaseLeases();
 
   const StudyRecord& record() const { return record_; }
   const std::vector<TrialRecord>& trials() const { return trials_; }
@@ -95,7 +101,7 @@ class StudyTrials {
   std::set<int64_t> waiting_;  // Numbers of WAITING trials.
   int64_t copied_ = 0;         // Trials copied by warm_start (IsWarmStartCopy).
   std::unique_ptr<HistoryIndex> history_index_;
-  LeaseTable* const leases_;
+  LeaseTable* leases_;  // Set at construction.
 };
 
 }  // namespace vernier

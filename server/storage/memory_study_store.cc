@@ -89,17 +89,27 @@ absl::Status MemoryStudyStore::Apply(const StudyWrite& write) {
   return absl::OkStatus();
 }
 
+StoredStudy MemoryStudyStore::Stored(const Entry& entry) {
+  StoredStudy stored;
+  stored.study = entry.study;
+  stored.trials.reserve(entry.trials.size());
+  for (const auto& [number, trial] : entry.trials) stored.trials.push_back(trial);
+  return stored;
+}
+
 absl::StatusOr<std::vector<StoredStudy>> MemoryStudyStore::LoadAll() {
   absl::MutexLock lock(&mu_);
   std::vector<StoredStudy> result;
   result.reserve(studies_.size());
-  for (const Entry& entry : studies_) {
-    StoredStudy& stored = result.emplace_back();
-    stored.study = entry.study;
-    stored.trials.reserve(entry.trials.size());
-    for (const auto& [number, trial] : entry.trials) stored.trials.push_back(trial);
-  }
+  for (const Entry& entry : studies_) result.push_back(Stored(entry));
   return result;
+}
+
+absl::StatusOr<StoredStudy> MemoryStudyStore::LoadStudy(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  const Entry* entry = FindStudy(name);
+  if (entry == nullptr) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  return Stored(*entry);
 }
 
 }  // namespace vernier

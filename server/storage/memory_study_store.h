@@ -38,6 +38,7 @@ class MemoryStudyStore : public StudyStore {
   // fails.
   absl::Status Apply(const StudyWrite& write) override;
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+  absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
 
  private:
   struct Entry {
@@ -45,6 +46,7 @@ class MemoryStudyStore : public StudyStore {
     std::map<int64_t, TrialRecord> trials;  // By number; intermediates inside.
   };
 
+  static StoredStudy Stored(const Entry& entry);
   // The study called `name`, or nullptr.
   Entry* FindStudy(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when Apply(write) can be carried out in full: the checks of the

@@ -41,6 +41,10 @@ struct SqliteStudyStore::Statements {
   SqliteStatement select_studies;
   SqliteStatement select_trials;
   SqliteStatement select_measurements;
+  // The same, for one study (?1).
+  SqliteStatement select_study;
+  SqliteStatement select_study_trials;
+  SqliteStatement select_study_measurements;
 };
 
 namespace {
@@ -88,6 +92,18 @@ FROM trials ORDER BY study, number)sql";
 
 constexpr char kSelectMeasurements[] = R"sql(
 SELECT study, number, step, metrics FROM measurements ORDER BY study, number, step)sql";
+
+constexpr char kSelectStudy[] = R"sql(
+SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto
+FROM studies WHERE name = ?1)sql";
+
+constexpr char kSelectStudyTrials[] = R"sql(
+SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
+       start_time_us, end_time_us, origin, exploits
+FROM trials WHERE study = ?1 ORDER BY number)sql";
+
+constexpr char kSelectStudyMeasurements[] = R"sql(
+SELECT study, number, step, metrics FROM measurements WHERE study = ?1 ORDER BY number, step)sql";
 
 struct CloseDb {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -382,11 +398,17 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   ASSIGN_OR_RETURN(SqliteStatement select_trials, SqliteStatement::Prepare(db, kSelectTrials));
   ASSIGN_OR_RETURN(SqliteStatement select_measurements,
                    SqliteStatement::Prepare(db, kSelectMeasurements));
+  ASSIGN_OR_RETURN(SqliteStatement select_study, SqliteStatement::Prepare(db, kSelectStudy));
+  ASSIGN_OR_RETURN(SqliteStatement select_study_trials,
+                   SqliteStatement::Prepare(db, kSelectStudyTrials));
+  ASSIGN_OR_RETURN(SqliteStatement select_study_measurements,
+                   SqliteStatement::Prepare(db, kSelectStudyMeasurements));
   return absl::WrapUnique(new Statements{
       std::move(begin_read), std::move(begin_write), std::move(commit), std::move(rollback),
       std::move(insert_study), std::move(update_study_state), std::move(upsert_trial),
       std::move(upsert_measurement), std::move(select_studies), std::move(select_trials),
-      std::move(select_measurements)});
+      std::move(select_measurements), std::move(select_study), std::move(select_study_trials),
+      std::move(select_study_measurements)});
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
@@ -533,6 +555,24 @@ absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked() {
   RETURN_IF_ERROR(s.commit.Run("finishing the load"));
   std::move(rollback).Cancel();
   return studies;
+}
+
+absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudy(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  Statements& s = *statements_;
+  RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
+  absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
+  StudyIndex index;
+  s.select_study.BindText(1, name);
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_study, index));
+  if (studies.empty()) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  s.select_study_trials.BindText(1, name);
+  RETURN_IF_ERROR(LoadTrials(s.select_study_trials, index, studies));
+  s.select_study_measurements.BindText(1, name);
+  RETURN_IF_ERROR(LoadMeasurements(s.select_study_measurements, index, studies));
+  RETURN_IF_ERROR(s.commit.Run("finishing the load"));
+  std::move(rollback).Cancel();
+  return std::move(studies.front());
 }
 
 absl::StatusOr<int64_t> SqliteStudyStore::Backup(const std::string& path) {

@@ -71,6 +71,11 @@ class StudyStore {
   // intermediate values (by step).
   virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll() = 0;
 
+  // One study as LoadAll() would give it; NOT_FOUND when it does not exist.
+  // For a caller that must see what a write that reported an error left
+  // behind (it may have reached the disk, as a commit whose sync failed can).
+  virtual absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) = 0;
+
   // Copies everything stored, as one consistent snapshot, into a new file at
   // `path`, which another store can open; returns the file's size in bytes.
   // INVALID_ARGUMENT (naming the path) when `path` is not absolute or its
