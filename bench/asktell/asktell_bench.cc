@@ -20,7 +20,7 @@
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
 // they finished), errors, lost. Exits non-zero on any error or loss.
 //
-//   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe \
+//   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe
 //                 --trials 10000 --clients 32
 #include <algorithm>
 #include <atomic>

@@ -59,7 +59,7 @@ class StudyStore {
   // INVALID_ARGUMENT (naming the path) when `path` is not absolute or its
   // directory does not exist; ALREADY_EXISTS when a file is there (it is never
   // overwritten). Stores without files answer UNIMPLEMENTED.
-  virtual absl::StatusOr<int64_t> Backup(const std::string& path) {
+  virtual absl::StatusOr<int64_t> Backup(const std::string& /*path*/) {
     return absl::UnimplementedError("this store cannot be backed up to a file");
   }
 
