@@ -21,6 +21,12 @@ if(VERNIER_SANITIZE)
   endif()
   add_link_options(-fsanitize=${VERNIER_SANITIZE})
 endif()
+# TSan cannot see Debian's uninstrumented absl::Mutex; this shim, linked into
+# every executable of a TSan build, tells it (see the file).
+if(VERNIER_SANITIZE MATCHES "thread")
+  add_library(vernier_tsan_absl OBJECT ${CMAKE_CURRENT_LIST_DIR}/tsan/absl_mutex_tsan.cc)
+  target_link_libraries(vernier_tsan_absl PUBLIC absl::synchronization absl::time ${CMAKE_DL_LIBS})
+endif()
 
 add_library(vernier_warnings INTERFACE)
 # -Wno-missing-field-initializers: every hit of it here is a deliberate
@@ -58,6 +64,9 @@ function(vernier_own_targets)
     if(type MATCHES "^(STATIC_LIBRARY|SHARED_LIBRARY|MODULE_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$"
        AND NOT target IN_LIST VERNIER_GENERATED_TARGETS)
       target_link_libraries(${target} PRIVATE vernier_warnings)
+    endif()
+    if(type STREQUAL "EXECUTABLE" AND TARGET vernier_tsan_absl)
+      target_link_libraries(${target} PRIVATE vernier_tsan_absl)
     endif()
   endforeach()
   foreach(entry ${VERNIER_KNOWN_WARNINGS})

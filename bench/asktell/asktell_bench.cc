@@ -121,7 +121,8 @@ std::chrono::system_clock::time_point CallDeadline() {
 }
 
 // One client: asks and tells until Ask says the budget is spent.
-void RunClient(const Options& options, std::shared_ptr<grpc::Channel> channel, Shared& shared) {
+void RunClient(const Options& options, const std::shared_ptr<grpc::Channel>& channel,
+               Shared& shared) {
   auto stub = v1::StudyService::NewStub(channel);
   while (true) {
     const absl::Time start = absl::Now();
