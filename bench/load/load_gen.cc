@@ -180,7 +180,7 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(int count, int port) {
 
 class SimulatedWorker {
  public:
-  SimulatedWorker(int index, std::shared_ptr<grpc::Channel> channel, const Options& options,
+  SimulatedWorker(int index, const std::shared_ptr<grpc::Channel>& channel, const Options& options,
                   absl::Time end)
       : index_(index), stub_(v1::WorkerService::NewStub(channel)), options_(options), end_(end) {}
 
