@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            # everything
 #   VERNIER_BUILD_DIR=out scripts/setup.sh
+#   VERNIER_WERROR=ON scripts/setup.sh   # warnings are errors (scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libgtest-dev libgmock-dev libtorch-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libeigen3-dev zlib1g-dev docker-compose python3-yaml
-  clang libclang-rt-14-dev openssl
+  clang libclang-rt-14-dev clang-tidy openssl
   dataset-fashion-mnist
 )
 
@@ -39,6 +40,9 @@ fi
 
 BUILD_DIR=${VERNIER_BUILD_DIR:-build}
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DVERNIER_WERROR="${VERNIER_WERROR:-OFF}"
+elif [[ -n ${VERNIER_WERROR:-} ]]; then
+  cmake "$BUILD_DIR" -DVERNIER_WERROR="$VERNIER_WERROR" >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -75,16 +75,18 @@ bool SetModelOrTrainingField(const std::string& name, const json& value, TrainOp
       {"bidirectional", &TrainOptions::bidirectional},
       {"nesterov", &TrainOptions::nesterov},
   };
-  if (auto it = strings->find(name); it != strings->end()) {
-    options.*(it->second) = value.get<std::string>();
-  } else if (auto it = doubles->find(name); it != doubles->end()) {
-    options.*(it->second) = value.get<double>();
-  } else if (auto it = ints->find(name); it != ints->end()) {
-    options.*(it->second) = static_cast<int>(AsInt(value));
-  } else if (auto it = int64s->find(name); it != int64s->end()) {
-    options.*(it->second) = AsInt(value);
-  } else if (auto it = bools->find(name); it != bools->end()) {
-    options.*(it->second) = AsInt(value) != 0;  // 0 or 1 in the table.
+  // One name per table: an else-if's variable is in scope in the else
+  // branches after it, so reusing one would shadow (-Wshadow).
+  if (auto string_field = strings->find(name); string_field != strings->end()) {
+    options.*(string_field->second) = value.get<std::string>();
+  } else if (auto double_field = doubles->find(name); double_field != doubles->end()) {
+    options.*(double_field->second) = value.get<double>();
+  } else if (auto int_field = ints->find(name); int_field != ints->end()) {
+    options.*(int_field->second) = static_cast<int>(AsInt(value));
+  } else if (auto int64_field = int64s->find(name); int64_field != int64s->end()) {
+    options.*(int64_field->second) = AsInt(value);
+  } else if (auto bool_field = bools->find(name); bool_field != bools->end()) {
+    options.*(bool_field->second) = AsInt(value) != 0;  // 0 or 1 in the table.
   } else {
     return false;
   }
@@ -110,12 +112,12 @@ bool SetDataField(const std::string& name, const json& value, DataOptions& data)
       {"max_len", &DataOptions::max_len},
       {"vocab_size", &DataOptions::vocab_size},
   };
-  if (auto it = strings->find(name); it != strings->end()) {
-    data.*(it->second) = value.get<std::string>();
-  } else if (auto it = doubles->find(name); it != doubles->end()) {
-    data.*(it->second) = value.get<double>();
-  } else if (auto it = int64s->find(name); it != int64s->end()) {
-    data.*(it->second) = AsInt(value);
+  if (auto string_field = strings->find(name); string_field != strings->end()) {
+    data.*(string_field->second) = value.get<std::string>();
+  } else if (auto double_field = doubles->find(name); double_field != doubles->end()) {
+    data.*(double_field->second) = value.get<double>();
+  } else if (auto int64_field = int64s->find(name); int64_field != int64s->end()) {
+    data.*(int64_field->second) = AsInt(value);
   } else if (name == "data_seed") {
     data.data_seed = static_cast<uint64_t>(AsInt(value));
   } else if (name == "cache_dir") {

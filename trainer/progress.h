@@ -32,7 +32,7 @@ class ProgressSink {
 
   // Called after a checkpoint of `epoch` was written, complete, to the
   // directory `dir`, before that epoch's OnEpoch. Default: nothing.
-  virtual void OnCheckpoint(int epoch, const std::string& dir) {}
+  virtual void OnCheckpoint(int /*epoch*/, const std::string& /*dir*/) {}
 };
 
 }  // namespace vernier

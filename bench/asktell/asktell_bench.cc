@@ -20,7 +20,7 @@
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
 // they finished), errors, lost. Exits non-zero on any error or loss.
 //
-//   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe \
+//   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe
 //                 --trials 10000 --clients 32
 #include <algorithm>
 #include <atomic>
@@ -121,7 +121,8 @@ std::chrono::system_clock::time_point CallDeadline() {
 }
 
 // One client: asks and tells until Ask says the budget is spent.
-void RunClient(const Options& options, std::shared_ptr<grpc::Channel> channel, Shared& shared) {
+void RunClient(const Options& options, const std::shared_ptr<grpc::Channel>& channel,
+               Shared& shared) {
   auto stub = v1::StudyService::NewStub(channel);
   while (true) {
     const absl::Time start = absl::Now();

@@ -155,9 +155,9 @@ int Main(int argc, char** argv) {
       std::cerr << "coordinator-bench: Tell: " << told.status() << "\n";
       return 1;
     }
-    for (const auto& [name, value] : asked->trial.params) {
+    for (const auto& [name, param] : asked->trial.params) {
       uint64_t bits;
-      const double x = std::get<double>(value);
+      const double x = std::get<double>(param);
       std::memcpy(&bits, &x, sizeof(bits));
       fingerprint = (fingerprint ^ bits) * 1099511628211ull;
     }

@@ -11,7 +11,7 @@
 // the server's log), lost reports and p50/p99/max latency per RPC, and exits
 // 0 only when nothing failed and nothing was lost.
 //
-//   vernier-load --server-bin build/bin/vernier-server --dir /tmp/load \
+//   vernier-load --server-bin build/bin/vernier-server --dir /tmp/load
 //                --workers 500 --channels 50 --seconds 60 --steps 5
 #include <fcntl.h>
 #include <signal.h>
@@ -180,7 +180,7 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(int count, int port) {
 
 class SimulatedWorker {
  public:
-  SimulatedWorker(int index, std::shared_ptr<grpc::Channel> channel, const Options& options,
+  SimulatedWorker(int index, const std::shared_ptr<grpc::Channel>& channel, const Options& options,
                   absl::Time end)
       : index_(index), stub_(v1::WorkerService::NewStub(channel)), options_(options), end_(end) {}
 

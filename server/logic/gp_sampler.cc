@@ -332,8 +332,6 @@ double LogExpectedImprovement(double mean, double variance, double best) {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 bool HasSobolRoom(const SearchSpace& space) {
   return space.params.size() <= static_cast<size_t>(kSobolMaxDimensions);
 }

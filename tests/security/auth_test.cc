@@ -107,7 +107,7 @@ TEST_F(AuthTest, OnlyTheBearerSchemeCounts) {
   auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
   // CallRaw adds "Bearer "; a raw token or another scheme is refused.
   grpc::GenericStub stub(channel);
-  for (const std::string header :
+  for (const std::string& header :
        {std::string(kUserToken), "Basic " + std::string(kUserToken), std::string("Bearer")}) {
     grpc::ClientContext context;
     context.AddMetadata("authorization", header);

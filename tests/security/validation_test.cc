@@ -51,8 +51,8 @@ TEST(StudyNameTest, NamesThatCouldBecomePathsAreRejectedNamingFieldAndValue) {
 // Found by tests/fuzz (regressions/study_spec): a spec with bytes that are not
 // UTF-8 made the parser throw (nlohmann's dump) instead of answering.
 TEST(StudySpecBytesTest, InvalidUtf8IsInvalidArgumentNotACrash) {
-  for (const std::string bad : {std::string("\xff"), std::string("\xed\xa0\x80"),
-                                std::string("\xc3"), std::string("\xc0\xaf")}) {
+  for (const std::string& bad : {std::string("\xff"), std::string("\xed\xa0\x80"),
+                                 std::string("\xc3"), std::string("\xc0\xaf")}) {
     const std::string spec = SpecNamed("u") + "# " + bad + "\n";
     absl::StatusOr<StudySpec> parsed = ParseStudySpec(spec);
     ASSERT_FALSE(parsed.ok());

@@ -464,8 +464,13 @@ TEST(RealDataTest, FetchedCorporaWhenPresent) {
                 static_cast<long long>(data->example_shape[0]),
                 static_cast<long long>(data->train.count), static_cast<long long>(data->val.count),
                 static_cast<long long>(data->test.count));
-    if (std::string(name) == "diabetes.csv") EXPECT_EQ(data->task, TaskKind::kRegression);
-    if (std::string(name) == "breast_cancer.csv") EXPECT_EQ(data->num_classes, 2);
+    // Braces: EXPECT_* expands to an if/else of its own (-Wdangling-else).
+    if (std::string(name) == "diabetes.csv") {
+      EXPECT_EQ(data->task, TaskKind::kRegression);
+    }
+    if (std::string(name) == "breast_cancer.csv") {
+      EXPECT_EQ(data->num_classes, 2);
+    }
   }
   if (found == 0) GTEST_SKIP() << "nothing fetched in " << datasets << " (scripts/fetch-data.sh)";
 }

@@ -123,8 +123,8 @@ TEST_P(IdxTest, LabelOutOfRangeIsNamed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RawAndGzip, IdxTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "Gzip" : "Raw";
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "Gzip" : "Raw";
                          });
 
 TEST(IdxGzipTest, CutGzipStreamIsDataLossNamingTheFile) {

@@ -140,7 +140,7 @@ TEST_F(TrainingTest, RegressionTargetsAreStandardisedAndMetricsInTargetUnits) {
     zero->bias.zero_();
   }
   struct Wrapper : NetImpl {
-    explicit Wrapper(torch::nn::Linear inner) : inner(register_module("inner", inner)) {}
+    explicit Wrapper(torch::nn::Linear linear) : inner(register_module("inner", linear)) {}
     torch::Tensor forward(torch::Tensor x) override { return inner->forward(x); }
     torch::nn::Linear inner;
   } model(zero);

@@ -119,7 +119,7 @@ TEST(TpeSamplerTest, ModelsTheBestAndTheNewestFiveHundredBadTrialsOnly) {
 TEST(TpeSamplerTest, IndexedSuggestionsEqualTheScanOfTheHistory) {
   const SearchSpace space = MixedSpace();
   RandomSampler random(9);
-  for (const auto [multivariate, constant_liar] :
+  for (const auto& [multivariate, constant_liar] :
        {std::pair{false, true}, std::pair{false, false}, std::pair{true, true}}) {
     SCOPED_TRACE(absl::StrCat(multivariate ? "multivariate, " : "univariate, ",
                               constant_liar ? "constant liar" : "no liar"));
