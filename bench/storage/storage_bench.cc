@@ -43,7 +43,9 @@ struct BenchOptions {
 StudyRecord BenchStudy() {
   StudyRecord study;
   study.name = "bench";
-  study.spec_yaml = "name: bench\n";
+  study.spec.name = "bench";
+  study.spec.objectives = {ObjectiveSpec{"loss", Goal::kMinimize}};
+  study.spec.objective = study.spec.objectives[0];
   study.create_time = absl::Now();
   return study;
 }
