@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <string>
@@ -12,22 +11,25 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier::bench {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
 
 // Writes export-format CSV files into a fresh temporary directory.
 class ReplayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/replay_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(temp_.path().empty());
+    dir_ = temp_.path();
   }
-  void TearDown() override { std::system(absl::StrCat("rm -rf '", dir_, "'").c_str()); }
 
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = absl::StrCat(dir_, "/", name);
@@ -55,19 +57,19 @@ class ReplayTest : public ::testing::Test {
     }
     absl::StrAppend(&trials, n, ",FAILED,,1,0.1,,\n", n + 1, ",PRUNED,0.5,1,0.1,,\n");
     absl::StrAppend(&curves, n + 1, ",1,val_accuracy,0.5\n");
-    auto set = LoadCurves(Write("trials.csv", trials), Write("curves.csv", curves), "val_accuracy");
-    EXPECT_TRUE(set.ok()) << set.status();
-    return set.ok() ? *set : CurveSet{};
+    return VALUE_OR_FAIL(
+        LoadCurves(Write("trials.csv", trials), Write("curves.csv", curves), "val_accuracy"));
   }
 
-  std::string dir_;
+  testing::TempDir temp_;
+  std::string dir_;  // temp_.path().
 };
 
 TEST(SplitCsvLineTest, HandlesQuotedFields) {
   auto fields = SplitCsvLine(R"(1,"a,b","say ""hi""",)");
-  ASSERT_TRUE(fields.ok());
+  ASSERT_OK(fields);
   EXPECT_THAT(*fields, ElementsAre("1", "a,b", "say \"hi\"", ""));
-  EXPECT_FALSE(SplitCsvLine("1,\"open").ok());
+  EXPECT_THAT(SplitCsvLine("1,\"open"), Not(IsOk()));
 }
 
 TEST(ReplayOrderTest, IsASeededPermutationSharedWithThePythonReplay) {
@@ -97,12 +99,12 @@ TEST_F(ReplayTest, LoadCurvesNamesTheFileAndLineOfABadRow) {
   const std::string trials = Write("t.csv", "number,state\n0,COMPLETE\n");
   auto set = LoadCurves(trials, Write("c.csv", "number,step,metric,value\n0,x,val_accuracy,1\n"),
                         "val_accuracy");
-  EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(set, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(set.status().message(), HasSubstr("c.csv:2: column 2: not a number: \"x\""));
   set = LoadCurves(trials, Write("d.csv", "number,step,value\n"), "val_accuracy");
   EXPECT_THAT(set.status().message(), HasSubstr("no column \"metric\""));
-  EXPECT_EQ(LoadCurves(trials, dir_ + "/missing.csv", "val_accuracy").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(LoadCurves(trials, dir_ + "/missing.csv", "val_accuracy"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ReplayTest, WithoutPruningEveryEpochIsSpentAndTheBestIsFound) {
@@ -111,7 +113,7 @@ TEST_F(ReplayTest, WithoutPruningEveryEpochIsSpentAndTheBestIsFound) {
   options.workers = 3;
   options.seed = 5;
   auto result = Replay(set, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_OK(result);
   EXPECT_EQ(result->epochs, 12 * 9);
   EXPECT_EQ(result->complete, 12);
   EXPECT_EQ(result->pruned, 0);
@@ -132,7 +134,7 @@ TEST_F(ReplayTest, AshaStopsTrialsAtRungsAndKeepsTheBestOfCurvesThatNeverCross) 
     options.workers = 2;
     options.seed = seed;
     auto result = Replay(set, options);
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_OK(result);
     // The best configuration is in the top third at every rung, so it runs
     // to the end; most others stop at step 1 or 3.
     EXPECT_EQ(result->best_config, 26) << "seed " << seed;
@@ -149,7 +151,8 @@ TEST_F(ReplayTest, SeedsChangeTheOrderOfTrials) {
   auto first = Replay(set, options);
   options.seed = 2;
   auto second = Replay(set, options);
-  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_OK(first);
+  ASSERT_OK(second);
   EXPECT_NE(first->epochs_to_best, second->epochs_to_best);
 }
 
@@ -158,7 +161,7 @@ TEST_F(ReplayTest, RecordedStepTimeDrivesTheSimulatedClock) {
   ReplayOptions options;
   options.recorded_step_time = true;
   auto result = Replay(set, options);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_OK(result);
   EXPECT_DOUBLE_EQ(result->time, 4 * 5 * 2);
 }
 
@@ -167,7 +170,7 @@ TEST_F(ReplayTest, ABadPrunerIsRefusedWithTheParsersMessage) {
   ReplayOptions options;
   options.pruner_yaml = "{type: asha, reduction_factor: 1}";
   auto result = Replay(set, options);
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(result.status().message(), HasSubstr("reduction_factor"));
 }
 

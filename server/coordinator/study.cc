@@ -11,6 +11,7 @@
 #include "server/coordinator/judge.h"
 #include "server/logic/given_params.h"
 #include "server/logic/multi_objective.h"
+#include "server/logic/random.h"
 
 namespace vernier {
 namespace {
@@ -113,9 +114,8 @@ absl::Status Study::EnsureLoaded() {
   if (!stale_) return absl::OkStatus();
   const absl::Status reloaded = Reload();
   if (reloaded.ok()) return reloaded;
-  return absl::UnavailableError(absl::StrCat("study \"", spec_.name,
-                                             "\" cannot be read back after a failed write: ",
-                                             reloaded.message()));
+  return absl::UnavailableError(absl::StrCat(
+      "study \"", spec_.name, "\" cannot be read back after a failed write: ", reloaded.message()));
 }
 
 absl::Status Study::MaybeFinish() {
@@ -316,10 +316,9 @@ absl::StatusOr<TrialView> Study::Enqueue(const ParamMap& given) {
   auto [number, suggested] = SuggestNext();
   // Children that a given parent switches on, and the sampler left out, are
   // drawn like RandomSampler's: from (seed, trial number).
-  const uint64_t seed = spec_.sampler.seed;
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-                    static_cast<uint32_t>(number), 0x656e71u};
-  std::mt19937_64 gen(seq);
+  std::mt19937_64 gen = MakeGenerator(StreamSeed(spec_.sampler.seed)
+                                          .Word(static_cast<uint32_t>(number))
+                                          .Word(stream_tag::kEnqueue));
   ASSIGN_OR_RETURN(ParamMap params, FillGivenParams(spec_.space, given, suggested, gen));
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(checks());

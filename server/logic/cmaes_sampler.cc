@@ -8,22 +8,11 @@
 #include <utility>
 
 #include "Eigen/Eigenvalues"
+#include "server/logic/random.h"
 #include "server/logic/unit_space.h"
 
 namespace vernier {
 namespace cmaes {
-namespace {
-
-constexpr double kPi = 3.14159265358979323846;
-
-double Uniform(std::mt19937_64& gen) { return static_cast<double>(gen() >> 11) * 0x1.0p-53; }
-
-double Normal(std::mt19937_64& gen) {
-  const double radius = std::sqrt(-2.0 * std::log(1.0 - Uniform(gen)));
-  return radius * std::cos(2.0 * kPi * Uniform(gen));
-}
-
-}  // namespace
 
 int DefaultPopulation(int dims) {
   return 4 + static_cast<int>(std::floor(3 * std::log(static_cast<double>(dims))));
@@ -57,7 +46,7 @@ Eigen::VectorXd Strategy::Ask(std::mt19937_64& gen) const {
   Eigen::VectorXd x(dims_);
   for (int attempt = 0; attempt < 100; ++attempt) {
     Eigen::VectorXd z(dims_);
-    for (int d = 0; d < dims_; ++d) z[d] = Normal(gen);
+    for (int d = 0; d < dims_; ++d) z[d] = StandardNormal(gen);
     x = mean_ + sigma_ * (b_ * d_.cwiseProduct(z));
     if ((x.array() >= 0).all() && (x.array() <= 1).all()) return x;
   }
@@ -129,9 +118,7 @@ std::optional<double> Loss(const TrialRecord& trial, const ObjectiveSpec& object
 }
 
 std::mt19937_64 Generator(uint64_t seed, uint64_t stream, uint32_t purpose) {
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-                    static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32), purpose};
-  return std::mt19937_64(seq);
+  return MakeGenerator(StreamSeed(seed).Number(stream).Word(purpose));
 }
 
 // The fallback for categorical and conditional parameters: TpeSampler's
@@ -180,10 +167,11 @@ bool CmaesSampler::Feed(const UnitSpace& unit, const TrialRecord& trial, Replay&
   replay.losses.clear();
   if (spec_.restarts && strategy.Converged()) {
     ++replay.restarts;
-    std::mt19937_64 gen = Generator(seed_, replay.restarts, 0xc3a1u);
+    std::mt19937_64 gen =
+        Generator(seed_, static_cast<uint64_t>(replay.restarts), stream_tag::kCmaesRestart);
     const int dims = unit.dims();
     Eigen::VectorXd mean(dims);
-    for (int d = 0; d < dims; ++d) mean[d] = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+    for (int d = 0; d < dims; ++d) mean[d] = Uniform01(gen);
     strategy = cmaes::Strategy(mean, spec_.sigma0, 2 * strategy.popsize());
   }
   return true;
@@ -191,10 +179,12 @@ bool CmaesSampler::Feed(const UnitSpace& unit, const TrialRecord& trial, Replay&
 
 ParamMap CmaesSampler::Draw(const SearchSpace& space, const UnitSpace& unit, const Replay& replay,
                             const ParamMap& fallback, int64_t trial_number) const {
-  std::mt19937_64 gen = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a0u);
+  std::mt19937_64 gen =
+      Generator(seed_, static_cast<uint64_t>(trial_number), stream_tag::kCmaesAsk);
   const Eigen::VectorXd z = replay.strategy.Ask(gen);
   ParamMap params;
-  std::mt19937_64 uniform = Generator(seed_, static_cast<uint64_t>(trial_number), 0xc3a2u);
+  std::mt19937_64 uniform =
+      Generator(seed_, static_cast<uint64_t>(trial_number), stream_tag::kCmaesFallback);
   for (const auto& axis : unit.axes()) params[axis.param->name] = UnitSpace::Decode(axis, z);
   for (const ParamSpec& param : space.params) {
     if (SearchedByCmaes(param) || !ConditionHolds(param, params)) continue;

@@ -12,6 +12,7 @@
 
 #include "Eigen/Cholesky"
 #include "Eigen/Core"
+#include "server/logic/random.h"
 #include "server/logic/sobol_sampler.h"
 #include "server/logic/unit_space.h"
 
@@ -155,17 +156,7 @@ double Erfcx(double x) {
 }
 
 uint64_t Mix(uint64_t a, uint64_t b) {
-  std::seed_seq seq{static_cast<uint32_t>(a), static_cast<uint32_t>(a >> 32),
-                    static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32), 0x6a5u};
-  std::mt19937_64 gen(seq);
-  return gen();
-}
-
-double Uniform(std::mt19937_64& gen) { return static_cast<double>(gen() >> 11) * 0x1.0p-53; }
-
-double Normal(std::mt19937_64& gen) {
-  const double radius = std::sqrt(-2.0 * std::log(1.0 - Uniform(gen)));
-  return radius * std::cos(2.0 * kPi * Uniform(gen));
+  return MakeGenerator(StreamSeed(a).Number(b).Word(stream_tag::kGp))();
 }
 
 }  // namespace
@@ -257,11 +248,11 @@ Eigen::VectorXd FitHyperparameters(const Eigen::MatrixXd& x, const Eigen::Vector
     Eigen::VectorXd theta(p);
     for (int d = 0; d < dims; ++d) {
       theta[d] = guess == 0 ? std::log(0.5 * std::sqrt(static_cast<double>(dims)))
-                            : std::log(0.1) + Uniform(gen) * (std::log(5.0) - std::log(0.1)) +
+                            : std::log(0.1) + Uniform01(gen) * (std::log(5.0) - std::log(0.1)) +
                                   0.5 * std::log(static_cast<double>(dims));
     }
-    theta[dims] = guess == 0 ? 0.0 : Normal(gen) * 0.5;
-    theta[dims + 1] = guess == 0 ? -8.0 : -10.0 + 6 * Uniform(gen);
+    theta[dims] = guess == 0 ? 0.0 : StandardNormal(gen) * 0.5;
+    theta[dims + 1] = guess == 0 ? -8.0 : -10.0 + 6 * Uniform01(gen);
     theta = theta.cwiseMax(lo).cwiseMin(hi);
     const double value = NegLogMarginalLikelihood(x, y, theta, /*with_prior=*/true, nullptr);
     if (value < best_value || best_guess.size() == 0) {
@@ -414,14 +405,14 @@ class AcquisitionSearch {
     };
     for (int i = 0; i < kRandom; ++i) {
       Eigen::VectorXd z(dims);
-      for (int d = 0; d < dims; ++d) z[d] = gp::Uniform(gen_);
+      for (int d = 0; d < dims; ++d) z[d] = Uniform01(gen_);
       add(z);
     }
     for (const Eigen::VectorXd& base : incumbents) {
       for (int i = 0; i < kPerIncumbent; ++i) {
         const double scale = i < kPerIncumbent / 2 ? 0.02 : 0.1;
         Eigen::VectorXd z = base;
-        for (int d = 0; d < dims; ++d) z[d] += scale * gp::Normal(gen_);
+        for (int d = 0; d < dims; ++d) z[d] += scale * StandardNormal(gen_);
         add(z);
       }
     }
@@ -435,7 +426,7 @@ class AcquisitionSearch {
       double step = 0.05;
       for (int it = 0; it < kLocalSteps && step > 1e-4; ++it) {
         Eigen::VectorXd trial = z;
-        for (int d = 0; d < dims; ++d) trial[d] += step * gp::Normal(gen_);
+        for (int d = 0; d < dims; ++d) trial[d] += step * StandardNormal(gen_);
         trial = unit_.Canonical(trial.cwiseMax(0.0).cwiseMin(1.0));
         const double trial_score = Score(trial);
         if (trial_score > score) {

@@ -10,9 +10,9 @@
 #include <string>
 #include <utility>
 
-#include "absl/random/distributions.h"
 #include "server/logic/multi_objective.h"
 #include "server/logic/pareto.h"
+#include "server/logic/random.h"
 #include "server/logic/unit_space.h"
 
 namespace vernier {
@@ -33,10 +33,7 @@ constexpr int kDrawsAgainstDuplicates = 8;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 std::mt19937_64 Generator(uint64_t seed, int64_t trial_number) {
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-                    static_cast<uint32_t>(trial_number),
-                    static_cast<uint32_t>(static_cast<uint64_t>(trial_number) >> 32), 0x6e736761u};
-  return std::mt19937_64(seq);
+  return MakeGenerator(StreamSeed(seed).Number(trial_number).Word(stream_tag::kNsga2));
 }
 
 // Deb and Agrawal's simulated binary crossover of two coordinates in [0, 1]
@@ -286,8 +283,8 @@ ParamMap Nsga2Sampler::Breed(const SearchSpace& space, absl::Span<const TrialRec
   const double mutation_prob = spec_.mutation_prob.value_or(
       1.0 / static_cast<double>(std::max<size_t>(1, space.params.size())));
   auto tournament = [&]() -> const Individual& {
-    const size_t a = absl::Uniform<size_t>(gen, 0, parents.size());
-    const size_t b = absl::Uniform<size_t>(gen, 0, parents.size());
+    const size_t a = UniformIndex(gen, parents.size());
+    const size_t b = UniformIndex(gen, parents.size());
     const Individual& x = parents[std::min(a, b)];
     const Individual& y = parents[std::max(a, b)];
     if (x.rank != y.rank) return x.rank < y.rank ? x : y;
@@ -299,7 +296,7 @@ ParamMap Nsga2Sampler::Breed(const SearchSpace& space, absl::Span<const TrialRec
     const Individual& second = tournament();
     const Genome a{&first.trial->params, unit.Encode(first.trial->params)};
     const Genome b{&second.trial->params, unit.Encode(second.trial->params)};
-    const bool cross = absl::Bernoulli(gen, spec_.crossover_prob);
+    const bool cross = Bernoulli(gen, spec_.crossover_prob);
     ParamMap child;
     for (const ParamSpec& param : space.params) {
       if (!ConditionHolds(param, child)) continue;
@@ -309,10 +306,10 @@ ParamMap Nsga2Sampler::Breed(const SearchSpace& space, absl::Span<const TrialRec
       // the space lends none.
       const bool has_a = a.Has(param) && (!numeric || a.z);
       const bool has_b = b.Has(param) && (!numeric || b.z);
-      const bool swap = absl::Bernoulli(gen, spec_.swapping_prob);
-      const double u = absl::Uniform(gen, 0.0, 1.0);
-      const bool mutate = absl::Bernoulli(gen, mutation_prob);
-      const double mutation_u = absl::Uniform(gen, 0.0, 1.0);
+      const bool swap = Bernoulli(gen, spec_.swapping_prob);
+      const double u = UniformReal(gen, 0.0, 1.0);
+      const bool mutate = Bernoulli(gen, mutation_prob);
+      const double mutation_u = UniformReal(gen, 0.0, 1.0);
       if (!has_a && !has_b) {
         child[param.name] = SampleUniform(param, gen);
         continue;

@@ -7,29 +7,18 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/distributions.h"
 #include "server/logic/pruner.h"
+#include "server/logic/random.h"
 #include "server/logic/sampler.h"
 
 namespace vernier {
 namespace {
 
-// Separate streams for choosing the donor and for perturbing, so that adding
-// a parameter to the space does not change which donor is chosen.
-constexpr uint32_t kDonorStream = 1;
-constexpr uint32_t kPerturbStream = 2;
-
-std::mt19937_64 MakeGenerator(uint64_t seed, int64_t trial, int64_t step, uint32_t stream) {
-  const auto t = static_cast<uint64_t>(trial);
-  const auto s = static_cast<uint64_t>(step);
-  std::seed_seq seq{static_cast<uint32_t>(seed),
-                    static_cast<uint32_t>(seed >> 32),
-                    static_cast<uint32_t>(t),
-                    static_cast<uint32_t>(t >> 32),
-                    static_cast<uint32_t>(s),
-                    static_cast<uint32_t>(s >> 32),
-                    stream};
-  return std::mt19937_64(seq);
+// Separate streams for choosing the donor (stream_tag::kPbtDonor) and for
+// perturbing (kPbtPerturb), so that adding a parameter to the space does not
+// change which donor is chosen.
+std::mt19937_64 StepGenerator(uint64_t seed, int64_t trial, int64_t step, uint32_t stream) {
+  return MakeGenerator(StreamSeed(seed).Number(trial).Number(step).Word(stream));
 }
 
 // A member of the population at a step.
@@ -136,13 +125,13 @@ std::optional<ExploitDecision> PbtPolicy::Decide(const ObjectiveSpec& objective,
   if (donors.empty()) return std::nullopt;
   // Keyed on the boundary, not the step: which report in the window happens
   // to be judged depends on when the peers arrived, the draw does not.
-  std::mt19937_64 gen = MakeGenerator(seed_, trial.number, boundary, kDonorStream);
-  const auto& [donor, donor_step] = donors[absl::Uniform<size_t>(gen, 0, donors.size())];
+  std::mt19937_64 gen = StepGenerator(seed_, trial.number, boundary, stream_tag::kPbtDonor);
+  const auto& [donor, donor_step] = donors[UniformIndex(gen, donors.size())];
   return ExploitDecision{donor->number, donor_step, Perturb(donor->params, trial.number, boundary)};
 }
 
 ParamMap PbtPolicy::Perturb(const ParamMap& donor, int64_t trial_number, int64_t step) const {
-  std::mt19937_64 gen = MakeGenerator(seed_, trial_number, step, kPerturbStream);
+  std::mt19937_64 gen = StepGenerator(seed_, trial_number, step, stream_tag::kPbtPerturb);
   ParamMap params = donor;
   for (const std::string& name : spec_.params) {
     const ParamSpec* param = space_.Find(name);
@@ -150,10 +139,11 @@ ParamMap PbtPolicy::Perturb(const ParamMap& donor, int64_t trial_number, int64_t
     if (param == nullptr || value == params.end()) continue;
     // Both draws are made for every parameter, so one parameter's outcome
     // never shifts the draws of the next.
-    const bool resample = absl::Bernoulli(gen, spec_.resample_probability);
-    const double factor =
-        spec_.perturb_factors[absl::Uniform<size_t>(gen, 0, spec_.perturb_factors.size())];
-    std::mt19937_64 fresh = MakeGenerator(seed_, trial_number, step, gen() & 0xffffffffu);
+    const bool resample = Bernoulli(gen, spec_.resample_probability);
+    const double factor = spec_.perturb_factors[UniformIndex(gen, spec_.perturb_factors.size())];
+    // A stream of its own per parameter, tagged by the next word of `gen`.
+    std::mt19937_64 fresh =
+        StepGenerator(seed_, trial_number, step, static_cast<uint32_t>(gen() & 0xffffffffu));
     if (resample) {
       value->second = SampleUniform(*param, fresh);
       continue;

@@ -4,12 +4,12 @@
 #include <random>
 #include <vector>
 
-#include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "server/logic/cmaes_sampler.h"
 #include "server/logic/gp_sampler.h"
 #include "server/logic/grid_sampler.h"
 #include "server/logic/nsga2_sampler.h"
+#include "server/logic/random.h"
 #include "server/logic/sobol_sampler.h"
 #include "server/logic/tpe_sampler.h"
 
@@ -33,10 +33,9 @@ double SnapToStep(double value, double low, double high, double step) {
 double SampleFloat(const ParamSpec& param, absl::BitGenRef gen) {
   if (param.low == param.high) return param.low;
   if (param.log) {
-    return std::exp(
-        absl::Uniform(absl::IntervalClosed, gen, std::log(param.low), std::log(param.high)));
+    return std::exp(UniformRealClosed(gen, std::log(param.low), std::log(param.high)));
   }
-  double value = absl::Uniform(absl::IntervalClosed, gen, param.low, param.high);
+  double value = UniformRealClosed(gen, param.low, param.high);
   return param.step ? SnapToStep(value, param.low, param.high, *param.step) : value;
 }
 
@@ -46,13 +45,13 @@ int64_t SampleInt(const ParamSpec& param, absl::BitGenRef gen) {
   if (param.log) {
     // Uniform in log space over [low - 0.5, high + 0.5], then rounded, so
     // every integer gets its share of the log scale.
-    double draw = std::exp(
-        absl::Uniform(absl::IntervalClosed, gen, std::log(low - 0.5 + 1e-9), std::log(high + 0.5)));
+    double draw =
+        std::exp(UniformRealClosed(gen, std::log(low - 0.5 + 1e-9), std::log(high + 0.5)));
     return std::clamp<int64_t>(std::llround(draw), low, high);
   }
   const auto step = static_cast<int64_t>(param.step.value_or(1));
   const int64_t points = (high - low) / step;
-  return low + step * absl::Uniform<int64_t>(absl::IntervalClosed, gen, 0, points);
+  return low + step * UniformInt(gen, 0, points);
 }
 
 }  // namespace
@@ -64,7 +63,7 @@ ParamValue SampleUniform(const ParamSpec& param, absl::BitGenRef gen) {
     case ParamSpec::Type::kInt:
       return SampleInt(param, gen);
     case ParamSpec::Type::kCategorical:
-      return param.values[absl::Uniform<size_t>(gen, 0, param.values.size())];
+      return param.values[UniformIndex(gen, param.values.size())];
   }
   return 0.0;
 }
@@ -78,9 +77,7 @@ bool ConditionHolds(const ParamSpec& param, const ParamMap& chosen) {
 ParamMap RandomSampler::Suggest(const SearchSpace& space,
                                 absl::Span<const TrialRecord* const> /*history*/,
                                 int64_t trial_number) const {
-  std::seed_seq seq{static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32),
-                    static_cast<uint32_t>(trial_number), static_cast<uint32_t>(trial_number >> 32)};
-  std::mt19937_64 gen(seq);
+  std::mt19937_64 gen = MakeGenerator(StreamSeed(seed_).Number(trial_number));
   ParamMap params;
   for (const ParamSpec& param : space.params) {
     if (!ConditionHolds(param, params)) continue;

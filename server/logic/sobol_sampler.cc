@@ -4,6 +4,8 @@
 #include <cmath>
 #include <random>
 
+#include "server/logic/random.h"
+
 namespace vernier {
 namespace {
 
@@ -121,8 +123,7 @@ uint32_t SobolCoordinate(int dimension, uint64_t index) {
 }
 
 SobolSampler::SobolSampler(uint64_t seed) {
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), 0x50b01u};
-  std::mt19937 gen(seq);
+  std::mt19937 gen = MakeGenerator32(StreamSeed(seed).Word(stream_tag::kSobolScramble));
   for (uint32_t& shift : shift_) shift = static_cast<uint32_t>(gen());
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/logic/log_sum_exp.h"
+#include "server/logic/random.h"
 
 namespace vernier {
 namespace {
@@ -29,30 +30,21 @@ constexpr int64_t kFullWeightLast = 25;  // Newest bad trials that keep full wei
 constexpr size_t kMaxBadTrials = 500;
 constexpr double kMaxMagicClipDivisor = 100;
 constexpr double kLogSqrt2Pi = 0.91893853320467274178;
-constexpr double kPi = 3.14159265358979323846;
 
 // ---- Random numbers -------------------------------------------------------
 //
-// Built on std::mt19937_64, whose output the C++ standard fixes, with our own
-// transforms, so a seed gives the same suggestions on every platform.
+// The stream of (seed, trial number) with our own draws (server/logic/
+// random.h), so a seed gives the same suggestions on every platform.
 class Rng {
  public:
-  Rng(uint64_t seed, int64_t trial_number) {
-    // The trailing constant keeps this stream apart from RandomSampler's.
-    std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-                      static_cast<uint32_t>(trial_number),
-                      static_cast<uint32_t>(static_cast<uint64_t>(trial_number) >> 32), 0x7e5u};
-    gen_.seed(seq);
-  }
+  Rng(uint64_t seed, int64_t trial_number)
+      : gen_(MakeGenerator(StreamSeed(seed).Number(trial_number).Word(stream_tag::kTpe))) {}
 
   // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
+  double Uniform() { return Uniform01(gen_); }
 
   // Standard normal (Box-Muller).
-  double Normal() {
-    const double radius = std::sqrt(-2.0 * std::log(1.0 - Uniform()));
-    return radius * std::cos(2.0 * kPi * Uniform());
-  }
+  double Normal() { return StandardNormal(gen_); }
 
   // An index drawn with probability proportional to `weights` (not all zero).
   size_t Pick(absl::Span<const double> weights) {

@@ -7,12 +7,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
 using json = nlohmann::json;
 
 TEST(BuiltinTrainerParamsTest, NamesAreUniqueAndDefaultsPassTheirOwnCheck) {
@@ -20,8 +24,7 @@ TEST(BuiltinTrainerParamsTest, NamesAreUniqueAndDefaultsPassTheirOwnCheck) {
   for (const BuiltinParam& param : BuiltinTrainerParams()) {
     EXPECT_TRUE(names.insert(param.name).second) << "duplicate " << param.name;
     EXPECT_FALSE(param.help.empty()) << param.name;
-    EXPECT_TRUE(CheckBuiltinValue(param.name, param.default_value, param.name).ok())
-        << param.name << ": " << CheckBuiltinValue(param.name, param.default_value, param.name);
+    EXPECT_OK(CheckBuiltinValue(param.name, param.default_value, param.name)) << param.name;
   }
   for (const char* name :
        {"model", "dataset", "data_dir", "epochs", "train_subset", "val_fraction", "lr",
@@ -40,63 +43,63 @@ TEST(BuiltinTrainerParamsTest, FindReturnsTheEntryOrNull) {
 
 TEST(CheckBuiltinValueTest, UnknownOptimizerNamesFieldValueAndChoices) {
   absl::Status status = CheckBuiltinValue("optimizer", "adamm", "params.optimizer.values[2]");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             "params.optimizer.values[2]: unknown optimizer \"adamm\" (expected one of: gd, sgd, "
             "momentum, adam, adamw, rmsprop, adagrad)");
-  EXPECT_TRUE(CheckBuiltinValue("optimizer", "momentum", "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("optimizer", 3, "f").ok());
+  EXPECT_OK(CheckBuiltinValue("optimizer", "momentum", "f"));
+  EXPECT_THAT(CheckBuiltinValue("optimizer", 3, "f"), Not(IsOk()));
 }
 
 TEST(CheckBuiltinValueTest, IntAcceptsIntegersAndIntegralFloatsOnly) {
-  EXPECT_TRUE(CheckBuiltinValue("batch_size", json(64), "params.batch_size").ok());
-  EXPECT_TRUE(CheckBuiltinValue("batch_size", json(64.0), "params.batch_size").ok());
+  EXPECT_OK(CheckBuiltinValue("batch_size", json(64), "params.batch_size"));
+  EXPECT_OK(CheckBuiltinValue("batch_size", json(64.0), "params.batch_size"));
   absl::Status half = CheckBuiltinValue("batch_size", json(64.5), "params.batch_size");
-  EXPECT_EQ(half.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(half, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(half.message()), StartsWith("params.batch_size: "));
   EXPECT_THAT(std::string(half.message()), HasSubstr("integer"));
   EXPECT_THAT(std::string(half.message()), HasSubstr("64.5"));
-  EXPECT_FALSE(CheckBuiltinValue("batch_size", json("64"), "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("batch_size", json(true), "f").ok());
+  EXPECT_THAT(CheckBuiltinValue("batch_size", json("64"), "f"), Not(IsOk()));
+  EXPECT_THAT(CheckBuiltinValue("batch_size", json(true), "f"), Not(IsOk()));
 }
 
 TEST(CheckBuiltinValueTest, BoundsAreInclusiveAndNamed) {
-  EXPECT_TRUE(CheckBuiltinValue("batch_size", 1, "f").ok());
-  EXPECT_TRUE(CheckBuiltinValue("batch_size", 65536, "f").ok());
+  EXPECT_OK(CheckBuiltinValue("batch_size", 1, "f"));
+  EXPECT_OK(CheckBuiltinValue("batch_size", 65536, "f"));
   absl::Status zero = CheckBuiltinValue("batch_size", 0, "trial.batch_size");
   EXPECT_EQ(zero.message(), "trial.batch_size: batch_size must be between 1 and 65536, got 0");
-  EXPECT_TRUE(CheckBuiltinValue("dropout", 0.95, "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("dropout", 0.96, "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("lr", 0, "f").ok());
-  EXPECT_TRUE(CheckBuiltinValue("lr", 1e-5, "f").ok());
-  EXPECT_TRUE(CheckBuiltinValue("l2", 1e6, "f").ok());
+  EXPECT_OK(CheckBuiltinValue("dropout", 0.95, "f"));
+  EXPECT_THAT(CheckBuiltinValue("dropout", 0.96, "f"), Not(IsOk()));
+  EXPECT_THAT(CheckBuiltinValue("lr", 0, "f"), Not(IsOk()));
+  EXPECT_OK(CheckBuiltinValue("lr", 1e-5, "f"));
+  EXPECT_OK(CheckBuiltinValue("l2", 1e6, "f"));
   absl::Status negative = CheckBuiltinValue("l1", -0.5, "x");
   EXPECT_EQ(negative.message(), "x: l1 must be >= 0, got -0.5");
-  EXPECT_FALSE(CheckBuiltinValue("momentum", 1.0, "f").ok());
+  EXPECT_THAT(CheckBuiltinValue("momentum", 1.0, "f"), Not(IsOk()));
 }
 
 TEST(CheckBuiltinValueTest, FloatsTakeIntegersButNotStrings) {
-  EXPECT_TRUE(CheckBuiltinValue("lr", 1, "f").ok());
+  EXPECT_OK(CheckBuiltinValue("lr", 1, "f"));
   absl::Status text = CheckBuiltinValue("lr", "0.1", "params.lr");
   EXPECT_EQ(text.message(), "params.lr: lr must be a number, got \"0.1\"");
 }
 
 TEST(CheckBuiltinValueTest, StringsMustBeNonEmpty) {
-  EXPECT_TRUE(CheckBuiltinValue("data_dir", "/data", "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("data_dir", "", "f").ok());
-  EXPECT_FALSE(CheckBuiltinValue("data_dir", 7, "f").ok());
+  EXPECT_OK(CheckBuiltinValue("data_dir", "/data", "f"));
+  EXPECT_THAT(CheckBuiltinValue("data_dir", "", "f"), Not(IsOk()));
+  EXPECT_THAT(CheckBuiltinValue("data_dir", 7, "f"), Not(IsOk()));
 }
 
 TEST(CheckBuiltinValueTest, UnknownParameterIsNamed) {
   absl::Status status = CheckBuiltinValue("learning_rate", 0.1, "params.learning_rate");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()),
               StartsWith("params.learning_rate: unknown parameter \"learning_rate\""));
 }
 
 TEST(CheckBuiltinValueTest, LongOrBinaryValuesAreShownSafely) {
   absl::Status status = CheckBuiltinValue("optimizer", std::string(500, 'x') + "\xff", "f");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_LT(status.message().size(), 200u);
 }
 

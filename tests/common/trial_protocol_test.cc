@@ -3,14 +3,19 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
+
 TEST(TrialProtocolTest, ParsesIntermediateReport) {
   auto report =
       ParseReportLine(R"({"step": 3, "metrics": {"val_accuracy": 0.8, "val_loss": 0.5}})");
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_OK(report);
   EXPECT_FALSE(report->is_final);
   EXPECT_EQ(report->step, 3);
   EXPECT_DOUBLE_EQ(report->metrics.at("val_accuracy"), 0.8);
@@ -19,13 +24,13 @@ TEST(TrialProtocolTest, ParsesIntermediateReport) {
 
 TEST(TrialProtocolTest, ParsesFinalReportWithoutStep) {
   auto report = ParseReportLine(R"({"final": true, "metrics": {"test_accuracy": 0.9}})");
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_OK(report);
   EXPECT_TRUE(report->is_final);
   EXPECT_DOUBLE_EQ(report->metrics.at("test_accuracy"), 0.9);
 }
 
 TEST(TrialProtocolTest, RejectsGarbageNamingTheProblem) {
-  EXPECT_EQ(ParseReportLine("epoch 1 done").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ParseReportLine("epoch 1 done"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(ParseReportLine("[1,2]").status().message().find("not a JSON object"),
             std::string::npos);
   EXPECT_NE(ParseReportLine(R"({"metrics": {}})").status().message().find("missing \"step\""),
@@ -46,18 +51,18 @@ TEST(TrialProtocolTest, RejectsGarbageNamingTheProblem) {
 TEST(TrialProtocolTest, FormattedReportsRoundTrip) {
   MetricMap metrics = {{"val_accuracy", 0.75}, {"val_loss", 0.25}};
   auto intermediate = ParseReportLine(FormatIntermediateReport(2, metrics));
-  ASSERT_TRUE(intermediate.ok());
+  ASSERT_OK(intermediate);
   EXPECT_EQ(intermediate->step, 2);
   EXPECT_EQ(intermediate->metrics, metrics);
   auto final_report = ParseReportLine(FormatFinalReport(metrics));
-  ASSERT_TRUE(final_report.ok());
+  ASSERT_OK(final_report);
   EXPECT_TRUE(final_report->is_final);
   EXPECT_EQ(final_report->metrics, metrics);
 }
 
 TEST(TrialProtocolTest, NonFiniteMetricsSurviveAsNaN) {
   auto report = ParseReportLine(FormatIntermediateReport(0, {{"loss", INFINITY}}));
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(std::isnan(report->metrics.at("loss")));
 }
 
@@ -65,7 +70,7 @@ TEST(TrialProtocolTest, PythonNonFiniteTokensAreNumbers) {
   // What json.dumps({"a": float("nan"), ...}) writes.
   auto report = ParseReportLine(
       R"({"step": 1, "metrics": {"a": NaN, "b": Infinity, "c": -Infinity, "d": "NaN"}})");
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_OK(report);
   EXPECT_TRUE(std::isnan(report->metrics.at("a")));
   EXPECT_EQ(report->metrics.at("b"), INFINITY);
   EXPECT_EQ(report->metrics.at("c"), -INFINITY);
@@ -74,25 +79,25 @@ TEST(TrialProtocolTest, PythonNonFiniteTokensAreNumbers) {
 
 TEST(TrialProtocolTest, TokensInsideStringsAreLeftAlone) {
   auto report = ParseReportLine(R"({"step": 1, "metrics": {"NaN \" Infinity": 2.5}})");
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_OK(report);
   EXPECT_EQ(report->metrics.at("NaN \" Infinity"), 2.5);
 }
 
 TEST(TrialProtocolTest, OtherStringsAreStillNotNumbers) {
-  EXPECT_FALSE(ParseReportLine(R"({"step": 1, "metrics": {"a": "0.5"}})").ok());
-  EXPECT_FALSE(ParseReportLine(R"({"step": 1, "metrics": {"a": Inf}})").ok());
+  EXPECT_THAT(ParseReportLine(R"({"step": 1, "metrics": {"a": "0.5"}})"), Not(IsOk()));
+  EXPECT_THAT(ParseReportLine(R"({"step": 1, "metrics": {"a": Inf}})"), Not(IsOk()));
 }
 
 TEST(TrialProtocolTest, CheckpointReportRoundTrips) {
   auto report = ParseReportLine(FormatCheckpointReport(4, "/tmp/trial 1/checkpoint"));
-  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_OK(report);
   EXPECT_TRUE(report->is_checkpoint());
   EXPECT_FALSE(report->is_final);
   EXPECT_EQ(report->step, 4);
   EXPECT_EQ(report->checkpoint, "/tmp/trial 1/checkpoint");
   EXPECT_TRUE(report->metrics.empty());
   auto intermediate = ParseReportLine(R"({"step": 3, "metrics": {"acc": 0.5}})");
-  ASSERT_TRUE(intermediate.ok());
+  ASSERT_OK(intermediate);
   EXPECT_FALSE(intermediate->is_checkpoint());
 }
 
@@ -101,7 +106,7 @@ TEST(TrialProtocolTest, RejectsBadCheckpointReports) {
                            R"({"checkpoint": "c"})", R"({"checkpoint": "c", "step": -2})",
                            R"({"checkpoint": "c", "final": true, "metrics": {}})"}) {
     auto report = ParseReportLine(line);
-    EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << line;
+    EXPECT_THAT(report, StatusIs(absl::StatusCode::kInvalidArgument)) << line;
   }
   EXPECT_NE(
       ParseReportLine(R"({"checkpoint": 3, "step": 1})").status().message().find("checkpoint"),

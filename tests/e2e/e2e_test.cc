@@ -69,16 +69,12 @@ void WriteTinyDataset(const fs::path& dir, const std::string& prefix, int count,
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("vernier_e2e_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ASSERT_FALSE(temp_.path().empty());
+    dir_ = temp_.path();
   }
   void TearDown() override {
     workers_.clear();
     server_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
   }
 
   // Starts vernier-server on `port` (0: a free one, read back from its log).
@@ -155,7 +151,10 @@ class EndToEndTest : public ::testing::Test {
     return logs;
   }
 
-  fs::path dir_;
+  // A failed test's directory stays, with the logs of the processes it
+  // started. Declared before the processes, so removed after they stop.
+  ::vernier::testing::TempDir temp_{::vernier::testing::TempDir::OnFailure::kKeep};
+  fs::path dir_;  // temp_.path().
   std::string address_ = "127.0.0.1:1";
   std::unique_ptr<Process> server_;
   std::vector<std::unique_ptr<Process>> workers_;
@@ -219,6 +218,11 @@ trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, val_fraction: 0.2, data
   ASSERT_EQ(best.size(), 1u);
   EXPECT_EQ(best[0]["number"], best_number);
   EXPECT_DOUBLE_EQ(best[0]["objective_value"].get<double>(), best_value);
+
+  // The global options may also follow the command, as users type them.
+  CliResult after = Cli({"best", "e2e-cnn", "-n", "1", "--format", "json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out, nullptr, false), best);
 }
 
 TEST_F(EndToEndTest, ScriptTrialSurvivesAWorkerKilledMidTrial) {

@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/temp_dir.h"
 
 extern char** environ;
 
@@ -156,18 +157,14 @@ struct CliResult {
 class VernierProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("vernier_proc_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    ASSERT_FALSE(temp_.path().empty());
+    dir_ = temp_.path();
     port_ = FreePort();
     address_ = absl::StrCat("127.0.0.1:", port_);
   }
   void TearDown() override {
     workers_.clear();
     server_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
   // Starts (or restarts) vernier-server on dir_/vernier.db and port_, and
@@ -268,7 +265,10 @@ class VernierProcessTest : public ::testing::Test {
     return logs;
   }
 
-  std::filesystem::path dir_;
+  // A failed test's directory stays, with the logs of the processes it
+  // started. Declared before the processes, so removed after they stop.
+  ::vernier::testing::TempDir temp_{::vernier::testing::TempDir::OnFailure::kKeep};
+  std::filesystem::path dir_;  // temp_.path().
   int port_ = 0;
   std::string address_;
   std::unique_ptr<Process> server_;

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/service/server_runner.h"
 #include "tests/security/security_test_util.h"
+#include "tests/testing/status_matchers.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -23,6 +24,7 @@ using ::testing::HasSubstr;
 using ::vernier::testing::CallRaw;
 using ::vernier::testing::kUserToken;
 using ::vernier::testing::kWorkerToken;
+using ::vernier::testing::StatusIs;
 using ::vernier::testing::TempDir;
 
 // Every method of a service, as "/package.Service/Method".
@@ -41,7 +43,7 @@ class AuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto runner = ServerRunner::Start(testing::TokenServerOptions(dir_));
-    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_OK(runner);
     runner_ = std::move(*runner);
     address_ = "127.0.0.1:" + std::to_string(runner_->port());
   }
@@ -51,7 +53,7 @@ class AuthTest : public ::testing::Test {
     options.address = address_;
     options.token = token;
     auto channel = MakeChannel(options);
-    EXPECT_TRUE(channel.ok()) << channel.status();
+    EXPECT_OK(channel);
     return *channel;
   }
 
@@ -165,7 +167,7 @@ TEST_F(AuthTest, SeveralTokensPerRoleAllowRotation) {
   ServerOptions options = testing::TokenServerOptions(dir_);
   options.auth.user_tokens.push_back("user-token-new-0123456789");
   auto runner = ServerRunner::Start(options);
-  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_OK(runner);
   runner_ = std::move(*runner);
   address_ = "127.0.0.1:" + std::to_string(runner_->port());
   EXPECT_TRUE(ListStudies(kUserToken).ok());
@@ -175,12 +177,11 @@ TEST_F(AuthTest, SeveralTokensPerRoleAllowRotation) {
 TEST(AuthOptionsTest, ServerWithoutTokensOrInsecureRefusesToStartNamingTheFlags) {
   TempDir dir;
   auto runner = ServerRunner::Start(testing::TestServerOptions(dir));
-  ASSERT_FALSE(runner.ok());
-  EXPECT_EQ(runner.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_THAT(runner, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(runner.status().message()), HasSubstr("--worker-token-file"));
   EXPECT_THAT(std::string(runner.status().message()), HasSubstr("--insecure"));
   // It did not get as far as creating the database.
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "vernier.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("vernier.db")));
 }
 
 TEST(AuthOptionsTest, InsecureServesEveryoneWithoutToken) {
@@ -188,7 +189,7 @@ TEST(AuthOptionsTest, InsecureServesEveryoneWithoutToken) {
   ServerOptions options = testing::TestServerOptions(dir);
   options.auth.insecure = true;
   auto runner = ServerRunner::Start(options);
-  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_OK(runner);
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*runner)->port()),
                                      grpc::InsecureChannelCredentials());
   EXPECT_TRUE(CallRaw(channel, "/vernier.v1.StudyService/ListStudies").ok());
@@ -198,17 +199,17 @@ TEST(AuthOptionsTest, ContradictionsAreRefused) {
   AuthOptions both;
   both.insecure = true;
   both.user_tokens = {kUserToken};
-  EXPECT_EQ(ValidateAuthOptions(both).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ValidateAuthOptions(both), StatusIs(absl::StatusCode::kInvalidArgument));
   AuthOptions shared;
   shared.worker_tokens = {kUserToken};
   shared.user_tokens = {kUserToken};
-  EXPECT_EQ(ValidateAuthOptions(shared).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ValidateAuthOptions(shared), StatusIs(absl::StatusCode::kInvalidArgument));
   AuthOptions weak;
   weak.user_tokens = {"short"};
-  EXPECT_EQ(ValidateAuthOptions(weak).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ValidateAuthOptions(weak), StatusIs(absl::StatusCode::kInvalidArgument));
   AuthOptions good;
   good.worker_tokens = {kWorkerToken};
-  EXPECT_TRUE(ValidateAuthOptions(good).ok());
+  EXPECT_OK(ValidateAuthOptions(good));
 }
 
 TEST(SecretFileTest, TokenFileSkipsCommentsAndBlankLines) {
@@ -216,19 +217,19 @@ TEST(SecretFileTest, TokenFileSkipsCommentsAndBlankLines) {
   const std::string path = dir.Write(
       "tokens", "# rotated 2026-11\n\n  first-token-0123456789  \nsecond-token-0123456789\n");
   auto tokens = ReadTokenFile("--user-token-file", path);
-  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  ASSERT_OK(tokens);
   EXPECT_THAT(*tokens, ::testing::ElementsAre("first-token-0123456789", "second-token-0123456789"));
 }
 
 TEST(SecretFileTest, BadTokenFilesNameTheFlagAndNeverTheToken) {
   TempDir dir;
-  auto missing = ReadTokenFile("--token-file", (dir.path() / "nope").string());
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  auto missing = ReadTokenFile("--token-file", dir.File("nope"));
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("--token-file"));
   auto empty = ReadTokenFile("--token-file", dir.Write("empty", "# nothing\n"));
-  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty, StatusIs(absl::StatusCode::kInvalidArgument));
   auto spaced = ReadTokenFile("--token-file", dir.Write("spaced", "a token with spaces in it\n"));
-  EXPECT_EQ(spaced.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spaced, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(spaced.status().message()), ::testing::Not(HasSubstr("spaces in")));
 }
 
@@ -247,7 +248,7 @@ TEST(ChannelTest, ClientCertificateWithoutCaIsRefused) {
   options.address = "127.0.0.1:1";
   options.tls_cert_file = "client.pem";
   options.tls_key_file = "client.key";
-  EXPECT_EQ(MakeChannel(options).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(MakeChannel(options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -31,11 +31,8 @@ trainer: {command: [/bin/sh, -c, 'echo "{\"final\": true, \"metrics\": {\"loss\"
 class SecurityE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("vernier_sec_e2e_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ASSERT_FALSE(temp_.path().empty());
+    dir_ = temp_.path();
     address_ = absl::StrCat("127.0.0.1:", FreePort());
     WriteFile(dir_ / "worker.token", absl::StrCat("# workers\n", kWorker, "\n"));
     WriteFile(dir_ / "user.token", absl::StrCat(kUser, "\n"));
@@ -43,7 +40,6 @@ class SecurityE2eTest : public ::testing::Test {
   void TearDown() override {
     worker_.reset();
     server_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);
   }
 
   std::vector<std::string> ServerArgv() {
@@ -74,7 +70,10 @@ class SecurityE2eTest : public ::testing::Test {
     return {RunShell(command), ReadFile(out), ReadFile(err)};
   }
 
-  fs::path dir_;
+  // A failed test's directory stays, with the logs of the processes it
+  // started. Declared before the processes, so removed after they stop.
+  ::vernier::testing::TempDir temp_{::vernier::testing::TempDir::OnFailure::kKeep};
+  fs::path dir_;  // temp_.path().
   std::string address_;
   std::unique_ptr<Process> server_;
   std::unique_ptr<Process> worker_;

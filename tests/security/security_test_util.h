@@ -1,14 +1,10 @@
-// Helpers for the security tests: a temporary directory, token files, a real
-// ServerRunner on a loopback port with chosen auth/TLS options, and raw calls
+// Helpers for the security tests: a real ServerRunner on a loopback port with
+// chosen auth/TLS options (its database in a testing::TempDir), and raw calls
 // to any method by name (so that tests can walk every method of a service).
 #ifndef VERNIER_TESTS_SECURITY_SECURITY_TEST_UTIL_H_
 #define VERNIER_TESTS_SECURITY_SECURITY_TEST_UTIL_H_
 
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -16,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/service/server_runner.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier::testing {
 
@@ -23,33 +20,9 @@ namespace vernier::testing {
 inline constexpr char kWorkerToken[] = "worker-token-0123456789abcdef";
 inline constexpr char kUserToken[] = "user-token-0123456789abcdef";
 
-// A fresh directory under the temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("vernier_security_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes `text` to a file in the directory and returns its path.
-  std::string Write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
 inline ServerOptions TestServerOptions(const TempDir& dir) {
   ServerOptions options;
-  options.db_path = (dir.path() / "vernier.db").string();
+  options.db_path = dir.File("vernier.db");
   options.listen = "127.0.0.1:0";
   return options;
 }

@@ -8,13 +8,17 @@
 #include "server/service/server_runner.h"
 #include "tests/security/security_test_util.h"
 #include "tests/security/test_certs.h"
+#include "tests/testing/status_matchers.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
 using ::vernier::testing::kUserToken;
+using ::vernier::testing::StatusIs;
 using ::vernier::testing::TempDir;
 
 class TlsTest : public ::testing::Test {
@@ -24,7 +28,7 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(testing::MakeTestCertificates(dir_.path(), &log)) << log;
   }
 
-  std::string File(const std::string& name) const { return (dir_.path() / name).string(); }
+  std::string File(const std::string& name) const { return dir_.File(name); }
 
   void StartServer(bool mutual) {
     ServerOptions options = testing::TokenServerOptions(dir_);
@@ -32,7 +36,7 @@ class TlsTest : public ::testing::Test {
     options.tls.key_file = File("server.key");
     if (mutual) options.tls.client_ca_file = File("ca.pem");
     auto runner = ServerRunner::Start(options);
-    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_OK(runner);
     runner_ = std::move(*runner);
   }
 
@@ -99,7 +103,7 @@ TEST_F(TlsTest, TlsDoesNotReplaceTheToken) {
   ChannelOptions options = Trusting("ca");
   options.address = "127.0.0.1:" + std::to_string(runner_->port());
   auto channel = MakeChannel(options);  // No token.
-  ASSERT_TRUE(channel.ok());
+  ASSERT_OK(channel);
   auto stub = v1::StudyService::NewStub(*channel);
   grpc::ClientContext context;
   v1::ListStudiesResponse response;
@@ -112,11 +116,11 @@ TEST_F(TlsTest, UnreadableCertificateNamesTheFlag) {
   options.tls.cert_file = File("missing.pem");
   options.tls.key_file = File("server.key");
   auto runner = ServerRunner::Start(options);
-  ASSERT_FALSE(runner.ok());
+  ASSERT_THAT(runner, Not(IsOk()));
   EXPECT_THAT(std::string(runner.status().message()), HasSubstr("--tls-cert"));
   options.tls.cert_file = File("server.pem");
   options.tls.key_file = "";
-  EXPECT_EQ(ServerRunner::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ServerRunner::Start(options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

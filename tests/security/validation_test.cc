@@ -1,6 +1,7 @@
 // Bad input from users and the network: study names that would escape a
 // directory, trial commands that would need a shell, and oversized messages.
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -11,12 +12,15 @@
 #include "server/schema/study_schema.h"
 #include "server/service/server_runner.h"
 #include "tests/security/security_test_util.h"
+#include "tests/testing/status_matchers.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "worker/posix_trial_launcher.h"
 #include "worker/trial_launcher.h"
 
 namespace vernier {
 namespace {
+
+using ::vernier::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -37,15 +41,15 @@ TEST(StudyNameTest, NamesThatCouldBecomePathsAreRejectedNamingFieldAndValue) {
        std::vector<std::string>{"..", ".", "../../etc", "a/b", "/abs", "a\\\\b", ".hidden", "",
                                 "name with space", "semi;colon", "$(id)", std::string(65, 'a')}) {
     absl::StatusOr<StudySpec> spec = ParseStudySpec(SpecNamed(name));
-    ASSERT_FALSE(spec.ok()) << "accepted \"" << name << "\"";
-    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument))
+        << "accepted \"" << name << "\"";
     EXPECT_THAT(std::string(spec.status().message()), HasSubstr("name")) << name;
     if (!name.empty()) {
       EXPECT_THAT(std::string(spec.status().message()), HasSubstr(name.substr(0, 10))) << name;
     }
   }
-  EXPECT_TRUE(ParseStudySpec(SpecNamed("fashion-cnn_v2.1")).ok());
-  EXPECT_TRUE(ParseStudySpec(SpecNamed(std::string(64, 'a'))).ok());
+  EXPECT_OK(ParseStudySpec(SpecNamed("fashion-cnn_v2.1")));
+  EXPECT_OK(ParseStudySpec(SpecNamed(std::string(64, 'a'))));
 }
 
 // Found by tests/fuzz (regressions/study_spec): a spec with bytes that are not
@@ -55,40 +59,39 @@ TEST(StudySpecBytesTest, InvalidUtf8IsInvalidArgumentNotACrash) {
                                  std::string("\xc3"), std::string("\xc0\xaf")}) {
     const std::string spec = SpecNamed("u") + "# " + bad + "\n";
     absl::StatusOr<StudySpec> parsed = ParseStudySpec(spec);
-    ASSERT_FALSE(parsed.ok());
-    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_THAT(parsed, StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("UTF-8"));
   }
   // A parameter whose mapping is replaced by a string holding such bytes.
   std::string spec = SpecNamed("u");
   spec.replace(spec.find("{type: float"), 0, "'\xff' #");
-  EXPECT_EQ(ParseStudySpec(spec).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(ParseStudySpec(SpecNamed("u") + "# caf\xc3\xa9 \xe2\x82\xac\n").ok());
+  EXPECT_THAT(ParseStudySpec(spec), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_OK(ParseStudySpec(SpecNamed("u") + "# caf\xc3\xa9 \xe2\x82\xac\n"));
 }
 
 // The worker builds trial directories from the study name it is sent; even a
 // name that bypassed the server's check must stay under the work directory.
 TEST(TrialDirTest, HostileStudyNamesStayInsideTheWorkDirectory) {
   TempDir dir;
-  const fs::path work = dir.path() / "work";
+  const fs::path work = dir.File("work");
   fs::create_directories(work);
   for (const std::string study : {"..", "../../escape", "/tmp/escape", "a/../../b", "."}) {
     absl::StatusOr<std::string> trial = worker::MakeTrialDir(work.string(), study, 0, 0);
-    ASSERT_TRUE(trial.ok()) << study << ": " << trial.status();
+    ASSERT_OK(trial) << study;
     const fs::path canonical = fs::weakly_canonical(*trial);
     const std::string prefix = fs::weakly_canonical(work).string() + "/";
     EXPECT_EQ(canonical.string().rfind(prefix, 0), 0u) << study << " -> " << canonical;
   }
-  EXPECT_FALSE(fs::exists(dir.path() / "escape"));
+  EXPECT_FALSE(fs::exists(dir.File("escape")));
 }
 
 // Trial commands are an argv run with execve: shell syntax in an argument is
 // passed through as text, never interpreted.
 TEST(TrialCommandTest, ArgumentsAreNotInterpretedByAShell) {
   TempDir dir;
-  const fs::path trial_dir = dir.path() / "trial";
+  const fs::path trial_dir = dir.File("trial");
   fs::create_directories(trial_dir);
-  const std::string marker = (dir.path() / "pwned").string();
+  const std::string marker = dir.File("pwned");
   worker::TrialSpec spec;
   spec.argv = {"/bin/echo", "$(touch " + marker + ")", "; touch " + marker,
                "`touch " + marker + "`", "&& touch " + marker};
@@ -97,7 +100,7 @@ TEST(TrialCommandTest, ArgumentsAreNotInterpretedByAShell) {
   spec.time_limit = absl::Seconds(30);
   worker::PosixTrialLauncher launcher;
   absl::StatusOr<std::unique_ptr<worker::TrialProcess>> process = launcher.Start(spec);
-  ASSERT_TRUE(process.ok()) << process.status();
+  ASSERT_OK(process);
   while ((*process)->NextReport().has_value()) {
   }
   worker::TrialExit exit = (*process)->Wait();
@@ -114,7 +117,7 @@ class MessageSizeTest : public ::testing::Test {
   void SetUp() override {
     ServerOptions options = testing::TokenServerOptions(dir_);
     auto runner = ServerRunner::Start(options);
-    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_OK(runner);
     runner_ = std::move(*runner);
     address_ = "127.0.0.1:" + std::to_string(runner_->port());
   }
@@ -149,7 +152,7 @@ TEST_F(MessageSizeTest, OversizedSpecIsResourceExhaustedAndTheServerGoesOn) {
   ChannelOptions options;
   options.address = address_;
   auto bounded = MakeChannel(options);
-  ASSERT_TRUE(bounded.ok());
+  ASSERT_OK(bounded);
   EXPECT_EQ(Create(*bounded, huge).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   // The server is still there, and a normal spec works.
   grpc::Status normal = Create(raw, SpecNamed("small"));

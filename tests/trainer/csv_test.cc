@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
@@ -12,10 +13,11 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 TEST(ParseDelimitedTest, SplitsFieldsAndKeepsLineNumbers) {
   absl::StatusOr<std::vector<CsvRow>> rows = ParseDelimited("a,b\r\n\n1,2\n3,\n", ',', "f.csv");
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_OK(rows);
   ASSERT_EQ(rows->size(), 3u);
   EXPECT_THAT((*rows)[0].fields, ElementsAre("a", "b"));
   EXPECT_EQ((*rows)[0].line, 1);
@@ -27,7 +29,7 @@ TEST(ParseDelimitedTest, SplitsFieldsAndKeepsLineNumbers) {
 TEST(ParseDelimitedTest, QuotedFieldsHoldDelimitersQuotesAndLineBreaks) {
   absl::StatusOr<std::vector<CsvRow>> rows =
       ParseDelimited("\"hi, \"\"you\"\"\nthere\",spam\nlast,ham", ',', "f.csv");
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_OK(rows);
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_THAT((*rows)[0].fields, ElementsAre("hi, \"you\"\nthere", "spam"));
   EXPECT_EQ((*rows)[1].line, 3);
@@ -36,7 +38,7 @@ TEST(ParseDelimitedTest, QuotedFieldsHoldDelimitersQuotesAndLineBreaks) {
 
 TEST(ParseDelimitedTest, TabDelimiter) {
   absl::StatusOr<std::vector<CsvRow>> rows = ParseDelimited("a,b\tc\n", '\t', "f.tsv");
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_OK(rows);
   EXPECT_THAT((*rows)[0].fields, ElementsAre("a,b", "c"));
   EXPECT_EQ(DelimiterForPath("x/data.TSV"), '\t');
   EXPECT_EQ(DelimiterForPath("x/data.csv"), ',');
@@ -44,7 +46,7 @@ TEST(ParseDelimitedTest, TabDelimiter) {
 
 TEST(ParseDelimitedTest, UnterminatedQuoteNamesSourceAndLine) {
   absl::Status status = ParseDelimited("a,b\n\"open,1\n2,3\n", ',', "f.csv").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("f.csv:2: quoted field never ends"));
   status = ParseDelimited("\"a\"x,b\n", ',', "g.csv").status();
   EXPECT_THAT(std::string(status.message()), HasSubstr("g.csv:1: unexpected character 'x'"));
@@ -53,7 +55,7 @@ TEST(ParseDelimitedTest, UnterminatedQuoteNamesSourceAndLine) {
 TEST(ReadDelimitedFileTest, MissingFileIsNotFound) {
   testing::TempDir dir;
   absl::Status status = ReadDelimitedFile(dir.File("absent.csv")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr(dir.File("absent.csv")));
 }
 

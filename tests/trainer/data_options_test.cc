@@ -4,14 +4,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/status_matchers.h"
 #include "trainer/options.h"
 
 namespace vernier {
 namespace {
 
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+
 TEST(DataOptionsFromParamsTest, DefaultsMatchTheTable) {
   absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(nlohmann::json::object(), "p");
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   const DataOptions& data = options->data;
   EXPECT_EQ(data.dataset, "fashion-mnist");
   EXPECT_EQ(data.data_dir, kDefaultImageDir);
@@ -50,7 +54,7 @@ TEST(DataOptionsFromParamsTest, EveryDataParameterIsStored) {
                                  {"outlier_threshold", 1.5},
                                  {"standardize", 0}};
   absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(params, "p");
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   const DataOptions& data = options->data;
   EXPECT_EQ(data.dataset, "tabular-csv");
   EXPECT_EQ(options->dataset, "tabular-csv");
@@ -75,10 +79,10 @@ TEST(DataOptionsFromParamsTest, EveryDataParameterIsStored) {
 }
 
 TEST(DataOptionsFromParamsTest, BadDataValuesAreRejectedByTheTable) {
-  EXPECT_FALSE(TrainOptionsFromJson({{"dataset", "cifar"}}, "p").ok());
-  EXPECT_FALSE(TrainOptionsFromJson({{"missing", "zero"}}, "p").ok());
-  EXPECT_FALSE(TrainOptionsFromJson({{"vocab_size", 2}}, "p").ok());
-  EXPECT_FALSE(TrainOptionsFromJson({{"cache_dir", ""}}, "p").ok());
+  EXPECT_THAT(TrainOptionsFromJson({{"dataset", "cifar"}}, "p"), Not(IsOk()));
+  EXPECT_THAT(TrainOptionsFromJson({{"missing", "zero"}}, "p"), Not(IsOk()));
+  EXPECT_THAT(TrainOptionsFromJson({{"vocab_size", 2}}, "p"), Not(IsOk()));
+  EXPECT_THAT(TrainOptionsFromJson({{"cache_dir", ""}}, "p"), Not(IsOk()));
 }
 
 }  // namespace

@@ -19,12 +19,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 #include "trainer/dataset_cache.h"
 #include "trainer/datasets.h"
 
 namespace vernier {
 namespace {
+
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::IsOkAndHolds;
+using ::vernier::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
@@ -56,7 +62,7 @@ TEST(LoadDataImagesTest, FashionMnistSplitsLikePlanSplit) {
   DataOptions options = ImageOptions(dir.path(), "");
   options.train_subset = 30;
   absl::StatusOr<LoadedData> data = LoadData(options);
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->task, TaskKind::kClassification);
   EXPECT_EQ(data->input, InputKind::kImageBytes);
   EXPECT_THAT(data->example_shape, ElementsAre(1, 28, 28));
@@ -81,7 +87,7 @@ TEST(LoadDataImagesTest, IdxTakesAnySizeAndCountsClasses) {
   options.dataset = "idx";
   options.val_fraction = 0.25;
   absl::StatusOr<LoadedData> data = LoadData(options);
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_THAT(data->example_shape, ElementsAre(1, 5, 5));
   EXPECT_THAT(data->class_names, ElementsAre("0", "1", "2"));
   EXPECT_EQ(data->train.count, 9);
@@ -95,7 +101,7 @@ TEST(LoadDataImagesTest, CacheHitMissAndInvalidation) {
                                   true);
   const DataOptions options = ImageOptions(dir.path(), cache.path());
   absl::StatusOr<LoadedData> cold = LoadData(options);
-  ASSERT_TRUE(cold.ok()) << cold.status();
+  ASSERT_OK(cold);
   int entries = 0;
   for (const auto& entry : fs::directory_iterator(cache.path())) {
     entries += entry.path().extension() == ".raw";
@@ -110,7 +116,7 @@ TEST(LoadDataImagesTest, CacheHitMissAndInvalidation) {
     files.push_back(dir.File(name));
   }
   absl::StatusOr<std::string> key = MakeCacheKey("idx-images", files);
-  ASSERT_TRUE(key.ok()) << key.status();
+  ASSERT_OK(key);
   std::optional<std::vector<std::vector<uint8_t>>> blobs =
       ReadCacheEntry(cache.path(), "idx-images", *key);
   ASSERT_TRUE(blobs.has_value());
@@ -118,9 +124,9 @@ TEST(LoadDataImagesTest, CacheHitMissAndInvalidation) {
   (*blobs)[3].assign((*blobs)[3].size(), 77);
   std::vector<absl::Span<const uint8_t>> spans;
   for (const auto& blob : *blobs) spans.push_back(absl::MakeConstSpan(blob));
-  ASSERT_TRUE(WriteCacheEntry(cache.path(), "idx-images", *key, spans).ok());
+  ASSERT_OK(WriteCacheEntry(cache.path(), "idx-images", *key, spans));
   absl::StatusOr<LoadedData> warm = LoadData(options);
-  ASSERT_TRUE(warm.ok()) << warm.status();
+  ASSERT_OK(warm);
   EXPECT_EQ(warm->test.image_bytes, std::vector<uint8_t>(10 * 784, 77));
   EXPECT_EQ(warm->train.image_bytes, cold->train.image_bytes);
 
@@ -128,7 +134,7 @@ TEST(LoadDataImagesTest, CacheHitMissAndInvalidation) {
   testing::WriteFashionMnistFiles(dir.path(), MakeImages(12, 28, 10, 1), MakeImages(10, 28, 10, 3),
                                   true);
   absl::StatusOr<LoadedData> fresh = LoadData(options);
-  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_OK(fresh);
   EXPECT_EQ(fresh->test.image_bytes, std::vector<uint8_t>(10 * 784, 3));
 
   // A damaged entry is a miss, not an error.
@@ -136,7 +142,7 @@ TEST(LoadDataImagesTest, CacheHitMissAndInvalidation) {
     if (entry.path().extension() == ".raw") fs::resize_file(entry.path(), 100);
   }
   fresh = LoadData(options);
-  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_OK(fresh);
   EXPECT_EQ(fresh->test.image_bytes, std::vector<uint8_t>(10 * 784, 3));
 }
 
@@ -147,7 +153,7 @@ TEST(LoadDataImagesTest, TrialsStartingTogetherShareOneCache) {
                                   testing::MakeTinyImages(100, 2), true);
   const DataOptions options = ImageOptions(dir.path(), cache.path());
   absl::StatusOr<LoadedData> expected = LoadData(ImageOptions(dir.path(), ""));
-  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_OK(expected);
   // Six processes load at once, twice each (a cold and, usually, a warm
   // load); each exits 0 only if it got exactly the uncached data.
   std::vector<pid_t> children;
@@ -185,7 +191,7 @@ TEST(LoadDataImagesTest, AnUnwritableCacheOnlyCostsTime) {
   testing::WriteFashionMnistFiles(dir.path(), MakeImages(12, 28, 10, 1), MakeImages(10, 28, 10, 2),
                                   false);
   testing::WriteTextFile(dir.File("not-a-dir"), "x");
-  EXPECT_TRUE(LoadData(ImageOptions(dir.path(), dir.File("not-a-dir/cache"))).ok());
+  EXPECT_OK(LoadData(ImageOptions(dir.path(), dir.File("not-a-dir/cache"))));
 }
 
 TEST(LoadDataBadImagesTest, MissingFileWrongMagicWrongShapeAndMissingClassAreNamed) {
@@ -194,13 +200,13 @@ TEST(LoadDataBadImagesTest, MissingFileWrongMagicWrongShapeAndMissingClassAreNam
                                   false);
   fs::remove(dir.File("t10k-labels-idx1-ubyte"));
   absl::Status status = LoadData(ImageOptions(dir.path(), "")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr("t10k-labels-idx1-ubyte"));
 
   testing::WriteFile(dir.File("t10k-labels-idx1-ubyte"),
                      testing::IdxBytes(0x0803, {10}, std::vector<uint8_t>(10, 0)), false);
   status = LoadData(ImageOptions(dir.path(), "")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("t10k-labels-idx1-ubyte: not an IDX"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("magic number"));
 
@@ -222,7 +228,7 @@ TEST(LoadDataBadImagesTest, MissingFileWrongMagicWrongShapeAndMissingClassAreNam
   for (uint8_t& label : train.labels) label = label == 1 ? 2 : label;
   testing::WriteFashionMnistFiles(small.path(), train, MakeImages(6, 5, 3, 2), false);
   status = LoadData(idx).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()),
               HasSubstr("train-labels-idx1-ubyte: class 1 (\"1\") has no examples"));
 
@@ -230,7 +236,7 @@ TEST(LoadDataBadImagesTest, MissingFileWrongMagicWrongShapeAndMissingClassAreNam
   testing::WriteFile(small.File("train-images-idx3-ubyte"),
                      testing::IdxBytes(0x0803, {12, 5, 5}, std::vector<uint8_t>(100, 0)), false);
   status = LoadData(idx).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(status.message()), HasSubstr("train-images-idx3-ubyte: truncated"));
 }
 
@@ -241,7 +247,7 @@ TEST(LoadDataTest, UnknownDatasetAndMissingDataFile) {
   options.dataset = "tabular-csv";
   EXPECT_THAT(std::string(LoadData(options).status().message()), HasSubstr("needs a data_file"));
   options.data_file = "/nonexistent/x.csv";
-  EXPECT_EQ(LoadData(options).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(LoadData(options), StatusIs(absl::StatusCode::kNotFound));
 }
 
 std::string TextCsv(int rows) {
@@ -261,7 +267,7 @@ TEST(LoadDataTextTest, TextCsvEncodesWithTheTrainingVocabulary) {
   options.max_len = 6;
   options.vocab_size = 100;
   absl::StatusOr<LoadedData> data = LoadData(options);
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->input, InputKind::kTokens);
   EXPECT_THAT(data->example_shape, ElementsAre(6));
   EXPECT_THAT(data->class_names, ElementsAre("ham", "spam"));
@@ -279,14 +285,15 @@ TEST(LoadDataTextTest, TextCsvEncodesWithTheTrainingVocabulary) {
   options.cache_dir = cache.path();
   absl::StatusOr<LoadedData> cold = LoadData(options);
   absl::StatusOr<LoadedData> warm = LoadData(options);
-  ASSERT_TRUE(cold.ok() && warm.ok());
+  ASSERT_OK(cold);
+  ASSERT_OK(warm);
   EXPECT_EQ(warm->train.tokens, data->train.tokens);
   EXPECT_EQ(warm->test.labels, data->test.labels);
   EXPECT_EQ(warm->class_names, data->class_names);
   EXPECT_EQ(warm->vocab_size, data->vocab_size);
   testing::WriteTextFile(dir.File("t.csv"), TextCsv(60));
   absl::StatusOr<LoadedData> changed = LoadData(options);
-  ASSERT_TRUE(changed.ok()) << changed.status();
+  ASSERT_OK(changed);
   EXPECT_EQ(changed->train.count + changed->val.count + changed->test.count, 60);
 }
 
@@ -302,18 +309,19 @@ TEST(LoadDataTextTest, SplitsAreDeterministicPerDataSeed) {
   options.max_len = 1;
   absl::StatusOr<LoadedData> first = LoadData(options);
   absl::StatusOr<LoadedData> again = LoadData(options);
-  ASSERT_TRUE(first.ok() && again.ok());
+  ASSERT_OK(first);
+  ASSERT_OK(again);
   EXPECT_EQ(first->train.tokens, again->train.tokens);
   EXPECT_EQ(first->test.labels, again->test.labels);
   options.data_seed = 1;
   absl::StatusOr<LoadedData> other = LoadData(options);
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   EXPECT_NE(first->test.labels, other->test.labels);
 }
 
 TEST(ShuffleSplitTest, DisjointCoveringAndSeeded) {
   absl::StatusOr<IndexSplit> split = ShuffleSplit(100, 0.2, 0.25, 0, 5);
-  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_OK(split);
   EXPECT_EQ(split->test.size(), 20u);
   EXPECT_EQ(split->val.size(), 20u);
   EXPECT_EQ(split->train.size(), 60u);
@@ -328,7 +336,7 @@ TEST(ShuffleSplitTest, DisjointCoveringAndSeeded) {
   EXPECT_EQ(ShuffleSplit(100, 0.2, 0.25, 10, 5)->train.size(), 10u);
   EXPECT_THAT(std::string(ShuffleSplit(100, 0.2, 0.25, 61, 5).status().message()),
               HasSubstr("train_subset 61"));
-  EXPECT_FALSE(ShuffleSplit(2, 0.5, 0.5, 0, 1).ok());
+  EXPECT_THAT(ShuffleSplit(2, 0.5, 0.5, 0, 1), Not(IsOk()));
 }
 
 TEST(LoadDataTextTest, SpamAssassinFromDataDirOrTheDatasetsDir) {
@@ -346,7 +354,7 @@ TEST(LoadDataTextTest, SpamAssassinFromDataDirOrTheDatasetsDir) {
   options.data_dir = dir.File("spam-assassin");
   options.max_len = 4;
   absl::StatusOr<LoadedData> data = LoadData(options);
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_THAT(data->class_names, ElementsAre("ham", "spam"));
   EXPECT_EQ(data->test.count, 4);
   EXPECT_EQ(data->val.count, 3);  // round(16 / 6)
@@ -356,7 +364,7 @@ TEST(LoadDataTextTest, SpamAssassinFromDataDirOrTheDatasetsDir) {
   // with its size and time kept still loads from the cache, and fails without.
   testing::TempDir cache;
   options.cache_dir = cache.path();
-  ASSERT_TRUE(LoadData(options).ok());
+  ASSERT_OK(LoadData(options));
   const std::string victim = corpus + "/spam-1/1.json";
   const auto mtime = fs::last_write_time(victim);
   std::ifstream original_file(victim);
@@ -365,11 +373,11 @@ TEST(LoadDataTextTest, SpamAssassinFromDataDirOrTheDatasetsDir) {
   testing::WriteTextFile(victim, std::string(original.size(), '#'));
   fs::last_write_time(victim, mtime);
   absl::StatusOr<LoadedData> cached = LoadData(options);
-  ASSERT_TRUE(cached.ok()) << cached.status();
+  ASSERT_OK(cached);
   EXPECT_EQ(cached->train.tokens, data->train.tokens);
   options.max_len = 3;  // Another encoding: built again from the cached corpus.
   cached = LoadData(options);
-  ASSERT_TRUE(cached.ok()) << cached.status();
+  ASSERT_OK(cached);
   EXPECT_THAT(cached->example_shape, ElementsAre(3));
   EXPECT_EQ(cached->train.tokens.size(), 13u * 3);
   options.cache_dir = "none";
@@ -381,9 +389,9 @@ TEST(LoadDataTextTest, SpamAssassinFromDataDirOrTheDatasetsDir) {
   setenv("VERNIER_DATASETS", dir.path().c_str(), 1);
   options.data_dir = kDefaultImageDir;
   absl::StatusOr<LoadedData> by_default = LoadData(options);
-  EXPECT_TRUE(by_default.ok()) << by_default.status();
+  EXPECT_OK(by_default);
   testing::WriteTextFile(dir.File("d.csv"), "x,y\n1,2\n");
-  EXPECT_EQ(*ResolveDataFile("d.csv"), dir.File("d.csv"));
+  EXPECT_THAT(ResolveDataFile("d.csv"), IsOkAndHolds(dir.File("d.csv")));
   unsetenv("VERNIER_DATASETS");
 }
 
@@ -402,11 +410,11 @@ TEST(RealDataTest, FashionMnistColdAndWarm) {
   DataOptions options = ImageOptions(kDefaultImageDir, cache.path());
   absl::StatusOr<LoadedData> data;
   const double uncached = SecondsOf([&] { data = LoadData(ImageOptions(kDefaultImageDir, "")); });
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   const double cold = SecondsOf([&] { data = LoadData(options); });
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   const double warm = SecondsOf([&] { data = LoadData(options); });
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->train.count, 50000);
   EXPECT_EQ(data->val.count, 10000);
   EXPECT_EQ(data->test.count, 10000);
@@ -426,13 +434,13 @@ TEST(RealDataTest, FetchedCorporaWhenPresent) {
     options.data_dir = datasets + "/spam-assassin";
     absl::StatusOr<LoadedData> data;
     const double seconds = SecondsOf([&] { data = LoadData(options); });
-    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_OK(data);
     testing::TempDir cache;
     options.cache_dir = cache.path();
     const double cold = SecondsOf([&] { data = LoadData(options); });
-    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_OK(data);
     const double warm = SecondsOf([&] { data = LoadData(options); });
-    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_OK(data);
     std::printf(
         "[ timing ] SpamAssassin LoadData (max_len %lld, vocab_size %lld): cold (parse + "
         "write) %.3f s, warm (cache hit) %.3f s\n",
@@ -458,7 +466,7 @@ TEST(RealDataTest, FetchedCorporaWhenPresent) {
     options.dataset = "tabular-csv";
     options.data_file = name;
     absl::StatusOr<LoadedData> data = LoadData(options);
-    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_OK(data);
     std::printf("[ data ] %s: %s, %lld features, train %lld, val %lld, test %lld\n", name,
                 data->task == TaskKind::kRegression ? "regression" : "classification",
                 static_cast<long long>(data->example_shape[0]),

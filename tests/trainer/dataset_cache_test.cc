@@ -10,10 +10,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
 namespace {
+
+using ::testing::Ne;
+using ::vernier::testing::IsOkAndHolds;
+using ::vernier::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -28,19 +33,19 @@ TEST(MakeCacheKeyTest, ChangesWhenASourceFileChanges) {
   testing::TempDir dir;
   testing::WriteTextFile(dir.File("a"), "one");
   absl::StatusOr<std::string> before = MakeCacheKey("k", {dir.File("a")});
-  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_OK(before);
   EXPECT_THAT(*before, HasSubstr(dir.File("a")));
-  EXPECT_EQ(*MakeCacheKey("k", {dir.File("a")}), *before);
-  EXPECT_NE(*MakeCacheKey("other", {dir.File("a")}), *before);
+  EXPECT_THAT(MakeCacheKey("k", {dir.File("a")}), IsOkAndHolds(*before));
+  EXPECT_THAT(MakeCacheKey("other", {dir.File("a")}), IsOkAndHolds(Ne(*before)));
   testing::WriteTextFile(dir.File("a"), "three");  // Another size.
-  EXPECT_NE(*MakeCacheKey("k", {dir.File("a")}), *before);
-  absl::StatusOr<std::string> sized = MakeCacheKey("k", {dir.File("a")});
+  EXPECT_THAT(MakeCacheKey("k", {dir.File("a")}), IsOkAndHolds(Ne(*before)));
+  ASSERT_OK_AND_ASSIGN(const std::string sized, MakeCacheKey("k", {dir.File("a")}));
   // Same size, another modification time.
   fs::last_write_time(dir.File("a"), fs::last_write_time(dir.File("a")) - std::chrono::hours(1));
-  EXPECT_NE(*MakeCacheKey("k", {dir.File("a")}), *sized);
+  EXPECT_THAT(MakeCacheKey("k", {dir.File("a")}), IsOkAndHolds(Ne(sized)));
 
   absl::Status missing = MakeCacheKey("k", {dir.File("absent")}).status();
-  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(missing.message()), HasSubstr(dir.File("absent")));
 }
 
@@ -49,7 +54,7 @@ TEST(CacheEntryTest, RoundTripsBlobsAndWritesAKeyFile) {
   const std::string cache = dir.File("cache/sub");  // Created on write.
   EXPECT_FALSE(ReadCacheEntry(cache, "k", "key-1").has_value());
   const std::vector<std::vector<uint8_t>> blobs = {{1, 2, 3}, {}, {255}};
-  ASSERT_TRUE(WriteCacheEntry(cache, "k", "key-1", Spans(blobs)).ok());
+  ASSERT_OK(WriteCacheEntry(cache, "k", "key-1", Spans(blobs)));
   std::optional<std::vector<std::vector<uint8_t>>> read = ReadCacheEntry(cache, "k", "key-1");
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(*read, blobs);
@@ -60,7 +65,7 @@ TEST(CacheEntryTest, RoundTripsBlobsAndWritesAKeyFile) {
 
 TEST(CacheEntryTest, AnEntryForAnotherKeyOrTruncatedIsAMiss) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteCacheEntry(dir.path(), "k", "key-1", Spans({{1, 2, 3, 4}})).ok());
+  ASSERT_OK(WriteCacheEntry(dir.path(), "k", "key-1", Spans({{1, 2, 3, 4}})));
   // As if key-2 hashed to key-1's file name.
   fs::copy_file(CacheEntryPath(dir.path(), "k", "key-1"), CacheEntryPath(dir.path(), "k", "key-2"));
   EXPECT_FALSE(ReadCacheEntry(dir.path(), "k", "key-2").has_value());
@@ -106,14 +111,14 @@ TEST(CacheEntryTest, KeepsTheNewestEntriesOfEachKind) {
   const auto now = fs::file_time_type::clock::now();
   for (int i = 0; i < kMaxCacheEntriesPerKind + 4; ++i) {
     const std::string key = "key-" + std::to_string(i);
-    ASSERT_TRUE(WriteCacheEntry(dir.path(), "k", key, Spans({{1}})).ok());
+    ASSERT_OK(WriteCacheEntry(dir.path(), "k", key, Spans({{1}})));
     // Older keys get older times, whatever the file system's resolution.
     fs::last_write_time(CacheEntryPath(dir.path(), "k", key), now - std::chrono::minutes(100 - i));
   }
-  ASSERT_TRUE(WriteCacheEntry(dir.path(), "other", "x", Spans({{1}})).ok());
+  ASSERT_OK(WriteCacheEntry(dir.path(), "other", "x", Spans({{1}})));
   // The last write pruned "k" only once more than the limit existed; write
   // one more "k" entry to prune with the times set above.
-  ASSERT_TRUE(WriteCacheEntry(dir.path(), "k", "newest", Spans({{1}})).ok());
+  ASSERT_OK(WriteCacheEntry(dir.path(), "k", "newest", Spans({{1}})));
   int raw = 0;
   int keys = 0;
   for (const auto& entry : fs::directory_iterator(dir.path())) {
@@ -133,13 +138,13 @@ TEST(CacheEntryTest, AWriteRemovesEntriesWhoseSourcesAreGone) {
   testing::TempDir dir;
   testing::WriteTextFile(dir.File("source"), "data");
   testing::WriteTextFile(dir.File("kept"), "data");
-  const std::string gone_key = *MakeCacheKey("k", {dir.File("source")});
-  const std::string kept_key = *MakeCacheKey("k", {dir.File("kept")});
+  ASSERT_OK_AND_ASSIGN(const std::string gone_key, MakeCacheKey("k", {dir.File("source")}));
+  ASSERT_OK_AND_ASSIGN(const std::string kept_key, MakeCacheKey("k", {dir.File("kept")}));
   const std::string cache = dir.File("cache");
-  ASSERT_TRUE(WriteCacheEntry(cache, "k", gone_key, Spans({{1}})).ok());
-  ASSERT_TRUE(WriteCacheEntry(cache, "k", kept_key, Spans({{2}})).ok());
+  ASSERT_OK(WriteCacheEntry(cache, "k", gone_key, Spans({{1}})));
+  ASSERT_OK(WriteCacheEntry(cache, "k", kept_key, Spans({{2}})));
   fs::remove(dir.File("source"));
-  ASSERT_TRUE(WriteCacheEntry(cache, "k", "unrelated", Spans({{3}})).ok());
+  ASSERT_OK(WriteCacheEntry(cache, "k", "unrelated", Spans({{3}})));
   EXPECT_FALSE(fs::exists(CacheEntryPath(cache, "k", gone_key)));
   EXPECT_TRUE(ReadCacheEntry(cache, "k", kept_key).has_value());
   EXPECT_TRUE(ReadCacheEntry(cache, "k", "unrelated").has_value());

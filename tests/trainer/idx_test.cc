@@ -6,12 +6,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 constexpr uint32_t kImagesMagic = 0x803;
 constexpr uint32_t kLabelsMagic = 0x801;
@@ -33,7 +35,7 @@ class IdxTest : public ::testing::TestWithParam<bool> {  // Param: gzip.
 TEST_P(IdxTest, ReadsImages) {
   const std::string path = Write("images", testing::IdxBytes(kImagesMagic, {3, 2, 2}, kPixels));
   absl::StatusOr<IdxImages> images = ReadIdxImages(path);
-  ASSERT_TRUE(images.ok()) << images.status();
+  ASSERT_OK(images);
   EXPECT_EQ(images->count, 3);
   EXPECT_EQ(images->rows, 2);
   EXPECT_EQ(images->cols, 2);
@@ -44,7 +46,7 @@ TEST_P(IdxTest, ReadsLabelsAndPairs) {
   const std::string images = Write("images", testing::IdxBytes(kImagesMagic, {3, 2, 2}, kPixels));
   const std::string labels = Write("labels", testing::IdxBytes(kLabelsMagic, {3}, {9, 0, 4}));
   absl::StatusOr<LabeledImages> pair = ReadIdxPair(images, labels, 10);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_OK(pair);
   EXPECT_EQ(pair->count, 3);
   EXPECT_EQ(pair->labels, std::vector<uint8_t>({9, 0, 4}));
   EXPECT_EQ(pair->pixels, kPixels);
@@ -53,7 +55,7 @@ TEST_P(IdxTest, ReadsLabelsAndPairs) {
 TEST_P(IdxTest, MissingFileIsNotFoundNamingIt) {
   const std::string path = dir_.File("nope-idx3-ubyte");
   absl::Status status = ReadIdxImages(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr(path));
 }
 
@@ -61,7 +63,7 @@ TEST_P(IdxTest, WrongMagicIsNamed) {
   // A labels file where images are expected.
   const std::string path = Write("labels", testing::IdxBytes(kLabelsMagic, {3}, {1, 2, 3}));
   absl::Status status = ReadIdxImages(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(path));
   EXPECT_THAT(std::string(status.message()), HasSubstr("magic number 0x00000801"));
 }
@@ -71,7 +73,7 @@ TEST_P(IdxTest, TruncatedDataIsDataLoss) {
   const std::string path =
       Write("images", testing::IdxBytes(kImagesMagic, {3, 2, 2}, short_pixels));
   absl::Status status = ReadIdxImages(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(status.message()), HasSubstr(path));
   EXPECT_THAT(std::string(status.message()), HasSubstr("truncated"));
 }
@@ -79,8 +81,8 @@ TEST_P(IdxTest, TruncatedDataIsDataLoss) {
 TEST_P(IdxTest, TruncatedHeaderAndEmptyFileAreErrors) {
   std::vector<uint8_t> header = testing::IdxBytes(kImagesMagic, {3, 2, 2}, {});
   header.resize(9);
-  EXPECT_EQ(ReadIdxImages(Write("half", header)).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReadIdxImages(Write("empty", {})).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(ReadIdxImages(Write("half", header)), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(ReadIdxImages(Write("empty", {})), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST_P(IdxTest, TrailingBytesAreDataLoss) {
@@ -88,7 +90,7 @@ TEST_P(IdxTest, TrailingBytesAreDataLoss) {
   long_pixels.push_back(7);
   const std::string path = Write("images", testing::IdxBytes(kImagesMagic, {3, 2, 2}, long_pixels));
   absl::Status status = ReadIdxImages(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(status.message()), HasSubstr("longer"));
 }
 
@@ -96,20 +98,20 @@ TEST_P(IdxTest, HugeHeaderFailsWithoutAllocating) {
   const std::string path =
       Write("images", testing::IdxBytes(kImagesMagic, {0xffffffff, 0xffffffff, 0xffffffff}, {}));
   absl::Status status = ReadIdxImages(path).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(path));
 }
 
 TEST_P(IdxTest, ZeroDimensionIsRejected) {
   const std::string path = Write("images", testing::IdxBytes(kImagesMagic, {0, 2, 2}, {}));
-  EXPECT_EQ(ReadIdxImages(path).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ReadIdxImages(path), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_P(IdxTest, CountMismatchNamesBothFiles) {
   const std::string images = Write("images", testing::IdxBytes(kImagesMagic, {3, 2, 2}, kPixels));
   const std::string labels = Write("labels", testing::IdxBytes(kLabelsMagic, {2}, {1, 2}));
   absl::Status status = ReadIdxPair(images, labels, 10).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(images));
   EXPECT_THAT(std::string(status.message()), HasSubstr(labels));
 }
@@ -117,7 +119,7 @@ TEST_P(IdxTest, CountMismatchNamesBothFiles) {
 TEST_P(IdxTest, LabelOutOfRangeIsNamed) {
   const std::string labels = Write("labels", testing::IdxBytes(kLabelsMagic, {3}, {1, 10, 2}));
   absl::Status status = ReadIdxLabels(labels, 10).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(labels));
   EXPECT_THAT(std::string(status.message()), HasSubstr("label 10 at index 1"));
 }
@@ -135,7 +137,7 @@ TEST(IdxGzipTest, CutGzipStreamIsDataLossNamingTheFile) {
   testing::WriteFile(whole, testing::IdxBytes(kImagesMagic, {50, 28, 28}, pixels), true);
   // Keep the first half of the compressed bytes only.
   absl::StatusOr<IdxImages> intact = ReadIdxImages(whole);
-  ASSERT_TRUE(intact.ok()) << intact.status();
+  ASSERT_OK(intact);
   std::FILE* in = std::fopen(whole.c_str(), "rb");
   ASSERT_NE(in, nullptr);
   std::vector<uint8_t> compressed(1 << 20);
@@ -145,7 +147,7 @@ TEST(IdxGzipTest, CutGzipStreamIsDataLossNamingTheFile) {
   const std::string cut = dir.File("cut.gz");
   testing::WriteFile(cut, compressed, /*gzip=*/false);
   absl::Status status = ReadIdxImages(cut).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(status.message()), HasSubstr(cut));
 }
 

@@ -5,9 +5,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
+
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
 
 TEST(ClassificationMetricsTest, BinaryByHand) {
   // labels:    1 1 1 0 0 0 0 1
@@ -15,7 +20,7 @@ TEST(ClassificationMetricsTest, BinaryByHand) {
   // TP = 3, FN = 1, FP = 1, TN = 3.
   absl::StatusOr<ClassificationMetrics> m =
       ComputeClassificationMetrics({1, 0, 1, 0, 1, 0, 0, 1}, {1, 1, 1, 0, 0, 0, 0, 1}, 2);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK(m);
   EXPECT_DOUBLE_EQ(m->accuracy, 6.0 / 8);
   EXPECT_DOUBLE_EQ(m->binary_precision, 3.0 / 4);
   EXPECT_DOUBLE_EQ(m->binary_recall, 3.0 / 4);
@@ -30,7 +35,7 @@ TEST(ClassificationMetricsTest, MacroAveragesPerClassScores) {
   // class 2: P = 1,   R = 1/2, F1 = 2/3
   absl::StatusOr<ClassificationMetrics> m =
       ComputeClassificationMetrics({0, 1, 1, 1, 0, 2}, {0, 0, 1, 1, 2, 2}, 3);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK(m);
   EXPECT_DOUBLE_EQ(m->accuracy, 4.0 / 6);
   EXPECT_NEAR(m->macro_precision, (0.5 + 2.0 / 3 + 1.0) / 3, 1e-12);
   EXPECT_NEAR(m->macro_recall, (0.5 + 1.0 + 0.5) / 3, 1e-12);
@@ -40,28 +45,28 @@ TEST(ClassificationMetricsTest, MacroAveragesPerClassScores) {
 
 TEST(ClassificationMetricsTest, NothingPredictedPositiveGivesZeroNotNaN) {
   absl::StatusOr<ClassificationMetrics> m = ComputeClassificationMetrics({0, 0}, {1, 0}, 2);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK(m);
   EXPECT_EQ(m->binary_precision, 0.0);
   EXPECT_EQ(m->binary_recall, 0.0);
   EXPECT_EQ(m->binary_f1, 0.0);
 }
 
 TEST(ClassificationMetricsTest, RejectsMismatchedOrOutOfRangeInput) {
-  EXPECT_EQ(ComputeClassificationMetrics({0}, {0, 1}, 2).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_FALSE(ComputeClassificationMetrics({}, {}, 2).ok());
-  EXPECT_FALSE(ComputeClassificationMetrics({2}, {0}, 2).ok());
-  EXPECT_FALSE(ComputeClassificationMetrics({0}, {-1}, 2).ok());
+  EXPECT_THAT(ComputeClassificationMetrics({0}, {0, 1}, 2),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ComputeClassificationMetrics({}, {}, 2), Not(IsOk()));
+  EXPECT_THAT(ComputeClassificationMetrics({2}, {0}, 2), Not(IsOk()));
+  EXPECT_THAT(ComputeClassificationMetrics({0}, {-1}, 2), Not(IsOk()));
 }
 
 TEST(RegressionMetricsTest, ByHand) {
   // errors: 1, -2, 0, 3 -> squared 1 4 0 9 (mean 3.5), absolute mean 1.5.
   absl::StatusOr<RegressionMetrics> m = ComputeRegressionMetrics({2, 0, 5, 7}, {1, 2, 5, 4});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK(m);
   EXPECT_DOUBLE_EQ(m->mse, 3.5);
   EXPECT_DOUBLE_EQ(m->rmse, std::sqrt(3.5));
   EXPECT_DOUBLE_EQ(m->mae, 1.5);
-  EXPECT_FALSE(ComputeRegressionMetrics({1}, {}).ok());
+  EXPECT_THAT(ComputeRegressionMetrics({1}, {}), Not(IsOk()));
 }
 
 }  // namespace

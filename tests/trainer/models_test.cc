@@ -10,12 +10,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "trainer/augment.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 ModelShape Images(int64_t channels = 1, int64_t side = 28, int64_t outputs = 10) {
   return {InputKind::kImageBytes, {channels, side, side}, 0, outputs};
@@ -66,7 +68,7 @@ class ModelsTest : public ::testing::Test {
 
 TEST_F(ModelsTest, DefaultCnnKeepsTheOriginalLayout) {
   absl::StatusOr<Net> model = MakeModel(ModelOptions(), Images());
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_OK(model);
   EXPECT_EQ((*model)->forward(torch::randn({5, 1, 28, 28})).sizes(), torch::IntArrayRef({5, 10}));
   std::vector<std::string> names;
   for (const auto& item : (*model)->named_parameters()) names.push_back(item.key());
@@ -101,7 +103,7 @@ TEST_F(ModelsTest, CnnVariantsGiveTheirShapesAndLearn) {
   options.activation = "prelu";
   options.dropout = 0;
   absl::StatusOr<Net> model = MakeModel(options, Images(3, 12, 4));
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_OK(model);
   EXPECT_EQ((*model)->named_parameters()["conv3.weight"].sizes(),
             torch::IntArrayRef({16, 8, 5, 5}));
   EXPECT_EQ((*model)->named_parameters().contains("bn2.running_mean"), false);  // A buffer.
@@ -122,7 +124,7 @@ TEST_F(ModelsTest, EachActivationWorksInAnMlp) {
     options.units = 32;
     options.dropout = 0;
     absl::StatusOr<Net> model = MakeModel(options, Features(6, 3));
-    ASSERT_TRUE(model.ok()) << activation << ": " << model.status();
+    ASSERT_OK(model) << activation;
     const torch::Tensor x = torch::randn({24, 6});
     const torch::Tensor y = (x.select(1, 0) > 0).to(torch::kInt64) + (x.select(1, 1) > 1);
     EXPECT_EQ((*model)->forward(x).sizes(), torch::IntArrayRef({24, 3})) << activation;
@@ -146,7 +148,7 @@ TEST_F(ModelsTest, EachRnnCellLearnsATokenTask) {
     options.bidirectional = std::string(cell) == "gru";
     options.dropout = 0;
     absl::StatusOr<Net> model = MakeModel(options, Tokens(12, 20, 2));
-    ASSERT_TRUE(model.ok()) << cell << ": " << model.status();
+    ASSERT_OK(model) << cell;
     EXPECT_EQ((*model)->forward(tokens).sizes(), torch::IntArrayRef({32, 2})) << cell;
     auto [first, last] = FitSteps(*model, tokens, labels, 25, 0.02);
     EXPECT_LT(last, 0.7 * first) << cell;
@@ -167,7 +169,7 @@ TEST_F(ModelsTest, TransformerVariantsLearnATokenTask) {
     options.activation = std::string(positional) == "none" ? "gelu" : "tanh";
     options.dropout = 0;
     absl::StatusOr<Net> model = MakeModel(options, Tokens(10, 20, 2));
-    ASSERT_TRUE(model.ok()) << positional << ": " << model.status();
+    ASSERT_OK(model) << positional;
     EXPECT_EQ((*model)->forward(tokens).sizes(), torch::IntArrayRef({32, 2})) << positional;
     auto [first, last] = FitSteps(*model, tokens, labels, 25, 0.01);
     EXPECT_LT(last, 0.7 * first) << positional;
@@ -178,7 +180,7 @@ TEST_F(ModelsTest, TransformerVariantsLearnATokenTask) {
   options.d_model = 8;
   options.heads = 2;
   absl::StatusOr<Net> model = MakeModel(options, Tokens(4, 10, 2));
-  ASSERT_TRUE(model.ok());
+  ASSERT_OK(model);
   EXPECT_TRUE(
       torch::isfinite((*model)->forward(torch::zeros({2, 4}, torch::kInt64))).all().item<bool>());
 }
@@ -189,7 +191,7 @@ TEST(MakeModelTest, BadCombinationsAreInvalidArgumentsNamingTheParameters) {
   transformer.d_model = 30;
   transformer.heads = 4;
   absl::Status heads = MakeModel(transformer, Tokens(8, 50, 2)).status();
-  EXPECT_EQ(heads.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(heads, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(heads.message()), HasSubstr("d_model (30)"));
   EXPECT_THAT(std::string(heads.message()), HasSubstr("heads (4)"));
 
@@ -200,12 +202,12 @@ TEST(MakeModelTest, BadCombinationsAreInvalidArgumentsNamingTheParameters) {
 
   ModelOptions cnn;
   absl::Status text = MakeModel(cnn, Tokens(8, 50, 2)).status();
-  EXPECT_EQ(text.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(text, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(text.message()), HasSubstr("model cnn needs image data"));
   // "Same" padding: even a kernel larger than the image keeps the shape valid.
   cnn.kernel_size = 11;
   absl::StatusOr<Net> big_kernel = MakeModel(cnn, Images(1, 4));
-  ASSERT_TRUE(big_kernel.ok()) << big_kernel.status();
+  ASSERT_OK(big_kernel);
   EXPECT_EQ((*big_kernel)->forward(torch::randn({2, 1, 4, 4})).sizes(),
             torch::IntArrayRef({2, 10}));
   ModelOptions rnn;

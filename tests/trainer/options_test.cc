@@ -5,17 +5,22 @@
 #include "common/builtin_trainer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::IsOkAndHolds;
+using ::vernier::testing::StatusIs;
 using json = nlohmann::json;
 
 TEST(TrainOptionsTest, EmptyObjectTakesTheTableDefaults) {
   absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(json::object(), "p.json");
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   EXPECT_EQ(options->model, "cnn");
   EXPECT_EQ(options->dataset, "fashion-mnist");
   EXPECT_EQ(options->data_dir, FindBuiltinParam("data_dir")->default_value.get<std::string>());
@@ -36,7 +41,7 @@ TEST(TrainOptionsTest, GivenValuesOverrideDefaults) {
                  {"epochs", 7}, {"train_subset", 12000},   {"seed", 42},
                  {"l2", 1e-4},  {"dropout", 0.5},          {"data_dir", "/tmp/x"}};
   absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(params, "p.json");
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   EXPECT_DOUBLE_EQ(options->lr, 0.003);
   EXPECT_EQ(options->optimizer, "momentum");
   EXPECT_EQ(options->batch_size, 128);
@@ -51,16 +56,16 @@ TEST(TrainOptionsTest, GivenValuesOverrideDefaults) {
 TEST(TrainOptionsTest, UnknownKeyIsRejectedWithItsName) {
   absl::StatusOr<TrainOptions> options =
       TrainOptionsFromJson({{"lr", 0.1}, {"learning_rate", 0.1}}, "p.json");
-  EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(options, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(options.status().message()), HasSubstr("p.json"));
   EXPECT_THAT(std::string(options.status().message()), HasSubstr("\"learning_rate\""));
 }
 
 TEST(TrainOptionsTest, BadValueNamesTheKey) {
   absl::StatusOr<TrainOptions> options = TrainOptionsFromJson({{"epochs", 2.5}}, "p.json");
-  EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(options, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(options.status().message()), HasSubstr("p.json: epochs"));
-  EXPECT_FALSE(TrainOptionsFromJson(json::array({1, 2}), "p.json").ok());
+  EXPECT_THAT(TrainOptionsFromJson(json::array({1, 2}), "p.json"), Not(IsOk()));
 }
 
 TEST(LoadTrainOptionsTest, ReadsAFileAndNamesItInErrors) {
@@ -68,44 +73,44 @@ TEST(LoadTrainOptionsTest, ReadsAFileAndNamesItInErrors) {
   const std::string good = dir.File("good.json");
   testing::WriteFile(good, {'{', '"', 'l', 'r', '"', ':', '1', '}'}, /*gzip=*/false);
   absl::StatusOr<TrainOptions> options = LoadTrainOptions(good);
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   EXPECT_DOUBLE_EQ(options->lr, 1.0);
 
   const std::string unknown = dir.File("unknown.json");
   const std::string text = R"({"optimiser": "adam"})";
   testing::WriteFile(unknown, std::vector<uint8_t>(text.begin(), text.end()), false);
   absl::Status status = LoadTrainOptions(unknown).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(unknown));
   EXPECT_THAT(std::string(status.message()), HasSubstr("\"optimiser\""));
 
   const std::string broken = dir.File("broken.json");
   testing::WriteFile(broken, {'{', 'x'}, false);
   status = LoadTrainOptions(broken).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(broken));
 
   status = LoadTrainOptions(dir.File("missing.json")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr("missing.json"));
 }
 
 TEST(ResolveNumThreadsTest, ParamThenEnvironmentThenOne) {
-  EXPECT_EQ(*ResolveNumThreads(3, "8"), 3);
-  EXPECT_EQ(*ResolveNumThreads(0, "8"), 8);
-  EXPECT_EQ(*ResolveNumThreads(0, nullptr), 1);
-  EXPECT_EQ(*ResolveNumThreads(0, ""), 1);
-  EXPECT_EQ(ResolveNumThreads(0, "many").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ResolveNumThreads(0, "0").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ResolveNumThreads(3, "8"), IsOkAndHolds(3));
+  EXPECT_THAT(ResolveNumThreads(0, "8"), IsOkAndHolds(8));
+  EXPECT_THAT(ResolveNumThreads(0, nullptr), IsOkAndHolds(1));
+  EXPECT_THAT(ResolveNumThreads(0, ""), IsOkAndHolds(1));
+  EXPECT_THAT(ResolveNumThreads(0, "many"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ResolveNumThreads(0, "0"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ParseDeviceRequestTest, CpuCudaOrUnset) {
-  EXPECT_EQ(*ParseDeviceRequest(nullptr), DeviceRequest::kAuto);
-  EXPECT_EQ(*ParseDeviceRequest(""), DeviceRequest::kAuto);
-  EXPECT_EQ(*ParseDeviceRequest("cpu"), DeviceRequest::kCpu);
-  EXPECT_EQ(*ParseDeviceRequest("cuda"), DeviceRequest::kCuda);
+  EXPECT_THAT(ParseDeviceRequest(nullptr), IsOkAndHolds(DeviceRequest::kAuto));
+  EXPECT_THAT(ParseDeviceRequest(""), IsOkAndHolds(DeviceRequest::kAuto));
+  EXPECT_THAT(ParseDeviceRequest("cpu"), IsOkAndHolds(DeviceRequest::kCpu));
+  EXPECT_THAT(ParseDeviceRequest("cuda"), IsOkAndHolds(DeviceRequest::kCuda));
   absl::Status status = ParseDeviceRequest("gpu").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("\"gpu\""));
 }
 

@@ -7,11 +7,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
 
 // Returns what is readable from `fd` now (the write end must be closed).
 std::string ReadAll(int fd) {
@@ -32,7 +36,7 @@ TEST(ReportChannelTest, WritesOneLinePerEpochAndAFinalLine) {
     summary.num_epochs = 2;
     summary.val_metrics = {{"val_accuracy", 0.5}, {"val_loss", 1.25}};
     EXPECT_TRUE(channel.OnEpoch(summary));
-    EXPECT_TRUE(channel.WriteFinal({{"test_accuracy", 0.75}}).ok());
+    EXPECT_OK(channel.WriteFinal({{"test_accuracy", 0.75}}));
   }
   close(fds[1]);
   const std::string text = ReadAll(fds[0]);
@@ -47,26 +51,26 @@ TEST(ReportChannelTest, FailedWriteAsksToStopAndIsReported) {
   close(fds[1]);  // Writing to a closed descriptor fails with EBADF.
   ReportChannel channel(fds[1], nullptr);
   EXPECT_FALSE(channel.OnEpoch(EpochSummary{}));
-  EXPECT_EQ(channel.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_FALSE(channel.WriteFinal({}).ok());
+  EXPECT_THAT(channel.status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(channel.WriteFinal({}), Not(IsOk()));
   close(fds[0]);
 }
 
 TEST(ReportChannelTest, FromEnvironmentChecksTheDescriptor) {
-  EXPECT_TRUE(ReportChannel::FromEnvironment(nullptr, nullptr).ok());  // stdout
-  EXPECT_EQ(ReportChannel::FromEnvironment("three", nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReportChannel::FromEnvironment("-1", nullptr).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_OK(ReportChannel::FromEnvironment(nullptr, nullptr));  // stdout
+  EXPECT_THAT(ReportChannel::FromEnvironment("three", nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReportChannel::FromEnvironment("-1", nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   absl::Status closed = ReportChannel::FromEnvironment("987", nullptr).status();
-  EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(closed, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(closed.message()), HasSubstr("987"));
 
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
-  EXPECT_EQ(ReportChannel::FromEnvironment(std::to_string(fds[0]).c_str(), nullptr).status().code(),
-            absl::StatusCode::kFailedPrecondition);  // Read end.
-  EXPECT_TRUE(ReportChannel::FromEnvironment(std::to_string(fds[1]).c_str(), nullptr).ok());
+  EXPECT_THAT(ReportChannel::FromEnvironment(std::to_string(fds[0]).c_str(), nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition));  // Read end.
+  EXPECT_OK(ReportChannel::FromEnvironment(std::to_string(fds[1]).c_str(), nullptr));
   close(fds[0]);
   close(fds[1]);
 }

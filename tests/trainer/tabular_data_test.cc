@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
@@ -15,6 +16,10 @@ namespace {
 using ::testing::DoubleEq;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::IsOkAndHolds;
+using ::vernier::testing::StatusIs;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -30,7 +35,7 @@ TEST(ReadTabularCsvTest, ReadsFeaturesTargetAndMissingCells) {
   testing::TempDir dir;
   testing::WriteTextFile(dir.File("t.csv"), "a, y ,b\n1,yes,2\nNA,no,?\n3,,4\n nan ,yes, 5.5\n");
   absl::StatusOr<RawTable> table = ReadTabularCsv(dir.File("t.csv"), "y");
-  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_OK(table);
   EXPECT_THAT(table->feature_names, ElementsAre("a", "b"));
   EXPECT_EQ(table->target_name, "y");
   // The row with an empty target (line 4) is dropped.
@@ -48,7 +53,7 @@ TEST(ReadTabularCsvTest, BadCellsNameFileLineAndColumn) {
   testing::TempDir dir;
   testing::WriteTextFile(dir.File("t.csv"), "a,b,y\n1,2,3\n1,abc,4\n");
   absl::Status status = ReadTabularCsv(dir.File("t.csv"), "").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(dir.File("t.csv") + ":3: column \"b\""));
   EXPECT_THAT(std::string(status.message()), HasSubstr("abc"));
 
@@ -63,8 +68,7 @@ TEST(ReadTabularCsvTest, BadCellsNameFileLineAndColumn) {
   status = ReadTabularCsv(dir.File("header-only.csv"), "").status();
   EXPECT_THAT(std::string(status.message()), HasSubstr("no data rows"));
 
-  EXPECT_EQ(ReadTabularCsv(dir.File("absent.csv"), "").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(ReadTabularCsv(dir.File("absent.csv"), ""), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(DecideTaskTest, AutoPicksClassificationForLabelsAndSmallIntegerSets) {
@@ -72,17 +76,17 @@ TEST(DecideTaskTest, AutoPicksClassificationForLabelsAndSmallIntegerSets) {
   table.source = "f.csv";
   table.targets = {"1", "0", "1"};
   table.lines = {2, 3, 4};
-  EXPECT_EQ(*DecideTask(table, "auto"), TaskKind::kClassification);
+  EXPECT_THAT(DecideTask(table, "auto"), IsOkAndHolds(TaskKind::kClassification));
   table.targets = {"1.5", "0", "1"};
-  EXPECT_EQ(*DecideTask(table, "auto"), TaskKind::kRegression);
+  EXPECT_THAT(DecideTask(table, "auto"), IsOkAndHolds(TaskKind::kRegression));
   table.targets.clear();
   for (int i = 0; i < 30; ++i) table.targets.push_back(std::to_string(i));
-  EXPECT_EQ(*DecideTask(table, "auto"), TaskKind::kRegression);
+  EXPECT_THAT(DecideTask(table, "auto"), IsOkAndHolds(TaskKind::kRegression));
   table.targets = {"cat", "1", "dog"};
-  EXPECT_EQ(*DecideTask(table, "auto"), TaskKind::kClassification);
+  EXPECT_THAT(DecideTask(table, "auto"), IsOkAndHolds(TaskKind::kClassification));
   absl::Status status = DecideTask(table, "regression").status();
   EXPECT_THAT(std::string(status.message()), HasSubstr("f.csv:2: target"));
-  EXPECT_FALSE(DecideTask(table, "clustering").ok());
+  EXPECT_THAT(DecideTask(table, "clustering"), Not(IsOk()));
 }
 
 TEST(CleaningTest, MeanAndMedianSkipMissing) {
@@ -114,7 +118,7 @@ TEST(CleaningTest, ZScoreBoundsClipAndDrop) {
   // Mean 3, population stddev sqrt(2) for 1..5.
   Matrix train = Column({1, 2, 3, 4, 5});
   absl::StatusOr<OutlierBounds> bounds = FitOutlierBounds(train, "z", 1);
-  ASSERT_TRUE(bounds.ok()) << bounds.status();
+  ASSERT_OK(bounds);
   EXPECT_DOUBLE_EQ(bounds->low[0], 3 - std::sqrt(2.0));
   EXPECT_DOUBLE_EQ(bounds->high[0], 3 + std::sqrt(2.0));
   EXPECT_THAT(RowsWithinBounds(*bounds, train), ElementsAre(1, 2, 3));
@@ -128,11 +132,11 @@ TEST(CleaningTest, IqrBoundsUseInterpolatedQuartiles) {
   // 1..9 and 100: numpy gives Q1 = 3.25, Q3 = 7.75, IQR = 4.5.
   Matrix train = Column({1, 2, 3, 4, 5, 6, 7, 8, 9, 100});
   absl::StatusOr<OutlierBounds> bounds = FitOutlierBounds(train, "iqr", 1.5);
-  ASSERT_TRUE(bounds.ok()) << bounds.status();
+  ASSERT_OK(bounds);
   EXPECT_DOUBLE_EQ(bounds->low[0], 3.25 - 6.75);
   EXPECT_DOUBLE_EQ(bounds->high[0], 7.75 + 6.75);
   EXPECT_EQ(RowsWithinBounds(*bounds, train).size(), 9u);
-  EXPECT_FALSE(FitOutlierBounds(train, "mad", 1).ok());
+  EXPECT_THAT(FitOutlierBounds(train, "mad", 1), Not(IsOk()));
 }
 
 TEST(CleaningTest, StandardizeWithTrainingStatistics) {
@@ -167,7 +171,7 @@ TEST(LoadTabularTest, RegressionWithCleaningFittedOnTraining) {
   options.outliers = "clip";
   options.outlier_threshold = 2;
   absl::StatusOr<LoadedData> data = LoadTabular(options, dir.File("r.csv"));
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->task, TaskKind::kRegression);
   EXPECT_EQ(data->input, InputKind::kFloat);
   EXPECT_THAT(data->example_shape, ElementsAre(2));
@@ -194,7 +198,7 @@ TEST(LoadTabularTest, DropRemovesRowsAndOutlierDropKeepsEvaluationRows) {
   options.outliers = "drop";
   options.outlier_threshold = 2;
   absl::StatusOr<LoadedData> data = LoadTabular(options, dir.File("r.csv"));
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   // 49 rows after dropping the missing cell: test 10, val round(39/6) = 7.
   EXPECT_EQ(data->test.count, 10);
   EXPECT_EQ(data->val.count, 7);
@@ -202,7 +206,7 @@ TEST(LoadTabularTest, DropRemovesRowsAndOutlierDropKeepsEvaluationRows) {
   EXPECT_LE(kept, 32);
   options.outliers = "none";
   data = LoadTabular(options, dir.File("r.csv"));
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->train.count, 32);
 }
 
@@ -214,7 +218,7 @@ TEST(LoadTabularTest, ClassificationWithStringLabels) {
   DataOptions options;
   options.missing = "median";
   absl::StatusOr<LoadedData> data = LoadTabular(options, dir.File("c.csv"));
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->task, TaskKind::kClassification);
   EXPECT_THAT(data->class_names, ElementsAre("even", "odd"));
   EXPECT_EQ(data->num_classes, 2);
@@ -248,11 +252,11 @@ TEST(LoadTabularTest, MeanFillNeedsAValueInTraining) {
   testing::WriteTextFile(dir.File("c.csv"), text);
   DataOptions options;
   absl::Status status = LoadTabular(options, dir.File("c.csv")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("column \"z\" has no value"));
   options.missing = "constant";
   options.missing_value = -1;
-  EXPECT_TRUE(LoadTabular(options, dir.File("c.csv")).ok());
+  EXPECT_OK(LoadTabular(options, dir.File("c.csv")));
 }
 
 }  // namespace

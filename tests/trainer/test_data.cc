@@ -1,28 +1,13 @@
 #include "tests/trainer/test_data.h"
 
-#include <stdlib.h>
 #include <zlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "gtest/gtest.h"
 
 namespace vernier::testing {
-
-TempDir::TempDir() {
-  std::string pattern = ::testing::TempDir() + "vernier_trainer_test_XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp failed for " << pattern;
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
 
 void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
   if (gzip) {

@@ -1,6 +1,7 @@
-// Test helpers of the trainer tests: temporary directories, IDX files written
-// byte by byte (raw or gzip, valid or deliberately broken), and tiny learnable
-// image sets in the shape of Fashion-MNIST.
+// Test helpers of the trainer tests: IDX files written byte by byte (raw or
+// gzip, valid or deliberately broken), and tiny learnable image sets in the
+// shape of Fashion-MNIST. Temporary directories are testing::TempDir
+// (tests/testing/temp_dir.h, included here for the trainer tests).
 //
 // Thread-safety: not thread-safe; for use in one test at a time.
 #ifndef VERNIER_TESTS_TRAINER_TEST_DATA_H_
@@ -10,26 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/temp_dir.h"
 #include "trainer/idx.h"
 
 namespace vernier::testing {
-
-// A fresh directory under the system temp dir, removed with its contents on
-// destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // Returns path()/name.
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Writes `bytes` to `path`, gzip-compressed when `gzip`. Fails the test on
 // error.

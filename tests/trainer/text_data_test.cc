@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
@@ -14,6 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 TEST(TokenizeTest, LowercasesAndSplitsOnNonAlphanumerics) {
   EXPECT_THAT(Tokenize("Don't STOP-me now!! 42x"),
@@ -69,22 +71,22 @@ TEST(ReadSpamAssassinTest, ReadsGroupsAsHamAndSpam) {
   WriteMail(data, "spam-1", "00001", "Subject: WIN\n\nfree money");
   WriteMail(data, "hard-ham-1", "00002", "Subject: re\n\nok");
   absl::StatusOr<TextCorpus> corpus = ReadSpamAssassin(dir.path());  // The package root.
-  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  ASSERT_OK(corpus);
   EXPECT_THAT(corpus->class_names, ElementsAre("ham", "spam"));
   // Sorted paths: easy-ham-1, hard-ham-1, spam-1.
   EXPECT_THAT(corpus->labels, ElementsAre(0, 0, 1));
   EXPECT_EQ(corpus->texts[2], "WIN\nfree money");
-  ASSERT_TRUE(ReadSpamAssassin(data).ok());  // The data/ directory itself.
+  ASSERT_OK(ReadSpamAssassin(data));  // The data/ directory itself.
 }
 
 TEST(ReadSpamAssassinTest, BadCorporaAreNamed) {
   testing::TempDir dir;
   absl::Status status = ReadSpamAssassin(dir.File("absent")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr(dir.File("absent")));
 
   status = ReadSpamAssassin(dir.path()).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("empty corpus"));
 
   WriteMail(dir.path(), "easy-ham-1", "1", "hi");
@@ -94,7 +96,7 @@ TEST(ReadSpamAssassinTest, BadCorporaAreNamed) {
   std::filesystem::create_directories(dir.File("spam-1"));
   testing::WriteTextFile(dir.File("spam-1/2.json"), "{\"text\": ");
   status = ReadSpamAssassin(dir.path()).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(dir.File("spam-1/2.json")));
 }
 
@@ -103,7 +105,7 @@ TEST(ReadTextCsvTest, OptionalHeaderQuotedTextAndSortedClasses) {
   testing::WriteTextFile(dir.File("t.csv"),
                          "text,Label\n\"hello, world\",pos\nbad day,neg\n\"so \"\"so\"\"\",pos\n");
   absl::StatusOr<TextCorpus> corpus = ReadTextCsv(dir.File("t.csv"));
-  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  ASSERT_OK(corpus);
   EXPECT_THAT(corpus->texts, ElementsAre("hello, world", "bad day", "so \"so\""));
   EXPECT_THAT(corpus->class_names, ElementsAre("neg", "pos"));
   EXPECT_THAT(corpus->labels, ElementsAre(1, 0, 1));
@@ -111,7 +113,7 @@ TEST(ReadTextCsvTest, OptionalHeaderQuotedTextAndSortedClasses) {
 
   testing::WriteTextFile(dir.File("n.tsv"), "a b\t10\nc\t9\nd\t10\n");  // No header.
   corpus = ReadTextCsv(dir.File("n.tsv"));
-  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  ASSERT_OK(corpus);
   EXPECT_THAT(corpus->class_names, ElementsAre("9", "10"));  // Numeric order.
   EXPECT_THAT(corpus->labels, ElementsAre(1, 0, 1));
 }
@@ -120,7 +122,7 @@ TEST(ReadTextCsvTest, BadFilesNameFileAndLine) {
   testing::TempDir dir;
   testing::WriteTextFile(dir.File("three.csv"), "a,x\nb,y\nc,y,extra\n");
   absl::Status status = ReadTextCsv(dir.File("three.csv")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr(dir.File("three.csv") + ":3:"));
 
   testing::WriteTextFile(dir.File("empty.csv"), "text,label\n");

@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 #include "trainer/trial.h"
 
@@ -21,6 +22,7 @@ namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 // Records every epoch; answers false (stop) from epoch `stop_after` on.
 class RecordingSink : public ProgressSink {
@@ -38,10 +40,8 @@ class RecordingSink : public ProgressSink {
 
 // The table's defaults with a few test-sized overrides.
 TrainOptions TinyOptions() {
-  absl::StatusOr<TrainOptions> options = TrainOptionsFromJson(
-      {{"lr", 0.003}, {"batch_size", 16}, {"dropout", 0.1}, {"epochs", 3}, {"seed", 7}}, "test");
-  EXPECT_TRUE(options.ok()) << options.status();
-  return *options;
+  return VALUE_OR_FAIL(TrainOptionsFromJson(
+      {{"lr", 0.003}, {"batch_size", 16}, {"dropout", 0.1}, {"epochs", 3}, {"seed", 7}}, "test"));
 }
 
 ExampleSet ImageSet(int count, uint32_t seed) {
@@ -60,9 +60,7 @@ DeviceData TinyImages(int train, int val, int test) {
   loaded.train = ImageSet(train, 1);
   loaded.val = ImageSet(val, 2);
   loaded.test = ImageSet(test, 3);
-  absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
-  EXPECT_TRUE(data.ok()) << data.status();
-  return *data;
+  return VALUE_OR_FAIL(ToDevice(loaded, torch::kCPU));
 }
 
 // y = 3 * x0 - 2 * x1 + 100 over 4 features: learnable by a small MLP.
@@ -78,18 +76,14 @@ DeviceData TinyRegression(int count) {
     set->floats.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
     set->targets.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
   }
-  absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
-  EXPECT_TRUE(data.ok()) << data.status();
-  return *data;
+  return VALUE_OR_FAIL(ToDevice(loaded, torch::kCPU));
 }
 
 Net MakeCnn(const DeviceData& data, const Objective& objective, double dropout = 0.1) {
   ModelOptions options;
   options.dropout = dropout;
   ModelShape shape{data.input, data.example_shape, data.vocab_size, objective.outputs()};
-  absl::StatusOr<Net> model = MakeModel(options, shape);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return *model;
+  return VALUE_OR_FAIL(MakeModel(options, shape));
 }
 
 Objective CrossEntropy(int classes = 10) {
@@ -113,7 +107,7 @@ TEST_F(TrainingTest, ToDeviceScalesStandardisesAndChecksSizes) {
   loaded.train = ImageSet(3, 1);
   loaded.val = ImageSet(2, 2);
   absl::StatusOr<DeviceData> data = ToDevice(loaded, torch::kCPU);
-  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_OK(data);
   EXPECT_EQ(data->train.inputs.sizes(), torch::IntArrayRef({3, 1, 28, 28}));
   EXPECT_EQ(data->train.inputs.scalar_type(), torch::kFloat32);
   EXPECT_NEAR(data->train.inputs.mean().item<double>(), 0.0, 1e-5);
@@ -124,7 +118,7 @@ TEST_F(TrainingTest, ToDeviceScalesStandardisesAndChecksSizes) {
 
   loaded.val.image_bytes.pop_back();
   absl::Status status = ToDevice(loaded, torch::kCPU).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("validation split"));
 }
 
@@ -164,7 +158,7 @@ TEST_F(TrainingTest, ChooseObjectiveFitsTheTaskOrNamesTheMismatch) {
   EXPECT_EQ(ChooseObjective("auto", 0, regression)->loss, LossKind::kMse);
   EXPECT_EQ(ChooseObjective("auto", 0, regression)->outputs(), 1);
   absl::Status bce = ChooseObjective("bce", 0, images).status();
-  EXPECT_EQ(bce.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bce, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(bce.message()), HasSubstr("loss bce needs exactly 2 classes"));
   EXPECT_THAT(std::string(ChooseObjective("mse", 0, images).status().message()),
               HasSubstr("loss mse"));
@@ -209,7 +203,7 @@ TEST_F(TrainingTest, LossFallsOnTinyImages) {
   Net model = MakeCnn(data, objective);
   TrainOptions options = TinyOptions();
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+  ASSERT_OK(optimizer);
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
   const double before = Evaluate(*model, data.train, data, objective, "t", false).at("t_loss");
   double train_loss = 0;
@@ -233,7 +227,7 @@ TEST_F(TrainingTest, FullBatchGdAndClippingTrainToo) {
   options.lr = 0.05;
   options.clip_norm = 1.0;
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   at::Generator generator = at::detail::createCPUGenerator(1);
   const double first = TrainEpoch(*model, **optimizer, data.train, objective, options,
                                   AugmentOptions(), false, generator);
@@ -255,7 +249,7 @@ TEST_F(TrainingTest, ClipNormBoundsTheGradientNorm) {
   options.lr = 1.0;
   options.clip_norm = 0.01;
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   const std::vector<torch::Tensor> before = SnapshotState(*model);
   at::Generator generator = at::detail::createCPUGenerator(1);
   TrainEpoch(*model, **optimizer, data.train, objective, options, AugmentOptions(), false,
@@ -272,17 +266,17 @@ TEST_F(TrainingTest, ClipNormBoundsTheGradientNorm) {
 TEST_F(TrainingTest, MlpRegressionLossFalls) {
   DeviceData data = TinyRegression(128);
   absl::StatusOr<Objective> objective = ChooseObjective("auto", 0, data);
-  ASSERT_TRUE(objective.ok());
+  ASSERT_OK(objective);
   ModelOptions model_options;
   model_options.model = "mlp";
   model_options.dropout = 0;
   absl::StatusOr<Net> model =
       MakeModel(model_options, {data.input, data.example_shape, 0, objective->outputs()});
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_OK(model);
   TrainOptions options = TinyOptions();
   options.lr = 0.01;
   auto optimizer = MakeOptimizer(options, (*model)->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   const double before = Evaluate(**model, data.val, data, *objective, "v", false).at("v_rmse");
   at::Generator generator = at::detail::createCPUGenerator(3);
   for (int epoch = 0; epoch < 20; ++epoch) {
@@ -303,9 +297,9 @@ TEST_F(TrainingTest, SameSeedGivesTheSameRun) {
     options.aug_rotation = 10;
     Net model = MakeCnn(data, CrossEntropy(), 0.3);
     auto optimizer = MakeOptimizer(options, model->parameters());
-    ASSERT_TRUE(optimizer.ok());
+    ASSERT_OK(optimizer);
     RecordingSink sink;
-    ASSERT_TRUE(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink).ok());
+    ASSERT_OK(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink));
     for (const EpochSummary& epoch : sink.epochs) {
       run.push_back(epoch.train_loss);
       run.push_back(epoch.val_metrics.at("val_loss"));
@@ -319,12 +313,12 @@ TEST_F(TrainingTest, TrainReportsEachEpochAndStopsWhenTheSinkSaysSo) {
   Net model = MakeCnn(data, CrossEntropy(), 0.0);
   TrainOptions options = TinyOptions();
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
 
   RecordingSink all;
   absl::StatusOr<MetricMap> last =
       Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), all);
-  ASSERT_TRUE(last.ok());
+  ASSERT_OK(last);
   ASSERT_EQ(all.epochs.size(), 3u);
   EXPECT_EQ(all.epochs[0].epoch, 1);
   EXPECT_EQ(all.epochs[2].epoch, 3);
@@ -337,8 +331,7 @@ TEST_F(TrainingTest, TrainReportsEachEpochAndStopsWhenTheSinkSaysSo) {
   EXPECT_EQ(last->count("val_f1"), 0u);  // Binary metrics only for two classes.
 
   RecordingSink stop_after_two(/*stop_after=*/2);
-  ASSERT_TRUE(
-      Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), stop_after_two).ok());
+  ASSERT_OK(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), stop_after_two));
   EXPECT_EQ(stop_after_two.epochs.size(), 2u);
 }
 
@@ -374,11 +367,11 @@ TEST_F(TrainingTest, TrainWithPatienceEndsWithTheBestEpochsWeights) {
   options.optimizer = "sgd";
   options.lr = 3.0;  // Diverges after a first useful epoch or two.
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   RecordingSink sink;
   absl::StatusOr<MetricMap> final =
       Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink);
-  ASSERT_TRUE(final.ok());
+  ASSERT_OK(final);
   double best = INFINITY;
   for (const EpochSummary& epoch : sink.epochs) {
     const double loss = epoch.val_metrics.at("val_loss");
@@ -398,12 +391,12 @@ std::vector<double> TwoSteps(const std::string& optimizer_name,
   options.lr = 0.1;
   options.momentum = 0.9;
   if (tweak != nullptr) tweak(options);
-  auto optimizer = MakeOptimizer(options, {w});
-  EXPECT_TRUE(optimizer.ok()) << optimizer.status();
+  std::unique_ptr<torch::optim::Optimizer> optimizer = VALUE_OR_FAIL(MakeOptimizer(options, {w}));
+  if (optimizer == nullptr) return {std::nan(""), std::nan("")};  // The test has failed.
   for (int step = 0; step < 2; ++step) {
-    (*optimizer)->zero_grad();
+    optimizer->zero_grad();
     (0.5 * (c * w * w).sum()).backward();
-    (*optimizer)->step();
+    optimizer->step();
   }
   return {w[0].item<double>(), w[1].item<double>()};
 }
@@ -512,7 +505,7 @@ TEST(OptimizerTest, UnknownNameIsInvalidArgument) {
   options.optimizer = "lion";
   options.lr = 0.1;
   auto optimizer = MakeOptimizer(options, {torch::zeros({1}, torch::requires_grad())});
-  EXPECT_EQ(optimizer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(optimizer, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(optimizer.status().message()), HasSubstr("\"lion\""));
 }
 
@@ -547,7 +540,7 @@ TEST(ScheduleTest, TrainSetsEachEpochsLearningRate) {
   options.gamma = 0.1;
   options.epochs = 3;
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   class LrSink : public ProgressSink {
    public:
     explicit LrSink(torch::optim::Optimizer& optimizer) : optimizer_(optimizer) {}
@@ -558,7 +551,7 @@ TEST(ScheduleTest, TrainSetsEachEpochsLearningRate) {
     torch::optim::Optimizer& optimizer_;
     std::vector<double> lrs;
   } sink(**optimizer);
-  ASSERT_TRUE(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink).ok());
+  ASSERT_OK(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink));
   ASSERT_EQ(sink.lrs.size(), 3u);
   EXPECT_NEAR(sink.lrs[0], 0.003, 1e-12);
   EXPECT_NEAR(sink.lrs[1], 0.0003, 1e-12);
@@ -643,11 +636,11 @@ TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
   torch::manual_seed(5);
   Net full = MakeCnn(data, CrossEntropy(), 0.0);
   auto full_optimizer = MakeOptimizer(options, full->parameters());
-  ASSERT_TRUE(full_optimizer.ok());
+  ASSERT_OK(full_optimizer);
   TrainRun run;
   run.checkpoint_dir = checkpoint;
   RecordingSink full_sink;
-  ASSERT_TRUE(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, full_sink).ok());
+  ASSERT_OK(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, full_sink));
   std::ifstream state(checkpoint + "/state.json");
   std::string state_text((std::istreambuf_iterator<char>(state)), std::istreambuf_iterator<char>());
   EXPECT_THAT(state_text, HasSubstr("\"epoch\":4"));
@@ -656,9 +649,9 @@ TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
   torch::manual_seed(99);
   Net loaded = MakeCnn(data, CrossEntropy(), 0.0);
   auto loaded_optimizer = MakeOptimizer(options, loaded->parameters());
-  ASSERT_TRUE(loaded_optimizer.ok());
+  ASSERT_OK(loaded_optimizer);
   absl::StatusOr<int> epoch = LoadCheckpoint(checkpoint, *loaded, **loaded_optimizer, torch::kCPU);
-  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  ASSERT_OK(epoch);
   EXPECT_EQ(*epoch, 4);
   full->eval();
   loaded->eval();
@@ -672,8 +665,8 @@ TEST_F(TrainingTest, CheckpointRoundTripGivesIdenticalOutputsAndContinues) {
   run.first_epoch = 5;
   run.checkpoint_dir.clear();
   RecordingSink a, b;
-  ASSERT_TRUE(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, a).ok());
-  ASSERT_TRUE(Train(*loaded, **loaded_optimizer, data, CrossEntropy(), options, run, b).ok());
+  ASSERT_OK(Train(*full, **full_optimizer, data, CrossEntropy(), options, run, a));
+  ASSERT_OK(Train(*loaded, **loaded_optimizer, data, CrossEntropy(), options, run, b));
   ASSERT_EQ(a.epochs.size(), 1u);
   EXPECT_EQ(a.epochs[0].epoch, 5);
   EXPECT_EQ(a.epochs[0].train_loss, b.epochs[0].train_loss);
@@ -695,20 +688,19 @@ TEST_F(TrainingTest, LoadCheckpointKeepsTheOptimizersOwnSettings) {
   donor_options.epochs = 1;
   Net donor = MakeCnn(data, CrossEntropy(), 0.0);
   auto donor_optimizer = MakeOptimizer(donor_options, donor->parameters());
-  ASSERT_TRUE(donor_optimizer.ok());
+  ASSERT_OK(donor_optimizer);
   TrainRun run;
   run.checkpoint_dir = dir.File("donor");
   RecordingSink sink;
-  ASSERT_TRUE(
-      Train(*donor, **donor_optimizer, data, CrossEntropy(), donor_options, run, sink).ok());
+  ASSERT_OK(Train(*donor, **donor_optimizer, data, CrossEntropy(), donor_options, run, sink));
 
   TrainOptions own = donor_options;
   own.momentum = 0.9;
   own.weight_decay = 0.002;
   Net model = MakeCnn(data, CrossEntropy(), 0.0);
   auto optimizer = MakeOptimizer(own, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
-  ASSERT_TRUE(LoadCheckpoint(run.checkpoint_dir, *model, **optimizer, torch::kCPU).ok());
+  ASSERT_OK(optimizer);
+  ASSERT_OK(LoadCheckpoint(run.checkpoint_dir, *model, **optimizer, torch::kCPU));
   for (const torch::optim::OptimizerParamGroup& group : (*optimizer)->param_groups()) {
     const auto& settings = static_cast<const torch::optim::SGDOptions&>(group.options());
     EXPECT_EQ(settings.momentum(), 0.9);
@@ -738,36 +730,33 @@ TEST_F(TrainingTest, ResumedRunWithDropoutAndAugmentationMatchesTheUninterrupted
   torch::manual_seed(5);
   Net full = MakeCnn(data, CrossEntropy(), /*dropout=*/0.3);
   auto full_optimizer = MakeOptimizer(options, full->parameters());
-  ASSERT_TRUE(full_optimizer.ok());
+  ASSERT_OK(full_optimizer);
   options.epochs = 4;
   RecordingSink full_sink;
-  ASSERT_TRUE(
-      Train(*full, **full_optimizer, data, CrossEntropy(), options, TrainRun(), full_sink).ok());
+  ASSERT_OK(Train(*full, **full_optimizer, data, CrossEntropy(), options, TrainRun(), full_sink));
 
   torch::manual_seed(5);
   Net first = MakeCnn(data, CrossEntropy(), 0.3);
   auto first_optimizer = MakeOptimizer(options, first->parameters());
-  ASSERT_TRUE(first_optimizer.ok());
+  ASSERT_OK(first_optimizer);
   options.epochs = 2;
   options.checkpoint_every = 2;
   TrainRun run;
   run.checkpoint_dir = dir.File("checkpoint");
   RecordingSink first_sink;
-  ASSERT_TRUE(
-      Train(*first, **first_optimizer, data, CrossEntropy(), options, run, first_sink).ok());
+  ASSERT_OK(Train(*first, **first_optimizer, data, CrossEntropy(), options, run, first_sink));
 
   torch::manual_seed(99);  // Another process: the global generators start elsewhere.
   Net resumed = MakeCnn(data, CrossEntropy(), 0.3);
   auto resumed_optimizer = MakeOptimizer(options, resumed->parameters());
-  ASSERT_TRUE(resumed_optimizer.ok());
-  ASSERT_TRUE(LoadCheckpoint(run.checkpoint_dir, *resumed, **resumed_optimizer, torch::kCPU).ok());
+  ASSERT_OK(resumed_optimizer);
+  ASSERT_OK(LoadCheckpoint(run.checkpoint_dir, *resumed, **resumed_optimizer, torch::kCPU));
   options.epochs = 4;
   options.checkpoint_every = 0;
   TrainRun rest;
   rest.first_epoch = 3;
   RecordingSink rest_sink;
-  ASSERT_TRUE(
-      Train(*resumed, **resumed_optimizer, data, CrossEntropy(), options, rest, rest_sink).ok());
+  ASSERT_OK(Train(*resumed, **resumed_optimizer, data, CrossEntropy(), options, rest, rest_sink));
   ASSERT_EQ(rest_sink.epochs.size(), 2u);
   EXPECT_EQ(rest_sink.epochs[1].train_loss, full_sink.epochs[3].train_loss);
   EXPECT_TRUE(torch::equal(outputs(full), outputs(resumed)));
@@ -778,23 +767,23 @@ TEST_F(TrainingTest, LoadCheckpointErrorsNameTheFile) {
   Net model = MakeCnn(data, CrossEntropy());
   TrainOptions options = TinyOptions();
   auto optimizer = MakeOptimizer(options, model->parameters());
-  ASSERT_TRUE(optimizer.ok());
+  ASSERT_OK(optimizer);
   testing::TempDir dir;
   absl::Status missing =
       LoadCheckpoint(dir.File("none"), *model, **optimizer, torch::kCPU).status();
-  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(missing.message()), HasSubstr(dir.File("none/state.json")));
 
   // A checkpoint of another model does not fit.
-  ASSERT_TRUE(SaveCheckpoint(dir.File("ok"), *model, **optimizer, 1).ok());
+  ASSERT_OK(SaveCheckpoint(dir.File("ok"), *model, **optimizer, 1));
   ModelOptions mlp;
   mlp.model = "mlp";
   absl::StatusOr<Net> other = MakeModel(mlp, {data.input, data.example_shape, 0, 10});
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   auto other_optimizer = MakeOptimizer(options, (*other)->parameters());
   absl::Status mismatch =
       LoadCheckpoint(dir.File("ok"), **other, **other_optimizer, torch::kCPU).status();
-  EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(mismatch, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(mismatch.message()), HasSubstr(dir.File("ok/model.pt")));
 }
 
@@ -809,7 +798,7 @@ TEST(RunTrialDeviceTest, CudaRequestedButUnavailableIsFailedPrecondition) {
   env.device = "cuda";
   RecordingSink sink;
   absl::Status status = RunTrial(options, env, sink).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(status.message()), HasSubstr("VERNIER_DEVICE=cuda"));
 }
 

@@ -9,12 +9,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 class CountingSink : public ProgressSink {
  public:
@@ -46,7 +48,7 @@ class RunTrialTest : public ::testing::Test {
                                                                  {"batch_size", 32},
                                                                  {"lr", 0.003}},
                                                                 "test");
-    ASSERT_TRUE(options.ok()) << options.status();
+    ASSERT_OK(options);
     options_ = *options;
     env_.device = "cpu";
   }
@@ -59,7 +61,7 @@ class RunTrialTest : public ::testing::Test {
 TEST_F(RunTrialTest, ReportsEveryEpochAndReturnsValidationAndTestMetrics) {
   CountingSink sink;
   absl::StatusOr<MetricMap> metrics = RunTrial(options_, env_, sink);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_OK(metrics);
   EXPECT_EQ(sink.steps, std::vector<int>({1, 2}));
   for (const char* name : {"val_accuracy", "val_loss", "val_f1_macro", "test_accuracy", "test_loss",
                            "test_precision_macro", "test_recall_macro", "test_f1_macro"}) {
@@ -72,7 +74,7 @@ TEST_F(RunTrialTest, ReportsEveryEpochAndReturnsValidationAndTestMetrics) {
 TEST_F(RunTrialTest, StoppedTrialStillEndsWithTestMetrics) {
   CountingSink sink(/*keep_going=*/false);
   absl::StatusOr<MetricMap> metrics = RunTrial(options_, env_, sink);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_OK(metrics);
   EXPECT_EQ(sink.steps, std::vector<int>({1}));
   EXPECT_EQ(metrics->count("test_accuracy"), 1u);
 }
@@ -81,7 +83,7 @@ TEST_F(RunTrialTest, MissingDataNamesTheFile) {
   options_.data.data_dir = dir_.File("absent");
   CountingSink sink;
   absl::Status status = RunTrial(options_, env_, sink).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()),
               HasSubstr(dir_.File("absent/train-images-idx3-ubyte")));
   EXPECT_TRUE(sink.steps.empty());
@@ -91,15 +93,13 @@ TEST_F(RunTrialTest, BadEnvironmentAndSplitAreInvalidArguments) {
   CountingSink sink;
   TrialEnvironment bad_device = env_;
   bad_device.device = "tpu";
-  EXPECT_EQ(RunTrial(options_, bad_device, sink).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunTrial(options_, bad_device, sink), StatusIs(absl::StatusCode::kInvalidArgument));
   TrialEnvironment bad_threads = env_;
   bad_threads.num_threads = "lots";
-  EXPECT_EQ(RunTrial(options_, bad_threads, sink).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunTrial(options_, bad_threads, sink), StatusIs(absl::StatusCode::kInvalidArgument));
   options_.data.train_subset = 1000;
   absl::Status status = RunTrial(options_, env_, sink).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("train_subset 1000"));
 }
 
@@ -108,7 +108,7 @@ TEST_F(RunTrialTest, CheckpointsAndResumesFromTheSavedEpoch) {
   env_.trial_dir = trial_dir.path().c_str();
   options_.checkpoint_every = 1;
   CountingSink first;
-  ASSERT_TRUE(RunTrial(options_, env_, first).ok());
+  ASSERT_OK(RunTrial(options_, env_, first));
   const std::string checkpoint = trial_dir.File("checkpoint");
   for (const char* name : {"model.pt", "optimizer.pt", "state.json"}) {
     EXPECT_TRUE(std::filesystem::exists(checkpoint + "/" + name)) << name;
@@ -121,13 +121,13 @@ TEST_F(RunTrialTest, CheckpointsAndResumesFromTheSavedEpoch) {
   options_.epochs = 3;
   CountingSink resumed;
   absl::StatusOr<MetricMap> metrics = RunTrial(options_, env_, resumed);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_OK(metrics);
   EXPECT_EQ(resumed.steps, std::vector<int>({3}));
 
   options_.checkpoint_every = 1;
   env_.trial_dir = nullptr;
   absl::Status no_dir = RunTrial(options_, env_, resumed).status();
-  EXPECT_EQ(no_dir.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_dir, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(no_dir.message()), HasSubstr("checkpoint_every"));
   EXPECT_THAT(std::string(no_dir.message()), HasSubstr("VERNIER_TRIAL_DIR"));
 }
@@ -140,7 +140,7 @@ TEST_F(RunTrialTest, Bf16OnTheCpuIsIgnoredWithALogLine) {
   ASSERT_NE(log, nullptr);
   env_.log = log;
   CountingSink sink;
-  ASSERT_TRUE(RunTrial(options_, env_, sink).ok());
+  ASSERT_OK(RunTrial(options_, env_, sink));
   std::rewind(log);
   std::string text(4096, '\0');
   text.resize(std::fread(text.data(), 1, text.size(), log));
@@ -154,13 +154,13 @@ TEST_F(RunTrialTest, ParametersThatDoNotFitTheDataAreInvalidArguments) {
   TrainOptions rnn = options_;
   rnn.model = "rnn";
   absl::Status status = RunTrial(rnn, env_, sink).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("model rnn needs token data"));
   TrainOptions f1 = options_;
   f1.patience = 2;
   f1.early_stop_metric = "val_f1";  // Binary F1 on ten classes.
   status = RunTrial(f1, env_, sink).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("early_stop_metric val_f1"));
   TrainOptions bce = options_;
   bce.loss = "bce";
@@ -191,12 +191,12 @@ TEST(RunTrialDataTest, MlpRegressionOnACsvReportsRmse) {
                                                                {"patience", 5},
                                                                {"early_stop_metric", "val_rmse"}},
                                                               "test");
-  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_OK(options);
   TrialEnvironment env;
   env.device = "cpu";
   CountingSink sink;
   absl::StatusOr<MetricMap> metrics = RunTrial(*options, env, sink);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_OK(metrics);
   for (const char* name :
        {"val_rmse", "val_mae", "val_mse", "test_rmse", "test_mae", "test_loss"}) {
     EXPECT_EQ(metrics->count(name), 1u) << name;

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/status_matchers.h"
 #include "tests/trainer/test_data.h"
 
 extern char** environ;
@@ -113,7 +114,7 @@ std::vector<TrialReport> ParseReports(const std::string& text) {
   std::vector<TrialReport> reports;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     absl::StatusOr<TrialReport> report = ParseReportLine(line);
-    EXPECT_TRUE(report.ok()) << report.status();
+    EXPECT_OK(report);
     if (report.ok()) reports.push_back(*report);
   }
   return reports;

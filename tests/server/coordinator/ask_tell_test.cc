@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
+#include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 #include "tests/server/coordinator/coordinator_fixture.h"
 

@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "server/coordinator/coordinator.h"
-#include "common/clock.h"
 #include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 

@@ -14,6 +14,7 @@
 #include "server/coordinator/coordinator.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
 #include "server/storage/memory_study_store.h"
 #include "server/storage/sqlite_study_store.h"
 #include "tests/server/coordinator/coordinator_fixture.h"

@@ -14,7 +14,9 @@
 #include "gtest/gtest.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
@@ -170,14 +172,14 @@ TEST(CmaesSamplerTest, ParsesItsOptions) {
         sampler, "\ntrainer: {command: [/bin/true]}\n"));
   };
   auto spec = parse("{type: cmaes, sigma0: 0.3, popsize: 12, restarts: true}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->sampler.cmaes.sigma0, 0.3);
-  EXPECT_EQ(spec->sampler.cmaes.popsize, 12);
-  EXPECT_TRUE(spec->sampler.cmaes.restarts);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->sampler.get<CmaesSpec>()->sigma0, 0.3);
+  EXPECT_EQ(spec->sampler.get<CmaesSpec>()->popsize, 12);
+  EXPECT_TRUE(spec->sampler.get<CmaesSpec>()->restarts);
   EXPECT_THAT(parse("{type: cmaes, sigma0: 2}").status().message(),
               HasSubstr("sampler.sigma0: must be in (0, 1]"));
   EXPECT_THAT(parse("{type: cmaes, popsize: 1}").status().message(), HasSubstr("sampler.popsize"));
-  EXPECT_TRUE(MakeSampler(spec->sampler, spec->objective).ok());
+  EXPECT_OK(MakeSampler(spec->sampler, spec->objective));
 }
 
 }  // namespace

@@ -6,12 +6,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
 
 constexpr char kSpace[] = R"yaml(
   lr: {type: float, low: 1.0e-4, high: 0.1, log: true}
@@ -31,7 +35,7 @@ class GivenParamsTest : public ::testing::Test {
   // The message of a fill that must fail with INVALID_ARGUMENT.
   std::string Error(const ParamMap& given) {
     absl::StatusOr<ParamMap> filled = Fill(given);
-    EXPECT_EQ(filled.status().code(), absl::StatusCode::kInvalidArgument) << filled.status();
+    EXPECT_THAT(filled, StatusIs(absl::StatusCode::kInvalidArgument));
     return std::string(filled.status().message());
   }
 
@@ -47,9 +51,9 @@ TEST_F(GivenParamsTest, FullValidSetIsKeptAndConvertedToEachType) {
                                           {"optimizer", std::string("momentum")},
                                           {"momentum", int64_t{0}}});
   // momentum 0 is outside [0.5, 0.99]: refused.
-  EXPECT_FALSE(filled.ok());
+  EXPECT_THAT(filled, Not(IsOk()));
   filled = Fill({{"lr", int64_t{0}}});
-  EXPECT_FALSE(filled.ok());
+  EXPECT_THAT(filled, Not(IsOk()));
 
   filled = Fill({{"lr", 0.01},
                  {"dropout", 0.15},
@@ -57,7 +61,7 @@ TEST_F(GivenParamsTest, FullValidSetIsKeptAndConvertedToEachType) {
                  {"batch", std::string("64")},
                  {"optimizer", std::string("momentum")},
                  {"momentum", 0.9}});
-  ASSERT_TRUE(filled.ok()) << filled.status();
+  ASSERT_OK(filled);
   EXPECT_EQ(filled->at("lr"), ParamValue(0.01));
   EXPECT_NEAR(std::get<double>(filled->at("dropout")), 0.15, 1e-12);
   EXPECT_EQ(filled->at("units"), ParamValue(int64_t{32}));  // 32.0 -> int.
@@ -120,7 +124,7 @@ TEST_F(GivenParamsTest, MissingParametersComeFromTheSuggestionAndRespectConditio
                               {"optimizer", std::string("adam")}};
   // The given parent switches the child on: it is drawn, inside its bounds.
   absl::StatusOr<ParamMap> filled = Fill({{"optimizer", std::string("momentum")}}, suggested);
-  ASSERT_TRUE(filled.ok()) << filled.status();
+  ASSERT_OK(filled);
   EXPECT_EQ(filled->at("lr"), ParamValue(0.001));
   EXPECT_EQ(filled->at("units"), ParamValue(int64_t{64}));
   ASSERT_EQ(filled->count("momentum"), 1);
@@ -132,7 +136,7 @@ TEST_F(GivenParamsTest, MissingParametersComeFromTheSuggestionAndRespectConditio
   with_child["optimizer"] = std::string("momentum");
   with_child["momentum"] = 0.7;
   filled = Fill({{"optimizer", std::string("sgd")}}, with_child);
-  ASSERT_TRUE(filled.ok()) << filled.status();
+  ASSERT_OK(filled);
   EXPECT_EQ(filled->count("momentum"), 0);
   EXPECT_EQ(filled->at("optimizer"), ParamValue(std::string("sgd")));
 }
@@ -143,7 +147,7 @@ TEST_F(GivenParamsTest, CompleteParamsMustCoverExactlyTheActiveParameters) {
                          {"units", int64_t{64}},
                          {"batch", int64_t{32}},
                          {"optimizer", std::string("adam")}};
-  EXPECT_TRUE(CheckCompleteParams(space_, full).ok());
+  EXPECT_OK(CheckCompleteParams(space_, full));
   ParamMap missing = full;
   missing.erase("units");
   EXPECT_THAT(std::string(CheckCompleteParams(space_, missing).status().message()),

@@ -15,7 +15,9 @@
 #include "server/logic/sobol_sampler.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/unit_space.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
@@ -335,13 +337,13 @@ TEST(GpSamplerTest, ParsesItsOptions) {
         sampler, "\ntrainer: {command: [/bin/true]}\n"));
   };
   auto spec = parse("{type: gp, n_startup_trials: 4, seed: 3}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->sampler.gp.n_startup_trials, 4);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->sampler.get<GpSpec>()->n_startup_trials, 4);
   EXPECT_THAT(parse("{type: gp, n_startup_trials: 0}").status().message(),
               HasSubstr("sampler.n_startup_trials"));
   EXPECT_THAT(parse("{type: gp, sigma0: 0.1}").status().message(),
               HasSubstr("sampler.sigma0: unknown key"));
-  EXPECT_TRUE(MakeSampler(spec->sampler, spec->objective).ok());
+  EXPECT_OK(MakeSampler(spec->sampler, spec->objective));
 }
 
 }  // namespace

@@ -7,11 +7,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/schema/study_schema.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 absl::StatusOr<StudySpec> Parse(const std::string& params, const std::string& sampler) {
   return ParseStudySpec("name: s\nobjective: {metric: m}\nparams:\n" + params +
@@ -19,14 +22,12 @@ absl::StatusOr<StudySpec> Parse(const std::string& params, const std::string& sa
 }
 
 StudySpec MustParse(const std::string& params, const std::string& sampler) {
-  auto spec = Parse(params, sampler);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
+  return VALUE_OR_FAIL(Parse(params, sampler));
 }
 
 // Every point of the grid, in trial order.
 std::vector<ParamMap> Points(const StudySpec& spec) {
-  GridSampler sampler(spec.sampler.grid);
+  GridSampler sampler((*spec.sampler.get<GridSpec>()));
   std::optional<int64_t> capacity = sampler.Capacity(spec.space);
   EXPECT_TRUE(capacity.has_value());
   std::vector<ParamMap> points;
@@ -102,7 +103,7 @@ TEST(GridSamplerTest, ConditionalParametersCombineOnlyWithTheirParentsValues) {
 
 TEST(GridSamplerTest, SuggestionIgnoresHistoryAndWrapsAfterTheLastPoint) {
   StudySpec spec = MustParse("  k: {type: int, low: 0, high: 2}\n", "{type: grid}");
-  GridSampler sampler(spec.sampler.grid);
+  GridSampler sampler((*spec.sampler.get<GridSpec>()));
   EXPECT_EQ(sampler.Capacity(spec.space), 3);
   EXPECT_EQ(sampler.Suggest(spec.space, {}, 1), (ParamMap{{"k", int64_t{1}}}));
   EXPECT_EQ(sampler.Suggest(spec.space, {}, 4), (ParamMap{{"k", int64_t{1}}}));
@@ -120,12 +121,12 @@ TEST(GridSamplerTest, ResolutionErrorsNameTheField) {
   EXPECT_THAT(Parse(params, "{type: grid, resolution: {x: 0}}").status().message(),
               HasSubstr("sampler.resolution.x"));
   auto huge = Parse(params, "{type: grid, resolution: 5000000}");
-  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(huge, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(huge.status().message(), HasSubstr("sampler.resolution"));
   EXPECT_THAT(
       Parse("  k: {type: int, low: 0, high: 100000000}\n", "{type: grid}").status().message(),
       HasSubstr("sampler.resolution"));
-  EXPECT_TRUE(Parse(params, "{type: grid, resolution: 3000000}").ok());  // 9 million points.
+  EXPECT_OK(Parse(params, "{type: grid, resolution: 3000000}"));  // 9 million points.
 }
 
 }  // namespace

@@ -12,12 +12,15 @@
 #include "server/logic/pareto.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -33,8 +36,7 @@ constexpr char kTwoObjectives[] =
 
 std::string ErrorOf(const std::string& text) {
   auto spec = ParseStudySpec(text);
-  EXPECT_FALSE(spec.ok());
-  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument));
   return std::string(spec.status().message());
 }
 
@@ -44,7 +46,7 @@ TEST(MultiObjectiveSpecTest, ParsesObjectivesAndConstraints) {
   auto spec = ParseStudySpec(Study(absl::StrCat(
       kTwoObjectives,
       "\nconstraints: [{metric: memory_gb, max: 4.0}, {metric: params_m, min: 0.5, max: 20}]")));
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   ASSERT_EQ(spec->objectives.size(), 2u);
   EXPECT_TRUE(spec->multi_objective());
   EXPECT_EQ(spec->objective.metric, "val_accuracy");  // The first, for old code paths.
@@ -59,7 +61,7 @@ TEST(MultiObjectiveSpecTest, ParsesObjectivesAndConstraints) {
 
 TEST(MultiObjectiveSpecTest, SingleObjectiveFillsTheList) {
   auto spec = ParseStudySpec(Study("objective: {metric: loss, goal: minimize}"));
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   ASSERT_EQ(spec->objectives.size(), 1u);
   EXPECT_EQ(spec->objectives[0].metric, "loss");
   EXPECT_FALSE(spec->multi_objective());
@@ -69,7 +71,7 @@ TEST(MultiObjectiveSpecTest, SingleObjectiveFillsTheList) {
 TEST(MultiObjectiveSpecTest, OneEntryListIsASingleObjectiveStudy) {
   auto spec = ParseStudySpec(
       Study("objectives: [{metric: loss, goal: minimize}]", "{type: tpe}", "{type: median}"));
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   EXPECT_FALSE(spec->multi_objective());
   EXPECT_EQ(spec->objective.metric, "loss");
 }
@@ -119,30 +121,29 @@ TEST(MultiObjectiveSpecTest, SingleObjectiveSamplersAndPrunersNeedOneObjective) 
   }
   for (const char* type : {"random", "grid", "sobol", "nsga2"}) {
     auto spec = ParseStudySpec(Study(kTwoObjectives, absl::StrCat("{type: ", type, "}")));
-    EXPECT_TRUE(spec.ok()) << type << ": " << spec.status();
+    EXPECT_OK(spec) << type;
   }
   EXPECT_THAT(ErrorOf(Study(kTwoObjectives, "{type: nsga2}", "{type: median}")),
               HasSubstr("pruner.type: \"median\" prunes on one objective"));
   // One objective: nsga2 and pruners are fine.
-  EXPECT_TRUE(
-      ParseStudySpec(Study("objective: {metric: a}", "{type: nsga2}", "{type: median}")).ok());
+  EXPECT_OK(ParseStudySpec(Study("objective: {metric: a}", "{type: nsga2}", "{type: median}")));
 }
 
 TEST(MultiObjectiveSpecTest, ParsesNsga2Settings) {
   auto spec = ParseStudySpec(Study(kTwoObjectives,
                                    "{type: nsga2, population_size: 20, mutation_prob: null, "
                                    "crossover_prob: 0.8, swapping_prob: 0.4, seed: 3}"));
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->sampler.type, "nsga2");
-  EXPECT_EQ(spec->sampler.nsga2.population_size, 20);
-  EXPECT_FALSE(spec->sampler.nsga2.mutation_prob.has_value());
-  EXPECT_DOUBLE_EQ(spec->sampler.nsga2.crossover_prob, 0.8);
-  EXPECT_DOUBLE_EQ(spec->sampler.nsga2.swapping_prob, 0.4);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->sampler.type(), "nsga2");
+  EXPECT_EQ(spec->sampler.get<Nsga2Spec>()->population_size, 20);
+  EXPECT_FALSE(spec->sampler.get<Nsga2Spec>()->mutation_prob.has_value());
+  EXPECT_DOUBLE_EQ(spec->sampler.get<Nsga2Spec>()->crossover_prob, 0.8);
+  EXPECT_DOUBLE_EQ(spec->sampler.get<Nsga2Spec>()->swapping_prob, 0.4);
   EXPECT_EQ(spec->sampler.seed, 3u);
   auto defaults = ParseStudySpec(Study(kTwoObjectives, "{type: nsga2, mutation_prob: 0.25}"));
-  ASSERT_TRUE(defaults.ok()) << defaults.status();
-  EXPECT_EQ(defaults->sampler.nsga2.population_size, 50);
-  EXPECT_DOUBLE_EQ(*defaults->sampler.nsga2.mutation_prob, 0.25);
+  ASSERT_OK(defaults);
+  EXPECT_EQ(defaults->sampler.get<Nsga2Spec>()->population_size, 50);
+  EXPECT_DOUBLE_EQ(*defaults->sampler.get<Nsga2Spec>()->mutation_prob, 0.25);
 
   EXPECT_THAT(ErrorOf(Study(kTwoObjectives, "{type: nsga2, population_size: 1}")),
               HasSubstr("sampler.population_size: must be >= 2, got 1"));
@@ -158,9 +159,9 @@ TEST(MultiObjectiveSpecTest, ParsesNsga2Settings) {
 
 TEST(MultiObjectiveSpecTest, FactoryBuildsNsga2) {
   auto spec = ParseStudySpec(Study(kTwoObjectives, "{type: nsga2}"));
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   auto sampler = MakeSampler(*spec);
-  ASSERT_TRUE(sampler.ok()) << sampler.status();
+  ASSERT_OK(sampler);
   EXPECT_NE(*sampler, nullptr);
 }
 

@@ -5,17 +5,21 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/logic/pruner.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -38,28 +42,28 @@ pruner: )",
 
 TEST(PbtSpecTest, Defaults) {
   auto spec = ParsePbtStudy("{type: pbt}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->pruner.interval, 1);
-  EXPECT_DOUBLE_EQ(spec->pruner.pbt.quantile, 0.25);
-  EXPECT_DOUBLE_EQ(spec->pruner.pbt.resample_probability, 0.25);
-  EXPECT_THAT(spec->pruner.pbt.perturb_factors, ::testing::ElementsAre(0.8, 1.2));
-  EXPECT_EQ(spec->pruner.pbt.min_population, 4);  // budget.parallel.
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->pruner.get<PbtSpec>()->interval, 1);
+  EXPECT_DOUBLE_EQ(spec->pruner.get<PbtSpec>()->quantile, 0.25);
+  EXPECT_DOUBLE_EQ(spec->pruner.get<PbtSpec>()->resample_probability, 0.25);
+  EXPECT_THAT(spec->pruner.get<PbtSpec>()->perturb_factors, ::testing::ElementsAre(0.8, 1.2));
+  EXPECT_EQ(spec->pruner.get<PbtSpec>()->min_population, 4);  // budget.parallel.
   // Every float that takes no part in a condition; ints may shape the model.
-  EXPECT_THAT(spec->pruner.pbt.params, ::testing::UnorderedElementsAre("lr", "mom"));
-  EXPECT_TRUE(MakePruner(spec->pruner).ok());
+  EXPECT_THAT(spec->pruner.get<PbtSpec>()->params, ::testing::UnorderedElementsAre("lr", "mom"));
+  EXPECT_OK(MakePruner(spec->pruner));
 }
 
 TEST(PbtSpecTest, ReadsEverySetting) {
   auto spec = ParsePbtStudy(
       "{type: pbt, interval: 2, quantile: 0.5, resample_probability: 0, perturb_factors: [0.5, "
       "2], params: [lr, width, act], min_population: 3}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->pruner.interval, 2);
-  EXPECT_DOUBLE_EQ(spec->pruner.pbt.quantile, 0.5);
-  EXPECT_DOUBLE_EQ(spec->pruner.pbt.resample_probability, 0);
-  EXPECT_THAT(spec->pruner.pbt.perturb_factors, ::testing::ElementsAre(0.5, 2));
-  EXPECT_THAT(spec->pruner.pbt.params, ::testing::ElementsAre("lr", "width", "act"));
-  EXPECT_EQ(spec->pruner.pbt.min_population, 3);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->pruner.get<PbtSpec>()->interval, 2);
+  EXPECT_DOUBLE_EQ(spec->pruner.get<PbtSpec>()->quantile, 0.5);
+  EXPECT_DOUBLE_EQ(spec->pruner.get<PbtSpec>()->resample_probability, 0);
+  EXPECT_THAT(spec->pruner.get<PbtSpec>()->perturb_factors, ::testing::ElementsAre(0.5, 2));
+  EXPECT_THAT(spec->pruner.get<PbtSpec>()->params, ::testing::ElementsAre("lr", "width", "act"));
+  EXPECT_EQ(spec->pruner.get<PbtSpec>()->min_population, 3);
 }
 
 TEST(PbtSpecTest, RejectsBadSettingsNamingFieldAndValue) {
@@ -82,8 +86,7 @@ TEST(PbtSpecTest, RejectsBadSettingsNamingFieldAndValue) {
            {"{type: patience, patience: 2, wrapped: {type: pbt}}", "pruner.wrapped.type"},
        }) {
     auto spec = ParsePbtStudy(c.pruner);
-    ASSERT_FALSE(spec.ok()) << c.pruner;
-    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument)) << c.pruner;
     EXPECT_THAT(spec.status().message(), HasSubstr(c.message)) << c.pruner;
   }
 }
@@ -91,11 +94,9 @@ TEST(PbtSpecTest, RejectsBadSettingsNamingFieldAndValue) {
 class PbtPolicyTest : public ::testing::Test {
  protected:
   PbtPolicyTest() {
-    auto spec = ParsePbtStudy(
+    spec_ = VALUE_OR_FAIL(ParsePbtStudy(
         "{type: pbt, interval: 2, quantile: 0.25, resample_probability: 0, params: [lr, mom, "
-        "width]}");
-    EXPECT_TRUE(spec.ok()) << spec.status();
-    spec_ = *spec;
+        "width]}"));
     // At step 2: trial 0 leads, trial 3 lags.
     trials_ = {Trial(0, {0.5, 0.9}), Trial(1, {0.4, 0.7}), Trial(2, {0.3, 0.6}),
                Trial(3, {0.2, 0.3})};
@@ -116,8 +117,11 @@ class PbtPolicyTest : public ::testing::Test {
     return trial;
   }
 
+  // The policy's settings, for a test to change before it decides.
+  PbtSpec& Pbt() { return std::get<PbtSpec>(spec_.pruner.rule); }
+
   std::optional<ExploitDecision> Decide(int64_t number, int64_t step, uint64_t seed = 7) {
-    PbtPolicy policy(spec_.pruner, spec_.space, seed);
+    PbtPolicy policy(Pbt(), spec_.space, seed);
     return policy.Decide(spec_.objective, trials_[number], step, Pointers(trials_), checkpoints_);
   }
 
@@ -184,7 +188,7 @@ TEST_F(PbtPolicyTest, WaitsForThePopulation) {
   // Trial 1 has not reached step 2 yet: three members, min_population 4.
   trials_[1].intermediate.pop_back();
   EXPECT_FALSE(Decide(3, 2).has_value());
-  spec_.pruner.pbt.min_population = 3;
+  Pbt().min_population = 3;
   EXPECT_TRUE(Decide(3, 2).has_value());
 }
 
@@ -231,16 +235,16 @@ TEST_F(PbtPolicyTest, NotTwiceAtTheSameStep) {
 }
 
 TEST_F(PbtPolicyTest, DeterministicAndRebuiltAlike) {
-  spec_.pruner.pbt.quantile = 0.5;  // Two donors to choose from.
-  spec_.pruner.pbt.resample_probability = 0.5;
-  spec_.pruner.pbt.params = {"lr", "mom", "width", "opt"};
+  Pbt().quantile = 0.5;  // Two donors to choose from.
+  Pbt().resample_probability = 0.5;
+  Pbt().params = {"lr", "mom", "width", "opt"};
   std::optional<ExploitDecision> first = Decide(3, 2);
   ASSERT_TRUE(first.has_value());
   // A restarted coordinator: the same trials copied from storage, in another
   // order, and a fresh policy.
   std::vector<TrialRecord> reloaded(trials_.rbegin(), trials_.rend());
   CheckpointIndex index = checkpoints_;
-  PbtPolicy policy(spec_.pruner, spec_.space, 7);
+  PbtPolicy policy(Pbt(), spec_.space, 7);
   std::optional<ExploitDecision> again =
       policy.Decide(spec_.objective, reloaded[0], 2, Pointers(reloaded), index);
   ASSERT_TRUE(again.has_value());
@@ -250,7 +254,7 @@ TEST_F(PbtPolicyTest, DeterministicAndRebuiltAlike) {
 }
 
 TEST_F(PbtPolicyTest, SeedsChooseAmongTheTopTrials) {
-  spec_.pruner.pbt.quantile = 0.5;  // Trials 0 and 1 are top; 2 and 3 bottom.
+  Pbt().quantile = 0.5;  // Trials 0 and 1 are top; 2 and 3 bottom.
   std::set<int64_t> donors;
   for (uint64_t seed = 0; seed < 32; ++seed) {
     std::optional<ExploitDecision> decision = Decide(3, 2, seed);
@@ -261,10 +265,10 @@ TEST_F(PbtPolicyTest, SeedsChooseAmongTheTopTrials) {
 }
 
 TEST_F(PbtPolicyTest, PerturbStaysInsideTheSpace) {
-  spec_.pruner.pbt.resample_probability = 0.3;
-  spec_.pruner.pbt.perturb_factors = {0.01, 100};
-  spec_.pruner.pbt.params = {"lr", "mom", "width"};
-  PbtPolicy policy(spec_.pruner, spec_.space, 3);
+  Pbt().resample_probability = 0.3;
+  Pbt().perturb_factors = {0.01, 100};
+  Pbt().params = {"lr", "mom", "width"};
+  PbtPolicy policy(Pbt(), spec_.space, 3);
   std::set<double> lrs;
   for (int64_t step = 2; step < 200; step += 2) {
     ParamMap params = policy.Perturb(trials_[0].params, 3, step);
@@ -284,9 +288,9 @@ TEST_F(PbtPolicyTest, PerturbStaysInsideTheSpace) {
   }
   EXPECT_GT(lrs.size(), 3u);  // Clamped ends and resampled values.
   // A listed categorical is kept, or resampled with resample_probability.
-  spec_.pruner.pbt.params = {"act"};
-  spec_.pruner.pbt.resample_probability = 1;
-  PbtPolicy resampling(spec_.pruner, spec_.space, 3);
+  Pbt().params = {"act"};
+  Pbt().resample_probability = 1;
+  PbtPolicy resampling(Pbt(), spec_.space, 3);
   ParamMap donor = trials_[0].params;
   donor["act"] = std::string("relu");
   std::set<std::string> acts;
@@ -294,8 +298,8 @@ TEST_F(PbtPolicyTest, PerturbStaysInsideTheSpace) {
     acts.insert(std::get<std::string>(resampling.Perturb(donor, 3, step).at("act")));
   }
   EXPECT_EQ(acts, (std::set<std::string>{"relu", "tanh", "gelu"}));
-  spec_.pruner.pbt.resample_probability = 0;
-  EXPECT_EQ(PbtPolicy(spec_.pruner, spec_.space, 3).Perturb(donor, 3, 2).at("act"),
+  Pbt().resample_probability = 0;
+  EXPECT_EQ(PbtPolicy(Pbt(), spec_.space, 3).Perturb(donor, 3, 2).at("act"),
             ParamValue(std::string("relu")));
   EXPECT_EQ(policy.Perturb(trials_[0].params, 3, 2), policy.Perturb(trials_[0].params, 3, 2));
 }
@@ -344,7 +348,7 @@ TEST_F(PbtPolicyTest, IrregularStepsAreJudgedAtTheBoundaryTheyPassed) {
 }
 
 TEST_F(PbtPolicyTest, LateArrivalIsJudgedOnceEnoughPeersPassTheBoundary) {
-  spec_.pruner.interval = 4;
+  Pbt().interval = 4;
   // Trial 3 is fast and bad: it reaches boundary 4 first.
   trials_ = {AtSteps(0, {{1, 0.5}, {2, 0.6}, {3, 0.7}}), AtSteps(1, {{1, 0.4}, {2, 0.5}, {3, 0.6}}),
              AtSteps(2, {{1, 0.3}, {2, 0.4}, {3, 0.5}}),
@@ -365,14 +369,14 @@ TEST_F(PbtPolicyTest, LateArrivalIsJudgedOnceEnoughPeersPassTheBoundary) {
 }
 
 TEST_F(PbtPolicyTest, TooSmallAPopulationWaits) {
-  spec_.pruner.interval = 4;
+  Pbt().interval = 4;
   trials_ = {AtSteps(0, {{4, 0.9}}), AtSteps(1, {{4, 0.8}}), AtSteps(2, {{3, 0.7}}),
              AtSteps(3, {{4, 0.1}, {5, 0.1}})};
   for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {4};
   // Trial 2 has not reached boundary 4: not a member, so three of
   // min_population 4.
   EXPECT_FALSE(Decide(3, 5).has_value());
-  spec_.pruner.pbt.min_population = 3;
+  Pbt().min_population = 3;
   EXPECT_TRUE(Decide(3, 5).has_value());
   trials_[1].state = TrialState::kFailed;  // A FAILED trial is not a member.
   EXPECT_FALSE(Decide(3, 5).has_value());
@@ -393,12 +397,12 @@ TEST_F(PbtPolicyTest, PeersAreValuedAtTheJudgedStepNotLater) {
   // compare: not a member (three left, min_population 4).
   trials_[2].intermediate = {{6, {{"acc", 0.99}}}};
   EXPECT_FALSE(Decide(3, 2).has_value());
-  spec_.pruner.pbt.min_population = 3;
+  Pbt().min_population = 3;
   EXPECT_TRUE(Decide(3, 2).has_value());
 }
 
 TEST_F(PbtPolicyTest, NoSecondExploitAtOneBoundary) {
-  spec_.pruner.interval = 4;
+  Pbt().interval = 4;
   trials_ = {AtSteps(0, {{1, 0.5}, {2, 0.6}, {3, 0.7}, {4, 0.8}, {5, 0.85}}),
              AtSteps(1, {{1, 0.4}, {2, 0.5}, {3, 0.6}, {4, 0.7}, {5, 0.75}}),
              AtSteps(2, {{1, 0.3}, {2, 0.4}, {3, 0.5}, {4, 0.6}, {5, 0.65}}),
@@ -422,7 +426,7 @@ TEST_F(PbtPolicyTest, NoSecondExploitAtOneBoundary) {
 }
 
 TEST_F(PbtPolicyTest, ResumedFromAnEarlierStepIsNotJudgedUntilAfterTheExploitsBoundary) {
-  spec_.pruner.interval = 2;
+  Pbt().interval = 2;
   // Trial 3 exploited at step 5 (boundary 4) from the donor's step 2; it now
   // re-runs steps 3 and 4 (boundaries 2 and 4), which are not judged.
   for (TrialRecord& trial : trials_) {
@@ -445,7 +449,7 @@ TEST_F(PbtPolicyTest, NaNBetweenBoundariesRanksLast) {
   ASSERT_TRUE(decision.has_value());
   EXPECT_EQ(decision->donor, 1);
   // A NaN is never a donor, even in the top quantile.
-  spec_.pruner.pbt.quantile = 0.5;
+  Pbt().quantile = 0.5;
   for (uint64_t seed = 0; seed < 16; ++seed) {
     decision = Decide(3, 3, seed);
     ASSERT_TRUE(decision.has_value());
@@ -454,9 +458,9 @@ TEST_F(PbtPolicyTest, NaNBetweenBoundariesRanksLast) {
 }
 
 TEST_F(PbtPolicyTest, RandomnessIsKeyedOnTheBoundaryNotTheStep) {
-  spec_.pruner.interval = 4;
-  spec_.pruner.pbt.quantile = 0.5;  // Two donors to choose from.
-  spec_.pruner.pbt.resample_probability = 0.5;
+  Pbt().interval = 4;
+  Pbt().quantile = 0.5;  // Two donors to choose from.
+  Pbt().resample_probability = 0.5;
   trials_ = {AtSteps(0, {{4, 0.9}, {5, 0.9}, {6, 0.9}}), AtSteps(1, {{4, 0.8}, {5, 0.8}}),
              AtSteps(2, {{4, 0.3}, {5, 0.3}}), AtSteps(3, {{4, 0.2}, {5, 0.2}})};
   for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {4};
@@ -476,9 +480,9 @@ TEST_F(PbtPolicyTest, RandomnessIsKeyedOnTheBoundaryNotTheStep) {
 }
 
 TEST_F(PbtPolicyTest, RestartedCoordinatorDecidesTheSameBetweenBoundaries) {
-  spec_.pruner.pbt.quantile = 0.5;
-  spec_.pruner.pbt.resample_probability = 0.5;
-  spec_.pruner.pbt.params = {"lr", "mom", "width", "opt"};
+  Pbt().quantile = 0.5;
+  Pbt().resample_probability = 0.5;
+  Pbt().params = {"lr", "mom", "width", "opt"};
   trials_ = {AtSteps(0, {{1, 0.5}, {3, 0.9}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
              AtSteps(2, {{1, 0.3}, {3, 0.6}}), AtSteps(3, {{1, 0.2}, {3, 0.3}})};
   trials_[2].exploits.push_back({1, 0, 0, trials_[2].params});  // History comes along too.
@@ -489,7 +493,7 @@ TEST_F(PbtPolicyTest, RestartedCoordinatorDecidesTheSameBetweenBoundaries) {
   // policy and checkpoint index.
   std::vector<TrialRecord> reloaded(trials_.rbegin(), trials_.rend());
   CheckpointIndex index(checkpoints_.rbegin(), checkpoints_.rend());
-  PbtPolicy policy(spec_.pruner, spec_.space, 7);
+  PbtPolicy policy(Pbt(), spec_.space, 7);
   std::optional<ExploitDecision> again =
       policy.Decide(spec_.objective, reloaded[0], 3, Pointers(reloaded), index);
   ASSERT_TRUE(again.has_value());
@@ -505,12 +509,12 @@ TEST_F(PbtPolicyTest, NotTheDonorsCheckpointItIsAboutToDrop) {
   checkpoints_[0] = {2, 4, 6, 8};
   ASSERT_EQ(checkpoints_[0].size(), static_cast<size_t>(kPbtCheckpointsKept));
   EXPECT_FALSE(Decide(3, 2).has_value());
-  spec_.pruner.pbt.quantile = 0.5;  // Trial 1 is a donor too, with room to spare.
+  Pbt().quantile = 0.5;  // Trial 1 is a donor too, with room to spare.
   std::optional<ExploitDecision> decision = Decide(3, 2);
   ASSERT_TRUE(decision.has_value());
   EXPECT_EQ(decision->donor, 1);
   // With one fewer held, the oldest stays until two more come: offered.
-  spec_.pruner.pbt.quantile = 0.25;
+  Pbt().quantile = 0.25;
   checkpoints_[0] = {2, 4, 6};
   decision = Decide(3, 2);
   ASSERT_TRUE(decision.has_value());

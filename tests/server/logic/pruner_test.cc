@@ -8,10 +8,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
+
+using ::testing::Not;
+using ::vernier::testing::IsOk;
 
 TrialRecord Curve(int64_t number, std::vector<double> values,
                   TrialState state = TrialState::kComplete) {
@@ -29,7 +34,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 class MedianPrunerTest : public ::testing::Test {
  protected:
   MedianPrunerTest() {
-    spec_.type = "median";
     spec_.warmup_steps = 1;
     spec_.min_trials = 3;
     others_ = {Curve(0, {0.5, 0.6, 0.7}), Curve(1, {0.6, 0.7, 0.8}), Curve(2, {0.7, 0.8, 0.9})};
@@ -40,7 +44,7 @@ class MedianPrunerTest : public ::testing::Test {
     return MedianPruner(spec_).ShouldPrune(objective_, trial, step, others);
   }
 
-  PrunerSpec spec_;
+  MedianSpec spec_;
   ObjectiveSpec objective_{"acc", Goal::kMaximize};
   std::vector<TrialRecord> others_;
 };
@@ -117,11 +121,11 @@ TEST_F(MedianPrunerTest, SkipsItselfAmongTheOthers) {
 class PercentilePrunerTest : public ::testing::Test {
  protected:
   bool Prune(double percentile, const TrialRecord& trial, int64_t step) {
-    return PercentilePruner(spec_, percentile)
-        .ShouldPrune(objective_, trial, step, Pointers(others_));
+    spec_.percentile = percentile;
+    return PercentilePruner(spec_).ShouldPrune(objective_, trial, step, Pointers(others_));
   }
 
-  PrunerSpec spec_;
+  PercentileSpec spec_;
   ObjectiveSpec objective_{"acc", Goal::kMaximize};
   // At step 1 the peers hold 0.1, 0.2, 0.3, 0.4, 0.5.
   std::vector<TrialRecord> others_ = {Curve(0, {0.1}), Curve(1, {0.2}), Curve(2, {0.3}),
@@ -162,7 +166,7 @@ class ThresholdPrunerTest : public ::testing::Test {
     return ThresholdPruner(spec_).ShouldPrune(objective_, trial, step, {});
   }
 
-  PrunerSpec spec_;
+  ThresholdSpec spec_;
   ObjectiveSpec objective_{"acc", Goal::kMinimize};
 };
 
@@ -208,7 +212,7 @@ class PatiencePrunerTest : public ::testing::Test {
     return PatiencePruner(spec_, std::move(wrapped)).ShouldPrune(objective_, trial, step, {});
   }
 
-  PrunerSpec spec_;
+  PatienceSpec spec_;
   ObjectiveSpec objective_{"acc", Goal::kMaximize};
 };
 
@@ -254,12 +258,11 @@ TEST_F(PatiencePrunerTest, PrunesOnlyWhenStalledAndTheWrappedPrunerAgrees) {
 }
 
 TEST_F(PatiencePrunerTest, WrapsAMedianPrunerFromTheSpec) {
-  spec_.type = "patience";
   auto median = std::make_shared<PrunerSpec>();
-  median->type = "median";
+  median->rule = MedianSpec{};
   spec_.wrapped = median;
-  auto pruner = MakePruner(spec_);
-  ASSERT_TRUE(pruner.ok()) << pruner.status();
+  auto pruner = MakePruner(PrunerSpec{spec_});
+  ASSERT_OK(pruner);
   std::vector<TrialRecord> others = {Curve(1, {0.9, 0.9, 0.9})};
   // Stalled and below the median: pruned.
   EXPECT_TRUE((*pruner)->ShouldPrune(objective_, Curve(0, {0.5, 0.4, 0.4}), 3, Pointers(others)));
@@ -269,21 +272,23 @@ TEST_F(PatiencePrunerTest, WrapsAMedianPrunerFromTheSpec) {
 }
 
 TEST(MakePrunerTest, BuildsEveryType) {
-  for (const char* type : {"none", "median", "percentile", "asha", "threshold", "patience"}) {
-    PrunerSpec spec;
-    spec.type = type;
-    EXPECT_TRUE(MakePruner(spec).ok()) << type;
+  // Every alternative of PrunerRule, at its defaults.
+  for (const PrunerRule& rule :
+       std::vector<PrunerRule>{NoPrunerSpec{}, MedianSpec{}, PercentileSpec{}, AshaSpec{},
+                               ThresholdSpec{}, PatienceSpec{}, PbtSpec{}}) {
+    EXPECT_OK(MakePruner(PrunerSpec{rule})) << PrunerSpec{rule}.type();
   }
-  PrunerSpec hyperband;
-  hyperband.type = "hyperband";
-  EXPECT_FALSE(MakePruner(hyperband).ok());  // max_resource missing.
+  // hyperband's max_resource is required by the schema (see
+  // ErrorsNameTheFieldAndTheValue); a value below min_resource is refused.
+  HyperbandSpec hyperband;
+  hyperband.max_resource = 0;
+  EXPECT_THAT(MakePruner(PrunerSpec{hyperband}), Not(IsOk()));
   hyperband.max_resource = 27;
-  EXPECT_TRUE(MakePruner(hyperband).ok());
-  PrunerSpec asha;
-  asha.type = "asha";
+  EXPECT_OK(MakePruner(PrunerSpec{hyperband}));
+  AshaSpec asha;
   asha.reduction_factor = 1;
-  auto bad = MakePruner(asha);
-  ASSERT_FALSE(bad.ok());
+  auto bad = MakePruner(PrunerSpec{asha});
+  ASSERT_THAT(bad, Not(IsOk()));
   EXPECT_EQ(bad.status().message(), "pruner.reduction_factor: must be >= 2, got 1");
 }
 
@@ -303,46 +308,47 @@ absl::StatusOr<PrunerSpec> ParsedPruner(const std::string& pruner) {
 
 std::string PrunerError(const std::string& pruner) {
   auto spec = ParsedPruner(pruner);
-  EXPECT_FALSE(spec.ok()) << pruner;
+  EXPECT_THAT(spec, Not(IsOk())) << pruner;
   return std::string(spec.status().message());
 }
 
 TEST(PrunerSpecTest, ParsesEachType) {
   auto percentile = ParsedPruner("{type: percentile, percentile: 25, warmup_steps: 2}");
-  ASSERT_TRUE(percentile.ok()) << percentile.status();
-  EXPECT_DOUBLE_EQ(percentile->percentile, 25);
-  EXPECT_EQ(percentile->warmup_steps, 2);
+  ASSERT_OK(percentile);
+  EXPECT_DOUBLE_EQ(percentile->get<PercentileSpec>()->percentile, 25);
+  EXPECT_EQ(percentile->get<PercentileSpec>()->warmup_steps, 2);
 
   auto asha = ParsedPruner("{type: asha, min_resource: 2, reduction_factor: 4, max_resource: 32}");
-  ASSERT_TRUE(asha.ok()) << asha.status();
-  EXPECT_EQ(asha->min_resource, 2);
-  EXPECT_EQ(asha->reduction_factor, 4);
-  EXPECT_EQ(asha->max_resource, 32);
-  EXPECT_EQ(asha->bootstrap_count, 0);
+  ASSERT_OK(asha);
+  EXPECT_EQ(asha->get<AshaSpec>()->min_resource, 2);
+  EXPECT_EQ(asha->get<AshaSpec>()->reduction_factor, 4);
+  EXPECT_EQ(asha->get<AshaSpec>()->max_resource, 32);
+  EXPECT_EQ(asha->get<AshaSpec>()->bootstrap_count, 0);
 
   auto asha_defaults = ParsedPruner("{type: asha}");
-  ASSERT_TRUE(asha_defaults.ok());
-  EXPECT_EQ(asha_defaults->min_resource, 1);
-  EXPECT_EQ(asha_defaults->reduction_factor, 3);
-  EXPECT_FALSE(asha_defaults->max_resource.has_value());
+  ASSERT_OK(asha_defaults);
+  EXPECT_EQ(asha_defaults->get<AshaSpec>()->min_resource, 1);
+  EXPECT_EQ(asha_defaults->get<AshaSpec>()->reduction_factor, 3);
+  EXPECT_FALSE(asha_defaults->get<AshaSpec>()->max_resource.has_value());
 
   auto hyperband = ParsedPruner("{type: hyperband, max_resource: 27}");
-  ASSERT_TRUE(hyperband.ok()) << hyperband.status();
+  ASSERT_OK(hyperband);
 
   auto threshold = ParsedPruner("{type: threshold, upper: 10.0}");
-  ASSERT_TRUE(threshold.ok()) << threshold.status();
-  EXPECT_EQ(threshold->upper, 10.0);
-  EXPECT_FALSE(threshold->lower.has_value());
+  ASSERT_OK(threshold);
+  EXPECT_EQ(threshold->get<ThresholdSpec>()->upper, 10.0);
+  EXPECT_FALSE(threshold->get<ThresholdSpec>()->lower.has_value());
 
   auto patience = ParsedPruner(
       "{type: patience, patience: 3, min_delta: 0.01, wrapped: {type: median, min_trials: 2}}");
-  ASSERT_TRUE(patience.ok()) << patience.status();
-  EXPECT_EQ(patience->patience, 3);
-  EXPECT_DOUBLE_EQ(patience->min_delta, 0.01);
-  ASSERT_NE(patience->wrapped, nullptr);
-  EXPECT_EQ(patience->wrapped->type, "median");
-  EXPECT_EQ(patience->wrapped->min_trials, 2);
-  EXPECT_TRUE(MakePruner(*patience).ok());
+  ASSERT_OK(patience);
+  const PatienceSpec& rule = *patience->get<PatienceSpec>();
+  EXPECT_EQ(rule.patience, 3);
+  EXPECT_DOUBLE_EQ(rule.min_delta, 0.01);
+  ASSERT_NE(rule.wrapped, nullptr);
+  EXPECT_EQ(rule.wrapped->type(), "median");
+  EXPECT_EQ(rule.wrapped->get<MedianSpec>()->min_trials, 2);
+  EXPECT_OK(MakePruner(*patience));
 }
 
 TEST(PrunerSpecTest, ErrorsNameTheFieldAndTheValue) {

@@ -7,12 +7,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 absl::StatusOr<StudySpec> Parse(const std::string& params, const std::string& sampler) {
   return ParseStudySpec("name: s\nobjective: {metric: m}\nparams:\n" + params +
@@ -53,7 +56,7 @@ TEST(SobolSamplerTest, PointsStayInsideTheirSpace) {
 TEST(SobolSamplerTest, CoversTheSquareMoreEvenlyThanRandomDraws) {
   auto spec = Parse("  x: {type: float, low: 0, high: 1}\n  y: {type: float, low: 0, high: 1}\n",
                     "{type: sobol, seed: 7}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   SobolSampler sobol(spec->sampler.seed);
   std::mt19937_64 gen(7);
   std::uniform_real_distribution<double> uniform(0, 1);
@@ -76,7 +79,7 @@ TEST(SobolSamplerTest, CoversTheSquareMoreEvenlyThanRandomDraws) {
 TEST(SobolSamplerTest, DeterministicForSeedAndTrialNumber) {
   auto spec = Parse("  x: {type: float, low: 0, high: 1}\n  k: {type: int, low: 0, high: 1000}\n",
                     "{type: sobol}");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   SobolSampler a(42), b(42), c(43);
   EXPECT_EQ(a.Suggest(spec->space, {}, 5), b.Suggest(spec->space, {}, 5));
   EXPECT_NE(a.Suggest(spec->space, {}, 5), a.Suggest(spec->space, {}, 6));
@@ -89,9 +92,9 @@ TEST(SobolSamplerTest, TooManyParametersAreInvalid) {
     params += "  p" + std::to_string(i) + ": {type: float, low: 0, high: 1}\n";
   }
   auto spec = Parse(params, "{type: sobol}");
-  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(spec.status().message(), HasSubstr("at most 21 parameters"));
-  EXPECT_TRUE(Parse(params, "{type: random}").ok());
+  EXPECT_OK(Parse(params, "{type: random}"));
 }
 
 }  // namespace

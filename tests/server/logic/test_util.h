@@ -17,16 +17,19 @@
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/study_spec_for_test.h"
 
 namespace vernier {
 
 // Parses `params` (YAML lines of a study file's params block) into a search
 // space of a study that minimises "loss".
+// A bad block is a test failure, and gives an empty space.
 inline SearchSpace ParseSpace(const std::string& params) {
-  auto spec = ParseStudySpec(absl::StrCat("name: s\nobjective: {metric: loss}\nparams:\n", params,
-                                          "trainer: {command: [/bin/true]}\n"));
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? spec->space : SearchSpace{};
+  return VALUE_OR_FAIL(
+             testing::StudySpecForTest(absl::StrCat("name: s\nobjective: {metric: loss}\nparams:\n",
+                                                    params, "trainer: {command: [/bin/true]}\n")))
+      .space;
 }
 
 inline double Number(const ParamMap& params, const std::string& name) {
@@ -113,7 +116,7 @@ inline double BestLoss(const std::vector<TrialRecord>& trials) {
 // Log float, stepped float, log int, stepped int, categorical, and a float
 // that exists only when opt == momentum.
 inline SearchSpace MixedSpace() {
-  auto spec = ParseStudySpec(R"(
+  return VALUE_OR_FAIL(testing::StudySpecForTest(R"(
 name: s
 objective: {metric: m}
 params:
@@ -124,9 +127,8 @@ params:
   opt:   {type: categorical, values: [sgd, momentum, adam]}
   mom:   {type: float, low: 0.5, high: 0.99, when: {opt: momentum}}
 trainer: {command: [/bin/true]}
-)");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec->space;
+)"))
+      .space;
 }
 
 // Checks that `p` is a point of MixedSpace(): bounds, grids, types, and the

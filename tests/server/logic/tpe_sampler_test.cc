@@ -16,7 +16,9 @@
 #include "gtest/gtest.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_spec.h"
+#include "server/schema/study_schema.h"
 #include "tests/server/logic/test_util.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
@@ -226,7 +228,7 @@ TEST(TpeSamplerTest, ValuesStayInsideTheirSpace) {
       EXPECT_LE(depth, 9);
       EXPECT_EQ(std::get<int64_t>(p.at("fixed")), 4);
       const std::string& opt = std::get<std::string>(p.at("opt"));
-      EXPECT_THAT((std::vector<std::string>{"sgd", "momentum", "adam"}), testing::Contains(opt));
+      EXPECT_THAT((std::vector<std::string>{"sgd", "momentum", "adam"}), ::testing::Contains(opt));
       ASSERT_EQ(p.count("mom") == 1, opt == "momentum") << opt;
       if (opt == "momentum") {
         ++momentum;
@@ -342,15 +344,15 @@ sampler: {type: tpe, seed: 7, n_startup_trials: 3, n_ei_candidates: 48, multivar
           constant_liar: false}
 trainer: {command: [/bin/true]}
 )");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->sampler.type, "tpe");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->sampler.type(), "tpe");
   EXPECT_EQ(spec->sampler.seed, 7u);
-  EXPECT_EQ(spec->sampler.tpe.n_startup_trials, 3);
-  EXPECT_EQ(spec->sampler.tpe.n_ei_candidates, 48);
-  EXPECT_TRUE(spec->sampler.tpe.multivariate);
-  EXPECT_FALSE(spec->sampler.tpe.constant_liar);
+  EXPECT_EQ(spec->sampler.get<TpeSpec>()->n_startup_trials, 3);
+  EXPECT_EQ(spec->sampler.get<TpeSpec>()->n_ei_candidates, 48);
+  EXPECT_TRUE(spec->sampler.get<TpeSpec>()->multivariate);
+  EXPECT_FALSE(spec->sampler.get<TpeSpec>()->constant_liar);
   auto sampler = MakeSampler(spec->sampler, spec->objective);
-  ASSERT_TRUE(sampler.ok()) << sampler.status();
+  ASSERT_OK(sampler);
   // After 3 startup trials the suggestions are TPE's, not random ones.
   RandomSampler random(7);
   auto trials = RunStudy(**sampler, spec->space, 4, Quadratic);
@@ -394,11 +396,11 @@ params: {x: {type: float, low: -10, high: 10}, y: {type: float, low: 0, high: 1}
 sampler: {type: tpe, seed: 7, multivariate: false}
 trainer: {command: [/bin/true]}
 )");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_OK(spec);
   auto sampler = MakeSampler(spec->sampler, spec->objective);
-  ASSERT_TRUE(sampler.ok()) << sampler.status();
-  const TpeSampler optuna(spec->sampler.tpe, 7, spec->objective, TpeTuning());
-  TpeSpec multivariate_spec = spec->sampler.tpe;
+  ASSERT_OK(sampler);
+  const TpeSampler optuna(*spec->sampler.get<TpeSpec>(), 7, spec->objective, TpeTuning());
+  TpeSpec multivariate_spec = *spec->sampler.get<TpeSpec>();
   multivariate_spec.multivariate = true;
   const TpeSampler multivariate(multivariate_spec, 7, spec->objective);
   const std::vector<TrialRecord> trials = RunStudy(**sampler, spec->space, 30, Quadratic);
@@ -520,7 +522,7 @@ TEST(TpeSpecTest, ErrorsNameTheField) {
   EXPECT_THAT(ParseSampler("{type: bayes}").message(),
               HasSubstr("unknown sampler \"bayes\" (expected one of: random, tpe, grid, sobol, gp, "
                         "cmaes, nsga2)"));
-  EXPECT_TRUE(ParseSampler("{type: tpe}").ok());
+  EXPECT_OK(ParseSampler("{type: tpe}"));
 }
 
 }  // namespace

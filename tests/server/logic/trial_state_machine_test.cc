@@ -1,23 +1,28 @@
 #include "server/logic/trial_state_machine.h"
 
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
 
+using ::testing::Not;
+using ::vernier::testing::IsOk;
+using ::vernier::testing::StatusIs;
+
 TEST(TrialStateMachineTest, AllowsTheDocumentedTransitions) {
-  EXPECT_TRUE(CheckTransition(TrialState::kWaiting, TrialState::kRunning).ok());
-  EXPECT_TRUE(CheckTransition(TrialState::kRunning, TrialState::kComplete).ok());
-  EXPECT_TRUE(CheckTransition(TrialState::kRunning, TrialState::kPruned).ok());
-  EXPECT_TRUE(CheckTransition(TrialState::kRunning, TrialState::kFailed).ok());
-  EXPECT_TRUE(CheckTransition(TrialState::kRunning, TrialState::kWaiting).ok());
+  EXPECT_OK(CheckTransition(TrialState::kWaiting, TrialState::kRunning));
+  EXPECT_OK(CheckTransition(TrialState::kRunning, TrialState::kComplete));
+  EXPECT_OK(CheckTransition(TrialState::kRunning, TrialState::kPruned));
+  EXPECT_OK(CheckTransition(TrialState::kRunning, TrialState::kFailed));
+  EXPECT_OK(CheckTransition(TrialState::kRunning, TrialState::kWaiting));
 }
 
 TEST(TrialStateMachineTest, FinishedTrialsNeverChange) {
   for (TrialState from :
        {TrialState::kComplete, TrialState::kPruned, TrialState::kFailed, TrialState::kInfeasible}) {
     auto status = CheckTransition(from, TrialState::kRunning);
-    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   }
   EXPECT_NE(CheckTransition(TrialState::kComplete, TrialState::kPruned)
                 .message()
@@ -26,7 +31,7 @@ TEST(TrialStateMachineTest, FinishedTrialsNeverChange) {
 }
 
 TEST(TrialStateMachineTest, WaitingCannotCompleteWithoutRunning) {
-  EXPECT_FALSE(CheckTransition(TrialState::kWaiting, TrialState::kComplete).ok());
+  EXPECT_THAT(CheckTransition(TrialState::kWaiting, TrialState::kComplete), Not(IsOk()));
 }
 
 }  // namespace

@@ -14,12 +14,15 @@
 #include "server/storage/sqlite_schema.h"
 #include "server/storage/sqlite_study_store.h"
 #include "tests/server/storage/sqlite_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::vernier::testing::StatusIs;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -30,7 +33,7 @@ class CheckpointStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto store = CheckpointStore::Open(dir_.File("ckpt"));
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK(store);
     store_ = *std::move(store);
   }
 
@@ -43,32 +46,32 @@ class CheckpointStoreTest : public ::testing::Test {
     return (*writer)->Commit();
   }
 
-  ScratchDir dir_;
+  testing::TempDir dir_;
   std::unique_ptr<CheckpointStore> store_;
 };
 
 TEST_F(CheckpointStoreTest, WritesListsAndReadsBack) {
-  ASSERT_TRUE(Put(3, 2, "weights-at-two").ok());
+  ASSERT_OK(Put(3, 2, "weights-at-two"));
   auto files = store_->Files("s", 3, 2);
-  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_OK(files);
   ASSERT_EQ(files->size(), 2u);
   EXPECT_EQ(ReadAll((*files)[0]), "weights-at-two");
   EXPECT_EQ(std::filesystem::path((*files)[1]).filename(), "state.json");
   auto listed = store_->List();
-  ASSERT_TRUE(listed.ok());
+  ASSERT_OK(listed);
   EXPECT_EQ(listed->at("s").at(3), (std::set<int64_t>{2}));
-  EXPECT_EQ(store_->Files("s", 3, 4).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(store_->Files("s", 3, 4), StatusIs(absl::StatusCode::kNotFound));
   // A reopened store sees the same.
   auto reopened = CheckpointStore::Open(dir_.File("ckpt"));
-  ASSERT_TRUE(reopened.ok());
+  ASSERT_OK(reopened);
   EXPECT_EQ(*(*reopened)->List(), *listed);
 }
 
 TEST_F(CheckpointStoreTest, UncommittedWritesLeaveNothing) {
   {
     auto writer = store_->StartWrite("s", 1, 2);
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Append("model.pt", "half").ok());
+    ASSERT_OK(writer);
+    ASSERT_OK((*writer)->Append("model.pt", "half"));
   }
   EXPECT_TRUE(store_->List()->empty());
   EXPECT_TRUE(std::filesystem::is_empty(dir_.File("ckpt/tmp")));
@@ -76,38 +79,38 @@ TEST_F(CheckpointStoreTest, UncommittedWritesLeaveNothing) {
 
 TEST_F(CheckpointStoreTest, KeepsTheLatestAndDropsAbandonedLaterSteps) {
   for (int64_t step = 1; step <= kPbtCheckpointsKept + 2; ++step) {
-    ASSERT_TRUE(Put(0, step, "w").ok());
+    ASSERT_OK(Put(0, step, "w"));
   }
   auto listed = store_->List();
-  ASSERT_TRUE(listed.ok());
+  ASSERT_OK(listed);
   EXPECT_EQ(listed->at("s").at(0).size(), static_cast<size_t>(kPbtCheckpointsKept));
   EXPECT_EQ(*listed->at("s").at(0).begin(), 3);
   // The trial restarted from an earlier step: its later checkpoints go.
-  ASSERT_TRUE(Put(0, 4, "again").ok());
+  ASSERT_OK(Put(0, 4, "again"));
   EXPECT_EQ(store_->List()->at("s").at(0), (std::set<int64_t>{3, 4}));
   EXPECT_EQ(ReadAll((*store_->Files("s", 0, 4))[0]), "again");
 }
 
 TEST_F(CheckpointStoreTest, RejectsBadInputNamingIt) {
   auto writer = store_->StartWrite("s", 0, 1);
-  ASSERT_TRUE(writer.ok());
+  ASSERT_OK(writer);
   for (const char* name : {"", "..", "a/b", "../x", "sp ace"}) {
     absl::Status status = (*writer)->Append(name, "x");
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument)) << name;
     EXPECT_THAT(status.message(), HasSubstr("chunk.file")) << name;
   }
   const std::string big(kMaxCheckpointChunkBytes + 1, 'x');
   EXPECT_THAT((*writer)->Append("model.pt", big).message(), HasSubstr("chunk.data"));
-  ASSERT_TRUE((*writer)->Append("a.pt", "1").ok());
-  ASSERT_TRUE((*writer)->Append("b.pt", "2").ok());
+  ASSERT_OK((*writer)->Append("a.pt", "1"));
+  ASSERT_OK((*writer)->Append("b.pt", "2"));
   EXPECT_THAT((*writer)->Append("a.pt", "3").message(), HasSubstr("already sent"));
-  EXPECT_EQ(store_->StartWrite("s", -1, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store_->StartWrite("s", -1, 0), StatusIs(absl::StatusCode::kInvalidArgument));
   auto empty = store_->StartWrite("s", 0, 1);
-  EXPECT_EQ((*empty)->Commit().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT((*empty)->Commit(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ExploitStorageTest, SqliteStoresExploitsAndReloadsThem) {
-  ScratchDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("study.db");
   TrialRecord trial;
   trial.study = "pop";
@@ -118,37 +121,39 @@ TEST(ExploitStorageTest, SqliteStoresExploitsAndReloadsThem) {
                     {4, 3, 4, {{"lr", 0.2}}}};
   {
     auto store = SqliteStudyStore::Open(path);
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK(store);
     StudyRecord study;
     study.name = "pop";
-    study.spec_yaml = "name: pop";
-    ASSERT_TRUE((*store)->CreateStudy(study).ok());
-    ASSERT_TRUE((*store)->PutTrial(trial).ok());
+    study.spec.name = "pop";
+    study.source_text = "name: pop";
+    ASSERT_OK((*store)->CreateStudy(study));
+    ASSERT_OK((*store)->PutTrial(trial));
   }
   auto store = SqliteStudyStore::Open(path);
-  ASSERT_TRUE(store.ok());
+  ASSERT_OK(store);
   auto loaded = (*store)->LoadAll();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_OK(loaded);
   ASSERT_EQ(loaded->size(), 1u);
   EXPECT_EQ(loaded->at(0).trials.at(0).exploits, trial.exploits);
 }
 
 TEST(ExploitStorageTest, VersionOneDatabaseGainsEmptyExploits) {
-  ScratchDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("old.db");
   {
     RawDb db(path);
-    ASSERT_TRUE(MigrateSchema(db.get(), VernierMigrations().subspan(0, 1)).ok());
+    ASSERT_OK(MigrateSchema(db.get(), VernierMigrations().subspan(0, 1)));
     db.Exec(
         "INSERT INTO studies (name, spec, state, state_reason, create_time_us) "
-        "VALUES ('pop', 'name: pop', 1, '', 0)");
+        "VALUES ('pop', '{name: pop, objective: {metric: loss}, trainer: {command: [a]}, "
+        "params: {x: {type: float, low: 0, high: 1}}}', 1, '', 0)");
     db.Exec("INSERT INTO trials VALUES ('pop', 0, '{}', 1, '{}', '', '', 0, 0, 0, 0)");
   }
   {
     auto store = SqliteStudyStore::Open(path);
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK(store);
     auto loaded = (*store)->LoadAll();
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_OK(loaded);
     EXPECT_TRUE(loaded->at(0).trials.at(0).exploits.empty());
   }
   EXPECT_EQ(RawDb(path).QueryInt("PRAGMA user_version"), VernierSchemaVersion());
@@ -159,7 +164,7 @@ TEST(ExploitStorageTest, CodecRejectsDamagedText) {
   EXPECT_TRUE(ExploitsFromJson("[]")->empty());
   for (const char* text : {"", "{}", "[1]", R"([{"step": 1}])",
                            R"([{"step":1,"donor":2,"donor_step":1,"params_before":{"x":[1]}}])"}) {
-    EXPECT_EQ(ExploitsFromJson(text).status().code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_THAT(ExploitsFromJson(text), StatusIs(absl::StatusCode::kDataLoss)) << text;
   }
 }
 

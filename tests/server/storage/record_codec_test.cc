@@ -11,9 +11,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 namespace {
+
+using ::vernier::testing::StatusIs;
 
 TEST(StoreRecordCodecTest, Utf8ValidatorAcceptsWellFormedText) {
   EXPECT_TRUE(IsValidUtf8(""));
@@ -59,7 +62,7 @@ TEST(StoreRecordCodecTest, MetricsJsonSpellsOutNonFiniteValues) {
                              {"down", -std::numeric_limits<double>::infinity()}};
   EXPECT_EQ(MetricsToJson(metrics), R"({"acc":0.5,"down":"-inf","loss":"nan","up":"inf"})");
   absl::StatusOr<MetricMap> decoded = MetricsFromJson(MetricsToJson(metrics));
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_OK(decoded);
   EXPECT_EQ(decoded->at("acc"), 0.5);
   EXPECT_TRUE(std::isnan(decoded->at("loss")));
   EXPECT_EQ(decoded->at("up"), std::numeric_limits<double>::infinity());
@@ -68,11 +71,11 @@ TEST(StoreRecordCodecTest, MetricsJsonSpellsOutNonFiniteValues) {
 
 TEST(StoreRecordCodecTest, DecodersAcceptHandWrittenNumbers) {
   absl::StatusOr<MetricMap> metrics = MetricsFromJson(R"({"epochs": 3, "loss": 1e2})");
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_OK(metrics);
   EXPECT_EQ(metrics->at("epochs"), 3.0);
   EXPECT_EQ(metrics->at("loss"), 100.0);
   absl::StatusOr<ParamMap> params = ParamsFromJson(R"({"a": -5, "b": 5, "c": 5.5})");
-  ASSERT_TRUE(params.ok()) << params.status();
+  ASSERT_OK(params);
   EXPECT_EQ(params->at("a"), ParamValue(int64_t{-5}));
   EXPECT_EQ(params->at("b"), ParamValue(int64_t{5}));
   EXPECT_EQ(params->at("c"), ParamValue(5.5));
@@ -82,11 +85,11 @@ TEST(StoreRecordCodecTest, DecodersRefuseWhatTheEncodersNeverWriteAsDataLoss) {
   for (const char* text : {"", "not json", "[1]", "3", R"({"x": null})", R"({"x": true})",
                            R"({"x": [1]})", R"({"x": {"float": "bogus"}})",
                            R"({"x": {"float": "nan", "y": 1}})", R"({"x": 9223372036854775808})"}) {
-    EXPECT_EQ(ParamsFromJson(text).status().code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_THAT(ParamsFromJson(text), StatusIs(absl::StatusCode::kDataLoss)) << text;
   }
   for (const char* text :
        {"", "{", "[]", R"({"x": null})", R"({"x": "1.5"})", R"({"x": {"float": "nan"}})"}) {
-    EXPECT_EQ(MetricsFromJson(text).status().code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_THAT(MetricsFromJson(text), StatusIs(absl::StatusCode::kDataLoss)) << text;
   }
 }
 
@@ -102,7 +105,7 @@ TEST(StoreRecordCodecTest, MetricsDecoderFollowsJsonForTextItDidNotWrite) {
   };
   for (const auto& [text, expected] : accepted) {
     absl::StatusOr<MetricMap> decoded = MetricsFromJson(text);
-    ASSERT_TRUE(decoded.ok()) << text << ": " << decoded.status();
+    ASSERT_OK(decoded) << text;
     EXPECT_EQ(*decoded, expected) << text;
   }
   for (const char* text :
@@ -110,7 +113,7 @@ TEST(StoreRecordCodecTest, MetricsDecoderFollowsJsonForTextItDidNotWrite) {
         R"({"a":+1})", R"({"a":0x10})", R"({"a":1,})", R"({"a":1}x)", R"({"a":1)", "{\"a\x01\":1}",
         "{\"\xff\":1}", R"({"a":1 2})",
         R"({"a":1e400})"}) {  // nlohmann refuses overflowing numbers.
-    EXPECT_EQ(MetricsFromJson(text).status().code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_THAT(MetricsFromJson(text), StatusIs(absl::StatusCode::kDataLoss)) << text;
   }
 }
 
@@ -122,7 +125,7 @@ TEST(StoreRecordCodecTest, MetricsRoundTripEveryDoubleBitForBit) {
     std::memcpy(&value, &pattern, sizeof(value));
     if (std::isnan(value)) continue;
     absl::StatusOr<MetricMap> decoded = MetricsFromJson(MetricsToJson({{"m", value}}));
-    ASSERT_TRUE(decoded.ok()) << value << ": " << decoded.status();
+    ASSERT_OK(decoded) << value;
     const double back = decoded->at("m");
     uint64_t back_pattern;
     std::memcpy(&back_pattern, &back, sizeof(back));
@@ -143,14 +146,14 @@ TEST(StoreRecordCodecTest, ValidationNamesTheField) {
   TrialRecord trial;
   trial.params["ok"] = std::string("\xff");
   absl::Status status = ValidateTrial(trial);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(status.message().find("params"), absl::string_view::npos) << status;
   trial.params.clear();
   trial.state = static_cast<TrialState>(0);
   status = ValidateTrial(trial);
   EXPECT_NE(status.message().find("state"), absl::string_view::npos) << status;
-  EXPECT_TRUE(ValidateTrial(TrialRecord()).ok());
-  EXPECT_TRUE(ValidateStudy(StudyRecord()).ok());
+  EXPECT_OK(ValidateTrial(TrialRecord()));
+  EXPECT_OK(ValidateStudy(StudyRecord()));
 }
 
 }  // namespace

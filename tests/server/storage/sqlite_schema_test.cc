@@ -10,6 +10,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/storage/sqlite_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 namespace {
@@ -17,6 +19,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::vernier::testing::StatusIs;
 
 // Migrations that leave a trace of each step in a table.
 constexpr const char* kLogMigrations[] = {
@@ -29,21 +32,21 @@ class SqliteStoreSchemaTest : public ::testing::Test {
  protected:
   std::string Log() { return db_.QueryText("SELECT group_concat(step, ',') FROM log"); }
 
-  ScratchDir dir_;
+  testing::TempDir dir_;
   RawDb db_{dir_.File("schema.db")};
 };
 
 TEST_F(SqliteStoreSchemaTest, FreshDatabaseGetsEveryMigrationInOrder) {
-  ASSERT_TRUE(MigrateSchema(db_.get(), kLogMigrations).ok());
+  ASSERT_OK(MigrateSchema(db_.get(), kLogMigrations));
   EXPECT_EQ(db_.QueryInt("PRAGMA user_version"), 3);
   EXPECT_EQ(Log(), "2,3,33");
 }
 
 TEST_F(SqliteStoreSchemaTest, OnlyMissingMigrationsRun) {
-  ASSERT_TRUE(MigrateSchema(db_.get(), absl::MakeSpan(kLogMigrations).first(2)).ok());
+  ASSERT_OK(MigrateSchema(db_.get(), absl::MakeSpan(kLogMigrations).first(2)));
   EXPECT_EQ(db_.QueryInt("PRAGMA user_version"), 2);
-  ASSERT_TRUE(MigrateSchema(db_.get(), kLogMigrations).ok());
-  ASSERT_TRUE(MigrateSchema(db_.get(), kLogMigrations).ok());  // Up to date: no-op.
+  ASSERT_OK(MigrateSchema(db_.get(), kLogMigrations));
+  ASSERT_OK(MigrateSchema(db_.get(), kLogMigrations));  // Up to date: no-op.
   EXPECT_EQ(db_.QueryInt("PRAGMA user_version"), 3);
   EXPECT_EQ(Log(), "2,3,33");
 }
@@ -52,7 +55,7 @@ TEST_F(SqliteStoreSchemaTest, FailedMigrationRollsEverythingBack) {
   const char* const broken[] = {"CREATE TABLE log (step INTEGER)", "INSERT INTO log VALUES (2)",
                                 "INSERT INTO no_such_table VALUES (1)"};
   const absl::Status status = MigrateSchema(db_.get(), broken);
-  ASSERT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  ASSERT_THAT(status, StatusIs(absl::StatusCode::kInternal));
   EXPECT_THAT(std::string(status.message()),
               AllOf(HasSubstr("schema version 3"), Not(HasSubstr("no_such_table")),
                     Not(HasSubstr("INSERT"))));
@@ -64,7 +67,7 @@ TEST_F(SqliteStoreSchemaTest, FailedMigrationRollsEverythingBack) {
 TEST_F(SqliteStoreSchemaTest, NewerDatabaseIsRefusedWithBothVersions) {
   db_.Exec("PRAGMA user_version = 7");
   const absl::Status status = MigrateSchema(db_.get(), kLogMigrations);
-  ASSERT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  ASSERT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(status.message()),
               AllOf(HasSubstr("schema version 7"), HasSubstr("version 3")));
   EXPECT_EQ(db_.QueryInt("PRAGMA user_version"), 7);
@@ -74,13 +77,13 @@ TEST_F(SqliteStoreSchemaTest, NewerDatabaseIsRefusedWithBothVersions) {
 TEST_F(SqliteStoreSchemaTest, UnversionedDatabaseWithTablesIsRefused) {
   db_.Exec("CREATE TABLE theirs (x)");
   const absl::Status status = MigrateSchema(db_.get(), kLogMigrations);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'log'"), 0);
 }
 
 TEST_F(SqliteStoreSchemaTest, VernierMigrationsBuildTheStoreSchemaAndMarkTheFile) {
   EXPECT_EQ(VernierSchemaVersion(), static_cast<int64_t>(VernierMigrations().size()));
-  ASSERT_TRUE(MigrateSchema(db_.get(), VernierMigrations()).ok());
+  ASSERT_OK(MigrateSchema(db_.get(), VernierMigrations()));
   EXPECT_EQ(db_.QueryInt("PRAGMA user_version"), VernierSchemaVersion());
   EXPECT_EQ(db_.QueryInt("PRAGMA application_id"), kVernierApplicationId);
   for (const char* table : {"studies", "trials", "measurements"}) {
@@ -92,7 +95,7 @@ TEST_F(SqliteStoreSchemaTest, VernierMigrationsBuildTheStoreSchemaAndMarkTheFile
 }
 
 TEST_F(SqliteStoreSchemaTest, LoadQueriesScanTheKeysWithoutSorting) {
-  ASSERT_TRUE(MigrateSchema(db_.get(), VernierMigrations()).ok());
+  ASSERT_OK(MigrateSchema(db_.get(), VernierMigrations()));
   for (const char* query : {"SELECT * FROM trials ORDER BY study, number",
                             "SELECT * FROM measurements ORDER BY study, number, step"}) {
     sqlite3_stmt* stmt = nullptr;

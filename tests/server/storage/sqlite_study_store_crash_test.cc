@@ -21,6 +21,8 @@
 #include "gtest/gtest.h"
 #include "server/storage/sqlite_study_store.h"
 #include "tests/server/storage/sqlite_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 namespace {
@@ -51,7 +53,8 @@ absl::Status Apply(StudyStore& store, const std::string& study, const Op& op) {
     case Op::kCreateStudy: {
       StudyRecord record;
       record.name = study;
-      record.spec_yaml = "crash test";
+      record.spec.name = study;
+      record.source_text = "crash test";
       return store.CreateStudy(record);
     }
     case Op::kPutTrial: {
@@ -122,7 +125,7 @@ int DonePrefix(const std::vector<bool>& done) {
 }
 
 TEST(SqliteStudyStoreCrashTest, EveryAcknowledgedWriteSurvivesKill9) {
-  ScratchDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("crash.db");
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed));
@@ -167,9 +170,9 @@ TEST(SqliteStudyStoreCrashTest, EveryAcknowledgedWriteSurvivesKill9) {
     close(fds[0]);
 
     absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path);
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK(store);
     absl::StatusOr<std::vector<StoredStudy>> loaded = (*store)->LoadAll();
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_OK(loaded);
     const int kept = DonePrefix(DoneOps(*loaded, study));
     EXPECT_GE(kept, acked) << "an acknowledged write was lost";
     EXPECT_LE(kept, acked + 1) << "more than the call in flight appeared";

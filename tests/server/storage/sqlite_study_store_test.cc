@@ -19,6 +19,8 @@
 #include "server/storage/sqlite_schema.h"
 #include "tests/server/storage/sqlite_test_util.h"
 #include "tests/server/storage/study_store_conformance.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 namespace {
@@ -26,15 +28,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::vernier::testing::StatusIs;
 
 std::unique_ptr<StudyStore> OpenInDir(const std::string& dir) {
-  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store =
-      SqliteStudyStore::Open(absl::StrCat(dir, "/study.db"));
-  if (!store.ok()) {
-    ADD_FAILURE() << store.status();
-    return nullptr;
-  }
-  return *std::move(store);
+  return VALUE_OR_FAIL(SqliteStudyStore::Open(absl::StrCat(dir, "/study.db")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StudyStoreConformanceTest,
@@ -46,7 +43,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StudyStoreConformanceTest,
 StudyRecord Study(const std::string& name) {
   StudyRecord study;
   study.name = name;
-  study.spec_yaml = "objective: val_loss\n";
+  study.spec.name = name;
+  study.source_text = "objective: val_loss\n";
   study.create_time = absl::FromUnixMicros(1'700'000'000'000'000);
   return study;
 }
@@ -76,39 +74,29 @@ void WriteFile(const std::string& path, const std::string& contents) {
 }
 
 // Everything in the store, rendered for comparisons; "" on failure.
-std::string Dump(StudyStore& store) {
-  absl::StatusOr<std::vector<StoredStudy>> loaded = store.LoadAll();
-  EXPECT_TRUE(loaded.ok()) << loaded.status();
-  return loaded.ok() ? DebugString(*loaded) : "";
-}
+std::string Dump(StudyStore& store) { return DebugString(VALUE_OR_FAIL(store.LoadAll())); }
 
 class SqliteStudyStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<SqliteStudyStore> OpenOrDie(SqliteStudyStore::Options options = {}) {
-    absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store =
-        SqliteStudyStore::Open(path_, options);
-    if (!store.ok()) {
-      ADD_FAILURE() << store.status();
-      return nullptr;
-    }
-    return *std::move(store);
+    return VALUE_OR_FAIL(SqliteStudyStore::Open(path_, options));
   }
 
   // Fills `store` with two studies, trials and measurements.
   static void Populate(StudyStore& store) {
     for (const char* name : {"b", "a"}) {
-      ASSERT_TRUE(store.CreateStudy(Study(name)).ok());
+      ASSERT_OK(store.CreateStudy(Study(name)));
       for (int64_t number = 0; number < 3; ++number) {
-        ASSERT_TRUE(store.PutTrial(Trial(name, number)).ok());
+        ASSERT_OK(store.PutTrial(Trial(name, number)));
         for (int64_t step = 0; step < 4; ++step) {
-          ASSERT_TRUE(store.AddMeasurement(name, number, Step(step)).ok());
+          ASSERT_OK(store.AddMeasurement(name, number, Step(step)));
         }
       }
     }
-    ASSERT_TRUE(store.UpdateStudyState("b", StudyState::kStopped, "enough").ok());
+    ASSERT_OK(store.UpdateStudyState("b", StudyState::kStopped, "enough"));
   }
 
-  ScratchDir dir_;
+  testing::TempDir dir_;
   const std::string path_ = dir_.File("study.db");
 };
 
@@ -161,7 +149,7 @@ TEST_F(SqliteStudyStoreTest, NormalSyncStoresTheSame) {
 
 TEST_F(SqliteStudyStoreTest, InMemoryDatabaseWorks) {
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(":memory:");
-  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_OK(store);
   Populate(**store);
   EXPECT_THAT(Dump(**store), HasSubstr("trial \"a\"#2"));
 }
@@ -172,7 +160,7 @@ TEST_F(SqliteStudyStoreTest, NewerSchemaVersionIsRefusedNamingFileAndVersions) {
   RawDb(path_).Exec(absl::StrCat("PRAGMA user_version = ", future));
 
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(store.status().message()),
               AllOf(HasSubstr(path_), HasSubstr(absl::StrCat("schema version ", future)),
                     HasSubstr(absl::StrCat("version ", SqliteStudyStore::SchemaVersion()))));
@@ -185,7 +173,7 @@ TEST_F(SqliteStudyStoreTest, NonDatabaseFileIsRefusedNamingPathAndLeftUntouched)
   WriteFile(path_, garbage);
 
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(store.status().message()),
               AllOf(HasSubstr(path_), HasSubstr("not a database")));
   EXPECT_EQ(ReadFile(path_), garbage);
@@ -194,14 +182,14 @@ TEST_F(SqliteStudyStoreTest, NonDatabaseFileIsRefusedNamingPathAndLeftUntouched)
 TEST_F(SqliteStudyStoreTest, OtherProgramsDatabaseIsRefusedAndLeftUntouched) {
   RawDb(path_).Exec("CREATE TABLE inventory (item TEXT); INSERT INTO inventory VALUES ('x')");
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path_);
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(store.status().message()),
               AllOf(HasSubstr(path_), HasSubstr("not a Vernier database")));
 
   const std::string other_app = dir_.File("other_app.db");
   RawDb(other_app).Exec("PRAGMA application_id = 42");
   store = SqliteStudyStore::Open(other_app);
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(store.status().message()),
               AllOf(HasSubstr(other_app), HasSubstr("another application")));
   EXPECT_EQ(RawDb(other_app).QueryInt("SELECT count(*) FROM sqlite_master"), 0);
@@ -210,7 +198,7 @@ TEST_F(SqliteStudyStoreTest, OtherProgramsDatabaseIsRefusedAndLeftUntouched) {
 TEST_F(SqliteStudyStoreTest, PathInMissingDirectoryIsRefusedNamingIt) {
   const std::string path = dir_.File("no/such/dir/study.db");
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store = SqliteStudyStore::Open(path);
-  ASSERT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(path));
 }
 
@@ -225,7 +213,7 @@ TEST_F(SqliteStudyStoreTest, UndecodableRowIsDataLossNamingTheTrial) {
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   absl::StatusOr<std::vector<StoredStudy>> loaded = store->LoadAll();
-  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  ASSERT_THAT(loaded, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(loaded.status().message()),
               AllOf(HasSubstr("trial 1 of study 'a'"), HasSubstr("lr")));
 
@@ -233,10 +221,10 @@ TEST_F(SqliteStudyStoreTest, UndecodableRowIsDataLossNamingTheTrial) {
       "UPDATE trials SET params = '{}', state = 99 WHERE study = 'a' AND number = 1;"
       "UPDATE measurements SET metrics = 'oops' WHERE study = 'b' AND number = 2 AND step = 3");
   loaded = store->LoadAll();
-  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kDataLoss));
   RawDb(path_).Exec("UPDATE trials SET state = 1 WHERE study = 'a' AND number = 1");
   loaded = store->LoadAll();
-  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  ASSERT_THAT(loaded, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("trial 2 of study 'b' step 3"));
 }
 
@@ -245,14 +233,14 @@ TEST_F(SqliteStudyStoreTest, WriteWaitsForAShortLockAndFailsUnavailableOnALongOn
   options.busy_timeout = absl::Milliseconds(200);
   auto store = OpenOrDie(options);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->CreateStudy(Study("s")).ok());
+  ASSERT_OK(store->CreateStudy(Study("s")));
 
   RawDb other(path_);  // Another writer (as if another server) holds the lock.
   other.Exec("BEGIN IMMEDIATE");
   const absl::Time start = absl::Now();
   const absl::Status status = store->PutTrial(Trial("s", 0));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
-  ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  ASSERT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(std::string(status.message()),
               AllOf(Not(HasSubstr("INSERT")), Not(HasSubstr("trials (")), Not(HasSubstr(path_))));
 
@@ -261,7 +249,7 @@ TEST_F(SqliteStudyStoreTest, WriteWaitsForAShortLockAndFailsUnavailableOnALongOn
     absl::SleepFor(absl::Milliseconds(50));
     other.Exec("COMMIT");
   });
-  EXPECT_TRUE(store->PutTrial(Trial("s", 0)).ok());
+  EXPECT_OK(store->PutTrial(Trial("s", 0)));
   release.join();
   EXPECT_THAT(Dump(*store), HasSubstr("trial \"s\"#0"));
 }
@@ -271,9 +259,9 @@ TEST_F(SqliteStudyStoreTest, TwoStoresOnOneFileInterleaveWithoutCorruptingIt) {
   auto second = OpenOrDie();
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
-  ASSERT_TRUE(first->CreateStudy(Study("one")).ok());
-  ASSERT_TRUE(second->CreateStudy(Study("two")).ok());
-  EXPECT_EQ(second->CreateStudy(Study("one")).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_OK(first->CreateStudy(Study("one")));
+  ASSERT_OK(second->CreateStudy(Study("two")));
+  EXPECT_THAT(second->CreateStudy(Study("one")), StatusIs(absl::StatusCode::kAlreadyExists));
 
   constexpr int kTrials = 25;
   auto write = [](SqliteStudyStore* store, const std::string& study, absl::Status* result) {
@@ -294,12 +282,12 @@ TEST_F(SqliteStudyStoreTest, TwoStoresOnOneFileInterleaveWithoutCorruptingIt) {
       std::thread(write, second.get(), "two", &results[3]),
   };
   for (std::thread& thread : threads) thread.join();
-  for (const absl::Status& result : results) EXPECT_TRUE(result.ok()) << result;
+  for (const absl::Status& result : results) EXPECT_OK(result);
 
   const std::string seen_by_first = Dump(*first);
   EXPECT_EQ(Dump(*second), seen_by_first);
   absl::StatusOr<std::vector<StoredStudy>> loaded = first->LoadAll();
-  ASSERT_TRUE(loaded.ok());
+  ASSERT_OK(loaded);
   ASSERT_EQ(loaded->size(), 2);
   for (const StoredStudy& study : *loaded) {
     ASSERT_EQ(study.trials.size(), kTrials);
@@ -318,16 +306,16 @@ TEST_F(SqliteStudyStoreTest, ExclusiveLockKeepsEveryOtherOpenerOut) {
   exclusive.exclusive_lock = true;
   auto owner = OpenOrDie(exclusive);
   ASSERT_NE(owner, nullptr);
-  ASSERT_TRUE(owner->CreateStudy(Study("s")).ok());
+  ASSERT_OK(owner->CreateStudy(Study("s")));
 
   SqliteStudyStore::Options impatient;
   impatient.busy_timeout = absl::Milliseconds(100);
   absl::StatusOr<std::unique_ptr<SqliteStudyStore>> intruder =
       SqliteStudyStore::Open(path_, impatient);
-  ASSERT_EQ(intruder.status().code(), absl::StatusCode::kUnavailable) << intruder.status();
+  ASSERT_THAT(intruder, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(std::string(intruder.status().message()), HasSubstr(path_));
 
-  ASSERT_TRUE(owner->PutTrial(Trial("s", 0)).ok());
+  ASSERT_OK(owner->PutTrial(Trial("s", 0)));
   owner.reset();  // Releases the lock.
   auto next = OpenOrDie(impatient);
   ASSERT_NE(next, nullptr);
@@ -339,25 +327,26 @@ TEST_F(SqliteStudyStoreTest, ExclusiveLockKeepsEveryOtherOpenerOut) {
 TEST_F(SqliteStudyStoreTest, VersionOneDatabaseMigratesWithEmptyOrigins) {
   {
     RawDb raw(path_);
-    ASSERT_TRUE(MigrateSchema(raw.get(), VernierMigrations().first(1)).ok());
+    ASSERT_OK(MigrateSchema(raw.get(), VernierMigrations().first(1)));
     raw.Exec(
         "INSERT INTO studies (name, spec, state, state_reason, create_time_us) "
-        "VALUES ('old', 'x', 1, '', 0);"
+        "VALUES ('old', '{name: old, objective: {metric: loss}, trainer: {command: [a]}, "
+        "params: {x: {type: float, low: 0, high: 1}}}', 1, '', 0);"
         "INSERT INTO trials VALUES ('old', 0, '{}', 3, '{}', '', 'w', 1, 0, 0, 0)");
   }
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(RawDb(path_).QueryInt("PRAGMA user_version"), SqliteStudyStore::SchemaVersion());
   absl::StatusOr<std::vector<StoredStudy>> loaded = store->LoadAll();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_OK(loaded);
   ASSERT_EQ(loaded->size(), 1);
   ASSERT_EQ((*loaded)[0].trials.size(), 1);
   EXPECT_EQ((*loaded)[0].trials[0].origin, "");
   TrialRecord copy = (*loaded)[0].trials[0];
   copy.origin = "enqueued";
-  ASSERT_TRUE(store->PutTrial(copy).ok());
+  ASSERT_OK(store->PutTrial(copy));
   loaded = store->LoadAll();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_OK(loaded);
   EXPECT_EQ((*loaded)[0].trials[0].origin, "enqueued");
 }
 

@@ -1,43 +1,23 @@
-// Helpers for the SQLite store's tests: a scratch directory and a raw SQLite
-// connection to inspect or tamper with a study database behind the store's
-// back.
+// Helpers for the SQLite store's tests: a raw SQLite connection to inspect or
+// tamper with a study database behind the store's back. Scratch directories
+// are testing::TempDir (tests/testing/temp_dir.h).
 #ifndef VERNIER_TESTS_SERVER_STORAGE_SQLITE_TEST_UTIL_H_
 #define VERNIER_TESTS_SERVER_STORAGE_SQLITE_TEST_UTIL_H_
 
 #include <sqlite3.h>
-#include <stdlib.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 
-// A fresh directory under the test's temporary directory, removed (with what
-// is in it) when the object dies.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string templ = absl::StrCat(::testing::TempDir(), "/sqlite_store_XXXXXX");
-    if (mkdtemp(templ.data()) == nullptr) ADD_FAILURE() << "cannot create " << templ;
-    path_ = templ;
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return absl::StrCat(path_, "/", name); }
-
- private:
-  std::string path_;
-};
+// The old name of testing::TempDir, kept only for
+// tests/server/coordinator/warm_start_test.cc; remove it once that test says
+// testing::TempDir. (TempDir is header-only, so its users need no new link.)
+using ScratchDir = ::vernier::testing::TempDir;
 
 // A plain SQLite connection. Failures are test failures.
 class RawDb {

@@ -1,10 +1,7 @@
 #include "tests/server/storage/study_store_conformance.h"
 
-#include <stdlib.h>
-
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <limits>
 #include <string>
 #include <thread>
@@ -18,10 +15,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "server/schema/study_schema.h"
+#include "tests/testing/status_matchers.h"
 
 namespace vernier {
 
 namespace {
+
+using ::vernier::testing::StatusIs;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -55,7 +56,16 @@ std::string TimeString(absl::Time time) {
 StudyRecord MakeStudy(const std::string& name) {
   StudyRecord study;
   study.name = name;
-  study.spec_yaml =
+  study.spec.name = name;
+  study.spec.objective = {"val_loss", Goal::kMinimize};
+  study.spec.objectives = {study.spec.objective};
+  ParamSpec lr;
+  lr.name = "lr";
+  lr.low = 1e-4;
+  lr.high = 1;
+  lr.log = true;
+  study.spec.space.params.push_back(lr);
+  study.source_text =
       absl::StrCat("name: ", name, "\nobjective: {metric: val_loss, goal: minimize}\n");
   study.state = StudyState::kActive;
   study.create_time = absl::FromUnixMicros(1'700'000'000'123'456);
@@ -96,8 +106,9 @@ std::string StudyStoreFactoryName(const ::testing::TestParamInfo<StudyStoreFacto
 std::string DebugString(const StudyRecord& study) {
   return absl::StrCat(
       "study \"", absl::CEscape(study.name), "\" state=", StudyStateName(study.state), " reason=\"",
-      absl::CEscape(study.state_reason), "\" created=", TimeString(study.create_time), " spec=\"",
-      absl::CEscape(study.spec_yaml), "\"");
+      absl::CEscape(study.state_reason), "\" created=", TimeString(study.create_time), " spec={",
+      StudySpecToProto(study.spec).ShortDebugString(), "} source=\"",
+      absl::CEscape(study.source_text), "\"");
 }
 
 std::string DebugString(const TrialRecord& trial) {
@@ -131,34 +142,25 @@ std::string DebugString(const std::vector<StoredStudy>& studies) {
 }
 
 void StudyStoreConformanceTest::SetUp() {
-  std::string templ = absl::StrCat(::testing::TempDir(), "/study_store_XXXXXX");
-  ASSERT_NE(mkdtemp(templ.data()), nullptr) << "cannot create a scratch directory";
-  scratch_dir_ = templ;
-  store_ = GetParam().open(scratch_dir_);
+  ASSERT_FALSE(scratch_dir_.path().empty());
+  store_ = GetParam().open(scratch_dir_.path());
   ASSERT_NE(store_, nullptr);
 }
 
 void StudyStoreConformanceTest::TearDown() {
-  store_.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(scratch_dir_, ignored);
+  store_.reset();  // scratch_dir_ goes with the fixture.
 }
 
 std::vector<StoredStudy> StudyStoreConformanceTest::Load() {
   if (GetParam().reopen_before_load) {
     store_.reset();
-    store_ = GetParam().open(scratch_dir_);
+    store_ = GetParam().open(scratch_dir_.path());
     if (store_ == nullptr) {
       ADD_FAILURE() << "reopening failed";
       return {};
     }
   }
-  absl::StatusOr<std::vector<StoredStudy>> loaded = store_->LoadAll();
-  if (!loaded.ok()) {
-    ADD_FAILURE() << "LoadAll: " << loaded.status();
-    return {};
-  }
-  return *std::move(loaded);
+  return VALUE_OR_FAIL(store_->LoadAll());
 }
 
 namespace {
@@ -169,10 +171,10 @@ TEST_P(StudyStoreConformanceTest, EmptyStoreLoadsNothing) { EXPECT_TRUE(Load().e
 
 TEST_P(StudyStoreConformanceTest, CreatedStudyLoadsWithEveryField) {
   StudyRecord study = MakeStudy("cifar");
-  study.spec_yaml = "line 1\nquote ' \" back\\slash\ttab\n\xc3\xa9t\xc3\xa9 \xe6\x97\xa5\n";
+  study.source_text = "line 1\nquote ' \" back\\slash\ttab\n\xc3\xa9t\xc3\xa9 \xe6\x97\xa5\n";
   study.state = StudyState::kStopped;
   study.state_reason = "stopped by alice";
-  ASSERT_TRUE(store().CreateStudy(study).ok());
+  ASSERT_OK(store().CreateStudy(study));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -182,12 +184,13 @@ TEST_P(StudyStoreConformanceTest, CreatedStudyLoadsWithEveryField) {
 
 TEST_P(StudyStoreConformanceTest, CreateStudyWithTakenNameIsAlreadyExistsAndKeepsTheFirst) {
   const StudyRecord first = MakeStudy("mnist");
-  ASSERT_TRUE(store().CreateStudy(first).ok());
+  ASSERT_OK(store().CreateStudy(first));
   StudyRecord second = MakeStudy("mnist");
-  second.spec_yaml = "something else";
+  second.source_text = "something else";
+  second.spec.budget.max_trials = 99;
 
   const absl::Status status = store().CreateStudy(second);
-  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(std::string(status.message()), HasSubstr("mnist"));
 
   std::vector<StoredStudy> loaded = Load();
@@ -199,17 +202,17 @@ TEST_P(StudyStoreConformanceTest, StudyNamesAreExactAndBinarySafe) {
   // Names differing only in case, trailing space or an embedded quote are
   // different studies; none of them is taken as SQL.
   for (const char* name : {"study", "Study", "study ", "it's \"odd\"; DROP TABLE studies;--"}) {
-    ASSERT_TRUE(store().CreateStudy(MakeStudy(name)).ok()) << name;
+    ASSERT_OK(store().CreateStudy(MakeStudy(name))) << name;
   }
   EXPECT_EQ(Load().size(), 4);
 }
 
 TEST_P(StudyStoreConformanceTest, UpdateStudyStateSetsStateAndReasonOnly) {
   const StudyRecord study = MakeStudy("s");
-  ASSERT_TRUE(store().CreateStudy(study).ok());
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
+  ASSERT_OK(store().CreateStudy(study));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
 
-  ASSERT_TRUE(store().UpdateStudyState("s", StudyState::kCompleted, "budget spent").ok());
+  ASSERT_OK(store().UpdateStudyState("s", StudyState::kCompleted, "budget spent"));
 
   StudyRecord expected = study;
   expected.state = StudyState::kCompleted;
@@ -219,29 +222,29 @@ TEST_P(StudyStoreConformanceTest, UpdateStudyStateSetsStateAndReasonOnly) {
   EXPECT_EQ(DebugString(loaded[0].study), DebugString(expected));
   EXPECT_EQ(loaded[0].trials.size(), 1);
 
-  ASSERT_TRUE(store().UpdateStudyState("s", StudyState::kActive, "").ok());
+  ASSERT_OK(store().UpdateStudyState("s", StudyState::kActive, ""));
   loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
   EXPECT_EQ(DebugString(loaded[0].study), DebugString(study));
 }
 
 TEST_P(StudyStoreConformanceTest, UpdateStudyStateOfUnknownStudyIsNotFound) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("known")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("known")));
   const absl::Status status = store().UpdateStudyState("unknown", StudyState::kStopped, "why");
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr("unknown"));
 }
 
 TEST_P(StudyStoreConformanceTest, UnknownStateValuesAreInvalidArgument) {
   StudyRecord study = MakeStudy("s");
   study.state = static_cast<StudyState>(42);
-  EXPECT_EQ(store().CreateStudy(study).code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
-  EXPECT_EQ(store().UpdateStudyState("s", static_cast<StudyState>(0), "").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store().CreateStudy(study), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  EXPECT_THAT(store().UpdateStudyState("s", static_cast<StudyState>(0), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   TrialRecord trial = MakeTrial("s", 0);
   trial.state = static_cast<TrialState>(7);
-  EXPECT_EQ(store().PutTrial(trial).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store().PutTrial(trial), StatusIs(absl::StatusCode::kInvalidArgument));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -250,22 +253,22 @@ TEST_P(StudyStoreConformanceTest, UnknownStateValuesAreInvalidArgument) {
 }
 
 TEST_P(StudyStoreConformanceTest, InvalidUtf8InsideParamsOrMetricsIsInvalidArgument) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   TrialRecord bad_value = MakeTrial("s", 0);
   bad_value.params["optimizer"] = std::string(
       "ad\xff"
       "am");
-  EXPECT_EQ(store().PutTrial(bad_value).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store().PutTrial(bad_value), StatusIs(absl::StatusCode::kInvalidArgument));
   TrialRecord bad_name = MakeTrial("s", 0);
   bad_name.params["\xc0\x80"] = 1.0;  // Overlong NUL.
-  EXPECT_EQ(store().PutTrial(bad_name).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store().PutTrial(bad_name), StatusIs(absl::StatusCode::kInvalidArgument));
   TrialRecord bad_metric = MakeTrial("s", 0);
   bad_metric.final_metrics["\xed\xa0\x80"] = 1.0;  // A UTF-16 surrogate.
-  EXPECT_EQ(store().PutTrial(bad_metric).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store().PutTrial(bad_metric), StatusIs(absl::StatusCode::kInvalidArgument));
 
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
-  EXPECT_EQ(store().AddMeasurement("s", 0, Measurement{1, {{"lo\x80ss", 1.0}}}).code(),
-            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+  EXPECT_THAT(store().AddMeasurement("s", 0, Measurement{1, {{"lo\x80ss", 1.0}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
   ASSERT_EQ(loaded[0].trials.size(), 1);
@@ -273,7 +276,7 @@ TEST_P(StudyStoreConformanceTest, InvalidUtf8InsideParamsOrMetricsIsInvalidArgum
 }
 
 TEST_P(StudyStoreConformanceTest, PutTrialInsertsEveryField) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   TrialRecord trial = MakeTrial("s", 4);
   trial.state = TrialState::kFailed;
   trial.final_metrics = {{"val_loss", 0.25}, {"val_accuracy", 0.875}};
@@ -282,7 +285,7 @@ TEST_P(StudyStoreConformanceTest, PutTrialInsertsEveryField) {
   trial.retries = 2;
   trial.end_time = absl::FromUnixMicros(1'700'000'200'000'000);
   trial.origin = "warm_start:old-study#12";
-  ASSERT_TRUE(store().PutTrial(trial).ok());
+  ASSERT_OK(store().PutTrial(trial));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -291,10 +294,10 @@ TEST_P(StudyStoreConformanceTest, PutTrialInsertsEveryField) {
 }
 
 TEST_P(StudyStoreConformanceTest, PutTrialIgnoresIntermediateValuesOfTheRecord) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   TrialRecord trial = MakeTrial("s", 0);
   trial.intermediate = {MakeMeasurement(1, 0.5)};
-  ASSERT_TRUE(store().PutTrial(trial).ok());
+  ASSERT_OK(store().PutTrial(trial));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -303,10 +306,10 @@ TEST_P(StudyStoreConformanceTest, PutTrialIgnoresIntermediateValuesOfTheRecord) 
 }
 
 TEST_P(StudyStoreConformanceTest, PutTrialReplacesEveryFieldButIntermediateValues) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, MakeMeasurement(1, 0.5)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, MakeMeasurement(2, 0.4)).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+  ASSERT_OK(store().AddMeasurement("s", 0, MakeMeasurement(1, 0.5)));
+  ASSERT_OK(store().AddMeasurement("s", 0, MakeMeasurement(2, 0.4)));
 
   TrialRecord finished = MakeTrial("s", 0);
   finished.params = {{"lr", 0.5}};  // Keys can disappear too.
@@ -319,7 +322,7 @@ TEST_P(StudyStoreConformanceTest, PutTrialReplacesEveryFieldButIntermediateValue
   finished.end_time = absl::FromUnixMicros(1'700'000'400'000'000);
   finished.origin = "enqueued";
   finished.intermediate = {MakeMeasurement(9, 0.9)};  // Ignored.
-  ASSERT_TRUE(store().PutTrial(finished).ok());
+  ASSERT_OK(store().PutTrial(finished));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -329,9 +332,9 @@ TEST_P(StudyStoreConformanceTest, PutTrialReplacesEveryFieldButIntermediateValue
 }
 
 TEST_P(StudyStoreConformanceTest, PutTrialOfUnknownStudyIsNotFound) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("known")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("known")));
   const absl::Status status = store().PutTrial(MakeTrial("unknown", 0));
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(status.message()), HasSubstr("unknown"));
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -339,12 +342,11 @@ TEST_P(StudyStoreConformanceTest, PutTrialOfUnknownStudyIsNotFound) {
 }
 
 TEST_P(StudyStoreConformanceTest, MeasurementsLoadByStepWhateverTheOrderAdded) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
   for (int64_t step : {5, 1, 10, 3, 0}) {
-    ASSERT_TRUE(store()
-                    .AddMeasurement("s", 0, MakeMeasurement(step, static_cast<double>(step) / 100))
-                    .ok());
+    ASSERT_OK(
+        store().AddMeasurement("s", 0, MakeMeasurement(step, static_cast<double>(step) / 100)));
   }
 
   std::vector<StoredStudy> loaded = Load();
@@ -357,12 +359,12 @@ TEST_P(StudyStoreConformanceTest, MeasurementsLoadByStepWhateverTheOrderAdded) {
 }
 
 TEST_P(StudyStoreConformanceTest, MeasurementAtAStoredStepReplacesIt) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, MakeMeasurement(1, 0.5)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, MakeMeasurement(2, 0.4)).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+  ASSERT_OK(store().AddMeasurement("s", 0, MakeMeasurement(1, 0.5)));
+  ASSERT_OK(store().AddMeasurement("s", 0, MakeMeasurement(2, 0.4)));
   const Measurement replacement{1, {{"val_loss", 0.45}}};  // Fewer metrics.
-  ASSERT_TRUE(store().AddMeasurement("s", 0, replacement).ok());
+  ASSERT_OK(store().AddMeasurement("s", 0, replacement));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -372,18 +374,18 @@ TEST_P(StudyStoreConformanceTest, MeasurementAtAStoredStepReplacesIt) {
 }
 
 TEST_P(StudyStoreConformanceTest, MeasurementOfUnknownTrialOrStudyIsNotFound) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("t")).ok());
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", 0)).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().CreateStudy(MakeStudy("t")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
 
   const absl::Status no_trial = store().AddMeasurement("s", 1, MakeMeasurement(1, 0.5));
-  EXPECT_EQ(no_trial.code(), absl::StatusCode::kNotFound) << no_trial;
+  EXPECT_THAT(no_trial, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(no_trial.message()), HasSubstr("trial 1"));
   // Trial 0 exists, but in another study.
-  EXPECT_EQ(store().AddMeasurement("t", 0, MakeMeasurement(1, 0.5)).code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(store().AddMeasurement("nope", 0, MakeMeasurement(1, 0.5)).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(store().AddMeasurement("t", 0, MakeMeasurement(1, 0.5)),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store().AddMeasurement("nope", 0, MakeMeasurement(1, 0.5)),
+              StatusIs(absl::StatusCode::kNotFound));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 2);
@@ -395,11 +397,11 @@ TEST_P(StudyStoreConformanceTest, MeasurementOfUnknownTrialOrStudyIsNotFound) {
 TEST_P(StudyStoreConformanceTest, LoadAllOrdersStudiesByCreationAndTrialsByNumber) {
   // Neither alphabetical nor by length: only creation order explains it.
   const std::vector<std::string> names = {"zeta", "alpha", "mid", "a", "Zz"};
-  for (const std::string& name : names) ASSERT_TRUE(store().CreateStudy(MakeStudy(name)).ok());
+  for (const std::string& name : names) ASSERT_OK(store().CreateStudy(MakeStudy(name)));
   // Numbers put out of order, and past 9 so a text sort would differ.
   for (int64_t number : {10, 2, 0, 7, 100, 1}) {
-    ASSERT_TRUE(store().PutTrial(MakeTrial("mid", number)).ok());
-    ASSERT_TRUE(store().PutTrial(MakeTrial("zeta", 1000 - number)).ok());
+    ASSERT_OK(store().PutTrial(MakeTrial("mid", number)));
+    ASSERT_OK(store().PutTrial(MakeTrial("zeta", 1000 - number)));
   }
 
   std::vector<StoredStudy> loaded = Load();
@@ -416,14 +418,14 @@ TEST_P(StudyStoreConformanceTest, LoadAllOrdersStudiesByCreationAndTrialsByNumbe
 TEST_P(StudyStoreConformanceTest, StudiesKeepTheirOwnTrialsAndMeasurements) {
   // "b" before "a": creation order and name order disagree.
   for (const char* name : {"b", "a"}) {
-    ASSERT_TRUE(store().CreateStudy(MakeStudy(name)).ok());
-    ASSERT_TRUE(store().PutTrial(MakeTrial(name, 0)).ok());
-    ASSERT_TRUE(store().PutTrial(MakeTrial(name, 1)).ok());
+    ASSERT_OK(store().CreateStudy(MakeStudy(name)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 0)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 1)));
   }
-  ASSERT_TRUE(store().AddMeasurement("a", 0, MakeMeasurement(1, 0.1)).ok());
-  ASSERT_TRUE(store().AddMeasurement("b", 1, MakeMeasurement(1, 0.2)).ok());
-  ASSERT_TRUE(store().AddMeasurement("b", 0, MakeMeasurement(2, 0.3)).ok());
-  ASSERT_TRUE(store().AddMeasurement("a", 1, MakeMeasurement(3, 0.4)).ok());
+  ASSERT_OK(store().AddMeasurement("a", 0, MakeMeasurement(1, 0.1)));
+  ASSERT_OK(store().AddMeasurement("b", 1, MakeMeasurement(1, 0.2)));
+  ASSERT_OK(store().AddMeasurement("b", 0, MakeMeasurement(2, 0.3)));
+  ASSERT_OK(store().AddMeasurement("a", 1, MakeMeasurement(3, 0.4)));
 
   const std::vector<StoredStudy> loaded = Load();
   std::vector<StoredStudy> expected(2);
@@ -437,7 +439,7 @@ TEST_P(StudyStoreConformanceTest, StudiesKeepTheirOwnTrialsAndMeasurements) {
 }
 
 TEST_P(StudyStoreConformanceTest, ParamsKeepTheirExactTypeAndValue) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   TrialRecord trial = MakeTrial("s", 0);
   trial.params = {
       {"int_zero", int64_t{0}},
@@ -467,7 +469,7 @@ TEST_P(StudyStoreConformanceTest, ParamsKeepTheirExactTypeAndValue) {
       {"string_unicode", std::string("\xc3\xa9t\xc3\xa9 \xf0\x9f\x9a\x80")},
       {"", std::string("empty name")},
   };
-  ASSERT_TRUE(store().PutTrial(trial).ok());
+  ASSERT_OK(store().PutTrial(trial));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -479,7 +481,7 @@ TEST_P(StudyStoreConformanceTest, ParamsKeepTheirExactTypeAndValue) {
 }
 
 TEST_P(StudyStoreConformanceTest, MetricsKeepExactValuesIncludingNonFinite) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   const MetricMap metrics = {
       {"nan", kNaN},
       {"inf", kInf},
@@ -494,9 +496,9 @@ TEST_P(StudyStoreConformanceTest, MetricsKeepExactValuesIncludingNonFinite) {
   };
   TrialRecord trial = MakeTrial("s", 0);
   trial.final_metrics = metrics;
-  ASSERT_TRUE(store().PutTrial(trial).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, Measurement{3, metrics}).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", 0, Measurement{4, {}}).ok());  // No metrics at all.
+  ASSERT_OK(store().PutTrial(trial));
+  ASSERT_OK(store().AddMeasurement("s", 0, Measurement{3, metrics}));
+  ASSERT_OK(store().AddMeasurement("s", 0, Measurement{4, {}}));  // No metrics at all.
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -506,11 +508,11 @@ TEST_P(StudyStoreConformanceTest, MetricsKeepExactValuesIncludingNonFinite) {
 }
 
 TEST_P(StudyStoreConformanceTest, StepsAndNumbersKeepTheirFullRange) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   const int64_t big = std::numeric_limits<int64_t>::max();
-  ASSERT_TRUE(store().PutTrial(MakeTrial("s", big)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", big, MakeMeasurement(big, 0.5)).ok());
-  ASSERT_TRUE(store().AddMeasurement("s", big, MakeMeasurement(-1, 0.5)).ok());
+  ASSERT_OK(store().PutTrial(MakeTrial("s", big)));
+  ASSERT_OK(store().AddMeasurement("s", big, MakeMeasurement(big, 0.5)));
+  ASSERT_OK(store().AddMeasurement("s", big, MakeMeasurement(-1, 0.5)));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -523,11 +525,11 @@ TEST_P(StudyStoreConformanceTest, StepsAndNumbersKeepTheirFullRange) {
 TEST_P(StudyStoreConformanceTest, TimesAreKeptToTheMicrosecondRoundedDown) {
   StudyRecord study = MakeStudy("s");
   study.create_time = absl::FromUnixNanos(1'700'000'000'123'456'789);
-  ASSERT_TRUE(store().CreateStudy(study).ok());
+  ASSERT_OK(store().CreateStudy(study));
   TrialRecord trial = MakeTrial("s", 0);
   trial.start_time = absl::FromUnixNanos(-1'500);  // Before the epoch.
   trial.end_time = absl::FromUnixNanos(1'700'000'000'000'000'999);
-  ASSERT_TRUE(store().PutTrial(trial).ok());
+  ASSERT_OK(store().PutTrial(trial));
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);
@@ -537,8 +539,72 @@ TEST_P(StudyStoreConformanceTest, TimesAreKeptToTheMicrosecondRoundedDown) {
   EXPECT_EQ(loaded[0].trials[0].end_time, absl::FromUnixMicros(1'700'000'000'000'000));
 }
 
+TEST_P(StudyStoreConformanceTest, ApplyWritesAStudyItsTrialsAndMeasurementsAtOnce) {
+  StudyWrite write;
+  write.study = "s";
+  write.create = MakeStudy("s");
+  write.trials = {MakeTrial("s", 0), MakeTrial("s", 1)};
+  write.measurements = {{1, MakeMeasurement(0, 0.5)}, {1, MakeMeasurement(1, 0.25)}};
+  ASSERT_OK(store().Apply(write));
+
+  std::vector<StoredStudy> loaded = Load();
+  ASSERT_EQ(loaded.size(), 1);
+  EXPECT_EQ(DebugString(loaded[0].study), DebugString(MakeStudy("s")));
+  ASSERT_EQ(loaded[0].trials.size(), 2);
+  EXPECT_EQ(DebugString(loaded[0].trials[0]), DebugString(Expected(MakeTrial("s", 0))));
+  EXPECT_EQ(DebugString(loaded[0].trials[1]),
+            DebugString(
+                Expected(MakeTrial("s", 1), {MakeMeasurement(0, 0.5), MakeMeasurement(1, 0.25)})));
+}
+
+TEST_P(StudyStoreConformanceTest, ApplyThatFailsWritesNothing) {
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+  const std::string before = DebugString(Load());
+
+  // The state change and trial 1 come before the measurement of trial 7,
+  // which does not exist: none of it may land.
+  StudyWrite write;
+  write.study = "s";
+  write.state = {StudyState::kStopped, "stopped by alice"};
+  write.trials = {MakeTrial("s", 1)};
+  write.measurements = {{0, MakeMeasurement(0, 0.5)}, {7, MakeMeasurement(0, 0.5)}};
+  EXPECT_THAT(store().Apply(write), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(DebugString(Load()), before);
+
+  // A write whose `create` names a study that exists changes nothing either.
+  StudyWrite again;
+  again.study = "s";
+  again.create = MakeStudy("s");
+  again.trials = {MakeTrial("s", 2)};
+  EXPECT_THAT(store().Apply(again), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(DebugString(Load()), before);
+}
+
+TEST_P(StudyStoreConformanceTest, ApplyToAStudyThatDoesNotExistIsNotFound) {
+  StudyWrite write;
+  write.study = "ghost";
+  write.trials = {MakeTrial("ghost", 0)};
+  EXPECT_THAT(store().Apply(write), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(Load().empty());
+}
+
+TEST_P(StudyStoreConformanceTest, LoadStudyGivesOneStudyAsLoadAllDoes) {
+  ASSERT_OK(store().CreateStudy(MakeStudy("a")));
+  ASSERT_OK(store().CreateStudy(MakeStudy("b")));
+  ASSERT_OK(store().PutTrial(MakeTrial("b", 0)));
+  ASSERT_OK(store().AddMeasurement("b", 0, MakeMeasurement(3, 0.5)));
+
+  std::vector<StoredStudy> all = Load();
+  ASSERT_EQ(all.size(), 2);
+  ASSERT_OK_AND_ASSIGN(StoredStudy b, store().LoadStudy("b"));
+  EXPECT_EQ(DebugString(std::vector<StoredStudy>{b}),
+            DebugString(std::vector<StoredStudy>{all[1]}));
+  EXPECT_THAT(store().LoadStudy("c"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_P(StudyStoreConformanceTest, ConcurrentCallersAllLand) {
-  ASSERT_TRUE(store().CreateStudy(MakeStudy("s")).ok());
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   constexpr int kThreads = 4;
   constexpr int kTrialsPerThread = 10;
   constexpr int kSteps = 3;
@@ -556,7 +622,7 @@ TEST_P(StudyStoreConformanceTest, ConcurrentCallersAllLand) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  for (const absl::Status& error : errors) EXPECT_TRUE(error.ok()) << error;
+  for (const absl::Status& error : errors) EXPECT_OK(error);
 
   std::vector<StoredStudy> loaded = Load();
   ASSERT_EQ(loaded.size(), 1);

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "server/logic/types.h"
 #include "server/storage/study_store.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier {
 
@@ -63,7 +64,8 @@ class StudyStoreConformanceTest : public ::testing::TestWithParam<StudyStoreFact
   std::vector<StoredStudy> Load();
 
  private:
-  std::string scratch_dir_;
+  // Declared first: removed after the store has closed.
+  ::vernier::testing::TempDir scratch_dir_;
   std::unique_ptr<StudyStore> store_;
 };
 
