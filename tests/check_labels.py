@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Fails when a CTest test has no tier label, or more than one.
+"""Fails when a CTest test has no tier label, or more than one; with
+PRESETS, fails when a sanitizer test preset selects a test whose executable
+its build preset does not build (CTest would run a *_NOT_BUILT placeholder).
 
-    check_labels.py CTEST BUILD_DIR
+    check_labels.py CTEST BUILD_DIR [PRESETS]
 
 Tiers: unit, service, e2e, faults, trainer, fuzz (scripts/test.sh and the
 sanitizer presets select tests by them). `security` is a theme label on top
@@ -10,6 +12,8 @@ the sanitizer tiers run it too).
 """
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -17,16 +21,57 @@ TIERS = {"unit", "service", "e2e", "faults", "trainer", "fuzz"}
 ALLOWED_PAIRS = ({"faults", "service"},)
 
 
-def main(ctest, build_dir):
+def labels_of(test):
+    labels = set()
+    for prop in test.get("properties", []):
+        if prop["name"] == "LABELS":
+            labels.update(prop["value"])
+    return labels
+
+
+def unbuilt_in_presets(tests, build_dir, presets_path):
+    """Tests a filtered test preset selects but its build preset skips."""
+    with open(presets_path) as f:
+        presets = json.load(f)
+    targets_of = {p["configurePreset"]: set(p["targets"])
+                  for p in presets.get("buildPresets", []) if "targets" in p}
+    bin_dir = os.path.join(os.path.realpath(build_dir), "bin")
+    unbuilt = {}
+    for preset in presets.get("testPresets", []):
+        targets = targets_of.get(preset["configurePreset"])
+        label = preset.get("filter", {}).get("include", {}).get("label")
+        if targets is None or label is None:
+            continue
+        excluded = preset["filter"].get("exclude", {}).get("name")
+        for test in tests:
+            executable = os.path.realpath(test.get("command", [""])[0])
+            if os.path.dirname(executable) != bin_dir:
+                continue  # a script, not one of our executables
+            if not any(re.search(label, l) for l in labels_of(test)):
+                continue
+            if excluded and re.search(excluded, test["name"]):
+                continue
+            target = os.path.basename(executable)
+            if target not in targets:
+                unbuilt.setdefault((preset["name"], target), []).append(test["name"])
+    return [f"preset {preset}: selects {len(names)} tests of {target} (e.g. {names[0]}) but its "
+            f"build preset does not build {target}; add it to the targets"
+            for (preset, target), names in sorted(unbuilt.items())]
+
+
+def main(ctest, build_dir, presets_path=None):
     listing = subprocess.run([ctest, "--show-only=json-v1"], cwd=build_dir, check=True,
                              capture_output=True, text=True).stdout
     tests = json.loads(listing)["tests"]
+    if presets_path:
+        bad = unbuilt_in_presets(tests, build_dir, presets_path)
+        for line in bad:
+            print(line)
+        print(f"check_labels: {len(bad)} test executables missing from {presets_path}")
+        return 1 if bad else 0
     bad = []
     for test in tests:
-        labels = set()
-        for prop in test.get("properties", []):
-            if prop["name"] == "LABELS":
-                labels.update(prop["value"])
+        labels = labels_of(test)
         tiers = labels & TIERS
         if len(tiers) != 1 and tiers not in ALLOWED_PAIRS:
             bad.append(f"{test['name']}: tier labels {sorted(tiers) or 'none'} "
@@ -45,6 +90,6 @@ def main(ctest, build_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:]))

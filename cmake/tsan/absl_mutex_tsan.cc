@@ -42,6 +42,38 @@ Fn Real(const char* mangled) {
 void Acquired(const absl::Mutex* mu) { __tsan_acquire(const_cast<absl::Mutex*>(mu)); }
 void Releasing(const absl::Mutex* mu) { __tsan_release(const_cast<absl::Mutex*>(mu)); }
 
+// A condition that TSan sees being evaluated under its mutex. Abseil
+// evaluates a waiter's condition inside the library: in the waiting thread
+// after it has taken the mutex back but before the wrapper above marks that,
+// and in the thread that unlocks the mutex after it has marked the release.
+// Bracketing each evaluation with acquire and release gives TSan the edges
+// the mutex really provides there.
+class GuardedCondition {
+ public:
+  GuardedCondition(const absl::Condition& condition, const absl::Mutex* mu)
+      : condition_(condition), mu_(mu) {}
+  absl::Condition AsCondition() { return absl::Condition(&GuardedCondition::Eval, this); }
+
+ private:
+  static bool Eval(GuardedCondition* self) {
+    Acquired(self->mu_);
+    const bool holds = self->condition_.Eval();
+    Releasing(self->mu_);
+    return holds;
+  }
+  const absl::Condition& condition_;
+  const absl::Mutex* mu_;
+};
+
+// Abseil's deadlock detection keeps a lock graph behind an internal spin lock
+// that TSan cannot see, so it reports the graph's updates as races. The shim
+// gives TSan no lock-order checking either way; clang-tsa checks lock order
+// statically.
+const bool kDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
+
 }  // namespace
 
 // The mangled names name Debian's inline namespace (absl::debian3).
@@ -91,21 +123,24 @@ void Mutex::ReaderUnlock() {
 void Mutex::LockWhen(const Condition& cond) {
   VERNIER_REAL(void (*)(Mutex*, const Condition&),
                "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  GuardedCondition guarded(cond, this);
+  real(this, guarded.AsCondition());
   Acquired(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   VERNIER_REAL(void (*)(Mutex*, const Condition&),
                "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  GuardedCondition guarded(cond, this);
+  real(this, guarded.AsCondition());
   Acquired(this);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
                "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = real(this, cond, timeout);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), timeout);
   Acquired(this);
   return met;
 }
@@ -113,7 +148,8 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
                "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = real(this, cond, deadline);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), deadline);
   Acquired(this);
   return met;
 }
@@ -121,7 +157,8 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
                "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = real(this, cond, timeout);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), timeout);
   Acquired(this);
   return met;
 }
@@ -129,7 +166,8 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration time
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
                "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = real(this, cond, deadline);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), deadline);
   Acquired(this);
   return met;
 }
@@ -140,7 +178,8 @@ void Mutex::Await(const Condition& cond) {
   VERNIER_REAL(void (*)(Mutex*, const Condition&),
                "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
   Releasing(this);
-  real(this, cond);
+  GuardedCondition guarded(cond, this);
+  real(this, guarded.AsCondition());
   Acquired(this);
 }
 
@@ -148,7 +187,8 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
                "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Releasing(this);
-  const bool met = real(this, cond, timeout);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), timeout);
   Acquired(this);
   return met;
 }
@@ -157,7 +197,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
   VERNIER_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
                "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Releasing(this);
-  const bool met = real(this, cond, deadline);
+  GuardedCondition guarded(cond, this);
+  const bool met = real(this, guarded.AsCondition(), deadline);
   Acquired(this);
   return met;
 }

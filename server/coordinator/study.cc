@@ -227,26 +227,27 @@ std::pair<int64_t, ParamMap> Study::SuggestNext() {
   return {number, suggestion()};
 }
 
-absl::StatusOr<std::optional<Assignment>> Study::Lease(const std::string& worker_id) {
+std::optional<Study::LeaseAnswer> Study::LeaseWithoutSuggesting(const std::string& worker_id) {
+  if (!WorkerMayLease()) return std::optional<Assignment>();
+  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+    absl::StatusOr<TrialRecord> trial = StartWaiting(*waiting, worker_id);
+    if (!trial.ok()) return trial.status();
+    return std::optional<Assignment>(AssignmentOf(*trial));
+  }
+  if (BudgetSpent()) return std::optional<Assignment>();
+  return std::nullopt;
+}
+
+Study::LeaseAnswer Study::Lease(const std::string& worker_id) {
   {
     absl::MutexLock lock(&mu_);
-    if (!WorkerMayLease()) return std::nullopt;
-    if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
-      ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, worker_id));
-      return AssignmentOf(trial);
-    }
-    if (BudgetSpent()) return std::nullopt;
+    if (auto decided = LeaseWithoutSuggesting(worker_id)) return *std::move(decided);
   }
   absl::MutexLock create(&create_mu_);
   auto [number, params] = SuggestNext();
   absl::MutexLock lock(&mu_);
   // The study went on while the suggestion was computed.
-  if (!WorkerMayLease()) return std::nullopt;
-  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
-    ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, worker_id));
-    return AssignmentOf(trial);
-  }
-  if (BudgetSpent()) return std::nullopt;
+  if (auto decided = LeaseWithoutSuggesting(worker_id)) return *std::move(decided);
   TrialRecord trial;
   trial.study = spec_.name;
   trial.number = number;

@@ -144,8 +144,8 @@ class Study {
   // under `worker_id`; nullopt when the study is not ACTIVE, runs its trials
   // through Ask/Tell (trainer external), has budget.parallel trials running
   // or has created every trial of its budget.
-  absl::StatusOr<std::optional<Assignment>> Lease(const std::string& worker_id)
-      ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+  using LeaseAnswer = absl::StatusOr<std::optional<Assignment>>;
+  LeaseAnswer Lease(const std::string& worker_id) ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
   // See Coordinator::Ask.
   absl::StatusOr<TrialView> Ask() ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
   // See Coordinator::EnqueueTrial.
@@ -254,6 +254,11 @@ class Study {
   TrialRecord Started(TrialRecord trial, const std::string& worker_id) const;
   // Leases (or asks) WAITING trial `number` under `worker_id`.
   absl::StatusOr<TrialRecord> StartWaiting(int64_t number, const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lease()'s answer when it needs no new suggestion: no trial (the study
+  // cannot give `worker_id` one now), a WAITING trial now leased, or the
+  // error of leasing it. nullopt: a new trial must be suggested.
+  std::optional<LeaseAnswer> LeaseWithoutSuggesting(const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sampler's suggestion for the next trial number, computed on a
   // snapshot without mu_ held: {number, params}.

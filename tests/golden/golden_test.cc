@@ -448,8 +448,8 @@ TEST(GoldenFilesTest, CoverEverySamplerAndPruner) {
     const YAML::Node input = YAML::LoadFile(golden_case.input.string());
     ASSERT_OK_AND_ASSIGN(const StudySpec spec, StudySpecForTest(input["study"].as<std::string>()));
     (golden_case.kind == "samplers" ? samplers : pruners)
-        .insert(std::string(golden_case.kind == "samplers" ? spec.sampler.type()
-                                                           : spec.pruner.type()));
+        .insert(
+            std::string(golden_case.kind == "samplers" ? spec.sampler.type() : spec.pruner.type()));
   }
   EXPECT_THAT(samplers,
               ::testing::IsSupersetOf({"random", "tpe", "grid", "sobol", "gp", "cmaes", "nsga2"}));

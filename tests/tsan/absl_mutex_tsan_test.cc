@@ -4,6 +4,7 @@
 // on data that the locks do protect; race_canary.cc checks the other way,
 // that a real race is still reported.
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -67,6 +68,42 @@ TEST(AbslMutexTsanTest, CondVarAndAwaitHandOver) {
     counter.mu.Await(absl::Condition(&done));
   }
   producer.join();
+}
+
+// Abseil evaluates a waiter's condition inside the library, in the waiter
+// or in the thread that unlocks; a condition that walks a container the
+// other thread changes under the lock must still read cleanly. One round
+// shows an unguarded evaluation only now and then, so it runs several.
+void WaitForTheLastItem(int last) {
+  struct Queue {
+    absl::Mutex mu;
+    std::vector<int> items ABSL_GUARDED_BY(mu);
+  } queue;
+  std::thread producer([&queue, last] {
+    for (int i = 1; i <= last; ++i) {
+      absl::MutexLock lock(&queue.mu);
+      queue.items.push_back(i);
+    }
+  });
+  auto has_last = [&queue, last]() ABSL_SHARED_LOCKS_REQUIRED(queue.mu) {
+    for (int item : queue.items) {
+      if (item == last) return true;
+    }
+    return false;
+  };
+  {
+    absl::MutexLock lock(&queue.mu);
+    while (!queue.mu.AwaitWithTimeout(absl::Condition(&has_last), absl::Milliseconds(10))) {
+    }
+  }
+  queue.mu.LockWhen(absl::Condition(&has_last));
+  EXPECT_EQ(queue.items.size(), static_cast<size_t>(last));
+  queue.mu.Unlock();
+  producer.join();
+}
+
+TEST(AbslMutexTsanTest, ConditionsEvaluatedByTheLibraryReadCleanly) {
+  for (int round = 0; round < 20; ++round) WaitForTheLastItem(200);
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ class PosixTrialLauncherTest : public ::testing::Test {
     return finished;
   }
 
-  test_util::TempDir dir_;
+  ::vernier::testing::TempDir dir_;
   PosixTrialLauncher launcher_;
   int scripts_ = 0;
 };
@@ -397,7 +397,7 @@ TEST_F(PosixTrialLauncherTest, NoZombiesAndNoDescriptorLeaks) {
 }
 
 TEST(MakeTrialDirTest, CreatesFreshPrivateDirectoriesWithSafeNames) {
-  test_util::TempDir dir;
+  ::vernier::testing::TempDir dir;
   absl::StatusOr<std::string> first = MakeTrialDir(dir.path(), "../evil/study", 3, 1);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(*first, dir.path() + "/_.._evil_study/trial-3-attempt-1");

@@ -129,7 +129,7 @@ TEST(SlotsTest, ParsesNvidiaSmiIndexes) {
 }
 
 TEST(SlotsTest, CountsGpusInProcDirectory) {
-  test_util::TempDir dir;
+  ::vernier::testing::TempDir dir;
   EXPECT_TRUE(GpusFromProcDir(dir.path() + "/missing").empty());
   EXPECT_TRUE(GpusFromProcDir(dir.path()).empty());
   mkdir((dir.path() + "/0000:17:00.0").c_str(), 0755);

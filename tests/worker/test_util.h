@@ -1,5 +1,5 @@
-// Helpers shared by the worker tests: a temporary directory that cleans up
-// after itself, and small trial programs written as scripts.
+// Helpers shared by the worker tests: small trial programs written as
+// scripts (temporary directories: tests/testing/temp_dir.h).
 #ifndef VERNIER_TESTS_WORKER_TEST_UTIL_H_
 #define VERNIER_TESTS_WORKER_TEST_UTIL_H_
 
@@ -15,29 +15,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vernier::worker::test_util {
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp") + "/vernier-test-XXXXXX";
-    path_ = mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      const std::string command = "rm -rf '" + path_ + "'";
-      (void)!system(command.c_str());
-    }
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -267,7 +267,7 @@ class WorkerFakesTest : public ::testing::Test {
     return acquires_;
   }
 
-  test_util::TempDir dir_;
+  ::vernier::testing::TempDir dir_;
   FakeClock clock_;
   FakeTrialLauncher launcher_;
   ::testing::NiceMock<v1::MockWorkerServiceStub> stub_;

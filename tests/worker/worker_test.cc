@@ -379,7 +379,7 @@ class WorkerTest : public ::testing::Test {
     return text.empty() ? -1 : std::stoi(text);
   }
 
-  test_util::TempDir dir_;
+  ::vernier::testing::TempDir dir_;
   int scripts_ = 0;
   // Outlive the server and the worker (destroyed after them).
   FakeWorkerService service_{"worker"};

@@ -53,9 +53,10 @@ TEST(StudyYamlTest, AliasExpansionStopsAtTheNodeLimit) {
 TEST(StudyYamlTest, DeepNestingIsRefusedNamingTheLimit) {
   std::string nested = "1";
   for (int i = 0; i < kMaxYamlDepth + 5; ++i) nested = absl::StrCat("[", nested, "]");
-  EXPECT_THAT(StudySpecFromYaml(absl::StrCat(kHeader, "params: {x: {type: float, low: 0, high: 1}}\n",
-                                             "trainer: {command: [a], deep: ", nested, "}\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("levels deep (the limit)")));
+  EXPECT_THAT(
+      StudySpecFromYaml(absl::StrCat(kHeader, "params: {x: {type: float, low: 0, high: 1}}\n",
+                                     "trainer: {command: [a], deep: ", nested, "}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("levels deep (the limit)")));
   // Deeper than yaml-cpp itself reads: an error, not a crash.
   std::string very = std::string(5000, '[') + std::string(5000, ']');
   EXPECT_THAT(StudySpecFromYaml(absl::StrCat("name: ", very)),
@@ -79,10 +80,10 @@ TEST(StudyYamlTest, CountsAreBounded) {
                        HasSubstr("params: 10000 parameters, more than the limit of 1000")));
   std::string values;
   for (size_t i = 0; i <= kMaxCategoricalValues; ++i) absl::StrAppend(&values, i ? ", " : "", i);
-  EXPECT_THAT(
-      StudySpecFromYaml(WithParams(absl::StrCat("  c: {type: categorical, values: [", values, "]}\n"))),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("params.c.values: 1001 values, more than the limit of 1000")));
+  EXPECT_THAT(StudySpecFromYaml(
+                  WithParams(absl::StrCat("  c: {type: categorical, values: [", values, "]}\n"))),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("params.c.values: 1001 values, more than the limit of 1000")));
   // At the limits, accepted.
   std::string fits;
   for (size_t i = 0; i < kMaxParameters; ++i) {

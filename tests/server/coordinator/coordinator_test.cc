@@ -25,18 +25,8 @@ budget: {max_trials: 4, parallel: 2, max_failures: 1, max_retries: 1}
 trainer: {command: [python3, trial.py], time_limit: 60}
 )";
 
-class CoordinatorTest : public ::testing::Test {
+class CoordinatorTest : public CoordinatorFixture {
  protected:
-  void SetUp() override { Restart(); }
-
-  // A new coordinator over the same store, as after a server restart.
-  void Restart() {
-    coordinator_.reset();
-    auto created = Coordinator::Create(&store_, &clock_, options_);
-    ASSERT_TRUE(created.ok()) << created.status();
-    coordinator_ = std::move(*created);
-  }
-
   Assignment Acquire(const std::string& worker) {
     auto assignment = coordinator_->AcquireTrial(worker, "cpu");
     EXPECT_TRUE(assignment.ok()) << assignment.status();
@@ -60,11 +50,6 @@ class CoordinatorTest : public ::testing::Test {
     EXPECT_TRUE(trials.ok());
     return trials->trials.at(number);
   }
-
-  MemoryStudyStore store_;
-  FakeClock clock_;
-  CoordinatorOptions options_{absl::Seconds(30), absl::Seconds(5)};
-  std::unique_ptr<Coordinator> coordinator_;
 };
 
 TEST_F(CoordinatorTest, CreateStudyRejectsBadSpecAndDuplicates) {

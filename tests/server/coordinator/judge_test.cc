@@ -41,8 +41,8 @@ trainer: {command: [a]}
 
 TEST_F(JudgeTest, ACompleteResultWithEveryObjectiveWithinBoundsIsComplete) {
   for (ResultSource source : {ResultSource::kWorker, ResultSource::kTell}) {
-    ASSERT_OK_AND_ASSIGN(TrialRecord trial,
-                         Judge(TrialState::kComplete, {{"acc", 0.9}, {"ms", 3}, {"mem", 2}}, source));
+    ASSERT_OK_AND_ASSIGN(TrialRecord trial, Judge(TrialState::kComplete,
+                                                  {{"acc", 0.9}, {"ms", 3}, {"mem", 2}}, source));
     EXPECT_EQ(trial.state, TrialState::kComplete);
     EXPECT_EQ(trial.final_metrics.at("acc"), 0.9);
   }
@@ -50,8 +50,8 @@ TEST_F(JudgeTest, ACompleteResultWithEveryObjectiveWithinBoundsIsComplete) {
 
 TEST_F(JudgeTest, ABrokenConstraintIsInfeasibleOnBothPaths) {
   for (ResultSource source : {ResultSource::kWorker, ResultSource::kTell}) {
-    ASSERT_OK_AND_ASSIGN(TrialRecord trial,
-                         Judge(TrialState::kComplete, {{"acc", 0.9}, {"ms", 3}, {"mem", 8}}, source));
+    ASSERT_OK_AND_ASSIGN(TrialRecord trial, Judge(TrialState::kComplete,
+                                                  {{"acc", 0.9}, {"ms", 3}, {"mem", 8}}, source));
     EXPECT_EQ(trial.state, TrialState::kInfeasible);
     EXPECT_THAT(trial.failure_reason, HasSubstr("mem"));
   }
@@ -59,8 +59,8 @@ TEST_F(JudgeTest, ABrokenConstraintIsInfeasibleOnBothPaths) {
 
 TEST_F(JudgeTest, AWorkersUnrankableResultFailsTheTrialATellIsRefused) {
   // The worker cannot fix a result: the trial fails, with the reason.
-  ASSERT_OK_AND_ASSIGN(TrialRecord nan,
-                       Judge(TrialState::kComplete, {{"acc", NAN}, {"ms", 3}}, ResultSource::kWorker));
+  ASSERT_OK_AND_ASSIGN(TrialRecord nan, Judge(TrialState::kComplete, {{"acc", NAN}, {"ms", 3}},
+                                              ResultSource::kWorker));
   EXPECT_EQ(nan.state, TrialState::kFailed);
   EXPECT_THAT(nan.failure_reason, HasSubstr("\"acc\" is NaN"));
   // The objectives may come from the last report on a worker.
@@ -78,7 +78,8 @@ TEST_F(JudgeTest, AWorkersUnrankableResultFailsTheTrialATellIsRefused) {
 TEST_F(JudgeTest, MetricsBeyondTheBoundsFailAWorkersTrialAndAreRefusedToTell) {
   MetricMap many;
   for (size_t i = 0; i <= kMaxMetricsPerReport; ++i) many["m" + std::to_string(i)] = 1;
-  ASSERT_OK_AND_ASSIGN(TrialRecord worker, Judge(TrialState::kComplete, many, ResultSource::kWorker));
+  ASSERT_OK_AND_ASSIGN(TrialRecord worker,
+                       Judge(TrialState::kComplete, many, ResultSource::kWorker));
   EXPECT_EQ(worker.state, TrialState::kFailed);
   EXPECT_TRUE(worker.final_metrics.empty());
   EXPECT_THAT(Judge(TrialState::kComplete, many, ResultSource::kTell),

@@ -56,13 +56,14 @@ std::string Snapshot(Coordinator& coordinator) {
     }
     for (const TrialRecord& t : trials->trials) {
       absl::StrAppend(&out, "  #", t.number, " ", TrialStateName(t.state), " w=", t.worker_id,
-                      " a=", t.attempt, " r=", t.retries, " o=", t.origin, " f=[",
-                      t.failure_reason, "] p={");
+                      " a=", t.attempt, " r=", t.retries, " o=", t.origin, " f=[", t.failure_reason,
+                      "] p={");
       for (const auto& [name, value] : t.params) {
         absl::StrAppend(&out, name, ":", ParamValueToString(value), ",");
       }
       absl::StrAppend(&out, "} final={");
-      for (const auto& [name, value] : t.final_metrics) absl::StrAppend(&out, name, ":", value, ",");
+      for (const auto& [name, value] : t.final_metrics)
+        absl::StrAppend(&out, name, ":", value, ",");
       absl::StrAppend(&out, "} steps={");
       for (const Measurement& m : t.intermediate) {
         for (const auto& [name, value] : m.metrics) {
@@ -101,10 +102,16 @@ struct Workload {
         [&] { CreateStudyFromYaml(c, kWork).IgnoreError(); },
         [&] { c.Ask("loop").IgnoreError(); },
         [&] { c.Ask("loop").IgnoreError(); },
-        [&] { c.Report("loop", 0, 0.5, {1, {}}).IgnoreError(); },
-        [&] { c.Report("loop", 1, 0.9, {1, {}}).IgnoreError(); },
+        [&] {
+          c.Report("loop", 0, 0.5, {1, {}}).IgnoreError();
+        },
+        [&] {
+          c.Report("loop", 1, 0.9, {1, {}}).IgnoreError();
+        },
         [&] { c.Tell("loop", 0, TrialState::kComplete, 0.4, {}, "").IgnoreError(); },
-        [&] { c.EnqueueTrial("loop", {{"x", 0.25}}).IgnoreError(); },
+        [&] {
+          c.EnqueueTrial("loop", {{"x", 0.25}}).IgnoreError();
+        },
         [&] { c.Ask("loop").IgnoreError(); },
         [&] { c.Tell("loop", 1, TrialState::kFailed, std::nullopt, {}, "gone").IgnoreError(); },
         [&] { Acquire("w1"); },
