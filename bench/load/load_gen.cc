@@ -340,6 +340,16 @@ int Run(const Options& options) {
   }
   std::vector<std::shared_ptr<grpc::Channel>> channels =
       MakeChannels(std::max(1, options.channels), server.port());
+  // Every connection up before the clock starts: a channel that is still in
+  // its first connect attempt fails calls fast (UNAVAILABLE), which would
+  // count a slow start of the client as server errors.
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (!channels[i]->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
+      std::cerr << "vernier-load: channel " << i
+                << " did not connect to 127.0.0.1:" << server.port() << " within 30 s\n";
+      return 1;
+    }
+  }
   {
     auto studies = v1::StudyService::NewStub(channels[0]);
     v1::CreateStudyRequest request;
