@@ -248,55 +248,48 @@ Study::LeaseAnswer Study::Lease(const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
   // The study went on while the suggestion was computed.
   if (auto decided = LeaseWithoutSuggesting(worker_id)) return *std::move(decided);
+  RETURN_IF_ERROR(StartNew(number, std::move(params), worker_id));
+  return AssignmentOf(trials_.trials()[number]);
+}
+
+std::optional<absl::StatusOr<TrialView>> Study::AskWithoutSuggesting() {
+  if (!Active()) return NotActive(trials_.record(), ", not ACTIVE: it hands out no more trials");
+  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
+    absl::StatusOr<TrialRecord> trial = StartWaiting(*waiting, kAskedWorkerId);
+    if (!trial.ok()) return trial.status();
+    return TrialViewOf(trial->number);
+  }
+  if (BudgetSpent()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name, "\" has created all its trials (budget.max_trials is ",
+                     spec_.budget.max_trials, ", ", trials_.BudgetedTrials(),
+                     " created); tell the running ones to finish it"));
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<TrialView> Study::Ask() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto decided = AskWithoutSuggesting()) return *std::move(decided);
+  }
+  absl::MutexLock create(&create_mu_);
+  auto [number, params] = SuggestNext();
+  absl::MutexLock lock(&mu_);
+  // The study went on while the suggestion was computed.
+  if (auto decided = AskWithoutSuggesting()) return *std::move(decided);
+  RETURN_IF_ERROR(StartNew(number, std::move(params), kAskedWorkerId));
+  return TrialViewOf(number);
+}
+
+absl::Status Study::StartNew(int64_t number, ParamMap params, const std::string& worker_id) {
   TrialRecord trial;
   trial.study = spec_.name;
   trial.number = number;
   trial.params = std::move(params);
   StudyTrials::Change change;
   change.trials.push_back(Started(std::move(trial), worker_id));
-  RETURN_IF_ERROR(Commit(std::move(change)));
-  return AssignmentOf(trials_.trials()[number]);
-}
-
-absl::StatusOr<TrialView> Study::Ask() {
-  const auto checks = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) -> absl::Status {
-    if (!Active()) {
-      return NotActive(trials_.record(), ", not ACTIVE: it hands out no more trials");
-    }
-    return absl::OkStatus();
-  };
-  const auto spent = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("study \"", spec_.name, "\" has created all its trials (budget.max_trials is ",
-                     spec_.budget.max_trials, ", ", trials_.BudgetedTrials(),
-                     " created); tell the running ones to finish it"));
-  };
-  {
-    absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(checks());
-    if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
-      ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, kAskedWorkerId));
-      return TrialViewOf(trial.number);
-    }
-    if (BudgetSpent()) return spent();
-  }
-  absl::MutexLock create(&create_mu_);
-  auto [number, params] = SuggestNext();
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(checks());
-  if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
-    ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(*waiting, kAskedWorkerId));
-    return TrialViewOf(trial.number);
-  }
-  if (BudgetSpent()) return spent();
-  TrialRecord trial;
-  trial.study = spec_.name;
-  trial.number = number;
-  trial.params = std::move(params);
-  StudyTrials::Change change;
-  change.trials.push_back(Started(std::move(trial), kAskedWorkerId));
-  RETURN_IF_ERROR(Commit(std::move(change)));
-  return TrialViewOf(number);
+  return Commit(std::move(change));
 }
 
 absl::StatusOr<TrialView> Study::Enqueue(const ParamMap& given) {

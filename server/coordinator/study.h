@@ -260,6 +260,13 @@ class Study {
   // error of leasing it. nullopt: a new trial must be suggested.
   std::optional<LeaseAnswer> LeaseWithoutSuggesting(const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for Ask(): an error (not ACTIVE, budget spent), a WAITING trial
+  // now asked, or nullopt: a new trial must be suggested.
+  std::optional<absl::StatusOr<TrialView>> AskWithoutSuggesting()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits trial `number` with `params`, RUNNING under `worker_id`.
+  absl::Status StartNew(int64_t number, ParamMap params, const std::string& worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sampler's suggestion for the next trial number, computed on a
   // snapshot without mu_ held: {number, params}.
   std::pair<int64_t, ParamMap> SuggestNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_)
