@@ -16,29 +16,13 @@ a=${1:?usage: ab.sh BUILD_A BUILD_B [ROUNDS]}
 b=${2:?usage: ab.sh BUILD_A BUILD_B [ROUNDS]}
 rounds=${3:-5}
 scratch=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/asktell_once.sh"
+trap 'rm -rf "$scratch"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-run() {  # run LABEL BUILD SAMPLER CLIENTS: one line "LABEL SAMPLER CLIENTS trials/s p50_ms"
-  local port db="$scratch/$1.db"
-  port=$(free_port)
-  rm -rf "$db"*
-  "$2/bin/vernier-server" --db "$db" --listen "127.0.0.1:$port" --insecure \
-    --group-commit true >"$scratch/server.log" 2>&1 &
-  server_pid=$!
-  "$2/bin/asktell-bench" --server "127.0.0.1:$port" --study s --sampler "$3" \
-    --trials "${TRIALS:-1000}" --clients "$4" --threads 2 --connections 0 |
+run() {  # run LABEL BUILD SAMPLER CLIENTS: one line "LABEL SAMPLER CLIENTS trials/s p50_ms errors lost"
+  asktell_once "$2" "$scratch/$1.db" "$3" "${TRIALS:-1000}" "$4" 0 |
     python3 -c "import json, sys; d = json.load(sys.stdin); \
 print('$1 $3 $4', round(d['trials_per_s'], 1), round(d['p50_ms'], 3), d['errors'], d['lost'])"
-  kill "$server_pid"
-  wait "$server_pid" || true
-  server_pid=""
 }
 
 echo "# label sampler clients trials/s p50_ms errors lost"

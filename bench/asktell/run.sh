@@ -32,30 +32,12 @@ ninja -C "$BUILD" -j"${JOBS:-2}" asktell-bench vernier-server
 
 mkdir -p "$OUT"
 SCRATCH="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
+. "$HERE/asktell_once.sh"
+trap 'rm -rf "$SCRATCH"' EXIT
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# Runs asktell-bench against a fresh server on a fresh database.
 vernier_run() {  # sampler trials clients connections
-  local port db
-  port="$(free_port)"
-  db="$SCRATCH/vernier-$1-$2-$3.db"
-  rm -f "$db" "$db-wal" "$db-shm"
-  "$BUILD/bin/vernier-server" --db "$db" --listen "127.0.0.1:$port" --insecure \
-    --group-commit "${GROUP_COMMIT:-true}" >"$SCRATCH/server.log" 2>&1 &
-  SERVER_PID=$!
-  "$BUILD/bin/asktell-bench" --server "127.0.0.1:$port" --study "s" --sampler "$1" \
-    --trials "$2" --clients "$3" --threads "${CLIENT_THREADS:-2}" --connections "$4" |
+  asktell_once "$BUILD" "$SCRATCH/vernier-$1-$2-$3.db" "$@" |
     sed "s/}\$/, \"group_commit\": ${GROUP_COMMIT:-true}}/"
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" || true
-  SERVER_PID=""
 }
 
 RAW="$OUT/raw.jsonl"
