@@ -127,6 +127,17 @@ absl::StatusOr<TrialsView> Coordinator::ListTrials(const std::string& study) {
   return found->Trials();
 }
 
+absl::StatusOr<TrialPage> Coordinator::ListTrials(const std::string& study,
+                                                  const TrialQuery& query) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->ListTrials(query);
+}
+
+absl::StatusOr<TrialView> Coordinator::GetTrial(const std::string& study, int64_t number) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->GetTrial(number);
+}
+
 absl::StatusOr<TrialsView> Coordinator::BestTrials(const std::string& study, int count) {
   ASSIGN_OR_RETURN(Study * found, Find(study));
   return found->Best(count);

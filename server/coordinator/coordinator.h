@@ -98,6 +98,12 @@ class Coordinator {
   absl::StatusOr<StudyView> StopStudy(const std::string& name);
   // Every trial, by number. NOT_FOUND for an unknown study.
   absl::StatusOr<TrialsView> ListTrials(const std::string& study);
+  // One page of the study's trials (SelectTrialPage, on a snapshot taken
+  // under the study's lock; only the page's trials are copied). NOT_FOUND for
+  // an unknown study; INVALID_ARGUMENT naming page_size or page_token.
+  absl::StatusOr<TrialPage> ListTrials(const std::string& study, const TrialQuery& query);
+  // Trial `number` of `study`, whole. NOT_FOUND naming the study or the trial.
+  absl::StatusOr<TrialView> GetTrial(const std::string& study, int64_t number);
   // The best COMPLETE trials, best first, at most `count` (<= 0: 1). For a
   // multi-objective study: the Pareto front, the COMPLETE trials no other
   // COMPLETE trial dominates, sorted by the first objective (best first);

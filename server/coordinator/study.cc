@@ -171,6 +171,17 @@ TrialsView Study::Trials() const {
   return TrialsView{trials_.trials(), spec_.objectives};
 }
 
+absl::StatusOr<TrialPage> Study::ListTrials(const TrialQuery& query) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return SelectTrialPage(name(), trials_.trials(), spec_.objectives, query);
+}
+
+absl::StatusOr<TrialView> Study::GetTrial(int64_t number) const {
+  absl::ReaderMutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
+  return TrialView{*trial, spec_.objectives};
+}
+
 TrialsView Study::Best(int count) const {
   absl::ReaderMutexLock lock(&mu_);
   TrialsView best{{}, spec_.objectives};

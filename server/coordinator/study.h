@@ -36,6 +36,7 @@
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/pbt_checkpoints.h"
 #include "server/coordinator/study_trials.h"
+#include "server/coordinator/trial_page.h"
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_record.h"
@@ -136,6 +137,10 @@ class Study {
   // Stops an ACTIVE study; a study already ended is returned as is.
   absl::StatusOr<StudyView> Stop() ABSL_LOCKS_EXCLUDED(mu_);
   TrialsView Trials() const ABSL_LOCKS_EXCLUDED(mu_);
+  // See Coordinator::ListTrials(study, query).
+  absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Trial `number`; NOT_FOUND naming it and the study.
+  absl::StatusOr<TrialView> GetTrial(int64_t number) const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::BestTrials.
   TrialsView Best(int count) const ABSL_LOCKS_EXCLUDED(mu_);
 

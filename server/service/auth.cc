@@ -100,6 +100,7 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListStudies, v1::ListStudiesR
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, StopStudy, v1::StopStudyRequest, v1::Study)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListTrials, v1::ListTrialsRequest,
                     v1::ListTrialsResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetTrial, v1::GetTrialRequest, v1::Trial)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetBestTrials, v1::GetBestTrialsRequest,
                     v1::GetBestTrialsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, BackupDatabase, v1::BackupDatabaseRequest,

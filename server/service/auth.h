@@ -84,6 +84,8 @@ class AuthStudyService final : public v1::StudyService::Service {
                          v1::Study* response) override;
   grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
                           v1::ListTrialsResponse* response) override;
+  grpc::Status GetTrial(grpc::ServerContext* context, const v1::GetTrialRequest* request,
+                        v1::Trial* response) override;
   grpc::Status GetBestTrials(grpc::ServerContext* context, const v1::GetBestTrialsRequest* request,
                              v1::GetBestTrialsResponse* response) override;
   grpc::Status BackupDatabase(grpc::ServerContext* context,

@@ -1,6 +1,8 @@
 #include "server/service/proto_convert.h"
 
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -85,12 +87,17 @@ void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::Para
   for (const auto& [name, value] : params) (*out)[name] = ParamValueToProto(value);
 }
 
-v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives) {
+namespace {
+
+// A trial with the values of the study's objectives, in their order (nullopt:
+// not reported).
+v1::Trial TrialToProto(const TrialRecord& trial,
+                       const std::vector<std::optional<double>>& objective_values) {
   v1::Trial out;
   out.set_study(trial.study);
   out.set_number(trial.number);
-  ToProto(trial.params, out.mutable_params());
-  out.set_state(ToProto(trial.state));
+  vernier::ToProto(trial.params, out.mutable_params());
+  out.set_state(vernier::ToProto(trial.state));
   for (const Measurement& m : trial.intermediate) {
     v1::Measurement* proto = out.add_intermediate();
     proto->set_step(m.step);
@@ -102,14 +109,11 @@ v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& ob
   out.set_retries(trial.retries);
   out.set_start_time_unix_ms(UnixMillis(trial.start_time));
   out.set_end_time_unix_ms(UnixMillis(trial.end_time));
-  if (!objectives.empty()) {
-    if (std::optional<double> value = ObjectiveValue(trial, objectives.front())) {
-      out.set_objective_value(*value);
-    }
+  if (!objective_values.empty() && objective_values.front()) {
+    out.set_objective_value(*objective_values.front());
   }
-  for (const ObjectiveSpec& objective : objectives) {
-    out.add_objective_values(
-        ObjectiveValue(trial, objective).value_or(std::numeric_limits<double>::quiet_NaN()));
+  for (const std::optional<double>& value : objective_values) {
+    out.add_objective_values(value.value_or(std::numeric_limits<double>::quiet_NaN()));
   }
   out.set_origin(trial.origin);
   for (const ExploitRecord& exploit : trial.exploits) {
@@ -117,9 +121,68 @@ v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& ob
     proto->set_step(exploit.step);
     proto->set_donor_trial(exploit.donor);
     proto->set_donor_step(exploit.donor_step);
-    ToProto(exploit.params_before, proto->mutable_params_before());
+    vernier::ToProto(exploit.params_before, proto->mutable_params_before());
   }
   return out;
+}
+
+absl::StatusOr<TrialState> AnyTrialStateFromProto(int state) {
+  switch (state) {
+    case v1::TRIAL_STATE_WAITING:
+      return TrialState::kWaiting;
+    case v1::TRIAL_STATE_RUNNING:
+      return TrialState::kRunning;
+    case v1::TRIAL_STATE_COMPLETE:
+      return TrialState::kComplete;
+    case v1::TRIAL_STATE_PRUNED:
+      return TrialState::kPruned;
+    case v1::TRIAL_STATE_FAILED:
+      return TrialState::kFailed;
+    case v1::TRIAL_STATE_INFEASIBLE:
+      return TrialState::kInfeasible;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "states: ", state, " is not a trial state (WAITING, RUNNING, COMPLETE, PRUNED, FAILED, ",
+          "INFEASIBLE)"));
+  }
+}
+
+}  // namespace
+
+v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives) {
+  std::vector<std::optional<double>> values;
+  for (const ObjectiveSpec& objective : objectives)
+    values.push_back(ObjectiveValue(trial, objective));
+  return TrialToProto(trial, values);
+}
+
+v1::Trial ToProto(const ListedTrial& listed) {
+  return TrialToProto(listed.trial, listed.objective_values);
+}
+
+absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request) {
+  TrialQuery query;
+  query.page_size = request.page_size();
+  query.page_token = request.page_token();
+  for (int state : request.states()) {
+    ASSIGN_OR_RETURN(TrialState converted, AnyTrialStateFromProto(state));
+    query.states.insert(converted);
+  }
+  switch (request.order_by()) {
+    case v1::TRIAL_ORDER_UNSPECIFIED:
+    case v1::TRIAL_ORDER_NUMBER:
+      query.order = TrialOrder::kNumber;
+      break;
+    case v1::TRIAL_ORDER_OBJECTIVE:
+      query.order = TrialOrder::kObjective;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("order_by: ", static_cast<int>(request.order_by()),
+                       " is not an order (TRIAL_ORDER_NUMBER, TRIAL_ORDER_OBJECTIVE)"));
+  }
+  query.omit_intermediate = request.omit_intermediate();
+  return query;
 }
 
 v1::TrialLease ToProto(const LeaseKey& lease) {

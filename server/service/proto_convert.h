@@ -9,6 +9,7 @@
 
 #include "server/coordinator/coordinator.h"
 #include "vernier/v1/study.pb.h"
+#include "vernier/v1/study_service.pb.h"
 #include "vernier/v1/worker_service.pb.h"
 
 namespace vernier {
@@ -17,7 +18,14 @@ v1::Study ToProto(const StudyView& view);
 // A trial with its objective's value (objectives[0]) and every objective's
 // value in order (NaN where it reported none).
 v1::Trial ToProto(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives);
+// A trial of a page: its objective values are those found before any
+// `intermediate` was left out.
+v1::Trial ToProto(const ListedTrial& listed);
 v1::TrialState ToProto(TrialState state);
+// ListTrials' request as a query: INVALID_ARGUMENT naming `states` for
+// TRIAL_STATE_UNSPECIFIED or an unknown state, `order_by` for an unknown
+// order. page_size and page_token are checked by SelectTrialPage.
+absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request);
 v1::TrialLease ToProto(const LeaseKey& lease);
 LeaseKey FromProto(const v1::TrialLease& lease);
 Measurement FromProto(const v1::Measurement& measurement);

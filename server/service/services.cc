@@ -95,9 +95,23 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* response) {
   DurableOnReturn durable(coordinator_);
-  absl::StatusOr<TrialsView> trials = coordinator_->ListTrials(request->study());
-  if (!trials.ok()) return ToGrpcStatus(trials.status());
-  AddTrials(*trials, response);
+  absl::StatusOr<TrialQuery> query = FromProto(*request);
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  absl::StatusOr<TrialPage> page = coordinator_->ListTrials(request->study(), *query);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  response->mutable_trials()->Reserve(static_cast<int>(page->trials.size()));
+  for (const ListedTrial& listed : page->trials) *response->add_trials() = ToProto(listed);
+  response->set_next_page_token(page->next_page_token);
+  response->set_total_size(page->total_size);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext*, const v1::GetTrialRequest* request,
+                                        v1::Trial* response) {
+  DurableOnReturn durable(coordinator_);
+  absl::StatusOr<TrialView> trial = coordinator_->GetTrial(request->study(), request->number());
+  if (!trial.ok()) return ToGrpcStatus(trial.status());
+  *response = ToProto(trial->trial, trial->objectives);
   return grpc::Status::OK;
 }
 

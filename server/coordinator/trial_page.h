@@ -1,0 +1,88 @@
+// Trial listings one page at a time: which of a study's trials a ListTrials
+// call answers, in which order, and the opaque token that resumes the listing
+// on the next call. Pure functions over a study's trials; the Study calls
+// them under its lock, so a page is a consistent snapshot.
+//
+// A page token resumes *after the last trial returned*, by its place in the
+// order (its number, or its objective value and number), not at an offset: a
+// trial added or changed between two pages never shifts the others. So in
+// number order a listing sees every trial that matches the filter exactly
+// once while trials are being created, and in objective order only a trial
+// whose own value changes between pages can be seen twice or not at all.
+//
+// Thread-safety: the functions are pure and thread-safe.
+#ifndef VERNIER_SERVER_COORDINATOR_TRIAL_PAGE_H_
+#define VERNIER_SERVER_COORDINATOR_TRIAL_PAGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/logic/study_spec.h"
+#include "server/logic/types.h"
+
+namespace vernier {
+
+// The most trials on one page; a larger page_size is cut to this.
+inline constexpr int32_t kMaxTrialPageSize = 1000;
+
+// The order of a listing. Numeric values go into page tokens: keep them.
+enum class TrialOrder {
+  kNumber = 1,  // Ascending number.
+  // Best first by the first objective (ascending when minimized, descending
+  // when maximized), ties by number; trials without an objective value (or
+  // with NaN) last, by number.
+  kObjective = 2,
+};
+
+// What a listing asks for.
+struct TrialQuery {
+  // 0: every matching trial after the token; > 0: at most
+  // min(page_size, kMaxTrialPageSize); < 0: INVALID_ARGUMENT.
+  int32_t page_size = 0;
+  // Empty: from the start; else a TrialPage::next_page_token of a listing of
+  // the same study, order and states.
+  std::string page_token;
+  std::set<TrialState> states;  // Empty: every state.
+  TrialOrder order = TrialOrder::kNumber;
+  // Leave `intermediate` out of the page's trials (ListedTrial still carries
+  // their objective values).
+  bool omit_intermediate = false;
+};
+
+// A trial on a page, with its objective values found (ObjectiveValue) before
+// any `intermediate` was left out.
+struct ListedTrial {
+  TrialRecord trial;  // `intermediate` empty when the query omits it.
+  // One per objective of the study, in its order; nullopt where the trial
+  // reported none.
+  std::vector<std::optional<double>> objective_values;
+};
+
+struct TrialPage {
+  std::vector<ListedTrial> trials;
+  // Trials matching the query's states, on every page.
+  int64_t total_size = 0;
+  // Resumes after this page's last trial; empty when no matching trial
+  // follows it.
+  std::string next_page_token;
+};
+
+// The page of `trials` (the trials of study `study`, ascending by number, as
+// StudyTrials keeps them) that `query` asks for; `objectives` are the study's
+// (objectives[0] orders kObjective). INVALID_ARGUMENT naming page_size when it
+// is negative, or page_token when the token is malformed or belongs to a
+// listing of another study, order or states filter.
+// REQUIRES: trials[i].number == i; `objectives` not empty.
+absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
+                                          const std::vector<TrialRecord>& trials,
+                                          const std::vector<ObjectiveSpec>& objectives,
+                                          const TrialQuery& query);
+
+}  // namespace vernier
+
+#endif  // VERNIER_SERVER_COORDINATOR_TRIAL_PAGE_H_
