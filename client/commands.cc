@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -71,13 +72,27 @@ absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string&
 
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  const std::string& study) {
-  grpc::ClientContext rpc;
-  SetDeadline(ctx, rpc);
+  std::vector<v1::Trial> trials;
   v1::ListTrialsRequest request;
   request.set_study(study);
-  v1::ListTrialsResponse response;
-  RETURN_IF_ERROR(FromGrpc(ctx.stub->ListTrials(&rpc, request, &response), ctx.server_address));
-  return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
+  request.set_page_size(kTrialPageSize);
+  for (;;) {
+    grpc::ClientContext rpc;
+    SetDeadline(ctx, rpc);
+    v1::ListTrialsResponse response;
+    const grpc::Status status = ctx.stub->ListTrials(&rpc, request, &response);
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && request.page_size() > 1) {
+      // Trials with long curves made the page larger than a message may be.
+      request.set_page_size(request.page_size() / 2);
+      continue;
+    }
+    RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
+    trials.insert(trials.end(), std::make_move_iterator(response.mutable_trials()->begin()),
+                  std::make_move_iterator(response.mutable_trials()->end()));
+    // A server from before paging answers everything at once, with no token.
+    if (response.next_page_token().empty()) return trials;
+    request.set_page_token(response.next_page_token());
+  }
 }
 
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,

@@ -7,6 +7,7 @@
 #ifndef VERNIER_CLIENT_COMMANDS_H_
 #define VERNIER_CLIENT_COMMANDS_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -57,8 +58,18 @@ absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& stu
 // server's machine); prints the size of the copy.
 absl::Status BackupCommand(const CommandContext& ctx, const std::string& path);
 
+// Trials per ListTrials call of GetTrials. 500 trials of 100 steps of three
+// metrics each are about 3 MiB, under gRPC's default 4 MiB receive limit (the
+// CLI's own channel takes 16 MiB, as the server sends).
+inline constexpr int32_t kTrialPageSize = 500;
+
 // Typed RPC helpers shared by the commands and `vernier run`.
 absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string& name);
+// Every trial of `study` in number order, whole, read kTrialPageSize at a
+// time (each page an RPC with its own deadline), so a study of any size
+// fits; a page the server or the channel refuses as too large
+// (RESOURCE_EXHAUSTED) is asked again with half as many trials. Trials
+// created while the pages are read are listed when their page is read.
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  const std::string& study);
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,

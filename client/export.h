@@ -1,6 +1,6 @@
 // `vernier study export`: a study and all its trials as JSON (everything the
 // server keeps) or as CSV for spreadsheets and pandas. Built from the
-// StudyService's GetStudy and ListTrials answers only.
+// StudyService's GetStudy and ListTrials answers only (page by page: GetTrials).
 //
 // CSV follows RFC 4180: fields holding a comma, a quote, CR or LF are quoted,
 // quotes doubled; rows end with "\n". Numbers are written in the shortest form
