@@ -19,6 +19,7 @@
 #include "client/embedded_run.h"
 #include "client/enqueue.h"
 #include "client/export.h"
+#include "client/import_optuna.h"
 #include "common/channel.h"
 #include "common/channel_flags.h"
 
@@ -119,6 +120,29 @@ std::vector<Command> Commands() {
          return [name, options](const CommandContext& ctx) {
            options->err = &std::cerr;
            return vernier::EnqueueCommand(ctx, *name, *options);
+         };
+       }},
+      {{"import-optuna"},
+       "import studies from an Optuna SQLite storage, to continue them with ask/tell",
+       [](CLI::App& app) -> Runner {
+         auto options = std::make_shared<vernier::ImportOptunaOptions>();
+         auto study = std::make_shared<std::string>();
+         auto new_name = std::make_shared<std::string>();
+         app.add_option("storage", options->storage,
+                        "the Optuna storage: sqlite:///path/to.db or a path")
+             ->required();
+         CLI::Option* study_option =
+             app.add_option("--study", *study, "only this Optuna study (default: all of them)");
+         CLI::Option* as_option =
+             app.add_option("--as", *new_name, "name of the Vernier study (one study only)");
+         app.add_option("--max-trials", options->max_trials,
+                        "trials the new study may run after the imported ones")
+             ->capture_default_str()
+             ->check(CLI::NonNegativeNumber);
+         return [options, study, new_name, study_option, as_option](const CommandContext& ctx) {
+           if (study_option->count() > 0) options->study = *study;
+           if (as_option->count() > 0) options->new_name = *new_name;
+           return vernier::ImportOptunaCommand(ctx, *options);
          };
        }},
       {{"trials"},
