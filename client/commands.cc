@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/study_paths.h"
 #include "common/spec/limits.h"
 #include "common/spec/study_yaml.h"
 #include "common/status_macros.h"
@@ -133,8 +134,21 @@ absl::StatusOr<v1::Study> CreateStudy(const CommandContext& ctx,
   return study;
 }
 
-absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path) {
+std::string StudyFileDirectory(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (error) return std::filesystem::path(path).parent_path().string();
+  return absolute.lexically_normal().parent_path().string();
+}
+
+absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path,
+                                std::ostream* err) {
   ASSIGN_OR_RETURN(v1::CreateStudyRequest request, ReadStudyRequest(path));
+  if (err != nullptr) {
+    for (const std::string& warning : StudyPathWarnings(request.spec(), StudyFileDirectory(path))) {
+      *err << "vernier: warning: " << path << ": " << warning << "\n";
+    }
+  }
   ASSIGN_OR_RETURN(v1::Study study, CreateStudy(ctx, request, path));
   if (ctx.format == OutputFormat::kJson) {
     nlohmann::json out = StudyToJson(study);

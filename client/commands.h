@@ -42,13 +42,20 @@ absl::StatusOr<std::string> ReadStudyFile(const std::string& path);
 // structural checks of StudySpecFromYaml; the server validates the rest),
 // and its text, kept by the server for people. Errors name the path.
 absl::StatusOr<v1::CreateStudyRequest> ReadStudyRequest(const std::string& path);
+// The absolute directory of a study file, against which `vernier run`
+// resolves its relative paths (client/study_paths.h).
+std::string StudyFileDirectory(const std::string& path);
 // Sends `request`; an INVALID_ARGUMENT answer names `path`.
 absl::StatusOr<v1::Study> CreateStudy(const CommandContext& ctx,
                                       const v1::CreateStudyRequest& request,
                                       const std::string& path);
 
-// `vernier study create -f FILE`: prints the new study's name.
-absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path);
+// `vernier study create -f FILE`: prints the new study's name. Sends the
+// paths of the file as written (workers resolve them against their
+// --code-dir) and warns on `err`, when given, about a relative program file
+// that does not exist beside the study file.
+absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& path,
+                                std::ostream* err = nullptr);
 absl::Status ListStudiesCommand(const CommandContext& ctx);
 absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name);
 absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/commands.h"
+#include "client/study_paths.h"
 #include "common/channel.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
@@ -210,7 +211,8 @@ absl::StatusOr<int> StartServer(const RunOptions& options, ProcessGroup& process
 }
 
 std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string& binary, int port,
-                                    int index, const std::string& work_dir) {
+                                    int index, const std::string& work_dir,
+                                    const std::string& code_dir) {
   int threads = options.threads_per_worker;
   if (threads <= 0) {
     threads = std::max(
@@ -223,6 +225,8 @@ std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string
                                    absl::StrCat("local-", index),
                                    "--work-dir",
                                    work_dir,
+                                   "--code-dir",
+                                   code_dir,
                                    "--threads-per-slot",
                                    absl::StrCat(threads)};
   if (options.gpus.empty()) {
@@ -238,6 +242,12 @@ std::vector<std::string> WorkerArgv(const RunOptions& options, const std::string
 
 absl::Status RunStudy(const RunOptions& options) {
   ASSIGN_OR_RETURN(v1::CreateStudyRequest request, ReadStudyRequest(options.study_file));
+  // The study runs the same from any directory: its relative paths are the
+  // study file's (the text kept for people stays as written), and the workers
+  // get that directory as --code-dir, so a missing program file is reported
+  // against it.
+  const std::string study_dir = StudyFileDirectory(options.study_file);
+  ResolveStudyPaths(*request.mutable_spec(), study_dir);
   std::error_code error;
   fs::create_directories(fs::path(options.data_dir) / "logs", error);
   if (error) {
@@ -264,7 +274,7 @@ absl::Status RunStudy(const RunOptions& options) {
     const std::string work_dir = (fs::path(options.data_dir) / "work").string();
     const std::string log =
         (fs::path(options.data_dir) / "logs" / absl::StrCat("worker-", i, ".log")).string();
-    RETURN_IF_ERROR(pool.Spawn(WorkerArgv(options, worker, port, i, work_dir), log));
+    RETURN_IF_ERROR(pool.Spawn(WorkerArgv(options, worker, port, i, work_dir, study_dir), log));
   }
   *options.err << "vernier: study \"" << name << "\" running on " << options.workers
                << " local worker(s); server " << address << ", logs in " << options.data_dir

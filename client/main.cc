@@ -72,8 +72,9 @@ std::vector<Command> Commands() {
        [](CLI::App& app) -> Runner {
          auto file = std::make_shared<std::string>();
          app.add_option("-f,--file", *file, "study file (YAML)")->required();
-         return
-             [file](const CommandContext& ctx) { return vernier::CreateStudyCommand(ctx, *file); };
+         return [file](const CommandContext& ctx) {
+           return vernier::CreateStudyCommand(ctx, *file, &std::cerr);
+         };
        }},
       {{"study", "list"},
        "list studies",

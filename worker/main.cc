@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--work-dir", options.work_dir,
                  "where trial directories go (default: a new temporary directory)");
+  app.add_option("--code-dir", options.code_dir,
+                 "relative paths in a study's trainer.command are resolved against it; a "
+                 "missing program file fails the trial before it starts (default: the current "
+                 "directory)");
   app.add_option("--name", options.name, "name shown by the coordinator")->capture_default_str();
   app.add_option("--trainer", options.trainer_path,
                  "program for trials without a command (default: vernier-train next to this "
@@ -122,12 +126,12 @@ int main(int argc, char** argv) {
   if (options.work_dir.empty() && !MakeTempWorkDir(&options.work_dir)) {
     return Fail("cannot create a temporary work directory; pass --work-dir");
   }
-  // Trials see paths under it and may change directory: make it absolute.
-  if (options.work_dir.front() != '/') {
-    char cwd[PATH_MAX] = {};
-    if (getcwd(cwd, sizeof(cwd)) == nullptr) return Fail("cannot read the current directory");
-    options.work_dir = absl::StrCat(cwd, "/", options.work_dir);
-  }
+  // Trials see paths under these and may change directory: make them absolute.
+  char cwd[PATH_MAX] = {};
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return Fail("cannot read the current directory");
+  if (options.work_dir.front() != '/') options.work_dir = absl::StrCat(cwd, "/", options.work_dir);
+  if (options.code_dir.empty()) options.code_dir = cwd;
+  if (options.code_dir.front() != '/') options.code_dir = absl::StrCat(cwd, "/", options.code_dir);
   if (access(options.trainer_path.c_str(), X_OK) != 0) {
     std::fprintf(stderr,
                  "%s: warning: trainer %s is not executable; trials without a command "
@@ -157,8 +161,9 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> slot_names;
   for (const vernier::worker::Slot& slot : options.slots) slot_names.push_back(slot.name);
-  std::fprintf(stderr, "%s: server %s, slots [%s], work dir %s\n", kProgram, server.c_str(),
-               absl::StrJoin(slot_names, ", ").c_str(), options.work_dir.c_str());
+  std::fprintf(stderr, "%s: server %s, slots [%s], work dir %s, code dir %s\n", kProgram,
+               server.c_str(), absl::StrJoin(slot_names, ", ").c_str(), options.work_dir.c_str(),
+               options.code_dir.c_str());
 
   vernier::worker::Worker worker(std::move(options), stub.get(), &launcher);
   std::thread(HandleSignals, signals, &worker).detach();

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/checkpoint_transfer.h"
+#include "worker/trial_command.h"
 #include "worker/trial_params.h"
 
 namespace vernier::worker {
@@ -383,6 +384,12 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
   absl::StatusOr<TrialSpec> spec = MakeSpec(slot_index, acquired);
   if (!spec.ok()) {
     return StartFailed(slot_index, "the worker cannot create the trial directory", spec.status());
+  }
+  if (!acquired.command().empty()) {
+    absl::StatusOr<std::vector<std::string>> argv =
+        ResolveTrialCommand(std::move(spec->argv), options_.code_dir);
+    if (!argv.ok()) return StartFailed(slot_index, "cannot start the trial", argv.status());
+    spec->argv = *std::move(argv);
   }
   absl::StatusOr<std::string> params =
       TrialParamsFile(acquired.settings_json(), acquired.trial().params());

@@ -62,6 +62,10 @@ struct WorkerOptions {
   std::string work_dir;
   // The program run when a trial's command is empty: the built-in trainer.
   std::string trainer_path;
+  // Relative paths in a trial's command are resolved against it, and a
+  // missing program file fails the trial before it starts
+  // (worker/trial_command.h). Empty: commands run as the study gives them.
+  std::string code_dir;
 
   // Deadline of every RPC.
   absl::Duration rpc_timeout = absl::Seconds(10);
