@@ -709,6 +709,17 @@ absl::Status ReadWarmStart(const Json& root, v1::StudySpec& spec) {
                    SetInt(warm_start, &v1::WarmStart::set_max_trials));
 }
 
+absl::Status ReadTracking(const Json& root, v1::StudySpec& spec) {
+  if (!root.contains("tracking")) return absl::OkStatus();
+  const Json& node = root.at("tracking");
+  RETURN_IF_ERROR(RequireObject(node, "tracking"));
+  RETURN_IF_ERROR(CheckKeys(node, "tracking", {"tensorboard"}));
+  if (!node.contains("tensorboard")) return absl::OkStatus();
+  ASSIGN_OR_RETURN(*spec.mutable_tracking()->mutable_tensorboard_dir(),
+                   ReadString(node.at("tensorboard"), "tracking.tensorboard"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ParameterValue> ParameterValueFromJson(const nlohmann::ordered_json& value,
@@ -738,7 +749,7 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
   if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
   RETURN_IF_ERROR(CheckKeys(root, "",
                             {"name", "objective", "objectives", "constraints", "params", "sampler",
-                             "pruner", "budget", "trainer", "warm_start"}));
+                             "pruner", "budget", "trainer", "warm_start", "tracking"}));
   v1::StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(*spec.mutable_name(), ReadString(root.at("name"), "name"));
@@ -753,6 +764,7 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
   RETURN_IF_ERROR(ReadBudget(root, spec));
   RETURN_IF_ERROR(ReadTrainer(root, spec));
   RETURN_IF_ERROR(ReadWarmStart(root, spec));
+  RETURN_IF_ERROR(ReadTracking(root, spec));
   if (input == StudyInput::kNew) RETURN_IF_ERROR(CheckStudySpecLimits(spec));
   return spec;
 }

@@ -359,6 +359,7 @@ Assignment Study::AssignmentOf(const TrialRecord& trial) const {
   assignment.time_limit = spec_.trainer.time_limit;
   assignment.stop_grace = spec_.trainer.stop_grace;
   assignment.upload_checkpoints = spec_.pruner.get<PbtSpec>() != nullptr;
+  assignment.tensorboard_dir = spec_.tracking.tensorboard_dir;
   return assignment;
 }
 

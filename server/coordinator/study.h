@@ -80,6 +80,7 @@ struct Assignment {
   absl::Duration time_limit = absl::ZeroDuration();
   absl::Duration stop_grace = absl::Seconds(10);
   bool upload_checkpoints = false;  // pbt: the worker uploads announced checkpoints.
+  std::string tensorboard_dir;      // tracking.tensorboard; empty: none.
 };
 
 // kExploit (pbt studies only): the trial goes on, in the same lease, from

@@ -532,6 +532,26 @@ absl::Status CheckWarmStart(const StudySpec& spec) {
   return absl::OkStatus();
 }
 
+// The directory is on the worker nodes, which may have other working
+// directories than the server: only an absolute path means one place.
+absl::Status CheckTracking(const StudySpec& spec) {
+  const std::string& dir = spec.tracking.tensorboard_dir;
+  if (dir.empty()) return absl::OkStatus();
+  if (spec.trainer.external) {
+    return FieldError("tracking.tensorboard",
+                      "the trials of an external trainer never run on a worker, which is what "
+                      "writes the event files");
+  }
+  if (dir.front() != '/') {
+    return FieldError("tracking.tensorboard",
+                      absl::StrCat("\"", dir, "\" is not an absolute path"));
+  }
+  if (dir.find('\0') != std::string::npos) {
+    return FieldError("tracking.tensorboard", "contains a NUL byte");
+  }
+  return absl::OkStatus();
+}
+
 // What a multi-objective study cannot use: the model-based single-objective
 // samplers and the pruners (pruning compares one metric, as in Optuna).
 absl::Status CheckMultiObjective(const StudySpec& spec) {
@@ -594,6 +614,7 @@ absl::Status NormalizeStudySpec(StudySpec& spec) {
   RETURN_IF_ERROR(CheckBudget(spec.budget));
   RETURN_IF_ERROR(CheckTrainer(spec.trainer, spec.space));
   RETURN_IF_ERROR(CheckWarmStart(spec));
+  RETURN_IF_ERROR(CheckTracking(spec));
   return CheckMultiObjective(spec);
 }
 

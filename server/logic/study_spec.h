@@ -257,6 +257,13 @@ struct WarmStartSpec {
   std::optional<int64_t> max_trials;  // >= 1 when set.
 };
 
+// `tracking: {tensorboard: DIR}`: the workers write each trial's parameters,
+// curves and final metrics as a TensorBoard event file under
+// DIR/<study>/trial-<number>/ (worker/tensorboard_writer.h).
+struct TrackingSpec {
+  std::string tensorboard_dir;  // Absolute, on the worker nodes; empty: none.
+};
+
 struct StudySpec {
   std::string name;
   ObjectiveSpec objective;  // The first (or only) objective.
@@ -266,6 +273,7 @@ struct StudySpec {
   BudgetSpec budget;
   TrainerSpec trainer;
   std::optional<WarmStartSpec> warm_start;
+  TrackingSpec tracking;
   // Every objective in file order, 1 to kMaxObjectives of them, distinct
   // metrics; objectives[0] == objective. More than one makes the study
   // multi-objective: its best trials are the Pareto front.

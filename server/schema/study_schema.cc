@@ -537,6 +537,7 @@ absl::StatusOr<StudySpec> StudySpecFromProto(const v1::StudySpec& proto) {
     }
     spec.warm_start = std::move(warm_start);
   }
+  spec.tracking.tensorboard_dir = proto.tracking().tensorboard_dir();
   return spec;
 }
 
@@ -569,6 +570,9 @@ v1::StudySpec StudySpecToProto(const StudySpec& spec) {
     if (spec.warm_start->max_trials) {
       out.mutable_warm_start()->set_max_trials(*spec.warm_start->max_trials);
     }
+  }
+  if (!spec.tracking.tensorboard_dir.empty()) {
+    out.mutable_tracking()->set_tensorboard_dir(spec.tracking.tensorboard_dir);
   }
   return out;
 }

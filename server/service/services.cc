@@ -191,6 +191,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
   response->set_time_limit_seconds(absl::ToDoubleSeconds(a.time_limit));
   response->set_stop_grace_seconds(absl::ToDoubleSeconds(a.stop_grace));
   response->set_upload_checkpoints(a.upload_checkpoints);
+  response->set_tensorboard_dir(a.tensorboard_dir);
   return grpc::Status::OK;
 }
 

@@ -118,6 +118,7 @@ sampler: {type: nsga2, population_size: 8, seed: 4}
 budget: {max_trials: 20, max_retries: 5}
 trainer: {command: [python3, t.py], time_limit: 60, epochs: 3, tags: [a, b]}
 warm_start: {study: old, max_trials: 2}
+tracking: {tensorboard: /shared/tb}
 )"));
   EXPECT_EQ(spec.name(), "typed");
   ASSERT_EQ(spec.objectives_size(), 2);
@@ -145,12 +146,19 @@ warm_start: {study: old, max_trials: 2}
   EXPECT_EQ(spec.trainer().command().limits().time_limit_seconds(), 60);
   EXPECT_EQ(spec.trainer().command().settings_json(), R"({"epochs":3,"tags":["a","b"]})");
   EXPECT_EQ(spec.warm_start().max_trials(), 2);
+  EXPECT_EQ(spec.tracking().tensorboard_dir(), "/shared/tb");
 }
 
 TEST(StudyYamlTest, StructuralErrorsNameTheKeyAndTheValue) {
   const auto error = [](const std::string& text) {
     return std::string(StudySpecFromYaml(text).status().message());
   };
+  EXPECT_THAT(error(absl::StrCat(kHeader, "params: {x: {type: float, low: 0, high: 1}}\n",
+                                 "tracking: {mlflow: x}")),
+              HasSubstr("tracking.mlflow: unknown key (expected one of: tensorboard)"));
+  EXPECT_THAT(error(absl::StrCat(kHeader, "params: {x: {type: float, low: 0, high: 1}}\n",
+                                 "tracking: {tensorboard: [a]}")),
+              HasSubstr("tracking.tensorboard: must be a string"));
   EXPECT_THAT(error(absl::StrCat(kHeader, "params: {x: {type: float, low: a, high: 1}}")),
               HasSubstr("params.x.low: must be a number, got \"a\""));
   EXPECT_THAT(error(absl::StrCat(kHeader, "params: {x: {type: int, low: 0.5, high: 1}}")),

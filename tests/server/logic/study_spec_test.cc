@@ -237,5 +237,30 @@ TEST(StudySpecTest, BadWarmStartIsRejectedNamingTheField) {
               HasSubstr("warm_start: cannot be combined with sampler grid"));
 }
 
+TEST(StudySpecTest, TrackingTakesAnAbsoluteTensorBoardDirectory) {
+  auto spec = ParseStudySpec(std::string(kQuickStart) + "tracking: {tensorboard: /runs/tb}\n");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->tracking.tensorboard_dir, "/runs/tb");
+  EXPECT_EQ(ParseStudySpec(kQuickStart)->tracking.tensorboard_dir, "");
+  EXPECT_EQ(ParseStudySpec(std::string(kQuickStart) + "tracking: {}\n")->tracking.tensorboard_dir,
+            "");
+}
+
+TEST(StudySpecTest, BadTrackingIsRejectedNamingTheField) {
+  const std::string base = kQuickStart;
+  EXPECT_THAT(ErrorOf(base + "tracking: {tensorboard: runs/tb}\n"),
+              HasSubstr("tracking.tensorboard: \"runs/tb\" is not an absolute path"));
+  EXPECT_THAT(ErrorOf(base + "tracking: {tensorboard: 3}\n"),
+              HasSubstr("tracking.tensorboard: must be a string, got 3"));
+  EXPECT_THAT(ErrorOf(base + "tracking: {mlflow: http://mlflow:5000}\n"),
+              HasSubstr("tracking.mlflow: unknown key (expected one of: tensorboard)"));
+  EXPECT_THAT(ErrorOf(base + "tracking: /runs/tb\n"), HasSubstr("tracking"));
+  EXPECT_THAT(ErrorOf(With("trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, "
+                           "train_subset: 12000}",
+                           "trainer: {external: true}") +
+                      "tracking: {tensorboard: /runs/tb}\n"),
+              HasSubstr("tracking.tensorboard: the trials of an external trainer never run"));
+}
+
 }  // namespace
 }  // namespace vernier

@@ -38,6 +38,7 @@ pruner: {type: patience, patience: 3, min_delta: 0.01, wrapped: {type: percentil
 budget: {max_trials: 30, parallel: 3, max_failures: 2, max_retries: 5000}
 trainer: {command: [python3, t.py], time_limit: 60, stop_grace: 2, epochs: 3, tags: [a]}
 warm_start: {study: older, max_trials: 4}
+tracking: {tensorboard: /shared/tensorboard}
 )",
     R"(
 name: grid
@@ -103,6 +104,15 @@ TEST(StudySchemaTest, NormalisedSpecsReadBackUnchangedFromTheirProto) {
     ASSERT_THAT(NormalizeStudySpec(read_back), IsOk());
     EXPECT_TRUE(MessageDifferencer::Equals(StudySpecToProto(read_back), proto)) << spec.name;
   }
+}
+
+TEST(StudySchemaTest, TrackingReachesTheSpecAndIsAbsentWhenUnset) {
+  ASSERT_OK_AND_ASSIGN(StudySpec spec, ParseStudySpec(kStudies[0]));
+  EXPECT_EQ(spec.tracking.tensorboard_dir, "/shared/tensorboard");
+  EXPECT_EQ(StudySpecToProto(spec).tracking().tensorboard_dir(), "/shared/tensorboard");
+  ASSERT_OK_AND_ASSIGN(spec, ParseStudySpec(kStudies[2]));
+  EXPECT_EQ(spec.tracking.tensorboard_dir, "");
+  EXPECT_FALSE(StudySpecToProto(spec).has_tracking());
 }
 
 TEST(StudySchemaTest, TheStoredFormSpellsOutEveryDefault) {

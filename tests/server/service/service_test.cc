@@ -147,6 +147,21 @@ TEST_F(ServiceTest, WorkerFlowReachesBestTrials) {
   EXPECT_EQ(study.trial_counts().at("COMPLETE"), 3);
 }
 
+TEST_F(ServiceTest, AcquiredTrialsCarryTheStudysTensorBoardDirectory) {
+  v1::Study study;
+  ASSERT_TRUE(Create(std::string(kStudy) + "tracking: {tensorboard: /shared/tb}\n", &study).ok());
+  EXPECT_EQ(study.spec().tracking().tensorboard_dir(), "/shared/tb");
+  grpc::ClientContext register_context;
+  v1::RegisterWorkerRequest reg;
+  reg.set_name("t");
+  reg.add_slots("cpu");
+  v1::RegisterWorkerResponse registration;
+  ASSERT_TRUE(workers_->RegisterWorker(&register_context, reg, &registration).ok());
+  v1::AcquireTrialResponse trial = Acquire(registration.worker_id());
+  ASSERT_TRUE(trial.has_lease());
+  EXPECT_EQ(trial.tensorboard_dir(), "/shared/tb");
+}
+
 TEST_F(ServiceTest, WorkerCannotReportNonFinalStateOrMissingLease) {
   v1::Study study;
   ASSERT_TRUE(Create(kStudy, &study).ok());
