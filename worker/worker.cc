@@ -395,6 +395,7 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
       TrialParamsFile(acquired.settings_json(), acquired.trial().params());
   if (!params.ok()) return StartFailed(slot_index, "the trial's parameters", params.status());
   spec->params_json = *std::move(params);
+  TrialTensorBoard tensorboard(acquired, [this](absl::string_view line) { Log(line); });
   TrialAction action = Apply(slot_index, TrialEvent::kPrepared);
   TrialExit exit;
   // One pass per process: a pbt exploit stops the process and starts the
@@ -405,7 +406,8 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
     Log(absl::StrCat("trial ", Describe(acquired.lease()), ": started on ",
                      options_.slots[slot_index].name, " in ", spec->trial_dir));
     std::optional<v1::Exploit> exploit;
-    action = FollowProcess(slot_index, id, acquired, *spec, *std::move(started), &exit, &exploit);
+    action = FollowProcess(slot_index, id, acquired, *spec, *std::move(started), &exit, &exploit,
+                           &tensorboard);
     if (action != TrialAction::kRestart) break;
     if (!exploit.has_value()) {  // kRestart comes only with an EXPLOIT answer.
       return StartFailed(slot_index, "pbt exploit", absl::InternalError("no exploit to follow"));
@@ -416,8 +418,11 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
     action = Apply(slot_index, TrialEvent::kPrepared);
   }
   switch (action) {
-    case TrialAction::kCompleteWithExit:
-      return {action, DecideOutcome(exit, spec->time_limit)};
+    case TrialAction::kCompleteWithExit: {
+      TrialOutcome outcome = DecideOutcome(exit, spec->time_limit);
+      if (outcome.state == OutcomeState::kComplete) tensorboard.Final(outcome.final_metrics);
+      return {action, std::move(outcome)};
+    }
     case TrialAction::kCompletePruned:
       return {action, {OutcomeState::kPruned, {}, ""}};
     default:
@@ -446,7 +451,8 @@ absl::StatusOr<TrialSpec> Worker::MakeSpec(size_t slot_index,
 TrialAction Worker::FollowProcess(size_t slot_index, const std::string& id,
                                   const v1::AcquireTrialResponse& acquired, const TrialSpec& spec,
                                   std::unique_ptr<TrialProcess> process, TrialExit* exit,
-                                  std::optional<v1::Exploit>* exploit) {
+                                  std::optional<v1::Exploit>* exploit,
+                                  TrialTensorBoard* tensorboard) {
   const v1::TrialLease& lease = acquired.lease();
   {
     absl::MutexLock lock(&mu_);
@@ -461,6 +467,7 @@ TrialAction Worker::FollowProcess(size_t slot_index, const std::string& id,
       continue;
     }
     v1::Exploit answer;
+    tensorboard->Report(report->step, report->metrics);
     const TrialEvent verdict = Relay(id, lease, *report, &answer);
     if (verdict == TrialEvent::kReportExploit) *exploit = std::move(answer);
     Apply(slot_index, verdict);

@@ -47,6 +47,7 @@
 #include "grpcpp/grpcpp.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 #include "worker/slots.h"
+#include "worker/tensorboard_writer.h"
 #include "worker/trial_launcher.h"
 #include "worker/trial_lifecycle.h"
 #include "worker/trial_outcome.h"
@@ -187,11 +188,12 @@ class Worker {
                                      const v1::AcquireTrialResponse& acquired) const;
   // Relays the reports of one started process while the lifecycle allows,
   // waits for its end and applies it. Returns the lifecycle's action; sets
-  // *exit, and *exploit when the coordinator answered EXPLOIT.
+  // *exit, and *exploit when the coordinator answered EXPLOIT. Each relayed
+  // report also goes to `tensorboard` (borrowed for the call).
   TrialAction FollowProcess(size_t slot_index, const std::string& id,
                             const v1::AcquireTrialResponse& acquired, const TrialSpec& spec,
                             std::unique_ptr<TrialProcess> process, TrialExit* exit,
-                            std::optional<v1::Exploit>* exploit);
+                            std::optional<v1::Exploit>* exploit, TrialTensorBoard* tensorboard);
   // kStartFailed: the end, with `what` and `status` as the failure reason.
   TrialEnd StartFailed(size_t slot_index, absl::string_view what, const absl::Status& status);
   // Relays one intermediate report. Returns the coordinator's answer as an
