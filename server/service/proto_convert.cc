@@ -47,20 +47,30 @@ v1::TrialState ToProto(TrialState state) {
   return v1::TRIAL_STATE_UNSPECIFIED;
 }
 
-absl::StatusOr<TrialState> FromProto(v1::TrialState state) {
-  switch (state) {
-    case v1::TRIAL_STATE_COMPLETE:
-      return TrialState::kComplete;
-    case v1::TRIAL_STATE_PRUNED:
-      return TrialState::kPruned;
-    case v1::TRIAL_STATE_FAILED:
-      return TrialState::kFailed;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("state: a worker reports COMPLETE, PRUNED or FAILED, got ",
-                       v1::TrialState_Name(state).empty() ? absl::StrCat(static_cast<int>(state))
-                                                          : v1::TrialState_Name(state)));
+namespace {
+
+// The domain state whose ToProto is `state`, if any: the one inverse of
+// ToProto, so the two directions cannot drift apart.
+std::optional<TrialState> TrialStateOf(int state) {
+  for (TrialState candidate : {TrialState::kWaiting, TrialState::kRunning, TrialState::kComplete,
+                               TrialState::kPruned, TrialState::kFailed, TrialState::kInfeasible}) {
+    if (ToProto(candidate) == state) return candidate;
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<TrialState> FromProto(v1::TrialState state) {
+  std::optional<TrialState> converted = TrialStateOf(state);
+  if (converted == TrialState::kComplete || converted == TrialState::kPruned ||
+      converted == TrialState::kFailed) {
+    return *converted;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("state: a worker reports COMPLETE, PRUNED or FAILED, got ",
+                   v1::TrialState_Name(state).empty() ? absl::StrCat(static_cast<int>(state))
+                                                      : v1::TrialState_Name(state)));
 }
 
 v1::Study ToProto(const StudyView& view) {
@@ -127,24 +137,11 @@ v1::Trial TrialToProto(const TrialRecord& trial,
 }
 
 absl::StatusOr<TrialState> AnyTrialStateFromProto(int state) {
-  switch (state) {
-    case v1::TRIAL_STATE_WAITING:
-      return TrialState::kWaiting;
-    case v1::TRIAL_STATE_RUNNING:
-      return TrialState::kRunning;
-    case v1::TRIAL_STATE_COMPLETE:
-      return TrialState::kComplete;
-    case v1::TRIAL_STATE_PRUNED:
-      return TrialState::kPruned;
-    case v1::TRIAL_STATE_FAILED:
-      return TrialState::kFailed;
-    case v1::TRIAL_STATE_INFEASIBLE:
-      return TrialState::kInfeasible;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "states: ", state, " is not a trial state (WAITING, RUNNING, COMPLETE, PRUNED, FAILED, ",
-          "INFEASIBLE)"));
-  }
+  std::optional<TrialState> converted = TrialStateOf(state);
+  if (converted.has_value()) return *converted;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "states: ", state, " is not a trial state (WAITING, RUNNING, COMPLETE, PRUNED, FAILED, ",
+      "INFEASIBLE)"));
 }
 
 }  // namespace
