@@ -71,6 +71,28 @@ struct ExampleSet {
   std::vector<float> targets;
 };
 
+// How a tabular data set's feature rows were cleaned, fitted on the training
+// split, in the order the steps apply to a row: fill missing cells, clip
+// outliers, standardise. A saved model's manifest carries it so that new rows
+// can be prepared the same way.
+struct TabularPreprocessing {
+  std::vector<std::string> feature_names;  // Feature columns in input order.
+  std::string target_name;
+  // The `missing` option the model was trained with. drop: training dropped
+  // rows with a missing feature, and fill_values is empty; interpolate:
+  // fill_values holds the training means (a lone new row has no neighbours).
+  std::string missing;
+  std::vector<double> fill_values;  // Per feature; empty for drop.
+  // Per feature, inclusive; empty unless outliers = clip (a row is never
+  // dropped at prediction time).
+  std::vector<double> clip_low;
+  std::vector<double> clip_high;
+  // Per feature: value -> (value - mean) / scale; empty without standardize.
+  // A constant column's scale is 1.
+  std::vector<double> means;
+  std::vector<double> scales;
+};
+
 struct LoadedData {
   TaskKind task = TaskKind::kClassification;
   InputKind input = InputKind::kImageBytes;
@@ -78,6 +100,9 @@ struct LoadedData {
   int num_classes = 0;                   // Classification only.
   std::vector<std::string> class_names;  // Classification only; index = label.
   int64_t vocab_size = 0;                // kTokens only; ids are < vocab_size.
+  // kTokens only: the vocabulary, token of id 2 + i (trainer/text_data.h).
+  std::vector<std::string> vocabulary;
+  TabularPreprocessing tabular;  // tabular-csv only.
   ExampleSet train;
   ExampleSet val;
   ExampleSet test;
