@@ -51,6 +51,9 @@ inline constexpr char kEnvTrial[] = "VERNIER_TRIAL";
 inline constexpr char kEnvDevice[] = "VERNIER_DEVICE";
 inline constexpr char kEnvNumThreads[] = "VERNIER_NUM_THREADS";
 inline constexpr char kEnvTrialDir[] = "VERNIER_TRIAL_DIR";
+// A directory whose files the worker uploads for the user when the trial ends
+// (the built-in trainer saves its model under model/ there).
+inline constexpr char kEnvArtifactDir[] = "VERNIER_ARTIFACT_DIR";
 
 // Metric name -> value. Ordered so that formatted output is stable.
 using MetricMap = std::map<std::string, double>;
