@@ -204,6 +204,7 @@ absl::StatusOr<LoadedData> LoadText(const DataOptions& options, const TextCorpus
   data.class_names = corpus.class_names;
   data.num_classes = static_cast<int>(corpus.class_names.size());
   data.vocab_size = vocabulary.size();
+  data.vocabulary = vocabulary.tokens();
   EncodeTexts(corpus, split.train, vocabulary, options.max_len, data.train);
   EncodeTexts(corpus, split.val, vocabulary, options.max_len, data.val);
   EncodeTexts(corpus, split.test, vocabulary, options.max_len, data.test);
@@ -231,45 +232,64 @@ bool BytesToInt64s(const std::vector<uint8_t>& bytes, int64_t count, std::vector
   return true;
 }
 
+// Appends each of `names` and a '\0' to `blob` (tokens and class names hold no
+// '\0').
+void AppendNames(const std::vector<std::string>& names, std::vector<uint8_t>& blob) {
+  for (const std::string& name : names) {
+    blob.insert(blob.end(), name.begin(), name.end());
+    blob.push_back('\0');
+  }
+}
+
+// The inverse of AppendNames.
+std::vector<std::string> SplitNames(const std::vector<uint8_t>& blob) {
+  std::vector<std::string> names;
+  std::string name;
+  for (uint8_t byte : blob) {
+    if (byte != 0) {
+      name.push_back(static_cast<char>(byte));
+    } else {
+      names.push_back(std::move(name));
+      name.clear();
+    }
+  }
+  return names;
+}
+
 // Cache blobs of an encoded text data set: sizes, class names ('\0' after
-// each), then tokens and labels of train, val and test.
+// each), tokens and labels of train, val and test, then the vocabulary ('\0'
+// after each token; a saved model needs it).
 std::vector<std::vector<uint8_t>> EncodeTextData(const LoadedData& data) {
   const int64_t meta[5] = {data.vocab_size, data.example_shape[0], data.train.count, data.val.count,
                            data.test.count};
   std::vector<std::vector<uint8_t>> blobs(2);
   blobs[0].resize(sizeof(meta));
   std::memcpy(blobs[0].data(), meta, sizeof(meta));
-  for (const std::string& name : data.class_names) {
-    blobs[1].insert(blobs[1].end(), name.begin(), name.end());
-    blobs[1].push_back('\0');
-  }
+  AppendNames(data.class_names, blobs[1]);
   for (const ExampleSet* set : {&data.train, &data.val, &data.test}) {
     const absl::Span<const uint8_t> tokens = Int64Bytes(set->tokens);
     const absl::Span<const uint8_t> labels = Int64Bytes(set->labels);
     blobs.emplace_back(tokens.begin(), tokens.end());
     blobs.emplace_back(labels.begin(), labels.end());
   }
+  blobs.emplace_back();
+  AppendNames(data.vocabulary, blobs.back());
   return blobs;
 }
 
 // Rebuilds an encoded text data set from cache blobs; false if inconsistent.
 bool DecodeTextData(const std::vector<std::vector<uint8_t>>& blobs, LoadedData& data) {
   int64_t meta[5];
-  if (blobs.size() != 8 || blobs[0].size() != sizeof(meta)) return false;
+  // An entry of 8 blobs predates the vocabulary blob: rebuilt.
+  if (blobs.size() != 9 || blobs[0].size() != sizeof(meta)) return false;
   std::memcpy(meta, blobs[0].data(), sizeof(meta));
   data.task = TaskKind::kClassification;
   data.input = InputKind::kTokens;
   data.vocab_size = meta[0];
   data.example_shape = {meta[1]};
-  std::string name;
-  for (uint8_t byte : blobs[1]) {
-    if (byte != 0) {
-      name.push_back(static_cast<char>(byte));
-    } else {
-      data.class_names.push_back(std::move(name));
-      name.clear();
-    }
-  }
+  data.class_names = SplitNames(blobs[1]);
+  data.vocabulary = SplitNames(blobs[8]);
+  if (static_cast<int64_t>(data.vocabulary.size()) + 2 != data.vocab_size) return false;
   data.num_classes = static_cast<int>(data.class_names.size());
   ExampleSet* sets[3] = {&data.train, &data.val, &data.test};
   for (int i = 0; i < 3; ++i) {

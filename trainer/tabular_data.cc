@@ -63,10 +63,12 @@ struct SplitMatrices {
   std::vector<int64_t> train_rows, val_rows, test_rows;  // Rows of the RawTable.
 };
 
-absl::Status HandleMissing(const DataOptions& options, const RawTable& table, SplitMatrices& s) {
+// Sets `fill` to the per-column values missing cells take (the fallback of
+// interpolate; empty for drop).
+absl::Status HandleMissing(const DataOptions& options, const RawTable& table, SplitMatrices& s,
+                           std::vector<double>& fill) {
   const std::string& how = options.missing;
   if (how == "drop") return absl::OkStatus();  // Done before the split.
-  std::vector<double> fill;
   if (how == "mean" || how == "interpolate") {
     fill = ColumnMeans(s.train);
   } else if (how == "median") {
@@ -89,7 +91,10 @@ absl::Status HandleMissing(const DataOptions& options, const RawTable& table, Sp
   return absl::OkStatus();
 }
 
-absl::Status HandleOutliers(const DataOptions& options, SplitMatrices& s) {
+// Records clip bounds in `steps` (outliers = clip only: dropping applies to
+// training rows, never to a row to predict).
+absl::Status HandleOutliers(const DataOptions& options, SplitMatrices& s,
+                            TabularPreprocessing& steps) {
   if (options.outliers == "none") return absl::OkStatus();
   if (options.outliers != "clip" && options.outliers != "drop") {
     return absl::InvalidArgumentError(absl::StrCat("outliers: unknown value \"", options.outliers,
@@ -99,6 +104,8 @@ absl::Status HandleOutliers(const DataOptions& options, SplitMatrices& s) {
                    FitOutlierBounds(s.train, options.outlier_rule, options.outlier_threshold));
   if (options.outliers == "clip") {
     for (Matrix* m : {&s.train, &s.val, &s.test}) ClipOutliers(bounds, *m);
+    steps.clip_low = bounds.low;
+    steps.clip_high = bounds.high;
     return absl::OkStatus();
   }
   const std::vector<int64_t> keep = RowsWithinBounds(bounds, s.train);
@@ -409,12 +416,17 @@ absl::StatusOr<LoadedData> LoadTabular(const DataOptions& options, const std::st
                   split.train,
                   split.val,
                   split.test};
-  RETURN_IF_ERROR(HandleMissing(options, table, s));
-  RETURN_IF_ERROR(HandleOutliers(options, s));
+  TabularPreprocessing& steps = data.tabular;
+  steps.feature_names = table.feature_names;
+  steps.target_name = table.target_name;
+  steps.missing = options.missing;
+  RETURN_IF_ERROR(HandleMissing(options, table, s, steps.fill_values));
+  RETURN_IF_ERROR(HandleOutliers(options, s, steps));
   if (options.standardize) {
-    const std::vector<double> means = ColumnMeans(s.train);
-    const std::vector<double> stddevs = ColumnStddevs(s.train, means);
-    for (Matrix* m : {&s.train, &s.val, &s.test}) Standardize(*m, means, stddevs);
+    steps.means = ColumnMeans(s.train);
+    const std::vector<double> stddevs = ColumnStddevs(s.train, steps.means);
+    for (Matrix* m : {&s.train, &s.val, &s.test}) Standardize(*m, steps.means, stddevs);
+    for (double stddev : stddevs) steps.scales.push_back(stddev > 0 ? stddev : 1.0);
   }
   FillExamples(s.train, s.train_rows, data.task, labels, targets, data.train);
   FillExamples(s.val, s.val_rows, data.task, labels, targets, data.val);

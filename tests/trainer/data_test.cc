@@ -291,6 +291,10 @@ TEST(LoadDataTextTest, TextCsvEncodesWithTheTrainingVocabulary) {
   EXPECT_EQ(warm->test.labels, data->test.labels);
   EXPECT_EQ(warm->class_names, data->class_names);
   EXPECT_EQ(warm->vocab_size, data->vocab_size);
+  // The vocabulary a saved model needs, from the file and from the cache.
+  EXPECT_EQ(static_cast<int64_t>(data->vocabulary.size()) + 2, data->vocab_size);
+  EXPECT_THAT(data->vocabulary, ::testing::Contains("cheap"));
+  EXPECT_EQ(warm->vocabulary, data->vocabulary);
   testing::WriteTextFile(dir.File("t.csv"), TextCsv(60));
   absl::StatusOr<LoadedData> changed = LoadData(options);
   ASSERT_OK(changed);

@@ -1,5 +1,6 @@
 #include "trainer/tabular_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -188,6 +189,53 @@ TEST(LoadTabularTest, RegressionWithCleaningFittedOnTraining) {
   double sum = 0;
   for (int64_t r = 0; r < data->train.count; ++r) sum += data->train.floats[2 * r];
   EXPECT_NEAR(sum / static_cast<double>(data->train.count), 0, 1e-5);
+}
+
+TEST(LoadTabularTest, RecordsThePreprocessingThatASavedModelNeeds) {
+  testing::TempDir dir;
+  testing::WriteTextFile(dir.File("r.csv"), RegressionCsv());
+  DataOptions options;
+  options.missing = "median";
+  options.outliers = "clip";
+  options.outlier_threshold = 2;
+  absl::StatusOr<LoadedData> data = LoadTabular(options, dir.File("r.csv"));
+  ASSERT_OK(data);
+  const TabularPreprocessing& steps = data->tabular;
+  EXPECT_THAT(steps.feature_names, ElementsAre("a", "b"));
+  EXPECT_EQ(steps.target_name, "y");
+  EXPECT_EQ(steps.missing, "median");
+  ASSERT_EQ(steps.fill_values.size(), 2u);
+  ASSERT_EQ(steps.clip_low.size(), 2u);
+  ASSERT_EQ(steps.clip_high.size(), 2u);
+  ASSERT_EQ(steps.means.size(), 2u);
+  ASSERT_EQ(steps.scales.size(), 2u);
+  // The recorded steps, applied to a raw cell (NaN = missing), give the
+  // stored value: every test value is that of one of the file's cells.
+  const auto prepare = [&steps](int c, double raw) {
+    const double filled = std::isnan(raw) ? steps.fill_values[c] : raw;
+    const double clipped = std::min(std::max(filled, steps.clip_low[c]), steps.clip_high[c]);
+    return (clipped - steps.means[c]) / steps.scales[c];
+  };
+  const std::vector<double> raw_cells[2] = {{0, 1, 2, 3, 4, 5, 6}, {0, 1, 2, 3, 4, 1000, kNaN}};
+  for (int64_t r = 0; r < data->test.count; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      const float stored = data->test.floats[static_cast<size_t>(2 * r + c)];
+      bool matched = false;
+      for (double raw : raw_cells[c])
+        matched = matched || std::abs(prepare(c, raw) - stored) < 1e-5;
+      EXPECT_TRUE(matched) << "test row " << r << " column " << c << ": " << stored;
+    }
+  }
+  // Without clipping or standardising, those lists are empty.
+  options.outliers = "none";
+  options.standardize = false;
+  options.missing = "drop";
+  data = LoadTabular(options, dir.File("r.csv"));
+  ASSERT_OK(data);
+  EXPECT_TRUE(data->tabular.fill_values.empty());
+  EXPECT_TRUE(data->tabular.clip_low.empty());
+  EXPECT_TRUE(data->tabular.means.empty());
+  EXPECT_TRUE(data->tabular.scales.empty());
 }
 
 TEST(LoadTabularTest, DropRemovesRowsAndOutlierDropKeepsEvaluationRows) {
