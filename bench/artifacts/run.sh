@@ -33,11 +33,11 @@ trap cleanup EXIT
 "$BIN/vernier-server" --insecure --db "$WORK/vernier.db" --listen "$ADDR" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "serving on port" "$WORK/server.log" && break; sleep 0.1; done
-"$BIN/vernier-worker" --insecure --server "$ADDR" --name bench --cpu-slots 1 \
+"$BIN/vernier-worker" --server "$ADDR" --name bench --cpu-slots 1 \
   --threads-per-slot 1 --work-dir "$WORK/work" >"$WORK/worker.log" 2>&1 &
 PIDS+=($!)
 
-cli() { "$BIN/vernier" --insecure --server "$ADDR" "$@"; }
+cli() { "$BIN/vernier" --server "$ADDR" "$@"; }
 
 run_study() {  # NAME KEEP
   cat >"$WORK/$1.yaml" <<YAML
