@@ -20,6 +20,7 @@
 #include "client/enqueue.h"
 #include "client/export.h"
 #include "client/import_optuna.h"
+#include "client/logs.h"
 #include "common/channel.h"
 #include "common/channel_flags.h"
 
@@ -211,6 +212,22 @@ std::vector<Command> Commands() {
            if (value_option->count() > 0) args->value = *value;
            return vernier::ReportCommand(ctx, *args);
          };
+       }},
+      {{"logs"},
+       "print the output of a trial (its latest attempt unless --attempt); -f follows it",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::LogsArgs>();
+         app.add_option("study", args->study, "study name")->required();
+         app.add_option("trial", args->trial, "trial number")
+             ->required()
+             ->check(CLI::NonNegativeNumber);
+         app.add_option("--attempt", args->attempt,
+                        "which run of the trial: 1 its first, 2 its first retry, ... "
+                        "(default: the latest)")
+             ->check(CLI::PositiveNumber);
+         app.add_flag("-f,--follow", args->follow,
+                      "keep printing new output until the attempt ends (or Ctrl-C)");
+         return [args](const CommandContext& ctx) { return vernier::LogsCommand(ctx, *args); };
        }},
       {{"run"},
        "run a study on this machine: a local server + local workers",

@@ -104,6 +104,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", options.tls.client_ca_file,
                  "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+  app.add_option("--max-log-bytes", options.max_log_bytes,
+                 "keep the last this many bytes of each trial attempt's output (beside the "
+                 "database, in DB.logs; `vernier logs`)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "once serving, write the port bound (useful with --listen host:0) to this file");

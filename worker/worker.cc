@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/checkpoint_transfer.h"
+#include "worker/log_shipper.h"
 #include "worker/trial_command.h"
 #include "worker/trial_params.h"
 
@@ -91,6 +92,17 @@ v1::TrialState ToProto(OutcomeState state) {
       return v1::TRIAL_STATE_FAILED;
   }
   return v1::TRIAL_STATE_FAILED;
+}
+
+// How a trial's output is shipped: on this worker's deadlines; the rest,
+// once the trial ended, retried as long as a result would be after Shutdown().
+LogShipperOptions LogShipperOptionsFor(const WorkerOptions& options,
+                                       std::function<void(absl::string_view)> log) {
+  LogShipperOptions shipper;
+  shipper.rpc_timeout = options.rpc_timeout;
+  shipper.finish_patience = options.shutdown_complete_timeout;
+  shipper.log = std::move(log);
+  return shipper;
 }
 
 TrialOutcome WorkerFailure(absl::string_view what, const absl::Status& status) {
@@ -396,6 +408,10 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
   if (!params.ok()) return StartFailed(slot_index, "the trial's parameters", params.status());
   spec->params_json = *std::move(params);
   TrialTensorBoard tensorboard(acquired, [this](absl::string_view line) { Log(line); });
+  // Sends the trial's output to the coordinator as it runs; going out of
+  // scope sends the rest, before the trial's end is reported.
+  LogShipper output(LogShipperOptionsFor(options_, [this](absl::string_view line) { Log(line); }),
+                    stub_, id, acquired.lease());
   TrialAction action = Apply(slot_index, TrialEvent::kPrepared);
   TrialExit exit;
   // One pass per process: a pbt exploit stops the process and starts the
@@ -403,6 +419,7 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
   while (action == TrialAction::kStart) {
     absl::StatusOr<std::unique_ptr<TrialProcess>> started = launcher_->Start(*spec);
     if (!started.ok()) return StartFailed(slot_index, "cannot start the trial", started.status());
+    output.Follow(absl::StrCat(spec->trial_dir, "/trial.log"));
     Log(absl::StrCat("trial ", Describe(acquired.lease()), ": started on ",
                      options_.slots[slot_index].name, " in ", spec->trial_dir));
     std::optional<v1::Exploit> exploit;

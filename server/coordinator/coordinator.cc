@@ -256,6 +256,13 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
   }
   RETURN_IF_ERROR(ExpireLeases());
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  if (state == TrialState::kFailed && options_.logs != nullptr) {
+    // The reason is a tail of the trial's output; the whole is on the server.
+    return study->CompleteTrial(
+        worker_id, lease, state, final_metrics,
+        WithLogPointer(failure_reason.empty() ? "failed (no reason given)" : failure_reason,
+                       lease.study, lease.trial_number, lease.attempt, kMaxFailureReasonBytes));
+  }
   return study->CompleteTrial(worker_id, lease, state, final_metrics, failure_reason);
 }
 
@@ -293,6 +300,55 @@ absl::Status Coordinator::DownloadCheckpoint(
 }
 
 // ---- Leases ----
+
+// ---- Trial logs ----
+
+namespace {
+
+absl::Status NoLogs() {
+  return absl::FailedPreconditionError("this server keeps no logs (in-memory database)");
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Coordinator::AppendTrialLog(const std::string& worker_id,
+                                                    const LeaseKey& lease, int64_t offset,
+                                                    absl::string_view data) {
+  if (options_.logs == nullptr) return NoLogs();
+  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  RETURN_IF_ERROR(study->CheckLease(worker_id, lease));
+  // Written outside the study's lock: a lease lost meanwhile only means the
+  // last bytes of that attempt arrived as it ended.
+  return options_.logs->Append(LogKey{lease.study, lease.trial_number, lease.attempt}, offset,
+                               data);
+}
+
+absl::Status Coordinator::StreamTrialLog(const std::string& study, int64_t trial, int32_t attempt,
+                                         int64_t offset, bool follow, const TrialLogReader& reader,
+                                         int32_t* resolved_attempt) {
+  if (options_.logs == nullptr) return NoLogs();
+  if (attempt < 0) return absl::InvalidArgumentError(absl::StrCat("attempt: ", attempt, " < 0"));
+  if (offset < 0) return absl::InvalidArgumentError(absl::StrCat("offset: ", offset, " < 0"));
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(TrialView view, found->GetTrial(trial));
+  if (view.trial.attempt == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("trial ", trial, " of study \"", study, "\" has not run yet: it has no log"));
+  }
+  if (attempt > view.trial.attempt) {
+    return absl::NotFoundError(absl::StrCat("trial ", trial, " of study \"", study,
+                                            "\" has no attempt ", attempt, " (it has run ",
+                                            view.trial.attempt, ")"));
+  }
+  const int32_t chosen = attempt == 0 ? view.trial.attempt : attempt;
+  *resolved_attempt = chosen;
+  auto attempt_ended = [found, trial, chosen] {
+    absl::StatusOr<TrialView> now = found->GetTrial(trial);
+    return !now.ok() || now->trial.state != TrialState::kRunning || now->trial.attempt != chosen;
+  };
+  return vernier::StreamTrialLog(*options_.logs, LogKey{study, trial, chosen}, offset, follow,
+                                 attempt_ended, reader);
+}
 
 void Coordinator::StopLeasing() { leasing_stopped_.store(true); }
 

@@ -41,9 +41,11 @@
 #include "server/coordinator/judge.h"
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/study.h"
+#include "server/coordinator/trial_logs.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
 #include "server/storage/checkpoint_store.h"
+#include "server/storage/log_store.h"
 #include "server/storage/study_store.h"
 
 namespace vernier {
@@ -53,6 +55,10 @@ struct CoordinatorOptions {
   absl::Duration lease = absl::Seconds(30);
   // How often workers are asked to heartbeat.
   absl::Duration heartbeat = absl::Seconds(5);
+  // Where the trials' logs are kept (borrowed; must outlive the
+  // coordinator). Null: the server keeps no logs, and the log calls answer
+  // FAILED_PRECONDITION.
+  LogStore* logs = nullptr;
 };
 
 struct WorkerRegistration {
@@ -232,6 +238,26 @@ class Coordinator {
   absl::Status DownloadCheckpoint(
       const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
       const std::function<bool(absl::string_view file, absl::string_view data)>& sink);
+
+  // ---- Trial logs (options.logs) ----
+  // A FAILED trial's reason ends with a pointer to its log (WithLogPointer).
+
+  // Stores output of the trial behind `lease` from `offset`
+  // (LogStore::Append) and returns where its log now ends.
+  // FAILED_PRECONDITION when the server keeps no logs; ABORTED when
+  // `worker_id` no longer holds the lease; NOT_FOUND for an unknown study or
+  // trial; LogStore::Append's errors.
+  absl::StatusOr<int64_t> AppendTrialLog(const std::string& worker_id, const LeaseKey& lease,
+                                         int64_t offset, absl::string_view data);
+  // Streams the log of attempt `attempt` (0: the latest) of trial `trial` of
+  // `study` to `reader` (see StreamTrialLog; with `follow`, until the trial
+  // no longer runs that attempt), after setting *resolved_attempt.
+  // FAILED_PRECONDITION when the server keeps no logs; NOT_FOUND naming the
+  // study, the trial, or an attempt it has not started; INVALID_ARGUMENT for
+  // a negative attempt or offset; CANCELLED when the reader went away.
+  absl::Status StreamTrialLog(const std::string& study, int64_t trial, int32_t attempt,
+                              int64_t offset, bool follow, const TrialLogReader& reader,
+                              int32_t* resolved_attempt);
 
   // From now on AcquireTrial leases nothing (the server is stopping); every
   // other call works as before. Irreversible.

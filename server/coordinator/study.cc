@@ -182,6 +182,11 @@ absl::StatusOr<TrialView> Study::GetTrial(int64_t number) const {
   return TrialView{*trial, spec_.objectives};
 }
 
+absl::Status Study::CheckLease(const std::string& worker_id, const LeaseKey& lease) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return LeasedTrial(worker_id, lease).status();
+}
+
 TrialsView Study::Best(int count) const {
   absl::ReaderMutexLock lock(&mu_);
   TrialsView best{{}, spec_.objectives};

@@ -171,6 +171,10 @@ class Study {
                                  const std::string& failure_reason) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<AskedReport> Report(int64_t trial_number, std::optional<double> value,
                                      Measurement measurement) ABSL_LOCKS_EXCLUDED(mu_);
+  // OK when `worker_id` holds `lease`; ABORTED (the lease is gone) or
+  // NOT_FOUND as ReportProgress.
+  absl::Status CheckLease(const std::string& worker_id, const LeaseKey& lease) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Sends each trial of `expired` (leases of this study that the LeaseTable
   // found past their deadline) back to WAITING, or FAILED when its retries
   // are spent; a lease renewed or ended meanwhile is left alone.

@@ -111,6 +111,8 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Report, v1::ReportRequest, v1
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueTrial, v1::EnqueueTrialRequest, v1::Trial)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueFromStudy, v1::EnqueueFromStudyRequest,
                     v1::EnqueueFromStudyResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetTrialLog, v1::GetTrialLogRequest,
+                    grpc::ServerWriter<v1::TrialLogChunk>)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)
@@ -126,6 +128,8 @@ VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, ReleaseTrial, v1::ReleaseT
                     v1::ReleaseTrialResponse)
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, DownloadCheckpoint,
                     v1::DownloadCheckpointRequest, grpc::ServerWriter<v1::CheckpointChunk>)
+VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, AppendTrialLog, v1::AppendTrialLogRequest,
+                    v1::AppendTrialLogResponse)
 
 // A client stream: checked before the first message is read.
 grpc::Status AuthWorkerService::UploadCheckpoint(

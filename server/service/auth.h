@@ -102,6 +102,8 @@ class AuthStudyService final : public v1::StudyService::Service {
   grpc::Status EnqueueFromStudy(grpc::ServerContext* context,
                                 const v1::EnqueueFromStudyRequest* request,
                                 v1::EnqueueFromStudyResponse* response) override;
+  grpc::Status GetTrialLog(grpc::ServerContext* context, const v1::GetTrialLogRequest* request,
+                           grpc::ServerWriter<v1::TrialLogChunk>* writer) override;
 
  private:
   const Authorizer* const authorizer_;
@@ -135,6 +137,9 @@ class AuthWorkerService final : public v1::WorkerService::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
                                   const v1::DownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+  grpc::Status AppendTrialLog(grpc::ServerContext* context,
+                              const v1::AppendTrialLogRequest* request,
+                              v1::AppendTrialLogResponse* response) override;
 
  private:
   const Authorizer* const authorizer_;

@@ -78,9 +78,28 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   if (!checkpoint_dir.empty()) {
     ASSIGN_OR_RETURN(runner->checkpoints_, CheckpointStore::Open(checkpoint_dir));
   }
+  // Trial logs too; an in-memory database keeps none (the log RPCs then
+  // answer FAILED_PRECONDITION).
+  const std::string log_dir = !options.log_dir.empty()        ? options.log_dir
+                              : options.db_path == ":memory:" ? ""
+                                                              : options.db_path + ".logs";
+  CoordinatorOptions coordinator_options = options.coordinator;
+  if (!log_dir.empty()) {
+    ASSIGN_OR_RETURN(runner->logs_, LogStore::Open(log_dir, options.max_log_bytes));
+    coordinator_options.logs = runner->logs_.get();
+  }
+  // And the trials' artifacts: none for an in-memory database (workers then
+  // upload none, and the artifact RPCs answer FAILED_PRECONDITION).
+  const std::string artifact_dir = !options.artifact_dir.empty()   ? options.artifact_dir
+                                   : options.db_path == ":memory:" ? ""
+                                                                   : options.db_path + ".artifacts";
+  if (!artifact_dir.empty()) {
+    ASSIGN_OR_RETURN(runner->artifacts_, LocalArtifactStore::Open(artifact_dir));
+    coordinator_options.artifacts = runner->artifacts_.get();
+  }
   ASSIGN_OR_RETURN(runner->coordinator_,
                    Coordinator::Create(runner->store_.get(), runner->clock_.get(),
-                                       options.coordinator, runner->checkpoints_.get()));
+                                       coordinator_options, runner->checkpoints_.get()));
   runner->study_service_ = std::make_unique<StudyServiceImpl>(runner->coordinator_.get());
   runner->worker_service_ = std::make_unique<WorkerServiceImpl>(runner->coordinator_.get());
   runner->authorizer_ = std::make_unique<Authorizer>(options.auth);

@@ -19,6 +19,7 @@
 #include "server/coordinator/coordinator.h"
 #include "server/service/auth.h"
 #include "server/service/services.h"
+#include "server/storage/log_store.h"
 #include "server/storage/sqlite_study_store.h"
 #include "server/storage/study_store.h"
 
@@ -43,6 +44,14 @@ struct ServerOptions {
   CoordinatorOptions coordinator;
   // Where trial checkpoints are kept (pbt); empty: db_path + ".checkpoints".
   std::string checkpoint_dir;
+  // Where the trials' logs are kept (server/storage/log_store.h); empty:
+  // db_path + ".logs". An in-memory database keeps none.
+  std::string log_dir;
+  // Where the trials' artifacts are kept (LocalArtifactStore); empty:
+  // db_path + ".artifacts". An in-memory database keeps none.
+  std::string artifact_dir;
+  // The last bytes of each trial attempt's log that are kept.
+  int64_t max_log_bytes = kDefaultMaxLogBytes;
   // How often expired leases are collected when no worker call does it.
   absl::Duration expiry_interval = absl::Seconds(1);
   // SqliteStudyStore::Options::group_commit: concurrent calls share one WAL
@@ -82,6 +91,7 @@ class ServerRunner {
 
   std::unique_ptr<SqliteStudyStore> store_;
   std::unique_ptr<Clock> clock_;
+  std::unique_ptr<LogStore> logs_;  // Before coordinator_, which borrows it.
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<StudyServiceImpl> study_service_;

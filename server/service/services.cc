@@ -342,4 +342,39 @@ grpc::Status WorkerServiceImpl::DownloadCheckpoint(
   return ToGrpcStatus(sent);
 }
 
+grpc::Status StudyServiceImpl::GetTrialLog(grpc::ServerContext* context,
+                                           const v1::GetTrialLogRequest* request,
+                                           grpc::ServerWriter<v1::TrialLogChunk>* writer) {
+  if (request->study().empty()) return MissingField("study");
+  int32_t attempt = 0;  // Set before the first slice is sent.
+  TrialLogReader reader;
+  reader.send = [context, writer, &attempt](const LogSlice& slice) {
+    v1::TrialLogChunk chunk;
+    chunk.set_attempt(attempt);
+    chunk.set_offset(slice.offset);
+    chunk.set_data(slice.data);
+    chunk.set_cut_bytes(slice.first_kept);
+    return !context->IsCancelled() && writer->Write(chunk);
+  };
+  reader.cancelled = [context] { return context->IsCancelled(); };
+  const absl::Status sent =
+      coordinator_->StreamTrialLog(request->study(), request->trial(), request->attempt(),
+                                   request->offset(), request->follow(), reader, &attempt);
+  if (absl::IsCancelled(sent)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away");
+  }
+  return ToGrpcStatus(sent);
+}
+
+grpc::Status WorkerServiceImpl::AppendTrialLog(grpc::ServerContext*,
+                                               const v1::AppendTrialLogRequest* request,
+                                               v1::AppendTrialLogResponse* response) {
+  if (!request->has_lease()) return MissingField("lease");
+  absl::StatusOr<int64_t> end = coordinator_->AppendTrialLog(
+      request->worker_id(), FromProto(request->lease()), request->offset(), request->data());
+  if (!end.ok()) return ToGrpcStatus(end.status());
+  response->set_next_offset(*end);
+  return grpc::Status::OK;
+}
+
 }  // namespace vernier

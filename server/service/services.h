@@ -45,6 +45,8 @@ class StudyServiceImpl final : public v1::StudyService::Service {
   grpc::Status EnqueueFromStudy(grpc::ServerContext* context,
                                 const v1::EnqueueFromStudyRequest* request,
                                 v1::EnqueueFromStudyResponse* response) override;
+  grpc::Status GetTrialLog(grpc::ServerContext* context, const v1::GetTrialLogRequest* request,
+                           grpc::ServerWriter<v1::TrialLogChunk>* writer) override;
 
  private:
   Coordinator* const coordinator_;
@@ -76,6 +78,9 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
                                   const v1::DownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+  grpc::Status AppendTrialLog(grpc::ServerContext* context,
+                              const v1::AppendTrialLogRequest* request,
+                              v1::AppendTrialLogResponse* response) override;
 
  private:
   Coordinator* const coordinator_;

@@ -142,7 +142,9 @@ TEST_F(ExportTest, JsonHoldsTheStudySpecAndEveryTrial) {
   EXPECT_EQ(trials[0]["objective_value"], 0.25);
   EXPECT_GT(trials[0]["end_time_unix_ms"], 0);
   EXPECT_EQ(trials[1]["state"], "FAILED");
-  EXPECT_EQ(trials[1]["failure_reason"], "exit code 1, \"boom\"");
+  // The server keeps logs (a database file), so the reason points at the log.
+  EXPECT_EQ(trials[1]["failure_reason"],
+            "exit code 1, \"boom\" (full log: vernier logs exp 1 --attempt 1)");
   EXPECT_EQ(trials[2]["state"], "RUNNING");
 }
 
