@@ -154,6 +154,9 @@ std::vector<BuiltinParam> MakeTable() {
              "save model + optimizer to $VERNIER_TRIAL_DIR/checkpoint every N epochs (0 = off)"),
       Text("resume_from", "",
            "checkpoint directory to continue from, at its saved epoch (\"\" = start fresh)"),
+      Number(Kind::kInt, "refit", 0, 1, 0,
+             "1 = refit: train on training + validation data for exactly `epochs` epochs, no "
+             "early stopping; val_* metrics are then measured on the test split"),
       Number(Kind::kInt, "batch_size", 1, 65536, 64, "training images per step"),
       Number(Kind::kFloat, "dropout", 0, 0.95, 0.25, "dropout rate before each dense layer"),
       Number(Kind::kFloat, "aug_flip", 0, 1, 0.0, "images: probability of a horizontal flip"),
@@ -197,6 +200,10 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 absl::Status CheckNumber(const BuiltinParam& param, const json& value, absl::string_view field) {
   const bool is_int = param.kind == Kind::kInt;
   const char* const expected = is_int ? "an integer" : "a number";
+  // 0/1 switches (batch_norm, refit, ...) also take JSON's true and false.
+  if (is_int && value.is_boolean() && param.min_value == 0 && param.max_value == 1) {
+    return absl::OkStatus();
+  }
   if (!value.is_number()) {
     return Invalid(field, absl::StrCat(param.name, " must be ", expected, ", got ", Show(value)));
   }

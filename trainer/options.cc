@@ -16,8 +16,11 @@ namespace {
 using nlohmann::json;
 
 // REQUIRES: `value` passed CheckBuiltinValue for an int parameter, so it is
-// integral and within +-2^53.
-int64_t AsInt(const json& value) { return static_cast<int64_t>(value.get<double>()); }
+// integral and within +-2^53, or a boolean for a 0/1 switch.
+int64_t AsInt(const json& value) {
+  if (value.is_boolean()) return value.get<bool>() ? 1 : 0;  // A 0/1 switch.
+  return static_cast<int64_t>(value.get<double>());
+}
 
 // The model, optimizer, schedule, loss, regularisation and augmentation
 // fields; returns false for any other name.
@@ -74,6 +77,7 @@ bool SetModelOrTrainingField(const std::string& name, const json& value, TrainOp
       {"batch_norm", &TrainOptions::batch_norm},
       {"bidirectional", &TrainOptions::bidirectional},
       {"nesterov", &TrainOptions::nesterov},
+      {"refit", &TrainOptions::refit},
   };
   // One name per table: an else-if's variable is in scope in the else
   // branches after it, so reusing one would shadow (-Wshadow).

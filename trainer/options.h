@@ -79,6 +79,9 @@ struct TrainOptions {
   std::string precision;
   int checkpoint_every = 0;  // Epochs; 0 = no checkpoints.
   std::string resume_from;   // A checkpoint directory; "" = start fresh.
+  // Train on the training and validation data for exactly `epochs`, without
+  // early stopping, measuring each epoch on the test split (see Train).
+  bool refit = false;
   // Image augmentation (see trainer/augment.h).
   double aug_flip = 0;
   double aug_rotation = 0;

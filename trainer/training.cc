@@ -144,6 +144,29 @@ torch::Tensor Predictions(const torch::Tensor& outputs, const Objective& objecti
   return outputs.argmax(1);
 }
 
+// The checkpoint file of early stopping's best weights (SaveCheckpoint).
+constexpr char kEarlyStoppingFile[] = "early_stopping.pt";
+
+// A metric value as JSON: a number, or "nan", "inf", "-inf" (JSON has no
+// such numbers, and a diverged run's first loss can be one).
+nlohmann::json NumberToJson(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return value;
+}
+
+// The inverse of NumberToJson; throws nlohmann::json::exception for anything
+// else.
+double NumberFromJson(const nlohmann::json& value) {
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (text == "nan") return std::nan("");
+    if (text == "inf") return INFINITY;
+    if (text == "-inf") return -INFINITY;
+  }
+  return value.get<double>();
+}
+
 template <typename T>
 std::vector<T> ToVector(const torch::Tensor& tensor) {
   const torch::Tensor host = tensor.to(torch::kCPU).contiguous();
@@ -485,26 +508,35 @@ void RestoreState(torch::nn::Module& module, const std::vector<torch::Tensor>& s
 }
 
 EarlyStopping::EarlyStopping(std::string metric, int patience, double min_delta)
-    : metric_(std::move(metric)), patience_(patience), min_delta_(min_delta) {}
+    : patience_(patience), min_delta_(min_delta) {
+  state_.metric = std::move(metric);
+}
 
 bool EarlyStopping::Update(const MetricMap& metrics, torch::nn::Module& model) {
-  ++epochs_;
-  const double value = metrics.at(metric_);
-  const double gain = LowerIsBetter(metric_) ? best_ - value : value - best_;
-  if (best_epoch_ == 0 || gain > min_delta_) {
-    best_ = value;
-    best_epoch_ = epochs_;
-    best_state_ = SnapshotState(model);
+  ++state_.epochs;
+  const double value = metrics.at(state_.metric);
+  const double gain = LowerIsBetter(state_.metric) ? state_.best - value : value - state_.best;
+  if (state_.best_epoch == 0 || gain > min_delta_) {
+    state_.best = value;
+    state_.best_epoch = state_.epochs;
+    state_.best_weights = SnapshotState(model);
   }
-  return patience_ > 0 && epochs_ - best_epoch_ >= patience_;
+  return ShouldStop();
+}
+
+bool EarlyStopping::ShouldStop() const {
+  return patience_ > 0 && state_.best_epoch > 0 && state_.epochs - state_.best_epoch >= patience_;
 }
 
 void EarlyStopping::RestoreBest(torch::nn::Module& model) const {
-  if (!best_state_.empty()) RestoreState(model, best_state_);
+  if (!state_.best_weights.empty()) RestoreState(model, state_.best_weights);
 }
 
+void EarlyStopping::Restore(EarlyStoppingState state) { state_ = std::move(state); }
+
 absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
-                            torch::optim::Optimizer& optimizer, int epoch) {
+                            torch::optim::Optimizer& optimizer, int epoch,
+                            const EarlyStopping* early_stopping) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
@@ -537,10 +569,20 @@ absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
       archive.save_to(path);
     });
   }
+  nlohmann::json state = {{"epoch", epoch}};
+  if (status.ok() && early_stopping != nullptr && early_stopping->best_epoch() > 0) {
+    const EarlyStoppingState& stopping = early_stopping->state();
+    status = write_file(kEarlyStoppingFile,
+                        [&](const std::string& path) { torch::save(stopping.best_weights, path); });
+    state["early_stopping"] = {{"metric", stopping.metric},
+                               {"epochs", stopping.epochs},
+                               {"best_epoch", stopping.best_epoch},
+                               {"best", NumberToJson(stopping.best)}};
+  }
   if (status.ok()) {
     status = write_file("state.json", [&](const std::string& path) {
       std::ofstream out(path, std::ios::trunc);
-      out << nlohmann::json{{"epoch", epoch}}.dump() << "\n";
+      out << state.dump() << "\n";
       out.close();
       if (!out) TORCH_CHECK(false, "write failed");
     });
@@ -606,10 +648,84 @@ absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& mo
   return epoch;
 }
 
-absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimizer,
-                                const DeviceData& data, const Objective& objective,
-                                const TrainOptions& options, const TrainRun& run,
-                                ProgressSink& sink) {
+absl::StatusOr<std::optional<EarlyStoppingState>> LoadEarlyStoppingState(const std::string& dir,
+                                                                         torch::nn::Module& model,
+                                                                         torch::Device device) {
+  const std::string state_path = dir + "/state.json";
+  std::ifstream in(state_path);
+  if (!in) return absl::NotFoundError(absl::StrCat(state_path, ": cannot open the checkpoint"));
+  EarlyStoppingState state;
+  try {
+    const nlohmann::json saved = nlohmann::json::parse(in);
+    if (!saved.contains("early_stopping")) return std::nullopt;
+    const nlohmann::json& stopping = saved.at("early_stopping");
+    state.metric = stopping.at("metric").get<std::string>();
+    state.epochs = stopping.at("epochs").get<int>();
+    state.best_epoch = stopping.at("best_epoch").get<int>();
+    state.best = NumberFromJson(stopping.at("best"));
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(state_path, ": not an early-stopping state: ", e.what()));
+  }
+  if (state.best_epoch < 1 || state.best_epoch > state.epochs) {
+    return absl::InvalidArgumentError(absl::StrCat(state_path, ": early_stopping.best_epoch ",
+                                                   state.best_epoch, " is not within its ",
+                                                   state.epochs, " epochs"));
+  }
+  const std::string weights_path = absl::StrCat(dir, "/", kEarlyStoppingFile);
+  if (!std::filesystem::exists(weights_path)) {
+    return absl::NotFoundError(absl::StrCat(weights_path, ": missing from the checkpoint"));
+  }
+  try {
+    torch::load(state.best_weights, weights_path, device);
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(weights_path, ": cannot read: ", e.what_without_backtrace()));
+  }
+  // The weights must fit the model as SnapshotState lists its tensors.
+  std::vector<torch::Tensor> expected = model.parameters();
+  for (const torch::Tensor& buffer : model.buffers()) expected.push_back(buffer);
+  bool fits = expected.size() == state.best_weights.size();
+  for (size_t i = 0; fits && i < expected.size(); ++i) {
+    fits = expected[i].sizes() == state.best_weights[i].sizes() &&
+           expected[i].scalar_type() == state.best_weights[i].scalar_type();
+  }
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        weights_path, ": holds ", state.best_weights.size(),
+        " tensors that do not fit this model's ", expected.size(), " parameters and buffers"));
+  }
+  return state;
+}
+
+namespace {
+
+// Continues the early-stopping state saved with the checkpoint that
+// options.resume_from names, when there is one for the same metric.
+absl::Status ResumeEarlyStopping(const TrainOptions& options, const TrainRun& run,
+                                 torch::nn::Module& model, torch::Device device,
+                                 EarlyStopping& early_stopping) {
+  absl::StatusOr<std::optional<EarlyStoppingState>> saved =
+      LoadEarlyStoppingState(options.resume_from, model, device);
+  if (!saved.ok()) return saved.status();
+  if (!saved->has_value()) return absl::OkStatus();
+  if ((*saved)->metric != options.early_stop_metric) {
+    if (run.log != nullptr) {
+      absl::FPrintF(
+          run.log, "early stopping starts afresh: the checkpoint watched %s, this run watches %s\n",
+          (*saved)->metric, options.early_stop_metric);
+    }
+    return absl::OkStatus();
+  }
+  early_stopping.Restore(std::move(**saved));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+AugmentOptions AugmentOptionsOf(const TrainOptions& options) {
   AugmentOptions augment;
   augment.flip = options.aug_flip;
   augment.rotation = options.aug_rotation;
@@ -617,10 +733,61 @@ absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimiz
   augment.crop = options.aug_crop;
   augment.cutout = options.aug_cutout;
   augment.prob = options.aug_prob;
+  return augment;
+}
+
+// What Train trains on and evaluates each epoch on.
+struct EpochSplits {
+  DeviceSplit train;
+  DeviceSplit eval;
+};
+
+// The training and validation splits, or for a refit the two together and the
+// test split (the validation split when there is no test split).
+EpochSplits ChooseSplits(const DeviceData& data, const TrainOptions& options, std::FILE* log) {
+  if (!options.refit) return {data.train, data.val};
+  EpochSplits splits;
+  splits.train.inputs = torch::cat({data.train.inputs, data.val.inputs});
+  splits.train.targets = torch::cat({data.train.targets, data.val.targets});
+  splits.eval = data.test.size() > 0 ? data.test : data.val;
+  if (log != nullptr) {
+    absl::FPrintF(log, "refit: training on %d train + %d val examples, %s\n", data.train.size(),
+                  data.val.size(),
+                  data.test.size() > 0
+                      ? "val_* metrics measured on the test split"
+                      : "no test split: val_* metrics measured on the validation examples, "
+                        "which are trained on");
+  }
+  return splits;
+}
+
+}  // namespace
+
+absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimizer,
+                                const DeviceData& data, const Objective& objective,
+                                const TrainOptions& options, const TrainRun& run,
+                                ProgressSink& sink) {
+  const AugmentOptions augment = AugmentOptionsOf(options);
+  const EpochSplits splits = ChooseSplits(data, options, run.log);
+  // A refit trains for exactly options.epochs: no early stopping.
+  const bool stopping_on = options.patience > 0 && !options.refit;
   EarlyStopping early_stopping(options.early_stop_metric, options.patience, options.min_delta);
+  if (stopping_on && !options.resume_from.empty()) {
+    const absl::Status resumed =
+        ResumeEarlyStopping(options, run, model, data.train.inputs.device(), early_stopping);
+    if (!resumed.ok()) return resumed;
+  }
+  // Early stopping counts the epochs it recorded; this maps them to epochs.
+  const int epoch_offset = run.first_epoch - 1 - early_stopping.epochs();
   MetricMap val_metrics;
-  int epochs_run = 0;
-  for (int epoch = run.first_epoch; epoch <= options.epochs; ++epoch) {
+  // A run resumed from the checkpoint of the epoch that stopped it trains no more.
+  const bool stopped_before = stopping_on && early_stopping.ShouldStop();
+  if (stopped_before && run.log != nullptr) {
+    absl::FPrintF(run.log,
+                  "early stopping had stopped this run at its checkpoint: best %s at epoch %d\n",
+                  options.early_stop_metric, early_stopping.best_epoch() + epoch_offset);
+  }
+  for (int epoch = run.first_epoch; epoch <= options.epochs && !stopped_before; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     SetLearningRate(optimizer, options.lr * LearningRateFactor(options, epoch - 1));
     // One generator per epoch, from (seed, epoch): a resumed run shuffles as
@@ -634,17 +801,17 @@ absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimiz
     EpochSummary summary;
     summary.epoch = epoch;
     summary.num_epochs = options.epochs;
-    summary.train_loss =
-        TrainEpoch(model, optimizer, data.train, objective, options, augment, run.bf16, generator);
-    val_metrics = Evaluate(model, data.val, data, objective, "val", run.bf16);
+    summary.train_loss = TrainEpoch(model, optimizer, splits.train, objective, options, augment,
+                                    run.bf16, generator);
+    val_metrics = Evaluate(model, splits.eval, data, objective, "val", run.bf16);
     summary.val_metrics = val_metrics;
     summary.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ++epochs_run;
-    const bool stop_early = options.patience > 0 && early_stopping.Update(val_metrics, model);
+    const bool stop_early = stopping_on && early_stopping.Update(val_metrics, model);
     if (options.checkpoint_every > 0 && !run.checkpoint_dir.empty() &&
         epoch % options.checkpoint_every == 0) {
-      const absl::Status saved = SaveCheckpoint(run.checkpoint_dir, model, optimizer, epoch);
+      const absl::Status saved = SaveCheckpoint(run.checkpoint_dir, model, optimizer, epoch,
+                                                stopping_on ? &early_stopping : nullptr);
       if (!saved.ok()) return saved;
       sink.OnCheckpoint(epoch, run.checkpoint_dir);
     }
@@ -652,14 +819,14 @@ absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimiz
     if (stop_early) {
       if (run.log != nullptr) {
         absl::FPrintF(run.log, "early stopping after epoch %d: best %s at epoch %d\n", epoch,
-                      options.early_stop_metric, early_stopping.best_epoch() + run.first_epoch - 1);
+                      options.early_stop_metric, early_stopping.best_epoch() + epoch_offset);
       }
       break;
     }
   }
-  if (options.patience > 0 && epochs_run > 0) {
+  if (stopping_on && early_stopping.best_epoch() > 0) {
     early_stopping.RestoreBest(model);
-    val_metrics = Evaluate(model, data.val, data, objective, "val", run.bf16);
+    val_metrics = Evaluate(model, splits.eval, data, objective, "val", run.bf16);
   }
   return val_metrics;
 }

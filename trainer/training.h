@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -175,6 +176,16 @@ std::vector<torch::Tensor> SnapshotState(torch::nn::Module& module);
 // REQUIRES: `state` came from SnapshotState of a module of the same structure.
 void RestoreState(torch::nn::Module& module, const std::vector<torch::Tensor>& state);
 
+// Where early stopping stands after some epochs: what a resumed run needs to
+// stop, and to restore the best weights, exactly as the uninterrupted run.
+struct EarlyStoppingState {
+  std::string metric;  // The watched metric; a state of another one is not continued.
+  int epochs = 0;      // Epochs recorded (Update calls).
+  int best_epoch = 0;  // 1-based among them; 0 before any Update.
+  double best = 0;     // The watched metric's value at best_epoch.
+  std::vector<torch::Tensor> best_weights;  // SnapshotState at best_epoch.
+};
+
 // Early stopping inside a trial: watches one validation metric, remembers the
 // weights of the best epoch, and says when `patience` epochs passed without an
 // improvement of more than min_delta.
@@ -188,26 +199,39 @@ class EarlyStopping {
   // REQUIRES: `metrics` holds the watched metric.
   bool Update(const MetricMap& metrics, torch::nn::Module& model);
 
+  // Whether the epochs recorded so far already call for a stop: true for a
+  // run resumed from the checkpoint of the epoch that stopped it.
+  bool ShouldStop() const;
+
   // Puts the best epoch's weights back into `model`; no-op before any Update.
   void RestoreBest(torch::nn::Module& model) const;
-  int best_epoch() const { return best_epoch_; }  // 1-based; 0 before any Update.
+  int best_epoch() const { return state_.best_epoch; }  // 1-based; 0 before any Update.
+  int epochs() const { return state_.epochs; }
+
+  // The state to save with a checkpoint, and to continue from. The tensors
+  // are shared, not copied: save them before the next Update.
+  const EarlyStoppingState& state() const { return state_; }
+  // Continues from `state` as if its epochs had been recorded here.
+  // REQUIRES: state.metric is this object's metric; best_weights came from
+  // SnapshotState of a module of the watched model's structure.
+  void Restore(EarlyStoppingState state);
 
  private:
-  std::string metric_;
   int patience_;
   double min_delta_;
-  double best_ = 0;
-  int best_epoch_ = 0;
-  int epochs_ = 0;
-  std::vector<torch::Tensor> best_state_;
+  EarlyStoppingState state_;
 };
 
 // Writes `dir`/model.pt, `dir`/optimizer.pt and then `dir`/state.json
 // ({"epoch": epoch}), creating `dir`; each file is written under a temporary
 // name and renamed, so a reader sees either the old or the new checkpoint.
+// With `early_stopping` (not null, after at least one Update) it also writes
+// the best weights to `dir`/early_stopping.pt and the rest of its state to
+// state.json's "early_stopping" object, so that a resumed run continues it.
 // Returns INTERNAL naming the file on failure.
 absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
-                            torch::optim::Optimizer& optimizer, int epoch);
+                            torch::optim::Optimizer& optimizer, int epoch,
+                            const EarlyStopping* early_stopping = nullptr);
 
 // Loads a checkpoint SaveCheckpoint wrote into `model` and `optimizer` (which
 // must have the checkpoint's structure), tensors onto `device`, and returns
@@ -217,6 +241,16 @@ absl::Status SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
 // missing, INVALID_ARGUMENT (naming the file) when a file does not match.
 absl::StatusOr<int> LoadCheckpoint(const std::string& dir, torch::nn::Module& model,
                                    torch::optim::Optimizer& optimizer, torch::Device device);
+
+// Returns the early-stopping state saved with the checkpoint in `dir`, its
+// best weights on `device`, or nullopt when it holds none (a checkpoint
+// written without early stopping, or before early stopping was saved).
+// Returns NOT_FOUND when state.json or early_stopping.pt is missing, and
+// INVALID_ARGUMENT naming the file when state.json's "early_stopping" is
+// malformed or the weights do not fit `model`'s parameters and buffers.
+absl::StatusOr<std::optional<EarlyStoppingState>> LoadEarlyStoppingState(const std::string& dir,
+                                                                         torch::nn::Module& model,
+                                                                         torch::Device device);
 
 // Where and how the training loop keeps checkpoints and logs.
 struct TrainRun {
@@ -232,7 +266,20 @@ struct TrainRun {
 // or the training loss is not finite (the run diverged). With patience > 0
 // the best epoch's weights are restored at the end. Returns the validation
 // metrics of the epoch whose weights the model ends with, or an error from
-// SaveCheckpoint.
+// SaveCheckpoint or LoadEarlyStoppingState.
+//
+// Resuming (options.resume_from set, its model and optimizer already loaded,
+// run.first_epoch after its epoch): the early-stopping state saved with that
+// checkpoint is continued, so the resumed run stops, and restores the best
+// weights, as the uninterrupted run would have; the learning rate, data order,
+// dropout and augmentation depend on (seed, epoch) only. A checkpoint without
+// that state (patience 0, or an older one) starts early stopping afresh.
+//
+// Refit (options.refit): trains on data.train and data.val together for every
+// epoch up to options.epochs, with early stopping off, and evaluates each
+// epoch on data.test instead (on data.val when the test split is empty, said
+// in run.log); the metrics keep their "val_" names.
+//
 // REQUIRES: `optimizer` was made over model's parameters; the early-stopping
 // metric is among Evaluate's metrics for this task.
 absl::StatusOr<MetricMap> Train(NetImpl& model, torch::optim::Optimizer& optimizer,

@@ -63,6 +63,14 @@ TEST(CheckBuiltinValueTest, IntAcceptsIntegersAndIntegralFloatsOnly) {
   EXPECT_THAT(CheckBuiltinValue("batch_size", json(true), "f"), Not(IsOk()));
 }
 
+TEST(CheckBuiltinValueTest, SwitchesTakeBooleansAsZeroAndOne) {
+  EXPECT_OK(CheckBuiltinValue("refit", json(true), "trainer.refit"));
+  EXPECT_OK(CheckBuiltinValue("batch_norm", json(false), "f"));
+  EXPECT_OK(CheckBuiltinValue("refit", json(1), "f"));
+  EXPECT_THAT(CheckBuiltinValue("refit", json(2), "f"), Not(IsOk()));
+  EXPECT_THAT(CheckBuiltinValue("epochs", json(true), "f"), Not(IsOk()));
+}
+
 TEST(CheckBuiltinValueTest, BoundsAreInclusiveAndNamed) {
   EXPECT_OK(CheckBuiltinValue("batch_size", 1, "f"));
   EXPECT_OK(CheckBuiltinValue("batch_size", 65536, "f"));

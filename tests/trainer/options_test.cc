@@ -53,6 +53,13 @@ TEST(TrainOptionsTest, GivenValuesOverrideDefaults) {
   EXPECT_EQ(options->data_dir, "/tmp/x");
 }
 
+TEST(TrainOptionsTest, RefitTakesTrueOrOne) {
+  EXPECT_FALSE(VALUE_OR_FAIL(TrainOptionsFromJson(json::object(), "p.json")).refit);
+  EXPECT_TRUE(VALUE_OR_FAIL(TrainOptionsFromJson({{"refit", true}}, "p.json")).refit);
+  EXPECT_TRUE(VALUE_OR_FAIL(TrainOptionsFromJson({{"refit", 1}}, "p.json")).refit);
+  EXPECT_FALSE(VALUE_OR_FAIL(TrainOptionsFromJson({{"refit", false}}, "p.json")).refit);
+}
+
 TEST(TrainOptionsTest, UnknownKeyIsRejectedWithItsName) {
   absl::StatusOr<TrainOptions> options =
       TrainOptionsFromJson({{"lr", 0.1}, {"learning_rate", 0.1}}, "p.json");

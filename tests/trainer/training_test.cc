@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace vernier {
 namespace {
 
 using ::testing::HasSubstr;
+using ::vernier::testing::IsOkAndHolds;
 using ::vernier::testing::StatusIs;
 
 // Records every epoch; answers false (stop) from epoch `stop_after` on.
@@ -760,6 +762,209 @@ TEST_F(TrainingTest, ResumedRunWithDropoutAndAugmentationMatchesTheUninterrupted
   ASSERT_EQ(rest_sink.epochs.size(), 2u);
   EXPECT_EQ(rest_sink.epochs[1].train_loss, full_sink.epochs[3].train_loss);
   EXPECT_TRUE(torch::equal(outputs(full), outputs(resumed)));
+}
+
+// Trains a fresh model (weights from seed 5) for options.epochs, with
+// checkpoints in `checkpoint_dir` when options.checkpoint_every > 0, stopping
+// when the sink says so at epoch `stop_after`. Returns the final metrics.
+MetricMap TrainFresh(const DeviceData& data, const TrainOptions& options,
+                     const std::string& checkpoint_dir, RecordingSink& sink) {
+  torch::manual_seed(5);
+  Net model = MakeCnn(data, CrossEntropy(), 0.2);
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  EXPECT_OK(optimizer);
+  if (!optimizer.ok()) return {};
+  TrainRun run;
+  run.checkpoint_dir = checkpoint_dir;
+  return VALUE_OR_FAIL(Train(*model, **optimizer, data, CrossEntropy(), options, run, sink));
+}
+
+// Resumes options.resume_from in a fresh model, as a restarted trial does.
+MetricMap TrainResumed(const DeviceData& data, const TrainOptions& options, RecordingSink& sink) {
+  torch::manual_seed(99);  // Another process: other initial weights and generators.
+  Net model = MakeCnn(data, CrossEntropy(), 0.2);
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  EXPECT_OK(optimizer);
+  if (!optimizer.ok()) return {};
+  TrainRun run;
+  run.first_epoch =
+      VALUE_OR_FAIL(LoadCheckpoint(options.resume_from, *model, **optimizer, torch::kCPU)) + 1;
+  return VALUE_OR_FAIL(Train(*model, **optimizer, data, CrossEntropy(), options, run, sink));
+}
+
+// 1-based epoch of the lowest val_loss among `epochs`.
+int BestEpoch(const std::vector<EpochSummary>& epochs) {
+  int best = 0;
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    if (best == 0 ||
+        epochs[i].val_metrics.at("val_loss") < epochs[best - 1].val_metrics.at("val_loss")) {
+      best = static_cast<int>(i) + 1;
+    }
+  }
+  return best;
+}
+
+// A run interrupted at its best epoch and resumed from that epoch's
+// checkpoint ends as the uninterrupted one: same epochs, the same stop, the
+// same best weights restored (which only the checkpoint still holds).
+TEST_F(TrainingTest, ResumedRunWithEarlyStoppingEndsWithTheUninterruptedRunsMetrics) {
+  DeviceData data = TinyImages(40, 40, 8);
+  testing::TempDir dir;
+  TrainOptions options = TinyOptions();
+  options.epochs = 12;
+  options.lr = 0.02;  // Overfits 40 examples: the validation loss turns up.
+  options.patience = 2;
+  options.checkpoint_every = 1;
+  RecordingSink full_sink;
+  const MetricMap full = TrainFresh(data, options, dir.File("full"), full_sink);
+  ASSERT_LT(full_sink.epochs.size(), 12u) << "early stopping should have ended the run";
+  const int best = BestEpoch(full_sink.epochs);
+
+  RecordingSink interrupted(/*stop_after=*/best);
+  TrainFresh(data, options, dir.File("interrupted"), interrupted);
+  ASSERT_EQ(interrupted.epochs.size(), static_cast<size_t>(best));
+  options.resume_from = dir.File("interrupted");
+  RecordingSink rest;
+  const MetricMap resumed = TrainResumed(data, options, rest);
+  ASSERT_FALSE(rest.epochs.empty());
+  EXPECT_EQ(rest.epochs.front().epoch, best + 1);
+  EXPECT_EQ(rest.epochs.back().epoch, full_sink.epochs.back().epoch);
+  EXPECT_EQ(resumed, full);
+  EXPECT_FALSE(resumed.empty());
+}
+
+TEST_F(TrainingTest, ResumedRunWithoutEarlyStoppingEndsWithTheUninterruptedRunsMetrics) {
+  DeviceData data = TinyImages(40, 40, 8);
+  testing::TempDir dir;
+  TrainOptions options = TinyOptions();
+  options.epochs = 5;
+  options.schedule = "cosine";
+  options.warmup_epochs = 1;
+  options.checkpoint_every = 2;
+  RecordingSink full_sink;
+  const MetricMap full = TrainFresh(data, options, dir.File("full"), full_sink);
+  RecordingSink interrupted(/*stop_after=*/3);  // Its last checkpoint is epoch 2's.
+  TrainFresh(data, options, dir.File("interrupted"), interrupted);
+  options.resume_from = dir.File("interrupted");
+  RecordingSink rest;
+  EXPECT_EQ(TrainResumed(data, options, rest), full);
+  ASSERT_EQ(rest.epochs.size(), 3u);
+  EXPECT_EQ(rest.epochs.front().epoch, 3);
+}
+
+// The checkpoint of the epoch at which early stopping fired: resuming from it
+// trains no further epoch and ends with the best weights, as the run did.
+TEST_F(TrainingTest, ResumingTheCheckpointOfTheStoppingEpochTrainsNoMore) {
+  DeviceData data = TinyImages(40, 40, 8);
+  testing::TempDir dir;
+  TrainOptions options = TinyOptions();
+  options.epochs = 12;
+  options.lr = 0.02;
+  options.patience = 2;
+  options.checkpoint_every = 1;
+  RecordingSink full_sink;
+  const MetricMap full = TrainFresh(data, options, dir.File("full"), full_sink);
+  ASSERT_LT(full_sink.epochs.size(), 12u) << "early stopping should have ended the run";
+  options.resume_from = dir.File("full");
+  RecordingSink rest;
+  EXPECT_EQ(TrainResumed(data, options, rest), full);
+  EXPECT_TRUE(rest.epochs.empty());
+}
+
+TEST_F(TrainingTest, EarlyStoppingStateIsSavedAndOldCheckpointsStillLoad) {
+  DeviceData data = TinyImages(8, 4, 2);
+  Net model = MakeCnn(data, CrossEntropy());
+  TrainOptions options = TinyOptions();
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_OK(optimizer);
+  testing::TempDir dir;
+  EarlyStopping stopping("val_loss", 3, 0);
+  stopping.Update({{"val_loss", 0.5}}, *model);
+  stopping.Update({{"val_loss", 0.7}}, *model);
+  ASSERT_OK(SaveCheckpoint(dir.File("new"), *model, **optimizer, 2, &stopping));
+  absl::StatusOr<std::optional<EarlyStoppingState>> state =
+      LoadEarlyStoppingState(dir.File("new"), *model, torch::kCPU);
+  ASSERT_OK(state);
+  ASSERT_TRUE(state->has_value());
+  EXPECT_EQ((*state)->metric, "val_loss");
+  EXPECT_EQ((*state)->epochs, 2);
+  EXPECT_EQ((*state)->best_epoch, 1);
+  EXPECT_EQ((*state)->best, 0.5);
+  ASSERT_EQ((*state)->best_weights.size(), stopping.state().best_weights.size());
+  for (size_t i = 0; i < (*state)->best_weights.size(); ++i) {
+    EXPECT_TRUE(torch::equal((*state)->best_weights[i], stopping.state().best_weights[i])) << i;
+  }
+
+  // A checkpoint of the state.json before early stopping was saved ({"epoch"}).
+  ASSERT_OK(SaveCheckpoint(dir.File("old"), *model, **optimizer, 2));
+  absl::StatusOr<std::optional<EarlyStoppingState>> none =
+      LoadEarlyStoppingState(dir.File("old"), *model, torch::kCPU);
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+  EXPECT_THAT(LoadCheckpoint(dir.File("old"), *model, **optimizer, torch::kCPU), IsOkAndHolds(2));
+
+  // The best weights of another model do not fit.
+  ModelOptions mlp;
+  mlp.model = "mlp";
+  Net other = VALUE_OR_FAIL(MakeModel(mlp, {data.input, data.example_shape, 0, 10}));
+  absl::Status mismatch = LoadEarlyStoppingState(dir.File("new"), *other, torch::kCPU).status();
+  EXPECT_THAT(mismatch, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(mismatch.message()), HasSubstr(dir.File("new/early_stopping.pt")));
+  std::filesystem::remove(dir.File("new/early_stopping.pt"));
+  EXPECT_THAT(LoadEarlyStoppingState(dir.File("new"), *model, torch::kCPU),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Refit: trains on train + val for every epoch despite patience, and reports
+// "val_" metrics measured on the test split.
+TEST_F(TrainingTest, RefitTrainsOnTrainAndValAndEvaluatesOnTest) {
+  DeviceData data = TinyImages(40, 24, 16);
+  TrainOptions options = TinyOptions();
+  options.epochs = 6;
+  options.lr = 0.02;
+  options.patience = 1;
+  options.refit = true;
+  options.batch_size = 64;  // One batch per epoch: the train + val size shows in its count.
+  RecordingSink sink;
+  torch::manual_seed(5);
+  Net model = MakeCnn(data, CrossEntropy(), 0.0);
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_OK(optimizer);
+  const MetricMap metrics =
+      VALUE_OR_FAIL(Train(*model, **optimizer, data, CrossEntropy(), options, TrainRun(), sink));
+  EXPECT_EQ(sink.epochs.size(), 6u);  // No early stopping.
+  const MetricMap on_test = Evaluate(*model, data.test, data, CrossEntropy(), "val", false);
+  EXPECT_EQ(metrics, on_test);
+  EXPECT_EQ(sink.epochs.back().val_metrics, on_test);
+  // Adam's step count: one step per batch of 64 over 64 examples per epoch.
+  const auto& state = (*optimizer)->state();
+  ASSERT_FALSE(state.empty());
+  const auto& adam = static_cast<const torch::optim::AdamParamState&>(*state.begin()->second);
+  EXPECT_EQ(adam.step(), 6);
+}
+
+TEST_F(TrainingTest, RefitWithoutATestSplitEvaluatesOnValidationAndSaysSo) {
+  DeviceData data = TinyImages(24, 16, 0);
+  TrainOptions options = TinyOptions();
+  options.epochs = 1;
+  options.refit = true;
+  testing::TempDir dir;
+  std::FILE* log = std::fopen(dir.File("log").c_str(), "w+");
+  ASSERT_NE(log, nullptr);
+  TrainRun run;
+  run.log = log;
+  Net model = MakeCnn(data, CrossEntropy(), 0.0);
+  auto optimizer = MakeOptimizer(options, model->parameters());
+  ASSERT_OK(optimizer);
+  RecordingSink sink;
+  const MetricMap metrics =
+      VALUE_OR_FAIL(Train(*model, **optimizer, data, CrossEntropy(), options, run, sink));
+  std::rewind(log);
+  std::string text(4096, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), log));
+  std::fclose(log);
+  EXPECT_THAT(text, HasSubstr("no test split"));
+  EXPECT_EQ(metrics, Evaluate(*model, data.val, data, CrossEntropy(), "val", false));
 }
 
 TEST_F(TrainingTest, LoadCheckpointErrorsNameTheFile) {
