@@ -186,6 +186,20 @@ TEST_F(VernierTrainTest, MissingParamsAndBadFlagsAreUsageErrors) {
   EXPECT_THAT(bad_flag.err, HasSubstr("--epochs"));
 }
 
+TEST_F(VernierTrainTest, PredictFlagsAreCheckedAndErrorsNameTheFile) {
+  ProcessResult no_input = Run({"--predict", dir_.path()}, {});
+  EXPECT_EQ(no_input.exit_code, 2);
+  EXPECT_THAT(no_input.err, HasSubstr("--input"));
+  ProcessResult stray = Run({"--params", "p.json", "--evaluate"}, {});
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_THAT(stray.err, HasSubstr("go with --predict"));
+  ProcessResult no_manifest =
+      Run({"--predict", dir_.File("none"), "--input", dir_.File("in.csv")}, {});
+  EXPECT_EQ(no_manifest.exit_code, 1);
+  EXPECT_THAT(no_manifest.err, HasSubstr(dir_.File("none/manifest.json")));
+  EXPECT_THAT(no_manifest.out, IsEmpty());
+}
+
 TEST_F(VernierTrainTest, HelpListsEveryParameter) {
   ProcessResult result = Run({"--help"}, {});
   ASSERT_EQ(result.exit_code, 0) << result.err;
