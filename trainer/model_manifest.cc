@@ -127,7 +127,7 @@ class FieldReader {
 
 // Names in enum order (the parser maps a name back through its index).
 constexpr const char* kTaskNames[] = {"classification", "regression"};
-constexpr const char* kInputNames[] = {"image", "tokens", "features"};
+constexpr const char* kInputNames[] = {"image", "features", "tokens"};
 constexpr const char* kOutputNames[] = {"logits", "binary_logit", "scaled_value"};
 
 // A number, or null for NaN and infinities (JSON has neither).

@@ -109,7 +109,7 @@ struct ModelManifest {
 
 // Returns the "task", "input.kind" and "output.kind" strings of the JSON.
 const char* TaskName(TaskKind task);          // classification | regression
-const char* InputKindName(InputKind input);   // image | tokens | features
+const char* InputKindName(InputKind input);   // image | features | tokens
 const char* OutputKindName(OutputKind kind);  // logits | binary_logit | scaled_value
 
 // Returns the manifest as pretty-printed JSON. The text vocabulary is not in

@@ -2,15 +2,23 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/builtin_trainer.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "trainer/data.h"
+#include "trainer/model_export.h"
+#include "trainer/model_manifest.h"
 #include "trainer/models.h"
 #include "trainer/training.h"
 
@@ -76,10 +84,163 @@ absl::Status CheckEarlyStopMetric(const TrainOptions& options, const Objective& 
       ")"));
 }
 
+// Forwards to another sink and remembers each epoch's validation metrics, so
+// that the trial knows which epoch's weights the model ends with.
+class RecordingSink : public ProgressSink {
+ public:
+  explicit RecordingSink(ProgressSink& next) : next_(next) {}
+  bool OnEpoch(const EpochSummary& summary) override {
+    epochs_.emplace_back(summary.epoch, summary.val_metrics);
+    return next_.OnEpoch(summary);
+  }
+  void OnCheckpoint(int epoch, const std::string& dir) override { next_.OnCheckpoint(epoch, dir); }
+
+  // The last epoch whose validation metrics are exactly `final_val` (Train
+  // returns those of the epoch it keeps); 0 when none is (e.g. the best epoch
+  // came before a resume).
+  int EpochOf(const MetricMap& final_val) const {
+    for (auto it = epochs_.rbegin(); it != epochs_.rend(); ++it) {
+      if (it->second == final_val) return it->first;
+    }
+    return 0;
+  }
+
+ private:
+  ProgressSink& next_;
+  std::vector<std::pair<int, MetricMap>> epochs_;
+};
+
+// The image statistics ToDevice standardises with, (byte / 255 - mean) /
+// std over the training pixels, here in double from a byte histogram (the
+// trainer's float32 values agree to ~1e-6).
+ImageInput ImageStatistics(const std::vector<uint8_t>& bytes) {
+  ImageInput image;
+  std::vector<double> counts(256, 0.0);
+  for (uint8_t byte : bytes) counts[byte] += 1;
+  const double n = static_cast<double>(bytes.size());
+  if (n < 1) return image;
+  double sum = 0;
+  for (int v = 0; v < 256; ++v) sum += counts[v] * (v / 255.0);
+  image.mean = sum / n;
+  double squares = 0;
+  for (int v = 0; v < 256; ++v) squares += counts[v] * std::pow(v / 255.0 - image.mean, 2);
+  image.std = n > 1 ? std::sqrt(squares / (n - 1)) : 1.0;
+  if (!(image.std > 1e-12)) image.std = 1;
+  return image;
+}
+
+// The trial's parameters, each parameter of the table with its default where
+// the file leaves it out. Unreadable files were refused before training.
+nlohmann::json EffectiveParams(const char* params_file) {
+  nlohmann::json given = nlohmann::json::object();
+  if (params_file != nullptr) {
+    std::ifstream in(params_file);
+    given = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!given.is_object()) given = nlohmann::json::object();
+  }
+  for (const BuiltinParam& param : BuiltinTrainerParams()) {
+    if (!given.contains(param.name)) given[param.name] = param.default_value;
+  }
+  return given;
+}
+
+// The sizes of `options` that shape a model of its kind.
+nlohmann::json Architecture(const ModelOptions& o) {
+  nlohmann::json a = {{"activation", o.activation}};
+  if (o.activation == "leaky_relu") a["leaky_slope"] = o.leaky_slope;
+  if (o.model == "cnn") {
+    a.update({{"conv_blocks", o.conv_blocks},
+              {"channels", o.channels},
+              {"kernel_size", o.kernel_size},
+              {"pooling", o.pooling},
+              {"batch_norm", o.batch_norm},
+              {"units", o.units}});
+  } else if (o.model == "mlp") {
+    a.update({{"layers", o.layers}, {"units", o.units}});
+  } else if (o.model == "rnn") {
+    a.update({{"rnn_cell", o.rnn_cell},
+              {"layers", o.layers},
+              {"hidden_size", o.hidden_size},
+              {"bidirectional", o.bidirectional},
+              {"embedding_dim", o.embedding_dim}});
+  } else {
+    a.update({{"layers", o.layers},
+              {"d_model", o.d_model},
+              {"heads", o.heads},
+              {"ff_units", o.ff_units},
+              {"positional", o.positional},
+              {"token_pooling", o.token_pooling}});
+  }
+  return a;
+}
+
+// Where the model goes: $VERNIER_ARTIFACT_DIR/model, else
+// $VERNIER_TRIAL_DIR/artifacts/model, else "" (not saved).
+std::string ModelDir(const TrialEnvironment& env) {
+  if (env.artifact_dir != nullptr && *env.artifact_dir != '\0') {
+    return absl::StrCat(env.artifact_dir, "/model");
+  }
+  if (env.trial_dir != nullptr && *env.trial_dir != '\0') {
+    return absl::StrCat(env.trial_dir, "/artifacts/model");
+  }
+  return "";
+}
+
+// Writes `bytes` to `path` under a temporary name and renames it.
+absl::Status WriteModelFile(const std::string& path, const std::string& bytes) {
+  const std::string temp = path + ".tmp";
+  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  out.close();
+  std::error_code error;
+  if (out) std::filesystem::rename(temp, path, error);
+  if (!out || error) return absl::InternalError(absl::StrCat(path, ": write failed"));
+  return absl::OkStatus();
+}
+
 void LogConfusion(std::FILE* log, const std::vector<std::vector<int64_t>>& confusion) {
   if (log == nullptr || confusion.empty()) return;
   absl::FPrintF(log, "test confusion matrix (rows: true class, columns: predicted): %s\n",
                 nlohmann::json(confusion).dump());
+}
+
+// Exports the trained model, adds params, model_bytes and latency_ms to
+// `metrics`, and, when there is a model directory, writes model.pt and the
+// manifest there.
+absl::Status SaveModel(NetImpl& model, const ModelOptions& model_options, const ModelShape& shape,
+                       const Objective& objective, const DeviceData& data,
+                       const TrialEnvironment& env, ModelManifest manifest, MetricMap& metrics) {
+  ASSIGN_OR_RETURN(std::string bytes, ExportTorchScript(model, model_options, shape));
+  manifest.parameter_count = CountParameters(model);
+  metrics["params"] = static_cast<double>(manifest.parameter_count);
+  metrics["model_bytes"] = static_cast<double>(bytes.size());
+  metrics["latency_ms"] = MeasureLatencyMs(model, data.train.inputs.narrow(0, 0, 1),
+                                           /*warmup=*/5, /*runs=*/20);
+  const std::string dir = ModelDir(env);
+  if (dir.empty()) return absl::OkStatus();
+  manifest.model = model_options.model;
+  manifest.architecture = Architecture(model_options);
+  manifest.params = EffectiveParams(env.params_file);
+  manifest.metrics = metrics;
+  manifest.output_width = objective.outputs();
+  if (objective.task == TaskKind::kRegression) {
+    manifest.output = OutputKind::kScaledValue;
+    manifest.target_mean = data.target_mean;
+    manifest.target_std = data.target_std;
+  } else {
+    manifest.output =
+        objective.loss == LossKind::kBce ? OutputKind::kBinaryLogit : OutputKind::kLogits;
+  }
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat(dir, ": ", error.message()));
+  RETURN_IF_ERROR(WriteModelFile(absl::StrCat(dir, "/", kModelFileName), bytes));
+  RETURN_IF_ERROR(WriteModelManifest(dir, manifest));
+  if (env.log != nullptr) {
+    absl::FPrintF(env.log, "saved the model of epoch %d to %s (%d bytes, %d parameters)\n",
+                  manifest.epoch, dir, bytes.size(), manifest.parameter_count);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<MetricMap> RunTrialOrThrow(const TrainOptions& options, const TrialEnvironment& env,
@@ -115,6 +276,20 @@ absl::StatusOr<MetricMap> RunTrialOrThrow(const TrainOptions& options, const Tri
     absl::FPrintF(env.log, "%s on %s: %d train / %d val / %d test examples\n", options.model,
                   options.dataset, data.train.size(), data.val.size(), data.test.size());
   }
+  // What the manifest needs from the host copy, which is then dropped.
+  ModelManifest manifest;
+  manifest.dataset = options.dataset;
+  manifest.task = loaded.task;
+  manifest.input = loaded.input;
+  manifest.input_shape = loaded.example_shape;
+  manifest.class_names = loaded.class_names;
+  if (loaded.input == InputKind::kImageBytes) {
+    manifest.image = ImageStatistics(loaded.train.image_bytes);
+  }
+  manifest.text.max_len = loaded.input == InputKind::kTokens ? loaded.example_shape[0] : 0;
+  manifest.text.vocab_size = loaded.vocab_size;
+  manifest.text.vocabulary = std::move(loaded.vocabulary);
+  manifest.tabular = std::move(loaded.tabular);
   loaded = LoadedData();  // The host copy is no longer needed.
   ASSIGN_OR_RETURN(Objective objective,
                    ChooseObjective(options.loss, options.label_smoothing, data));
@@ -135,8 +310,10 @@ absl::StatusOr<MetricMap> RunTrialOrThrow(const TrainOptions& options, const Tri
       absl::FPrintF(env.log, "resumed from %s at epoch %d\n", options.resume_from, epoch);
     }
   }
+  RecordingSink recording(sink);
   ASSIGN_OR_RETURN(MetricMap metrics,
-                   Train(*model, *optimizer, data, objective, options, run, sink));
+                   Train(*model, *optimizer, data, objective, options, run, recording));
+  manifest.epoch = recording.EpochOf(metrics);
   if (metrics.empty()) {  // Resumed at or after the last epoch: nothing trained.
     metrics = Evaluate(*model, data.val, data, objective, "val", run.bf16);
   }
@@ -146,6 +323,8 @@ absl::StatusOr<MetricMap> RunTrialOrThrow(const TrainOptions& options, const Tri
     metrics[name] = value;
   }
   LogConfusion(env.log, confusion);
+  RETURN_IF_ERROR(SaveModel(*model, ModelOptionsOf(options), shape, objective, data, env,
+                            std::move(manifest), metrics));
   return metrics;
 }
 

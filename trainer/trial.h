@@ -24,14 +24,25 @@ struct TrialEnvironment {
   const char* device = nullptr;       // Value of VERNIER_DEVICE; nullptr when unset.
   const char* num_threads = nullptr;  // Value of VERNIER_NUM_THREADS; nullptr when unset.
   const char* trial_dir = nullptr;    // Value of VERNIER_TRIAL_DIR; nullptr when unset.
-  std::FILE* log = nullptr;           // Short human-readable lines; nullptr for none.
+  // Value of VERNIER_ARTIFACT_DIR; nullptr when unset. The trained model is
+  // saved to <it>/model/ (else <trial_dir>/artifacts/model/; with neither, not
+  // saved, but its size and latency are still reported).
+  const char* artifact_dir = nullptr;
+  // The parameter file the options came from, for the model's manifest;
+  // nullptr: the manifest's params hold no file values, only defaults.
+  const char* params_file = nullptr;
+  std::FILE* log = nullptr;  // Short human-readable lines; nullptr for none.
 };
 
 // Runs the trial `options` describe, calling `sink` after every epoch (a false
 // answer ends training early). Returns the final metrics: the validation
 // metrics of the epoch whose weights the model ends with (the best one under
 // early stopping) and the same metrics on the test set, "test_*" (see
-// Evaluate in trainer/training.h for the names). The test confusion matrix goes
+// Evaluate in trainer/training.h for the names), and the model's cost:
+// "params" (trainable values), "model_bytes" (its TorchScript file) and
+// "latency_ms" (median forward time of a batch of one example on the trial's
+// device). The model is saved as in trainer/model_manifest.h (see
+// TrialEnvironment::artifact_dir). The test confusion matrix goes
 // to env.log as one JSON line, since a MetricMap holds numbers only.
 // With checkpoint_every > 0 it writes $VERNIER_TRIAL_DIR/checkpoint/ every so
 // many epochs; with resume_from it starts from that checkpoint's epoch + 1.

@@ -114,6 +114,7 @@ TEST(ModelManifestTest, TabularManifestRoundTripsItsPreprocessing) {
   ASSERT_OK(parsed);
   EXPECT_EQ(parsed->task, TaskKind::kRegression);
   EXPECT_EQ(parsed->input, InputKind::kFloat);
+  EXPECT_EQ(json::parse(ManifestToJson(m))["input"]["kind"], "features");
   EXPECT_EQ(parsed->tabular.feature_names, m.tabular.feature_names);
   EXPECT_EQ(parsed->tabular.target_name, "progression");
   EXPECT_EQ(parsed->tabular.missing, "median");
