@@ -162,8 +162,6 @@ absl::Status Run(const Flags& flags) {
   env.trial_dir = std::getenv(kEnvTrialDir);
   env.artifact_dir = std::getenv(kEnvArtifactDir);
   env.params_file = params_path.c_str();
-  env.artifact_dir = std::getenv(kEnvArtifactDir);
-  env.params_file = params_path.c_str();
   env.log = stderr;
   ASSIGN_OR_RETURN(MetricMap metrics, RunTrial(options, env, *channel));
   RETURN_IF_ERROR(channel->status());
