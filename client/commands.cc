@@ -188,6 +188,23 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
   return absl::OkStatus();
 }
 
+absl::Status RefitCommand(const CommandContext& ctx, const std::string& study,
+                          std::optional<int64_t> trial, std::ostream* err) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::RefitRequest request;
+  request.set_study(study);
+  if (trial) request.set_trial(*trial);
+  v1::Trial refit;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->Refit(&rpc, request, &refit), ctx.server_address));
+  ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
+  *ctx.out << FormatTrials({refit}, info.objective().metric(), ctx.format, NowMillis());
+  *err << "refit queued as trial " << refit.number() << " (" << refit.origin()
+       << "); a worker of the study runs it. Once it is COMPLETE, fetch its model with\n"
+       << "  vernier artifacts get " << study << " --final -o DIR\n";
+  return absl::OkStatus();
+}
+
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study) {
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, study));
   ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, GetTrials(ctx, study));

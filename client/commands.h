@@ -8,6 +8,7 @@
 #define VERNIER_CLIENT_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -61,6 +62,13 @@ absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name
 absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
+// `vernier refit STUDY [--trial N]`: queues one more run of the best (or
+// given) trial's parameters on training plus validation data, prints the new
+// trial and tells `err` how to fetch its model once a worker has run it. The
+// server's answer otherwise (FAILED_PRECONDITION while the study is ACTIVE or
+// another refit is pending, NOT_FOUND for an unknown study or trial).
+absl::Status RefitCommand(const CommandContext& ctx, const std::string& study,
+                          std::optional<int64_t> trial, std::ostream* err);
 // `vernier backup PATH`: the server copies its database to PATH (on the
 // server's machine); prints the size of the copy.
 absl::Status BackupCommand(const CommandContext& ctx, const std::string& path);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/artifacts.h"
 #include "client/ask_tell.h"
 #include "client/commands.h"
 #include "client/embedded_run.h"
@@ -162,6 +163,19 @@ std::vector<Command> Commands() {
            return vernier::BestTrialsCommand(ctx, *name, *count);
          };
        }},
+      {{"refit"},
+       "run the best (or given) trial's parameters once more on training + validation data; "
+       "its model becomes the study's final model (artifacts get --final)",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto trial = std::make_shared<int64_t>(-1);
+         app.add_option("--trial", *trial, "refit this COMPLETE trial (default: the best)")
+             ->check(CLI::NonNegativeNumber);
+         return [name, trial](const CommandContext& ctx) {
+           return vernier::RefitCommand(
+               ctx, *name, *trial >= 0 ? std::optional<int64_t>(*trial) : std::nullopt, &std::cerr);
+         };
+       }},
       {{"backup"},
        "copy the server's database to a new file while it runs (a path on the server)",
        [](CLI::App& app) -> Runner {
@@ -229,6 +243,35 @@ std::vector<Command> Commands() {
                       "keep printing new output until the attempt ends (or Ctrl-C)");
          return [args](const CommandContext& ctx) { return vernier::LogsCommand(ctx, *args); };
        }},
+      {{"artifacts", "list"},
+       "list the files the server keeps for a study's trials (trial, path, size, sha256)",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto trial = std::make_shared<int64_t>(-1);
+         app.add_option("trial", *trial, "only this trial's files")->check(CLI::NonNegativeNumber);
+         return [name, trial](const CommandContext& ctx) {
+           return vernier::ListArtifactsCommand(
+               ctx, *name, *trial >= 0 ? std::optional<int64_t>(*trial) : std::nullopt);
+         };
+       }},
+      {{"artifacts", "get"},
+       "download a trial's files into a directory, checksums verified",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::ArtifactsGetArgs>();
+         auto trial = std::make_shared<int64_t>(-1);
+         app.add_option("study", args->study, "study name")->required();
+         app.add_option("trial", *trial, "trial number (or --best, --final)")
+             ->check(CLI::NonNegativeNumber);
+         app.add_flag("--best", args->best, "the study's best trial");
+         app.add_flag("--final", args->final,
+                      "the study's final model: its newest COMPLETE refit trial");
+         app.add_option("-o,--output", args->out_dir, "directory to write the files to")
+             ->required();
+         return [args, trial](const CommandContext& ctx) {
+           if (*trial >= 0) args->trial = *trial;
+           return vernier::GetArtifactsCommand(ctx, *args);
+         };
+       }},
       {{"run"},
        "run a study on this machine: a local server + local workers",
        [](CLI::App& app) -> Runner {
@@ -270,7 +313,10 @@ CLI::App& AppAt(CLI::App& app, const std::vector<std::string>& path, const std::
       if (sub->get_name() == path[i]) next = sub;
     }
     if (next == nullptr) {
-      next = at->add_subcommand(path[i], last ? help : "create, list, show or stop studies");
+      const std::string group_help = path[i] == "artifacts"
+                                         ? "list or download the files trials left"
+                                         : "create, list, show or stop studies";
+      next = at->add_subcommand(path[i], last ? help : group_help);
       if (!last) next->require_subcommand(1);
     }
     at = next;

@@ -12,6 +12,18 @@
 //   VERNIER_DEVICE       "cpu" or "cuda" (with CUDA_VISIBLE_DEVICES pinned).
 //   VERNIER_NUM_THREADS  intra-op threads the trial may use.
 //   VERNIER_TRIAL_DIR    a private, writable directory for the trial's files.
+//   VERNIER_ARTIFACT_DIR an empty directory (<trial dir>/artifacts) for files
+//                        the user should get back: a trained model, plots.
+//                        When the program ends (COMPLETE, PRUNED or FAILED),
+//                        the worker uploads every regular file under it
+//                        (recursively; symbolic links are not followed) to
+//                        the server, which keeps them as the study's
+//                        `artifacts` policy says (`vernier artifacts get`).
+//                        Paths are letters, digits and . _ - + = , @ per
+//                        segment (common/artifact_path.h). Over the study's
+//                        artifacts.max_bytes (default 1 GiB) nothing is kept
+//                        and the trial ends FAILED, its reason naming the
+//                        size and the limit; a bad path fails it the same way.
 //
 // Each report is one JSON object on one line:
 //   intermediate: {"step": 3, "metrics": {"val_accuracy": 0.81, "val_loss": 0.5}}

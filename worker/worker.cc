@@ -9,8 +9,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "worker/artifact_upload.h"
 #include "worker/checkpoint_transfer.h"
 #include "worker/log_shipper.h"
 #include "worker/trial_command.h"
@@ -407,6 +409,9 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
       TrialParamsFile(acquired.settings_json(), acquired.trial().params());
   if (!params.ok()) return StartFailed(slot_index, "the trial's parameters", params.status());
   spec->params_json = *std::move(params);
+  if (acquired.has_resume_step()) PrepareResume(id, acquired, *spec);
+  // The first trial directory's, for every process of the trial.
+  const std::string artifact_dir = ArtifactDirOf(spec->trial_dir);
   TrialTensorBoard tensorboard(acquired, [this](absl::string_view line) { Log(line); });
   // Sends the trial's output to the coordinator as it runs; going out of
   // scope sends the rest, before the trial's end is reported.
@@ -437,11 +442,15 @@ Worker::TrialEnd Worker::FollowTrial(size_t slot_index, const std::string& id,
   switch (action) {
     case TrialAction::kCompleteWithExit: {
       TrialOutcome outcome = DecideOutcome(exit, spec->time_limit);
+      ShipArtifacts(id, acquired, artifact_dir, outcome);
       if (outcome.state == OutcomeState::kComplete) tensorboard.Final(outcome.final_metrics);
       return {action, std::move(outcome)};
     }
-    case TrialAction::kCompletePruned:
-      return {action, {OutcomeState::kPruned, {}, ""}};
+    case TrialAction::kCompletePruned: {
+      TrialOutcome outcome{OutcomeState::kPruned, {}, ""};
+      ShipArtifacts(id, acquired, artifact_dir, outcome);
+      return {action, std::move(outcome)};
+    }
     default:
       return {action, {}};
   }
@@ -460,6 +469,8 @@ absl::StatusOr<TrialSpec> Worker::MakeSpec(size_t slot_index,
   spec.trial_number = lease.trial_number();
   spec.trial_dir = *dir;
   spec.env = options_.slots[slot_index].env;
+  ASSIGN_OR_RETURN(const std::string artifact_dir, MakeArtifactDir(*dir));
+  spec.env.emplace_back(kEnvArtifactDir, artifact_dir);
   spec.time_limit = PositiveSeconds(acquired.time_limit_seconds(), absl::ZeroDuration());
   spec.stop_grace = PositiveSeconds(acquired.stop_grace_seconds(), options_.default_stop_grace);
   return spec;
@@ -521,6 +532,36 @@ void Worker::ShipCheckpoint(const std::string& id, const v1::TrialLease& lease,
   }
 }
 
+absl::Status Worker::FetchCheckpoint(const std::string& id, const v1::TrialLease& lease,
+                                     int64_t donor, int64_t step, const std::string& into) {
+  const grpc::Status fetched =
+      DownloadCheckpoint(stub_, options_.checkpoint_timeout, id, lease, donor, step, into);
+  if (fetched.ok()) return absl::OkStatus();
+  return absl::Status(ToAbsl(fetched).code(),
+                      absl::StrCat("cannot fetch the checkpoint of trial ", donor, " at step ",
+                                   step, ": ", fetched.error_message()));
+}
+
+void Worker::PrepareResume(const std::string& id, const v1::AcquireTrialResponse& acquired,
+                           TrialSpec& spec) {
+  const v1::TrialLease& lease = acquired.lease();
+  const std::string checkpoint =
+      absl::StrCat(spec.trial_dir, "/resume-step-", acquired.resume_step());
+  const absl::Status fetched =
+      FetchCheckpoint(id, lease, lease.trial_number(), acquired.resume_step(), checkpoint);
+  if (!fetched.ok()) {
+    // Losing the checkpoint costs the epochs before it, never the trial.
+    Log(absl::StrCat("trial ", Describe(lease),
+                     ": starting from the beginning: ", fetched.message()));
+    return;
+  }
+  nlohmann::json params = nlohmann::json::parse(spec.params_json);
+  params["resume_from"] = checkpoint;
+  spec.params_json = params.dump();
+  Log(absl::StrCat("trial ", Describe(lease), ": resuming from its checkpoint at step ",
+                   acquired.resume_step()));
+}
+
 absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease& lease,
                                     const v1::Exploit& exploit, const std::string& settings_json,
                                     TrialSpec& spec) {
@@ -529,15 +570,8 @@ absl::Status Worker::PrepareExploit(const std::string& id, const v1::TrialLease&
   if (!dir.ok()) return dir.status();
   const std::string checkpoint =
       absl::StrCat(*dir, "/resume-trial-", exploit.donor_trial(), "-step-", exploit.donor_step());
-  const grpc::Status fetched =
-      DownloadCheckpoint(stub_, options_.checkpoint_timeout, id, lease, exploit.donor_trial(),
-                         exploit.donor_step(), checkpoint);
-  if (!fetched.ok()) {
-    return absl::Status(
-        ToAbsl(fetched).code(),
-        absl::StrCat("cannot fetch the checkpoint of trial ", exploit.donor_trial(), " at step ",
-                     exploit.donor_step(), ": ", fetched.error_message()));
-  }
+  RETURN_IF_ERROR(
+      FetchCheckpoint(id, lease, exploit.donor_trial(), exploit.donor_step(), checkpoint));
   ASSIGN_OR_RETURN(std::string params_text, TrialParamsFile(settings_json, exploit.params()));
   nlohmann::json params = nlohmann::json::parse(params_text);
   params["resume_from"] = checkpoint;
@@ -583,6 +617,40 @@ TrialEvent Worker::Relay(const std::string& id, const v1::TrialLease& lease,
       Log(absl::StrCat("trial ", Describe(lease), ": report of step ", report.step,
                        " refused: ", Describe(status)));
       return TrialEvent::kReportContinue;
+  }
+}
+
+void Worker::ShipArtifacts(const std::string& id, const v1::AcquireTrialResponse& acquired,
+                           const std::string& artifact_dir, TrialOutcome& outcome) {
+  if (acquired.max_artifact_bytes() <= 0) return;
+  const v1::TrialLease& lease = acquired.lease();
+  absl::StatusOr<ArtifactScan> scan = ScanArtifacts(artifact_dir);
+  absl::Status sent = scan.status();
+  if (sent.ok()) sent = CheckArtifactSize(*scan, acquired.max_artifact_bytes());
+  if (sent.ok() && !scan->skipped.empty()) {
+    Log(absl::StrCat("trial ", Describe(lease), ": artifacts: skipped ", scan->skipped.size(),
+                     " entries that are not regular files (symbolic links are not followed), e.g. ",
+                     scan->skipped.front()));
+  }
+  const absl::Time start = absl::Now();
+  if (sent.ok()) {
+    sent = ToAbsl(Call("UploadArtifact", Retry::kUntilShutdown, [&](grpc::ClientContext* context) {
+      SetDeadline(context, options_.artifact_timeout);
+      return UploadArtifacts(stub_, context, id, lease, artifact_dir, *scan);
+    }));
+  }
+  if (sent.ok()) {
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    Log(absl::StrFormat("trial %s: artifacts: %d files, %d bytes uploaded in %.3f s",
+                        Describe(lease), scan->files.size(), scan->bytes, seconds));
+    return;
+  }
+  if (absl::IsAborted(sent) || absl::IsNotFound(sent)) return;  // Complete() finds it.
+  const std::string reason = absl::StrCat("artifacts not kept: ", sent.message());
+  if (outcome.state == OutcomeState::kFailed) {
+    outcome.failure_reason = absl::StrCat(reason, "; ", outcome.failure_reason);
+  } else {
+    outcome = {OutcomeState::kFailed, {}, reason};
   }
 }
 

@@ -90,6 +90,8 @@ struct WorkerOptions {
   absl::Duration drain_timeout = absl::Seconds(30);
   // Deadline of a checkpoint upload or download (pbt).
   absl::Duration checkpoint_timeout = absl::Minutes(5);
+  // Deadline of one attempt to upload a trial's artifacts.
+  absl::Duration artifact_timeout = absl::Minutes(30);
   // Receives one line per event worth logging (no newline). Empty: stderr,
   // with a timestamp.
   std::function<void(absl::string_view)> log;
@@ -211,6 +213,22 @@ class Worker {
   absl::Status PrepareExploit(const std::string& id, const v1::TrialLease& lease,
                               const v1::Exploit& exploit, const std::string& settings_json,
                               TrialSpec& spec);
+  // A trial acquired with resume_step: fetches its own checkpoint at that
+  // step into the trial directory and adds resume_from to spec.params_json.
+  // When the fetch fails the trial starts from the beginning (logged).
+  void PrepareResume(const std::string& id, const v1::AcquireTrialResponse& acquired,
+                     TrialSpec& spec);
+  // Downloads trial `donor`'s checkpoint at `step` into directory `into`;
+  // the error names the checkpoint.
+  absl::Status FetchCheckpoint(const std::string& id, const v1::TrialLease& lease, int64_t donor,
+                               int64_t step, const std::string& into);
+  // When the study keeps the trial's artifacts (max_artifact_bytes > 0):
+  // uploads what it left in `artifact_dir` (worker/artifact_upload.h). A
+  // trial over the limit, or whose files cannot be sent, ends FAILED with
+  // the reason in `outcome` (an already FAILED one keeps its reason, with
+  // this appended); a lost lease is left for Complete to find.
+  void ShipArtifacts(const std::string& id, const v1::AcquireTrialResponse& acquired,
+                     const std::string& artifact_dir, TrialOutcome& outcome);
   void Complete(const std::string& id, const v1::TrialLease& lease, const TrialOutcome& outcome);
   // Hands the trial back unfinished (ReleaseTrial), once: if that fails the
   // lease simply expires.

@@ -1,6 +1,7 @@
 #include "common/spec/study_yaml.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/spec/limits.h"
@@ -709,6 +712,74 @@ absl::Status ReadWarmStart(const Json& root, v1::StudySpec& spec) {
                    SetInt(warm_start, &v1::WarmStart::set_max_trials));
 }
 
+absl::Status ReadCheckpoint(const Json& root, v1::StudySpec& spec) {
+  if (!root.contains("checkpoint")) return absl::OkStatus();
+  const Json& node = root.at("checkpoint");
+  RETURN_IF_ERROR(RequireObject(node, "checkpoint"));
+  RETURN_IF_ERROR(CheckKeys(node, "checkpoint", {"every"}));
+  return IfPresent(node, "checkpoint", "every",
+                   SetInt(spec.mutable_checkpoint(), &v1::CheckpointPolicy::set_every));
+}
+
+// A size in bytes: an integer, or a string of a number and a unit, "500MB",
+// "1.5 GiB" (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024;
+// B is one byte).
+absl::StatusOr<int64_t> ReadByteSize(const Json& value, absl::string_view path) {
+  if (value.is_number_integer()) return value.get<int64_t>();
+  const auto bad = [&] {
+    return FieldError(path, absl::StrCat("must be a size in bytes (an integer, or a number with "
+                                         "B, KB, MB, GB, TB, KiB, MiB, GiB or TiB), got ",
+                                         Show(value)));
+  };
+  if (!value.is_string()) return bad();
+  const std::string text = value.get<std::string>();
+  size_t number_end = 0;
+  while (number_end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[number_end])) || text[number_end] == '.')) {
+    ++number_end;
+  }
+  double number = 0;
+  if (number_end == 0 || !absl::SimpleAtod(text.substr(0, number_end), &number)) return bad();
+  const std::string unit(absl::StripAsciiWhitespace(absl::string_view(text).substr(number_end)));
+  static const std::map<std::string, double> kUnits = {
+      {"B", 1},         {"KB", 1e3},      {"MB", 1e6},
+      {"GB", 1e9},      {"TB", 1e12},     {"KiB", 1 << 10},
+      {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1099511627776.0}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end()) return bad();
+  const double bytes = number * it->second;
+  if (!(bytes < 9.2e18)) return FieldError(path, absl::StrCat("\"", text, "\" is too large"));
+  return static_cast<int64_t>(std::llround(bytes));
+}
+
+absl::Status ReadArtifacts(const Json& root, v1::StudySpec& spec) {
+  if (!root.contains("artifacts")) return absl::OkStatus();
+  const Json& node = root.at("artifacts");
+  RETURN_IF_ERROR(RequireObject(node, "artifacts"));
+  RETURN_IF_ERROR(CheckKeys(node, "artifacts", {"keep", "count", "max_bytes"}));
+  v1::ArtifactPolicy* artifacts = spec.mutable_artifacts();
+  if (node.contains("keep")) {
+    ASSIGN_OR_RETURN(std::string keep, ReadString(node.at("keep"), "artifacts.keep"));
+    if (keep == "best") {
+      artifacts->set_keep(v1::ARTIFACT_KEEP_BEST);
+    } else if (keep == "all") {
+      artifacts->set_keep(v1::ARTIFACT_KEEP_ALL);
+    } else if (keep == "none") {
+      artifacts->set_keep(v1::ARTIFACT_KEEP_NONE);
+    } else {
+      return FieldError("artifacts.keep",
+                        absl::StrCat("\"", keep, "\" (expected best, all or none)"));
+    }
+  }
+  RETURN_IF_ERROR(
+      IfPresent(node, "artifacts", "count", SetInt(artifacts, &v1::ArtifactPolicy::set_count)));
+  if (node.contains("max_bytes")) {
+    ASSIGN_OR_RETURN(int64_t max_bytes, ReadByteSize(node.at("max_bytes"), "artifacts.max_bytes"));
+    artifacts->set_max_bytes(max_bytes);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadTracking(const Json& root, v1::StudySpec& spec) {
   if (!root.contains("tracking")) return absl::OkStatus();
   const Json& node = root.at("tracking");
@@ -747,9 +818,10 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
                      text, "study file",
                      input == StudyInput::kNew ? YamlBounds::ForInput() : YamlBounds::Unlimited()));
   if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
-  RETURN_IF_ERROR(CheckKeys(root, "",
-                            {"name", "objective", "objectives", "constraints", "params", "sampler",
-                             "pruner", "budget", "trainer", "warm_start", "tracking"}));
+  RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"name", "objective", "objectives", "constraints", "params", "sampler", "pruner",
+                 "budget", "trainer", "warm_start", "tracking", "checkpoint", "artifacts"}));
   v1::StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(*spec.mutable_name(), ReadString(root.at("name"), "name"));
@@ -765,6 +837,8 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
   RETURN_IF_ERROR(ReadTrainer(root, spec));
   RETURN_IF_ERROR(ReadWarmStart(root, spec));
   RETURN_IF_ERROR(ReadTracking(root, spec));
+  RETURN_IF_ERROR(ReadCheckpoint(root, spec));
+  RETURN_IF_ERROR(ReadArtifacts(root, spec));
   if (input == StudyInput::kNew) RETURN_IF_ERROR(CheckStudySpecLimits(spec));
   return spec;
 }

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/logic/given_params.h"
@@ -181,6 +182,12 @@ absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_
 
 // ---- Enqueued trials ----
 
+absl::StatusOr<TrialView> Coordinator::Refit(const std::string& study,
+                                             std::optional<int64_t> source) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->Refit(source);
+}
+
 absl::StatusOr<TrialView> Coordinator::EnqueueTrial(const std::string& study,
                                                     const ParamMap& given) {
   ASSIGN_OR_RETURN(Study * found, Find(study));
@@ -256,6 +263,9 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
   }
   RETURN_IF_ERROR(ExpireLeases());
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  // Once the trial's end is stored, its files or another's may fall out of
+  // what the study keeps. A failure leaves files that the next pass deletes.
+  absl::Cleanup retention = [study] { study->EnforceArtifactRetention().IgnoreError(); };
   if (state == TrialState::kFailed && options_.logs != nullptr) {
     // The reason is a tail of the trial's output; the whole is on the server.
     return study->CompleteTrial(
@@ -297,6 +307,26 @@ absl::Status Coordinator::DownloadCheckpoint(
     const std::function<bool(absl::string_view file, absl::string_view data)>& sink) {
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
   return study->DownloadCheckpoint(worker_id, lease, donor, step, sink);
+}
+
+// ---- Artifacts ----
+
+absl::StatusOr<std::unique_ptr<Study::ArtifactUpload>> Coordinator::StartArtifactUpload(
+    const std::string& worker_id, const LeaseKey& lease) {
+  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  return study->StartArtifactUpload(worker_id, lease);
+}
+
+absl::StatusOr<std::vector<StoredArtifact>> Coordinator::ListArtifacts(
+    const std::string& study, std::optional<int64_t> trial) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->ListArtifacts(trial);
+}
+
+absl::Status Coordinator::ReadArtifact(const std::string& study, int64_t trial,
+                                       const std::string& path, const ArtifactSink& sink) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->ReadArtifact(trial, path, sink);
 }
 
 // ---- Leases ----

@@ -44,6 +44,7 @@
 #include "server/coordinator/trial_logs.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
+#include "server/storage/artifact_store.h"
 #include "server/storage/checkpoint_store.h"
 #include "server/storage/log_store.h"
 #include "server/storage/study_store.h"
@@ -59,6 +60,10 @@ struct CoordinatorOptions {
   // coordinator). Null: the server keeps no logs, and the log calls answer
   // FAILED_PRECONDITION.
   LogStore* logs = nullptr;
+  // Where the trials' artifacts are kept (borrowed; must outlive the
+  // coordinator). Null: the server keeps none; workers upload none, and the
+  // artifact calls answer FAILED_PRECONDITION.
+  ArtifactStore* artifacts = nullptr;
 };
 
 struct WorkerRegistration {
@@ -182,6 +187,18 @@ class Coordinator {
   // how many).
   absl::StatusOr<EnqueuedFromStudy> EnqueueFromStudy(const std::string& study,
                                                      const std::string& from_study, int top);
+  // Adds a WAITING refit trial (origin kOriginRefitPrefix + source) to a study
+  // that has ended: the parameters of trial `source`, or of the best COMPLETE
+  // trial when unset, trained once more on the training plus validation data
+  // (its settings carry "refit": true, and for the built-in trainer the
+  // epochs the source trained, see RefitEpochs). Workers lease it although
+  // the study is not ACTIVE; it is never pruned, not in the best trials, and
+  // does not count toward the budget. NOT_FOUND for an unknown study or
+  // trial; FAILED_PRECONDITION naming the reason for an ACTIVE study, an
+  // external trainer, a refit already WAITING or RUNNING, a source that is
+  // not COMPLETE or is itself a refit, no COMPLETE trial, or a
+  // multi-objective study without `source`.
+  absl::StatusOr<TrialView> Refit(const std::string& study, std::optional<int64_t> source);
 
   // ---- For workers ----
 
@@ -239,6 +256,23 @@ class Coordinator {
       const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
       const std::function<bool(absl::string_view file, absl::string_view data)>& sink);
 
+  // ---- Artifacts (options.artifacts) ----
+  // After each CompleteTrial the study's retention deletes the files of the
+  // trials its `artifacts` policy no longer keeps (artifact_retention.h).
+
+  // Starts receiving the artifacts of the trial behind `lease`; its Commit()
+  // checks the lease again and makes them the trial's. NOT_FOUND for an
+  // unknown study or trial; see Study::StartArtifactUpload.
+  absl::StatusOr<std::unique_ptr<Study::ArtifactUpload>> StartArtifactUpload(
+      const std::string& worker_id, const LeaseKey& lease);
+  // The stored artifact files of `study` (of trial `trial` only, when set).
+  // NOT_FOUND naming the study or trial; see Study::ListArtifacts.
+  absl::StatusOr<std::vector<StoredArtifact>> ListArtifacts(const std::string& study,
+                                                            std::optional<int64_t> trial);
+  // Sends one stored file; see Study::ReadArtifact.
+  absl::Status ReadArtifact(const std::string& study, int64_t trial, const std::string& path,
+                            const ArtifactSink& sink);
+
   // ---- Trial logs (options.logs) ----
   // A FAILED trial's reason ends with a pointer to its log (WithLogPointer).
 
@@ -278,7 +312,9 @@ class Coordinator {
         leases_(clock, options.lease) {}
 
   absl::Status Load() ABSL_LOCKS_EXCLUDED(registry_mu_);
-  StudyContext Context() { return StudyContext{store_, clock_, &leases_, checkpoints_}; }
+  StudyContext Context() {
+    return StudyContext{store_, clock_, &leases_, checkpoints_, options_.artifacts};
+  }
   // The study called `name`, or NOT_FOUND. Studies are never removed, so the
   // pointer stays valid.
   absl::StatusOr<Study*> Find(const std::string& name) const ABSL_LOCKS_EXCLUDED(registry_mu_);

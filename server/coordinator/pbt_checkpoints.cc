@@ -40,6 +40,20 @@ void PbtCheckpoints::Add(int64_t trial, int64_t step) {
   Trim(steps);
 }
 
+std::optional<int64_t> PbtCheckpoints::ResumeStep(const TrialRecord& trial) const {
+  if (store_ == nullptr) return std::nullopt;
+  auto own = index_.find(trial.number);
+  if (own == index_.end() || own->second.empty()) return std::nullopt;
+  const int64_t latest = *own->second.rbegin();
+  if (!trial.exploits.empty() && latest <= trial.exploits.back().donor_step) return std::nullopt;
+  return latest;
+}
+
+void PbtCheckpoints::DropFinished(int64_t trial) {
+  if (policy_ != nullptr || index_.erase(trial) == 0 || store_ == nullptr) return;
+  store_->DeleteTrial(study_, trial).IgnoreError();  // Only disk space is at stake.
+}
+
 void PbtCheckpoints::Restore(const CheckpointIndex& stored) {
   for (const auto& [trial, steps] : stored) {
     std::set<int64_t>& kept = index_[trial];

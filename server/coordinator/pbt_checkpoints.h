@@ -1,8 +1,8 @@
 // PbtCheckpoints: one study's checkpoints and population-based training. It
-// keeps the index of the checkpoints the server holds for the study's trials,
-// is the only part of the coordinator that talks to the CheckpointStore, and
-// holds the study's pbt policy (pruner type pbt), the one rule that reads the
-// index.
+// keeps the index of the checkpoints the server holds for the study's trials
+// (which a retried trial resumes from), is the only part of the coordinator
+// that talks to the CheckpointStore, and holds the study's pbt policy (pruner
+// type pbt), the one rule that reads other trials' checkpoints.
 //
 // Thread-safety: not thread-safe; the owning Study guards it with its lock.
 // The store itself is thread-safe, and the file transfers it does run outside
@@ -47,6 +47,16 @@ class PbtCheckpoints {
   // forgetting the trial's later ones (as the store does) and its oldest
   // beyond kPbtCheckpointsKept.
   void Add(int64_t trial, int64_t step);
+  // The step a new attempt of `trial` resumes after: its latest checkpoint
+  // taken since its last exploit (earlier ones belong to the run the exploit
+  // abandoned). nullopt when there is none, or no store.
+  std::optional<int64_t> ResumeStep(const TrialRecord& trial) const;
+  // `trial` has finished. Outside pbt nothing reads its checkpoints any more:
+  // they are dropped from the index and the store (a file-system error only
+  // leaves files behind). A pbt study keeps them: a finished trial may still
+  // be a donor.
+  void DropFinished(int64_t trial);
+
   // At start-up: the checkpoints the store holds for this study.
   void Restore(const CheckpointIndex& stored);
 

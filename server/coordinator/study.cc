@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
+#include "server/coordinator/artifact_retention.h"
 #include "server/coordinator/judge.h"
 #include "server/logic/given_params.h"
 #include "server/logic/multi_objective.h"
 #include "server/logic/random.h"
+#include "server/logic/refit.h"
 
 namespace vernier {
 namespace {
@@ -63,6 +65,7 @@ Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sa
       store_(context.store),
       clock_(context.clock),
       leases_(context.leases),
+      artifacts_(context.artifacts),
       sampler_(std::move(sampler)),
       pruner_(std::move(pruner)),
       trial_budget_(TrialBudget(spec_, *sampler_)),
@@ -86,6 +89,10 @@ absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex&
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(trials_.Load(std::move(trials)));
   checkpoints_.Restore(checkpoints);
+  // A crash between a trial's end and the deletion left these behind.
+  for (const TrialRecord& trial : trials_.trials()) {
+    if (IsFinished(trial.state)) checkpoints_.DropFinished(trial.number);
+  }
   return MaybeFinish();
 }
 
@@ -200,7 +207,7 @@ TrialsView Study::Best(int count) const {
   const ObjectiveSpec& objective = spec_.objective;
   std::vector<std::pair<double, const TrialRecord*>> ranked;
   for (const TrialRecord& trial : trials_.trials()) {
-    if (trial.state != TrialState::kComplete) continue;
+    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
     std::optional<double> value = ObjectiveValue(trial, objective);
     if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
   }
@@ -243,7 +250,20 @@ std::pair<int64_t, ParamMap> Study::SuggestNext() {
   return {number, suggestion()};
 }
 
+Study::LeaseAnswer Study::LeaseRefit(const std::string& worker_id) {
+  // A refit is created last, once the study has ended, and only one at a time.
+  if (spec_.trainer.external || trials_.trials().empty() ||
+      trials_.Count(TrialState::kRunning) >= spec_.budget.parallel) {
+    return std::optional<Assignment>();
+  }
+  const TrialRecord& last = trials_.trials().back();
+  if (!IsRefit(last) || last.state != TrialState::kWaiting) return std::optional<Assignment>();
+  ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(last.number, worker_id));
+  return std::optional<Assignment>(AssignmentOf(trial));
+}
+
 std::optional<Study::LeaseAnswer> Study::LeaseWithoutSuggesting(const std::string& worker_id) {
+  if (!Active()) return LeaseRefit(worker_id);
   if (!WorkerMayLease()) return std::optional<Assignment>();
   if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
     absl::StatusOr<TrialRecord> trial = StartWaiting(*waiting, worker_id);
@@ -344,14 +364,104 @@ absl::StatusOr<TrialView> Study::Enqueue(const ParamMap& given) {
   return TrialViewOf(number);
 }
 
+// ---- Refit ----
+
+absl::StatusOr<const TrialRecord*> Study::RefitSourceTrial(std::optional<int64_t> source) const {
+  if (spec_.trainer.external) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study \"", spec_.name, "\" runs its trials in your own loop (trainer external); ",
+        "refit the best parameters there"));
+  }
+  if (Active()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name,
+                     "\" is still ACTIVE: a refit runs once it has ended; stop it "
+                     "(vernier study stop ",
+                     spec_.name, ") or let it finish"));
+  }
+  const TrialRecord* last = trials_.trials().empty() ? nullptr : &trials_.trials().back();
+  if (last != nullptr && IsRefit(*last) && !IsFinished(last->state)) {
+    return absl::FailedPreconditionError(absl::StrCat("refit trial ", last->number, " of study \"",
+                                                      spec_.name, "\" is already ",
+                                                      TrialStateName(last->state)));
+  }
+  if (source) {
+    ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(*source));
+    if (trial->state != TrialState::kComplete || IsRefit(*trial)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("trial ", *source, " of study \"", spec_.name, "\" is ",
+                       IsRefit(*trial) ? "a refit itself" : TrialStateName(trial->state),
+                       "; a refit runs the parameters of a COMPLETE trial of the search"));
+    }
+    return trial;
+  }
+  if (spec_.multi_objective()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name,
+                     "\" is multi-objective and has no single best trial; pick one "
+                     "of its Pareto front (vernier best ",
+                     spec_.name, ") with --trial N"));
+  }
+  const TrialRecord* best = nullptr;
+  std::optional<double> best_value;
+  for (const TrialRecord& trial : trials_.trials()) {
+    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
+    const std::optional<double> value = ObjectiveValue(trial, spec_.objective);
+    if (!value || std::isnan(*value)) continue;
+    if (best == nullptr || Better(*value, *best_value, spec_.objective.goal)) {
+      best = &trial;
+      best_value = value;
+    }
+  }
+  if (best == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name, "\" has no COMPLETE trial to refit"));
+  }
+  return best;
+}
+
+absl::StatusOr<TrialView> Study::Refit(std::optional<int64_t> source) {
+  absl::MutexLock create(&create_mu_);
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const TrialRecord* from, RefitSourceTrial(source));
+  TrialRecord trial;
+  trial.study = spec_.name;
+  trial.number = static_cast<int64_t>(trials_.trials().size());
+  trial.state = TrialState::kWaiting;
+  trial.origin = absl::StrCat(kOriginRefitPrefix, from->number);
+  trial.params = from->params;
+  // The trial's record says what it trains, also when epochs was searched.
+  const std::optional<int64_t> epochs = RefitEpochsOf(from->number);
+  if (epochs && trial.params.count("epochs") > 0) trial.params["epochs"] = *epochs;
+  const int64_t number = trial.number;
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(trial));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  return TrialViewOf(number);
+}
+
 // ---- Assignments ----
 
 nlohmann::json Study::SettingsOf(const TrialRecord& trial) const {
-  if (!spec_.trainer.builtin()) return spec_.trainer.fixed;
-  std::optional<int64_t> checkpoint_every;
-  if (const PbtSpec* pbt = spec_.pruner.get<PbtSpec>()) checkpoint_every = pbt->interval;
-  return BuiltinTrialSettings(spec_.trainer.fixed, spec_.sampler.seed, trial.number,
-                              checkpoint_every);
+  nlohmann::json settings = spec_.trainer.fixed;
+  if (spec_.trainer.builtin()) {
+    std::optional<int64_t> checkpoint_every;
+    if (const int64_t every = CheckpointEvery(spec_); every > 0) checkpoint_every = every;
+    settings = BuiltinTrialSettings(spec_.trainer.fixed, spec_.sampler.seed, trial.number,
+                                    checkpoint_every);
+  }
+  const std::optional<int64_t> source = RefitSource(trial);
+  if (!source) return settings;
+  settings["refit"] = true;
+  if (const std::optional<int64_t> epochs = RefitEpochsOf(*source)) settings["epochs"] = *epochs;
+  return settings;
+}
+
+std::optional<int64_t> Study::RefitEpochsOf(int64_t source) const {
+  if (!spec_.trainer.builtin()) return std::nullopt;
+  absl::StatusOr<const TrialRecord*> found = trials_.Find(source);
+  if (!found.ok()) return std::nullopt;
+  return RefitEpochs(**found, SettingsOf(**found));
 }
 
 Assignment Study::AssignmentOf(const TrialRecord& trial) const {
@@ -363,8 +473,12 @@ Assignment Study::AssignmentOf(const TrialRecord& trial) const {
   assignment.command = spec_.trainer.command;
   assignment.time_limit = spec_.trainer.time_limit;
   assignment.stop_grace = spec_.trainer.stop_grace;
-  assignment.upload_checkpoints = spec_.pruner.get<PbtSpec>() != nullptr;
+  assignment.upload_checkpoints = CheckpointEvery(spec_) > 0;
   assignment.tensorboard_dir = spec_.tracking.tensorboard_dir;
+  assignment.resume_step = checkpoints_.ResumeStep(trial);
+  if (artifacts_ != nullptr) {
+    assignment.max_artifact_bytes = ArtifactUploadLimit(spec_.artifacts, trial);
+  }
   return assignment;
 }
 
@@ -401,8 +515,11 @@ absl::StatusOr<TrialAction> Study::RecordAndJudge(const TrialRecord& trial,
   StudyTrials::Change change;
   change.measurements.emplace_back(trial.number, measurement);
   // A study stopped meanwhile stops its running trials at their next report.
+  // A refit runs to its end: it was asked for after the study ended, and its
+  // curve is not comparable with the others'.
+  const bool refit = IsRefit(trial);
   const bool stop =
-      !Active() || pruner_->ShouldPrune(spec_.objective, judged, measurement.step, all);
+      !refit && (!Active() || pruner_->ShouldPrune(spec_.objective, judged, measurement.step, all));
   if (stop) {
     TrialRecord pruned = trial;
     pruned.state = TrialState::kPruned;
@@ -413,7 +530,9 @@ absl::StatusOr<TrialAction> Study::RecordAndJudge(const TrialRecord& trial,
     return TrialAction::kStop;
   }
   std::optional<ExploitDecision> decision;
-  if (exploit != nullptr) decision = checkpoints_.DecideExploit(judged, measurement.step, all);
+  if (exploit != nullptr && !refit) {
+    decision = checkpoints_.DecideExploit(judged, measurement.step, all);
+  }
   if (!decision) {
     RETURN_IF_ERROR(Commit(std::move(change)));
     return TrialAction::kContinue;
@@ -466,6 +585,7 @@ absl::Status Study::CompleteTrial(const std::string& worker_id, const LeaseKey& 
   StudyTrials::Change change;
   change.trials.push_back(std::move(judged));
   RETURN_IF_ERROR(Commit(std::move(change)));
+  checkpoints_.DropFinished(lease.trial_number);
   return MaybeFinish();
 }
 
@@ -552,7 +672,12 @@ absl::Status Study::ExpireLeases(const std::vector<LeaseKey>& expired) {
     change.trials.push_back(std::move(updated));
   }
   if (change.trials.empty()) return absl::OkStatus();
+  std::vector<int64_t> failed;
+  for (const TrialRecord& trial : change.trials) {
+    if (trial.state == TrialState::kFailed) failed.push_back(trial.number);
+  }
   RETURN_IF_ERROR(Commit(std::move(change)));
+  for (int64_t number : failed) checkpoints_.DropFinished(number);
   return MaybeFinish();
 }
 

@@ -40,6 +40,7 @@
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_record.h"
+#include "server/storage/artifact_store.h"
 #include "server/storage/checkpoint_store.h"
 #include "server/storage/study_store.h"
 
@@ -79,8 +80,16 @@ struct Assignment {
   std::vector<std::string> command;  // Empty: the built-in trainer.
   absl::Duration time_limit = absl::ZeroDuration();
   absl::Duration stop_grace = absl::Seconds(10);
-  bool upload_checkpoints = false;  // pbt: the worker uploads announced checkpoints.
-  std::string tensorboard_dir;      // tracking.tensorboard; empty: none.
+  // The worker uploads the checkpoints the trial announces (pbt, or
+  // checkpoint.every > 0).
+  bool upload_checkpoints = false;
+  std::string tensorboard_dir;  // tracking.tensorboard; empty: none.
+  // The trial resumes from its own checkpoint at this step (an earlier
+  // attempt's, see PbtCheckpoints::ResumeStep); nullopt: from the start.
+  std::optional<int64_t> resume_step;
+  // The most bytes of artifacts the worker may upload for the trial
+  // (ArtifactUploadLimit); 0: it uploads none.
+  int64_t max_artifact_bytes = 0;
 };
 
 // kExploit (pbt studies only): the trial goes on, in the same lease, from
@@ -110,6 +119,7 @@ struct StudyContext {
   Clock* clock = nullptr;
   LeaseTable* leases = nullptr;
   CheckpointStore* checkpoints = nullptr;
+  ArtifactStore* artifacts = nullptr;  // Null: the server keeps no artifacts.
 };
 
 class Study {
@@ -156,6 +166,9 @@ class Study {
   absl::StatusOr<TrialView> Ask() ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
   // See Coordinator::EnqueueTrial.
   absl::StatusOr<TrialView> Enqueue(const ParamMap& given) ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+  // See Coordinator::Refit.
+  absl::StatusOr<TrialView> Refit(std::optional<int64_t> source)
+      ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
 
   // ---- A trial's progress and end (see Coordinator) ----
   absl::StatusOr<TrialAction> ReportProgress(const std::string& worker_id, const LeaseKey& lease,
@@ -221,6 +234,55 @@ class Study {
       const std::function<bool(absl::string_view file, absl::string_view data)>& sink)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Artifacts (study_artifacts.cc) ----
+  // The files of one trial being received from the worker that holds its
+  // lease.
+  class ArtifactUpload {
+   public:
+    // Appends a chunk (ArtifactStore::Writer::Append's errors).
+    absl::Status Append(absl::string_view path, absl::string_view data) {
+      return writer_->Append(path, data);
+    }
+    // Checks the lease again and makes the files the trial's artifacts.
+    absl::Status Commit() { return study_->CommitArtifacts(*this); }
+    int64_t bytes() const { return writer_->bytes(); }
+    int64_t files() const { return writer_->files(); }
+
+   private:
+    friend class Study;
+    ArtifactUpload(Study* study, std::string worker_id, LeaseKey lease,
+                   std::unique_ptr<ArtifactStore::Writer> writer)
+        : study_(study),
+          worker_id_(std::move(worker_id)),
+          lease_(std::move(lease)),
+          writer_(std::move(writer)) {}
+    Study* const study_;
+    const std::string worker_id_;
+    const LeaseKey lease_;
+    const std::unique_ptr<ArtifactStore::Writer> writer_;
+  };
+  // Starts receiving the artifacts of the trial behind `lease`, at most its
+  // ArtifactUploadLimit bytes. FAILED_PRECONDITION when the server keeps no
+  // artifacts or the study keeps none of this trial (artifacts.keep none);
+  // ABORTED / NOT_FOUND as ReportProgress.
+  absl::StatusOr<std::unique_ptr<ArtifactUpload>> StartArtifactUpload(const std::string& worker_id,
+                                                                      const LeaseKey& lease)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The stored files of trial `trial` (every trial's when nullopt), by trial
+  // then path. FAILED_PRECONDITION when the server keeps no artifacts;
+  // NOT_FOUND naming an unknown trial; the store's errors.
+  absl::StatusOr<std::vector<StoredArtifact>> ListArtifacts(std::optional<int64_t> trial) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends a stored file (ArtifactStore::Read); errors as ListArtifacts and
+  // Read's.
+  absl::Status ReadArtifact(int64_t trial, const std::string& path, const ArtifactSink& sink) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the files of the trials the study's `artifacts` policy no longer
+  // keeps (ArtifactTrialsToDelete). Called after a trial ends; the files are
+  // removed without the study's lock. Errors leave files behind, which the
+  // next call tries again.
+  absl::Status EnforceArtifactRetention() ABSL_LOCKS_EXCLUDED(mu_);
+
   // The study's lock, for a caller that must see every study between two
   // writes (a backup). Locks nothing by itself.
   absl::Mutex* mutex() ABSL_LOCK_RETURNED(mu_) { return &mu_; }
@@ -265,6 +327,12 @@ class Study {
   // Leases (or asks) WAITING trial `number` under `worker_id`.
   absl::StatusOr<TrialRecord> StartWaiting(int64_t number, const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The refit trial a worker may lease from a study that has ended, if one
+  // is WAITING and budget.parallel allows.
+  LeaseAnswer LeaseRefit(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refit's checks; the trial whose parameters it runs again.
+  absl::StatusOr<const TrialRecord*> RefitSourceTrial(std::optional<int64_t> source) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Lease()'s answer when it needs no new suggestion: no trial (the study
   // cannot give `worker_id` one now), a WAITING trial now leased, or the
   // error of leasing it. nullopt: a new trial must be suggested.
@@ -287,16 +355,23 @@ class Study {
   absl::StatusOr<TrialAction> RecordAndJudge(const TrialRecord& trial,
                                              const Measurement& measurement, ExploitAnswer* exploit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Assignment AssignmentOf(const TrialRecord& trial) const;
+  Assignment AssignmentOf(const TrialRecord& trial) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The trainer settings of `trial` (see Assignment::settings).
-  nlohmann::json SettingsOf(const TrialRecord& trial) const;
+  nlohmann::json SettingsOf(const TrialRecord& trial) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The epochs a refit of trial `source` trains (see RefitEpochs); nullopt
+  // outside the built-in trainer or when the source reported no epoch.
+  std::optional<int64_t> RefitEpochsOf(int64_t source) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CommitCheckpoint(const CheckpointUpload& upload) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status CommitArtifacts(const ArtifactUpload& upload) ABSL_LOCKS_EXCLUDED(mu_);
+  // FAILED_PRECONDITION when the server keeps no artifacts.
+  absl::StatusOr<ArtifactStore*> Artifacts() const;
 
   // Constant after construction.
   const StudySpec spec_;
   StudyStore* const store_;
   Clock* const clock_;
   LeaseTable* const leases_;
+  ArtifactStore* const artifacts_;  // May be null.
   const std::unique_ptr<Sampler> sampler_;
   const std::unique_ptr<Pruner> pruner_;
   // Trials the study creates: budget.max_trials, or fewer when the sampler

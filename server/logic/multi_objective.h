@@ -41,8 +41,8 @@ std::string ConstraintViolationReason(const MetricMap& metrics,
                                       absl::Span<const ConstraintSpec> constraints);
 
 // The Pareto front of the COMPLETE trials with every objective value (the
-// non-dominated ones), sorted by the first objective, best first, then by
-// trial number.
+// non-dominated ones; refit trials are not candidates), sorted by the first objective, best first,
+// then by trial number.
 std::vector<const TrialRecord*> ParetoTrials(absl::Span<const TrialRecord> trials,
                                              absl::Span<const ObjectiveSpec> objectives);
 

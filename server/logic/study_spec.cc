@@ -552,6 +552,70 @@ absl::Status CheckTracking(const StudySpec& spec) {
   return absl::OkStatus();
 }
 
+// The largest value `name` takes in the built-in trainer's trials: a
+// searched int parameter's upper bound, else its fixed setting, else its
+// default. nullopt when it is not a number there.
+std::optional<int64_t> BuiltinMaxSetting(const StudySpec& spec, absl::string_view name) {
+  if (const ParamSpec* param = spec.space.Find(name)) {
+    if (param->type != ParamSpec::Type::kCategorical) return static_cast<int64_t>(param->high);
+    return std::nullopt;
+  }
+  const auto fixed = spec.trainer.fixed.find(std::string(name));
+  if (fixed != spec.trainer.fixed.end()) {
+    if (fixed->is_number()) return fixed->get<int64_t>();
+    return std::nullopt;
+  }
+  const BuiltinParam* builtin = FindBuiltinParam(name);
+  if (builtin == nullptr || !builtin->default_value.is_number()) return std::nullopt;
+  return builtin->default_value.get<int64_t>();
+}
+
+int64_t DefaultCheckpointEvery(const StudySpec& spec) {
+  if (const PbtSpec* pbt = spec.pruner.get<PbtSpec>()) return pbt->interval;
+  if (!spec.trainer.builtin()) return 0;
+  if (std::optional<int64_t> every = BuiltinMaxSetting(spec, "checkpoint_every")) {
+    if (*every > 0) return *every;
+  }
+  const std::optional<int64_t> epochs = BuiltinMaxSetting(spec, "epochs");
+  return epochs && *epochs >= kMinEpochsForDefaultCheckpoints ? 1 : 0;
+}
+
+// checkpoint.every as written: a pbt study checkpoints at its decision
+// boundaries, and an external trainer's trials never reach a worker.
+absl::Status CheckArtifacts(const ArtifactSpec& artifacts) {
+  RETURN_IF_ERROR(AtLeast("artifacts.count", artifacts.count, 1));
+  RETURN_IF_ERROR(AtLeast("artifacts.max_bytes", artifacts.max_bytes, 1));
+  if (artifacts.max_bytes > kMaxArtifactBytes) {
+    return FieldError(
+        "artifacts.max_bytes",
+        absl::StrCat(artifacts.max_bytes, " is above the most, ", kMaxArtifactBytes, " (1 TiB)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCheckpoint(const StudySpec& spec) {
+  if (!spec.checkpoint.every) return absl::OkStatus();
+  const int64_t every = *spec.checkpoint.every;
+  RETURN_IF_ERROR(AtLeast("checkpoint.every", every, 0));
+  if (every > kMaxCheckpointEvery) {
+    return FieldError("checkpoint.every",
+                      absl::StrCat(every, " is above ", kMaxCheckpointEvery, " steps"));
+  }
+  if (every > 0 && spec.trainer.external) {
+    return FieldError("checkpoint.every",
+                      "the trials of an external trainer never run on a worker, which is what "
+                      "uploads checkpoints");
+  }
+  const PbtSpec* pbt = spec.pruner.get<PbtSpec>();
+  if (pbt != nullptr && every != pbt->interval) {
+    return FieldError("checkpoint.every",
+                      absl::StrCat(every, " differs from pruner.interval (", pbt->interval,
+                                   "): a pbt study checkpoints at its decision boundaries; "
+                                   "leave checkpoint out"));
+  }
+  return absl::OkStatus();
+}
+
 // What a multi-objective study cannot use: the model-based single-objective
 // samplers and the pruners (pruning compares one metric, as in Optuna).
 absl::Status CheckMultiObjective(const StudySpec& spec) {
@@ -615,11 +679,30 @@ absl::Status NormalizeStudySpec(StudySpec& spec) {
   RETURN_IF_ERROR(CheckTrainer(spec.trainer, spec.space));
   RETURN_IF_ERROR(CheckWarmStart(spec));
   RETURN_IF_ERROR(CheckTracking(spec));
+  RETURN_IF_ERROR(CheckCheckpoint(spec));
+  RETURN_IF_ERROR(CheckArtifacts(spec.artifacts));
   return CheckMultiObjective(spec);
+}
+
+absl::string_view ArtifactKeepName(ArtifactKeep keep) {
+  switch (keep) {
+    case ArtifactKeep::kAll:
+      return "all";
+    case ArtifactKeep::kNone:
+      return "none";
+    case ArtifactKeep::kBest:
+    default:
+      return "best";
+  }
+}
+
+int64_t CheckpointEvery(const StudySpec& spec) {
+  return spec.checkpoint.every ? *spec.checkpoint.every : DefaultCheckpointEvery(spec);
 }
 
 void ResolveStudySpecDefaults(StudySpec& spec) {
   if (!spec.objectives.empty()) spec.objective = spec.objectives.front();
+  if (!spec.checkpoint.every) spec.checkpoint.every = DefaultCheckpointEvery(spec);
   spec.space.params = ParentsFirst(std::move(spec.space.params));
   for (ParamSpec& param : spec.space.params) {
     if (param.type == ParamSpec::Type::kInt && !param.step) param.step = 1;

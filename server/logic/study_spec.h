@@ -264,6 +264,38 @@ struct TrackingSpec {
   std::string tensorboard_dir;  // Absolute, on the worker nodes; empty: none.
 };
 
+// `checkpoint: {every: N}`: the trials save a checkpoint every N steps
+// (epochs), which the worker uploads, so a trial whose worker vanished or
+// that was handed back resumes from its last checkpoint on any worker.
+struct CheckpointSpec {
+  // Set as written, or by ResolveStudySpecDefaults: a pbt study's
+  // pruner.interval, else 1 for a built-in trainer whose trials may run
+  // kMinEpochsForDefaultCheckpoints epochs or more, else 0 (none).
+  std::optional<int64_t> every;
+};
+
+// A built-in trainer whose trials may run at least this many epochs
+// checkpoints every epoch unless the study file says otherwise: a lost trial
+// then costs at most one epoch, and shorter trials are cheaper to rerun
+// than to checkpoint.
+inline constexpr int64_t kMinEpochsForDefaultCheckpoints = 5;
+// The largest checkpoint.every a study file may give.
+inline constexpr int64_t kMaxCheckpointEvery = 1000;
+
+// `artifacts: {keep: best, count: 5, max_bytes: 1GB}`: which trials' files
+// (what they left in $VERNIER_ARTIFACT_DIR) the server keeps
+// (server/coordinator/artifact_retention.h). A refit trial's are always kept.
+enum class ArtifactKeep { kBest, kAll, kNone };
+struct ArtifactSpec {
+  ArtifactKeep keep = ArtifactKeep::kBest;
+  int64_t count = 5;                     // kBest: how many trials; >= 1.
+  int64_t max_bytes = int64_t{1} << 30;  // Per trial; 1 to kMaxArtifactBytes.
+};
+// The largest artifacts.max_bytes a study file may give: 1 TiB.
+inline constexpr int64_t kMaxArtifactBytes = int64_t{1} << 40;
+// "best", "all", "none": the study file's spelling.
+absl::string_view ArtifactKeepName(ArtifactKeep keep);
+
 struct StudySpec {
   std::string name;
   ObjectiveSpec objective;  // The first (or only) objective.
@@ -274,6 +306,8 @@ struct StudySpec {
   TrainerSpec trainer;
   std::optional<WarmStartSpec> warm_start;
   TrackingSpec tracking;
+  CheckpointSpec checkpoint;
+  ArtifactSpec artifacts;
   // Every objective in file order, 1 to kMaxObjectives of them, distinct
   // metrics; objectives[0] == objective. More than one makes the study
   // multi-objective: its best trials are the Pareto front.
@@ -282,6 +316,10 @@ struct StudySpec {
 
   bool multi_objective() const { return objectives.size() > 1; }
 };
+
+// Steps between the checkpoints of `spec`'s trials (0: none) once
+// normalised: checkpoint.every, else a pbt study's interval.
+int64_t CheckpointEvery(const StudySpec& spec);
 
 // Validates `spec` and normalises it in place: orders the parameters parents
 // first and resolves the defaults that depend on other sections (pbt's

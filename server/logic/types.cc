@@ -1,6 +1,7 @@
 #include "server/logic/types.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace vernier {
@@ -47,6 +48,20 @@ std::string ParamValueToString(const ParamValue& value) {
 
 bool IsWarmStartCopy(const TrialRecord& trial) {
   return absl::StartsWith(trial.origin, kOriginWarmStartPrefix);
+}
+
+bool IsRefit(const TrialRecord& trial) {
+  return absl::StartsWith(trial.origin, kOriginRefitPrefix);
+}
+
+std::optional<int64_t> RefitSource(const TrialRecord& trial) {
+  int64_t source = 0;
+  if (!IsRefit(trial) ||
+      !absl::SimpleAtoi(absl::string_view(trial.origin).substr(kOriginRefitPrefix.size()),
+                        &source)) {
+    return std::nullopt;
+  }
+  return source;
 }
 
 }  // namespace vernier

@@ -86,17 +86,27 @@ struct TrialRecord {
   absl::Time end_time = absl::UnixEpoch();    // Epoch: not finished.
   // Where the trial came from: empty when the study's sampler suggested it;
   // kOriginEnqueued when a user enqueued it; kOriginWarmStartPrefix + "OLD#n"
-  // when it was copied, finished, from trial n of study OLD (warm_start).
+  // when it was copied, finished, from trial n of study OLD (warm_start);
+  // kOriginRefitPrefix + "n" when `vernier refit` runs trial n's parameters
+  // again on the training plus validation data.
   std::string origin;
   std::vector<ExploitRecord> exploits;  // pbt only; oldest first.
 };
 
 inline constexpr absl::string_view kOriginEnqueued = "enqueued";
 inline constexpr absl::string_view kOriginWarmStartPrefix = "warm_start:";
+inline constexpr absl::string_view kOriginRefitPrefix = "refit:";
 
 // True for a trial copied from another study by warm_start: it was never run
 // here and does not count toward budget.max_trials.
 bool IsWarmStartCopy(const TrialRecord& trial);
+
+// True for a refit trial (see TrialRecord::origin): its metrics come from
+// other data than the search's trials, so it is never pruned and never among
+// the best trials.
+bool IsRefit(const TrialRecord& trial);
+// The trial a refit trial runs again; nullopt for any other trial.
+std::optional<int64_t> RefitSource(const TrialRecord& trial);
 
 }  // namespace vernier
 

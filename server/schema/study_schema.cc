@@ -505,6 +505,26 @@ v1::TrainerSpec TrainerToProto(const TrainerSpec& trainer) {
   return out;
 }
 
+// A study stored before artifacts existed has none set: the defaults.
+ArtifactSpec ArtifactsFromProto(const v1::ArtifactPolicy& proto) {
+  ArtifactSpec artifacts;
+  if (proto.keep() == v1::ARTIFACT_KEEP_ALL) artifacts.keep = ArtifactKeep::kAll;
+  if (proto.keep() == v1::ARTIFACT_KEEP_NONE) artifacts.keep = ArtifactKeep::kNone;
+  if (proto.has_count()) artifacts.count = proto.count();
+  if (proto.has_max_bytes()) artifacts.max_bytes = proto.max_bytes();
+  return artifacts;
+}
+
+v1::ArtifactPolicy ArtifactsToProto(const ArtifactSpec& artifacts) {
+  v1::ArtifactPolicy proto;
+  proto.set_keep(artifacts.keep == ArtifactKeep::kAll    ? v1::ARTIFACT_KEEP_ALL
+                 : artifacts.keep == ArtifactKeep::kNone ? v1::ARTIFACT_KEEP_NONE
+                                                         : v1::ARTIFACT_KEEP_BEST);
+  proto.set_count(artifacts.count);
+  proto.set_max_bytes(artifacts.max_bytes);
+  return proto;
+}
+
 }  // namespace
 
 absl::StatusOr<StudySpec> StudySpecFromProto(const v1::StudySpec& proto) {
@@ -538,6 +558,8 @@ absl::StatusOr<StudySpec> StudySpecFromProto(const v1::StudySpec& proto) {
     spec.warm_start = std::move(warm_start);
   }
   spec.tracking.tensorboard_dir = proto.tracking().tensorboard_dir();
+  if (proto.checkpoint().has_every()) spec.checkpoint.every = proto.checkpoint().every();
+  spec.artifacts = ArtifactsFromProto(proto.artifacts());
   return spec;
 }
 
@@ -574,6 +596,8 @@ v1::StudySpec StudySpecToProto(const StudySpec& spec) {
   if (!spec.tracking.tensorboard_dir.empty()) {
     out.mutable_tracking()->set_tensorboard_dir(spec.tracking.tensorboard_dir);
   }
+  if (spec.checkpoint.every) out.mutable_checkpoint()->set_every(*spec.checkpoint.every);
+  *out.mutable_artifacts() = ArtifactsToProto(spec.artifacts);
   return out;
 }
 

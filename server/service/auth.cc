@@ -111,8 +111,13 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Report, v1::ReportRequest, v1
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueTrial, v1::EnqueueTrialRequest, v1::Trial)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, EnqueueFromStudy, v1::EnqueueFromStudyRequest,
                     v1::EnqueueFromStudyResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, Refit, v1::RefitRequest, v1::Trial)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetTrialLog, v1::GetTrialLogRequest,
                     grpc::ServerWriter<v1::TrialLogChunk>)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListArtifacts, v1::ListArtifactsRequest,
+                    v1::ListArtifactsResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, DownloadArtifact, v1::DownloadArtifactRequest,
+                    grpc::ServerWriter<v1::ArtifactChunk>)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)
@@ -137,6 +142,13 @@ grpc::Status AuthWorkerService::UploadCheckpoint(
     v1::UploadCheckpointResponse* response) {
   grpc::Status status = authorizer_->Check(*context, Role::kWorker);
   return status.ok() ? inner_->UploadCheckpoint(context, reader, response) : status;
+}
+
+grpc::Status AuthWorkerService::UploadArtifact(
+    grpc::ServerContext* context, grpc::ServerReader<v1::UploadArtifactRequest>* reader,
+    v1::UploadArtifactResponse* response) {
+  grpc::Status status = authorizer_->Check(*context, Role::kWorker);
+  return status.ok() ? inner_->UploadArtifact(context, reader, response) : status;
 }
 
 #undef VERNIER_AUTH_METHOD

@@ -102,8 +102,15 @@ class AuthStudyService final : public v1::StudyService::Service {
   grpc::Status EnqueueFromStudy(grpc::ServerContext* context,
                                 const v1::EnqueueFromStudyRequest* request,
                                 v1::EnqueueFromStudyResponse* response) override;
+  grpc::Status Refit(grpc::ServerContext* context, const v1::RefitRequest* request,
+                     v1::Trial* response) override;
   grpc::Status GetTrialLog(grpc::ServerContext* context, const v1::GetTrialLogRequest* request,
                            grpc::ServerWriter<v1::TrialLogChunk>* writer) override;
+  grpc::Status ListArtifacts(grpc::ServerContext* context, const v1::ListArtifactsRequest* request,
+                             v1::ListArtifactsResponse* response) override;
+  grpc::Status DownloadArtifact(grpc::ServerContext* context,
+                                const v1::DownloadArtifactRequest* request,
+                                grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
 
  private:
   const Authorizer* const authorizer_;
@@ -137,6 +144,9 @@ class AuthWorkerService final : public v1::WorkerService::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
                                   const v1::DownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+  grpc::Status UploadArtifact(grpc::ServerContext* context,
+                              grpc::ServerReader<v1::UploadArtifactRequest>* reader,
+                              v1::UploadArtifactResponse* response) override;
   grpc::Status AppendTrialLog(grpc::ServerContext* context,
                               const v1::AppendTrialLogRequest* request,
                               v1::AppendTrialLogResponse* response) override;

@@ -19,6 +19,7 @@
 #include "server/coordinator/coordinator.h"
 #include "server/service/auth.h"
 #include "server/service/services.h"
+#include "server/storage/artifact_store.h"
 #include "server/storage/log_store.h"
 #include "server/storage/sqlite_study_store.h"
 #include "server/storage/study_store.h"
@@ -92,6 +93,8 @@ class ServerRunner {
   std::unique_ptr<SqliteStudyStore> store_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<LogStore> logs_;  // Before coordinator_, which borrows it.
+  // The same.
+  std::unique_ptr<ArtifactStore> artifacts_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<StudyServiceImpl> study_service_;

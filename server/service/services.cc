@@ -163,6 +163,18 @@ grpc::Status StudyServiceImpl::EnqueueFromStudy(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::Refit(grpc::ServerContext*, const v1::RefitRequest* request,
+                                     v1::Trial* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  std::optional<int64_t> source;
+  if (request->has_trial()) source = request->trial();
+  absl::StatusOr<TrialView> trial = coordinator_->Refit(request->study(), source);
+  if (!trial.ok()) return ToGrpcStatus(trial.status());
+  *response = ToProto(trial->trial, trial->objectives);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
@@ -192,6 +204,8 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
   response->set_stop_grace_seconds(absl::ToDoubleSeconds(a.stop_grace));
   response->set_upload_checkpoints(a.upload_checkpoints);
   response->set_tensorboard_dir(a.tensorboard_dir);
+  response->set_max_artifact_bytes(a.max_artifact_bytes);
+  if (a.resume_step) response->set_resume_step(*a.resume_step);
   return grpc::Status::OK;
 }
 

@@ -189,6 +189,15 @@ absl::Status CheckpointStore::Install(const std::string& temp_dir, const std::st
   return absl::OkStatus();
 }
 
+absl::Status CheckpointStore::DeleteTrial(const std::string& study, int64_t trial) {
+  absl::MutexLock lock(&mu_);
+  const std::string dir = TrialDir(study, trial);
+  std::error_code error;
+  fs::remove_all(dir, error);
+  if (error) return FsError("cannot delete", dir, error);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> CheckpointStore::Files(const std::string& study,
                                                                 int64_t trial, int64_t step) const {
   const fs::path dir = fs::path(TrialDir(study, trial)) / absl::StrCat(kStepPrefix, step);

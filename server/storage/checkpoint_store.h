@@ -1,5 +1,6 @@
 // CheckpointStore: the trial checkpoints that population-based training (pbt)
-// moves between workers, kept as plain files beside the database:
+// moves between workers, and from which a retried trial resumes, kept as
+// plain files beside the database:
 //
 //   <root>/study-<name>/trial-<number>/step-<step>/<file>...
 //
@@ -114,6 +115,10 @@ class CheckpointStore {
   absl::Status Read(
       const std::string& study, int64_t trial, int64_t step,
       const std::function<bool(absl::string_view file, absl::string_view data)>& sink) const;
+
+  // Removes every checkpoint of `study`'s trial `trial` (none is fine).
+  // INTERNAL naming the directory when the file system refuses.
+  absl::Status DeleteTrial(const std::string& study, int64_t trial);
 
   // Every stored checkpoint: study -> trial -> steps.
   absl::StatusOr<std::map<std::string, CheckpointIndex>> List() const;

@@ -138,6 +138,13 @@ class WorkerFakesTest : public ::testing::Test {
     leases_.push_back(response);
   }
 
+  // Makes the last queued trial a second attempt that resumes after `step`.
+  void SetResumeStep(int64_t step) {
+    absl::MutexLock lock(&mu_);
+    leases_.back().mutable_lease()->set_attempt(2);
+    leases_.back().set_resume_step(step);
+  }
+
   // The next reports are answered by `answer` (CONTINUE until set). Set it
   // before the worker runs.
   void set_answer(Answer answer) {
@@ -654,6 +661,44 @@ TEST_F(WorkerFakesTest, ExploitWhoseCheckpointCannotBeFetchedFailsTheTrial) {
   EXPECT_EQ(completions()[0].state(), v1::TRIAL_STATE_FAILED);
   EXPECT_THAT(completions()[0].failure_reason(),
               HasSubstr("pbt exploit: cannot fetch the checkpoint of trial 5 at step 2"));
+}
+
+TEST_F(WorkerFakesTest, RetriedTrialResumesFromItsOwnCheckpoint) {
+  AddTrial(0);
+  SetResumeStep(4);
+  launcher_.AddScript(Finished({Report(5)}, {{"accuracy", 0.8}}));
+  EXPECT_CALL(stub_, DownloadCheckpointRaw(_, _))
+      .WillOnce([](grpc::ClientContext*, const v1::DownloadCheckpointRequest& request) {
+        EXPECT_EQ(request.donor_trial(), 0);  // Its own.
+        EXPECT_EQ(request.donor_step(), 4);
+        EXPECT_EQ(request.lease().attempt(), 2);
+        return CheckpointReader(grpc::Status::OK);
+      });
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return completions_locked() == 1; }));
+  StopWorker();
+  EXPECT_EQ(completions()[0].state(), v1::TRIAL_STATE_COMPLETE);
+  ASSERT_EQ(launcher_.starts(), 1u);
+  const TrialSpec started = launcher_.spec(0);
+  const std::string checkpoint = started.trial_dir + "/resume-step-4";
+  EXPECT_EQ(started.params_json, absl::StrCat(R"({"resume_from":")", checkpoint, R"(","x":0})"));
+  EXPECT_EQ(test_util::ReadFile(checkpoint + "/model.pt"), "weights");
+}
+
+TEST_F(WorkerFakesTest, RetriedTrialWhoseCheckpointIsGoneStartsFromTheBeginning) {
+  AddTrial(0);
+  SetResumeStep(4);
+  launcher_.AddScript(Finished({Report(1)}, {{"accuracy", 0.8}}));
+  ON_CALL(stub_, DownloadCheckpointRaw(_, _))
+      .WillByDefault([](grpc::ClientContext*, const v1::DownloadCheckpointRequest&) {
+        return CheckpointReader(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such checkpoint"));
+      });
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return completions_locked() == 1; }));
+  StopWorker();
+  EXPECT_EQ(completions()[0].state(), v1::TRIAL_STATE_COMPLETE);
+  ASSERT_EQ(launcher_.starts(), 1u);
+  EXPECT_EQ(launcher_.spec(0).params_json, R"({"x":0})");
 }
 
 TEST_F(WorkerFakesTest, ShutdownWhileAnExploitIsPendingDropsTheTrial) {

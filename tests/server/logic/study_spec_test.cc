@@ -237,6 +237,43 @@ TEST(StudySpecTest, BadWarmStartIsRejectedNamingTheField) {
               HasSubstr("warm_start: cannot be combined with sampler grid"));
 }
 
+TEST(StudySpecTest, ArtifactsDefaultToTheBestFiveAndTakeSizesWithUnits) {
+  auto spec = ParseStudySpec(kQuickStart);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->artifacts.keep, ArtifactKeep::kBest);
+  EXPECT_EQ(spec->artifacts.count, 5);
+  EXPECT_EQ(spec->artifacts.max_bytes, int64_t{1} << 30);
+  spec = ParseStudySpec(std::string(kQuickStart) + "artifacts: {keep: all, max_bytes: 1.5GiB}\n");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->artifacts.keep, ArtifactKeep::kAll);
+  EXPECT_EQ(spec->artifacts.max_bytes, int64_t{3} << 29);
+  spec = ParseStudySpec(std::string(kQuickStart) + "artifacts: {count: 2, max_bytes: 500MB}\n");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->artifacts.count, 2);
+  EXPECT_EQ(spec->artifacts.max_bytes, 500000000);
+  spec = ParseStudySpec(std::string(kQuickStart) + "artifacts: {keep: none, max_bytes: 4096}\n");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->artifacts.keep, ArtifactKeep::kNone);
+  EXPECT_EQ(spec->artifacts.max_bytes, 4096);
+}
+
+TEST(StudySpecTest, BadArtifactsAreRejectedNamingTheField) {
+  const std::string base = kQuickStart;
+  EXPECT_THAT(ErrorOf(base + "artifacts: {keep: some}\n"),
+              HasSubstr("artifacts.keep: \"some\" (expected best, all or none)"));
+  EXPECT_THAT(ErrorOf(base + "artifacts: {count: 0}\n"),
+              HasSubstr("artifacts.count: must be >= 1, got 0"));
+  EXPECT_THAT(ErrorOf(base + "artifacts: {max_bytes: 0}\n"),
+              HasSubstr("artifacts.max_bytes: must be >= 1, got 0"));
+  EXPECT_THAT(ErrorOf(base + "artifacts: {max_bytes: 2TiB}\n"),
+              HasSubstr("artifacts.max_bytes: 2199023255552 is above the most"));
+  EXPECT_THAT(ErrorOf(base + "artifacts: {max_bytes: 12 parsecs}\n"),
+              HasSubstr("artifacts.max_bytes: must be a size in bytes"));
+  EXPECT_THAT(ErrorOf(base + "artifacts: {keep_best: 3}\n"),
+              HasSubstr("artifacts.keep_best: unknown key (expected one of: count, keep, "
+                        "max_bytes)"));
+}
+
 TEST(StudySpecTest, TrackingTakesAnAbsoluteTensorBoardDirectory) {
   auto spec = ParseStudySpec(std::string(kQuickStart) + "tracking: {tensorboard: /runs/tb}\n");
   ASSERT_OK(spec);
@@ -260,6 +297,74 @@ TEST(StudySpecTest, BadTrackingIsRejectedNamingTheField) {
                            "trainer: {external: true}") +
                       "tracking: {tensorboard: /runs/tb}\n"),
               HasSubstr("tracking.tensorboard: the trials of an external trainer never run"));
+}
+
+int64_t CheckpointEveryOf(const std::string& text) {
+  auto spec = ParseStudySpec(text);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? CheckpointEvery(*spec) : -1;
+}
+
+TEST(StudySpecTest, CheckpointEveryDefaultsFromTheTrainer) {
+  const std::string trainer = "epochs: 3, train_subset: 12000";
+  // Three epochs are cheaper to rerun than to checkpoint; ten are not.
+  EXPECT_EQ(CheckpointEveryOf(kQuickStart), 0);
+  EXPECT_EQ(CheckpointEveryOf(With(trainer, "epochs: 10")), 1);
+  EXPECT_EQ(CheckpointEveryOf(With(trainer, "epochs: 10, checkpoint_every: 3")), 3);
+  EXPECT_EQ(CheckpointEveryOf(std::string(kQuickStart) + "checkpoint: {every: 2}\n"), 2);
+  EXPECT_EQ(CheckpointEveryOf(With(trainer, "epochs: 10") + "checkpoint: {every: 0}\n"), 0);
+  // A searched epochs counts with its upper bound.
+  EXPECT_EQ(CheckpointEveryOf(R"(
+name: searched-epochs
+objective: {metric: val_accuracy, goal: maximize}
+params:
+  lr:     {type: float, low: 1.0e-4, high: 0.1, log: true}
+  epochs: {type: int, low: 2, high: 20}
+trainer: {model: mlp, dataset: fashion-mnist}
+)"),
+            1);
+  // A trial command checkpoints only when asked; pbt at its interval.
+  EXPECT_EQ(CheckpointEveryOf(R"(
+name: script
+objective: {metric: acc, goal: maximize}
+params:
+  x: {type: float, low: 0, high: 1}
+trainer: {command: [python3, train.py]}
+)"),
+            0);
+  EXPECT_EQ(CheckpointEveryOf(R"(
+name: population
+objective: {metric: acc, goal: maximize}
+params:
+  x: {type: float, low: 0.1, high: 1}
+pruner: {type: pbt, interval: 4}
+trainer: {command: [python3, train.py]}
+)"),
+            4);
+}
+
+TEST(StudySpecTest, BadCheckpointIsRejectedNamingTheField) {
+  const std::string base = kQuickStart;
+  EXPECT_THAT(ErrorOf(base + "checkpoint: {every: -1}\n"), HasSubstr("checkpoint.every"));
+  EXPECT_THAT(ErrorOf(base + "checkpoint: {every: 1001}\n"),
+              HasSubstr("checkpoint.every: 1001 is above 1000 steps"));
+  EXPECT_THAT(ErrorOf(base + "checkpoint: {keep: 3}\n"),
+              HasSubstr("checkpoint.keep: unknown key (expected one of: every)"));
+  EXPECT_THAT(ErrorOf(With("trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, "
+                           "train_subset: 12000}",
+                           "trainer: {external: true}") +
+                      "checkpoint: {every: 1}\n"),
+              HasSubstr("checkpoint.every: the trials of an external trainer never run"));
+  EXPECT_THAT(ErrorOf(R"(
+name: population
+objective: {metric: acc, goal: maximize}
+params:
+  x: {type: float, low: 0.1, high: 1}
+pruner: {type: pbt, interval: 4}
+trainer: {command: [python3, train.py]}
+checkpoint: {every: 3}
+)"),
+              HasSubstr("checkpoint.every: 3 differs from pruner.interval (4)"));
 }
 
 }  // namespace

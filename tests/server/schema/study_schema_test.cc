@@ -134,6 +134,24 @@ trainer: {command: [a]}
   EXPECT_EQ(proto.budget().max_trials(), 10);
   EXPECT_EQ(proto.trainer().command().limits().stop_grace_seconds(), 10);
   EXPECT_EQ(proto.objectives(0).goal(), v1::GOAL_MAXIMIZE);
+  EXPECT_EQ(proto.artifacts().keep(), v1::ARTIFACT_KEEP_BEST);
+  EXPECT_EQ(proto.artifacts().count(), 5);
+  EXPECT_EQ(proto.artifacts().max_bytes(), int64_t{1} << 30);
+}
+
+TEST(StudySchemaTest, AStudyStoredBeforeArtifactsReadsWithTheirDefaults) {
+  ASSERT_OK_AND_ASSIGN(StudySpec spec, ParseStudySpec(kStudies[0]));
+  v1::StudySpec proto = StudySpecToProto(spec);
+  proto.clear_artifacts();
+  ASSERT_OK_AND_ASSIGN(StudySpec stored, StudySpecFromProto(proto));
+  EXPECT_EQ(stored.artifacts.keep, ArtifactKeep::kBest);
+  EXPECT_EQ(stored.artifacts.count, 5);
+  proto.mutable_artifacts()->set_keep(v1::ARTIFACT_KEEP_NONE);
+  proto.mutable_artifacts()->set_max_bytes(77);
+  ASSERT_OK_AND_ASSIGN(stored, StudySpecFromProto(proto));
+  EXPECT_EQ(stored.artifacts.keep, ArtifactKeep::kNone);
+  EXPECT_EQ(stored.artifacts.max_bytes, 77);
+  EXPECT_EQ(StudySpecToProto(stored).artifacts().max_bytes(), 77);
 }
 
 TEST(StudySchemaTest, TypedSpecsNeedWhatTheProtoCannotSay) {
