@@ -142,6 +142,27 @@ class EndToEndTest : public ::testing::Test {
         kStudyTimeout);
   }
 
+  // The trials of `study` as the CLI's JSON lists them.
+  json Trials(const std::string& study) { return CliJson({"trials", study}); }
+
+  // The accuracy PyTorch alone (tests/e2e/predict_idx.py) measures for the
+  // model in `model_dir` on the IDX set `data_dir`/t10k-*, run by Debian's
+  // /usr/bin/python3 (python3-torch); -1 when it cannot import torch (the
+  // caller skips), -2 (and a test failure) on any other failure.
+  double PythonAccuracy(const fs::path& model_dir, const fs::path& data_dir) {
+    const fs::path out = dir_ / "predict.out";
+    const int status = testing::RunShell(absl::StrCat(
+        "/usr/bin/python3 '", VERNIER_SOURCE_DIR, "/tests/e2e/predict_idx.py' '",
+        model_dir.string(), "' '", (data_dir / "t10k-images-idx3-ubyte").string(), "' '",
+        (data_dir / "t10k-labels-idx1-ubyte").string(), "' >'", out.string(), "' 2>&1"));
+    const std::string printed = ReadFile(out);
+    if (status == 77) return -1;
+    EXPECT_EQ(status, 0) << printed;
+    const size_t at = printed.find("accuracy ");
+    if (status != 0 || at == std::string::npos) return -2;
+    return std::stod(printed.substr(at + 9));
+  }
+
   std::string Logs() {
     std::string logs = "server:\n" + server_->Log();
     for (const auto& entry : fs::directory_iterator(dir_)) {
@@ -223,6 +244,139 @@ trainer: {model: cnn, dataset: fashion-mnist, epochs: 3, val_fraction: 0.2, data
   CliResult after = Cli({"best", "e2e-cnn", "-n", "1", "--format", "json"});
   ASSERT_EQ(after.exit_code, 0) << after.err;
   EXPECT_EQ(json::parse(after.out, nullptr, false), best);
+}
+
+// Metrics of a final_metrics object that are not timings (latency_ms is a
+// measured inference time).
+json WithoutTimings(json metrics) {
+  metrics.erase("latency_ms");
+  return metrics;
+}
+
+// The best trial's model comes home through the server: `vernier artifacts get
+// --best` brings its TorchScript file and manifest, and PyTorch alone predicts
+// the test set with the accuracy the trial reported. `vernier refit` then
+// trains the best configuration on train + val, and `--final` brings that
+// model.
+TEST_F(EndToEndTest, BestAndRefitModelsComeHomeAndPredictAsTheTrialsReported) {
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data);
+  WriteTinyDataset(data, "train", 600, 1);
+  WriteTinyDataset(data, "t10k", 200, 2);
+  StartServer(30);
+  StartWorker("a");
+  CreateStudy(absl::StrCat(R"(
+name: home
+objective: {metric: val_accuracy, goal: maximize}
+params:
+  lr:         {type: categorical, values: [0.003]}
+  batch_size: {type: categorical, values: [32, 64]}
+sampler: {type: grid}
+budget:  {max_trials: 2, parallel: 1, max_failures: 0}
+trainer: {model: cnn, dataset: fashion-mnist, epochs: 2, val_fraction: 0.2, data_dir: ")",
+                           data.string(), "\"}\n"));
+  ASSERT_TRUE(WaitForStudyEnd("home")) << Logs();
+  json best = CliJson({"best", "home", "-n", "1"});
+  ASSERT_EQ(best.size(), 1u) << Logs();
+  const double reported = best[0]["final_metrics"]["test_accuracy"];
+  EXPECT_GT(reported, 0.8) << best.dump();
+  EXPECT_GT(best[0]["final_metrics"]["params"].get<double>(), 0) << best.dump();
+
+  CliResult got = Cli({"artifacts", "get", "home", "--best", "-o", (dir_ / "best").string()});
+  ASSERT_EQ(got.exit_code, 0) << got.err << Logs();
+  json manifest = json::parse(ReadFile(dir_ / "best" / "model" / "manifest.json"), nullptr, false);
+  ASSERT_TRUE(manifest.is_object()) << got.out;
+  EXPECT_EQ(manifest["model"]["kind"], "cnn") << manifest.dump();
+  const double loaded = PythonAccuracy(dir_ / "best" / "model", data);
+  if (loaded == -1) GTEST_SKIP() << "python3 cannot import torch; install python3-torch";
+  // 200 test images: one image is 0.005; allow a near tie to flip once.
+  EXPECT_NEAR(loaded, reported, 0.0051);
+
+  CliResult refit = Cli({"refit", "home"});
+  ASSERT_EQ(refit.exit_code, 0) << refit.err;
+  EXPECT_THAT(refit.err, HasSubstr("refit queued as trial 2"));
+  json refit_trial;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json trials = Trials("home");
+        if (trials.size() != 3u || trials[2]["state"] == "WAITING" ||
+            trials[2]["state"] == "RUNNING")
+          return false;
+        refit_trial = trials[2];
+        return true;
+      },
+      kStudyTimeout))
+      << Logs();
+  ASSERT_EQ(refit_trial["state"], "COMPLETE") << refit_trial.dump() << Logs();
+  EXPECT_EQ(refit_trial["origin"], absl::StrCat("refit:", best[0]["number"].get<int64_t>()));
+  CliResult final_model =
+      Cli({"artifacts", "get", "home", "--final", "-o", (dir_ / "final").string()});
+  ASSERT_EQ(final_model.exit_code, 0) << final_model.err << Logs();
+  EXPECT_NEAR(PythonAccuracy(dir_ / "final" / "model", data),
+              refit_trial["final_metrics"]["test_accuracy"].get<double>(), 0.0051);
+}
+
+// A worker killed with SIGKILL at epoch 7 of 10: the trial goes back to the
+// queue when its lease expires, another worker resumes it from the checkpoint
+// of its last reported epoch (checkpoint: {every: 1}), and it ends with the
+// metrics the same configuration reaches uninterrupted (same seed).
+TEST_F(EndToEndTest, TrialOfAKilledWorkerResumesFromItsCheckpointWithTheUninterruptedMetrics) {
+  const fs::path data = dir_ / "data";
+  fs::create_directories(data);
+  WriteTinyDataset(data, "train", 1500, 1);
+  WriteTinyDataset(data, "t10k", 200, 2);
+  StartServer(2);
+  Process& doomed = StartWorker("doomed");
+  const auto study = [&](const std::string& name) {
+    return absl::StrCat("name: ", name, R"(
+objective: {metric: val_accuracy, goal: maximize}
+params:
+  lr: {type: categorical, values: [0.001]}
+sampler: {type: grid}
+checkpoint: {every: 1}
+budget:  {max_trials: 1, parallel: 1, max_retries: 2}
+trainer: {model: cnn, dataset: fashion-mnist, epochs: 10, seed: 11, val_fraction: 0.2,
+          data_dir: ")",
+                        data.string(), "\"}\n");
+  };
+  CreateStudy(study("resumed"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json trials = Trials("resumed");
+        return trials.size() == 1u && trials[0]["intermediate"].size() >= 7u;
+      },
+      kStudyTimeout))
+      << Logs();
+  doomed.Kill(SIGKILL);
+  // The server acknowledged `reported` epochs, each after its checkpoint was
+  // uploaded; the retry must go on from the last of them.
+  const size_t reported = Trials("resumed")[0]["intermediate"].size();
+  ASSERT_GE(reported, 7u);
+  ASSERT_LT(reported, 10u) << "the epochs ran faster than the test can kill a worker";
+  Process& rescuer = StartWorker("rescuer");
+  ASSERT_TRUE(WaitForStudyEnd("resumed")) << Logs();
+  const json resumed = Trials("resumed")[0];
+  ASSERT_EQ(resumed["state"], "COMPLETE") << resumed.dump() << Logs();
+  EXPECT_EQ(resumed["retries"], 1);
+  EXPECT_THAT(resumed["worker_id"].get<std::string>(), HasSubstr("rescuer"));
+  EXPECT_THAT(rescuer.Log(),
+              HasSubstr(absl::StrCat("resuming from its checkpoint at step ", reported)));
+
+  CreateStudy(study("straight"));
+  ASSERT_TRUE(WaitForStudyEnd("straight")) << Logs();
+  const json straight = Trials("straight")[0];
+  ASSERT_EQ(straight["state"], "COMPLETE") << straight.dump() << Logs();
+  EXPECT_EQ(straight["retries"], 0);
+  ASSERT_EQ(resumed["intermediate"].size(), 10u) << resumed.dump();
+  ASSERT_EQ(straight["intermediate"].size(), 10u) << straight.dump();
+  for (size_t i = 0; i < 10; ++i) {
+    for (const char* metric : {"val_accuracy", "val_loss"}) {
+      EXPECT_EQ(resumed["intermediate"][i]["metrics"][metric],
+                straight["intermediate"][i]["metrics"][metric])
+          << metric << " at step " << i + 1;
+    }
+  }
+  EXPECT_EQ(WithoutTimings(resumed["final_metrics"]), WithoutTimings(straight["final_metrics"]));
 }
 
 TEST_F(EndToEndTest, ScriptTrialSurvivesAWorkerKilledMidTrial) {
