@@ -15,7 +15,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libeigen3-dev zlib1g-dev docker-compose python3-yaml
   clang libclang-rt-14-dev clang-tidy openssl
   python3-grpcio python3-protobuf python3-pytest python3-pandas python3-optuna python3-venv
-  python3-setuptools python3-wheel
+  python3-setuptools python3-wheel python3-torch
   dataset-fashion-mnist
 )
 
