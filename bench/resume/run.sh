@@ -6,7 +6,7 @@
 #
 # Usage: bench/resume/run.sh
 #   env: BIN=<repo>/build/bin OUT=bench/resume/results, and fault_bench.py's
-#        TRIALS EPOCHS WORKERS TRAIN_SUBSET LEASE KILL_MIN KILL_MAX REPEATS SEED
+#        TRIALS EPOCHS WORKERS TRAIN_IMAGES TEST_IMAGES LEASE KILL_PROB MAX_KILLS REPEATS SEED
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
