@@ -1,9 +1,11 @@
 #include "server/coordinator/coordinator.h"
 
+#include <random>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "server/logic/given_params.h"
 #include "server/logic/warm_start.h"
@@ -142,6 +144,11 @@ absl::StatusOr<TrialView> Coordinator::GetTrial(const std::string& study, int64_
 absl::StatusOr<TrialsView> Coordinator::BestTrials(const std::string& study, int count) {
   ASSIGN_OR_RETURN(Study * found, Find(study));
   return found->Best(count);
+}
+
+absl::StatusOr<StudySummary> Coordinator::Summary(const std::string& study) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->Summary();
 }
 
 absl::StatusOr<int64_t> Coordinator::Backup(const std::string& path)
@@ -378,6 +385,47 @@ absl::Status Coordinator::StreamTrialLog(const std::string& study, int64_t trial
   };
   return vernier::StreamTrialLog(*options_.logs, LogKey{study, trial, chosen}, offset, follow,
                                  attempt_ended, reader);
+}
+
+// ---- Study events ----
+
+namespace {
+
+absl::Status WatchesEnded() {
+  return absl::UnavailableError("the server is stopping; watch again to resume");
+}
+
+}  // namespace
+
+std::string Coordinator::NewIncarnation() {
+  std::random_device entropy;
+  const uint64_t bits = (uint64_t{entropy()} << 32) ^ entropy();
+  return absl::StrFormat("%016x", bits);
+}
+
+absl::Status Coordinator::WatchStudy(const std::string& study, const WatchStart& start,
+                                     const StudyEventReader& reader) {
+  if (watches_ended_.load()) return WatchesEnded();
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  // Asked again after Find: EndWatches() sets the flag before it lists the
+  // studies whose watches it ends, so a study it missed is seen here.
+  if (watches_ended_.load()) return WatchesEnded();
+  StudyEventReader durable = reader;
+  durable.before_send = [this, &reader] {
+    store_->WaitDurable();
+    if (reader.before_send) reader.before_send();
+  };
+  return found->events().Watch(start, incarnation_, *clock_, durable);
+}
+
+absl::StatusOr<int> Coordinator::Watchers(const std::string& study) {
+  ASSIGN_OR_RETURN(Study * found, Find(study));
+  return found->events().watchers();
+}
+
+void Coordinator::EndWatches() {
+  watches_ended_.store(true);
+  for (Study* study : All()) study->events().Close();
 }
 
 void Coordinator::StopLeasing() { leasing_stopped_.store(true); }

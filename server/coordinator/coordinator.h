@@ -41,6 +41,8 @@
 #include "server/coordinator/judge.h"
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/study.h"
+#include "server/coordinator/study_events.h"
+#include "server/coordinator/study_summary.h"
 #include "server/coordinator/trial_logs.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
@@ -64,6 +66,12 @@ struct CoordinatorOptions {
   // coordinator). Null: the server keeps none; workers upload none, and the
   // artifact calls answer FAILED_PRECONDITION.
   ArtifactStore* artifacts = nullptr;
+  // How many of its last events each study keeps for WatchStudy to resume
+  // from (>= 1).
+  int64_t study_events_kept = kStudyEventsKept;
+  // This server process's incarnation (StudyEvent sequences are numbered
+  // per incarnation); empty: a random one, different at each start.
+  std::string incarnation;
 };
 
 struct WorkerRegistration {
@@ -121,6 +129,9 @@ class Coordinator {
   // at most `count` of them, all when `count` <= 0. INFEASIBLE trials are
   // never best. NOT_FOUND.
   absl::StatusOr<TrialsView> BestTrials(const std::string& study, int count);
+  // Where `study` stands now (SummarizeStudy, under the study's lock).
+  // NOT_FOUND.
+  absl::StatusOr<StudySummary> Summary(const std::string& study);
   // Copies the database to a new file at `path` (StudyStore::Backup) while
   // every study is held between two writes, so every write acknowledged
   // before the call is in the copy. Returns the copy's size in bytes, or the
@@ -293,6 +304,24 @@ class Coordinator {
                               int64_t offset, bool follow, const TrialLogReader& reader,
                               int32_t* resolved_attempt);
 
+  // ---- Study events (study_events.h) ----
+
+  // Sends the events of `study` to `reader` from `start` (see
+  // StudyEventLog::Watch) until the reader goes away or EndWatches() is
+  // called; each batch is durable before it is sent (WaitDurable). NOT_FOUND
+  // for an unknown study; CANCELLED when the reader went away; UNAVAILABLE
+  // once EndWatches() was called; INVALID_ARGUMENT naming after_sequence.
+  absl::Status WatchStudy(const std::string& study, const WatchStart& start,
+                          const StudyEventReader& reader);
+  // The incarnation the events' sequences belong to (see
+  // CoordinatorOptions::incarnation).
+  const std::string& incarnation() const { return incarnation_; }
+  // How many WatchStudy calls on `study` are running. NOT_FOUND.
+  absl::StatusOr<int> Watchers(const std::string& study);
+  // Ends every WatchStudy, running or to come, with UNAVAILABLE, so that a
+  // stopping server does not wait for its watchers. Irreversible.
+  void EndWatches();
+
   // From now on AcquireTrial leases nothing (the server is stopping); every
   // other call works as before. Irreversible.
   void StopLeasing();
@@ -309,12 +338,16 @@ class Coordinator {
         clock_(clock),
         options_(options),
         checkpoints_(checkpoints),
+        incarnation_(options.incarnation.empty() ? NewIncarnation() : options.incarnation),
         leases_(clock, options.lease) {}
 
   absl::Status Load() ABSL_LOCKS_EXCLUDED(registry_mu_);
   StudyContext Context() {
-    return StudyContext{store_, clock_, &leases_, checkpoints_, options_.artifacts};
+    return StudyContext{
+        store_, clock_, &leases_, checkpoints_, options_.artifacts, options_.study_events_kept};
   }
+  // 16 random hex digits.
+  static std::string NewIncarnation();
   // The study called `name`, or NOT_FOUND. Studies are never removed, so the
   // pointer stays valid.
   absl::StatusOr<Study*> Find(const std::string& name) const ABSL_LOCKS_EXCLUDED(registry_mu_);
@@ -331,9 +364,11 @@ class Coordinator {
   Clock* const clock_;
   const CoordinatorOptions options_;
   CheckpointStore* const checkpoints_;
+  const std::string incarnation_;
 
   LeaseTable leases_;  // Thread-safe.
   std::atomic<bool> leasing_stopped_{false};
+  std::atomic<bool> watches_ended_{false};
   std::atomic<uint64_t> next_worker_{0};
 
   mutable absl::Mutex registry_mu_;

@@ -70,7 +70,8 @@ Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sa
       pruner_(std::move(pruner)),
       trial_budget_(TrialBudget(spec_, *sampler_)),
       trials_(std::move(record), sampler_->NewHistoryIndex(), context.leases),
-      checkpoints_(spec_, context.checkpoints) {}
+      checkpoints_(spec_, context.checkpoints),
+      events_(context.events_kept) {}
 
 absl::Status Study::Create(std::vector<TrialRecord> copies) {
   absl::MutexLock lock(&mu_);
@@ -99,12 +100,34 @@ absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex&
 absl::Status Study::Commit(StudyTrials::Change change) {
   RETURN_IF_ERROR(EnsureLoaded());
   RETURN_IF_ERROR(trials_.Check(change));
+  // The study's creation publishes nothing: no one can watch it yet.
+  std::optional<ChangeNote> note;
+  if (!change.create_study) note = NoteOf(change);
   const absl::Status written = trials_.Commit(*store_, std::move(change));
   if (!written.ok()) {
     stale_ = true;
     Reload().IgnoreError();  // EnsureLoaded() tries again at the next write.
+    return written;
+  }
+  if (!note) return written;
+  for (StudyEvent& event :
+       EventsOfChange(*note, trials_.trials(), spec_.objectives, clock_->Now())) {
+    events_.Publish(std::move(event));
   }
   return written;
+}
+
+ChangeNote Study::NoteOf(const StudyTrials::Change& change) const {
+  ChangeNote note;
+  const std::vector<TrialRecord>& held = trials_.trials();
+  for (const TrialRecord& trial : change.trials) {
+    std::optional<TrialState> before;
+    if (trial.number < static_cast<int64_t>(held.size())) before = held[trial.number].state;
+    note.trials.emplace_back(trial.number, before);
+  }
+  note.measurements = change.measurements;
+  note.study_state = change.study_state;
+  return note;
 }
 
 absl::Status Study::Reload() {
@@ -114,6 +137,10 @@ absl::Status Study::Reload() {
   RETURN_IF_ERROR(reloaded.Load(std::move(stored.trials)));
   trials_ = std::move(reloaded);
   stale_ = false;
+  StudyEvent resync;
+  resync.time = clock_->Now();
+  resync.resync_reason = ResyncReason::kStudyReloaded;
+  events_.Publish(std::move(resync));
   return absl::OkStatus();
 }
 
@@ -192,6 +219,12 @@ absl::StatusOr<TrialView> Study::GetTrial(int64_t number) const {
 absl::Status Study::CheckLease(const std::string& worker_id, const LeaseKey& lease) const {
   absl::ReaderMutexLock lock(&mu_);
   return LeasedTrial(worker_id, lease).status();
+}
+
+StudySummary Study::Summary() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return SummarizeStudy(trials_.record(), trials_.trials(), trials_.counts(), trial_budget_,
+                        clock_->Now());
 }
 
 TrialsView Study::Best(int count) const {

@@ -1,7 +1,8 @@
 // Study: one study on the server, behind its own lock: its definition, its
-// search algorithm and early-stopping rule, its trials (StudyTrials) and its
-// checkpoints (PbtCheckpoints). Every operation the coordinator offers on one
-// study is a method here; the Coordinator only finds the study and routes.
+// search algorithm and early-stopping rule, its trials (StudyTrials), its
+// checkpoints (PbtCheckpoints) and the feed of its events (StudyEventLog).
+// Every operation the coordinator offers on one study is a method here; the
+// Coordinator only finds the study and routes.
 //
 // Locking, and why:
 //   - mu_ guards the trials and checkpoints. It is held for in-memory work and
@@ -13,6 +14,9 @@
 //     under it, computes the sampler's suggestion on a snapshot without mu_
 //     (Sampler::PrepareSuggestion), then commits under mu_. Taken before mu_.
 //   - Heartbeats never take either: the LeaseTable answers them.
+//   - The event log has its own lock, taken after mu_: each commit publishes
+//     its events with mu_ held (so they are in commit order), and watchers
+//     read them without ever taking mu_.
 //
 // Thread-safety: thread-safe.
 #ifndef VERNIER_SERVER_COORDINATOR_STUDY_H_
@@ -35,6 +39,8 @@
 #include "nlohmann/json.hpp"
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/pbt_checkpoints.h"
+#include "server/coordinator/study_events.h"
+#include "server/coordinator/study_summary.h"
 #include "server/coordinator/study_trials.h"
 #include "server/coordinator/trial_page.h"
 #include "server/logic/pruner.h"
@@ -120,6 +126,8 @@ struct StudyContext {
   LeaseTable* leases = nullptr;
   CheckpointStore* checkpoints = nullptr;
   ArtifactStore* artifacts = nullptr;  // Null: the server keeps no artifacts.
+  // How many of its last events the study keeps for watchers (>= 1).
+  int64_t events_kept = kStudyEventsKept;
 };
 
 class Study {
@@ -154,6 +162,14 @@ class Study {
   absl::StatusOr<TrialView> GetTrial(int64_t number) const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::BestTrials.
   TrialsView Best(int count) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Where the study stands now (SummarizeStudy).
+  StudySummary Summary() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The feed of the study's events: every change committed from now on,
+  // published once committed (the study's creation publishes none: no one
+  // can watch a study before it exists), and a kStudyReloaded resync when
+  // the study is read back from the store after a failed write. Lives as
+  // long as the study.
+  StudyEventLog& events() { return events_; }
 
   // ---- Creating trials (each takes create_mu_) ----
   // For a worker: the first WAITING trial, else a new sampled one, RUNNING
@@ -291,12 +307,15 @@ class Study {
   Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sampler> sampler,
         std::unique_ptr<Pruner> pruner);
 
-  // Writes `change` through the store and applies it (StudyTrials::Commit).
-  // When the store reports an error the write may still have reached the
-  // disk (a commit whose sync failed), so the study is reloaded from the
-  // store: memory equals the store after every failure.
+  // Writes `change` through the store and applies it (StudyTrials::Commit),
+  // then publishes its events. When the store reports an error the write may
+  // still have reached the disk (a commit whose sync failed), so the study
+  // is reloaded from the store: memory equals the store after every failure.
   absl::Status Commit(StudyTrials::Change change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Replaces the trials in memory by what the store holds.
+  // What `change` is, for its events once it is committed.
+  ChangeNote NoteOf(const StudyTrials::Change& change) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Replaces the trials in memory by what the store holds, and tells the
+  // watchers to read the study again.
   absl::Status Reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when memory is known to equal the store; otherwise reloads first (a
   // reload after a failed write that itself failed), or returns why it
@@ -385,6 +404,7 @@ class Study {
   // from the store until a reload succeeds.
   bool stale_ ABSL_GUARDED_BY(mu_) = false;
   PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
+  StudyEventLog events_;  // Thread-safe; published to with mu_ held.
 };
 
 }  // namespace vernier

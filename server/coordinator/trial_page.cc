@@ -124,6 +124,8 @@ TrialRecord WithoutIntermediate(const TrialRecord& trial) {
   return out;
 }
 
+}  // namespace
+
 ListedTrial ListedOf(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
                      bool omit_intermediate) {
   ListedTrial listed;
@@ -133,8 +135,6 @@ ListedTrial ListedOf(const TrialRecord& trial, const std::vector<ObjectiveSpec>&
   listed.trial = omit_intermediate ? WithoutIntermediate(trial) : trial;
   return listed;
 }
-
-}  // namespace
 
 absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
                                           const std::vector<TrialRecord>& trials,

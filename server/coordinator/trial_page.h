@@ -63,6 +63,13 @@ struct ListedTrial {
   std::vector<std::optional<double>> objective_values;
 };
 
+// `trial` as a page lists it: with its objective values (one per
+// objective, in order), without its intermediate values when
+// `omit_intermediate` (then copied field by field, so that the largest part
+// is never copied).
+ListedTrial ListedOf(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
+                     bool omit_intermediate);
+
 struct TrialPage {
   std::vector<ListedTrial> trials;
   // Trials matching the query's states, on every page.

@@ -118,6 +118,10 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListArtifacts, v1::ListArtifa
                     v1::ListArtifactsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, DownloadArtifact, v1::DownloadArtifactRequest,
                     grpc::ServerWriter<v1::ArtifactChunk>)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, WatchStudy, v1::WatchStudyRequest,
+                    grpc::ServerWriter<v1::StudyEvent>)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetStudySummary, v1::GetStudySummaryRequest,
+                    v1::StudySummary)
 
 VERNIER_AUTH_METHOD(AuthWorkerService, Role::kWorker, RegisterWorker, v1::RegisterWorkerRequest,
                     v1::RegisterWorkerResponse)

@@ -111,6 +111,11 @@ class AuthStudyService final : public v1::StudyService::Service {
   grpc::Status DownloadArtifact(grpc::ServerContext* context,
                                 const v1::DownloadArtifactRequest* request,
                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
+  grpc::Status WatchStudy(grpc::ServerContext* context, const v1::WatchStudyRequest* request,
+                          grpc::ServerWriter<v1::StudyEvent>* writer) override;
+  grpc::Status GetStudySummary(grpc::ServerContext* context,
+                               const v1::GetStudySummaryRequest* request,
+                               v1::StudySummary* response) override;
 
  private:
   const Authorizer* const authorizer_;

@@ -213,4 +213,90 @@ absl::StatusOr<ParamMap> FromProto(
   return out;
 }
 
+namespace {
+
+v1::ResyncReason ToProto(ResyncReason reason) {
+  switch (reason) {
+    case ResyncReason::kStart:
+      return v1::RESYNC_REASON_START;
+    case ResyncReason::kNewIncarnation:
+      return v1::RESYNC_REASON_NEW_INCARNATION;
+    case ResyncReason::kEventsDropped:
+      return v1::RESYNC_REASON_EVENTS_DROPPED;
+    case ResyncReason::kStudyReloaded:
+      return v1::RESYNC_REASON_STUDY_RELOADED;
+  }
+  return v1::RESYNC_REASON_UNSPECIFIED;
+}
+
+void AddObjectiveValues(const std::vector<std::optional<double>>& values,
+                        google::protobuf::RepeatedField<double>* out) {
+  for (const std::optional<double>& value : values) {
+    out->Add(value.value_or(std::numeric_limits<double>::quiet_NaN()));
+  }
+}
+
+}  // namespace
+
+v1::StudyEvent ToProto(const StudyEvent& event) {
+  v1::StudyEvent out;
+  out.set_sequence(event.sequence);
+  out.set_time_unix_ms(UnixMillis(event.time));
+  switch (event.kind) {
+    case StudyEventKind::kResync:
+      out.mutable_resync()->set_reason(ToProto(event.resync_reason));
+      break;
+    case StudyEventKind::kTrialCreated:
+      *out.mutable_trial_created() = ToProto(event.trial);
+      break;
+    case StudyEventKind::kTrialChanged:
+      *out.mutable_trial_changed()->mutable_trial() = ToProto(event.trial);
+      out.mutable_trial_changed()->set_previous_state(ToProto(event.previous_state));
+      break;
+    case StudyEventKind::kMeasurement: {
+      v1::StudyEvent::TrialMeasured* measured = out.mutable_measurement();
+      measured->set_trial(event.trial_number);
+      measured->mutable_measurement()->set_step(event.measurement.step);
+      measured->mutable_measurement()->mutable_metrics()->insert(event.measurement.metrics.begin(),
+                                                                 event.measurement.metrics.end());
+      break;
+    }
+    case StudyEventKind::kStudyStateChanged:
+      out.mutable_study_state_changed()->set_state(ToProto(event.study_state));
+      out.mutable_study_state_changed()->set_reason(event.study_state_reason);
+      break;
+  }
+  return out;
+}
+
+v1::StudySummary ToProto(const std::string& study, const StudySummary& summary) {
+  v1::StudySummary out;
+  out.set_study(study);
+  out.set_state(ToProto(summary.state));
+  for (const auto& [state, count] : summary.trial_counts) {
+    if (count > 0) (*out.mutable_trial_counts())[std::string(TrialStateName(state))] = count;
+  }
+  out.set_max_trials(summary.trial_budget);
+  out.set_finished_trials(summary.finished);
+  if (summary.best_trial) out.set_best_trial(*summary.best_trial);
+  for (double value : summary.best_objective_values) out.add_best_objective_values(value);
+  out.set_pareto_front_size(summary.pareto_front_size);
+  out.set_finished_per_minute_recent(summary.finished_per_minute_recent);
+  out.set_finished_per_minute_overall(summary.finished_per_minute_overall);
+  if (summary.eta) out.set_eta_seconds(absl::ToDoubleSeconds(*summary.eta));
+  for (const RunningTrialSummary& running : summary.running) {
+    v1::RunningTrialSummary* trial = out.add_running();
+    trial->set_number(running.number);
+    if (running.latest_step) trial->set_latest_step(*running.latest_step);
+    if (!running.objective_values.empty() && running.objective_values.front()) {
+      trial->set_objective_value(*running.objective_values.front());
+    }
+    AddObjectiveValues(running.objective_values, trial->mutable_objective_values());
+    trial->set_worker_id(running.worker_id);
+    trial->set_start_time_unix_ms(UnixMillis(running.start_time));
+  }
+  out.set_time_unix_ms(UnixMillis(summary.time));
+  return out;
+}
+
 }  // namespace vernier

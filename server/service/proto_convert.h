@@ -36,6 +36,10 @@ absl::StatusOr<ParamMap> FromProto(
     const google::protobuf::Map<std::string, v1::ParameterValue>& params);
 // Parameters into a proto map.
 void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::ParameterValue>* out);
+// An event of a study; its incarnation is left for the caller to set.
+v1::StudyEvent ToProto(const StudyEvent& event);
+// The summary of study `study`.
+v1::StudySummary ToProto(const std::string& study, const StudySummary& summary);
 
 }  // namespace vernier
 

@@ -137,7 +137,12 @@ void ServerRunner::ExpireLoop(absl::Duration interval) {
 void ServerRunner::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  if (coordinator_ != nullptr) coordinator_->StopLeasing();
+  if (coordinator_ != nullptr) {
+    coordinator_->StopLeasing();
+    // Open WatchStudy streams never end by themselves: end them now, so that
+    // the in-flight calls below are done long before `grace`.
+    coordinator_->EndWatches();
+  }
   // Start() may have failed before the server was built.
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));

@@ -77,11 +77,12 @@ class ServerRunner {
   Coordinator& coordinator() { return *coordinator_; }
 
   // The graceful stop: leases no more trials (AcquireTrial answers "no
-  // trial"), stops taking new calls, lets in-flight calls finish (up to
-  // `grace`, then cancels them), stops the expiry thread and checkpoints the
-  // database so that its -wal file is empty (errors are logged; the WAL is
-  // still replayed on the next start). The database stays open until the
-  // runner is destroyed. Idempotent.
+  // trial"), ends the WatchStudy streams (UNAVAILABLE), stops taking new
+  // calls, lets in-flight calls finish (up to `grace`, then cancels them),
+  // stops the expiry thread and checkpoints the database so that its -wal
+  // file is empty (errors are logged; the WAL is still replayed on the next
+  // start). The database stays open until the runner is destroyed.
+  // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until Shutdown() is called from another thread.
   void Wait();

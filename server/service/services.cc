@@ -380,6 +380,37 @@ grpc::Status StudyServiceImpl::GetTrialLog(grpc::ServerContext* context,
   return ToGrpcStatus(sent);
 }
 
+grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
+                                          const v1::WatchStudyRequest* request,
+                                          grpc::ServerWriter<v1::StudyEvent>* writer) {
+  if (request->study().empty()) return MissingField("study");
+  const std::string& incarnation = coordinator_->incarnation();
+  StudyEventReader reader;
+  reader.send = [context, writer, &incarnation](const StudyEvent& event) {
+    v1::StudyEvent message = ToProto(event);
+    message.set_incarnation(incarnation);
+    return !context->IsCancelled() && writer->Write(message);
+  };
+  reader.cancelled = [context] { return context->IsCancelled(); };
+  const absl::Status watched = coordinator_->WatchStudy(
+      request->study(), WatchStart{request->after_sequence(), request->incarnation()}, reader);
+  if (absl::IsCancelled(watched)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away");
+  }
+  return ToGrpcStatus(watched);
+}
+
+grpc::Status StudyServiceImpl::GetStudySummary(grpc::ServerContext*,
+                                               const v1::GetStudySummaryRequest* request,
+                                               v1::StudySummary* response) {
+  DurableOnReturn durable(coordinator_);
+  if (request->study().empty()) return MissingField("study");
+  absl::StatusOr<StudySummary> summary = coordinator_->Summary(request->study());
+  if (!summary.ok()) return ToGrpcStatus(summary.status());
+  *response = ToProto(request->study(), *summary);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::AppendTrialLog(grpc::ServerContext*,
                                                const v1::AppendTrialLogRequest* request,
                                                v1::AppendTrialLogResponse* response) {

@@ -55,6 +55,13 @@ class StudyServiceImpl final : public v1::StudyService::Service {
                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
   grpc::Status GetTrialLog(grpc::ServerContext* context, const v1::GetTrialLogRequest* request,
                            grpc::ServerWriter<v1::TrialLogChunk>* writer) override;
+  // Blocks its thread while it watches (like GetTrialLog with follow); ends
+  // when the client cancels or the coordinator's EndWatches() is called.
+  grpc::Status WatchStudy(grpc::ServerContext* context, const v1::WatchStudyRequest* request,
+                          grpc::ServerWriter<v1::StudyEvent>* writer) override;
+  grpc::Status GetStudySummary(grpc::ServerContext* context,
+                               const v1::GetStudySummaryRequest* request,
+                               v1::StudySummary* response) override;
 
  private:
   Coordinator* const coordinator_;

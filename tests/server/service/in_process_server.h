@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,13 +36,15 @@ class InProcessServerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // (Re)starts the server on dir_/vernier.db and reconnects the stubs.
-  void StartServer() {
+  // (Re)starts the server on dir_/vernier.db and reconnects the stubs;
+  // `adjust`, when given, changes the options first.
+  void StartServer(const std::function<void(ServerOptions&)>& adjust = nullptr) {
     ServerOptions options;
     options.db_path = (dir_ / "vernier.db").string();
     options.listen = "127.0.0.1:0";
     // Authentication has its own tests (tests/security); here it is off.
     options.auth.insecure = true;
+    if (adjust) adjust(options);
     auto runner = ServerRunner::Start(options);
     ASSERT_TRUE(runner.ok()) << runner.status();
     runner_ = std::move(*runner);
