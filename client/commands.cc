@@ -1,13 +1,18 @@
 #include "client/commands.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/study_paths.h"
 #include "common/spec/limits.h"
@@ -73,10 +78,16 @@ absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string&
 
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  const std::string& study) {
-  std::vector<v1::Trial> trials;
   v1::ListTrialsRequest request;
   request.set_study(study);
+  return GetTrials(ctx, std::move(request));
+}
+
+absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
+                                                 v1::ListTrialsRequest request) {
+  std::vector<v1::Trial> trials;
   request.set_page_size(kTrialPageSize);
+  request.clear_page_token();
   for (;;) {
     grpc::ClientContext rpc;
     SetDeadline(ctx, rpc);
@@ -171,9 +182,148 @@ absl::Status ListStudiesCommand(const CommandContext& ctx) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The study's summary; nullopt from a server older than GetStudySummary.
+absl::StatusOr<std::optional<v1::StudySummary>> GetStudySummary(const CommandContext& ctx,
+                                                                const std::string& name) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetStudySummaryRequest request;
+  request.set_study(name);
+  v1::StudySummary summary;
+  const grpc::Status status = ctx.stub->GetStudySummary(&rpc, request, &summary);
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return std::nullopt;
+  RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
+  return summary;
+}
+
+// "2h 05m", "12m 30s", "45s".
+std::string DurationText(double seconds) {
+  const int64_t s = std::llround(std::max(seconds, 0.0));
+  if (s >= 3600) return absl::StrFormat("%dh %02dm", s / 3600, s % 3600 / 60);
+  if (s >= 60) return absl::StrFormat("%dm %02ds", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+// "loss=0.2, latency_ms=13": the study's objectives with `values` (in their
+// order), those without a value (NaN) left out.
+std::string ObjectiveValuesText(const v1::Study& study,
+                                const google::protobuf::RepeatedField<double>& values) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < values.size() && i < study.objectives_size(); ++i) {
+    if (!std::isnan(values[i])) {
+      parts.push_back(absl::StrCat(study.objectives(i).metric(), "=", values[i]));
+    }
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+// "trial 3 (step 2, loss=0.3), trial 4 (no report yet)", the first few.
+std::string RunningText(const v1::Study& study, const v1::StudySummary& summary) {
+  constexpr int kShown = 8;
+  std::vector<std::string> trials;
+  for (int i = 0; i < summary.running_size() && i < kShown; ++i) {
+    const v1::RunningTrialSummary& running = summary.running(i);
+    if (!running.has_latest_step()) {
+      trials.push_back(absl::StrCat("trial ", running.number(), " (no report yet)"));
+      continue;
+    }
+    const std::string values = ObjectiveValuesText(study, running.objective_values());
+    trials.push_back(absl::StrCat("trial ", running.number(), " (step ", running.latest_step(),
+                                  values.empty() ? "" : ", ", values, ")"));
+  }
+  std::string text = absl::StrJoin(trials, ", ");
+  if (summary.running_size() > kShown) {
+    absl::StrAppend(&text, " and ", summary.running_size() - kShown, " more");
+  }
+  return text;
+}
+
+// The lines `vernier study show` adds below the study, aligned with its own.
+std::string SummaryText(const v1::Study& study, const v1::StudySummary& summary) {
+  std::string out =
+      absl::StrCat("finished:   ", summary.finished_trials(), " of ", summary.max_trials());
+  if (summary.finished_trials() > 0) {
+    absl::StrAppend(&out, absl::StrFormat(" (%.2f/min in the last 10 min, %.2f/min overall)",
+                                          summary.finished_per_minute_recent(),
+                                          summary.finished_per_minute_overall()));
+  }
+  absl::StrAppend(&out, "\n");
+  if (summary.has_best_trial()) {
+    absl::StrAppend(&out, "best:       trial ", summary.best_trial(), ", ",
+                    ObjectiveValuesText(study, summary.best_objective_values()), "\n");
+  }
+  if (summary.pareto_front_size() > 0) {
+    absl::StrAppend(&out, "pareto:     ", summary.pareto_front_size(),
+                    " trials on the front (vernier best ", summary.study(), ")\n");
+  }
+  if (summary.has_eta_seconds()) {
+    absl::StrAppend(&out, "eta:        ", DurationText(summary.eta_seconds()), "\n");
+  } else if (summary.state() == v1::STUDY_STATE_ACTIVE) {
+    absl::StrAppend(&out, "eta:        unknown (no trial finished in the last 10 min)\n");
+  }
+  if (summary.running_size() > 0) {
+    absl::StrAppend(&out, "running:    ", RunningText(study, summary), "\n");
+  }
+  return out;
+}
+
+nlohmann::json SummaryToJson(const v1::StudySummary& summary) {
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [state, count] : summary.trial_counts()) counts[state] = count;
+  nlohmann::json out{
+      {"trial_counts", counts},
+      {"max_trials", summary.max_trials()},
+      {"finished_trials", summary.finished_trials()},
+      {"pareto_front_size", summary.pareto_front_size()},
+      {"finished_per_minute_recent", summary.finished_per_minute_recent()},
+      {"finished_per_minute_overall", summary.finished_per_minute_overall()},
+      {"eta_seconds", nullptr},
+      {"time_unix_ms", summary.time_unix_ms()},
+  };
+  if (summary.has_eta_seconds()) out["eta_seconds"] = summary.eta_seconds();
+  if (summary.has_best_trial()) {
+    out["best_trial"] = summary.best_trial();
+    out["best_objective_values"] = std::vector<double>(summary.best_objective_values().begin(),
+                                                       summary.best_objective_values().end());
+  }
+  nlohmann::json running = nlohmann::json::array();
+  for (const v1::RunningTrialSummary& trial : summary.running()) {
+    nlohmann::json entry{{"number", trial.number()},
+                         {"worker_id", trial.worker_id()},
+                         {"start_time_unix_ms", trial.start_time_unix_ms()},
+                         // NaN (no value) is written as null.
+                         {"objective_values", std::vector<double>(trial.objective_values().begin(),
+                                                                  trial.objective_values().end())}};
+    if (trial.has_latest_step()) entry["latest_step"] = trial.latest_step();
+    if (trial.has_objective_value()) entry["objective_value"] = trial.objective_value();
+    running.push_back(std::move(entry));
+  }
+  out["running"] = std::move(running);
+  return out;
+}
+
+}  // namespace
+
 absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name) {
   ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
-  *ctx.out << FormatStudy(study, ctx.format);
+  ASSIGN_OR_RETURN(std::optional<v1::StudySummary> summary, GetStudySummary(ctx, name));
+  const std::string shown = FormatStudy(study, ctx.format);
+  if (!summary) {
+    *ctx.out << shown;
+    return absl::OkStatus();
+  }
+  if (ctx.format == OutputFormat::kTable) {
+    *ctx.out << shown << SummaryText(study, *summary);
+    return absl::OkStatus();
+  }
+  // FormatStudy's object with "summary" added, so that every field of a
+  // plain `study show` stays as it was.
+  nlohmann::json out = nlohmann::json::parse(shown, nullptr, /*allow_exceptions=*/false);
+  if (!out.is_object()) return absl::InternalError("study show: the study's JSON is not an object");
+  out["summary"] = SummaryToJson(*summary);
+  *ctx.out << out.dump(2) << "\n";
   return absl::OkStatus();
 }
 

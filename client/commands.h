@@ -87,6 +87,10 @@ absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string&
 // created while the pages are read are listed when their page is read.
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  const std::string& study);
+// The same for the trials `request` lists (its study, states, order_by and
+// omit_intermediate); its page_size and page_token are set here.
+absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
+                                                 v1::ListTrialsRequest request);
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
                                                      const std::string& study, int count);
 

@@ -21,6 +21,7 @@
 #include "client/enqueue.h"
 #include "client/export.h"
 #include "client/import_optuna.h"
+#include "client/importance.h"
 #include "client/logs.h"
 #include "common/channel.h"
 #include "common/channel_flags.h"
@@ -162,6 +163,22 @@ std::vector<Command> Commands() {
          return [name, count](const CommandContext& ctx) {
            return vernier::BestTrialsCommand(ctx, *name, *count);
          };
+       }},
+      {{"importance"},
+       "how much of the objective's variance each parameter explains (fANOVA over the "
+       "COMPLETE trials, as Optuna's default importance evaluator)",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::ImportanceArgs>();
+         app.add_option("study", args->study, "study name")->required();
+         app.add_option("--params", args->params,
+                        "only these parameters, comma-separated (default: every parameter "
+                        "present in every COMPLETE trial)")
+             ->delimiter(',');
+         app.add_option("--seed", args->seed, "seed of the random forest")->capture_default_str();
+         app.add_option("--objective", args->objective,
+                        "the objective metric to explain (default: the study's first)");
+         return
+             [args](const CommandContext& ctx) { return vernier::ImportanceCommand(ctx, *args); };
        }},
       {{"refit"},
        "run the best (or given) trial's parameters once more on training + validation data; "

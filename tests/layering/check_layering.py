@@ -53,7 +53,9 @@ RULES = [
          "server/ never includes trainer/"),
     Rule("cli-not-server", ("client/",), ("server/", "worker/", "trainer/"),
          "the CLI links no server, worker or trainer code: study files become typed specs "
-         "through common/spec, and the server does the rest"),
+         "through common/spec, and the server does the rest (`vernier importance` alone runs "
+         "the pure logic's fANOVA on the trials it lists, until the server answers it)",
+         exempt=("client/importance.",)),
     Rule("coordinator-no-grpc", ("server/coordinator/", "server/storage/"),
          ("grpcpp/", "grpc/", "server/service/"),
          "the coordinator and the storage know nothing of gRPC or the services"),
