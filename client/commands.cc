@@ -309,19 +309,16 @@ nlohmann::json SummaryToJson(const v1::StudySummary& summary) {
 absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name) {
   ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
   ASSIGN_OR_RETURN(std::optional<v1::StudySummary> summary, GetStudySummary(ctx, name));
-  const std::string shown = FormatStudy(study, ctx.format);
   if (!summary) {
-    *ctx.out << shown;
+    *ctx.out << FormatStudy(study, ctx.format);
     return absl::OkStatus();
   }
   if (ctx.format == OutputFormat::kTable) {
-    *ctx.out << shown << SummaryText(study, *summary);
+    *ctx.out << FormatStudy(study, ctx.format) << SummaryText(study, *summary);
     return absl::OkStatus();
   }
-  // FormatStudy's object with "summary" added, so that every field of a
-  // plain `study show` stays as it was.
-  nlohmann::json out = nlohmann::json::parse(shown, nullptr, /*allow_exceptions=*/false);
-  if (!out.is_object()) return absl::InternalError("study show: the study's JSON is not an object");
+  // The object of a plain `study show`, every field as it was, plus "summary".
+  nlohmann::json out = StudyDetailToJson(study);
   out["summary"] = SummaryToJson(*summary);
   *ctx.out << out.dump(2) << "\n";
   return absl::OkStatus();

@@ -225,12 +225,14 @@ std::string FormatStudies(const std::vector<v1::Study>& studies, OutputFormat fo
   return RenderTable({"NAME", "STATE", "FINISHED", "OBJECTIVE"}, rows);
 }
 
+json StudyDetailToJson(const v1::Study& study) {
+  json out = StudyToJson(study);
+  out["spec_yaml"] = study.spec_yaml();
+  return out;
+}
+
 std::string FormatStudy(const v1::Study& study, OutputFormat format) {
-  if (format == OutputFormat::kJson) {
-    json out = StudyToJson(study);
-    out["spec_yaml"] = study.spec_yaml();
-    return out.dump(2) + "\n";
-  }
+  if (format == OutputFormat::kJson) return StudyDetailToJson(study).dump(2) + "\n";
   std::vector<std::string> counts;
   for (const auto& [state, count] : study.trial_counts())
     counts.push_back(absl::StrCat(state, "=", count));

@@ -30,6 +30,8 @@ std::string ParamsSummary(const v1::Trial& trial);
 double TrialSeconds(const v1::Trial& trial, int64_t now_ms);
 
 nlohmann::json StudyToJson(const v1::Study& study);
+// StudyToJson plus the study file (`spec_yaml`): one study shown whole.
+nlohmann::json StudyDetailToJson(const v1::Study& study);
 nlohmann::json TrialToJson(const v1::Trial& trial);
 
 // Renders rows as a table with a header and columns padded to fit.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -289,6 +290,13 @@ nlohmann::json BuiltinTrialSettings(nlohmann::json settings, uint64_t study_seed
     settings["checkpoint_every"] = *checkpoint_every;
   }
   return settings;
+}
+
+bool BuiltinMetricLowerIsBetter(absl::string_view metric) {
+  for (absl::string_view suffix : {"loss", "mse", "rmse", "mae"}) {
+    if (absl::EndsWith(metric, suffix)) return true;
+  }
+  return false;
 }
 
 }  // namespace vernier

@@ -63,6 +63,11 @@ absl::Status CheckBuiltinValue(absl::string_view name, const nlohmann::json& val
 nlohmann::json BuiltinTrialSettings(nlohmann::json settings, uint64_t study_seed,
                                     int64_t trial_number, std::optional<int64_t> checkpoint_every);
 
+// Whether the built-in trainer takes a metric as better lower (a name ending
+// in loss, mse, rmse or mae) or higher: its early stopping's rule, shared with
+// the server, which finds the epoch a model ended with (a refit's epochs).
+bool BuiltinMetricLowerIsBetter(absl::string_view metric);
+
 }  // namespace vernier
 
 #endif  // VERNIER_COMMON_BUILTIN_TRAINER_H_

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/builtin_trainer.h"
 #include "nlohmann/json.hpp"
 #include "trainer/foreach_optimizers.h"
 #include "trainer/metrics.h"
@@ -485,13 +486,6 @@ MetricMap Evaluate(NetImpl& model, const DeviceSplit& data, const DeviceData& in
   return metrics;
 }
 
-bool LowerIsBetter(const std::string& metric) {
-  for (const char* suffix : {"loss", "mse", "rmse", "mae"}) {
-    if (EndsWith(metric, suffix)) return true;
-  }
-  return false;
-}
-
 std::vector<torch::Tensor> SnapshotState(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> state;
@@ -515,7 +509,8 @@ EarlyStopping::EarlyStopping(std::string metric, int patience, double min_delta)
 bool EarlyStopping::Update(const MetricMap& metrics, torch::nn::Module& model) {
   ++state_.epochs;
   const double value = metrics.at(state_.metric);
-  const double gain = LowerIsBetter(state_.metric) ? state_.best - value : value - state_.best;
+  const double gain =
+      BuiltinMetricLowerIsBetter(state_.metric) ? state_.best - value : value - state_.best;
   if (state_.best_epoch == 0 || gain > min_delta_) {
     state_.best = value;
     state_.best_epoch = state_.epochs;

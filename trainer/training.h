@@ -168,9 +168,6 @@ MetricMap Evaluate(NetImpl& model, const DeviceSplit& data, const DeviceData& in
                    const Objective& objective, const std::string& prefix, bool bf16,
                    std::vector<std::vector<int64_t>>* confusion = nullptr);
 
-// Whether a metric is better lower (loss, mse, rmse, mae) or higher.
-bool LowerIsBetter(const std::string& metric);
-
 // A copy of a module's parameters and buffers, to restore later.
 std::vector<torch::Tensor> SnapshotState(torch::nn::Module& module);
 // REQUIRES: `state` came from SnapshotState of a module of the same structure.

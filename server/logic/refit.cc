@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "absl/strings/match.h"
+#include "common/builtin_trainer.h"
 
 namespace vernier {
 namespace {
@@ -33,11 +33,6 @@ std::string StringSetting(const TrialRecord& trial, const nlohmann::json& settin
   return fallback;
 }
 
-bool LowerIsBetter(const std::string& metric) {
-  return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "mse") ||
-         absl::EndsWith(metric, "rmse") || absl::EndsWith(metric, "mae");
-}
-
 }  // namespace
 
 std::optional<int64_t> RefitEpochs(const TrialRecord& source, const nlohmann::json& settings) {
@@ -49,7 +44,7 @@ std::optional<int64_t> RefitEpochs(const TrialRecord& source, const nlohmann::js
   const std::optional<double> patience = NumberSetting(source, settings, "patience");
   if (!patience || *patience <= 0) return last;
   const std::string metric = StringSetting(source, settings, "early_stop_metric", "val_loss");
-  const bool lower = LowerIsBetter(metric);
+  const bool lower = BuiltinMetricLowerIsBetter(metric);
   std::optional<int64_t> best_step;
   double best = 0;
   for (const Measurement& m : source.intermediate) {  // In step order.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/builtin_trainer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -355,9 +356,9 @@ TEST(EarlyStoppingTest, StopsAfterPatienceAndRestoresTheBestWeights) {
   EXPECT_EQ(stopping.best_epoch(), 2);
   stopping.RestoreBest(*probe);
   EXPECT_EQ(probe->weight.item<float>(), 2.0f);
-  EXPECT_TRUE(LowerIsBetter("val_loss"));
-  EXPECT_TRUE(LowerIsBetter("val_rmse"));
-  EXPECT_FALSE(LowerIsBetter("val_f1"));
+  EXPECT_TRUE(BuiltinMetricLowerIsBetter("val_loss"));
+  EXPECT_TRUE(BuiltinMetricLowerIsBetter("val_rmse"));
+  EXPECT_FALSE(BuiltinMetricLowerIsBetter("val_f1"));
 }
 
 TEST_F(TrainingTest, TrainWithPatienceEndsWithTheBestEpochsWeights) {
