@@ -39,17 +39,27 @@ absl::Status LoadTokens(const std::string& worker_file, const std::string& user_
 }
 
 // Writes `port` to `path` whole: into a temporary file first, renamed into
-// place, so a reader never sees a partial number.
-absl::Status WritePortFile(const std::string& path, int port) {
+// place, so a reader never sees a partial number. `flag` names the file in
+// errors.
+absl::Status WritePortFile(const char* flag, const std::string& path, int port) {
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
     out << port << "\n";
-    if (!out)
-      return absl::PermissionDeniedError(absl::StrCat("--port-file ", path, ": cannot write"));
+    if (!out) return absl::PermissionDeniedError(absl::StrCat(flag, " ", path, ": cannot write"));
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("--port-file ", path, ": cannot write"));
+    return absl::PermissionDeniedError(absl::StrCat(flag, " ", path, ": cannot write"));
+  }
+  return absl::OkStatus();
+}
+
+// Writes the ports bound to the files asked for (none: nothing to do).
+absl::Status WritePortFiles(const vernier::ServerRunner& runner, const std::string& port_file,
+                            const std::string& metrics_port_file) {
+  if (!port_file.empty()) RETURN_IF_ERROR(WritePortFile("--port-file", port_file, runner.port()));
+  if (!metrics_port_file.empty()) {
+    RETURN_IF_ERROR(WritePortFile("--metrics-port-file", metrics_port_file, runner.metrics_port()));
   }
   return absl::OkStatus();
 }
@@ -112,6 +122,14 @@ int main(int argc, char** argv) {
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "once serving, write the port bound (useful with --listen host:0) to this file");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus metrics at http://ADDR/metrics (host:port, port 0 picks "
+                 "one; default: off)");
+  std::string metrics_port_file;
+  app.add_option("--metrics-port-file", metrics_port_file,
+                 "once serving, write the metrics port bound (useful with --metrics-listen "
+                 "host:0) to this file")
+      ->needs("--metrics-listen");
   CLI11_PARSE(app, argc, argv);
   // With --insecure, tokens in the environment are ignored (a shared shell
   // may export them); a token file next to --insecure is a contradiction that
@@ -136,12 +154,13 @@ int main(int argc, char** argv) {
     std::cerr << "vernier-server: " << runner.status().message() << "\n";
     return 1;
   }
-  if (!port_file.empty()) {
-    absl::Status written = WritePortFile(port_file, (*runner)->port());
-    if (!written.ok()) {
-      std::cerr << "vernier-server: " << written.message() << "\n";
-      return 1;
-    }
+  absl::Status written = WritePortFiles(**runner, port_file, metrics_port_file);
+  if (!written.ok()) {
+    std::cerr << "vernier-server: " << written.message() << "\n";
+    return 1;
+  }
+  if ((*runner)->metrics_port() != 0) {
+    std::cerr << "vernier-server: metrics on port " << (*runner)->metrics_port() << " (/metrics)\n";
   }
   std::cerr << "vernier-server: serving on port " << (*runner)->port() << " with database "
             << options.db_path << (options.tls.cert_file.empty() ? ", plain text" : ", TLS")

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -21,6 +23,7 @@
 #include "worker/posix_trial_launcher.h"
 #include "worker/slots.h"
 #include "worker/worker.h"
+#include "worker/worker_metrics.h"
 
 namespace {
 
@@ -44,6 +47,18 @@ std::string DefaultTrainer() {
   if (n <= 0) return "vernier-train";
   std::string exe(path, static_cast<size_t>(n));
   return exe.substr(0, exe.rfind('/') + 1) + "vernier-train";
+}
+
+// Writes `port` to `path` whole (a temporary file renamed into place), so a
+// reader never sees a partial number. Returns false when it cannot.
+bool WritePortFile(const std::string& path, int port) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(temp.c_str(), path.c_str()) == 0;
 }
 
 bool MakeTempWorkDir(std::string* dir) {
@@ -106,6 +121,14 @@ int main(int argc, char** argv) {
                  "handed back")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics (busy/idle slots, trials by outcome) at "
+                 "http://ADDR/metrics (host:port, port 0 picks one; default: off)");
+  std::string metrics_port_file;
+  app.add_option("--metrics-port-file", metrics_port_file,
+                 "write the metrics port bound (useful with --metrics-listen host:0) to this file")
+      ->needs("--metrics-listen");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -164,6 +187,23 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "%s: server %s, slots [%s], work dir %s, code dir %s\n", kProgram,
                server.c_str(), absl::StrJoin(slot_names, ", ").c_str(), options.work_dir.c_str(),
                options.code_dir.c_str());
+
+  // Before the Worker, which reports to it, and destroyed after it.
+  std::unique_ptr<vernier::worker::WorkerMetrics> metrics;
+  std::unique_ptr<vernier::worker::WorkerMetricsEndpoint> metrics_endpoint;
+  if (!metrics_listen.empty()) {
+    metrics =
+        std::make_unique<vernier::worker::WorkerMetrics>(static_cast<int>(options.slots.size()));
+    absl::StatusOr<std::unique_ptr<vernier::worker::WorkerMetricsEndpoint>> endpoint =
+        vernier::worker::WorkerMetricsEndpoint::Start(metrics_listen, metrics.get());
+    if (!endpoint.ok()) return Fail(std::string(endpoint.status().message()));
+    metrics_endpoint = *std::move(endpoint);
+    if (!metrics_port_file.empty() && !WritePortFile(metrics_port_file, metrics_endpoint->port())) {
+      return Fail(absl::StrCat("--metrics-port-file ", metrics_port_file, ": cannot write"));
+    }
+    std::fprintf(stderr, "%s: metrics on port %d (/metrics)\n", kProgram, metrics_endpoint->port());
+    options.observer = metrics.get();
+  }
 
   vernier::worker::Worker worker(std::move(options), stub.get(), &launcher);
   std::thread(HandleSignals, signals, &worker).detach();

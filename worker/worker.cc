@@ -111,6 +111,23 @@ TrialOutcome WorkerFailure(absl::string_view what, const absl::Status& status) {
   return {OutcomeState::kFailed, {}, ToValidUtf8(absl::StrCat(what, ": ", status.message()))};
 }
 
+// How a trial that ended with end action `action` (and, for the kComplete*
+// ones, outcome `state`) left its slot.
+TrialEnding EndingOf(TrialAction action, OutcomeState state) {
+  switch (action) {
+    case TrialAction::kCompleteWithExit:
+    case TrialAction::kCompletePruned:
+    case TrialAction::kCompleteFailed:
+      return state == OutcomeState::kComplete ? TrialEnding::kComplete
+             : state == OutcomeState::kPruned ? TrialEnding::kPruned
+                                              : TrialEnding::kFailed;
+    case TrialAction::kRelease:
+      return TrialEnding::kReleased;
+    default:  // kDrop; only end actions come out of FollowTrial.
+      return TrialEnding::kDropped;
+  }
+}
+
 }  // namespace
 
 Worker::Worker(WorkerOptions options, v1::WorkerService::StubInterface* stub,
@@ -359,6 +376,7 @@ void Worker::SlotLoop(size_t slot_index) {
 void Worker::RunTrial(size_t slot_index, const std::string& id,
                       const v1::AcquireTrialResponse& acquired) {
   const v1::TrialLease& lease = acquired.lease();
+  if (options_.observer != nullptr) options_.observer->TrialStarted();
   {
     absl::MutexLock lock(&mu_);
     ActiveTrial& trial = active_[slot_index];
@@ -374,6 +392,8 @@ void Worker::RunTrial(size_t slot_index, const std::string& id,
     reason = active_[slot_index].lifecycle.reason;
     active_.erase(slot_index);
   }
+  if (options_.observer != nullptr)
+    options_.observer->TrialEnded(EndingOf(end.action, end.outcome.state));
   switch (end.action) {
     case TrialAction::kCompleteWithExit:
     case TrialAction::kCompletePruned:

@@ -51,6 +51,7 @@
 #include "worker/trial_launcher.h"
 #include "worker/trial_lifecycle.h"
 #include "worker/trial_outcome.h"
+#include "worker/worker_observer.h"
 
 namespace vernier::worker {
 
@@ -99,6 +100,9 @@ struct WorkerOptions {
   // timeout and the shutdown grace (RPC deadlines are gRPC's, on the wall
   // clock). Borrowed; must outlive the Worker. Null: the wall clock.
   Clock* clock = nullptr;
+  // Told when each slot starts and ends a trial (metrics). Borrowed; must
+  // outlive the Worker. Null: no one is told.
+  WorkerObserver* observer = nullptr;
 };
 
 class Worker {

@@ -55,6 +55,10 @@ std::vector<Study*> Coordinator::All() const {
   return creation_order_;
 }
 
+void Coordinator::NoteWorkerCall(const std::string& worker_id) {
+  if (worker_id != kAskedWorkerId) roster_.Seen(worker_id);
+}
+
 absl::Status Coordinator::CheckWorkerId(const std::string& worker_id) {
   if (worker_id != kAskedWorkerId) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -236,12 +240,14 @@ WorkerRegistration Coordinator::RegisterWorker(const std::string& name) {
   std::string id =
       absl::StrCat(name.empty() ? "worker" : name, "-", absl::ToUnixMicros(clock_->Now()) % 1000000,
                    "-", next_worker_.fetch_add(1));
+  NoteWorkerCall(id);
   return WorkerRegistration{std::move(id), options_.lease, options_.heartbeat};
 }
 
 absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::string& worker_id,
                                                                     const std::string& /*slot*/) {
   RETURN_IF_ERROR(CheckWorkerId(worker_id));
+  NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
   if (leasing_stopped_.load()) return std::nullopt;
   for (Study* study : All()) {
@@ -255,6 +261,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
                                                         const LeaseKey& lease,
                                                         const Measurement& measurement,
                                                         ExploitAnswer* exploit) {
+  NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
   return study->ReportProgress(worker_id, lease, measurement, exploit);
@@ -268,6 +275,7 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
     return absl::InvalidArgumentError(absl::StrCat(
         "state: a trial ends COMPLETE, PRUNED or FAILED, not ", TrialStateName(state)));
   }
+  NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
   // Once the trial's end is stored, its files or another's may fall out of
@@ -287,6 +295,7 @@ std::vector<LeaseKey> Coordinator::Heartbeat(const std::string& worker_id,
                                              const std::vector<LeaseKey>& leases) {
   // Renew first: a worker that heartbeats on time must not lose a lease to the
   // expiry pass below.
+  NoteWorkerCall(worker_id);
   std::vector<LeaseKey> lost;
   for (const LeaseKey& lease : leases) {
     if (worker_id == kAskedWorkerId || !leases_.Renew(lease, worker_id)) lost.push_back(lease);
@@ -296,6 +305,7 @@ std::vector<LeaseKey> Coordinator::Heartbeat(const std::string& worker_id,
 }
 
 absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const LeaseKey& lease) {
+  NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
   ASSIGN_OR_RETURN(Study * study, Find(lease.study));
   return study->ReleaseTrial(worker_id, lease);

@@ -38,12 +38,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "server/coordinator/coordinator_observer.h"
 #include "server/coordinator/judge.h"
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/study.h"
 #include "server/coordinator/study_events.h"
 #include "server/coordinator/study_summary.h"
 #include "server/coordinator/trial_logs.h"
+#include "server/coordinator/worker_roster.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
 #include "server/storage/artifact_store.h"
@@ -72,6 +74,9 @@ struct CoordinatorOptions {
   // This server process's incarnation (StudyEvent sequences are numbered
   // per incarnation); empty: a random one, different at each start.
   std::string incarnation;
+  // Told of suggestions and expired leases, for metrics (borrowed; must
+  // outlive the coordinator). Null: no one is told.
+  CoordinatorObserver* observer = nullptr;
 };
 
 struct WorkerRegistration {
@@ -331,6 +336,15 @@ class Coordinator {
   // calls it periodically.
   absl::Status ExpireLeases();
 
+  // ---- For metrics: cheap reads, no study's lock ----
+
+  // Trials leased to workers now (asked trials have no lease).
+  int64_t ActiveLeases() const { return leases_.Count(); }
+  // Workers that called within the last lease length (WorkerRoster).
+  int64_t ConnectedWorkers() { return roster_.Connected(); }
+  // RegisterWorker calls since this coordinator was created.
+  int64_t WorkerRegistrations() const { return static_cast<int64_t>(next_worker_.load()); }
+
  private:
   Coordinator(StudyStore* store, Clock* clock, CoordinatorOptions options,
               CheckpointStore* checkpoints)
@@ -339,12 +353,15 @@ class Coordinator {
         options_(options),
         checkpoints_(checkpoints),
         incarnation_(options.incarnation.empty() ? NewIncarnation() : options.incarnation),
-        leases_(clock, options.lease) {}
+        observer_(options.observer != nullptr ? options.observer : &no_observer_),
+        leases_(clock, options.lease),
+        roster_(clock, options.lease) {}
 
   absl::Status Load() ABSL_LOCKS_EXCLUDED(registry_mu_);
   StudyContext Context() {
     return StudyContext{
-        store_, clock_, &leases_, checkpoints_, options_.artifacts, options_.study_events_kept};
+        store_,   clock_, &leases_, checkpoints_, options_.artifacts, options_.study_events_kept,
+        observer_};
   }
   // 16 random hex digits.
   static std::string NewIncarnation();
@@ -353,6 +370,9 @@ class Coordinator {
   absl::StatusOr<Study*> Find(const std::string& name) const ABSL_LOCKS_EXCLUDED(registry_mu_);
   // Every study, in creation order.
   std::vector<Study*> All() const ABSL_LOCKS_EXCLUDED(registry_mu_);
+  // Counts `worker_id` as connected now (WorkerRoster); every worker call
+  // does this.
+  void NoteWorkerCall(const std::string& worker_id);
   // ABORTED-style refusal of calls that name the reserved asked worker id.
   static absl::Status CheckWorkerId(const std::string& worker_id);
   // The warm-start copies of a new study and the note about them.
@@ -365,8 +385,11 @@ class Coordinator {
   const CoordinatorOptions options_;
   CheckpointStore* const checkpoints_;
   const std::string incarnation_;
+  CoordinatorObserver no_observer_;  // Tells no one; observer_ when none is given.
+  CoordinatorObserver* const observer_;
 
-  LeaseTable leases_;  // Thread-safe.
+  LeaseTable leases_;    // Thread-safe.
+  WorkerRoster roster_;  // Thread-safe.
   std::atomic<bool> leasing_stopped_{false};
   std::atomic<bool> watches_ended_{false};
   std::atomic<uint64_t> next_worker_{0};

@@ -52,4 +52,9 @@ bool LeaseTable::IsExpired(const LeaseKey& lease) const {
   return it != leases_.end() && it->second.attempt == lease.attempt && it->second.deadline <= now;
 }
 
+int64_t LeaseTable::Count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(leases_.size());
+}
+
 }  // namespace vernier

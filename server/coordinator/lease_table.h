@@ -58,6 +58,9 @@ class LeaseTable {
   std::vector<LeaseKey> Expired() const;
   // Whether `lease` is in the table and its deadline has passed.
   bool IsExpired(const LeaseKey& lease) const;
+  // How many trials are leased now, expired leases not yet taken back
+  // included.
+  int64_t Count() const;
 
   absl::Duration length() const { return length_; }
 

@@ -1,6 +1,7 @@
 #include "server/coordinator/study.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <utility>
@@ -66,6 +67,7 @@ Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sa
       clock_(context.clock),
       leases_(context.leases),
       artifacts_(context.artifacts),
+      observer_(context.observer),
       sampler_(std::move(sampler)),
       pruner_(std::move(pruner)),
       trial_budget_(TrialBudget(spec_, *sampler_)),
@@ -271,6 +273,9 @@ absl::StatusOr<TrialRecord> Study::StartWaiting(int64_t number, const std::strin
 }
 
 std::pair<int64_t, ParamMap> Study::SuggestNext() {
+  // Timed on the steady clock, not clock_: this is how long the computer
+  // took, which a fake clock in tests would not see.
+  const auto start = std::chrono::steady_clock::now();
   Sampler::PreparedSuggestion suggestion;
   int64_t number = 0;
   {
@@ -280,7 +285,10 @@ std::pair<int64_t, ParamMap> Study::SuggestNext() {
     suggestion =
         sampler_->PrepareSuggestion(spec_.space, trials_.trials(), trials_.history_index(), number);
   }
-  return {number, suggestion()};
+  ParamMap params = suggestion();
+  observer_->SuggestionMade(spec_.sampler.type(),
+                            absl::FromChrono(std::chrono::steady_clock::now() - start));
+  return {number, std::move(params)};
 }
 
 Study::LeaseAnswer Study::LeaseRefit(const std::string& worker_id) {
@@ -709,7 +717,10 @@ absl::Status Study::ExpireLeases(const std::vector<LeaseKey>& expired) {
   for (const TrialRecord& trial : change.trials) {
     if (trial.state == TrialState::kFailed) failed.push_back(trial.number);
   }
+  const size_t retried = change.trials.size() - failed.size();
   RETURN_IF_ERROR(Commit(std::move(change)));
+  for (size_t i = 0; i < retried; ++i) observer_->LeaseExpired(spec_.name, /*retried=*/true);
+  for (size_t i = 0; i < failed.size(); ++i) observer_->LeaseExpired(spec_.name, /*retried=*/false);
   for (int64_t number : failed) checkpoints_.DropFinished(number);
   return MaybeFinish();
 }

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/coordinator/coordinator_observer.h"
 #include "server/coordinator/lease_table.h"
 #include "server/coordinator/pbt_checkpoints.h"
 #include "server/coordinator/study_events.h"
@@ -128,6 +129,9 @@ struct StudyContext {
   ArtifactStore* artifacts = nullptr;  // Null: the server keeps no artifacts.
   // How many of its last events the study keeps for watchers (>= 1).
   int64_t events_kept = kStudyEventsKept;
+  // Told of suggestions and expired leases (metrics). Never null: the
+  // coordinator passes a no-op observer when it has none.
+  CoordinatorObserver* observer = nullptr;
 };
 
 class Study {
@@ -391,6 +395,7 @@ class Study {
   Clock* const clock_;
   LeaseTable* const leases_;
   ArtifactStore* const artifacts_;  // May be null.
+  CoordinatorObserver* const observer_;
   const std::unique_ptr<Sampler> sampler_;
   const std::unique_ptr<Pruner> pruner_;
   // Trials the study creates: budget.max_trials, or fewer when the sampler

@@ -8,6 +8,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/service/metrics.h"
 #include "server/storage/sqlite_study_store.h"
 
 namespace vernier {
@@ -60,6 +61,12 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    MakeServerCredentials(options.tls));
   std::unique_ptr<ServerRunner> runner(new ServerRunner());
+  if (!options.metrics_listen.empty()) {
+    // Before the database: a metrics address that cannot be bound is a
+    // configuration error like the others above.
+    ASSIGN_OR_RETURN(runner->metrics_endpoint_, MetricsEndpoint::Start(options.metrics_listen));
+    runner->metrics_ = std::make_unique<ServerMetrics>();
+  }
   // Exclusive: a second coordinator on the same file would hand out the same
   // trial numbers, so it must fail to open instead.
   SqliteStudyStore::Options store_options;
@@ -67,6 +74,7 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   // Concurrent calls share one WAL fsync; every service method waits for it
   // before answering (services.cc), so acknowledged writes stay durable.
   store_options.group_commit = options.group_commit;
+  store_options.observer = runner->metrics_.get();
   ASSIGN_OR_RETURN(runner->store_, SqliteStudyStore::Open(options.db_path, store_options));
   runner->clock_ = std::make_unique<RealClock>();
   // pbt checkpoints live beside the database; an in-memory database has none
@@ -84,6 +92,7 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
                               : options.db_path == ":memory:" ? ""
                                                               : options.db_path + ".logs";
   CoordinatorOptions coordinator_options = options.coordinator;
+  if (runner->metrics_ != nullptr) coordinator_options.observer = runner->metrics_.get();
   if (!log_dir.empty()) {
     ASSIGN_OR_RETURN(runner->logs_, LogStore::Open(log_dir, options.max_log_bytes));
     coordinator_options.logs = runner->logs_.get();
@@ -116,10 +125,21 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   builder.RegisterService(runner->auth_study_service_.get());
   builder.RegisterService(runner->auth_worker_service_.get());
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdlePollers);
+  if (runner->metrics_ != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(runner->metrics_->NewRpcInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   runner->server_ = builder.BuildAndStart();
   if (runner->server_ == nullptr || runner->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
+  }
+  if (runner->metrics_ != nullptr) {
+    runner->metrics_->WatchCoordinator(runner->coordinator_.get());
+    for (const auto& collectable : runner->metrics_->Collectables()) {
+      runner->metrics_endpoint_->Serve(collectable);
+    }
   }
   runner->expiry_thread_ = std::thread(
       [r = runner.get(), interval = options.expiry_interval] { r->ExpireLoop(interval); });
@@ -156,6 +176,10 @@ void ServerRunner::Shutdown(absl::Duration grace) {
 }
 
 void ServerRunner::Wait() { server_->Wait(); }
+
+int ServerRunner::metrics_port() const {
+  return metrics_endpoint_ == nullptr ? 0 : metrics_endpoint_->port();
+}
 
 ServerRunner::~ServerRunner() { Shutdown(absl::ZeroDuration()); }
 

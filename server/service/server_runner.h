@@ -1,6 +1,7 @@
 // ServerRunner: a whole coordinator process in one object — the SQLite store,
 // the Coordinator, the gRPC server with StudyService, WorkerService and the
-// health-check service, and a thread that expires leases. Used by
+// health-check service, a thread that expires leases, and optionally the
+// Prometheus metrics endpoint (metrics.h). Used by
 // vernier-server, by `vernier run` (embedded mode) and by service tests.
 //
 // Thread-safety: Start and Shutdown must be called from one thread; the
@@ -25,6 +26,9 @@
 #include "server/storage/study_store.h"
 
 namespace vernier {
+
+class MetricsEndpoint;  // server/service/metrics.h
+class ServerMetrics;
 
 // TLS for the listening port. Empty cert_file: plain text.
 struct TlsServerOptions {
@@ -59,6 +63,9 @@ struct ServerOptions {
   // fsync. Off: each write is synced on its own (as before group commit).
   // Either way every acknowledged write is on disk; only the speed differs.
   bool group_commit = true;
+  // Where /metrics is served over HTTP (MetricsEndpoint::Start: "host:port",
+  // port 0 picks a free one); empty: no metrics are kept or served.
+  std::string metrics_listen;
 };
 
 class ServerRunner {
@@ -67,13 +74,15 @@ class ServerRunner {
   // ValidateAuthOptions's (FAILED_PRECONDITION without tokens or `insecure`);
   // INVALID_ARGUMENT / NOT_FOUND naming the TLS flag and file that cannot be
   // used; the store's (a path that cannot be opened, a newer schema); or
-  // UNAVAILABLE when the address cannot be bound.
+  // UNAVAILABLE when the address (or metrics_listen) cannot be bound.
   static absl::StatusOr<std::unique_ptr<ServerRunner>> Start(const ServerOptions& options);
 
   ~ServerRunner();
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The port /metrics is served on; 0 without metrics_listen.
+  int metrics_port() const;
   Coordinator& coordinator() { return *coordinator_; }
 
   // The graceful stop: leases no more trials (AcquireTrial answers "no
@@ -81,7 +90,8 @@ class ServerRunner {
   // calls, lets in-flight calls finish (up to `grace`, then cancels them),
   // stops the expiry thread and checkpoints the database so that its -wal
   // file is empty (errors are logged; the WAL is still replayed on the next
-  // start). The database stays open until the runner is destroyed.
+  // start). The database stays open, and /metrics served, until the runner
+  // is destroyed.
   // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until Shutdown() is called from another thread.
@@ -91,6 +101,9 @@ class ServerRunner {
   ServerRunner() = default;
   void ExpireLoop(absl::Duration interval);
 
+  // Null without metrics_listen. First: the store, the coordinator and the
+  // gRPC server tell it what happens, so it outlives them.
+  std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<SqliteStudyStore> store_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<LogStore> logs_;  // Before coordinator_, which borrows it.
@@ -109,6 +122,8 @@ class ServerRunner {
   absl::Notification stopping_;
   std::thread expiry_thread_;
   bool shut_down_ = false;
+  // Last, so destroyed first: its HTTP threads read the coordinator.
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
 };
 
 }  // namespace vernier

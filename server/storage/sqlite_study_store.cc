@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,12 @@ struct SqliteStudyStore::Statements {
 namespace {
 
 using Options = SqliteStudyStoreOptions;
+
+// Disk work is timed on the steady clock: how long it took, whatever the
+// wall clock did meanwhile.
+absl::Duration SinceSteady(std::chrono::steady_clock::time_point start) {
+  return absl::FromChrono(std::chrono::steady_clock::now() - start);
+}
 
 // Apply() runs the statements of one StudyWrite in one BEGIN IMMEDIATE
 // transaction: SQLite takes the write lock at BEGIN (waiting up to
@@ -433,15 +440,18 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const s
       sync_wal_path = sqlite3_filename_wal(file);
     }
   }
-  return absl::WrapUnique(
-      new SqliteStudyStore(db->release(), *std::move(statements), std::move(sync_wal_path)));
+  return absl::WrapUnique(new SqliteStudyStore(db->release(), *std::move(statements),
+                                               std::move(sync_wal_path), options.observer));
 }
 
 int64_t SqliteStudyStore::SchemaVersion() { return VernierSchemaVersion(); }
 
 SqliteStudyStore::SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements,
-                                   std::string sync_wal_path)
-    : db_(db), statements_(std::move(statements)), sync_wal_path_(std::move(sync_wal_path)) {}
+                                   std::string sync_wal_path, SqliteStudyStoreObserver* observer)
+    : db_(db),
+      statements_(std::move(statements)),
+      observer_(observer),
+      sync_wal_path_(std::move(sync_wal_path)) {}
 
 SqliteStudyStore::~SqliteStudyStore() {
   WaitDurable();
@@ -457,12 +467,14 @@ SqliteStudyStore::~SqliteStudyStore() {
 absl::Status SqliteStudyStore::Apply(const StudyWrite& write) {
   RETURN_IF_ERROR(ValidateWrite(write));
   absl::MutexLock lock(&mu_);
+  const auto start = std::chrono::steady_clock::now();
   Statements& s = *statements_;
   RETURN_IF_ERROR(s.begin_write.Run("starting a write"));
   absl::Cleanup rollback = [&s] { s.rollback.Run("undoing a failed write").IgnoreError(); };
   RETURN_IF_ERROR(ApplyLocked(write));
   RETURN_IF_ERROR(s.commit.Run("committing a write"));
   std::move(rollback).Cancel();
+  if (observer_ != nullptr) observer_->Committed(SinceSteady(start));
   Written();
   return absl::OkStatus();
 }
@@ -647,8 +659,10 @@ void SqliteStudyStore::WaitDurable() {
     }
     const int fd = wal_fd_;
     sync_mu_.Unlock();
+    const auto start = std::chrono::steady_clock::now();
     const int synced = ::fdatasync(fd);
     const int error = errno;
+    if (synced == 0 && observer_ != nullptr) observer_->Synced(SinceSteady(start));
     sync_mu_.Lock();
     if (synced != 0) DieUnsynced(sync_wal_path_, "syncing the WAL", error);
     syncing_ = false;

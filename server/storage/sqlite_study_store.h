@@ -41,6 +41,22 @@ struct sqlite3;
 
 namespace vernier {
 
+// Told how long the store's disk work takes, for metrics (vernier-server's
+// Prometheus histograms). Called on the writing thread, with the store's
+// write lock held for Committed: implementations must be quick, thread-safe
+// and must not call the store.
+class SqliteStudyStoreObserver {
+ public:
+  virtual ~SqliteStudyStoreObserver() = default;
+  // One write transaction (Apply) committed, BEGIN to COMMIT, in `elapsed`
+  // (a wait for another connection's lock included). Without group commit
+  // and with Sync::kFull this includes the fsync.
+  virtual void Committed(absl::Duration elapsed) = 0;
+  // One group-commit WAL fsync (WaitDurable) took `elapsed`; every write
+  // waiting for it shared it.
+  virtual void Synced(absl::Duration elapsed) = 0;
+};
+
 struct SqliteStudyStoreOptions {
   enum class Sync {
     // PRAGMA synchronous=FULL: each commit is fsync'ed before the call
@@ -72,6 +88,9 @@ struct SqliteStudyStoreOptions {
   // WaitDurable() returned. Without it WaitDurable() is a no-op (kFull syncs
   // each write; kNormal never promises more). vernier-server turns it on.
   bool group_commit = false;
+
+  // Borrowed; must outlive the store. Null: no one is told.
+  SqliteStudyStoreObserver* observer = nullptr;
 };
 
 class SqliteStudyStore : public StudyStore {
@@ -145,7 +164,8 @@ class SqliteStudyStore : public StudyStore {
  private:
   struct Statements;  // The compiled statements; defined in the .cc file.
 
-  SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements, std::string sync_wal_path);
+  SqliteStudyStore(sqlite3* db, std::unique_ptr<Statements> statements, std::string sync_wal_path,
+                   SqliteStudyStoreObserver* observer);
 
   // Counts one write that returned OK, for WaitDurable().
   void Written() { written_.fetch_add(1, std::memory_order_release); }
@@ -163,6 +183,8 @@ class SqliteStudyStore : public StudyStore {
   // under mu_ (an SQLite connection is not shared between threads here).
   sqlite3* const db_;
   std::unique_ptr<Statements> statements_ ABSL_PT_GUARDED_BY(mu_);
+
+  SqliteStudyStoreObserver* const observer_;  // May be null. Constant.
 
   // Group commit. The WAL file that WaitDurable() syncs; empty when it syncs
   // nothing (no group_commit, kNormal, or an in-memory database).

@@ -61,6 +61,12 @@ RULES = [
          "the coordinator and the storage know nothing of gRPC or the services"),
     Rule("common-is-a-leaf", ("common/",), ("server/", "worker/", "client/", "trainer/"),
          "common/ never includes server/, worker/, client/ or trainer/"),
+    Rule("metrics-at-the-edges", ("server/logic/", "server/coordinator/", "server/storage/",
+                                  "server/schema/", "common/"),
+         ("prometheus/",),
+         "Prometheus is known only to server/service/metrics.* and worker/worker_metrics.*: "
+         "the logic, coordinator and storage report through observer interfaces "
+         "(CoordinatorObserver, SqliteStudyStoreObserver), so they are tested without it"),
     Rule("torch-only-in-trainer", ("",), TORCH,
          "only trainer/ and tests/trainer/ include libtorch",
          exempt=("trainer/", "tests/trainer/")),

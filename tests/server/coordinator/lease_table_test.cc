@@ -45,5 +45,17 @@ TEST_F(LeaseTableTest, ExpiredLeasesComeOutInStudyAndTrialOrderUntilReleased) {
   EXPECT_FALSE(leases_.IsExpired(LeaseKey{"a", 2, 3}));
 }
 
+TEST_F(LeaseTableTest, CountIsTheTrialsLeasedExpiredOnesUntilReleased) {
+  EXPECT_EQ(leases_.Count(), 0);
+  leases_.Grant(LeaseKey{"a", 1, 1}, "w");
+  leases_.Grant(LeaseKey{"a", 2, 1}, "w");
+  leases_.Grant(LeaseKey{"a", 2, 2}, "w");  // The same trial again.
+  EXPECT_EQ(leases_.Count(), 2);
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(leases_.Count(), 2);
+  leases_.Release("a", 1);
+  EXPECT_EQ(leases_.Count(), 1);
+}
+
 }  // namespace
 }  // namespace vernier
