@@ -6,8 +6,9 @@ its build preset does not build (CTest would run a *_NOT_BUILT placeholder).
     check_labels.py CTEST BUILD_DIR [PRESETS]
 
 Tiers: unit, service, e2e, faults, trainer, fuzz (scripts/test.sh and the
-sanitizer presets select tests by them). `security` is a theme label on top
-of a tier; bad_input_test is in faults and service on purpose (in-process, so
+sanitizer presets select tests by them). `security` and `threads` (the unit
+tests that run threads, which the tsan tier runs) are theme labels on top of
+a tier; bad_input_test is in faults and service on purpose (in-process, so
 the sanitizer tiers run it too).
 """
 
