@@ -126,6 +126,49 @@ TrialRecord WithoutIntermediate(const TrialRecord& trial) {
 
 }  // namespace
 
+std::vector<Measurement> ThinnedCurve(const std::vector<Measurement>& curve, int32_t max_points,
+                                      const std::set<std::string>& metrics) {
+  std::vector<const Measurement*> kept;
+  kept.reserve(curve.size());
+  for (const Measurement& measurement : curve) {
+    const bool holds_one =
+        metrics.empty() || std::any_of(metrics.begin(), metrics.end(), [&](const std::string& m) {
+          return measurement.metrics.count(m) > 0;
+        });
+    if (holds_one) kept.push_back(&measurement);
+  }
+  std::vector<size_t> chosen;
+  const size_t n = kept.size();
+  if (max_points <= 0 || n <= static_cast<size_t>(max_points)) {
+    for (size_t i = 0; i < n; ++i) chosen.push_back(i);
+  } else if (max_points == 1) {
+    chosen.push_back(n - 1);
+  } else {
+    // Index i of max_points spread over [0, n - 1], rounded: strictly
+    // increasing because n > max_points.
+    const size_t points = static_cast<size_t>(max_points);
+    for (size_t i = 0; i < points; ++i)
+      chosen.push_back((i * (n - 1) + (points - 1) / 2) / (points - 1));
+  }
+  std::vector<Measurement> out;
+  out.reserve(chosen.size());
+  for (size_t index : chosen) {
+    const Measurement& source = *kept[index];
+    if (metrics.empty()) {
+      out.push_back(source);
+      continue;
+    }
+    Measurement thinned;
+    thinned.step = source.step;
+    for (const std::string& metric : metrics) {
+      auto it = source.metrics.find(metric);
+      if (it != source.metrics.end()) thinned.metrics.insert(*it);
+    }
+    out.push_back(std::move(thinned));
+  }
+  return out;
+}
+
 ListedTrial ListedOf(const TrialRecord& trial, const std::vector<ObjectiveSpec>& objectives,
                      bool omit_intermediate) {
   ListedTrial listed;
@@ -143,6 +186,10 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
   if (query.page_size < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_size: must be >= 0 (0: every trial), got ", query.page_size));
+  }
+  if (query.max_points_per_curve < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_points_per_curve: must be >= 0 (0: every point), got ", query.max_points_per_curve));
   }
   absl::StatusOr<std::optional<SortKey>> after = ParseToken(study, query);
   if (!after.ok()) return after.status();
@@ -187,8 +234,14 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
     for (auto it = ranked.begin(); it != end; ++it) selected.push_back(it->second);
   }
 
+  const bool thin =
+      !query.omit_intermediate && (query.max_points_per_curve > 0 || !query.curve_metrics.empty());
   for (const TrialRecord* trial : selected) {
-    page.trials.push_back(ListedOf(*trial, objectives, query.omit_intermediate));
+    page.trials.push_back(ListedOf(*trial, objectives, query.omit_intermediate || thin));
+    if (thin) {
+      page.trials.back().trial.intermediate =
+          ThinnedCurve(trial->intermediate, query.max_points_per_curve, query.curve_metrics);
+    }
   }
   if (more && !selected.empty()) {
     page.next_page_token = MakeToken(study, query, KeyOf(*selected.back(), objectives.front()));

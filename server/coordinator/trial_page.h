@@ -52,7 +52,19 @@ struct TrialQuery {
   // Leave `intermediate` out of the page's trials (ListedTrial still carries
   // their objective values).
   bool omit_intermediate = false;
+  // Thin each listed trial's `intermediate` (ThinnedCurve): at most this many
+  // measurements (0: all; < 0: INVALID_ARGUMENT) of only these metrics
+  // (empty: all).
+  int32_t max_points_per_curve = 0;
+  std::set<std::string> curve_metrics;
 };
+
+// `curve` as a plot needs it: the measurements holding at least one of
+// `metrics` (empty: every one), each with only those metrics; then, when more
+// than `max_points` (> 0) remain, `max_points` of them: the first, the last
+// and evenly spaced ones between (one point: the last). Order is kept.
+std::vector<Measurement> ThinnedCurve(const std::vector<Measurement>& curve, int32_t max_points,
+                                      const std::set<std::string>& metrics);
 
 // A trial on a page, with its objective values found (ObjectiveValue) before
 // any `intermediate` was left out.

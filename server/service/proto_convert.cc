@@ -179,6 +179,9 @@ absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request) {
                        " is not an order (TRIAL_ORDER_NUMBER, TRIAL_ORDER_OBJECTIVE)"));
   }
   query.omit_intermediate = request.omit_intermediate();
+  query.max_points_per_curve = request.max_points_per_curve();
+  query.curve_metrics.insert(request.intermediate_metrics().begin(),
+                             request.intermediate_metrics().end());
   return query;
 }
 

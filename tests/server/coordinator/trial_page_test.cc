@@ -242,6 +242,83 @@ TEST(TrialPageTest, OmitIntermediateKeepsEverythingElseAndTheObjectiveValues) {
   EXPECT_EQ(whole.trials[0].trial.intermediate, trial.intermediate);
 }
 
+// A curve of `points` measurements at steps 0..points-1, "loss" = step,
+// "acc" on even steps only.
+std::vector<Measurement> Curve(int points) {
+  std::vector<Measurement> curve;
+  for (int step = 0; step < points; ++step) {
+    Measurement measurement{step, {{"loss", static_cast<double>(step)}}};
+    if (step % 2 == 0) measurement.metrics["acc"] = step / 100.0;
+    curve.push_back(measurement);
+  }
+  return curve;
+}
+
+std::vector<int64_t> Steps(const std::vector<Measurement>& curve) {
+  std::vector<int64_t> steps;
+  for (const Measurement& measurement : curve) steps.push_back(measurement.step);
+  return steps;
+}
+
+TEST(ThinnedCurveTest, KeepsTheFirstTheLastAndEvenlySpacedPointsBetween) {
+  EXPECT_THAT(Steps(ThinnedCurve(Curve(101), 5, {})), ElementsAre(0, 25, 50, 75, 100));
+  EXPECT_THAT(Steps(ThinnedCurve(Curve(10), 4, {})), ElementsAre(0, 3, 6, 9));
+  EXPECT_THAT(Steps(ThinnedCurve(Curve(10), 2, {})), ElementsAre(0, 9));
+  EXPECT_THAT(Steps(ThinnedCurve(Curve(10), 1, {})), ElementsAre(9));
+  const std::vector<Measurement> thinned = ThinnedCurve(Curve(1000), 200, {});
+  ASSERT_EQ(thinned.size(), 200u);
+  for (size_t i = 1; i < thinned.size(); ++i) EXPECT_LT(thinned[i - 1].step, thinned[i].step);
+  EXPECT_EQ(thinned.back().step, 999);
+  EXPECT_EQ(thinned[7], Curve(1000)[static_cast<size_t>(thinned[7].step)]);
+}
+
+TEST(ThinnedCurveTest, AShortCurveOrNoLimitKeepsEveryPoint) {
+  EXPECT_EQ(ThinnedCurve(Curve(7), 7, {}), Curve(7));
+  EXPECT_EQ(ThinnedCurve(Curve(7), 0, {}), Curve(7));
+  EXPECT_THAT(ThinnedCurve({}, 3, {}), IsEmpty());
+}
+
+TEST(ThinnedCurveTest, MetricsKeepOnlyThemAndTheMeasurementsThatHoldThem) {
+  const std::vector<Measurement> acc = ThinnedCurve(Curve(10), 0, {"acc"});
+  EXPECT_THAT(Steps(acc), ElementsAre(0, 2, 4, 6, 8));
+  for (const Measurement& measurement : acc) {
+    EXPECT_EQ(measurement.metrics.size(), 1u);
+    EXPECT_DOUBLE_EQ(measurement.metrics.at("acc"), measurement.step / 100.0);
+  }
+  // Filtered first, then thinned: the last even step ends the curve.
+  EXPECT_THAT(Steps(ThinnedCurve(Curve(11), 2, {"acc"})), ElementsAre(0, 10));
+  EXPECT_THAT(ThinnedCurve(Curve(5), 0, {"missing"}), IsEmpty());
+}
+
+TEST(TrialPageTest, MaxPointsPerCurveThinsEveryListedTrialButNotItsObjectiveValue) {
+  std::vector<TrialRecord> trials = CompleteTrials(3);
+  for (TrialRecord& trial : trials) {
+    trial.final_metrics.clear();
+    trial.state = TrialState::kRunning;
+    trial.intermediate = Curve(50);
+  }
+  TrialQuery query;
+  query.max_points_per_curve = 3;
+  query.curve_metrics = {"acc"};
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_EQ(page.trials.size(), 3u);
+  for (const ListedTrial& listed : page.trials) {
+    EXPECT_THAT(Steps(listed.trial.intermediate), ElementsAre(0, 24, 48));
+    // Found from the whole curve: the last loss, at step 49.
+    EXPECT_THAT(listed.objective_values, ElementsAre(Optional(49.0)));
+  }
+  query.omit_intermediate = true;
+  ASSERT_OK_AND_ASSIGN(TrialPage omitted, SelectTrialPage(kStudy, trials, Minimize(), query));
+  EXPECT_THAT(omitted.trials[0].trial.intermediate, IsEmpty());
+}
+
+TEST(TrialPageTest, ANegativeMaxPointsPerCurveIsInvalidArgumentNamingIt) {
+  TrialQuery query;
+  query.max_points_per_curve = -5;
+  EXPECT_THAT(SelectTrialPage(kStudy, CompleteTrials(3), Minimize(), query),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_points_per_curve")));
+}
+
 TEST(TrialPageTest, ANegativePageSizeIsInvalidArgumentNamingIt) {
   TrialQuery query;
   query.page_size = -1;

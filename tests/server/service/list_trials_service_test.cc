@@ -221,6 +221,28 @@ TEST_F(ListTrialsServiceTest, OmitIntermediateLeavesCurvesOutAndKeepsTheObjectiv
   EXPECT_EQ(whole.trials(6).intermediate_size(), 2);
 }
 
+TEST_F(ListTrialsServiceTest, MaxPointsPerCurveThinsTheCurvesOnTheServer) {
+  const int64_t trial = Ask();
+  for (int step = 0; step < 500; ++step) Report(trial, step, 1.0 / (step + 1));
+  v1::ListTrialsRequest request = Request(0);
+  request.set_max_points_per_curve(200);
+  request.add_intermediate_metrics("loss");
+  v1::ListTrialsResponse response;
+  ASSERT_TRUE(List(request, &response).ok());
+  ASSERT_EQ(response.trials_size(), 1);
+  const v1::Trial& thinned = response.trials(0);
+  ASSERT_EQ(thinned.intermediate_size(), 200);
+  EXPECT_EQ(thinned.intermediate(0).step(), 0);
+  EXPECT_EQ(thinned.intermediate(199).step(), 499);
+  EXPECT_DOUBLE_EQ(thinned.intermediate(199).metrics().at("loss"), 1.0 / 500);
+  EXPECT_DOUBLE_EQ(thinned.objective_value(), 1.0 / 500);
+
+  request.clear_intermediate_metrics();
+  request.add_intermediate_metrics("not_reported");
+  ASSERT_TRUE(List(request, &response).ok());
+  EXPECT_EQ(response.trials(0).intermediate_size(), 0);
+}
+
 TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   MakeTrials();
   struct Case {
@@ -245,6 +267,9 @@ TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   v1::ListTrialsRequest unknown_order = Request(2);
   unknown_order.set_order_by(static_cast<v1::TrialOrder>(7));
   cases.push_back({unknown_order, "order_by"});
+  v1::ListTrialsRequest negative_points = Request(2);
+  negative_points.set_max_points_per_curve(-1);
+  cases.push_back({negative_points, "max_points_per_curve"});
   for (const Case& c : cases) {
     v1::ListTrialsResponse response;
     grpc::Status status = List(c.request, &response);
