@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "client/commands.h"
 #include "client/study_paths.h"
+#include "client/watch.h"
 #include "common/channel.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
@@ -116,33 +116,6 @@ absl::Status CreateOrResume(const CommandContext& ctx, const v1::CreateStudyRequ
   }
   err << "vernier: resuming study \"" << name << "\" from an earlier run\n";
   return absl::OkStatus();
-}
-
-bool Finished(v1::TrialState state) {
-  return state == v1::TRIAL_STATE_COMPLETE || state == v1::TRIAL_STATE_PRUNED ||
-         state == v1::TRIAL_STATE_FAILED || state == v1::TRIAL_STATE_INFEASIBLE;
-}
-
-// Prints trials that finished since the last call; true when the study is over.
-absl::StatusOr<bool> PollOnce(const CommandContext& ctx, const std::string& name,
-                              std::set<int64_t>& printed) {
-  ASSIGN_OR_RETURN(v1::Study study, GetStudy(ctx, name));
-  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, GetTrials(ctx, name));
-  std::vector<const v1::Trial*> newly_finished;
-  bool running = false;
-  for (const v1::Trial& trial : trials) {
-    running |= trial.state() == v1::TRIAL_STATE_RUNNING;
-    if (Finished(trial.state()) && printed.insert(trial.number()).second) {
-      newly_finished.push_back(&trial);
-    }
-  }
-  std::sort(newly_finished.begin(), newly_finished.end(), [](const auto* a, const auto* b) {
-    return a->end_time_unix_ms() < b->end_time_unix_ms();
-  });
-  for (const v1::Trial* trial : newly_finished) {
-    *ctx.out << TrialFinishedLine(*trial, study.objective().metric()) << std::endl;
-  }
-  return study.state() != v1::STUDY_STATE_ACTIVE && !running;
 }
 
 void PrintBestTrial(const CommandContext& ctx, const v1::Study& study, const v1::Trial& top) {
@@ -280,12 +253,20 @@ absl::Status RunStudy(const RunOptions& options) {
                << " local worker(s); server " << address << ", logs in " << options.data_dir
                << "/logs\n";
 
+  // Kept until the run returns (a dashboard stops then).
+  const std::shared_ptr<void> companion = options.on_running ? options.on_running(ctx) : nullptr;
+
   signal(SIGINT, OnInterrupt);
   signal(SIGTERM, OnInterrupt);
-  std::set<int64_t> printed;
-  while (true) {
-    ASSIGN_OR_RETURN(bool done, PollOnce(ctx, name, printed));
-    if (done) break;
+  FollowOptions follow;
+  follow.live = options.live;
+  follow.width = TerminalWidth;
+  // The result below says how the study ended; a trial still running on a
+  // stopped study is waited for, and a resumed study's earlier trials told.
+  follow.wait_for_running_trials = true;
+  follow.tell_earlier_ends = true;
+  follow.final_summary = false;
+  follow.check = [&options, &pool, &server]() -> absl::Status {
     if (g_interrupted) {
       return absl::CancelledError("interrupted; the study is kept and resumes on the next run");
     }
@@ -297,8 +278,9 @@ absl::Status RunStudy(const RunOptions& options) {
       return absl::FailedPreconditionError(
           absl::StrCat("vernier-server exited; see ", options.data_dir, "/logs/server.log"));
     }
-    absl::SleepFor(options.poll_interval);
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(FollowStudy(ctx, name, follow));
   pool.StopAll(absl::Seconds(10));
   return PrintResult(ctx, name);
 }

@@ -1,17 +1,22 @@
 // `vernier run FILE`: a one-machine study. Starts vernier-server on a free
 // loopback port (SQLite file and log under the data directory) and local
-// vernier-worker processes, follows the study to its end printing a line per
-// finished trial, then prints the best trial and stops them.
+// vernier-worker processes, follows the study to its end as `vernier watch`
+// does (client/watch.h: the live view on a terminal, otherwise a plain line
+// per trial start, step report and end), then prints the best trial and
+// stops them.
 //
 // Thread-safety: RunStudy is meant to be called once, from main.
 #ifndef VERNIER_CLIENT_EMBEDDED_RUN_H_
 #define VERNIER_CLIENT_EMBEDDED_RUN_H_
 
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "client/commands.h"
 
 namespace vernier {
 
@@ -30,8 +35,14 @@ struct RunOptions {
   // Passed to each worker as --gpus (e.g. "auto"); empty: CPU slots.
   std::string gpus;
   int trials_per_gpu = 1;
-  absl::Duration poll_interval = absl::Milliseconds(500);
-  std::ostream* out = nullptr;  // Trial lines and the result. Borrowed.
+  // True: the live view, redrawn in place (stdout is a terminal). False:
+  // plain lines.
+  bool live = false;
+  // Called once the study runs, with a context for the local server (e.g. to
+  // start `vernier dashboard` beside the run: main.cc does); what it returns
+  // is kept until the run ends. Unset: nothing.
+  std::function<std::shared_ptr<void>(const CommandContext& ctx)> on_running;
+  std::ostream* out = nullptr;  // Progress and the result. Borrowed.
   std::ostream* err = nullptr;  // Progress notes. Borrowed.
 };
 
