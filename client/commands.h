@@ -26,7 +26,8 @@ struct CommandContext {
   v1::StudyService::StubInterface* stub = nullptr;  // Borrowed.
   std::ostream* out = nullptr;                      // Borrowed.
   OutputFormat format = OutputFormat::kTable;
-  std::string server_address;                   // For error messages.
+  std::string server_address;  // For error messages.
+  std::string token;           // The user's token the stub's channel sends; empty: none.
   absl::Duration deadline = absl::Seconds(10);  // Per RPC.
 };
 

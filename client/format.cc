@@ -32,26 +32,6 @@ std::string ParamToString(const v1::ParameterValue& value) {
   }
 }
 
-json ParamToJson(const v1::ParameterValue& value) {
-  switch (value.kind_case()) {
-    case v1::ParameterValue::kDoubleValue:
-      return value.double_value();
-    case v1::ParameterValue::kIntValue:
-      return value.int_value();
-    case v1::ParameterValue::kStringValue:
-      return value.string_value();
-    default:
-      return nullptr;
-  }
-}
-
-json MetricsToJson(const google::protobuf::Map<std::string, double>& metrics) {
-  json out = json::object();
-  for (const auto& [name, value] : metrics)
-    out[name] = std::isfinite(value) ? json(value) : json(nullptr);
-  return out;
-}
-
 std::string ObjectiveCell(const v1::Trial& trial) {
   return trial.has_objective_value() ? FormatNumber(trial.objective_value()) : "-";
 }
@@ -144,6 +124,26 @@ std::string LineageSummary(const v1::Trial& trial) {
 }
 
 }  // namespace
+
+json ParamToJson(const v1::ParameterValue& value) {
+  switch (value.kind_case()) {
+    case v1::ParameterValue::kDoubleValue:
+      return value.double_value();
+    case v1::ParameterValue::kIntValue:
+      return value.int_value();
+    case v1::ParameterValue::kStringValue:
+      return value.string_value();
+    default:
+      return nullptr;
+  }
+}
+
+json MetricsToJson(const google::protobuf::Map<std::string, double>& metrics) {
+  json out = json::object();
+  for (const auto& [name, value] : metrics)
+    out[name] = std::isfinite(value) ? json(value) : json(nullptr);
+  return out;
+}
 
 json TrialToJson(const v1::Trial& trial) {
   json params = json::object();

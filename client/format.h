@@ -29,6 +29,12 @@ std::string ParamsSummary(const v1::Trial& trial);
 // never started.
 double TrialSeconds(const v1::Trial& trial, int64_t now_ms);
 
+// A parameter's value as JSON: a number or a string; null for a value
+// without a kind.
+nlohmann::json ParamToJson(const v1::ParameterValue& value);
+// Metric name -> value; a non-finite value is null.
+nlohmann::json MetricsToJson(const google::protobuf::Map<std::string, double>& metrics);
+
 nlohmann::json StudyToJson(const v1::Study& study);
 // StudyToJson plus the study file (`spec_yaml`): one study shown whole.
 nlohmann::json StudyDetailToJson(const v1::Study& study);

@@ -58,6 +58,16 @@ absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& me
                    " (its objectives: ", absl::StrJoin(metrics, ", "), ")"));
 }
 
+std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_trials) {
+  const size_t n = trials.size();
+  if (max_trials <= 0 || n <= static_cast<size_t>(max_trials)) return trials;
+  const size_t keep = static_cast<size_t>(max_trials);
+  std::vector<v1::Trial> kept;
+  kept.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) kept.push_back(std::move(trials[i * n / keep]));
+  return kept;
+}
+
 std::vector<ImportanceTrial> ImportanceTrials(const std::vector<v1::Trial>& trials, int objective) {
   std::vector<ImportanceTrial> out;
   for (const v1::Trial& trial : trials) {
@@ -100,11 +110,13 @@ std::string FormatImportances(const std::string& study, const std::string& metri
                       " over ", result.trials_used, " COMPLETE trials (seed ", seed, ")\n");
 }
 
-absl::Status ImportanceCommand(const CommandContext& ctx, const ImportanceArgs& args) {
+absl::StatusOr<StudyImportances> ComputeImportances(const CommandContext& ctx,
+                                                    const ImportanceArgs& args) {
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, args.study));
   ASSIGN_OR_RETURN(const int objective, ObjectiveIndex(info, args.objective));
   ASSIGN_OR_RETURN(StudySpec spec, StudySpecFromProto(info.spec()));
   ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, CompleteTrials(ctx, args.study));
+  trials = EvenlySpaced(std::move(trials), args.max_trials);
 
   FanovaOptions options;
   options.seed = args.seed;
@@ -118,7 +130,12 @@ absl::Status ImportanceCommand(const CommandContext& ctx, const ImportanceArgs& 
                             ? absl::StrCat("--", message)
                             : absl::StrCat("study ", args.study, ": ", message));
   }
-  *ctx.out << FormatImportances(args.study, ObjectiveMetrics(info)[objective], args.seed, *result,
+  return StudyImportances{ObjectiveMetrics(info)[objective], *std::move(result)};
+}
+
+absl::Status ImportanceCommand(const CommandContext& ctx, const ImportanceArgs& args) {
+  ASSIGN_OR_RETURN(StudyImportances importances, ComputeImportances(ctx, args));
+  *ctx.out << FormatImportances(args.study, importances.metric, args.seed, importances.result,
                                 ctx.format);
   return absl::OkStatus();
 }

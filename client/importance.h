@@ -25,11 +25,19 @@ struct ImportanceArgs {
   std::vector<std::string> params;  // --params a,b; empty: every parameter in every trial.
   uint64_t seed = 0;                // --seed: the forest's.
   std::string objective;            // --objective METRIC; empty: the first objective.
+  // > 0: fit the forest to at most this many COMPLETE trials, evenly spaced
+  // by number (the dashboard's cap: fANOVA takes ~47 s over 100,000 trials);
+  // 0: every one.
+  int64_t max_trials = 0;
 };
 
 // The index in `study`'s objectives of `metric` (empty: 0). INVALID_ARGUMENT
 // naming --objective and the study's objectives for any other metric.
 absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& metric);
+
+// At most `max_trials` (> 0) of `trials`, evenly spaced, in order; all of
+// them when there are no more than that.
+std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_trials);
 
 // The trials as fANOVA reads them: each COMPLETE trial's parameters and its
 // value of objective `objective` (NaN when it has none, so fANOVA leaves it
@@ -43,8 +51,20 @@ std::vector<ImportanceTrial> ImportanceTrials(const std::vector<v1::Trial>& tria
 std::string FormatImportances(const std::string& study, const std::string& metric, uint64_t seed,
                               const FanovaResult& result, OutputFormat format);
 
+// The importances of a study's parameters, for the metric of the objective
+// they were computed for.
+struct StudyImportances {
+  std::string metric;
+  FanovaResult result;
+};
+
 // Fetches the study and its COMPLETE trials (without their intermediate
-// values, page by page) and prints their importances. The server's errors as
+// values, page by page) and computes their importances. Errors as
+// ImportanceCommand's.
+absl::StatusOr<StudyImportances> ComputeImportances(const CommandContext& ctx,
+                                                    const ImportanceArgs& args);
+
+// ComputeImportances, printed. The server's errors as
 // FromGrpc gives them; INVALID_ARGUMENT naming --objective or --params for a
 // metric or parameter the study does not have; FAILED_PRECONDITION when the
 // study has fewer than 2 COMPLETE trials with a value, or fANOVA finds no

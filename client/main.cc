@@ -17,12 +17,14 @@
 #include "client/artifacts.h"
 #include "client/ask_tell.h"
 #include "client/commands.h"
+#include "client/dashboard/dashboard_server.h"
 #include "client/embedded_run.h"
 #include "client/enqueue.h"
 #include "client/export.h"
 #include "client/import_optuna.h"
 #include "client/importance.h"
 #include "client/logs.h"
+#include "client/watch.h"
 #include "common/channel.h"
 #include "common/channel_flags.h"
 
@@ -68,6 +70,31 @@ Runner StudyCommand(CLI::App& app,
   return [name, command](const CommandContext& ctx) { return command(ctx, *name); };
 }
 
+// Where `vernier run` serves its dashboard unless told otherwise.
+constexpr char kRunDashboardListen[] = "127.0.0.1:8080";
+
+// The dashboard of a `vernier run`, on `listen`, else (the port is taken: two
+// runs at once) on any free port of the same host; its URL goes to stderr
+// with the run's other notes. A dashboard that cannot start is only a note:
+// the study runs without it.
+std::shared_ptr<void> StartRunDashboard(const CommandContext& ctx, const std::string& listen) {
+  vernier::DashboardOptions options;
+  options.listen = listen;
+  auto dashboard = std::make_shared<vernier::Dashboard>(ctx, options);
+  absl::Status started = dashboard->Start();
+  if (absl::IsUnavailable(started)) {
+    options.listen = listen.substr(0, listen.rfind(':')) + ":0";
+    dashboard = std::make_shared<vernier::Dashboard>(ctx, options);
+    started = dashboard->Start();
+  }
+  if (!started.ok()) {
+    std::cerr << "vernier: no dashboard: " << started.message() << "\n";
+    return nullptr;
+  }
+  std::cerr << "vernier: dashboard at " << dashboard->Url() << "\n";
+  return dashboard;
+}
+
 std::vector<Command> Commands() {
   return {
       {{"study", "create"},
@@ -77,6 +104,22 @@ std::vector<Command> Commands() {
          app.add_option("-f,--file", *file, "study file (YAML)")->required();
          return [file](const CommandContext& ctx) {
            return vernier::CreateStudyCommand(ctx, *file, &std::cerr);
+         };
+       }},
+      {{"dashboard"},
+       "serve a web dashboard of the server's studies (plots, live updates)",
+       [](CLI::App& app) -> Runner {
+         auto options = std::make_shared<vernier::DashboardOptions>();
+         app.add_option("--listen", options->listen,
+                        "address to serve on, host:port (port 0: any free one)")
+             ->capture_default_str();
+         app.add_option("--https-cert", options->https_cert_file,
+                        "PEM certificate chain: serve HTTPS (with --https-key)");
+         app.add_option("--https-key", options->https_key_file, "PEM private key of --https-cert");
+         return [options](const CommandContext& ctx) {
+           vernier::DashboardOptions with_token = *options;
+           with_token.token = ctx.token;
+           return vernier::DashboardCommand(ctx, with_token);
          };
        }},
       {{"study", "list"},
@@ -260,6 +303,16 @@ std::vector<Command> Commands() {
                       "keep printing new output until the attempt ends (or Ctrl-C)");
          return [args](const CommandContext& ctx) { return vernier::LogsCommand(ctx, *args); };
        }},
+      {{"watch"},
+       "follow a study live: progress and ETA, running trials' steps, best so far, recent "
+       "prunes and failures (plain lines when stdout is not a terminal)",
+       [](CLI::App& app) -> Runner {
+         auto args = std::make_shared<vernier::WatchArgs>();
+         app.add_option("study", args->study, "study name")->required();
+         app.add_flag("--once", args->once, "print the view once and exit");
+         app.add_flag("--plain", args->plain, "one plain line per event, even on a terminal");
+         return [args](const CommandContext& ctx) { return vernier::WatchCommand(ctx, *args); };
+       }},
       {{"artifacts", "list"},
        "list the files the server keeps for a study's trials (trial, path, size, sha256)",
        [](CLI::App& app) -> Runner {
@@ -309,9 +362,23 @@ std::vector<Command> Commands() {
              ->check(CLI::PositiveNumber);
          app.add_option("--worker-binary", options->worker_binary, "vernier-worker to launch");
          app.add_option("--server-binary", options->server_binary, "vernier-server to launch");
-         return [options](const CommandContext& ctx) {
+         auto plain = std::make_shared<bool>(false);
+         app.add_flag("--plain", *plain, "plain progress lines, even on a terminal");
+         auto dashboard = std::make_shared<std::string>(kRunDashboardListen);
+         app.add_option("--dashboard", *dashboard,
+                        "serve the dashboard of the run here, host:port (taken: any free port)")
+             ->capture_default_str();
+         auto no_dashboard = std::make_shared<bool>(false);
+         app.add_flag("--no-dashboard", *no_dashboard, "do not serve a dashboard");
+         return [options, plain, dashboard, no_dashboard](const CommandContext& ctx) {
+           options->live = !*plain && vernier::StdoutIsTerminal();
            options->out = ctx.out;
            options->err = &std::cerr;
+           if (!*no_dashboard) {
+             options->on_running = [listen = *dashboard](const CommandContext& local) {
+               return StartRunDashboard(local, listen);
+             };
+           }
            return vernier::RunStudy(*options);
          };
        },
@@ -393,5 +460,7 @@ int main(int argc, char** argv) {
   if (!channel.ok()) return ExitCode(channel.status());
   std::unique_ptr<vernier::v1::StudyService::Stub> stub =
       vernier::v1::StudyService::NewStub(*channel);
-  return ExitCode(chosen->run(CommandContext{stub.get(), &std::cout, *format, server}));
+  CommandContext ctx{stub.get(), &std::cout, *format, server};
+  ctx.token = channel_options->token;
+  return ExitCode(chosen->run(ctx));
 }

@@ -17,7 +17,13 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-pytest python3-pandas python3-optuna python3-venv
   python3-setuptools python3-wheel python3-torch
   dataset-fashion-mnist
+  prometheus-cpp-dev prometheus
 )
+# The dashboard: its HTTP server, the real browser and driver its tests use.
+PACKAGES+=(libcpp-httplib-dev chromium chromium-driver python3-selenium)
+# Node.js and npm fetch the dashboard's front-end libraries (npm ci below);
+# any installed Node.js will do, else Debian's.
+if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -38,6 +44,14 @@ fi
 # leaves those examples unavailable.
 if [[ ${VERNIER_FETCH_DATA:-1} != 0 ]]; then
   scripts/fetch-data.sh || echo "setup: scripts/fetch-data.sh failed; the text and tabular examples need it" >&2
+fi
+
+# The dashboard's front-end libraries, as client/dashboard/web/package-lock.json
+# pins them (the build compiles them into vernier); again only when the lock
+# file changed since.
+web=client/dashboard/web
+if [[ ! -f $web/node_modules/.package-lock.json || $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 BUILD_DIR=${VERNIER_BUILD_DIR:-build}

@@ -225,5 +225,16 @@ TEST(ImportanceCommandErrorTest, FewerThanTwoCompleteTrialsNamesTheStudy) {
   EXPECT_EQ(out.str(), "");
 }
 
+TEST(EvenlySpacedTest, KeepsAtMostTheCapSpreadOverTheTrialsInOrder) {
+  std::vector<v1::Trial> trials(10);
+  for (int i = 0; i < 10; ++i) trials[i].set_number(i);
+  std::vector<int64_t> kept;
+  for (const v1::Trial& trial : EvenlySpaced(trials, 4)) kept.push_back(trial.number());
+  EXPECT_EQ(kept, (std::vector<int64_t>{0, 2, 5, 7}));
+  EXPECT_EQ(EvenlySpaced(trials, 0).size(), 10u);
+  EXPECT_EQ(EvenlySpaced(trials, 10).size(), 10u);
+  EXPECT_EQ(EvenlySpaced(trials, 1).front().number(), 0);
+}
+
 }  // namespace
 }  // namespace vernier

@@ -1,0 +1,535 @@
+#include "client/dashboard/dashboard_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "client/dashboard/dashboard_json.h"
+#include "client/importance.h"
+#include "common/status_macros.h"
+#include "grpcpp/grpcpp.h"
+
+namespace vernier {
+
+// The web app's files, compiled in (cmake/EmbedFiles.cmake): URL path ->
+// bytes.
+const std::map<std::string, std::string_view>& EmbeddedFiles();
+
+namespace {
+
+using nlohmann::json;
+
+constexpr char kTokenCookie[] = "vernier_token";
+// Learning curves: how many trials and how many points per curve a plot gets
+// by default, and at most.
+constexpr int64_t kDefaultCurves = 2000;
+constexpr int64_t kMaxCurves = 10000;
+constexpr int64_t kDefaultCurvePoints = 200;
+constexpr int64_t kMaxCurvePoints = 10000;
+// fANOVA for the importance plot over at most this many COMPLETE trials
+// (evenly spaced by number): ~1 s instead of ~47 s for 100,000 trials.
+constexpr int64_t kMaxImportanceTrials = 2000;
+// A comment on an idle event stream this often keeps proxies from closing it.
+constexpr absl::Duration kKeepAlive = absl::Seconds(15);
+// Events held for a browser that reads slowly; past this it is told to
+// resync instead.
+constexpr size_t kMaxQueuedEvents = 10000;
+
+std::string ContentTypeOf(const std::string& path) {
+  if (absl::EndsWith(path, ".js")) return "application/javascript";
+  if (absl::EndsWith(path, ".css")) return "text/css; charset=utf-8";
+  if (absl::EndsWith(path, ".txt")) return "text/plain; charset=utf-8";
+  return "text/html; charset=utf-8";
+}
+
+// Equal strings, in time that does not depend on where they differ.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// The token the request presents: its bearer header, else its cookie.
+std::string PresentedToken(const httplib::Request& request) {
+  const std::string authorization = request.get_header_value("Authorization");
+  if (absl::StartsWith(authorization, "Bearer ")) return authorization.substr(7);
+  const std::string cookies = request.get_header_value("Cookie");
+  const std::string key = absl::StrCat(kTokenCookie, "=");
+  for (absl::string_view cookie : absl::StrSplit(cookies, ';')) {
+    cookie = absl::StripAsciiWhitespace(cookie);
+    if (absl::StartsWith(cookie, key)) return std::string(cookie.substr(key.size()));
+  }
+  return "";
+}
+
+void SetJson(httplib::Response& response, int status, const json& body) {
+  response.status = status;
+  response.set_header("Cache-Control", "no-store");
+  response.set_content(body.dump(), "application/json");
+}
+
+void SetError(httplib::Response& response, const absl::Status& status) {
+  SetJson(response, HttpStatusOf(status.code()), ErrorJson(status));
+}
+
+void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
+  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
+}
+
+absl::StatusOr<v1::StudySummary> GetSummary(const CommandContext& ctx, const std::string& study) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetStudySummaryRequest request;
+  request.set_study(study);
+  v1::StudySummary summary;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudySummary(&rpc, request, &summary), ctx.server_address));
+  return summary;
+}
+
+// ---- The API's endpoints: query parameters in, JSON out ----
+
+absl::StatusOr<json> Studies(const CommandContext& ctx, const QueryParams&) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::ListStudiesResponse response;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->ListStudies(&rpc, v1::ListStudiesRequest(), &response),
+                           ctx.server_address));
+  json studies = json::array();
+  for (const v1::Study& study : response.studies()) {
+    absl::StatusOr<v1::StudySummary> summary = GetSummary(ctx, study.name());
+    // A study deleted between the two calls is listed without its best.
+    studies.push_back(StudyJson(study, summary.ok() ? &*summary : nullptr));
+  }
+  return json{{"studies", std::move(studies)}};
+}
+
+absl::StatusOr<json> Study(const CommandContext& ctx, const QueryParams& params) {
+  ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
+  ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
+  ASSIGN_OR_RETURN(const v1::StudySummary summary, GetSummary(ctx, name));
+  return StudyPageJson(study, summary);
+}
+
+absl::StatusOr<json> Trials(const CommandContext& ctx, const QueryParams& params) {
+  ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
+  ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
+  v1::ListTrialsRequest request;
+  request.set_study(name);
+  request.set_omit_intermediate(true);
+  ASSIGN_OR_RETURN(const std::vector<v1::Trial> trials, GetTrials(ctx, std::move(request)));
+  return TrialColumnsJson(study, trials);
+}
+
+// The first objective's metric of `study`.
+std::string FirstMetric(const v1::Study& study) {
+  return study.objectives().empty() ? study.objective().metric() : study.objectives(0).metric();
+}
+
+absl::StatusOr<json> Curves(const CommandContext& ctx, const QueryParams& params) {
+  ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
+  ASSIGN_OR_RETURN(const int64_t max_curves,
+                   IntParam(params, "max_curves", kDefaultCurves, 1, kMaxCurves));
+  ASSIGN_OR_RETURN(const int64_t points,
+                   IntParam(params, "points", kDefaultCurvePoints, 2, kMaxCurvePoints));
+  ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
+  auto metric_param = params.find("metric");
+  const std::string metric = metric_param != params.end() && !metric_param->second.empty()
+                                 ? metric_param->second
+                                 : FirstMetric(study);
+  // Best first, so that a study with more trials than max_curves shows its
+  // best ones; thinned on the server, one metric only.
+  v1::ListTrialsRequest request;
+  request.set_study(name);
+  request.set_order_by(v1::TRIAL_ORDER_OBJECTIVE);
+  request.set_max_points_per_curve(static_cast<int32_t>(points));
+  request.add_intermediate_metrics(metric);
+  std::vector<v1::Trial> trials;
+  int64_t total = 0;
+  do {
+    request.set_page_size(static_cast<int32_t>(
+        std::min<int64_t>(max_curves - static_cast<int64_t>(trials.size()), kTrialPageSize)));
+    grpc::ClientContext rpc;
+    SetDeadline(ctx, rpc);
+    v1::ListTrialsResponse page;
+    RETURN_IF_ERROR(FromGrpc(ctx.stub->ListTrials(&rpc, request, &page), ctx.server_address));
+    total = page.total_size();
+    for (v1::Trial& trial : *page.mutable_trials()) trials.push_back(std::move(trial));
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty() && static_cast<int64_t>(trials.size()) < max_curves);
+  std::sort(trials.begin(), trials.end(),
+            [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
+  return CurvesJson(metric, total, trials);
+}
+
+absl::StatusOr<json> Trial(const CommandContext& ctx, const QueryParams& params) {
+  ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
+  ASSIGN_OR_RETURN(const int64_t number,
+                   IntParam(params, "number", -1, 0, std::numeric_limits<int64_t>::max()));
+  if (number < 0) return RequiredParam(params, "number").status();
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetTrialRequest request;
+  request.set_study(name);
+  request.set_number(number);
+  v1::Trial trial;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetTrial(&rpc, request, &trial), ctx.server_address));
+  return TrialPageJson(trial);
+}
+
+absl::StatusOr<json> Importance(const CommandContext& ctx, const QueryParams& params) {
+  ImportanceArgs args;
+  ASSIGN_OR_RETURN(args.study, RequiredParam(params, "study"));
+  auto objective = params.find("objective");
+  if (objective != params.end()) args.objective = objective->second;
+  args.max_trials = kMaxImportanceTrials;
+  ASSIGN_OR_RETURN(const StudyImportances importances, ComputeImportances(ctx, args));
+  json list = json::array();
+  for (const ParamImportance& p : importances.result.importances) {
+    list.push_back({{"param", p.name}, {"importance", p.importance}});
+  }
+  return json{{"objective", importances.metric},
+              {"trials_used", importances.result.trials_used},
+              {"importances", std::move(list)}};
+}
+
+// ---- Live events: a WatchStudy stream feeding one browser's event stream ----
+
+// Follows a study's WatchStudy stream on its own thread, reconnecting after a
+// broken stream from the last event seen (the server sends `resync` when it
+// cannot resume), and queues each event's JSON for the HTTP thread.
+class EventPump {
+ public:
+  EventPump(CommandContext ctx, std::string study)
+      : ctx_(ctx), study_(std::move(study)), thread_([this] { Run(); }) {}
+  ~EventPump() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      if (rpc_ != nullptr) rpc_->TryCancel();
+    }
+    thread_.join();
+  }
+
+  // The events queued, waiting up to `timeout` for one. An empty answer with
+  // *error set: the stream cannot go on (the study is gone).
+  std::vector<std::string> Take(absl::Duration timeout, absl::Status* error) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || !error_.ok(); };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    std::vector<std::string> events(queue_.begin(), queue_.end());
+    queue_.clear();
+    if (events.empty()) *error = error_;
+    return events;
+  }
+
+ private:
+  void Run() {
+    int64_t after = 0;
+    std::string incarnation;
+    while (true) {
+      auto rpc = std::make_unique<grpc::ClientContext>();
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        rpc_ = rpc.get();
+      }
+      v1::WatchStudyRequest request;
+      request.set_study(study_);
+      request.set_after_sequence(after);
+      request.set_incarnation(incarnation);
+      std::unique_ptr<grpc::ClientReaderInterface<v1::StudyEvent>> reader =
+          ctx_.stub->WatchStudy(rpc.get(), request);
+      v1::StudyEvent event;
+      while (reader->Read(&event)) {
+        after = event.sequence();
+        incarnation = event.incarnation();
+        Push(EventJson(event).dump());
+      }
+      const grpc::Status status = reader->Finish();
+      absl::MutexLock lock(&mu_);
+      rpc_ = nullptr;
+      if (stopping_) return;
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
+          status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+          status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+        error_ = FromGrpc(status, ctx_.server_address);
+        return;
+      }
+      // A broken stream (server restart, network): try again shortly.
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+    }
+  }
+
+  void Push(std::string event) {
+    absl::MutexLock lock(&mu_);
+    if (queue_.size() >= kMaxQueuedEvents) {
+      queue_.clear();
+      queue_.push_back(json{{"kind", "resync"}}.dump());
+    }
+    queue_.push_back(std::move(event));
+  }
+
+  const CommandContext ctx_;
+  const std::string study_;
+  absl::Mutex mu_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* rpc_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;  // Last: starts once the members above exist.
+};
+
+// Serves /api/events?study=S: the study's events as Server-Sent Events until
+// the browser goes away, the dashboard stops (*stopping) or the study is gone.
+void ServeEvents(const CommandContext& ctx, const std::string& study,
+                 std::shared_ptr<std::atomic<bool>> stopping, httplib::Response& response) {
+  auto pump = std::make_shared<EventPump>(ctx, study);
+  auto last_write = std::make_shared<absl::Time>(absl::Now());
+  response.set_header("Cache-Control", "no-store");
+  response.set_chunked_content_provider(
+      "text/event-stream", [pump, last_write, stopping](size_t, httplib::DataSink& sink) {
+        while (!stopping->load() && sink.is_writable()) {
+          absl::Status error;
+          const std::vector<std::string> events = pump->Take(absl::Seconds(1), &error);
+          if (!error.ok()) {
+            const std::string message =
+                absl::StrCat("event: error\ndata: ", ErrorJson(error).dump(), "\n\n");
+            sink.write(message.data(), message.size());
+            break;
+          }
+          std::string text;
+          for (const std::string& event : events) absl::StrAppend(&text, "data: ", event, "\n\n");
+          if (text.empty() && absl::Now() - *last_write >= kKeepAlive) text = ": keep-alive\n\n";
+          if (text.empty()) continue;
+          if (!sink.write(text.data(), text.size())) return false;
+          *last_write = absl::Now();
+        }
+        sink.done();
+        return true;
+      });
+}
+
+// Takes brotli out of what a request accepts, so that cpp-httplib answers
+// with gzip: it runs brotli at its slowest setting, 4.4 s for echarts.min.js
+// and 49 s for a 100,000-trial /api/trials (gzip: 0.09 s for the former).
+// The Request is const only in the handler's signature: cpp-httplib builds
+// each one as a plain local object, so changing its headers here is sound.
+void AcceptGzipNotBrotli(const httplib::Request& request) {
+  auto& headers = const_cast<httplib::Headers&>(request.headers);
+  auto it = headers.find("Accept-Encoding");
+  if (it == headers.end()) return;
+  std::vector<std::string> kept;
+  for (absl::string_view coding : absl::StrSplit(it->second, ',')) {
+    coding = absl::StripAsciiWhitespace(coding);
+    if (!absl::StartsWith(coding, "br")) kept.emplace_back(coding);
+  }
+  it->second = absl::StrJoin(kept, ", ");
+}
+
+// "host:port" split; INVALID_ARGUMENT naming --listen otherwise.
+absl::Status ParseListen(const std::string& listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  int value = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &value) || value < 0 || value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen: \"", listen, "\" is not host:port (e.g. 127.0.0.1:8080; port 0: any free one)"));
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);  // [::1]:8080
+  }
+  *port = value;
+  return absl::OkStatus();
+}
+
+const char kRefusedPage[] =
+    "<!doctype html><meta charset=utf-8><title>Vernier</title>"
+    "<p>This dashboard needs your token: open the URL that <code>vernier dashboard</code> "
+    "printed (it ends with <code>?token=...</code>).</p>\n";
+
+// Whether a request may read the API: it presents `token`, or none is needed.
+using Authorizer = std::function<bool(const httplib::Request&)>;
+
+void SetUnauthorized(httplib::Response& response) {
+  SetError(response,
+           absl::UnauthenticatedError("no or wrong token: open the URL vernier dashboard printed"));
+}
+
+// An HTTP server, or an HTTPS one when options name a certificate and key.
+absl::StatusOr<std::unique_ptr<httplib::Server>> MakeServer(const DashboardOptions& options) {
+  if (options.https_cert_file.empty() != options.https_key_file.empty()) {
+    return absl::InvalidArgumentError("--https-cert and --https-key: give both or neither");
+  }
+  if (options.https_cert_file.empty()) return std::make_unique<httplib::Server>();
+  auto https = std::make_unique<httplib::SSLServer>(options.https_cert_file.c_str(),
+                                                    options.https_key_file.c_str());
+  if (!https->is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat("--https-cert ", options.https_cert_file,
+                                                   " / --https-key ", options.https_key_file,
+                                                   ": not a readable PEM certificate and its key"));
+  }
+  return https;
+}
+
+// "/" (which trades ?token=T for a cookie) and the app's embedded files. The
+// page itself needs no token (it holds no data): without one it shows the
+// API's 401 answer.
+void AddPageRoutes(httplib::Server& server, const std::string& token, bool https) {
+  server.Get("/", [token, https](const httplib::Request& request, httplib::Response& response) {
+    if (request.has_param("token")) {
+      if (!SameSecret(request.get_param_value("token"), token) || token.empty()) {
+        response.status = 401;
+        response.set_content(kRefusedPage, "text/html; charset=utf-8");
+        return;
+      }
+      response.set_header("Set-Cookie", absl::StrCat(kTokenCookie, "=", token,
+                                                     "; Path=/; HttpOnly; SameSite=Strict",
+                                                     https ? "; Secure" : ""));
+      response.set_redirect("/");
+      return;
+    }
+    response.set_header("Cache-Control", "no-store");
+    response.set_content(std::string(EmbeddedFiles().at("/index.html")), ContentTypeOf(".html"));
+  });
+  for (const auto& [path, bytes] : EmbeddedFiles()) {
+    if (path == "/index.html") continue;
+    const std::string content(bytes);
+    const std::string type = ContentTypeOf(path);
+    server.Get(path, [content, type](const httplib::Request&, httplib::Response& response) {
+      response.set_header("Cache-Control", "max-age=3600");
+      response.set_content(content, type);
+    });
+  }
+}
+
+// The JSON endpoints of docs/dashboard-api.md and the event stream.
+void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer authorized,
+                  std::shared_ptr<std::atomic<bool>> stopping) {
+  using Endpoint = absl::StatusOr<json> (*)(const CommandContext&, const QueryParams&);
+  const std::pair<const char*, Endpoint> endpoints[] = {
+      {"/api/studies", &Studies}, {"/api/study", &Study}, {"/api/trials", &Trials},
+      {"/api/curves", &Curves},   {"/api/trial", &Trial}, {"/api/importance", &Importance},
+  };
+  for (const auto& [path, endpoint] : endpoints) {
+    server.Get(path, [ctx, authorized, endpoint = endpoint](const httplib::Request& request,
+                                                            httplib::Response& response) {
+      if (!authorized(request)) return SetUnauthorized(response);
+      absl::StatusOr<json> body = endpoint(ctx, request.params);
+      if (body.ok()) {
+        SetJson(response, 200, *body);
+      } else {
+        SetError(response, body.status());
+      }
+    });
+  }
+  server.Get("/api/events", [ctx, authorized, stopping](const httplib::Request& request,
+                                                        httplib::Response& response) {
+    if (!authorized(request)) return SetUnauthorized(response);
+    absl::StatusOr<std::string> study = RequiredParam(request.params, "study");
+    if (!study.ok()) return SetError(response, study.status());
+    absl::StatusOr<v1::Study> known = GetStudy(ctx, *study);
+    if (!known.ok()) return SetError(response, known.status());
+    ServeEvents(ctx, *study, stopping, response);
+  });
+}
+
+// Unknown paths and failed handlers answer with the API's JSON error shape.
+void AddErrorHandlers(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+    if (response.status == 404 && response.body.empty()) {
+      SetError(response, absl::NotFoundError(absl::StrCat("no such page: ", request.path)));
+    }
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
+        SetError(response, absl::InternalError("the dashboard failed to answer this request"));
+      });
+}
+
+}  // namespace
+
+Dashboard::Dashboard(CommandContext ctx, DashboardOptions options)
+    : ctx_(ctx), options_(std::move(options)) {}
+
+Dashboard::~Dashboard() { Stop(); }
+
+absl::Status Dashboard::Start() {
+  RETURN_IF_ERROR(ParseListen(options_.listen, &host_, &port_));
+  ASSIGN_OR_RETURN(server_, MakeServer(options_));
+  server_->set_pre_routing_handler([](const httplib::Request& request, httplib::Response&) {
+    AcceptGzipNotBrotli(request);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  const int threads = std::max(options_.threads, 4);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+  const std::string token = options_.token;
+  auto authorized = [token](const httplib::Request& request) {
+    return token.empty() || SameSecret(PresentedToken(request), token);
+  };
+  stopping_ = std::make_shared<std::atomic<bool>>(false);
+  AddPageRoutes(*server_, token, !options_.https_cert_file.empty());
+  AddApiRoutes(*server_, ctx_, authorized, stopping_);
+  AddErrorHandlers(*server_);
+
+  if (port_ == 0) {
+    port_ = server_->bind_to_any_port(host_);
+  } else if (!server_->bind_to_port(host_, port_)) {
+    port_ = -1;
+  }
+  if (port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("--listen ", options_.listen,
+                                               ": cannot listen there (in use, or not an "
+                                               "address of this machine)"));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+std::string Dashboard::Url() const {
+  const bool v6 = host_.find(':') != std::string::npos;
+  std::string url = absl::StrCat(options_.https_cert_file.empty() ? "http" : "https", "://",
+                                 v6 ? "[" : "", host_, v6 ? "]" : "", ":", port_, "/");
+  if (!options_.token.empty()) absl::StrAppend(&url, "?token=", options_.token);
+  return url;
+}
+
+void Dashboard::Stop() {
+  if (stopping_ != nullptr) stopping_->store(true);
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Dashboard::Wait() {
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status DashboardCommand(const CommandContext& ctx, const DashboardOptions& options) {
+  Dashboard dashboard(ctx, options);
+  RETURN_IF_ERROR(dashboard.Start());
+  *ctx.out << "vernier dashboard: serving " << dashboard.Url() << std::endl;
+  dashboard.Wait();
+  return absl::OkStatus();
+}
+
+}  // namespace vernier
