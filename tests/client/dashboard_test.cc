@@ -84,12 +84,7 @@ class DashboardTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    grpc::ClientContext context;
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(kStudy);
-    v1::Study study;
-    grpc::Status status = studies_->CreateStudy(&context, request, &study);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    CreateStudy(kStudy);
   }
   void TearDown() override {
     dashboard_.reset();
@@ -110,34 +105,13 @@ class DashboardTest : public InProcessServerTest {
   // A trial asked, reporting `steps` steps of loss (1/(step+1) + x^2), then
   // told COMPLETE when `tell`.
   int64_t RunTrial(int steps, bool tell) {
-    grpc::ClientContext ask_context;
-    v1::AskRequest ask;
-    ask.set_study("dash");
-    v1::AskResponse asked;
-    EXPECT_TRUE(studies_->Ask(&ask_context, ask, &asked).ok());
-    const int64_t number = asked.trial().number();
-    const double x = asked.trial().params().at("x").double_value();
+    const v1::Trial trial = AskTrial("dash");
+    const double x = trial.params().at("x").double_value();
     for (int step = 0; step < steps; ++step) {
-      grpc::ClientContext context;
-      v1::ReportRequest report;
-      report.set_study("dash");
-      report.set_trial_number(number);
-      report.set_step(step);
-      report.set_value(1.0 / (step + 1) + x * x);
-      v1::ReportResponse response;
-      EXPECT_TRUE(studies_->Report(&context, report, &response).ok());
+      ReportValue("dash", trial.number(), step, 1.0 / (step + 1) + x * x);
     }
-    if (tell) {
-      grpc::ClientContext context;
-      v1::TellRequest request;
-      request.set_study("dash");
-      request.set_trial_number(number);
-      request.set_state(v1::TRIAL_STATE_COMPLETE);
-      request.set_value(x * x);
-      v1::TellResponse response;
-      EXPECT_TRUE(studies_->Tell(&context, request, &response).ok());
-    }
-    return number;
+    if (tell) TellTrial("dash", trial.number(), x * x);
+    return trial.number();
   }
 
   // GET `path`: its status and its body as JSON (null when not JSON).
@@ -278,14 +252,7 @@ TEST_F(DashboardTest, EventsStreamAReportAsItHappens) {
     auto started = [&] { return received.find("resync") != std::string::npos; };
     mu.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10));
   }
-  grpc::ClientContext context;
-  v1::ReportRequest report;
-  report.set_study("dash");
-  report.set_trial_number(number);
-  report.set_step(7);
-  report.set_value(0.25);
-  v1::ReportResponse response;
-  ASSERT_TRUE(studies_->Report(&context, report, &response).ok());
+  ReportValue("dash", number, 7, 0.25);
   reader.join();
   absl::MutexLock lock(&mu);
   EXPECT_TRUE(seen_step);

@@ -138,47 +138,12 @@ class WatchTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    grpc::ClientContext context;
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(kStudy);
-    v1::Study study;
-    const grpc::Status status = studies_->CreateStudy(&context, request, &study);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    CreateStudy(kStudy);
   }
 
-  int64_t Ask() {
-    grpc::ClientContext context;
-    v1::AskRequest request;
-    request.set_study("w");
-    v1::AskResponse response;
-    const grpc::Status status = studies_->Ask(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.trial().number();
-  }
-
-  void Report(int64_t trial, int64_t step, double loss) {
-    grpc::ClientContext context;
-    v1::ReportRequest request;
-    request.set_study("w");
-    request.set_trial_number(trial);
-    request.set_step(step);
-    request.set_value(loss);
-    v1::ReportResponse response;
-    const grpc::Status status = studies_->Report(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-  }
-
-  void Tell(int64_t trial, double loss) {
-    grpc::ClientContext context;
-    v1::TellRequest request;
-    request.set_study("w");
-    request.set_trial_number(trial);
-    request.set_state(v1::TRIAL_STATE_COMPLETE);
-    request.set_value(loss);
-    v1::TellResponse response;
-    const grpc::Status status = studies_->Tell(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-  }
+  int64_t Ask() { return AskTrial("w").number(); }
+  void Report(int64_t trial, int64_t step, double loss) { ReportValue("w", trial, step, loss); }
+  void Tell(int64_t trial, double loss) { TellTrial("w", trial, loss); }
 
   void StopStudy() {
     grpc::ClientContext context;

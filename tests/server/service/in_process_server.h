@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "grpcpp/create_channel.h"
@@ -52,6 +53,51 @@ class InProcessServerTest : public ::testing::Test {
                                    grpc::InsecureChannelCredentials());
     studies_ = v1::StudyService::NewStub(channel_);
     workers_ = v1::WorkerService::NewStub(channel_);
+  }
+
+  // StudyService calls for tests that drive a study themselves, as a client
+  // of ask/tell would. Each expects success: a failed call fails the test
+  // (and AskTrial then returns an empty trial).
+  void CreateStudy(const std::string& spec_yaml) {
+    grpc::ClientContext context;
+    v1::CreateStudyRequest request;
+    request.set_spec_yaml(spec_yaml);
+    v1::Study study;
+    const grpc::Status status = studies_->CreateStudy(&context, request, &study);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::Trial AskTrial(const std::string& study) {
+    grpc::ClientContext context;
+    v1::AskRequest request;
+    request.set_study(study);
+    v1::AskResponse response;
+    const grpc::Status status = studies_->Ask(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.trial();
+  }
+  // The objective's intermediate `value` of trial `trial` at `step`.
+  void ReportValue(const std::string& study, int64_t trial, int64_t step, double value) {
+    grpc::ClientContext context;
+    v1::ReportRequest request;
+    request.set_study(study);
+    request.set_trial_number(trial);
+    request.set_step(step);
+    request.set_value(value);
+    v1::ReportResponse response;
+    const grpc::Status status = studies_->Report(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  // Ends trial `trial`: COMPLETE with `value`, or FAILED without one.
+  void TellTrial(const std::string& study, int64_t trial, std::optional<double> value) {
+    grpc::ClientContext context;
+    v1::TellRequest request;
+    request.set_study(study);
+    request.set_trial_number(trial);
+    request.set_state(value ? v1::TRIAL_STATE_COMPLETE : v1::TRIAL_STATE_FAILED);
+    if (value) request.set_value(*value);
+    v1::TellResponse response;
+    const grpc::Status status = studies_->Tell(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
   }
 
   std::filesystem::path dir_;

@@ -37,49 +37,12 @@ class ListTrialsServiceTest : public InProcessServerTest {
     CreateStudy(kStudy);
   }
 
-  void CreateStudy(const std::string& spec) {
-    grpc::ClientContext context;
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(spec);
-    v1::Study study;
-    grpc::Status status = studies_->CreateStudy(&context, request, &study);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
   // Asks a trial of `study`; its number.
-  int64_t Ask(const std::string& study = "lt") {
-    grpc::ClientContext context;
-    v1::AskRequest request;
-    request.set_study(study);
-    v1::AskResponse response;
-    grpc::Status status = studies_->Ask(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.trial().number();
-  }
-
-  void Report(int64_t trial, int64_t step, double loss) {
-    grpc::ClientContext context;
-    v1::ReportRequest request;
-    request.set_study("lt");
-    request.set_trial_number(trial);
-    request.set_step(step);
-    request.set_value(loss);
-    v1::ReportResponse response;
-    grpc::Status status = studies_->Report(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-  }
-
+  int64_t Ask(const std::string& study = "lt") { return AskTrial(study).number(); }
+  void Report(int64_t trial, int64_t step, double loss) { ReportValue("lt", trial, step, loss); }
   // Ends asked trial `trial`: COMPLETE with `loss`, else FAILED.
   void Tell(int64_t trial, std::optional<double> loss, const std::string& study = "lt") {
-    grpc::ClientContext context;
-    v1::TellRequest request;
-    request.set_study(study);
-    request.set_trial_number(trial);
-    request.set_state(loss ? v1::TRIAL_STATE_COMPLETE : v1::TRIAL_STATE_FAILED);
-    if (loss) request.set_value(*loss);
-    v1::TellResponse response;
-    grpc::Status status = studies_->Tell(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    TellTrial(study, trial, loss);
   }
 
   grpc::Status List(const v1::ListTrialsRequest& request, v1::ListTrialsResponse* response) {

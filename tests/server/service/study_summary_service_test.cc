@@ -3,6 +3,7 @@
 // coordinator's fake clock (tests/server/coordinator/study_summary_test.cc);
 // here, on the server's real clock, only that they are there.
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -32,44 +33,14 @@ class StudySummaryServiceTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    grpc::ClientContext context;
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(kStudy);
-    v1::Study study;
-    const grpc::Status status = studies_->CreateStudy(&context, request, &study);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    CreateStudy(kStudy);
   }
 
-  int64_t Ask() {
-    grpc::ClientContext context;
-    v1::AskRequest request;
-    request.set_study("sum");
-    v1::AskResponse response;
-    EXPECT_TRUE(studies_->Ask(&context, request, &response).ok());
-    return response.trial().number();
-  }
-
-  void Report(int64_t trial, int64_t step, double loss) {
-    grpc::ClientContext context;
-    v1::ReportRequest request;
-    request.set_study("sum");
-    request.set_trial_number(trial);
-    request.set_step(step);
-    request.set_value(loss);
-    v1::ReportResponse response;
-    EXPECT_TRUE(studies_->Report(&context, request, &response).ok());
-  }
-
+  int64_t Ask() { return AskTrial("sum").number(); }
+  void Report(int64_t trial, int64_t step, double loss) { ReportValue("sum", trial, step, loss); }
   // Ends trial `trial`: COMPLETE with `loss`, or FAILED when it is NaN.
   void Tell(int64_t trial, double loss) {
-    grpc::ClientContext context;
-    v1::TellRequest request;
-    request.set_study("sum");
-    request.set_trial_number(trial);
-    request.set_state(std::isnan(loss) ? v1::TRIAL_STATE_FAILED : v1::TRIAL_STATE_COMPLETE);
-    if (!std::isnan(loss)) request.set_value(loss);
-    v1::TellResponse response;
-    EXPECT_TRUE(studies_->Tell(&context, request, &response).ok());
+    TellTrial("sum", trial, std::isnan(loss) ? std::nullopt : std::optional<double>(loss));
   }
 
   grpc::Status Summary(const std::string& study, v1::StudySummary* summary) {
