@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+"""The dashboard benchmark (not a test; bench/dashboard/run.sh runs it).
+
+    dashboard_bench.py --bin-dir BUILD/bin [--trials 100000] [--steps 100]
+                       [--runs 3] [--pages 10] [--dashboards 10]
+                       [--asktell-trials 20000] [--asktell-clients 8]
+                       [--out DIR] [--db-cache FILE]
+
+1. Writes a study of --trials trials with --steps intermediate values each
+   (dashboard-seed, through the storage layer; --db-cache keeps the file for
+   the next run) and starts vernier-server (--insecure, loopback) on it.
+2. Time to a drawn study page: headless Chromium opens `vernier dashboard`'s
+   #/study/big, --runs times (a fresh navigation each); a script installed
+   before the page's own records performance.now() (milliseconds since
+   navigation start) when every plot container has data-rendered >= 1, i.e.
+   ECharts finished drawing all of them. Median and each run; the page's own
+   timings (window.vernierTimings: fetch and draw per plot) beside them.
+3. Memory: VmRSS and VmHWM (peak) of the dashboard process after those loads,
+   and of vernier-server.
+4. Ask/tell throughput with --pages browser pages open on --dashboards
+   `vernier dashboard` processes vs none: asktell-bench (random sampler,
+   --asktell-clients clients) on a new study each run, alternating none and
+   open; the pages navigate to the study as soon as it exists (within ~0.5 s
+   of the start) and refresh on its events as a user's would. Median
+   trials/s of each, and their ratio (the issue's goal: >= 95 %).
+
+Prints a Markdown report and writes it with the raw numbers (JSON) to --out.
+Every process is stopped at the end; every wait has a timeout.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+PLOTS = ["history", "curves", "parallel", "slice", "contour", "importance", "pareto",
+         "timeline", "lineage"]
+
+# Runs in the page before its scripts: notes when every plot has rendered.
+DRAWN_PROBE = """
+(() => {
+  const plots = %s;
+  const timer = setInterval(() => {
+    if (!location.hash.startsWith('#/study/')) return;
+    const done = plots.every((n) => {
+      const e = document.getElementById('plot-' + n);
+      return e && Number(e.dataset.rendered) >= 1;
+    });
+    if (done) { window.__vernierDrawn = performance.now(); clearInterval(timer); }
+  }, 5);
+})();
+""" % json.dumps(PLOTS)
+
+
+class Processes:
+    """Child processes, each in its own group; stop_all ends them."""
+
+    def __init__(self, work_dir):
+        self.work_dir = work_dir
+        self.started = []
+
+    def start(self, name, argv, capture_stdout=False):
+        log = open(os.path.join(self.work_dir, f"{name}.log"), "wb")
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE if capture_stdout else log, stderr=log,
+                                   cwd=self.work_dir, start_new_session=True)
+        log.close()
+        self.started.append(process)
+        return process
+
+    def stop(self, process):
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+    def stop_all(self):
+        for process in reversed(self.started):
+            self.stop(process)
+
+
+def wait_until(what, predicate, timeout_s, interval_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise RuntimeError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def read_line(stream, timeout_s):
+    result = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    if not result:
+        raise RuntimeError(f"no line within {timeout_s} s")
+    return result[0].decode(errors="replace")
+
+
+def memory_kib(pid):
+    """{"rss": VmRSS, "peak": VmHWM} of a process, in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                out["rss"] = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                out["peak"] = int(line.split()[1])
+    return out
+
+
+def cpu_by_command():
+    """CPU seconds (user + system) used so far by each command name, over
+    every process on the machine: diffs of two calls say who used the CPU
+    in between."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_diff(before, after):
+    """The commands that used at least 0.1 CPU seconds between two
+    cpu_by_command() calls, most first."""
+    used = {name: round(after[name] - before.get(name, 0), 1) for name in after}
+    return dict(sorted(((n, v) for n, v in used.items() if v >= 0.1), key=lambda kv: -kv[1]))
+
+
+def timed_get(url, timeout_s=300):
+    """(status, bytes, seconds) of a GET."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status, len(response.read()), time.monotonic() - started
+    except urllib.error.HTTPError as e:
+        return e.code, len(e.read()), time.monotonic() - started
+
+
+def new_browser(work_dir, name):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1000", "--no-first-run",
+                f"--user-data-dir={os.path.join(work_dir, 'chromium-' + name)}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(120)
+    return driver
+
+
+class Bench:
+    def __init__(self, args, work_dir):
+        self.args = args
+        self.work_dir = work_dir
+        self.processes = Processes(work_dir)
+        self.browsers = []
+        self.results = {"config": {k: v for k, v in vars(args).items() if k != "bin_dir"}}
+
+    def bin(self, name):
+        return os.path.join(self.args.bin_dir, name)
+
+    def seed(self):
+        db = os.path.join(self.work_dir, "vernier.db")
+        cache = self.args.db_cache
+        if cache and os.path.exists(cache):
+            shutil.copyfile(cache, db)
+            print(f"seed: copied {cache}", flush=True)
+            self.results["seed"] = {"cached": cache}
+            return db
+        done = subprocess.run([self.bin("dashboard-seed"), "--db", db, "--study", "big",
+                               "--trials", str(self.args.trials), "--steps", str(self.args.steps)],
+                              capture_output=True, text=True, timeout=3600)
+        if done.returncode != 0:
+            raise RuntimeError(f"dashboard-seed failed: {done.stderr}")
+        self.results["seed"] = json.loads(done.stdout)
+        print(f"seed: {done.stdout.strip()}", flush=True)
+        if cache:
+            shutil.copyfile(db, cache)
+        return db
+
+    def start_server(self, db):
+        port_file = os.path.join(self.work_dir, "server.port")
+        self.server = self.processes.start("vernier-server", [
+            self.bin("vernier-server"), "--db", db, "--listen", "127.0.0.1:0",
+            "--port-file", port_file, "--insecure"])
+
+        def port():
+            if self.server.poll() is not None:
+                raise RuntimeError(f"vernier-server exited {self.server.returncode}")
+            try:
+                with open(port_file) as f:
+                    return int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                return 0
+        started = time.monotonic()
+        self.address = f"127.0.0.1:{wait_until('vernier-server', port, 600, 0.2)}"
+        self.results["server_start_s"] = round(time.monotonic() - started, 2)
+
+    def start_dashboard(self, name):
+        process = self.processes.start(name, [
+            self.bin("vernier"), "--server", self.address, "dashboard", "--listen", "127.0.0.1:0"],
+            capture_stdout=True)
+        line = read_line(process.stdout, 60)
+        prefix = "vernier dashboard: serving "
+        if not line.startswith(prefix):
+            raise RuntimeError(f"{name}: unexpected first line {line!r}")
+        return process, line[len(prefix):].strip()
+
+    def api_timings(self, base):
+        """Each endpoint's answer for the big study, once, from Python."""
+        out = {}
+        for path in ("/api/study?study=big", "/api/trials?study=big", "/api/curves?study=big",
+                     "/api/importance?study=big"):
+            status, size, seconds = timed_get(base.rstrip("/") + path)
+            out[path] = {"status": status, "bytes": size, "s": round(seconds, 3)}
+        return out
+
+    def time_to_drawn(self):
+        dashboard, url = self.start_dashboard("dashboard-main")
+        self.results["api"] = self.api_timings(url)
+        driver = new_browser(self.work_dir, "main")
+        self.browsers.append(driver)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DRAWN_PROBE})
+        runs = []
+        for run in range(self.args.runs):
+            driver.get("about:blank")
+            driver.get(url + "#/study/big")
+            drawn = wait_until("the study page to draw",
+                               lambda: driver.execute_script("return window.__vernierDrawn"), 300, 0.1)
+            points = driver.execute_script(
+                "return Object.fromEntries(arguments[0].map(n => [n, Number(document.getElementById('plot-' + n).dataset.points)]))",
+                PLOTS)
+            timings = driver.execute_script("return window.vernierTimings || {}")
+            runs.append({"drawn_ms": round(drawn), "points": points, "page_timings_ms": timings})
+            print(f"run {run + 1}: drawn after {drawn:.0f} ms", flush=True)
+        self.results["drawn"] = {"median_ms": statistics.median(r["drawn_ms"] for r in runs), "runs": runs}
+        self.results["memory_kib"] = {"dashboard": memory_kib(dashboard.pid),
+                                      "vernier-server": memory_kib(self.server.pid)}
+        self.processes.stop(dashboard)
+        driver.quit()
+        self.browsers.remove(driver)
+
+    def asktell(self, study, on_created=None):
+        """asktell-bench's JSON line for a new study; on_created(study) runs
+        (in this thread) as soon as the study exists."""
+        bench = subprocess.Popen([
+            self.bin("asktell-bench"), "--server", self.address, "--study", study,
+            "--sampler", "random", "--trials", str(self.args.asktell_trials),
+            "--clients", str(self.args.asktell_clients), "--threads", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            if on_created:
+                wait_until(f"study {study}", lambda: bench.poll() is not None or self.study_exists(study), 60)
+                on_created(study)
+            out, err = bench.communicate(timeout=1800)
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait(timeout=15)
+        if bench.returncode != 0:
+            raise RuntimeError(f"asktell-bench failed ({bench.returncode}): {err}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def study_exists(self, study):
+        status, _, _ = timed_get(f"{self.page_urls[0]}api/study?study={study}", 10)
+        return status == 200
+
+    def throughput(self):
+        dashboards = [self.start_dashboard(f"dashboard-{i}") for i in range(self.args.dashboards)]
+        self.page_urls = [url for _, url in dashboards]
+        pages = []
+        for i in range(self.args.pages):
+            driver = new_browser(self.work_dir, f"page-{i}")
+            self.browsers.append(driver)
+            driver.get(self.page_urls[i % len(self.page_urls)] + "#/")
+            pages.append((driver, self.page_urls[i % len(self.page_urls)]))
+
+        def open_pages(study):
+            for driver, url in pages:
+                driver.get(f"{url}#/study/{study}")
+
+        none, opened = [], []
+        cpu = {}
+        for run in range(self.args.runs):
+            before = cpu_by_command()
+            result = self.asktell(f"tput-none-{run}")
+            cpu["none"] = cpu_diff(before, cpu_by_command())
+            none.append(result["trials_per_s"])
+            print(f"ask/tell, no pages open: {result['trials_per_s']:.1f} trials/s", flush=True)
+            # The pages first show the studies list (no study events).
+            for driver, url in pages:
+                driver.get(url + "#/")
+            before = cpu_by_command()
+            result = self.asktell(f"tput-open-{run}", open_pages)
+            cpu["open"] = cpu_diff(before, cpu_by_command())
+            opened.append(result["trials_per_s"])
+            print(f"ask/tell, {len(pages)} pages open: {result['trials_per_s']:.1f} trials/s", flush=True)
+        self.results["asktell"] = {
+            "none_trials_per_s": none, "open_trials_per_s": opened,
+            "median_none": statistics.median(none), "median_open": statistics.median(opened),
+            "ratio": statistics.median(opened) / statistics.median(none),
+            "memory_kib_dashboards": [memory_kib(p.pid) for p, _ in dashboards],
+            # CPU seconds by command during the last run of each kind.
+            "cpu_s_last_run": cpu,
+        }
+
+    def close(self):
+        for driver in self.browsers:
+            try:
+                driver.quit()
+            except Exception:  # Already gone: nothing to keep.
+                pass
+        self.processes.stop_all()
+
+
+def report(results):
+    drawn = results["drawn"]
+    memory = results["memory_kib"]
+    asktell = results["asktell"]
+    lines = [
+        f"# Dashboard benchmark ({results['config']['trials']} trials x {results['config']['steps']} steps)",
+        "",
+        f"- machine: {results['machine']}",
+        f"- seeding: {json.dumps(results['seed'])}; vernier-server start: {results['server_start_s']} s",
+        f"- time to a drawn study page (navigation start -> every plot's data-rendered >= 1), headless "
+        f"Chromium: median {drawn['median_ms']:.0f} ms of {[r['drawn_ms'] for r in drawn['runs']]} (goal < 2000 ms)",
+        f"- points drawn: {json.dumps(drawn['runs'][-1]['points'])}",
+        f"- the page's own timings of the last run (ms): {json.dumps(drawn['runs'][-1]['page_timings_ms'])}",
+        "- API answers (one GET each): " + "; ".join(
+            f"{path} {a['status']} {a['bytes'] / 1e6:.1f} MB in {a['s']} s" for path, a in results["api"].items()),
+        f"- dashboard process memory after the loads: RSS {memory['dashboard']['rss'] / 1024:.0f} MiB, "
+        f"peak {memory['dashboard']['peak'] / 1024:.0f} MiB (vernier-server RSS "
+        f"{memory['vernier-server']['rss'] / 1024:.0f} MiB)",
+        f"- ask/tell throughput (asktell-bench, {results['config']['asktell_trials']} trials, "
+        f"{results['config']['asktell_clients']} clients): none open {asktell['none_trials_per_s']} trials/s, "
+        f"{results['config']['pages']} pages on {results['config']['dashboards']} dashboards open "
+        f"{asktell['open_trials_per_s']} trials/s; median ratio {asktell['ratio'] * 100:.1f} % (goal >= 95 %)",
+        f"- CPU seconds by command during the last ask/tell run without pages: "
+        f"{json.dumps(asktell['cpu_s_last_run'].get('none'))}; with pages: "
+        f"{json.dumps(asktell['cpu_s_last_run'].get('open'))}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores, {model}, load average before {os.getloadavg()[0]:.2f}, "
+            f"{chromium}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--trials", type=int, default=100000)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--dashboards", type=int, default=10)
+    parser.add_argument("--asktell-trials", type=int, default=20000)
+    parser.add_argument("--asktell-clients", type=int, default=8)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    parser.add_argument("--db-cache", help="reuse (or keep) the seeded database at this path")
+    args = parser.parse_args()
+    args.bin_dir = os.path.abspath(args.bin_dir)  # The children run in the work directory.
+    with tempfile.TemporaryDirectory(prefix="vernier-dashboard-bench-") as work_dir:
+        bench = Bench(args, work_dir)
+        bench.results["machine"] = machine()
+        try:
+            bench.start_server(bench.seed())
+            bench.time_to_drawn()
+            bench.throughput()
+        finally:
+            bench.close()
+    text = report(bench.results)
+    print(text)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "raw.json"), "w") as f:
+        json.dump(bench.results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
