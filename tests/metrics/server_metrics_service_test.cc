@@ -74,37 +74,6 @@ class ServerMetricsTest : public InProcessServerTest {
     return text.value_or("");
   }
 
-  void CreateStudy(const std::string& spec) {
-    grpc::ClientContext context;
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(spec);
-    v1::Study study;
-    const grpc::Status status = studies_->CreateStudy(&context, request, &study);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
-  int64_t Ask(const std::string& study) {
-    grpc::ClientContext context;
-    v1::AskRequest request;
-    request.set_study(study);
-    v1::AskResponse response;
-    const grpc::Status status = studies_->Ask(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.trial().number();
-  }
-
-  void Tell(const std::string& study, int64_t trial, v1::TrialState state) {
-    grpc::ClientContext context;
-    v1::TellRequest request;
-    request.set_study(study);
-    request.set_trial_number(trial);
-    request.set_state(state);
-    if (state == v1::TRIAL_STATE_COMPLETE) request.set_value(0.5);
-    v1::TellResponse response;
-    const grpc::Status status = studies_->Tell(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
   grpc::Status GetStudy(const std::string& name) {
     grpc::ClientContext context;
     v1::GetStudyRequest request;
@@ -148,10 +117,10 @@ class ServerMetricsTest : public InProcessServerTest {
 
 TEST_F(ServerMetricsTest, TrialsByStudyAndStateAreWhatTheTestMade) {
   CreateStudy(kAskedStudy);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Ask("asked"), i);
-  Tell("asked", 0, v1::TRIAL_STATE_COMPLETE);
-  Tell("asked", 1, v1::TRIAL_STATE_COMPLETE);
-  Tell("asked", 2, v1::TRIAL_STATE_FAILED);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(AskTrial("asked").number(), i);
+  TellTrial("asked", 0, 0.5);
+  TellTrial("asked", 1, 0.5);
+  TellTrial("asked", 2, std::nullopt);  // FAILED
   // Trial 3 is still RUNNING.
 
   const std::string text = Scrape();
