@@ -11,10 +11,6 @@
 namespace vernier {
 namespace {
 
-void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-}
-
 absl::StatusOr<v1::TrialState> ParseState(const std::string& text) {
   const std::string state = absl::AsciiStrToLower(text);
   if (state == "complete") return v1::TRIAL_STATE_COMPLETE;

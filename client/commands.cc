@@ -23,13 +23,13 @@
 namespace vernier {
 namespace {
 
-void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-}
-
 int64_t NowMillis() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
+
+void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
+  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
+}
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& server_address) {
   if (status.ok()) return absl::OkStatus();
@@ -74,6 +74,16 @@ absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string&
   v1::Study study;
   RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudy(&rpc, request, &study), ctx.server_address));
   return study;
+}
+
+absl::StatusOr<v1::StudySummary> GetSummary(const CommandContext& ctx, const std::string& study) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::GetStudySummaryRequest request;
+  request.set_study(study);
+  v1::StudySummary summary;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudySummary(&rpc, request, &summary), ctx.server_address));
+  return summary;
 }
 
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
@@ -187,15 +197,10 @@ namespace {
 // The study's summary; nullopt from a server older than GetStudySummary.
 absl::StatusOr<std::optional<v1::StudySummary>> GetStudySummary(const CommandContext& ctx,
                                                                 const std::string& name) {
-  grpc::ClientContext rpc;
-  SetDeadline(ctx, rpc);
-  v1::GetStudySummaryRequest request;
-  request.set_study(name);
-  v1::StudySummary summary;
-  const grpc::Status status = ctx.stub->GetStudySummary(&rpc, request, &summary);
-  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return std::nullopt;
-  RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
-  return summary;
+  absl::StatusOr<v1::StudySummary> summary = GetSummary(ctx, name);
+  if (absl::IsUnimplemented(summary.status())) return std::nullopt;
+  RETURN_IF_ERROR(summary.status());
+  return *std::move(summary);
 }
 
 // "2h 05m", "12m 30s", "45s".

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/format.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 
@@ -34,6 +35,9 @@ struct CommandContext {
 // Turns an RPC failure into a user-facing Status: the same code, and for
 // UNAVAILABLE / DEADLINE_EXCEEDED a line that names the server address.
 absl::Status FromGrpc(const grpc::Status& status, const std::string& server_address);
+
+// Gives `rpc` the per-call deadline of `ctx`.
+void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc);
 
 // Reads a study file. NOT_FOUND / PERMISSION_DENIED naming the path;
 // INVALID_ARGUMENT for an empty file or one over kMaxStudyFileBytes (not
@@ -81,6 +85,9 @@ inline constexpr int32_t kTrialPageSize = 500;
 
 // Typed RPC helpers shared by the commands and `vernier run`.
 absl::StatusOr<v1::Study> GetStudy(const CommandContext& ctx, const std::string& name);
+// The study's summary (GetStudySummary); the server's errors as FromGrpc
+// gives them.
+absl::StatusOr<v1::StudySummary> GetSummary(const CommandContext& ctx, const std::string& study);
 // Every trial of `study` in number order, whole, read kTrialPageSize at a
 // time (each page an RPC with its own deadline), so a study of any size
 // fits; a page the server or the channel refuses as too large

@@ -414,10 +414,6 @@ std::string Quoted(absl::string_view name) { return absl::StrCat("\"", name, "\"
 
 // ---- Replaying through the StudyService ---------------------------------------
 
-void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-}
-
 std::string MetricName(size_t objectives, size_t i) {
   return objectives == 1 ? "value" : absl::StrCat("value_", i);
 }

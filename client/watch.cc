@@ -40,16 +40,6 @@ std::atomic<bool> g_watch_interrupted{false};
 
 void OnWatchInterrupt(int) { g_watch_interrupted = true; }
 
-absl::StatusOr<v1::StudySummary> ReadSummary(const CommandContext& ctx, const std::string& study) {
-  grpc::ClientContext rpc;
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-  v1::GetStudySummaryRequest request;
-  request.set_study(study);
-  v1::StudySummary summary;
-  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudySummary(&rpc, request, &summary), ctx.server_address));
-  return summary;
-}
-
 // The study's trials in `states`, with their intermediate values or not.
 absl::StatusOr<std::vector<v1::Trial>> ReadTrials(const CommandContext& ctx,
                                                   const std::string& study,
@@ -194,7 +184,7 @@ class Follower {
   // Reads the study again: its summary and running trials (and, once, the
   // trials that ended before, for `vernier run`).
   absl::Status Resync() {
-    ASSIGN_OR_RETURN(v1::StudySummary summary, ReadSummary(ctx_, study_));
+    ASSIGN_OR_RETURN(v1::StudySummary summary, GetSummary(ctx_, study_));
     ASSIGN_OR_RETURN(std::vector<v1::Trial> running,
                      ReadTrials(ctx_, study_, {v1::TRIAL_STATE_RUNNING}, false));
     std::vector<v1::Trial> ended;
@@ -233,7 +223,7 @@ class Follower {
       }
       if (absl::Now() >= next_summary) {
         next_summary = absl::Now() + options_.summary_interval;
-        absl::StatusOr<v1::StudySummary> summary = ReadSummary(ctx_, study_);
+        absl::StatusOr<v1::StudySummary> summary = GetSummary(ctx_, study_);
         absl::MutexLock lock(&mu_);
         if (summary.ok()) tracker_.Refresh(*summary);
       }
@@ -246,7 +236,7 @@ class Follower {
   // ended well: redrawn, or (final_summary) below the plain lines.
   void ShowEnd(const absl::Status& status) {
     if (status.ok()) {
-      absl::StatusOr<v1::StudySummary> summary = ReadSummary(ctx_, study_);
+      absl::StatusOr<v1::StudySummary> summary = GetSummary(ctx_, study_);
       absl::MutexLock lock(&mu_);
       if (summary.ok()) tracker_.Reset(*summary, {});
     }
@@ -370,7 +360,7 @@ absl::Status FollowStudy(const CommandContext& ctx, const std::string& study,
 
 absl::Status WatchSnapshot(const CommandContext& ctx, const std::string& study, int width) {
   ASSIGN_OR_RETURN(const v1::Study info, GetStudy(ctx, study));
-  ASSIGN_OR_RETURN(const v1::StudySummary summary, ReadSummary(ctx, study));
+  ASSIGN_OR_RETURN(const v1::StudySummary summary, GetSummary(ctx, study));
   ASSIGN_OR_RETURN(const std::vector<v1::Trial> running,
                    ReadTrials(ctx, study, {v1::TRIAL_STATE_RUNNING}, false));
   StudyTracker tracker(info);

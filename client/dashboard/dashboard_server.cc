@@ -89,20 +89,6 @@ void SetError(httplib::Response& response, const absl::Status& status) {
   SetJson(response, HttpStatusOf(status.code()), ErrorJson(status));
 }
 
-void SetDeadline(const CommandContext& ctx, grpc::ClientContext& rpc) {
-  rpc.set_deadline(absl::ToChronoTime(absl::Now() + ctx.deadline));
-}
-
-absl::StatusOr<v1::StudySummary> GetSummary(const CommandContext& ctx, const std::string& study) {
-  grpc::ClientContext rpc;
-  SetDeadline(ctx, rpc);
-  v1::GetStudySummaryRequest request;
-  request.set_study(study);
-  v1::StudySummary summary;
-  RETURN_IF_ERROR(FromGrpc(ctx.stub->GetStudySummary(&rpc, request, &summary), ctx.server_address));
-  return summary;
-}
-
 // ---- The API's endpoints: query parameters in, JSON out ----
 
 absl::StatusOr<json> Studies(const CommandContext& ctx, const QueryParams&) {
