@@ -26,7 +26,7 @@ using ::nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kDashboardStudy[] = R"(
 name: dash
 objective: {metric: loss, goal: minimize}
 params:
@@ -84,7 +84,7 @@ class DashboardTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    CreateStudy(kStudy);
+    CreateStudy(kDashboardStudy);
   }
   void TearDown() override {
     dashboard_.reset();
@@ -202,7 +202,7 @@ TEST_F(DashboardTest, BadParametersAreClearErrorsAndTheDashboardKeepsServing) {
 
 TEST_F(DashboardTest, ATokenIsRequiredWhenTheUserHasOne) {
   StartDashboard("s3cret-token");
-  EXPECT_THAT(dashboard_->Url(), testing::EndsWith("/?token=s3cret-token"));
+  EXPECT_THAT(dashboard_->Url(), ::testing::EndsWith("/?token=s3cret-token"));
   auto [refused, body] = Get("/api/studies");
   EXPECT_EQ(refused, 401);
   EXPECT_THAT(body.value("error", ""), HasSubstr("token"));

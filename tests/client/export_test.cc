@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "server/service/server_runner.h"
 #include "tests/server/service/in_process_server.h"
+#include "tests/testing/temp_dir.h"
 #include "vernier/v1/study_service.grpc.pb.h"
 #include "vernier/v1/worker_service.grpc.pb.h"
 
@@ -37,12 +38,7 @@ budget: {max_trials: 3, parallel: 3}
 trainer: {command: [python3, trial.py]}
 )";
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ::vernier::testing::ReadFile;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;

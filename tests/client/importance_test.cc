@@ -11,8 +11,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/schema/study_schema.h"
+#include "tests/testing/service_mocks.h"
 #include "tests/testing/status_matchers.h"
-#include "vernier/v1/study_service_mock.grpc.pb.h"
 
 namespace vernier {
 namespace {
@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::vernier::testing::StatusIs;
 
-constexpr char kStudy[] = R"(
+constexpr char kImportanceStudy[] = R"(
 name: imp
 objectives: [{metric: loss, goal: minimize}, {metric: latency, goal: minimize}]
 params:
@@ -37,7 +37,7 @@ trainer: {command: [/bin/true]}
 v1::Study Study() {
   v1::Study study;
   study.set_name("imp");
-  *study.mutable_spec() = StudySpecToProto(VALUE_OR_FAIL(ParseStudySpec(kStudy)));
+  *study.mutable_spec() = StudySpecToProto(VALUE_OR_FAIL(ParseStudySpec(kImportanceStudy)));
   for (const char* metric : {"loss", "latency"}) study.add_objectives()->set_metric(metric);
   *study.mutable_objective() = study.objectives(0);
   return study;

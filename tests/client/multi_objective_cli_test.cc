@@ -19,7 +19,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kStudy[] = R"(
+constexpr char kTwoObjectiveStudy[] = R"(
 name: mo
 objectives: [{metric: val_accuracy, goal: maximize}, {metric: latency_ms, goal: minimize}]
 constraints: [{metric: memory_gb, max: 4}]
@@ -30,7 +30,7 @@ budget: {max_trials: 6, parallel: 6}
 trainer: {command: [python3, trial.py]}
 )";
 
-std::vector<std::string> Lines(const std::string& text) {
+std::vector<std::string> OutputLines(const std::string& text) {
   std::vector<std::string> lines;
   std::stringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -76,7 +76,7 @@ class MultiObjectiveCliTest : public InProcessServerTest {
   }
 
   void RunStudy() {
-    ASSERT_TRUE(Create(kStudy).ok());
+    ASSERT_TRUE(Create(kTwoObjectiveStudy).ok());
     Run(0.80, 10, 1);  // 0: front.
     Run(0.90, 50, 2);  // 1: front.
     Run(0.85, 60, 2);  // 2: dominated by 1.
@@ -91,7 +91,7 @@ class MultiObjectiveCliTest : public InProcessServerTest {
 TEST_F(MultiObjectiveCliTest, BestPrintsTheParetoFrontWithEveryObjective) {
   RunStudy();
   ASSERT_TRUE(BestTrialsCommand(ctx_, "mo", 0).ok());
-  std::vector<std::string> lines = Lines(out_.str());
+  std::vector<std::string> lines = OutputLines(out_.str());
   ASSERT_EQ(lines.size(), 4u) << out_.str();  // Header + the 3 trials of the front.
   EXPECT_THAT(lines[0], HasSubstr("NUMBER"));
   EXPECT_THAT(lines[0], HasSubstr("val_accuracy"));
@@ -106,7 +106,7 @@ TEST_F(MultiObjectiveCliTest, BestPrintsTheParetoFrontWithEveryObjective) {
   // -n caps the front.
   out_.str("");
   ASSERT_TRUE(BestTrialsCommand(ctx_, "mo", 1).ok());
-  EXPECT_EQ(Lines(out_.str()).size(), 2u);
+  EXPECT_EQ(OutputLines(out_.str()).size(), 2u);
 
   // JSON carries every objective's value.
   out_.str("");
@@ -121,7 +121,7 @@ TEST_F(MultiObjectiveCliTest, BestPrintsTheParetoFrontWithEveryObjective) {
 TEST_F(MultiObjectiveCliTest, TrialsAndStudyShowTheObjectivesAndInfeasibleTrials) {
   RunStudy();
   ASSERT_TRUE(ListTrialsCommand(ctx_, "mo").ok());
-  std::vector<std::string> lines = Lines(out_.str());
+  std::vector<std::string> lines = OutputLines(out_.str());
   ASSERT_EQ(lines.size(), 6u) << out_.str();
   EXPECT_THAT(lines[0], HasSubstr("latency_ms"));
   EXPECT_THAT(lines[4], HasSubstr("INFEASIBLE"));
@@ -145,7 +145,7 @@ TEST_F(MultiObjectiveCliTest, TrialsAndStudyShowTheObjectivesAndInfeasibleTrials
 }
 
 TEST_F(MultiObjectiveCliTest, SingleObjectiveSamplersAreRefusedForSeveralObjectives) {
-  std::string yaml = kStudy;
+  std::string yaml = kTwoObjectiveStudy;
   yaml.replace(yaml.find("{type: nsga2, population_size: 4, seed: 1}"),
                std::string("{type: nsga2, population_size: 4, seed: 1}").size(), "{type: tpe}");
   grpc::Status status = Create(yaml);

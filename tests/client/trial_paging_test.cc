@@ -16,7 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "server/storage/sqlite_study_store.h"
 #include "tests/server/service/in_process_server.h"
-#include "vernier/v1/study_service_mock.grpc.pb.h"
+#include "tests/testing/service_mocks.h"
 
 namespace vernier {
 namespace {

@@ -22,7 +22,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "tests/server/service/in_process_server.h"
-#include "vernier/v1/study_service_mock.grpc.pb.h"
+#include "tests/testing/service_mocks.h"
 
 namespace vernier {
 namespace {
@@ -32,7 +32,7 @@ using ::testing::HasSubstr;
 using ::testing::NiceMock;
 using ::testing::Not;
 
-constexpr char kStudy[] = R"(
+constexpr char kWatchedStudy[] = R"(
 name: w
 objective: {metric: loss, goal: minimize}
 params:
@@ -138,7 +138,7 @@ class WatchTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    CreateStudy(kStudy);
+    CreateStudy(kWatchedStudy);
   }
 
   int64_t Ask() { return AskTrial("w").number(); }

@@ -17,13 +17,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 // Sets (or, with nullopt, clears) VERNIER_UPDATE_GOLDEN for one test, so that
 // these tests mean the same when the suite runs in update mode.
 class ScopedUpdateEnv {

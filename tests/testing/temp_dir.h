@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -63,6 +64,13 @@ class TempDir {
   std::string path_;
   OnFailure on_failure_;
 };
+
+// The whole contents of the file at `path`, byte for byte; empty when it
+// cannot be read (the test's own expectations then say what is missing).
+inline std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // ---- Implementation ----------------------------------------------------------
 

@@ -15,13 +15,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 TEST(TempDirTest, MakesAFreshDirectoryNamedAfterTheTest) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/trainer/model_shapes.h"
 #include "tests/trainer/test_data.h"
 
 namespace vernier {
@@ -42,15 +43,9 @@ ModelOptions Options(const std::string& model) {
   return options;
 }
 
-ModelShape Images(int64_t channels, int64_t side, int64_t outputs) {
-  return {InputKind::kImageBytes, {channels, side, side}, 0, outputs};
-}
-ModelShape Features(int64_t features, int64_t outputs) {
-  return {InputKind::kFloat, {features}, 0, outputs};
-}
-ModelShape Tokens(int64_t length, int64_t vocab, int64_t outputs) {
-  return {InputKind::kTokens, {length}, vocab, outputs};
-}
+using ::vernier::testing::Features;
+using ::vernier::testing::Images;
+using ::vernier::testing::Tokens;
 
 // A case: `model` with `edit` applied to its options.
 ExportCase Case(

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/trainer/model_shapes.h"
 #include "trainer/augment.h"
 
 namespace vernier {
@@ -19,15 +20,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::vernier::testing::StatusIs;
 
-ModelShape Images(int64_t channels = 1, int64_t side = 28, int64_t outputs = 10) {
-  return {InputKind::kImageBytes, {channels, side, side}, 0, outputs};
-}
-ModelShape Features(int64_t features, int64_t outputs) {
-  return {InputKind::kFloat, {features}, 0, outputs};
-}
-ModelShape Tokens(int64_t length, int64_t vocab, int64_t outputs) {
-  return {InputKind::kTokens, {length}, vocab, outputs};
-}
+using ::vernier::testing::Features;
+using ::vernier::testing::Images;
+using ::vernier::testing::Tokens;
 
 // Token batches whose class is whether token 5 occurs; right-padded with 0.
 std::pair<torch::Tensor, torch::Tensor> TokenTask(int64_t n, int64_t length) {

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/trainer/test_data.h"
 
 extern char** environ;
@@ -35,12 +36,7 @@ struct ProcessResult {
   std::string reports;  // What the child wrote to descriptor 3.
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ::vernier::testing::ReadFile;
 
 class VernierTrainTest : public ::testing::Test {
  protected:

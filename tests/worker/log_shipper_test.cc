@@ -123,7 +123,7 @@ class LogShipperTest : public ::testing::Test {
     return shipper;
   }
 
-  testing::TempDir dir_;
+  ::vernier::testing::TempDir dir_;
   const std::string path_ = dir_.File("trial.log");
   std::string written_;
   FakeLogService service_;

@@ -21,9 +21,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/test/mock_stream.h"
 #include "gtest/gtest.h"
+#include "tests/testing/service_mocks.h"
 #include "tests/worker/fake_trial_launcher.h"
 #include "tests/worker/test_util.h"
-#include "vernier/v1/worker_service_mock.grpc.pb.h"
 #include "worker/worker.h"
 
 namespace vernier::worker {

@@ -36,7 +36,7 @@ using ::testing::IsEmpty;
 using ::testing::Pair;
 
 // Generous: waits end as soon as the condition holds; this only bounds a hang.
-constexpr absl::Duration kPatience = absl::Seconds(30);
+constexpr absl::Duration kWorkerPatience = absl::Seconds(30);
 
 // A trial the fake coordinator hands out, and how it treats it.
 struct TrialPlan {
@@ -180,11 +180,11 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     return grpc::Status::OK;
   }
 
-  // Waits until `done` holds; false after kPatience. `done` runs with the lock
+  // Waits until `done` holds; false after kWorkerPatience. `done` runs with the lock
   // held, which the analysis cannot see: such lambdas opt out of it.
   bool WaitFor(const std::function<bool()>& done) {
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&done), kPatience);
+    return mu_.AwaitWithTimeout(absl::Condition(&done), kWorkerPatience);
   }
   bool WaitForCompletions(size_t n) {
     return WaitFor([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return completions_.size() >= n; });

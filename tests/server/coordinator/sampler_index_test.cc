@@ -37,7 +37,7 @@ budget: {max_trials: 400, max_failures: 1000}
 trainer: {external: true}
 )";
 
-constexpr char kWorkers[] = R"(
+constexpr char kIndexWorkers[] = R"(
 name: workers
 objective: {metric: acc, goal: maximize}
 params:
@@ -48,7 +48,7 @@ budget: {max_trials: 300, parallel: 3, max_failures: 1000, max_retries: 1}
 trainer: {command: [python3, trial.py]}
 )";
 
-double Loss(const ParamMap& params) {
+double IndexedLoss(const ParamMap& params) {
   const double x = std::get<double>(params.at("x"));
   return (x - 1.5) * (x - 1.5) + (std::get<std::string>(params.at("k")) == "b" ? 0 : 0.5);
 }
@@ -100,7 +100,7 @@ TEST_F(SamplerIndexTest, AskedTrialsAreThoseOfTheWholeHistory) {
     if (running.size() < 3) continue;  // Up to three pending trials at once.
     const TrialRecord told = running.front();
     running.erase(running.begin());
-    const double loss = std::round(Loss(told.params) * 8) / 8;  // Ties.
+    const double loss = std::round(IndexedLoss(told.params) * 8) / 8;  // Ties.
     absl::StatusOr<TrialView> result;
     switch (i % 5) {
       case 0:
@@ -125,7 +125,7 @@ TEST_F(SamplerIndexTest, AskedTrialsAreThoseOfTheWholeHistory) {
 
 TEST_F(SamplerIndexTest, WorkersTrialsAreThoseOfTheWholeHistory) {
   Restart();
-  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kWorkers).ok());
+  ASSERT_TRUE(CreateStudyFromYaml(*coordinator_, kIndexWorkers).ok());
   std::vector<Assignment> running;
   for (int i = 0; i < 120; ++i) {
     if (i == 70) Restart();
@@ -135,7 +135,7 @@ TEST_F(SamplerIndexTest, WorkersTrialsAreThoseOfTheWholeHistory) {
       clock_.Advance(absl::Seconds(31));
       running.clear();
     }
-    const ParamMap expected = FromScratch(kWorkers, "workers");
+    const ParamMap expected = FromScratch(kIndexWorkers, "workers");
     absl::StatusOr<std::optional<Assignment>> acquired = coordinator_->AcquireTrial("w", "cpu");
     ASSERT_TRUE(acquired.ok()) << acquired.status();
     ASSERT_TRUE(acquired->has_value()) << "acquire " << i;

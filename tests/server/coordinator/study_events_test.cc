@@ -371,7 +371,7 @@ TEST(EventsOfChangeTest, MeasurementsThenTrialsThenTheStudysState) {
 
 // ---- What the coordinator publishes ----
 
-constexpr char kStudy[] = R"(
+constexpr char kWatchedStudy[] = R"(
 name: s
 objective: {metric: loss, goal: minimize}
 params:
@@ -385,7 +385,7 @@ class CoordinatorEventsTest : public CoordinatorFixture {
   void SetUp() override {
     options_.incarnation = kIncarnation;
     CoordinatorFixture::SetUp();
-    ASSERT_THAT(Create(kStudy), IsOk());
+    ASSERT_THAT(Create(kWatchedStudy), IsOk());
   }
 
   // A watch of study `study` from `after` (0: from now).
@@ -560,7 +560,7 @@ TEST(CoordinatorEventsFaultTest, AFailedWriteIsNeverAnEventAndTheReloadIsAResync
   options.incarnation = kIncarnation;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Coordinator> coordinator,
                        Coordinator::Create(&store, &clock, options));
-  ASSERT_THAT(CreateStudyFromYaml(*coordinator, kStudy), IsOk());
+  ASSERT_THAT(CreateStudyFromYaml(*coordinator, kWatchedStudy), IsOk());
   auto assignment = coordinator->AcquireTrial("w1", "cpu");
   ASSERT_TRUE(assignment.ok() && assignment->has_value());
   const LeaseKey lease = (*assignment)->lease;

@@ -45,7 +45,7 @@ class SlowStore : public MemoryStudyStore {
   absl::Notification released_;
 };
 
-constexpr char kStudy[] = R"(
+constexpr char kLockedStudy[] = R"(
 objective: {metric: loss, goal: minimize}
 params: {x: {type: float, low: 0, high: 1}}
 budget: {max_trials: 10, parallel: 4}
@@ -57,8 +57,10 @@ TEST(StudyLocksTest, ASlowWriteHoldsUpOnlyItsOwnStudy) {
   FakeClock clock;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Coordinator> coordinator,
                        Coordinator::Create(&store, &clock, CoordinatorOptions{}));
-  ASSERT_THAT(CreateStudyFromYaml(*coordinator, std::string("name: slow\n") + kStudy), IsOk());
-  ASSERT_THAT(CreateStudyFromYaml(*coordinator, std::string("name: fast\n") + kStudy), IsOk());
+  ASSERT_THAT(CreateStudyFromYaml(*coordinator, std::string("name: slow\n") + kLockedStudy),
+              IsOk());
+  ASSERT_THAT(CreateStudyFromYaml(*coordinator, std::string("name: fast\n") + kLockedStudy),
+              IsOk());
   ASSERT_OK_AND_ASSIGN(std::optional<Assignment> slow, coordinator->AcquireTrial("w1", "cpu"));
   ASSERT_EQ(slow->lease.study, "slow");
 

@@ -153,7 +153,7 @@ TEST(SummarizeStudyTest, SeveralObjectivesCountTheParetoFrontInstead) {
 
 // ---- Through the coordinator, on its clock ----
 
-constexpr char kLoop[] = R"(
+constexpr char kSummarisedLoop[] = R"(
 name: loop
 objective: {metric: loss, goal: minimize}
 params: {x: {type: float, low: 0, high: 1}}
@@ -165,7 +165,7 @@ class CoordinatorSummaryTest : public CoordinatorFixture {
  protected:
   void SetUp() override {
     CoordinatorFixture::SetUp();
-    ASSERT_THAT(Create(kLoop), IsOk());
+    ASSERT_THAT(Create(kSummarisedLoop), IsOk());
   }
 
   // Asks a trial and tells it COMPLETE with `loss` a minute later.

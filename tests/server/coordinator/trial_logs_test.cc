@@ -27,7 +27,7 @@ using ::testing::HasSubstr;
 using ::vernier::testing::IsOkAndHolds;
 using ::vernier::testing::StatusIs;
 
-constexpr char kStudy[] = R"(
+constexpr char kLoggedStudy[] = R"(
 name: s
 objective: {metric: acc, goal: maximize}
 params:
@@ -61,7 +61,7 @@ class TrialLogsTest : public ::testing::Test {
     auto created = Coordinator::Create(&store_, &clock_, options_);
     ASSERT_OK(created);
     coordinator_ = *std::move(created);
-    ASSERT_OK(CreateStudyFromYaml(*coordinator_, kStudy));
+    ASSERT_OK(CreateStudyFromYaml(*coordinator_, kLoggedStudy));
     auto assignment = coordinator_->AcquireTrial("w", "cpu");
     ASSERT_TRUE(assignment.ok() && assignment->has_value());
     lease_ = (*assignment)->lease;
@@ -212,7 +212,7 @@ TEST_F(TrialLogsTest, WithoutALogStoreTheLogCallsAreRefusedAndReasonsStayAsGiven
   auto created = Coordinator::Create(&store, &clock_, without);
   ASSERT_OK(created);
   Coordinator& coordinator = **created;
-  ASSERT_OK(CreateStudyFromYaml(coordinator, kStudy));
+  ASSERT_OK(CreateStudyFromYaml(coordinator, kLoggedStudy));
   auto assignment = coordinator.AcquireTrial("w", "cpu");
   ASSERT_TRUE(assignment.ok() && assignment->has_value());
   const LeaseKey lease = (*assignment)->lease;

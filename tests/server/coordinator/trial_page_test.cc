@@ -24,12 +24,12 @@ using ::testing::Not;
 using ::testing::Optional;
 using ::vernier::testing::StatusIs;
 
-constexpr char kStudy[] = "paged";
+constexpr char kPagedStudy[] = "paged";
 
 // A finished trial `number` with final loss `loss` (none when nullopt).
 TrialRecord Trial(int64_t number, TrialState state, std::optional<double> loss = std::nullopt) {
   TrialRecord trial;
-  trial.study = kStudy;
+  trial.study = kPagedStudy;
   trial.number = number;
   trial.state = state;
   if (loss) trial.final_metrics["loss"] = *loss;
@@ -57,7 +57,7 @@ std::vector<int64_t> ListAll(const std::vector<TrialRecord>& trials,
                              const std::vector<ObjectiveSpec>& objectives, TrialQuery query) {
   std::vector<int64_t> numbers;
   for (int pages = 0; pages < 10000; ++pages) {
-    absl::StatusOr<TrialPage> page = SelectTrialPage(kStudy, trials, objectives, query);
+    absl::StatusOr<TrialPage> page = SelectTrialPage(kPagedStudy, trials, objectives, query);
     EXPECT_OK(page);
     if (!page.ok()) break;
     for (int64_t number : Numbers(*page)) numbers.push_back(number);
@@ -79,7 +79,7 @@ TEST(TrialPageTest, PagesCoverEveryTrialOnceInNumberOrder) {
   query.page_size = 3;
   std::vector<size_t> sizes;
   for (;;) {
-    ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, trials, Minimize(), query));
+    ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
     EXPECT_EQ(page.total_size, 10);
     sizes.push_back(page.trials.size());
     if (page.next_page_token.empty()) break;
@@ -94,10 +94,10 @@ TEST(TrialPageTest, APageThatEndsTheListingHasNoToken) {
   const std::vector<TrialRecord> trials = CompleteTrials(4);
   TrialQuery query;
   query.page_size = 2;
-  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(first.next_page_token, Not(IsEmpty()));
   query.page_token = first.next_page_token;
-  ASSERT_OK_AND_ASSIGN(TrialPage second, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage second, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(Numbers(second), ElementsAre(2, 3));
   EXPECT_THAT(second.next_page_token, IsEmpty());
 }
@@ -105,23 +105,23 @@ TEST(TrialPageTest, APageThatEndsTheListingHasNoToken) {
 TEST(TrialPageTest, PageSizeZeroIsEveryTrialAndALargePageSizeIsCut) {
   const std::vector<TrialRecord> trials = CompleteTrials(kMaxTrialPageSize + 5);
   TrialQuery query;
-  ASSERT_OK_AND_ASSIGN(TrialPage all, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage all, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_EQ(all.trials.size(), trials.size());
   EXPECT_THAT(all.next_page_token, IsEmpty());
 
   query.page_size = 5000;
-  ASSERT_OK_AND_ASSIGN(TrialPage cut, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage cut, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_EQ(cut.trials.size(), static_cast<size_t>(kMaxTrialPageSize));
   EXPECT_EQ(cut.total_size, kMaxTrialPageSize + 5);
   query.page_token = cut.next_page_token;
-  ASSERT_OK_AND_ASSIGN(TrialPage rest, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage rest, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_EQ(Numbers(rest), Range(kMaxTrialPageSize, kMaxTrialPageSize + 5));
 }
 
 TEST(TrialPageTest, AnEmptyStudyHasAnEmptyLastPage) {
   TrialQuery query;
   query.page_size = 10;
-  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, {}, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, {}, Minimize(), query));
   EXPECT_THAT(page.trials, IsEmpty());
   EXPECT_EQ(page.total_size, 0);
   EXPECT_THAT(page.next_page_token, IsEmpty());
@@ -136,7 +136,7 @@ TEST(TrialPageTest, StatesFilterListsAndCountsOnlyThoseStates) {
   TrialQuery query;
   query.states = {TrialState::kComplete};
   query.page_size = 2;
-  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(Numbers(first), ElementsAre(0, 3));
   EXPECT_EQ(first.total_size, 3);
   EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(0, 3, 5));
@@ -145,7 +145,7 @@ TEST(TrialPageTest, StatesFilterListsAndCountsOnlyThoseStates) {
   EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(1, 4, 6));
   query.states = {TrialState::kInfeasible};
   query.page_size = 0;
-  ASSERT_OK_AND_ASSIGN(TrialPage none, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage none, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(none.trials, IsEmpty());
   EXPECT_EQ(none.total_size, 0);
 }
@@ -166,10 +166,10 @@ TEST(TrialPageTest, ObjectiveOrderIsBestFirstWithTrialsWithoutAValueLast) {
   query.order = TrialOrder::kObjective;
   // Ties (0 and 4) by number; without a value (1, 6) and NaN (3) last, by number.
   ASSERT_OK_AND_ASSIGN(TrialPage minimized,
-                       SelectTrialPage(kStudy, MixedTrials(), Minimize(), query));
+                       SelectTrialPage(kPagedStudy, MixedTrials(), Minimize(), query));
   EXPECT_THAT(Numbers(minimized), ElementsAre(2, 5, 0, 4, 1, 3, 6));
   ASSERT_OK_AND_ASSIGN(TrialPage maximized,
-                       SelectTrialPage(kStudy, MixedTrials(), Maximize(), query));
+                       SelectTrialPage(kPagedStudy, MixedTrials(), Maximize(), query));
   EXPECT_THAT(Numbers(maximized), ElementsAre(0, 4, 5, 2, 1, 3, 6));
 }
 
@@ -191,7 +191,7 @@ TEST(TrialPageTest, ObjectiveOrderUsesTheLastIntermediateValueOfARunningTrial) {
   trials[1].intermediate = {{1, {{"loss", 0.9}}}, {2, {{"loss", 0.4}}}, {3, {{"acc", 1}}}};
   TrialQuery query;
   query.order = TrialOrder::kObjective;
-  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(Numbers(page), ElementsAre(1, 0));
   EXPECT_THAT(page.trials[0].objective_values, ElementsAre(Optional(0.4)));
 }
@@ -220,12 +220,12 @@ TEST(TrialPageTest, OmitIntermediateKeepsEverythingElseAndTheObjectiveValues) {
       {"loss", Goal::kMinimize}, {"acc", Goal::kMaximize}, {"ms", Goal::kMinimize}};
   TrialQuery query;
   query.omit_intermediate = true;
-  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, {trial}, objectives, query));
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, {trial}, objectives, query));
   ASSERT_EQ(page.trials.size(), 1u);
   const ListedTrial& listed = page.trials[0];
   EXPECT_THAT(listed.trial.intermediate, IsEmpty());
   EXPECT_THAT(listed.objective_values, ElementsAre(Optional(0.7), Optional(0.1), std::nullopt));
-  EXPECT_EQ(listed.trial.study, kStudy);
+  EXPECT_EQ(listed.trial.study, kPagedStudy);
   EXPECT_EQ(listed.trial.params, trial.params);
   EXPECT_EQ(listed.trial.state, TrialState::kPruned);
   EXPECT_EQ(listed.trial.failure_reason, "why");
@@ -238,7 +238,7 @@ TEST(TrialPageTest, OmitIntermediateKeepsEverythingElseAndTheObjectiveValues) {
   EXPECT_EQ(listed.trial.exploits, trial.exploits);
 
   query.omit_intermediate = false;
-  ASSERT_OK_AND_ASSIGN(TrialPage whole, SelectTrialPage(kStudy, {trial}, objectives, query));
+  ASSERT_OK_AND_ASSIGN(TrialPage whole, SelectTrialPage(kPagedStudy, {trial}, objectives, query));
   EXPECT_EQ(whole.trials[0].trial.intermediate, trial.intermediate);
 }
 
@@ -300,7 +300,7 @@ TEST(TrialPageTest, MaxPointsPerCurveThinsEveryListedTrialButNotItsObjectiveValu
   TrialQuery query;
   query.max_points_per_curve = 3;
   query.curve_metrics = {"acc"};
-  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   ASSERT_EQ(page.trials.size(), 3u);
   for (const ListedTrial& listed : page.trials) {
     EXPECT_THAT(Steps(listed.trial.intermediate), ElementsAre(0, 24, 48));
@@ -308,21 +308,21 @@ TEST(TrialPageTest, MaxPointsPerCurveThinsEveryListedTrialButNotItsObjectiveValu
     EXPECT_THAT(listed.objective_values, ElementsAre(Optional(49.0)));
   }
   query.omit_intermediate = true;
-  ASSERT_OK_AND_ASSIGN(TrialPage omitted, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage omitted, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(omitted.trials[0].trial.intermediate, IsEmpty());
 }
 
 TEST(TrialPageTest, ANegativeMaxPointsPerCurveIsInvalidArgumentNamingIt) {
   TrialQuery query;
   query.max_points_per_curve = -5;
-  EXPECT_THAT(SelectTrialPage(kStudy, CompleteTrials(3), Minimize(), query),
+  EXPECT_THAT(SelectTrialPage(kPagedStudy, CompleteTrials(3), Minimize(), query),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_points_per_curve")));
 }
 
 TEST(TrialPageTest, ANegativePageSizeIsInvalidArgumentNamingIt) {
   TrialQuery query;
   query.page_size = -1;
-  EXPECT_THAT(SelectTrialPage(kStudy, CompleteTrials(3), Minimize(), query),
+  EXPECT_THAT(SelectTrialPage(kPagedStudy, CompleteTrials(3), Minimize(), query),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
 }
 
@@ -347,7 +347,7 @@ TEST(TrialPageTest, AMalformedTokenIsInvalidArgumentNamingIt) {
     query.page_size = 1;
     query.page_token = token.token;
     query.order = token.order;
-    EXPECT_THAT(SelectTrialPage(kStudy, CompleteTrials(3), Minimize(), query),
+    EXPECT_THAT(SelectTrialPage(kPagedStudy, CompleteTrials(3), Minimize(), query),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")))
         << token.token;
   }
@@ -357,7 +357,7 @@ TEST(TrialPageTest, ATokenOfAnotherListingIsInvalidArgumentNamingIt) {
   const std::vector<TrialRecord> trials = MixedTrials();
   TrialQuery query;
   query.page_size = 2;
-  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage page, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   ASSERT_THAT(page.next_page_token, Not(IsEmpty()));
 
   TrialQuery other_order = query;
@@ -367,7 +367,7 @@ TEST(TrialPageTest, ATokenOfAnotherListingIsInvalidArgumentNamingIt) {
   other_states.page_token = page.next_page_token;
   other_states.states = {TrialState::kComplete};
   for (const TrialQuery& bad : {other_order, other_states}) {
-    EXPECT_THAT(SelectTrialPage(kStudy, trials, Minimize(), bad),
+    EXPECT_THAT(SelectTrialPage(kPagedStudy, trials, Minimize(), bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   }
   TrialQuery same = query;
@@ -377,7 +377,7 @@ TEST(TrialPageTest, ATokenOfAnotherListingIsInvalidArgumentNamingIt) {
   // page_size and omit_intermediate may change between pages.
   same.page_size = 100;
   same.omit_intermediate = true;
-  ASSERT_OK_AND_ASSIGN(TrialPage rest, SelectTrialPage(kStudy, trials, Minimize(), same));
+  ASSERT_OK_AND_ASSIGN(TrialPage rest, SelectTrialPage(kPagedStudy, trials, Minimize(), same));
   EXPECT_THAT(Numbers(rest), ElementsAre(2, 3, 4, 5, 6));
 }
 
@@ -387,7 +387,7 @@ TEST(TrialPageTest, TrialsAddedBetweenPagesAreNeitherSkippedNorRepeated) {
   query.page_size = 3;
   query.states = {TrialState::kComplete, TrialState::kRunning};
   std::vector<int64_t> seen;
-  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   for (int64_t number : Numbers(first)) seen.push_back(number);
   // New trials come between the pages, and one listed already leaves the
   // filter (an offset into the filtered trials would now skip one).
@@ -404,7 +404,7 @@ TEST(TrialPageTest, InObjectiveOrderOnlyATrialThatChangesBetweenPagesMayMove) {
   TrialQuery query;
   query.order = TrialOrder::kObjective;
   query.page_size = 4;
-  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kStudy, trials, Minimize(), query));
+  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
   EXPECT_THAT(Numbers(first), ElementsAre(0, 1, 2, 3));
   // Between pages: trial 8 gets better than everything listed (it is not
   // listed again), trial 2 (listed) gets worse than the rest (listed again),

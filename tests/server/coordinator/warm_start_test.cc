@@ -23,7 +23,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kWarmStudy[] = R"(
 name: toy
 objective: {metric: loss, goal: minimize}
 params:
@@ -132,7 +132,7 @@ double Loss(const ParamMap& params) {
 }
 
 TEST_F(WarmStartTest, EnqueuedTrialsRunBeforeSampledOnesInEnqueueOrder) {
-  Create(kStudy);
+  Create(kWarmStudy);
   TrialRecord first = Enqueue("toy", {{"x", 0.25}, {"optimizer", std::string("sgd")}});
   TrialRecord second = Enqueue("toy", {{"x", 0.75}});
   EXPECT_EQ(first.number, 0);
@@ -155,7 +155,7 @@ TEST_F(WarmStartTest, EnqueuedTrialsRunBeforeSampledOnesInEnqueueOrder) {
 }
 
 TEST_F(WarmStartTest, PartialParametersAreFilledRespectingConditions) {
-  Create(kStudy);
+  Create(kWarmStudy);
   TrialRecord on = Enqueue("toy", {{"optimizer", std::string("momentum")}});
   EXPECT_EQ(on.params.size(), 4);  // x, units, optimizer and the switched-on momentum.
   ASSERT_EQ(on.params.count("momentum"), 1);
@@ -167,7 +167,7 @@ TEST_F(WarmStartTest, PartialParametersAreFilledRespectingConditions) {
 }
 
 TEST_F(WarmStartTest, BadParametersAreInvalidArgumentNamingThemAndStoreNothing) {
-  Create(kStudy);
+  Create(kWarmStudy);
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
   EXPECT_THAT(EnqueueError("toy", {{"lr", 0.1}}, kInvalid),
               AllOf(HasSubstr("params.lr"), HasSubstr("not a parameter")));
@@ -187,7 +187,7 @@ TEST_F(WarmStartTest, BadParametersAreInvalidArgumentNamingThemAndStoreNothing) 
 
 TEST_F(WarmStartTest, EnqueueNeedsAnActiveStudyWithBudgetLeft) {
   EXPECT_THAT(EnqueueError("nope", {}, absl::StatusCode::kNotFound), HasSubstr("\"nope\""));
-  Create(kStudy);
+  Create(kWarmStudy);
   for (int i = 0; i < 4; ++i) Enqueue("toy", {});
   EXPECT_THAT(EnqueueError("toy", {}, absl::StatusCode::kFailedPrecondition),
               HasSubstr("budget.max_trials is 4"));
@@ -209,7 +209,7 @@ TEST_F(WarmStartTest, EnqueueNeedsAnActiveStudyWithBudgetLeft) {
 }
 
 TEST_F(WarmStartTest, RestartKeepsEnqueuedWaitingTrialsInOrder) {
-  Create(kStudy);
+  Create(kWarmStudy);
   std::vector<double> xs = {0.9, 0.1, 0.5};
   for (double x : xs) Enqueue("toy", {{"x", x}});
   Restart();

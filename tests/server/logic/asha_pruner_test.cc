@@ -16,7 +16,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::vernier::testing::StatusIs;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 class AshaPrunerTest : public ::testing::Test {
  protected:
@@ -112,8 +112,8 @@ TEST_F(AshaPrunerTest, MinimizeKeepsTheLowest) {
 }
 
 TEST_F(AshaPrunerTest, NaNIsPrunedAtAnyStepAndNeverCompetes) {
-  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.5}, {2, kNaN}})));
-  others_ = {CurveAtSteps(1, {{1, kNaN}}), CurveAtSteps(2, {{1, kNaN}})};
+  EXPECT_TRUE(Prune(CurveAtSteps(0, {{1, 0.5}, {2, kNoValue}})));
+  others_ = {CurveAtSteps(1, {{1, kNoValue}}), CurveAtSteps(2, {{1, kNoValue}})};
   EXPECT_FALSE(Prune(CurveAtSteps(0, {{1, 0.1}})));  // Alone at the rung.
 }
 

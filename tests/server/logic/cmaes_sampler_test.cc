@@ -23,13 +23,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const ObjectiveSpec kMinimize{"loss", Goal::kMinimize};
+const ObjectiveSpec kMinimizeLoss{"loss", Goal::kMinimize};
 
 CmaesSampler MakeCmaes(uint64_t seed, bool restarts = false, int64_t popsize = 0) {
   CmaesSpec spec;
   spec.restarts = restarts;
   spec.popsize = popsize;
-  return CmaesSampler(spec, seed, kMinimize);
+  return CmaesSampler(spec, seed, kMinimizeLoss);
 }
 
 std::string BoxYaml(int dims, double low, double high) {

@@ -21,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::vernier::testing::StatusIs;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNotANumber = std::numeric_limits<double>::quiet_NaN();
 
 absl::StatusOr<StudySpec> ParsePbtStudy(const std::string& pruner, const std::string& extra = "") {
   return ParseStudySpec(absl::StrCat(R"(
@@ -208,7 +208,7 @@ TEST_F(PbtPolicyTest, UsesTheLastValueBeforeAMissingStep) {
 }
 
 TEST_F(PbtPolicyTest, NaNRanksLast) {
-  trials_[1].intermediate[1].metrics["acc"] = kNaN;
+  trials_[1].intermediate[1].metrics["acc"] = kNotANumber;
   EXPECT_FALSE(Decide(3, 2).has_value());
   std::optional<ExploitDecision> decision = Decide(1, 2);
   ASSERT_TRUE(decision.has_value());
@@ -440,7 +440,7 @@ TEST_F(PbtPolicyTest, ResumedFromAnEarlierStepIsNotJudgedUntilAfterTheExploitsBo
 }
 
 TEST_F(PbtPolicyTest, NaNBetweenBoundariesRanksLast) {
-  trials_ = {AtSteps(0, {{1, 0.5}, {3, kNaN}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
+  trials_ = {AtSteps(0, {{1, 0.5}, {3, kNotANumber}}), AtSteps(1, {{1, 0.4}, {3, 0.7}}),
              AtSteps(2, {{1, 0.3}, {3, 0.6}}), AtSteps(3, {{1, 0.2}, {3, 0.3}})};
   for (int64_t n = 0; n < 4; ++n) checkpoints_[n] = {3};
   // Trial 0's NaN at step 3 ranks it last: it exploits, trial 3 does not.

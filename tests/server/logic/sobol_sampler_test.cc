@@ -17,7 +17,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::vernier::testing::StatusIs;
 
-absl::StatusOr<StudySpec> Parse(const std::string& params, const std::string& sampler) {
+absl::StatusOr<StudySpec> ParseSobolStudy(const std::string& params, const std::string& sampler) {
   return ParseStudySpec("name: s\nobjective: {metric: m}\nparams:\n" + params +
                         "sampler: " + sampler + "\ntrainer: {command: [/bin/true]}\n");
 }
@@ -54,8 +54,9 @@ TEST(SobolSamplerTest, PointsStayInsideTheirSpace) {
 }
 
 TEST(SobolSamplerTest, CoversTheSquareMoreEvenlyThanRandomDraws) {
-  auto spec = Parse("  x: {type: float, low: 0, high: 1}\n  y: {type: float, low: 0, high: 1}\n",
-                    "{type: sobol, seed: 7}");
+  auto spec =
+      ParseSobolStudy("  x: {type: float, low: 0, high: 1}\n  y: {type: float, low: 0, high: 1}\n",
+                      "{type: sobol, seed: 7}");
   ASSERT_OK(spec);
   SobolSampler sobol(spec->sampler.seed);
   std::mt19937_64 gen(7);
@@ -77,8 +78,9 @@ TEST(SobolSamplerTest, CoversTheSquareMoreEvenlyThanRandomDraws) {
 }
 
 TEST(SobolSamplerTest, DeterministicForSeedAndTrialNumber) {
-  auto spec = Parse("  x: {type: float, low: 0, high: 1}\n  k: {type: int, low: 0, high: 1000}\n",
-                    "{type: sobol}");
+  auto spec =
+      ParseSobolStudy("  x: {type: float, low: 0, high: 1}\n  k: {type: int, low: 0, high: 1000}\n",
+                      "{type: sobol}");
   ASSERT_OK(spec);
   SobolSampler a(42), b(42), c(43);
   EXPECT_EQ(a.Suggest(spec->space, {}, 5), b.Suggest(spec->space, {}, 5));
@@ -91,10 +93,10 @@ TEST(SobolSamplerTest, TooManyParametersAreInvalid) {
   for (int i = 0; i <= kSobolMaxDimensions; ++i) {
     params += "  p" + std::to_string(i) + ": {type: float, low: 0, high: 1}\n";
   }
-  auto spec = Parse(params, "{type: sobol}");
+  auto spec = ParseSobolStudy(params, "{type: sobol}");
   EXPECT_THAT(spec, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(spec.status().message(), HasSubstr("at most 21 parameters"));
-  EXPECT_OK(Parse(params, "{type: random}"));
+  EXPECT_OK(ParseSobolStudy(params, "{type: random}"));
 }
 
 }  // namespace

@@ -14,7 +14,8 @@
 #include "grpcpp/test/mock_stream.h"
 #include "gtest/gtest.h"
 #include "tests/server/service/in_process_server.h"
-#include "vernier/v1/study_service_mock.grpc.pb.h"
+#include "tests/testing/service_mocks.h"
+#include "tests/testing/temp_dir.h"
 #include "worker/artifact_upload.h"
 
 namespace vernier {
@@ -36,10 +37,7 @@ trainer: {command: [/bin/true]}
          "\n";
 }
 
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using ::vernier::testing::ReadFile;
 
 class ArtifactServiceTest : public InProcessServerTest {
  protected:
@@ -163,8 +161,8 @@ TEST_F(ArtifactServiceTest, UploadedFilesAreListedAndDownloadIntactWithTheCli) {
   args.trial = 0;
   args.out_dir = (dir_ / "got").string();
   ASSERT_TRUE(GetArtifactsCommand(Cli(&out), args).ok());
-  EXPECT_EQ(ReadAll(dir_ / "got" / "model" / "model.pt"), model);
-  EXPECT_EQ(ReadAll(dir_ / "got" / "notes.txt"), "hello");
+  EXPECT_EQ(ReadFile(dir_ / "got" / "model" / "model.pt"), model);
+  EXPECT_EQ(ReadFile(dir_ / "got" / "notes.txt"), "hello");
   EXPECT_THAT(out.str(), HasSubstr("trial 0: 2 files"));
 
   std::ostringstream table;
@@ -243,7 +241,7 @@ TEST_F(ArtifactServiceTest, RetentionKeepsTheBestCountAndDeletesTheTrialsThatFel
   args.best = true;
   args.out_dir = (dir_ / "best").string();
   ASSERT_TRUE(GetArtifactsCommand(Cli(&out), args).ok());
-  EXPECT_EQ(ReadAll(dir_ / "best" / "m.pt"), "second");
+  EXPECT_EQ(ReadFile(dir_ / "best" / "m.pt"), "second");
   // No refit yet: --final says how to make one.
   args.best = false;
   args.final = true;

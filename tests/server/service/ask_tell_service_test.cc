@@ -15,7 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kAskTellStudy[] = R"(
 name: at
 objective: {metric: loss, goal: minimize}
 params:
@@ -31,7 +31,7 @@ class AskTellServiceTest : public InProcessServerTest {
     InProcessServerTest::SetUp();
     grpc::ClientContext context;
     v1::CreateStudyRequest request;
-    request.set_spec_yaml(kStudy);
+    request.set_spec_yaml(kAskTellStudy);
     v1::Study study;
     ASSERT_TRUE(studies_->CreateStudy(&context, request, &study).ok());
   }

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/service/in_process_server.h"
+#include "tests/testing/temp_dir.h"
 #include "worker/checkpoint_transfer.h"
 
 namespace vernier {
@@ -26,10 +27,7 @@ budget: {max_trials: 2, parallel: 2}
 trainer: {command: [/bin/true]}
 )";
 
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using ::vernier::testing::ReadFile;
 
 class CheckpointServiceTest : public InProcessServerTest {
  protected:
@@ -76,15 +74,15 @@ class CheckpointServiceTest : public InProcessServerTest {
 TEST_F(CheckpointServiceTest, UploadedCheckpointDownloadsIntactAfterARestart) {
   ASSERT_TRUE(Upload(leases_[0], 2).ok());
   ASSERT_TRUE(Download(0, 2, "got").ok());
-  EXPECT_EQ(ReadAll(dir_ / "got" / "model.pt"), model_);
-  EXPECT_EQ(ReadAll(dir_ / "got" / "state.json"), R"({"epoch": 2})");
+  EXPECT_EQ(ReadFile(dir_ / "got" / "model.pt"), model_);
+  EXPECT_EQ(ReadFile(dir_ / "got" / "state.json"), R"({"epoch": 2})");
   EXPECT_TRUE(std::filesystem::exists(dir_ / "vernier.db.checkpoints" / "study-pop" / "trial-0" /
                                       "step-2" / "model.pt"));
 
   runner_.reset();
   StartServer();  // The index is rebuilt from the files beside the database.
   ASSERT_TRUE(Download(0, 2, "again").ok());
-  EXPECT_EQ(ReadAll(dir_ / "again" / "model.pt"), model_);
+  EXPECT_EQ(ReadFile(dir_ / "again" / "model.pt"), model_);
 }
 
 TEST_F(CheckpointServiceTest, RefusesUnknownCheckpointsLostLeasesAndBadNames) {

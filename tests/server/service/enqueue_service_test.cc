@@ -12,7 +12,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kEnqueueStudy[] = R"(
 name: svc
 objective: {metric: loss, goal: minimize}
 params:
@@ -74,7 +74,7 @@ class EnqueueServiceTest : public InProcessServerTest {
 
 TEST_F(EnqueueServiceTest, EnqueuedTrialIsConvertedStoredAndLeasedFirst) {
   v1::Study study;
-  ASSERT_TRUE(Create(kStudy, &study).ok());
+  ASSERT_TRUE(Create(kEnqueueStudy, &study).ok());
   v1::Trial trial;
   // An int for a float parameter, a string spelling a categorical number.
   grpc::Status status = Enqueue("svc", {{"x", Int(1)}, {"batch", Text("64")}}, &trial);
@@ -97,7 +97,7 @@ TEST_F(EnqueueServiceTest, EnqueuedTrialIsConvertedStoredAndLeasedFirst) {
 
 TEST_F(EnqueueServiceTest, ErrorsHaveTheRightCodesAndNameTheProblem) {
   v1::Study study;
-  ASSERT_TRUE(Create(kStudy, &study).ok());
+  ASSERT_TRUE(Create(kEnqueueStudy, &study).ok());
   v1::Trial trial;
   grpc::Status status = Enqueue("svc", {{"x", Int(7)}}, &trial);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -118,7 +118,7 @@ TEST_F(EnqueueServiceTest, ErrorsHaveTheRightCodesAndNameTheProblem) {
 
 TEST_F(EnqueueServiceTest, WarmStartCopiesAreMarkedAndTheNoteCountsThem) {
   v1::Study study;
-  ASSERT_TRUE(Create(kStudy, &study).ok());
+  ASSERT_TRUE(Create(kEnqueueStudy, &study).ok());
   v1::Trial trial;
   ASSERT_TRUE(Enqueue("svc", {{"x", Int(1)}}, &trial).ok());
   v1::AcquireTrialResponse acquired = Acquire();
@@ -133,7 +133,7 @@ TEST_F(EnqueueServiceTest, WarmStartCopiesAreMarkedAndTheNoteCountsThem) {
     v1::CompleteTrialResponse response;
     ASSERT_TRUE(workers_->CompleteTrial(&context, request, &response).ok());
   }
-  std::string next = kStudy;
+  std::string next = kEnqueueStudy;
   next.replace(next.find("name: svc"), 9, "name: next");
   v1::Study unknown;
   grpc::Status status = Create(next + "warm_start: {study: nope}\n", &unknown);

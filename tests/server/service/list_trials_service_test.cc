@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-constexpr char kStudy[] = R"(
+constexpr char kListedStudy[] = R"(
 name: lt
 objective: {metric: loss, goal: minimize}
 params:
@@ -34,7 +34,7 @@ class ListTrialsServiceTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    CreateStudy(kStudy);
+    CreateStudy(kListedStudy);
   }
 
   // Asks a trial of `study`; its number.

@@ -17,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kLoggedStudy[] = R"(
 name: s
 objective: {metric: acc, goal: maximize}
 params:
@@ -43,7 +43,7 @@ class LogServiceTest : public InProcessServerTest {
     InProcessServerTest::SetUp();
     grpc::ClientContext context;
     v1::CreateStudyRequest create;
-    create.set_spec_yaml(kStudy);
+    create.set_spec_yaml(kLoggedStudy);
     v1::Study study;
     ASSERT_TRUE(studies_->CreateStudy(&context, create, &study).ok());
     grpc::ClientContext acquire_context;

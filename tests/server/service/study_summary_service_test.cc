@@ -20,7 +20,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kStudy[] = R"(
+constexpr char kSummarisedStudy[] = R"(
 name: sum
 objective: {metric: loss, goal: minimize}
 params:
@@ -33,7 +33,7 @@ class StudySummaryServiceTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    CreateStudy(kStudy);
+    CreateStudy(kSummarisedStudy);
   }
 
   int64_t Ask() { return AskTrial("sum").number(); }
@@ -139,7 +139,7 @@ TEST_F(StudyShowTest, TheJsonKeepsItsFieldsAndAddsASummaryObject) {
   MakeTrials();
   const nlohmann::json shown = nlohmann::json::parse(Show(OutputFormat::kJson));
   EXPECT_EQ(shown["name"], "sum");
-  EXPECT_EQ(shown["spec_yaml"], kStudy);
+  EXPECT_EQ(shown["spec_yaml"], kSummarisedStudy);
   EXPECT_EQ(shown["max_trials"], 10);
   const nlohmann::json& summary = shown["summary"];
   EXPECT_EQ(summary["finished_trials"], 3);

@@ -19,7 +19,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-constexpr char kStudy[] = R"(
+constexpr char kWatchedStudy[] = R"(
 name: w
 objective: {metric: loss, goal: minimize}
 params:
@@ -64,7 +64,7 @@ class WatchStudyServiceTest : public InProcessServerTest {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
-    CreateStudy(kStudy);
+    CreateStudy(kWatchedStudy);
   }
 
   std::unique_ptr<Watch> StartWatch(int64_t after_sequence = 0, const std::string& incarnation = "",

@@ -24,10 +24,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::vernier::testing::StatusIs;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using ::vernier::testing::ReadFile;
 
 class CheckpointStoreTest : public ::testing::Test {
  protected:
@@ -55,7 +52,7 @@ TEST_F(CheckpointStoreTest, WritesListsAndReadsBack) {
   auto files = store_->Files("s", 3, 2);
   ASSERT_OK(files);
   ASSERT_EQ(files->size(), 2u);
-  EXPECT_EQ(ReadAll((*files)[0]), "weights-at-two");
+  EXPECT_EQ(ReadFile((*files)[0]), "weights-at-two");
   EXPECT_EQ(std::filesystem::path((*files)[1]).filename(), "state.json");
   auto listed = store_->List();
   ASSERT_OK(listed);
@@ -88,7 +85,7 @@ TEST_F(CheckpointStoreTest, KeepsTheLatestAndDropsAbandonedLaterSteps) {
   // The trial restarted from an earlier step: its later checkpoints go.
   ASSERT_OK(Put(0, 4, "again"));
   EXPECT_EQ(store_->List()->at("s").at(0), (std::set<int64_t>{3, 4}));
-  EXPECT_EQ(ReadAll((*store_->Files("s", 0, 4))[0]), "again");
+  EXPECT_EQ(ReadFile((*store_->Files("s", 0, 4))[0]), "again");
 }
 
 TEST_F(CheckpointStoreTest, RejectsBadInputNamingIt) {

@@ -27,10 +27,10 @@
 namespace vernier {
 namespace {
 
-constexpr int kTrials = 30;
+constexpr int kTrialsPerRound = 30;
 constexpr int kStepsPerTrial = 3;
 // Op 0 creates the study; then each trial is one PutTrial and its steps.
-constexpr int kOpsPerRound = 1 + kTrials * (1 + kStepsPerTrial);
+constexpr int kOpsPerRound = 1 + kTrialsPerRound * (1 + kStepsPerTrial);
 
 struct Op {
   enum Kind { kCreateStudy, kPutTrial, kAddMeasurement };
@@ -104,7 +104,7 @@ std::vector<bool> DoneOps(const std::vector<StoredStudy>& all, const std::string
     done[0] = true;
     for (const TrialRecord& trial : stored.trials) {
       const int64_t base = 1 + trial.number * (1 + kStepsPerTrial);
-      if (trial.number < 0 || trial.number >= kTrials) continue;
+      if (trial.number < 0 || trial.number >= kTrialsPerRound) continue;
       done[base] = true;
       for (const Measurement& m : trial.intermediate) {
         if (m.step >= 0 && m.step < kStepsPerTrial) done[base + 1 + m.step] = true;

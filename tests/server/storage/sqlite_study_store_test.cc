@@ -62,12 +62,7 @@ Measurement Step(int64_t step) {
   return Measurement{step, {{"loss", 1.0 / static_cast<double>(step + 1)}}};
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
+using ::vernier::testing::ReadFile;
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary) << contents;
