@@ -93,9 +93,8 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
   return GetTrials(ctx, std::move(request));
 }
 
-absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
-                                                 v1::ListTrialsRequest request) {
-  std::vector<v1::Trial> trials;
+absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
+                              const std::function<void(v1::ListTrialsResponse& page)>& on_page) {
   request.set_page_size(kTrialPageSize);
   request.clear_page_token();
   for (;;) {
@@ -109,12 +108,22 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
       continue;
     }
     RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
-    trials.insert(trials.end(), std::make_move_iterator(response.mutable_trials()->begin()),
-                  std::make_move_iterator(response.mutable_trials()->end()));
+    on_page(response);
     // A server from before paging answers everything at once, with no token.
-    if (response.next_page_token().empty()) return trials;
+    if (response.next_page_token().empty()) return absl::OkStatus();
     request.set_page_token(response.next_page_token());
   }
+}
+
+absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
+                                                 v1::ListTrialsRequest request) {
+  std::vector<v1::Trial> trials;
+  RETURN_IF_ERROR(
+      ForEachTrialPage(ctx, std::move(request), [&trials](v1::ListTrialsResponse& page) {
+        trials.insert(trials.end(), std::make_move_iterator(page.mutable_trials()->begin()),
+                      std::make_move_iterator(page.mutable_trials()->end()));
+      }));
+  return trials;
 }
 
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,

@@ -8,6 +8,7 @@
 #define VERNIER_CLIENT_COMMANDS_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -99,6 +100,11 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
 // omit_intermediate); its page_size and page_token are set here.
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  v1::ListTrialsRequest request);
+// Pages through the trials `request` lists as GetTrials does, handing each
+// page to `on_page` as it comes instead of keeping them all (a 100,000-trial
+// study need not be held whole). Stops at the first error.
+absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
+                              const std::function<void(v1::ListTrialsResponse& page)>& on_page);
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
                                                      const std::string& study, int count);
 

@@ -163,6 +163,19 @@ def timed_get(url, timeout_s=300):
         return e.code, len(e.read()), time.monotonic() - started
 
 
+def self_time_by_function(profile):
+    """[(function, ms)] of a CDP CPU profile, most self time first."""
+    names = {}
+    for node in profile["nodes"]:
+        frame = node["callFrame"]
+        where = os.path.basename(frame.get("url", "")) or "-"
+        names[node["id"]] = f"{frame.get('functionName') or '(anonymous)'} {where}:{frame.get('lineNumber', 0) + 1}"
+    totals = {}
+    for node_id, delta_us in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+        totals[names[node_id]] = totals.get(names[node_id], 0) + delta_us / 1000
+    return sorted(((name, round(ms, 1)) for name, ms in totals.items()), key=lambda kv: -kv[1])
+
+
 def new_browser(work_dir, name):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -253,13 +266,30 @@ class Bench:
         runs = []
         for run in range(self.args.runs):
             driver.get("about:blank")
+            if self.args.profile and run == 0:
+                driver.execute_cdp_cmd("Profiler.enable", {})
+                driver.execute_cdp_cmd("Profiler.setSamplingInterval", {"interval": 1000})
+                driver.execute_cdp_cmd("Profiler.start", {})
             driver.get(url + "#/study/big")
             drawn = wait_until("the study page to draw",
                                lambda: driver.execute_script("return window.__vernierDrawn"), 300, 0.1)
+            if self.args.profile and run == 0:
+                profile = driver.execute_cdp_cmd("Profiler.stop", {})["profile"]
+                self.results["profile_ms"] = self_time_by_function(profile)
+                print("page main thread, self time by function (ms):", flush=True)
+                for name, ms in self.results["profile_ms"][:25]:
+                    print(f"  {ms:8.1f}  {name}", flush=True)
             points = driver.execute_script(
                 "return Object.fromEntries(arguments[0].map(n => [n, Number(document.getElementById('plot-' + n).dataset.points)]))",
                 PLOTS)
             timings = driver.execute_script("return window.vernierTimings || {}")
+            # Each fetch: when it was asked, its first byte and its last (ms
+            # after navigation start); and when the scripts had run.
+            timings["resources"] = driver.execute_script(
+                "return performance.getEntriesByType('resource').map(r => [r.name.replace(location.origin, ''), "
+                "Math.round(r.startTime), Math.round(r.responseStart), Math.round(r.responseEnd)])")
+            timings["dom_content_loaded"] = driver.execute_script(
+                "return Math.round(performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd)")
             runs.append({"drawn_ms": round(drawn), "points": points, "page_timings_ms": timings})
             print(f"run {run + 1}: drawn after {drawn:.0f} ms", flush=True)
         self.results["drawn"] = {"median_ms": statistics.median(r["drawn_ms"] for r in runs), "runs": runs}
@@ -345,7 +375,6 @@ class Bench:
 def report(results):
     drawn = results["drawn"]
     memory = results["memory_kib"]
-    asktell = results["asktell"]
     lines = [
         f"# Dashboard benchmark ({results['config']['trials']} trials x {results['config']['steps']} steps)",
         "",
@@ -360,6 +389,18 @@ def report(results):
         f"- dashboard process memory after the loads: RSS {memory['dashboard']['rss'] / 1024:.0f} MiB, "
         f"peak {memory['dashboard']['peak'] / 1024:.0f} MiB (vernier-server RSS "
         f"{memory['vernier-server']['rss'] / 1024:.0f} MiB)",
+    ]
+    if "asktell" in results:
+        lines += asktell_report(results)
+    if "profile_ms" in results:
+        lines.append("- the page's main thread during the first load, self time by function (ms): " +
+                     "; ".join(f"{name} {ms}" for name, ms in results["profile_ms"][:15]))
+    return "\n".join(lines) + "\n"
+
+
+def asktell_report(results):
+    asktell = results["asktell"]
+    return [
         f"- ask/tell throughput (asktell-bench, {results['config']['asktell_trials']} trials, "
         f"{results['config']['asktell_clients']} clients): none open {asktell['none_trials_per_s']} trials/s, "
         f"{results['config']['pages']} pages on {results['config']['dashboards']} dashboards open "
@@ -368,7 +409,6 @@ def report(results):
         f"{json.dumps(asktell['cpu_s_last_run'].get('none'))}; with pages: "
         f"{json.dumps(asktell['cpu_s_last_run'].get('open'))}",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def machine():
@@ -395,6 +435,10 @@ def main():
     parser.add_argument("--asktell-clients", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     parser.add_argument("--db-cache", help="reuse (or keep) the seeded database at this path")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the page's main thread during the first load (CDP Profiler)")
+    parser.add_argument("--skip-throughput", action="store_true",
+                        help="only the page load (and memory); no ask/tell runs")
     args = parser.parse_args()
     args.bin_dir = os.path.abspath(args.bin_dir)  # The children run in the work directory.
     with tempfile.TemporaryDirectory(prefix="vernier-dashboard-bench-") as work_dir:
@@ -403,7 +447,8 @@ def main():
         try:
             bench.start_server(bench.seed())
             bench.time_to_drawn()
-            bench.throughput()
+            if not args.skip_throughput:
+                bench.throughput()
         finally:
             bench.close()
     text = report(bench.results)

@@ -5,7 +5,7 @@
 # and ask/tell throughput with 10 dashboard pages open vs none (goal >= 95 %).
 # dashboard_bench.py says how each is measured.
 #
-# Usage: bench/dashboard/run.sh
+# Usage: bench/dashboard/run.sh [--profile] [--skip-throughput]
 #   env: TRIALS=100000 STEPS=100 RUNS=3 PAGES=10 DASHBOARDS=10
 #        ASKTELL_TRIALS=20000 ASKTELL_CLIENTS=8 JOBS=2 BUILD=<repo>/build-bench
 #        DB_CACHE=<file> (reuse the seeded database between runs)
@@ -37,4 +37,4 @@ args=(--bin-dir "$BUILD/bin" --trials "${TRIALS:-100000}" --steps "${STEPS:-100}
       --asktell-trials "${ASKTELL_TRIALS:-20000}" --asktell-clients "${ASKTELL_CLIENTS:-8}"
       --out "$HERE/results")
 [[ -n "${DB_CACHE:-}" ]] && args+=(--db-cache "$DB_CACHE")
-"$PY" "$HERE/dashboard_bench.py" "${args[@]}"
+"$PY" "$HERE/dashboard_bench.py" "${args[@]}" "$@"

@@ -1,5 +1,7 @@
 #include "client/dashboard/dashboard_json.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -7,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/format.h"
 #include "google/protobuf/descriptor.h"
 
@@ -85,22 +88,21 @@ double ObjectiveValueOf(const v1::Trial& trial, int index) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-// Every parameter name: the study's, in its order, then any other a trial
-// has (a study whose spec the server did not send), by name.
-std::vector<std::string> ParamNames(const v1::Study& study, const std::vector<v1::Trial>& trials) {
-  std::vector<std::string> names;
-  std::set<std::string> known;
-  for (const v1::ParameterSpec& param : study.spec().params()) {
-    if (known.insert(param.name()).second) names.push_back(param.name());
+// "start" (a new watch), "new_incarnation" (the server restarted),
+// "events_dropped" (the watcher fell behind), "study_reloaded".
+std::string ResyncReasonName(v1::ResyncReason reason) {
+  switch (reason) {
+    case v1::RESYNC_REASON_START:
+      return "start";
+    case v1::RESYNC_REASON_NEW_INCARNATION:
+      return "new_incarnation";
+    case v1::RESYNC_REASON_EVENTS_DROPPED:
+      return "events_dropped";
+    case v1::RESYNC_REASON_STUDY_RELOADED:
+      return "study_reloaded";
+    default:
+      return "unspecified";
   }
-  std::set<std::string> others;
-  for (const v1::Trial& trial : trials) {
-    for (const auto& [name, value] : trial.params()) {
-      if (known.count(name) == 0) others.insert(name);
-    }
-  }
-  names.insert(names.end(), others.begin(), others.end());
-  return names;
 }
 
 json ExploitsJson(const v1::Trial& trial) {
@@ -230,46 +232,135 @@ json StudyPageJson(const v1::Study& study, const v1::StudySummary& summary) {
   return {{"study", page}, {"summary", SummaryJson(summary)}};
 }
 
-json TrialColumnsJson(const v1::Study& study, const std::vector<v1::Trial>& trials) {
-  const int objectives = static_cast<int>(Objectives(study).size());
-  json numbers = json::array();
-  json states = json::array();
-  json values = json::array();
-  for (int k = 0; k < objectives; ++k) values.push_back(json::array());
-  const std::vector<std::string> names = ParamNames(study, trials);
-  std::vector<json> params(names.size(), json::array());
-  json start = json::array();
-  json end = json::array();
-  json workers = json::array();
-  json origins = json::array();
-  json retries = json::array();
-  json reasons = json::array();
-  json exploits = json::object();
-  for (const v1::Trial& trial : trials) {
-    numbers.push_back(trial.number());
-    states.push_back(StateName(trial.state()));
-    for (int k = 0; k < objectives; ++k) values[k].push_back(Number(ObjectiveValueOf(trial, k)));
-    for (size_t i = 0; i < names.size(); ++i) {
-      auto it = trial.params().find(names[i]);
-      params[i].push_back(it == trial.params().end() ? json(nullptr) : ParamToJson(it->second));
-    }
-    start.push_back(trial.start_time_unix_ms());
-    end.push_back(trial.end_time_unix_ms());
-    workers.push_back(trial.worker_id());
-    origins.push_back(trial.origin());
-    retries.push_back(trial.retries());
-    reasons.push_back(trial.failure_reason());
-    if (!trial.exploits().empty()) exploits[absl::StrCat(trial.number())] = ExploitsJson(trial);
+void JsonColumn::Separate() {
+  if (!empty_) text_.push_back(',');
+  empty_ = false;
+}
+
+void JsonColumn::AppendNull() {
+  Separate();
+  text_.append("null");
+}
+
+void JsonColumn::AppendInt(int64_t value) {
+  Separate();
+  absl::StrAppend(&text_, value);
+}
+
+void JsonColumn::AppendDouble(double value) {
+  if (!std::isfinite(value)) return AppendNull();
+  Separate();
+  char buffer[32];
+  const std::to_chars_result result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  text_.append(buffer, result.ptr);
+}
+
+void JsonColumn::AppendJson(absl::string_view json) {
+  Separate();
+  text_.append(json.data(), json.size());
+}
+
+std::string JsonColumn::Array() const { return absl::StrCat("[", text_, "]"); }
+
+void DictColumn::AppendNull() { codes_.AppendNull(); }
+
+void DictColumn::AppendJson(const std::string& json) {
+  auto [it, added] = code_of_.try_emplace(json, static_cast<int64_t>(code_of_.size()));
+  if (added) dict_.AppendJson(json);
+  codes_.AppendInt(it->second);
+}
+
+void DictColumn::AppendString(const std::string& value) {
+  AppendJson(nlohmann::json(value).dump());
+}
+
+std::string DictColumn::Object() const {
+  return absl::StrCat("{\"dict\":", dict_.Array(), ",\"codes\":", codes_.Array(), "}");
+}
+
+TrialColumnsWriter::TrialColumnsWriter(const v1::Study& study)
+    : study_(study),
+      objectives_(static_cast<int>(Objectives(study).size())),
+      time_base_ms_(study.create_time_unix_ms()),
+      values_(objectives_) {
+  for (const v1::ParameterSpec& param : study.spec().params()) {
+    auto [it, added] = params_.try_emplace(param.name());
+    if (!added) continue;
+    it->second.categorical = param.type_case() == v1::ParameterSpec::kCategorical;
+    spec_order_.push_back(param.name());
   }
-  json params_json = json::object();
-  for (size_t i = 0; i < names.size(); ++i) params_json[names[i]] = std::move(params[i]);
-  return {{"study", study.name()},          {"objectives", ObjectivesJson(study)},
-          {"numbers", std::move(numbers)},  {"states", std::move(states)},
-          {"values", std::move(values)},    {"params", std::move(params_json)},
-          {"start_ms", std::move(start)},   {"end_ms", std::move(end)},
-          {"workers", std::move(workers)},  {"origins", std::move(origins)},
-          {"retries", std::move(retries)},  {"failure_reasons", std::move(reasons)},
-          {"exploits", std::move(exploits)}};
+}
+
+TrialColumnsWriter::ParamColumn& TrialColumnsWriter::ParamColumnFor(const std::string& name) {
+  auto [it, added] = params_.try_emplace(name);
+  // A parameter no earlier trial had: null for each of them.
+  if (added) {
+    for (int64_t i = 0; i < added_; ++i) it->second.values.AppendNull();
+  }
+  return it->second;
+}
+
+void TrialColumnsWriter::AppendTime(JsonColumn& column, int64_t unix_ms) const {
+  if (unix_ms > 0) {
+    column.AppendInt(unix_ms - time_base_ms_);
+  } else {
+    column.AppendNull();
+  }
+}
+
+void TrialColumnsWriter::Add(const v1::Trial& trial) {
+  for (const auto& [name, value] : trial.params()) ParamColumnFor(name);
+  numbers_.AppendInt(trial.number());
+  states_.AppendString(StateName(trial.state()));
+  for (int k = 0; k < objectives_; ++k) values_[k].AppendDouble(ObjectiveValueOf(trial, k));
+  for (auto& [name, column] : params_) {
+    auto it = trial.params().find(name);
+    if (it == trial.params().end()) {
+      column.categorical ? column.choices.AppendNull() : column.values.AppendNull();
+    } else if (column.categorical) {
+      column.choices.AppendJson(ParamToJson(it->second).dump());
+    } else if (it->second.kind_case() == v1::ParameterValue::kDoubleValue) {
+      column.values.AppendDouble(it->second.double_value());
+    } else if (it->second.kind_case() == v1::ParameterValue::kIntValue) {
+      column.values.AppendInt(it->second.int_value());
+    } else {
+      column.values.AppendJson(ParamToJson(it->second).dump());
+    }
+  }
+  AppendTime(start_, trial.start_time_unix_ms());
+  AppendTime(end_, trial.end_time_unix_ms());
+  workers_.AppendString(trial.worker_id());
+  origins_.AppendString(trial.origin());
+  retries_.AppendInt(trial.retries());
+  failure_reasons_.AppendString(trial.failure_reason());
+  if (!trial.exploits().empty()) exploits_[absl::StrCat(trial.number())] = ExploitsJson(trial);
+  ++added_;
+}
+
+std::string TrialColumnsWriter::Finish() const {
+  std::vector<std::string> order = spec_order_;
+  for (const auto& [name, column] : params_) {
+    if (std::find(spec_order_.begin(), spec_order_.end(), name) == spec_order_.end()) {
+      order.push_back(name);
+    }
+  }
+  std::vector<std::string> params;
+  for (const std::string& name : order) {
+    const ParamColumn& column = params_.at(name);
+    params.push_back(
+        absl::StrCat(json(name).dump(), ":",
+                     column.categorical ? column.choices.Object() : column.values.Array()));
+  }
+  std::vector<std::string> values;
+  for (const JsonColumn& column : values_) values.push_back(column.Array());
+  return absl::StrCat(
+      "{\"study\":", json(study_.name()).dump(), ",\"objectives\":", ObjectivesJson(study_).dump(),
+      ",\"time_base_ms\":", time_base_ms_, ",\"numbers\":", numbers_.Array(),
+      ",\"states\":", states_.Object(), ",\"values\":[", absl::StrJoin(values, ","),
+      "],\"params\":{", absl::StrJoin(params, ","), "},\"start_ms\":", start_.Array(),
+      ",\"end_ms\":", end_.Array(), ",\"workers\":", workers_.Object(),
+      ",\"origins\":", origins_.Object(), ",\"retries\":", retries_.Array(),
+      ",\"failure_reasons\":", failure_reasons_.Object(), ",\"exploits\":", exploits_.dump(), "}");
 }
 
 json CurvesJson(const std::string& metric, int64_t total_trials,
@@ -325,6 +416,7 @@ json EventJson(const v1::StudyEvent& event) {
   switch (event.event_case()) {
     case v1::StudyEvent::kResync:
       out["kind"] = "resync";
+      out["reason"] = ResyncReasonName(event.resync().reason());
       break;
     case v1::StudyEvent::kTrialCreated:
       out["kind"] = "trial";

@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "vernier/v1/study.pb.h"
 #include "vernier/v1/study_service.pb.h"
@@ -60,8 +62,87 @@ nlohmann::json SummaryJson(const v1::StudySummary& summary);
 // /api/study: {"study": StudyJson + spec_yaml + params, "summary": ...}.
 nlohmann::json StudyPageJson(const v1::Study& study, const v1::StudySummary& summary);
 
-// /api/trials: `trials` (number order) as one array per field.
-nlohmann::json TrialColumnsJson(const v1::Study& study, const std::vector<v1::Trial>& trials);
+// One column of /api/trials: a JSON array written entry by entry.
+class JsonColumn {
+ public:
+  void AppendNull();
+  void AppendInt(int64_t value);
+  // Shortest text that reads back as `value`; null when it is not finite.
+  void AppendDouble(double value);
+  // `json`: one JSON value's text, written as it is.
+  void AppendJson(absl::string_view json);
+  // "[e0,e1,...]".
+  std::string Array() const;
+
+ private:
+  void Separate();
+
+  std::string text_;
+  bool empty_ = true;
+};
+
+// A column of values that repeat (states, workers, categorical choices): each
+// distinct value is sent once, as {"dict": [v0, v1, ...], "codes": [c0,
+// ...]}, where entry i is dict[codes[i]] and a null code means no value.
+class DictColumn {
+ public:
+  void AppendNull();
+  // `json`: the value's JSON text (a string is quoted).
+  void AppendJson(const std::string& json);
+  void AppendString(const std::string& value);
+  std::string Object() const;
+
+ private:
+  absl::flat_hash_map<std::string, int64_t> code_of_;
+  JsonColumn dict_;
+  JsonColumn codes_;
+};
+
+// /api/trials of docs/dashboard-api.md, written a trial at a time, so that a
+// study of any size is paged through instead of held whole: one column per
+// field, entry i is the i-th trial added (the caller adds them in number
+// order). Repeating strings are DictColumns; times are milliseconds after
+// "time_base_ms" (the study's creation), null while unset.
+//
+// Thread-safety: not thread-safe; one writer per answer.
+class TrialColumnsWriter {
+ public:
+  explicit TrialColumnsWriter(const v1::Study& study);
+
+  void Add(const v1::Trial& trial);
+  // The whole answer's JSON text.
+  std::string Finish() const;
+
+ private:
+  // A parameter's column: categorical ones (by the study's spec) as a
+  // DictColumn, others as numbers (or JSON values for a parameter the spec
+  // does not name).
+  struct ParamColumn {
+    bool categorical = false;
+    JsonColumn values;
+    DictColumn choices;
+  };
+  ParamColumn& ParamColumnFor(const std::string& name);
+  void AppendTime(JsonColumn& column, int64_t unix_ms) const;
+
+  v1::Study study_;
+  int objectives_;
+  int64_t time_base_ms_;
+  int64_t added_ = 0;
+  JsonColumn numbers_;
+  DictColumn states_;
+  std::vector<JsonColumn> values_;
+  // By name; spec_order_ lists the study's parameters first, in its order.
+  std::map<std::string, ParamColumn> params_;
+  std::vector<std::string> spec_order_;
+  JsonColumn start_;
+  JsonColumn end_;
+  DictColumn workers_;
+  DictColumn origins_;
+  JsonColumn retries_;
+  DictColumn failure_reasons_;
+  nlohmann::json exploits_ = nlohmann::json::object();
+};
 
 // /api/curves: each trial's measurements of `metric` as steps and values;
 // trials without one are left out. `total_trials`: the study's trial count.

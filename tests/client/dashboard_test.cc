@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -49,26 +50,96 @@ TEST(DashboardJsonTest, IntParamNamesTheParameterTheValueAndTheRange) {
   EXPECT_THAT(RequiredParam(params, "study").status().message(), HasSubstr("\"study\" is missing"));
 }
 
+// The entries of a {dict, codes} column, as the page expands them.
+json Expanded(const json& column) {
+  json out = json::array();
+  for (const json& code : column["codes"]) {
+    out.push_back(code.is_null() ? json(nullptr) : column["dict"][code.get<size_t>()]);
+  }
+  return out;
+}
+
+TEST(DashboardJsonTest, JsonColumnWritesShortestNumbersAndNullForNonFinite) {
+  JsonColumn column;
+  column.AppendDouble(0.1);
+  column.AppendDouble(std::nan(""));
+  column.AppendDouble(std::numeric_limits<double>::infinity());
+  column.AppendInt(-7);
+  column.AppendNull();
+  column.AppendJson("\"a\"");
+  EXPECT_EQ(column.Array(), "[0.1,null,null,-7,null,\"a\"]");
+  EXPECT_EQ(JsonColumn().Array(), "[]");
+  EXPECT_EQ(json::parse([] {
+              JsonColumn one;
+              one.AppendDouble(0.30000000000000004);
+              return one.Array();
+            }())[0]
+                .get<double>(),
+            0.30000000000000004);
+}
+
+TEST(DashboardJsonTest, DictColumnSendsEachValueOnce) {
+  DictColumn column;
+  column.AppendString("COMPLETE");
+  column.AppendString("say \"hi\"\n");
+  column.AppendNull();
+  column.AppendString("COMPLETE");
+  const json object = json::parse(column.Object());
+  EXPECT_EQ(object["dict"], json({"COMPLETE", "say \"hi\"\n"}));
+  EXPECT_EQ(object["codes"], json::parse("[0, 1, null, 0]"));
+}
+
 TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {
   v1::Study study;
   study.set_name("s");
+  study.set_create_time_unix_ms(1000);
   study.mutable_objective()->set_metric("loss");
   study.mutable_spec()->add_params()->set_name("x");
-  std::vector<v1::Trial> trials(2);
+  v1::ParameterSpec* opt = study.mutable_spec()->add_params();
+  opt->set_name("opt");
+  opt->mutable_categorical()->add_values()->set_string_value("adam");
+  std::vector<v1::Trial> trials(3);
   trials[0].set_number(0);
   trials[0].set_state(v1::TRIAL_STATE_COMPLETE);
   trials[0].set_objective_value(0.5);
+  trials[0].set_start_time_unix_ms(1500);
+  trials[0].set_end_time_unix_ms(2500);
+  trials[0].set_worker_id("w0");
   (*trials[0].mutable_params())["x"].set_double_value(1.5);
+  (*trials[0].mutable_params())["opt"].set_string_value("adam");
   trials[1].set_number(1);
   trials[1].set_state(v1::TRIAL_STATE_FAILED);
   trials[1].set_failure_reason("boom");
   trials[1].set_objective_value(std::nan(""));
-  const json columns = TrialColumnsJson(study, trials);
-  EXPECT_EQ(columns["numbers"], json({0, 1}));
-  EXPECT_EQ(columns["states"], json({"COMPLETE", "FAILED"}));
-  EXPECT_EQ(columns["values"], json::parse("[[0.5, null]]"));
-  EXPECT_EQ(columns["params"]["x"], json::parse("[1.5, null]"));
-  EXPECT_EQ(columns["failure_reasons"], json({"", "boom"}));
+  (*trials[1].mutable_params())["extra"].set_int_value(3);
+  trials[2].set_number(2);
+  trials[2].set_state(v1::TRIAL_STATE_COMPLETE);
+  trials[2].set_worker_id("w0");
+  (*trials[2].mutable_params())["opt"].set_string_value("adam");
+  TrialColumnsWriter writer(study);
+  for (const v1::Trial& trial : trials) writer.Add(trial);
+  const std::string text = writer.Finish();
+  const json columns = json::parse(text);
+
+  EXPECT_EQ(columns["study"], "s");
+  EXPECT_EQ(columns["numbers"], json({0, 1, 2}));
+  EXPECT_EQ(Expanded(columns["states"]), json({"COMPLETE", "FAILED", "COMPLETE"}));
+  EXPECT_EQ(columns["states"]["dict"].size(), 2u);
+  EXPECT_EQ(columns["values"], json::parse("[[0.5, null, null]]"));
+  EXPECT_EQ(columns["params"]["x"], json::parse("[1.5, null, null]"));
+  EXPECT_EQ(Expanded(columns["params"]["opt"]), json::parse(R"(["adam", null, "adam"])"));
+  // A parameter the spec does not name, first seen on trial 1: null before,
+  // and after the spec's parameters (which keep the spec's order).
+  EXPECT_EQ(columns["params"]["extra"], json::parse("[null, 3, null]"));
+  EXPECT_LT(text.find("\"x\":"), text.find("\"opt\":"));
+  EXPECT_LT(text.find("\"opt\":"), text.find("\"extra\":"));
+  EXPECT_EQ(columns["time_base_ms"], 1000);
+  EXPECT_EQ(columns["start_ms"], json::parse("[500, null, null]"));
+  EXPECT_EQ(columns["end_ms"], json::parse("[1500, null, null]"));
+  EXPECT_EQ(Expanded(columns["workers"]), json({"w0", "", "w0"}));
+  EXPECT_EQ(Expanded(columns["failure_reasons"]), json({"", "boom", ""}));
+  EXPECT_EQ(columns["retries"], json({0, 0, 0}));
+  EXPECT_EQ(columns["exploits"], json::object());
 }
 
 TEST(DashboardJsonTest, HttpStatusFollowsTheErrorCode) {
@@ -127,6 +198,30 @@ class DashboardTest : public InProcessServerTest {
   std::unique_ptr<httplib::Client> http_;
 };
 
+TEST_F(DashboardTest, AnswersInGzipOnlyToAClientThatAcceptsIt) {
+  StartDashboard();
+  for (int i = 0; i < 20; ++i) RunTrial(2, /*tell=*/true);
+  http_->set_decompress(false);
+  httplib::Result plain = http_->Get("/api/trials?study=dash");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  httplib::Result gzipped =
+      http_->Get("/api/trials?study=dash", {{"Accept-Encoding", "br;q=1, gzip;q=0.5"}});
+  ASSERT_TRUE(gzipped);
+  EXPECT_EQ(gzipped->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_LT(gzipped->body.size(), plain->body.size());
+  // A client cannot mark itself as accepting gzip with the dashboard's own
+  // header.
+  httplib::Result forged = http_->Get("/app.js", {{"X-Vernier-Accepts-Gzip", "1"}});
+  ASSERT_TRUE(forged);
+  EXPECT_FALSE(forged->has_header("Content-Encoding"));
+
+  http_->set_decompress(true);
+  httplib::Result decoded = http_->Get("/api/trials?study=dash", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(json::parse(decoded->body)["numbers"], json::parse(plain->body)["numbers"]);
+}
+
 TEST_F(DashboardTest, ApiAnswersWhatTheServerHolds) {
   StartDashboard();
   for (int i = 0; i < 3; ++i) RunTrial(5, /*tell=*/true);
@@ -150,8 +245,8 @@ TEST_F(DashboardTest, ApiAnswersWhatTheServerHolds) {
   auto [trials_status, trials] = Get("/api/trials?study=dash");
   ASSERT_EQ(trials_status, 200) << trials.dump();
   EXPECT_EQ(trials["numbers"], json({0, 1, 2, 3}));
-  EXPECT_EQ(trials["states"][3], "RUNNING");
-  EXPECT_EQ(trials["params"]["opt"].size(), 4u);
+  EXPECT_EQ(Expanded(trials["states"])[3], "RUNNING");
+  EXPECT_EQ(trials["params"]["opt"]["codes"].size(), 4u);
 
   auto [curves_status, curves] = Get("/api/curves?study=dash&points=3");
   ASSERT_EQ(curves_status, 200) << curves.dump();
@@ -249,7 +344,9 @@ TEST_F(DashboardTest, EventsStreamAReportAsItHappens) {
   {
     // The stream starts with a resync; then the report below.
     absl::MutexLock lock(&mu);
-    auto started = [&] { return received.find("resync") != std::string::npos; };
+    auto started = [&] {
+      return received.find(R"("kind":"resync","reason":"start")") != std::string::npos;
+    };
     mu.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10));
   }
   ReportValue("dash", number, 7, 0.25);

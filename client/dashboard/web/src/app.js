@@ -61,6 +61,8 @@ const MAX_EVENTS_PER_S = 200;
 const POLL_MS = 2000;
 const POLL_BACKOFF_MS = 30000;
 const API_TIMEOUT_MS = 60000;
+// The first load waits this long at most for the event stream to begin.
+const STREAM_START_WAIT_MS = 1000;
 const STUDIES_POLL_MS = 2000;
 const TABLE_PAGE_SIZE = 100;
 // Overview plots sample more trials than this (sampleBest: the best quarter
@@ -300,6 +302,11 @@ function drawPlot(id, option, points, onClick) {
   for (const axis of [option.xAxis, option.yAxis].flat()) {
     if (axis && !axis.axisLine) axis.axisLine = {onZero: false};
     if (axis && !axis.axisLabel) axis.axisLabel = {hideOverlap: true};
+  }
+  // Every series in one frame: ECharts otherwise draws a large series 400
+  // items a frame (a 100,000-point plot over 250 frames, seconds).
+  for (const series of [option.series || []].flat()) {
+    if (series.progressive === undefined) series.progressive = 0;
   }
   try {
     chart.setOption({animation: false, ...option}, {notMerge: true});
@@ -654,8 +661,32 @@ const SCALAR_COLUMNS = [
   'failure_reasons',
 ];
 
-// Fills columns an answer may leave out, so plots need not check.
+// A {dict, codes} column of /api/trials (each repeating value sent once) as
+// a plain array; a plain array is returned as it is.
+function expandDict(column) {
+  if (!column || Array.isArray(column)) return column;
+  const {dict, codes} = column;
+  const out = new Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i] == null ? null : dict[codes[i]];
+  return out;
+}
+
+// Times of /api/trials are milliseconds after time_base_ms, null while
+// unset: made absolute in place, 0 while unset.
+function absoluteTimes(column, base) {
+  if (!Array.isArray(column)) return;
+  for (let i = 0; i < column.length; i++) column[i] = column[i] == null ? 0 : column[i] + base;
+}
+
+// Expands /api/trials' compact columns and fills columns an answer may leave
+// out, so plots need not check.
 function normaliseTrials(trials) {
+  for (const column of ['states', 'workers', 'origins', 'failure_reasons']) {
+    trials[column] = expandDict(trials[column]);
+  }
+  for (const name of Object.keys(trials.params || {})) trials.params[name] = expandDict(trials.params[name]);
+  absoluteTimes(trials.start_ms, trials.time_base_ms || 0);
+  absoluteTimes(trials.end_ms, trials.time_base_ms || 0);
   const n = (trials.numbers = trials.numbers || []).length;
   for (const column of SCALAR_COLUMNS) {
     if (!Array.isArray(trials[column])) trials[column] = new Array(n).fill(null);
@@ -834,7 +865,14 @@ class StudyPage {
   // First load: every endpoint at once; each plot draws as soon as its data
   // is in.
   async start() {
+    // The event stream first: every change after it has begun comes as an
+    // event, so a first load asked after that misses none, and the stream's
+    // opening resync (reason "start") needs no second load of everything.
+    const begun = new Promise((resolve) => (this.streamBegun = resolve));
     this.openEvents();
+    await Promise.race([begun, new Promise((resolve) => setTimeout(resolve, STREAM_START_WAIT_MS))]);
+    if (this.disposed) return;
+    this.loadStarted = true;
     const studyP = this.loadStudy();
     const trialsP = load('/api/trials', {study: this.study});
     const curvesP = this.loadCurves();
@@ -951,6 +989,11 @@ class StudyPage {
   }
 
   onEvent(event) {
+    if (this.streamBegun) {
+      this.streamBegun();
+      this.streamBegun = null;
+      if (event.kind === 'resync' && event.reason === 'start' && !this.loadStarted) return;
+    }
     const d = this.dirty;
     const w = this.rateWindow;
     if (Date.now() - w.start > 1000) {
