@@ -349,6 +349,26 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
   return absl::OkStatus();
 }
 
+absl::Status UpdateStudyCommand(const CommandContext& ctx, const std::string& name,
+                                const BudgetChange& change, bool resume) {
+  if (!resume && !change.max_trials && !change.parallel && !change.max_failures) {
+    return absl::InvalidArgumentError(
+        "vernier study update: give at least one of --max-trials, --parallel, --max-failures");
+  }
+  v1::UpdateStudyRequest request;
+  request.set_name(name);
+  if (change.max_trials) request.set_max_trials(*change.max_trials);
+  if (change.parallel) request.set_parallel(*change.parallel);
+  if (change.max_failures) request.set_max_failures(*change.max_failures);
+  request.set_resume(resume);
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::Study study;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->UpdateStudy(&rpc, request, &study), ctx.server_address));
+  *ctx.out << FormatStudy(study, ctx.format);
+  return absl::OkStatus();
+}
+
 absl::Status RefitCommand(const CommandContext& ctx, const std::string& study,
                           std::optional<int64_t> trial, std::ostream* err) {
   grpc::ClientContext rpc;

@@ -66,6 +66,18 @@ absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& pa
 absl::Status ListStudiesCommand(const CommandContext& ctx);
 absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name);
 absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);
+// The budget fields `vernier study update` and `resume` change; unset ones
+// stay as they are.
+struct BudgetChange {
+  std::optional<int64_t> max_trials;
+  std::optional<int64_t> parallel;
+  std::optional<int64_t> max_failures;
+};
+// `vernier study update` (resume false: an ACTIVE study, at least one field
+// set) and `vernier study resume` (a STOPPED or COMPLETED study); prints the
+// study as it is after the change.
+absl::Status UpdateStudyCommand(const CommandContext& ctx, const std::string& name,
+                                const BudgetChange& change, bool resume);
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
 // `vernier refit STUDY [--trial N]`: queues one more run of the best (or

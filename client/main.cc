@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 success, 1 runtime failure (server unreachable, not found,
 // study failed), 2 bad input (flags, study file).
+#include <array>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -70,6 +71,24 @@ Runner StudyCommand(CLI::App& app,
   return [name, command](const CommandContext& ctx) { return command(ctx, *name); };
 }
 
+// `study update` and `study resume`: STUDY and the budget flags.
+Runner BudgetCommand(CLI::App& app, bool resume) {
+  std::shared_ptr<std::string> name = AddStudyName(app);
+  auto values = std::make_shared<std::array<int64_t, 3>>();
+  CLI::Option* max_trials =
+      app.add_option("--max-trials", (*values)[0], "trials the study creates in all");
+  CLI::Option* parallel = app.add_option("--parallel", (*values)[1], "trials running at once");
+  CLI::Option* max_failures = app.add_option("--max-failures", (*values)[2],
+                                             "the study stops once more trials have failed");
+  return [=](const CommandContext& ctx) {
+    vernier::BudgetChange change;
+    if (max_trials->count() > 0) change.max_trials = (*values)[0];
+    if (parallel->count() > 0) change.parallel = (*values)[1];
+    if (max_failures->count() > 0) change.max_failures = (*values)[2];
+    return vernier::UpdateStudyCommand(ctx, *name, change, resume);
+  };
+}
+
 // Where `vernier run` serves its dashboard unless told otherwise.
 constexpr char kRunDashboardListen[] = "127.0.0.1:8080";
 
@@ -131,6 +150,12 @@ std::vector<Command> Commands() {
       {{"study", "stop"},
        "stop a study (no new trials)",
        [](CLI::App& app) { return StudyCommand(app, vernier::StopStudyCommand); }},
+      {{"study", "update"},
+       "change a running study's budget (--max-trials, --parallel, --max-failures)",
+       [](CLI::App& app) { return BudgetCommand(app, /*resume=*/false); }},
+      {{"study", "resume"},
+       "restart a STOPPED or COMPLETED study, with a larger budget where needed",
+       [](CLI::App& app) { return BudgetCommand(app, /*resume=*/true); }},
       {{"study", "export"},
        "export a study and its trials as JSON or CSV",
        [](CLI::App& app) -> Runner {

@@ -615,13 +615,18 @@ absl::Status ReadBudget(const Json& root, v1::StudySpec& spec) {
   if (!root.contains("budget")) return absl::OkStatus();
   const Json& node = root.at("budget");
   RETURN_IF_ERROR(RequireObject(node, "budget"));
-  RETURN_IF_ERROR(
-      CheckKeys(node, "budget", {"max_trials", "parallel", "max_failures", "max_retries"}));
-  return ReadInts<v1::Budget>(node, "budget", *spec.mutable_budget(),
-                              {{"max_trials", &v1::Budget::set_max_trials},
-                               {"parallel", &v1::Budget::set_parallel},
-                               {"max_failures", &v1::Budget::set_max_failures},
-                               {"max_retries", &v1::Budget::set_max_retries}});
+  RETURN_IF_ERROR(CheckKeys(node, "budget",
+                            {"max_trials", "parallel", "max_failures", "max_retries", "target",
+                             "max_seconds", "patience_trials"}));
+  v1::Budget& budget = *spec.mutable_budget();
+  RETURN_IF_ERROR(ReadInts<v1::Budget>(node, "budget", budget,
+                                       {{"max_trials", &v1::Budget::set_max_trials},
+                                        {"parallel", &v1::Budget::set_parallel},
+                                        {"max_failures", &v1::Budget::set_max_failures},
+                                        {"max_retries", &v1::Budget::set_max_retries},
+                                        {"patience_trials", &v1::Budget::set_patience_trials}}));
+  RETURN_IF_ERROR(IfPresent(node, "budget", "target", SetNumber(&budget, &v1::Budget::set_target)));
+  return IfPresent(node, "budget", "max_seconds", SetNumber(&budget, &v1::Budget::set_max_seconds));
 }
 
 // The trainer's settings that are not fixed settings of the trial.

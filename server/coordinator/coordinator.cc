@@ -129,6 +129,12 @@ absl::StatusOr<StudyView> Coordinator::StopStudy(const std::string& name) {
   return study->Stop();
 }
 
+absl::StatusOr<StudyView> Coordinator::UpdateStudy(const std::string& name,
+                                                   const BudgetUpdate& update) {
+  ASSIGN_OR_RETURN(Study * study, Find(name));
+  return study->Update(update);
+}
+
 absl::StatusOr<TrialsView> Coordinator::ListTrials(const std::string& study) {
   ASSIGN_OR_RETURN(Study * found, Find(study));
   return found->Trials();

@@ -120,6 +120,16 @@ class Coordinator {
   // Stops an ACTIVE study (no new trials; running ones are told to stop at
   // their next report). NOT_FOUND; a study already ended is returned as is.
   absl::StatusOr<StudyView> StopStudy(const std::string& name);
+  // Changes the budget of an ACTIVE study (max_trials, parallel,
+  // max_failures), or, with update.resume, of a STOPPED or COMPLETED one
+  // that becomes ACTIVE again, in one write. NOT_FOUND; INVALID_ARGUMENT
+  // naming the field for a value a study file could not hold;
+  // FAILED_PRECONDITION, saying why, for max_trials below the trials the
+  // study already has, an update of an ended study, a resume of an ACTIVE
+  // one, or a resume into a budget that would end it again at once (its
+  // trials spend max_trials, too many failed, a stop condition holds).
+  // A lower budget may end an ACTIVE study at once, as its last trial would.
+  absl::StatusOr<StudyView> UpdateStudy(const std::string& name, const BudgetUpdate& update);
   // Every trial, by number. NOT_FOUND for an unknown study.
   absl::StatusOr<TrialsView> ListTrials(const std::string& study);
   // One page of the study's trials (SelectTrialPage, on a snapshot taken

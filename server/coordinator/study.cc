@@ -15,15 +15,16 @@
 #include "server/logic/multi_objective.h"
 #include "server/logic/random.h"
 #include "server/logic/refit.h"
+#include "server/logic/stop_conditions.h"
 
 namespace vernier {
 namespace {
 
 bool Better(double a, double b, Goal goal) { return goal == Goal::kMaximize ? a > b : a < b; }
 
-int64_t TrialBudget(const StudySpec& spec, const Sampler& sampler) {
+int64_t TrialBudget(const StudySpec& spec, const BudgetSpec& budget, const Sampler& sampler) {
   const std::optional<int64_t> capacity = sampler.Capacity(spec.space);
-  return capacity ? std::min(spec.budget.max_trials, *capacity) : spec.budget.max_trials;
+  return capacity ? std::min(budget.max_trials, *capacity) : budget.max_trials;
 }
 
 std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
@@ -70,7 +71,8 @@ Study::Study(StudyRecord record, const StudyContext& context, std::unique_ptr<Sa
       observer_(context.observer),
       sampler_(std::move(sampler)),
       pruner_(std::move(pruner)),
-      trial_budget_(TrialBudget(spec_, *sampler_)),
+      budget_(spec_.budget),
+      trial_budget_(TrialBudget(spec_, spec_.budget, *sampler_)),
       trials_(std::move(record), sampler_->NewHistoryIndex(), context.leases),
       checkpoints_(spec_, context.checkpoints),
       events_(context.events_kept) {}
@@ -156,20 +158,36 @@ absl::Status Study::EnsureLoaded() {
 
 absl::Status Study::MaybeFinish() {
   if (!Active()) return absl::OkStatus();
+  std::optional<std::pair<StudyState, std::string>> end = EndUnder(budget_);
+  if (!end) return absl::OkStatus();
   StudyTrials::Change change;
+  change.study_state = std::move(end);
+  return Commit(std::move(change));
+}
+
+std::optional<std::pair<StudyState, std::string>> Study::EndUnder(const BudgetSpec& budget) const {
   const int64_t failed = trials_.Count(TrialState::kFailed);
   const int64_t finished = trials_.BudgetedTrials() - trials_.Count(TrialState::kWaiting) -
                            trials_.Count(TrialState::kRunning);
-  if (failed > spec_.budget.max_failures) {
-    change.study_state.emplace(StudyState::kStopped,
-                               absl::StrCat(failed, " trials failed (budget.max_failures is ",
-                                            spec_.budget.max_failures, ")"));
-  } else if (finished >= trial_budget_) {
-    change.study_state.emplace(StudyState::kCompleted, "");
-  } else {
-    return absl::OkStatus();
+  if (failed > budget.max_failures) {
+    return std::make_pair(
+        StudyState::kStopped,
+        absl::StrCat(failed, " trials failed (budget.max_failures is ", budget.max_failures, ")"));
   }
-  return Commit(std::move(change));
+  if (finished >= TrialBudget(spec_, budget, *sampler_)) {
+    return std::make_pair(StudyState::kCompleted, std::string());
+  }
+  // A scan of the trials: only for studies that ask for it.
+  if (!HasStopConditions(budget)) return std::nullopt;
+  std::optional<std::string> reason = StopConditionReached(
+      budget, spec_.objectives, trials_.trials(), trials_.record().create_time, clock_->Now());
+  if (!reason) return std::nullopt;
+  return std::make_pair(StudyState::kCompleted, *std::move(reason));
+}
+
+absl::Status Study::MaybeFinishOnTime() {
+  if (!Active() || !budget_.max_seconds) return absl::OkStatus();
+  return MaybeFinish();
 }
 
 bool Study::Active() const { return trials_.record().state == StudyState::kActive; }
@@ -178,7 +196,7 @@ bool Study::BudgetSpent() const { return trials_.BudgetedTrials() >= trial_budge
 
 bool Study::WorkerMayLease() const {
   return Active() && !spec_.trainer.external &&
-         trials_.Count(TrialState::kRunning) < spec_.budget.parallel;
+         trials_.Count(TrialState::kRunning) < budget_.parallel;
 }
 
 StudyView Study::ViewLocked() const { return StudyView{trials_.record(), trials_.counts(), ""}; }
@@ -199,6 +217,49 @@ absl::StatusOr<StudyView> Study::Stop() {
     change.study_state.emplace(StudyState::kStopped, "stopped by a user");
     RETURN_IF_ERROR(Commit(std::move(change)));
   }
+  return ViewLocked();
+}
+
+absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureLoaded());
+  if (update.resume && Active()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study \"", spec_.name, "\" is ACTIVE: there is nothing to resume"));
+  }
+  if (!update.resume && !Active()) {
+    return NotActive(trials_.record(),
+                     ": `vernier study resume` restarts it, with a larger budget where needed");
+  }
+  StudySpec spec = trials_.record().spec;
+  if (update.max_trials) spec.budget.max_trials = *update.max_trials;
+  if (update.parallel) spec.budget.parallel = *update.parallel;
+  if (update.max_failures) spec.budget.max_failures = *update.max_failures;
+  RETURN_IF_ERROR(NormalizeStudySpec(spec));
+  const int64_t created = trials_.BudgetedTrials();
+  if (spec.budget.max_trials < created) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("budget.max_trials: study \"", spec_.name, "\" already has ", created,
+                     " trials of its budget; it cannot be lowered to ", spec.budget.max_trials));
+  }
+  StudyTrials::Change change;
+  if (update.resume) {
+    // Resuming into a budget that ends the study at once would do nothing.
+    if (std::optional<std::pair<StudyState, std::string>> end = EndUnder(spec.budget)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study \"", spec_.name, "\" would end again at once under this budget (",
+          end->second.empty() ? absl::StrCat("its ", created, " trials spend budget.max_trials")
+                              : end->second,
+          "): raise it"));
+    }
+    change.study_state.emplace(StudyState::kActive, "");
+  }
+  change.spec = spec;
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  budget_ = spec.budget;
+  trial_budget_ = TrialBudget(spec_, budget_, *sampler_);
+  // A smaller budget may end an ACTIVE study now.
+  RETURN_IF_ERROR(MaybeFinish());
   return ViewLocked();
 }
 
@@ -294,7 +355,7 @@ std::pair<int64_t, ParamMap> Study::SuggestNext() {
 Study::LeaseAnswer Study::LeaseRefit(const std::string& worker_id) {
   // A refit is created last, once the study has ended, and only one at a time.
   if (spec_.trainer.external || trials_.trials().empty() ||
-      trials_.Count(TrialState::kRunning) >= spec_.budget.parallel) {
+      trials_.Count(TrialState::kRunning) >= budget_.parallel) {
     return std::optional<Assignment>();
   }
   const TrialRecord& last = trials_.trials().back();
@@ -304,6 +365,7 @@ Study::LeaseAnswer Study::LeaseRefit(const std::string& worker_id) {
 }
 
 std::optional<Study::LeaseAnswer> Study::LeaseWithoutSuggesting(const std::string& worker_id) {
+  if (absl::Status finished = MaybeFinishOnTime(); !finished.ok()) return finished;
   if (!Active()) return LeaseRefit(worker_id);
   if (!WorkerMayLease()) return std::optional<Assignment>();
   if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
@@ -330,6 +392,7 @@ Study::LeaseAnswer Study::Lease(const std::string& worker_id) {
 }
 
 std::optional<absl::StatusOr<TrialView>> Study::AskWithoutSuggesting() {
+  if (absl::Status finished = MaybeFinishOnTime(); !finished.ok()) return finished;
   if (!Active()) return NotActive(trials_.record(), ", not ACTIVE: it hands out no more trials");
   if (std::optional<int64_t> waiting = trials_.FirstWaiting()) {
     absl::StatusOr<TrialRecord> trial = StartWaiting(*waiting, kAskedWorkerId);
@@ -339,7 +402,7 @@ std::optional<absl::StatusOr<TrialView>> Study::AskWithoutSuggesting() {
   if (BudgetSpent()) {
     return absl::FailedPreconditionError(
         absl::StrCat("study \"", spec_.name, "\" has created all its trials (budget.max_trials is ",
-                     spec_.budget.max_trials, ", ", trials_.BudgetedTrials(),
+                     budget_.max_trials, ", ", trials_.BudgetedTrials(),
                      " created); tell the running ones to finish it"));
   }
   return std::nullopt;
@@ -373,9 +436,9 @@ absl::StatusOr<TrialView> Study::Enqueue(const ParamMap& given) {
   const auto checks = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) -> absl::Status {
     if (!Active()) return NotActive(trials_.record(), "; only an ACTIVE study takes new trials");
     if (BudgetSpent()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "study \"", spec_.name, "\" already has all ", trial_budget_,
-          " trials of its budget (budget.max_trials is ", spec_.budget.max_trials, ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("study \"", spec_.name, "\" already has all ", trial_budget_,
+                       " trials of its budget (budget.max_trials is ", budget_.max_trials, ")"));
     }
     return absl::OkStatus();
   };
@@ -701,7 +764,7 @@ absl::Status Study::ExpireLeases(const std::vector<LeaseKey>& expired) {
       continue;
     }
     TrialRecord updated = trial;
-    if (updated.retries < spec_.budget.max_retries) {
+    if (updated.retries < budget_.max_retries) {
       updated.state = TrialState::kWaiting;
       updated.retries++;
     } else {

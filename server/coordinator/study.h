@@ -119,6 +119,16 @@ struct AskedReport {
   TrialView view;
 };
 
+// A change to a study's budget (`vernier study update` / `resume`): each set
+// field replaces the budget's.
+struct BudgetUpdate {
+  std::optional<int64_t> max_trials;
+  std::optional<int64_t> parallel;
+  std::optional<int64_t> max_failures;
+  // Also make a STOPPED or COMPLETED study ACTIVE again.
+  bool resume = false;
+};
+
 // The shared parts every study works with. All must outlive the study;
 // `checkpoints` may be null (no checkpoints kept).
 struct StudyContext {
@@ -159,6 +169,8 @@ class Study {
   StudyView View() const ABSL_LOCKS_EXCLUDED(mu_);
   // Stops an ACTIVE study; a study already ended is returned as is.
   absl::StatusOr<StudyView> Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  // See Coordinator::UpdateStudy.
+  absl::StatusOr<StudyView> Update(const BudgetUpdate& update) ABSL_LOCKS_EXCLUDED(mu_);
   TrialsView Trials() const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::ListTrials(study, query).
   absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -327,6 +339,13 @@ class Study {
   absl::Status EnsureLoaded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes or stops the study when its budget is spent.
   absl::Status MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state and reason the study ends in under `budget` as its trials
+  // stand; nullopt while it goes on.
+  std::optional<std::pair<StudyState, std::string>> EndUnder(const BudgetSpec& budget) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // MaybeFinish for a study with budget.max_seconds, which time alone can
+  // end: before a trial is handed out.
+  absl::Status MaybeFinishOnTime() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StudyView ViewLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   TrialView TrialViewOf(int64_t number) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   bool Active() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -389,7 +408,7 @@ class Study {
   // FAILED_PRECONDITION when the server keeps no artifacts.
   absl::StatusOr<ArtifactStore*> Artifacts() const;
 
-  // Constant after construction.
+  // Constant after construction, but for its budget: budget_ below.
   const StudySpec spec_;
   StudyStore* const store_;
   Clock* const clock_;
@@ -398,12 +417,14 @@ class Study {
   CoordinatorObserver* const observer_;
   const std::unique_ptr<Sampler> sampler_;
   const std::unique_ptr<Pruner> pruner_;
-  // Trials the study creates: budget.max_trials, or fewer when the sampler
-  // runs out of distinct points (a grid).
-  const int64_t trial_budget_;
 
   absl::Mutex create_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  // spec_.budget until Update() changes it.
+  BudgetSpec budget_ ABSL_GUARDED_BY(mu_);
+  // Trials the study creates: budget_.max_trials, or fewer when the sampler
+  // runs out of distinct points (a grid).
+  int64_t trial_budget_ ABSL_GUARDED_BY(mu_);
   StudyTrials trials_ ABSL_GUARDED_BY(mu_);
   // A write failed and reloading the study failed too: memory may differ
   // from the store until a reload succeeds.

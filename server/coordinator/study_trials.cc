@@ -71,6 +71,7 @@ absl::Status StudyTrials::Commit(StudyStore& store, Change change) {
   write.study = record_.name;
   if (change.create_study) write.create = record_;
   write.state = change.study_state;
+  write.spec = change.spec;
   write.trials = change.trials;
   write.measurements = change.measurements;
   RETURN_IF_ERROR(store.Apply(write));
@@ -79,6 +80,7 @@ absl::Status StudyTrials::Commit(StudyStore& store, Change change) {
     record_.state = change.study_state->first;
     record_.state_reason = std::move(change.study_state->second);
   }
+  if (change.spec) record_.spec = *std::move(change.spec);
   for (TrialRecord& trial : change.trials) {
     if (trial.number == static_cast<int64_t>(trials_.size())) {
       if (IsWarmStartCopy(trial)) ++copied_;

@@ -51,6 +51,8 @@ class StudyTrials {
     std::vector<std::pair<int64_t, Measurement>> measurements;
     // The study's new state and the reason for it.
     std::optional<std::pair<StudyState, std::string>> study_state;
+    // The study's spec with a new budget (Study::Update).
+    std::optional<StudySpec> spec;
   };
 
   // `record` is the study's; `index` the sampler's history index (may be

@@ -448,6 +448,34 @@ absl::Status CheckBudget(BudgetSpec& budget) {
   return AtLeast("budget.max_retries", budget.max_retries, 0);
 }
 
+// budget.target, max_seconds and patience_trials (stop_conditions.h).
+absl::Status CheckStopConditions(const StudySpec& spec) {
+  const BudgetSpec& budget = spec.budget;
+  const bool several = spec.objectives.size() > 1;
+  if (budget.target) {
+    if (!std::isfinite(*budget.target)) {
+      return FieldError("budget.target",
+                        absl::StrCat("must be a finite number, got ", *budget.target));
+    }
+    if (several) {
+      return FieldError("budget.target",
+                        "applies to single-objective studies only (which objective would it be?)");
+    }
+  }
+  if (budget.max_seconds && !(*budget.max_seconds > 0 && std::isfinite(*budget.max_seconds))) {
+    return FieldError("budget.max_seconds",
+                      absl::StrCat("must be > 0 seconds, got ", *budget.max_seconds));
+  }
+  if (budget.patience_trials) {
+    RETURN_IF_ERROR(AtLeast("budget.patience_trials", *budget.patience_trials, 1));
+    if (several) {
+      return FieldError("budget.patience_trials",
+                        "applies to single-objective studies only (better by which objective?)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckSeconds(absl::string_view path, absl::Duration duration) {
   if (duration >= absl::ZeroDuration() && duration != absl::InfiniteDuration()) {
     return absl::OkStatus();
@@ -676,6 +704,7 @@ absl::Status NormalizeStudySpec(StudySpec& spec) {
   RETURN_IF_ERROR(CheckSampler(spec.sampler, spec.space));
   RETURN_IF_ERROR(CheckPruner(spec.pruner, "pruner"));
   RETURN_IF_ERROR(CheckBudget(spec.budget));
+  RETURN_IF_ERROR(CheckStopConditions(spec));
   RETURN_IF_ERROR(CheckTrainer(spec.trainer, spec.space));
   RETURN_IF_ERROR(CheckWarmStart(spec));
   RETURN_IF_ERROR(CheckTracking(spec));

@@ -232,6 +232,10 @@ struct BudgetSpec {
   int64_t parallel = 1;      // Trials of this study running at once.
   int64_t max_failures = 3;  // The study stops when more trials fail.
   int32_t max_retries = 2;   // Times a trial whose worker vanished is re-queued.
+  // Stop conditions (server/logic/stop_conditions.h); unset: none.
+  std::optional<double> target;            // The study COMPLETEs once a trial reaches it.
+  std::optional<double> max_seconds;       // Wall-clock budget from the study's creation.
+  std::optional<int64_t> patience_trials;  // COMPLETE trials in a row, none better.
 };
 
 struct TrainerSpec {

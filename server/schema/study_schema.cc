@@ -281,6 +281,9 @@ BudgetSpec BudgetFromProto(const v1::Budget& p) {
   budget.max_trials = Or(p.has_max_trials(), p.max_trials(), budget.max_trials);
   budget.parallel = Or(p.has_parallel(), p.parallel(), budget.parallel);
   budget.max_failures = Or(p.has_max_failures(), p.max_failures(), budget.max_failures);
+  if (p.has_target()) budget.target = p.target();
+  if (p.has_max_seconds()) budget.max_seconds = p.max_seconds();
+  if (p.has_patience_trials()) budget.patience_trials = p.patience_trials();
   if (p.has_max_retries()) {
     // More than 1000 retries means "keep retrying"; the cap keeps it an int32.
     budget.max_retries = static_cast<int32_t>(
@@ -586,6 +589,9 @@ v1::StudySpec StudySpecToProto(const StudySpec& spec) {
   budget->set_parallel(spec.budget.parallel);
   budget->set_max_failures(spec.budget.max_failures);
   budget->set_max_retries(spec.budget.max_retries);
+  if (spec.budget.target) budget->set_target(*spec.budget.target);
+  if (spec.budget.max_seconds) budget->set_max_seconds(*spec.budget.max_seconds);
+  if (spec.budget.patience_trials) budget->set_patience_trials(*spec.budget.patience_trials);
   *out.mutable_trainer() = TrainerToProto(spec.trainer);
   if (spec.warm_start) {
     out.mutable_warm_start()->set_study(spec.warm_start->study);

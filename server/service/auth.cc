@@ -98,6 +98,7 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetStudy, v1::GetStudyRequest
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListStudies, v1::ListStudiesRequest,
                     v1::ListStudiesResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, StopStudy, v1::StopStudyRequest, v1::Study)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, UpdateStudy, v1::UpdateStudyRequest, v1::Study)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListTrials, v1::ListTrialsRequest,
                     v1::ListTrialsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetTrial, v1::GetTrialRequest, v1::Trial)

@@ -91,6 +91,21 @@ grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*, const v1::StopStu
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::UpdateStudy(grpc::ServerContext*,
+                                           const v1::UpdateStudyRequest* request,
+                                           v1::Study* response) {
+  DurableOnReturn durable(coordinator_);
+  BudgetUpdate update;
+  if (request->has_max_trials()) update.max_trials = request->max_trials();
+  if (request->has_parallel()) update.parallel = request->parallel();
+  if (request->has_max_failures()) update.max_failures = request->max_failures();
+  update.resume = request->resume();
+  absl::StatusOr<StudyView> view = coordinator_->UpdateStudy(request->name(), update);
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(*view);
+  return grpc::Status::OK;
+}
+
 grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* response) {

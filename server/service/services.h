@@ -25,6 +25,8 @@ class StudyServiceImpl final : public v1::StudyService::Service {
                            v1::ListStudiesResponse* response) override;
   grpc::Status StopStudy(grpc::ServerContext* context, const v1::StopStudyRequest* request,
                          v1::Study* response) override;
+  grpc::Status UpdateStudy(grpc::ServerContext* context, const v1::UpdateStudyRequest* request,
+                           v1::Study* response) override;
   grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
                           v1::ListTrialsResponse* response) override;
   grpc::Status GetTrial(grpc::ServerContext* context, const v1::GetTrialRequest* request,

@@ -77,6 +77,7 @@ absl::Status MemoryStudyStore::Apply(const StudyWrite& write) {
     entry.study.state = write.state->first;
     entry.study.state_reason = write.state->second;
   }
+  if (write.spec) entry.study.spec = *write.spec;
   for (const TrialRecord& trial : write.trials) {
     TrialRecord copy = StoredCopy(trial);
     auto [it, inserted] = entry.trials.try_emplace(trial.number);

@@ -37,6 +37,7 @@ struct SqliteStudyStore::Statements {
   SqliteStatement rollback;
   SqliteStatement insert_study;
   SqliteStatement update_study_state;
+  SqliteStatement update_study_spec;
   SqliteStatement upsert_trial;
   SqliteStatement upsert_measurement;
   SqliteStatement select_studies;
@@ -67,6 +68,9 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql";
 
 constexpr char kUpdateStudyState[] = R"sql(
 UPDATE studies SET state = ?2, state_reason = ?3 WHERE name = ?1)sql";
+
+constexpr char kUpdateStudySpec[] = R"sql(
+UPDATE studies SET spec_version = ?2, spec_proto = ?3 WHERE name = ?1)sql";
 
 // An upsert updates the row in place. INSERT OR REPLACE would delete and
 // re-insert it, which is only harmless while no foreign key ever cascades
@@ -398,6 +402,8 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   ASSIGN_OR_RETURN(SqliteStatement insert_study, SqliteStatement::Prepare(db, kInsertStudy));
   ASSIGN_OR_RETURN(SqliteStatement update_study_state,
                    SqliteStatement::Prepare(db, kUpdateStudyState));
+  ASSIGN_OR_RETURN(SqliteStatement update_study_spec,
+                   SqliteStatement::Prepare(db, kUpdateStudySpec));
   ASSIGN_OR_RETURN(SqliteStatement upsert_trial, SqliteStatement::Prepare(db, kUpsertTrial));
   ASSIGN_OR_RETURN(SqliteStatement upsert_measurement,
                    SqliteStatement::Prepare(db, kUpsertMeasurement));
@@ -412,10 +418,10 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
                    SqliteStatement::Prepare(db, kSelectStudyMeasurements));
   return absl::WrapUnique(new Statements{
       std::move(begin_read), std::move(begin_write), std::move(commit), std::move(rollback),
-      std::move(insert_study), std::move(update_study_state), std::move(upsert_trial),
-      std::move(upsert_measurement), std::move(select_studies), std::move(select_trials),
-      std::move(select_measurements), std::move(select_study), std::move(select_study_trials),
-      std::move(select_study_measurements)});
+      std::move(insert_study), std::move(update_study_state), std::move(update_study_spec),
+      std::move(upsert_trial), std::move(upsert_measurement), std::move(select_studies),
+      std::move(select_trials), std::move(select_measurements), std::move(select_study),
+      std::move(select_study_trials), std::move(select_study_measurements)});
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
@@ -503,6 +509,16 @@ absl::Status SqliteStudyStore::ApplyLocked(const StudyWrite& write) {
     update.BindInt64(2, static_cast<int64_t>(write.state->first));
     update.BindText(3, write.state->second);
     RETURN_IF_ERROR(update.Run("updating a study's state"));
+    if (sqlite3_changes(db_) == 0) {
+      return absl::NotFoundError(absl::StrCat("study '", write.study, "' not found"));
+    }
+  }
+  if (write.spec) {
+    SqliteStatement& update = s.update_study_spec;
+    update.BindText(1, write.study);
+    update.BindInt64(2, kStoredSpecVersion);
+    update.BindBlob(3, EncodeStoredSpec(*write.spec));
+    RETURN_IF_ERROR(update.Run("updating a study's spec"));
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("study '", write.study, "' not found"));
     }

@@ -45,6 +45,9 @@ struct StudyWrite {
   std::optional<StudyRecord> create;
   // Set: the study's new state and the reason for it.
   std::optional<std::pair<StudyState, std::string>> state;
+  // Set: the study's spec as changed after its creation (its budget, by
+  // `vernier study update`); the study file it was created from is kept.
+  std::optional<StudySpec> spec;
   // Trials inserted, or replaced in every stored field but their
   // intermediate values (`intermediate` is ignored; only `measurements`
   // writes those), in order.
@@ -53,7 +56,9 @@ struct StudyWrite {
   // a step already stored replaces it.
   std::vector<std::pair<int64_t, Measurement>> measurements;
 
-  bool empty() const { return !create && !state && trials.empty() && measurements.empty(); }
+  bool empty() const {
+    return !create && !state && !spec && trials.empty() && measurements.empty();
+  }
 };
 
 class StudyStore {

@@ -69,6 +69,35 @@ TEST(StudySpecTest, ParsesQuickStartStudy) {
   EXPECT_EQ(spec->trainer.fixed["epochs"], 3);
 }
 
+TEST(StudySpecTest, StopConditionsAreReadAndChecked) {
+  const std::string budget = "budget:  {max_trials: 8, parallel: 2, max_failures: 3}";
+  auto spec = ParseStudySpec(With(
+      budget, "budget: {max_trials: 8, target: 0.95, max_seconds: 3600, patience_trials: 20}"));
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->budget.target, 0.95);
+  EXPECT_EQ(spec->budget.max_seconds, 3600);
+  EXPECT_EQ(spec->budget.patience_trials, 20);
+  EXPECT_EQ(ParseStudySpec(kQuickStart)->budget.target, std::nullopt);
+
+  EXPECT_THAT(ErrorOf(With(budget, "budget: {patience_trials: 0}")),
+              HasSubstr("budget.patience_trials: must be >= 1, got 0"));
+  EXPECT_THAT(ErrorOf(With(budget, "budget: {max_seconds: 0}")),
+              HasSubstr("budget.max_seconds: must be > 0 seconds, got 0"));
+  EXPECT_THAT(ErrorOf(With(budget, "budget: {max_seconds: -5}")), HasSubstr("got -5"));
+  EXPECT_THAT(ErrorOf(With(budget, "budget: {target: fast}")), HasSubstr("budget.target"));
+  const std::string two_objectives = R"(
+name: mo
+objectives: [{metric: loss, goal: minimize}, {metric: latency, goal: minimize}]
+params: {x: {type: float, low: 0, high: 1}}
+trainer: {command: [/bin/true]}
+)";
+  EXPECT_THAT(ErrorOf(two_objectives + "budget: {target: 0.1}\n"),
+              HasSubstr("budget.target: applies to single-objective studies only"));
+  EXPECT_THAT(ErrorOf(two_objectives + "budget: {patience_trials: 5}\n"),
+              HasSubstr("budget.patience_trials: applies to single-objective studies only"));
+  EXPECT_OK(ParseStudySpec(two_objectives + "budget: {max_seconds: 5}\n"));
+}
+
 TEST(StudySpecTest, JsonIsAcceptedToo) {
   auto spec = ParseStudySpec(R"({"name": "j", "objective": {"metric": "loss", "goal": "minimize"},
       "params": {"x": {"type": "float", "low": -1, "high": 1}},

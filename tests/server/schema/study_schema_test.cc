@@ -35,7 +35,7 @@ params:
   mom: {type: float, low: 0.5, high: 0.99, when: {opt: [momentum, 3]}}
 sampler: {type: tpe, n_startup_trials: 3, multivariate: false, seed: 11}
 pruner: {type: patience, patience: 3, min_delta: 0.01, wrapped: {type: percentile, percentile: 25, interval: 2}}
-budget: {max_trials: 30, parallel: 3, max_failures: 2, max_retries: 5000}
+budget: {max_trials: 30, parallel: 3, max_failures: 2, max_retries: 5000, target: 0.9, max_seconds: 7200, patience_trials: 12}
 trainer: {command: [python3, t.py], time_limit: 60, stop_grace: 2, epochs: 3, tags: [a]}
 warm_start: {study: older, max_trials: 4}
 tracking: {tensorboard: /shared/tensorboard}
@@ -104,6 +104,19 @@ TEST(StudySchemaTest, NormalisedSpecsReadBackUnchangedFromTheirProto) {
     ASSERT_THAT(NormalizeStudySpec(read_back), IsOk());
     EXPECT_TRUE(MessageDifferencer::Equals(StudySpecToProto(read_back), proto)) << spec.name;
   }
+}
+
+TEST(StudySchemaTest, StopConditionsReachTheProtoOnlyWhenSet) {
+  ASSERT_OK_AND_ASSIGN(StudySpec spec, ParseStudySpec(kStudies[0]));
+  const v1::Budget budget = StudySpecToProto(spec).budget();
+  EXPECT_EQ(budget.target(), 0.9);
+  EXPECT_EQ(budget.max_seconds(), 7200);
+  EXPECT_EQ(budget.patience_trials(), 12);
+  ASSERT_OK_AND_ASSIGN(StudySpec plain, ParseStudySpec(kStudies[1]));
+  const v1::Budget unset = StudySpecToProto(plain).budget();
+  EXPECT_FALSE(unset.has_target());
+  EXPECT_FALSE(unset.has_max_seconds());
+  EXPECT_FALSE(unset.has_patience_trials());
 }
 
 TEST(StudySchemaTest, TrackingReachesTheSpecAndIsAbsentWhenUnset) {

@@ -66,6 +66,15 @@ class InProcessServerTest : public ::testing::Test {
     const grpc::Status status = studies_->CreateStudy(&context, request, &study);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
+  v1::Study GetStudy(const std::string& name) {
+    grpc::ClientContext context;
+    v1::GetStudyRequest request;
+    request.set_name(name);
+    v1::Study study;
+    const grpc::Status status = studies_->GetStudy(&context, request, &study);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return study;
+  }
   v1::Trial AskTrial(const std::string& study) {
     grpc::ClientContext context;
     v1::AskRequest request;

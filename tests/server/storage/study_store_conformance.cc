@@ -228,6 +228,36 @@ TEST_P(StudyStoreConformanceTest, UpdateStudyStateSetsStateAndReasonOnly) {
   EXPECT_EQ(DebugString(loaded[0].study), DebugString(study));
 }
 
+TEST_P(StudyStoreConformanceTest, ASpecWriteReplacesTheSpecAndKeepsTheStudyFile) {
+  StudyRecord study = MakeStudy("s");
+  study.state = StudyState::kCompleted;
+  ASSERT_OK(store().CreateStudy(study));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+
+  // As `vernier study resume --max-trials 50 --parallel 7`: one write.
+  StudyRecord expected = study;
+  expected.spec.budget.max_trials = 50;
+  expected.spec.budget.parallel = 7;
+  expected.spec.budget.target = 0.25;
+  expected.state = StudyState::kActive;
+  StudyWrite write;
+  write.study = "s";
+  write.spec = expected.spec;
+  write.state.emplace(StudyState::kActive, "");
+  ASSERT_OK(store().Apply(write));
+
+  std::vector<StoredStudy> loaded = Load();
+  ASSERT_EQ(loaded.size(), 1);
+  EXPECT_EQ(DebugString(loaded[0].study), DebugString(expected));
+  EXPECT_EQ(loaded[0].study.source_text, study.source_text);
+  EXPECT_EQ(loaded[0].trials.size(), 1);
+
+  StudyWrite unknown;
+  unknown.study = "unknown";
+  unknown.spec = expected.spec;
+  EXPECT_THAT(store().Apply(unknown), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_P(StudyStoreConformanceTest, UpdateStudyStateOfUnknownStudyIsNotFound) {
   ASSERT_OK(store().CreateStudy(MakeStudy("known")));
   const absl::Status status = store().UpdateStudyState("unknown", StudyState::kStopped, "why");
