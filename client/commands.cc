@@ -351,15 +351,19 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
 
 absl::Status UpdateStudyCommand(const CommandContext& ctx, const std::string& name,
                                 const BudgetChange& change, bool resume) {
-  if (!resume && !change.max_trials && !change.parallel && !change.max_failures) {
+  if (!resume && change.empty()) {
     return absl::InvalidArgumentError(
-        "vernier study update: give at least one of --max-trials, --parallel, --max-failures");
+        "vernier study update: give at least one of --max-trials, --parallel, --max-failures, "
+        "--target, --max-seconds, --patience-trials");
   }
   v1::UpdateStudyRequest request;
   request.set_name(name);
   if (change.max_trials) request.set_max_trials(*change.max_trials);
   if (change.parallel) request.set_parallel(*change.parallel);
   if (change.max_failures) request.set_max_failures(*change.max_failures);
+  if (change.target) request.set_target(*change.target);
+  if (change.max_seconds) request.set_max_seconds(*change.max_seconds);
+  if (change.patience_trials) request.set_patience_trials(*change.patience_trials);
   request.set_resume(resume);
   grpc::ClientContext rpc;
   SetDeadline(ctx, rpc);

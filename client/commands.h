@@ -72,6 +72,13 @@ struct BudgetChange {
   std::optional<int64_t> max_trials;
   std::optional<int64_t> parallel;
   std::optional<int64_t> max_failures;
+  std::optional<double> target;
+  std::optional<double> max_seconds;
+  std::optional<int64_t> patience_trials;
+
+  bool empty() const {
+    return !max_trials && !parallel && !max_failures && !target && !max_seconds && !patience_trials;
+  }
 };
 // `vernier study update` (resume false: an ACTIVE study, at least one field
 // set) and `vernier study resume` (a STOPPED or COMPLETED study); prints the

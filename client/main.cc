@@ -5,7 +5,6 @@
 //
 // Exit codes: 0 success, 1 runtime failure (server unreachable, not found,
 // study failed), 2 bad input (flags, study file).
-#include <array>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -71,21 +70,31 @@ Runner StudyCommand(CLI::App& app,
   return [name, command](const CommandContext& ctx) { return command(ctx, *name); };
 }
 
+// Adds flag `name` to `app`, setting `*field` when given.
+template <typename T>
+void AddBudgetFlag(CLI::App& app, const std::string& name, const std::string& help,
+                   std::optional<T>* field) {
+  app.add_option_function<T>(
+      name, [field](const T& value) { *field = value; }, help);
+}
+
 // `study update` and `study resume`: STUDY and the budget flags.
 Runner BudgetCommand(CLI::App& app, bool resume) {
   std::shared_ptr<std::string> name = AddStudyName(app);
-  auto values = std::make_shared<std::array<int64_t, 3>>();
-  CLI::Option* max_trials =
-      app.add_option("--max-trials", (*values)[0], "trials the study creates in all");
-  CLI::Option* parallel = app.add_option("--parallel", (*values)[1], "trials running at once");
-  CLI::Option* max_failures = app.add_option("--max-failures", (*values)[2],
-                                             "the study stops once more trials have failed");
-  return [=](const CommandContext& ctx) {
-    vernier::BudgetChange change;
-    if (max_trials->count() > 0) change.max_trials = (*values)[0];
-    if (parallel->count() > 0) change.parallel = (*values)[1];
-    if (max_failures->count() > 0) change.max_failures = (*values)[2];
-    return vernier::UpdateStudyCommand(ctx, *name, change, resume);
+  auto change = std::make_shared<vernier::BudgetChange>();
+  AddBudgetFlag(app, "--max-trials", "trials the study creates in all", &change->max_trials);
+  AddBudgetFlag(app, "--parallel", "trials running at once", &change->parallel);
+  AddBudgetFlag(app, "--max-failures", "the study stops once more trials have failed",
+                &change->max_failures);
+  AddBudgetFlag(app, "--target", "the study completes once a trial's objective reaches this",
+                &change->target);
+  AddBudgetFlag(app, "--max-seconds", "wall-clock budget, seconds from the study's creation",
+                &change->max_seconds);
+  AddBudgetFlag(app, "--patience-trials",
+                "the study completes after this many COMPLETE trials in a row without a better one",
+                &change->patience_trials);
+  return [name, change, resume](const CommandContext& ctx) {
+    return vernier::UpdateStudyCommand(ctx, *name, *change, resume);
   };
 }
 

@@ -235,6 +235,9 @@ absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
   if (update.max_trials) spec.budget.max_trials = *update.max_trials;
   if (update.parallel) spec.budget.parallel = *update.parallel;
   if (update.max_failures) spec.budget.max_failures = *update.max_failures;
+  if (update.target) spec.budget.target = update.target;
+  if (update.max_seconds) spec.budget.max_seconds = update.max_seconds;
+  if (update.patience_trials) spec.budget.patience_trials = update.patience_trials;
   RETURN_IF_ERROR(NormalizeStudySpec(spec));
   const int64_t created = trials_.BudgetedTrials();
   if (spec.budget.max_trials < created) {
@@ -250,7 +253,7 @@ absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
           "study \"", spec_.name, "\" would end again at once under this budget (",
           end->second.empty() ? absl::StrCat("its ", created, " trials spend budget.max_trials")
                               : end->second,
-          "): raise it"));
+          "): change that part of it"));
     }
     change.study_state.emplace(StudyState::kActive, "");
   }

@@ -125,6 +125,9 @@ struct BudgetUpdate {
   std::optional<int64_t> max_trials;
   std::optional<int64_t> parallel;
   std::optional<int64_t> max_failures;
+  std::optional<double> target;
+  std::optional<double> max_seconds;
+  std::optional<int64_t> patience_trials;
   // Also make a STOPPED or COMPLETED study ACTIVE again.
   bool resume = false;
 };

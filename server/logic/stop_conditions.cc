@@ -83,11 +83,13 @@ std::optional<std::string> StopConditionReached(const BudgetSpec& budget,
   if ((!budget.target && !budget.patience_trials) || objectives.size() != 1) return std::nullopt;
   const std::vector<Finished> finished = FinishedInOrder(objectives, trials);
   if (budget.target) {
-    if (std::optional<std::string> reason = TargetReached(*budget.target, objectives[0], finished)) {
+    if (std::optional<std::string> reason =
+            TargetReached(*budget.target, objectives[0], finished)) {
       return reason;
     }
   }
-  if (budget.patience_trials) return PatienceSpent(*budget.patience_trials, objectives[0], finished);
+  if (budget.patience_trials)
+    return PatienceSpent(*budget.patience_trials, objectives[0], finished);
   return std::nullopt;
 }
 

@@ -20,8 +20,8 @@ namespace vernier {
 bool HasStopConditions(const BudgetSpec& budget);
 
 // Why a study with `budget` and `objectives`, created at `created`, with
-// `trials` (any order), is done at `now`: "budget.target 0.1 reached by trial 7", "budget.max_seconds
-// 3600 spent", "budget.patience_trials 20: no better trial in the last 20
+// `trials` (any order), is done at `now`: "budget.target 0.1 reached by trial 7",
+// "budget.max_seconds 3600 spent", "budget.patience_trials 20: no better trial in the last 20
 // COMPLETE trials (best 0.13, trial 4)"; nullopt while none holds.
 //
 // Only COMPLETE trials with a value count, in the order they ended (end

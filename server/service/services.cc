@@ -99,6 +99,9 @@ grpc::Status StudyServiceImpl::UpdateStudy(grpc::ServerContext*,
   if (request->has_max_trials()) update.max_trials = request->max_trials();
   if (request->has_parallel()) update.parallel = request->parallel();
   if (request->has_max_failures()) update.max_failures = request->max_failures();
+  if (request->has_target()) update.target = request->target();
+  if (request->has_max_seconds()) update.max_seconds = request->max_seconds();
+  if (request->has_patience_trials()) update.patience_trials = request->patience_trials();
   update.resume = request->resume();
   absl::StatusOr<StudyView> view = coordinator_->UpdateStudy(request->name(), update);
   if (!view.ok()) return ToGrpcStatus(view.status());

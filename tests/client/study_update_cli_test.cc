@@ -45,6 +45,12 @@ TEST_F(StudyUpdateCliTest, UpdateChangesTheBudgetAndPrintsTheStudy) {
   ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", change, /*resume=*/false));
   EXPECT_THAT(out_.str(), HasSubstr("\"max_trials\": 4"));
   EXPECT_EQ(Study().max_trials(), 4);
+  EXPECT_FALSE(Study().spec().budget().has_max_seconds());
+
+  BudgetChange more_time;
+  more_time.max_seconds = 3600;
+  ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", more_time, /*resume=*/false));
+  EXPECT_EQ(Study().spec().budget().max_seconds(), 3600);
 }
 
 TEST_F(StudyUpdateCliTest, UpdateWithoutAFieldIsRefusedBeforeAnyCall) {
@@ -58,7 +64,7 @@ TEST_F(StudyUpdateCliTest, ResumeRestartsACompletedStudyWithALargerBudget) {
   ASSERT_EQ(Study().state(), v1::STUDY_STATE_COMPLETED);
 
   EXPECT_THAT(UpdateStudyCommand(ctx_, "resumable", BudgetChange{}, /*resume=*/true),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("raise it")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("change that part of it")));
   BudgetChange change;
   change.max_trials = 2;
   ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", change, /*resume=*/true));

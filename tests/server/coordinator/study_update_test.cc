@@ -38,8 +38,7 @@ class StudyUpdateTest : public CoordinatorFixture {
       ASSERT_TRUE(asked.ok()) << asked.status();
       const std::optional<double> value =
           state == TrialState::kComplete ? std::optional<double>(0.5) : std::nullopt;
-      ASSERT_TRUE(
-          coordinator_->Tell("budgeted", asked->trial.number, state, value, {}, "").ok());
+      ASSERT_TRUE(coordinator_->Tell("budgeted", asked->trial.number, state, value, {}, "").ok());
     }
   }
 
@@ -103,7 +102,7 @@ TEST_F(StudyUpdateTest, AnEndedStudyIsResumedNotUpdated) {
   EXPECT_THAT(Update(update),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("would end again at once under this budget (its 3 trials "
-                                 "spend budget.max_trials): raise it")));
+                                 "spend budget.max_trials): change that part of it")));
   EXPECT_EQ(Record().state, StudyState::kCompleted);
 
   update.max_trials = 4;
@@ -133,6 +132,26 @@ TEST_F(StudyUpdateTest, AStudyStoppedByFailuresResumesOnlyWithRoomForMore) {
   ASSERT_TRUE(Update(update).ok());
   EXPECT_EQ(Record().state, StudyState::kActive);
   Run(1);
+}
+
+TEST_F(StudyUpdateTest, AStudyItsTargetEndedResumesWithAnotherTarget) {
+  BudgetUpdate target;
+  target.max_trials = 10;
+  target.target = 0.6;
+  ASSERT_TRUE(Update(target).ok());
+  Run(1);  // 0.5 reaches 0.6.
+  ASSERT_EQ(Record().state, StudyState::kCompleted);
+  EXPECT_THAT(Record().state_reason, HasSubstr("budget.target 0.6 reached by trial 0"));
+
+  BudgetUpdate resume;
+  resume.resume = true;
+  EXPECT_THAT(Update(resume), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                       HasSubstr("(budget.target 0.6 reached by trial 0")));
+  resume.target = 0.1;
+  ASSERT_TRUE(Update(resume).ok());
+  EXPECT_EQ(Record().spec.budget.target, 0.1);
+  Run(1);
+  EXPECT_EQ(Record().state, StudyState::kActive);
 }
 
 TEST_F(StudyUpdateTest, AStoppedStudyResumesWithTheSameBudget) {
