@@ -94,25 +94,31 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
 }
 
 absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
-                              const std::function<void(v1::ListTrialsResponse& page)>& on_page) {
-  request.set_page_size(kTrialPageSize);
+                              const std::function<void(v1::ListTrialsResponse& page)>& on_page,
+                              std::optional<int64_t> limit) {
+  int64_t page_size = kTrialPageSize;
+  int64_t received = 0;
   request.clear_page_token();
-  for (;;) {
+  while (!limit || received < *limit) {
+    request.set_page_size(
+        static_cast<int32_t>(limit ? std::min(page_size, *limit - received) : page_size));
     grpc::ClientContext rpc;
     SetDeadline(ctx, rpc);
     v1::ListTrialsResponse response;
     const grpc::Status status = ctx.stub->ListTrials(&rpc, request, &response);
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && request.page_size() > 1) {
       // Trials with long curves made the page larger than a message may be.
-      request.set_page_size(request.page_size() / 2);
+      page_size = request.page_size() / 2;
       continue;
     }
     RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
+    received += response.trials_size();
     on_page(response);
     // A server from before paging answers everything at once, with no token.
-    if (response.next_page_token().empty()) return absl::OkStatus();
+    if (response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
@@ -349,22 +355,15 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
   return absl::OkStatus();
 }
 
-absl::Status UpdateStudyCommand(const CommandContext& ctx, const std::string& name,
-                                const BudgetChange& change, bool resume) {
-  if (!resume && change.empty()) {
+absl::Status UpdateStudyCommand(const CommandContext& ctx, const v1::UpdateStudyRequest& request) {
+  const bool changes_budget = request.has_max_trials() || request.has_parallel() ||
+                              request.has_max_failures() || request.has_target() ||
+                              request.has_max_seconds() || request.has_patience_trials();
+  if (!request.resume() && !changes_budget) {
     return absl::InvalidArgumentError(
         "vernier study update: give at least one of --max-trials, --parallel, --max-failures, "
         "--target, --max-seconds, --patience-trials");
   }
-  v1::UpdateStudyRequest request;
-  request.set_name(name);
-  if (change.max_trials) request.set_max_trials(*change.max_trials);
-  if (change.parallel) request.set_parallel(*change.parallel);
-  if (change.max_failures) request.set_max_failures(*change.max_failures);
-  if (change.target) request.set_target(*change.target);
-  if (change.max_seconds) request.set_max_seconds(*change.max_seconds);
-  if (change.patience_trials) request.set_patience_trials(*change.patience_trials);
-  request.set_resume(resume);
   grpc::ClientContext rpc;
   SetDeadline(ctx, rpc);
   v1::Study study;

@@ -66,25 +66,11 @@ absl::Status CreateStudyCommand(const CommandContext& ctx, const std::string& pa
 absl::Status ListStudiesCommand(const CommandContext& ctx);
 absl::Status ShowStudyCommand(const CommandContext& ctx, const std::string& name);
 absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name);
-// The budget fields `vernier study update` and `resume` change; unset ones
-// stay as they are.
-struct BudgetChange {
-  std::optional<int64_t> max_trials;
-  std::optional<int64_t> parallel;
-  std::optional<int64_t> max_failures;
-  std::optional<double> target;
-  std::optional<double> max_seconds;
-  std::optional<int64_t> patience_trials;
-
-  bool empty() const {
-    return !max_trials && !parallel && !max_failures && !target && !max_seconds && !patience_trials;
-  }
-};
-// `vernier study update` (resume false: an ACTIVE study, at least one field
-// set) and `vernier study resume` (a STOPPED or COMPLETED study); prints the
-// study as it is after the change.
-absl::Status UpdateStudyCommand(const CommandContext& ctx, const std::string& name,
-                                const BudgetChange& change, bool resume);
+// `vernier study update` (request.resume false: an ACTIVE study, at least one
+// budget field set) and `vernier study resume` (a STOPPED or COMPLETED
+// study); the fields set in `request` replace the budget's. Prints the study
+// as it is after the change.
+absl::Status UpdateStudyCommand(const CommandContext& ctx, const v1::UpdateStudyRequest& request);
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
 // `vernier refit STUDY [--trial N]`: queues one more run of the best (or
@@ -121,9 +107,11 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  v1::ListTrialsRequest request);
 // Pages through the trials `request` lists as GetTrials does, handing each
 // page to `on_page` as it comes instead of keeping them all (a 100,000-trial
-// study need not be held whole). Stops at the first error.
+// study need not be held whole). Stops at the first error, and once `limit`
+// trials (when given) have come: no page asks for more than are left.
 absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
-                              const std::function<void(v1::ListTrialsResponse& page)>& on_page);
+                              const std::function<void(v1::ListTrialsResponse& page)>& on_page,
+                              std::optional<int64_t> limit = std::nullopt);
 absl::StatusOr<std::vector<v1::Trial>> GetBestTrials(const CommandContext& ctx,
                                                      const std::string& study, int count);
 

@@ -70,31 +70,40 @@ Runner StudyCommand(CLI::App& app,
   return [name, command](const CommandContext& ctx) { return command(ctx, *name); };
 }
 
-// Adds flag `name` to `app`, setting `*field` when given.
+// Adds flag `name` to `app`, calling `set` on `*request` when given.
 template <typename T>
 void AddBudgetFlag(CLI::App& app, const std::string& name, const std::string& help,
-                   std::optional<T>* field) {
+                   std::shared_ptr<vernier::v1::UpdateStudyRequest> request,
+                   void (vernier::v1::UpdateStudyRequest::*set)(T)) {
   app.add_option_function<T>(
-      name, [field](const T& value) { *field = value; }, help);
+      name, [request, set](const T& value) { (request.get()->*set)(value); }, help);
 }
 
 // `study update` and `study resume`: STUDY and the budget flags.
 Runner BudgetCommand(CLI::App& app, bool resume) {
   std::shared_ptr<std::string> name = AddStudyName(app);
-  auto change = std::make_shared<vernier::BudgetChange>();
-  AddBudgetFlag(app, "--max-trials", "trials the study creates in all", &change->max_trials);
-  AddBudgetFlag(app, "--parallel", "trials running at once", &change->parallel);
-  AddBudgetFlag(app, "--max-failures", "the study stops once more trials have failed",
-                &change->max_failures);
-  AddBudgetFlag(app, "--target", "the study completes once a trial's objective reaches this",
-                &change->target);
-  AddBudgetFlag(app, "--max-seconds", "wall-clock budget, seconds from the study's creation",
-                &change->max_seconds);
-  AddBudgetFlag(app, "--patience-trials",
-                "the study completes after this many COMPLETE trials in a row without a better one",
-                &change->patience_trials);
-  return [name, change, resume](const CommandContext& ctx) {
-    return vernier::UpdateStudyCommand(ctx, *name, *change, resume);
+  auto request = std::make_shared<vernier::v1::UpdateStudyRequest>();
+  using Request = vernier::v1::UpdateStudyRequest;
+  AddBudgetFlag<int64_t>(app, "--max-trials", "trials the study creates in all", request,
+                         &Request::set_max_trials);
+  AddBudgetFlag<int64_t>(app, "--parallel", "trials running at once", request,
+                         &Request::set_parallel);
+  AddBudgetFlag<int64_t>(app, "--max-failures", "the study stops once more trials have failed",
+                         request, &Request::set_max_failures);
+  AddBudgetFlag<double>(app, "--target",
+                        "the study completes once a trial's objective reaches this", request,
+                        &Request::set_target);
+  AddBudgetFlag<double>(app, "--max-seconds",
+                        "wall-clock budget, seconds from the study's creation", request,
+                        &Request::set_max_seconds);
+  AddBudgetFlag<int64_t>(
+      app, "--patience-trials",
+      "the study completes after this many COMPLETE trials in a row without a better one", request,
+      &Request::set_patience_trials);
+  return [name, request, resume](const CommandContext& ctx) {
+    request->set_name(*name);
+    request->set_resume(resume);
+    return vernier::UpdateStudyCommand(ctx, *request);
   };
 }
 

@@ -156,17 +156,13 @@ absl::StatusOr<json> Curves(const CommandContext& ctx, const QueryParams& params
   request.add_intermediate_metrics(metric);
   std::vector<v1::Trial> trials;
   int64_t total = 0;
-  do {
-    request.set_page_size(static_cast<int32_t>(
-        std::min<int64_t>(max_curves - static_cast<int64_t>(trials.size()), kTrialPageSize)));
-    grpc::ClientContext rpc;
-    SetDeadline(ctx, rpc);
-    v1::ListTrialsResponse page;
-    RETURN_IF_ERROR(FromGrpc(ctx.stub->ListTrials(&rpc, request, &page), ctx.server_address));
-    total = page.total_size();
-    for (v1::Trial& trial : *page.mutable_trials()) trials.push_back(std::move(trial));
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty() && static_cast<int64_t>(trials.size()) < max_curves);
+  RETURN_IF_ERROR(ForEachTrialPage(
+      ctx, std::move(request),
+      [&](v1::ListTrialsResponse& page) {
+        total = page.total_size();
+        for (v1::Trial& trial : *page.mutable_trials()) trials.push_back(std::move(trial));
+      },
+      max_curves));
   std::sort(trials.begin(), trials.end(),
             [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
   return CurvesJson(metric, total, trials);

@@ -35,26 +35,34 @@ class StudyUpdateCliTest : public InProcessServerTest {
 
   v1::Study Study() { return GetStudy("resumable"); }
 
+  // An UpdateStudy request for the study that changes nothing yet.
+  static v1::UpdateStudyRequest Request(bool resume) {
+    v1::UpdateStudyRequest request;
+    request.set_name("resumable");
+    request.set_resume(resume);
+    return request;
+  }
+
   std::ostringstream out_;
   CommandContext ctx_;
 };
 
 TEST_F(StudyUpdateCliTest, UpdateChangesTheBudgetAndPrintsTheStudy) {
-  BudgetChange change;
-  change.max_trials = 4;
-  ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", change, /*resume=*/false));
+  v1::UpdateStudyRequest change = Request(/*resume=*/false);
+  change.set_max_trials(4);
+  ASSERT_OK(UpdateStudyCommand(ctx_, change));
   EXPECT_THAT(out_.str(), HasSubstr("\"max_trials\": 4"));
   EXPECT_EQ(Study().max_trials(), 4);
   EXPECT_FALSE(Study().spec().budget().has_max_seconds());
 
-  BudgetChange more_time;
-  more_time.max_seconds = 3600;
-  ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", more_time, /*resume=*/false));
+  v1::UpdateStudyRequest more_time = Request(/*resume=*/false);
+  more_time.set_max_seconds(3600);
+  ASSERT_OK(UpdateStudyCommand(ctx_, more_time));
   EXPECT_EQ(Study().spec().budget().max_seconds(), 3600);
 }
 
 TEST_F(StudyUpdateCliTest, UpdateWithoutAFieldIsRefusedBeforeAnyCall) {
-  EXPECT_THAT(UpdateStudyCommand(ctx_, "resumable", BudgetChange{}, /*resume=*/false),
+  EXPECT_THAT(UpdateStudyCommand(ctx_, Request(/*resume=*/false)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-trials")));
 }
 
@@ -63,11 +71,11 @@ TEST_F(StudyUpdateCliTest, ResumeRestartsACompletedStudyWithALargerBudget) {
   TellTrial("resumable", trial.number(), 0.5);
   ASSERT_EQ(Study().state(), v1::STUDY_STATE_COMPLETED);
 
-  EXPECT_THAT(UpdateStudyCommand(ctx_, "resumable", BudgetChange{}, /*resume=*/true),
+  EXPECT_THAT(UpdateStudyCommand(ctx_, Request(/*resume=*/true)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("change that part of it")));
-  BudgetChange change;
-  change.max_trials = 2;
-  ASSERT_OK(UpdateStudyCommand(ctx_, "resumable", change, /*resume=*/true));
+  v1::UpdateStudyRequest change = Request(/*resume=*/true);
+  change.set_max_trials(2);
+  ASSERT_OK(UpdateStudyCommand(ctx_, change));
   EXPECT_EQ(Study().state(), v1::STUDY_STATE_ACTIVE);
   EXPECT_EQ(AskTrial("resumable").number(), 1);
 }
