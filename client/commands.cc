@@ -372,6 +372,38 @@ absl::Status UpdateStudyCommand(const CommandContext& ctx, const v1::UpdateStudy
   return absl::OkStatus();
 }
 
+absl::Status DeleteStudyCommand(const CommandContext& ctx, const v1::DeleteStudyRequest& request) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::DeleteStudyResponse deleted;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->DeleteStudy(&rpc, request, &deleted), ctx.server_address));
+  if (ctx.format == OutputFormat::kJson) {
+    *ctx.out << nlohmann::json{{"deleted", request.name()},
+                               {"trials", deleted.trials()},
+                               {"running_trials_stopped", deleted.running_trials_stopped()}}
+                    .dump(2)
+             << "\n";
+    return absl::OkStatus();
+  }
+  *ctx.out << "deleted study " << request.name() << " (" << deleted.trials() << " trials";
+  if (deleted.running_trials_stopped() > 0) {
+    *ctx.out << ", " << deleted.running_trials_stopped() << " of them stopped while running";
+  }
+  *ctx.out << ")\n";
+  return absl::OkStatus();
+}
+
+absl::Status ExcludeTrialCommand(const CommandContext& ctx,
+                                 const v1::ExcludeTrialRequest& request) {
+  grpc::ClientContext rpc;
+  SetDeadline(ctx, rpc);
+  v1::Trial trial;
+  RETURN_IF_ERROR(FromGrpc(ctx.stub->ExcludeTrial(&rpc, request, &trial), ctx.server_address));
+  ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, request.study()));
+  *ctx.out << FormatTrials({trial}, info.objective().metric(), ctx.format, NowMillis());
+  return absl::OkStatus();
+}
+
 absl::Status RefitCommand(const CommandContext& ctx, const std::string& study,
                           std::optional<int64_t> trial, std::ostream* err) {
   grpc::ClientContext rpc;

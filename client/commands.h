@@ -71,6 +71,12 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
 // study); the fields set in `request` replace the budget's. Prints the study
 // as it is after the change.
 absl::Status UpdateStudyCommand(const CommandContext& ctx, const v1::UpdateStudyRequest& request);
+// `vernier study delete NAME [--force]`: deletes the study with its trials,
+// checkpoints, artifacts and logs, and says how many trials went.
+absl::Status DeleteStudyCommand(const CommandContext& ctx, const v1::DeleteStudyRequest& request);
+// `vernier trial exclude STUDY N [--reason TEXT] [--undo]`: prints the trial
+// as it is after the change.
+absl::Status ExcludeTrialCommand(const CommandContext& ctx, const v1::ExcludeTrialRequest& request);
 absl::Status ListTrialsCommand(const CommandContext& ctx, const std::string& study);
 absl::Status BestTrialsCommand(const CommandContext& ctx, const std::string& study, int count);
 // `vernier refit STUDY [--trial N]`: queues one more run of the best (or

@@ -169,6 +169,11 @@ json TrialToJson(const v1::Trial& trial) {
   }
   // Only for enqueued and copied trials, so that sampled ones read as before.
   if (!trial.origin().empty()) out["origin"] = trial.origin();
+  // Only for excluded trials, likewise.
+  if (trial.excluded()) {
+    out["excluded"] = true;
+    out["exclusion_reason"] = trial.exclusion_reason();
+  }
   if (trial.objective_values_size() > 1) {
     json values = json::array();
     for (double value : trial.objective_values()) {
@@ -252,6 +257,22 @@ std::string FormatStudy(const v1::Study& study, OutputFormat format) {
   return out;
 }
 
+namespace {
+
+// A trial's state in a table; "COMPLETE*" when a user excluded it.
+std::string TrialStateCell(const v1::Trial& trial) {
+  return absl::StrCat(StateName(trial.state()), trial.excluded() ? "*" : "");
+}
+
+// The note under a table that marks excluded trials, or "".
+std::string ExcludedNote(const std::vector<v1::Trial>& trials) {
+  const bool any = std::any_of(trials.begin(), trials.end(),
+                               [](const v1::Trial& trial) { return trial.excluded(); });
+  return any ? "* excluded: the study does not learn from it (vernier trial exclude)\n" : "";
+}
+
+}  // namespace
+
 std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string& metric,
                          OutputFormat format, int64_t now_ms) {
   if (format == OutputFormat::kJson) {
@@ -263,11 +284,12 @@ std::string FormatTrials(const std::vector<v1::Trial>& trials, const std::string
   for (const v1::Trial& trial : trials) {
     std::string last_step =
         trial.intermediate().empty() ? "-" : absl::StrCat(trial.intermediate().rbegin()->step());
-    rows.push_back({absl::StrCat(trial.number()), StateName(trial.state()), ObjectiveCell(trial),
+    rows.push_back({absl::StrCat(trial.number()), TrialStateCell(trial), ObjectiveCell(trial),
                     last_step, absl::StrFormat("%.1fs", TrialSeconds(trial, now_ms)),
                     ParamsSummary(trial) + LineageSummary(trial)});
   }
-  return RenderTable({"NUMBER", "STATE", metric, "STEP", "DURATION", "PARAMS"}, rows);
+  return RenderTable({"NUMBER", "STATE", metric, "STEP", "DURATION", "PARAMS"}, rows) +
+         ExcludedNote(trials);
 }
 
 bool IsMultiObjective(const v1::Study& study) { return study.objectives_size() > 1; }
@@ -303,7 +325,7 @@ std::string FormatObjectiveTrials(const std::vector<v1::Trial>& trials, const v1
   for (const char* column : {"DURATION", "PARAMS"}) header.push_back(column);
   std::vector<std::vector<std::string>> rows;
   for (const v1::Trial& trial : trials) {
-    std::vector<std::string> row = {absl::StrCat(trial.number()), StateName(trial.state())};
+    std::vector<std::string> row = {absl::StrCat(trial.number()), TrialStateCell(trial)};
     for (int i = 0; i < study.objectives_size(); ++i) {
       const bool known =
           i < trial.objective_values_size() && !std::isnan(trial.objective_values(i));
@@ -313,7 +335,7 @@ std::string FormatObjectiveTrials(const std::vector<v1::Trial>& trials, const v1
     row.push_back(ParamsSummary(trial));
     rows.push_back(std::move(row));
   }
-  return RenderTable(header, rows);
+  return RenderTable(header, rows) + ExcludedNote(trials);
 }
 
 std::string TrialFinishedLine(const v1::Trial& trial, const std::string& metric) {

@@ -71,7 +71,7 @@ std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_t
 std::vector<ImportanceTrial> ImportanceTrials(const std::vector<v1::Trial>& trials, int objective) {
   std::vector<ImportanceTrial> out;
   for (const v1::Trial& trial : trials) {
-    if (trial.state() != v1::TRIAL_STATE_COMPLETE ||
+    if (trial.state() != v1::TRIAL_STATE_COMPLETE || trial.excluded() ||
         absl::StartsWith(trial.origin(), kOriginRefitPrefix)) {
       continue;
     }

@@ -174,6 +174,44 @@ std::vector<Command> Commands() {
       {{"study", "resume"},
        "restart a STOPPED or COMPLETED study, with a larger budget where needed",
        [](CLI::App& app) { return BudgetCommand(app, /*resume=*/true); }},
+      {{"study", "delete"},
+       "delete a study with its trials, checkpoints, artifacts and logs (refused while trials "
+       "run, unless --force)",
+       [](CLI::App& app) -> Runner {
+         std::shared_ptr<std::string> name = AddStudyName(app);
+         auto force = std::make_shared<bool>(false);
+         app.add_flag("--force", *force,
+                      "delete even while trials run: their workers are refused and stop them");
+         return [name, force](const CommandContext& ctx) {
+           vernier::v1::DeleteStudyRequest request;
+           request.set_name(*name);
+           request.set_force(*force);
+           return vernier::DeleteStudyCommand(ctx, request);
+         };
+       }},
+      {{"trial", "exclude"},
+       "stop the study learning from a finished trial (samplers, pruners, best, stop "
+       "conditions); its record stays",
+       [](CLI::App& app) -> Runner {
+         auto study = std::make_shared<std::string>();
+         auto number = std::make_shared<int64_t>(0);
+         auto reason = std::make_shared<std::string>();
+         auto undo = std::make_shared<bool>(false);
+         app.add_option("study", *study, "study name")->required();
+         app.add_option("trial", *number, "trial number")
+             ->required()
+             ->check(CLI::NonNegativeNumber);
+         app.add_option("--reason", *reason, "why, for people (shown with the trial)");
+         app.add_flag("--undo", *undo, "count the trial again");
+         return [study, number, reason, undo](const CommandContext& ctx) {
+           vernier::v1::ExcludeTrialRequest request;
+           request.set_study(*study);
+           request.set_trial_number(*number);
+           request.set_reason(*reason);
+           request.set_include(*undo);
+           return vernier::ExcludeTrialCommand(ctx, request);
+         };
+       }},
       {{"study", "export"},
        "export a study and its trials as JSON or CSV",
        [](CLI::App& app) -> Runner {

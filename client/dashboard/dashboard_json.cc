@@ -408,6 +408,8 @@ json TrialPageJson(const v1::Trial& trial) {
           {"start_ms", trial.start_time_unix_ms()},
           {"end_ms", trial.end_time_unix_ms()},
           {"origin", trial.origin()},
+          {"excluded", trial.excluded()},
+          {"exclusion_reason", trial.exclusion_reason()},
           {"exploits", ExploitsJson(trial)}};
 }
 

@@ -55,6 +55,25 @@ def test_create_from_dict_yaml_text_and_file(client, tmp_path):
     assert client.stop_study("from-text").state == "STOPPED"
 
 
+def test_exclude_a_trial_then_delete_the_study(client):
+    study = client.create_study(quadratic_study("lifecycle"))
+    for value in (0.5, 0.1):
+        trial = study.ask()
+        study.tell(trial, value)
+    assert study.best_trial.number == 1
+    excluded = study.exclude_trial(1, "label noise")
+    assert excluded.excluded and excluded.exclusion_reason == "label noise"
+    assert study.best_trial.number == 0
+    assert not study.exclude_trial(1, include=True).excluded
+    running = study.ask()
+    with pytest.raises(vernier.FailedPreconditionError, match="running trial"):
+        client.delete_study("lifecycle")
+    assert client.delete_study("lifecycle", force=True) == 3
+    assert "lifecycle" not in [s.name for s in client.list_studies()]
+    with pytest.raises(vernier.NotFoundError):
+        study.tell(running, 0.2)
+
+
 def test_ask_report_tell_with_pruning(client):
     study = client.create_study(quadratic_study(
         "asktell", pruner={"type": "threshold", "upper": 10.0}))

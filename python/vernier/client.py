@@ -137,6 +137,8 @@ class FrozenTrial:
     worker_id: str
     origin: str
     retries: int
+    excluded: bool = False
+    exclusion_reason: str = ""
 
     @classmethod
     def from_proto(cls, trial: study_pb2.Trial, objective_metric: str) -> "FrozenTrial":
@@ -158,6 +160,8 @@ class FrozenTrial:
             worker_id=trial.worker_id,
             origin=trial.origin,
             retries=trial.retries,
+            excluded=trial.excluded,
+            exclusion_reason=trial.exclusion_reason,
         )
 
 
@@ -247,6 +251,14 @@ class Client:
         """Stops an ACTIVE study: no new trials; running ones stop at their
         next report."""
         return Study(self, self.call("StopStudy", study_service_pb2.StopStudyRequest(name=name)))
+
+    def delete_study(self, name: str, *, force: bool = False) -> int:
+        """Deletes a study with its trials, checkpoints, artifacts and logs;
+        returns how many trials went. Refused (``FailedPreconditionError``)
+        while trials run, unless ``force``."""
+        answer = self.call("DeleteStudy",
+                           study_service_pb2.DeleteStudyRequest(name=name, force=force))
+        return answer.trials
 
 
 def _spec_text(spec: Union[str, os.PathLike, Mapping[str, Any]]) -> str:
@@ -460,6 +472,16 @@ class Study:
         """Every trial in number order, read lazily a page at a time
         (``list(study.trials)`` for all of them)."""
         return self.iter_trials()
+
+    def exclude_trial(self, number: int, reason: str = "", *,
+                      include: bool = False) -> FrozenTrial:
+        """Stops the study learning from finished trial ``number`` (its
+        sampler, pruner, best trials and stop conditions ignore it; its record
+        stays); ``include=True`` takes that back."""
+        return FrozenTrial.from_proto(
+            self.client.call("ExcludeTrial", study_service_pb2.ExcludeTrialRequest(
+                study=self.name, trial_number=number, reason=reason, include=include)),
+            self.metric)
 
     def get_trial(self, number: int) -> FrozenTrial:
         """One trial, whole; ``NotFoundError`` when there is none."""

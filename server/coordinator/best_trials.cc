@@ -25,7 +25,7 @@ std::vector<const TrialRecord*> RankBestTrials(absl::Span<const TrialRecord> tri
   const ObjectiveSpec& objective = objectives.front();
   std::vector<std::pair<double, const TrialRecord*>> ranked;
   for (const TrialRecord& trial : trials) {
-    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     std::optional<double> value = ObjectiveValue(trial, objective);
     if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
   }

@@ -1,5 +1,6 @@
 #include "server/coordinator/coordinator.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -29,28 +30,28 @@ absl::Status Coordinator::Load() {
   absl::MutexLock lock(&registry_mu_);
   for (StoredStudy& study : stored) {
     const std::string name = study.study.name;
-    absl::StatusOr<std::unique_ptr<Study>> made = Study::Make(std::move(study.study), Context());
+    absl::StatusOr<std::shared_ptr<Study>> made = Study::Make(std::move(study.study), Context());
     if (!made.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored study \"", name, "\" cannot be set up: ", made.status().message()));
     }
     RETURN_IF_ERROR((*made)->Load(std::move(study.trials), held[name]));
-    creation_order_.push_back(made->get());
+    creation_order_.push_back(*made);
     studies_[name] = *std::move(made);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Study*> Coordinator::Find(const std::string& name) const {
+absl::StatusOr<std::shared_ptr<Study>> Coordinator::Find(const std::string& name) const {
   absl::ReaderMutexLock lock(&registry_mu_);
   auto it = studies_.find(name);
   if (it == studies_.end()) {
     return absl::NotFoundError(absl::StrCat("study \"", name, "\" not found"));
   }
-  return it->second.get();
+  return it->second;
 }
 
-std::vector<Study*> Coordinator::All() const {
+std::vector<std::shared_ptr<Study>> Coordinator::All() const {
   absl::ReaderMutexLock lock(&registry_mu_);
   return creation_order_;
 }
@@ -94,79 +95,101 @@ absl::StatusOr<StudyView> Coordinator::CreateStudy(StudySpec spec, std::string s
     return absl::AlreadyExistsError(absl::StrCat("study \"", record.name, "\" already exists"));
   }
   ASSIGN_OR_RETURN(auto copies, WarmStartCopiesOf(record.spec));
-  ASSIGN_OR_RETURN(std::unique_ptr<Study> study, Study::Make(record, Context()));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Study::Make(record, Context()));
   const absl::Status created = study->Create(std::move(copies.first));
   if (!created.ok()) {
     // A write that failed may have reached the store all the same (a commit
     // whose sync failed); the study then exists, reloaded by Create, and is
     // registered so that memory matches the store.
     if (store_->LoadStudy(record.name).ok()) {
-      creation_order_.push_back(study.get());
+      creation_order_.push_back(study);
       studies_[record.name] = std::move(study);
     }
     return created;
   }
   StudyView view = study->View();
   view.note = std::move(copies.second);
-  creation_order_.push_back(study.get());
+  creation_order_.push_back(study);
   studies_[record.name] = std::move(study);
   return view;
 }
 
 absl::StatusOr<StudyView> Coordinator::GetStudy(const std::string& name) {
-  ASSIGN_OR_RETURN(Study * study, Find(name));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(name));
   return study->View();
 }
 
 std::vector<StudyView> Coordinator::ListStudies() {
   std::vector<StudyView> views;
-  for (const Study* study : All()) views.push_back(study->View());
+  for (const std::shared_ptr<Study>& study : All()) views.push_back(study->View());
   return views;
 }
 
 absl::StatusOr<StudyView> Coordinator::StopStudy(const std::string& name) {
-  ASSIGN_OR_RETURN(Study * study, Find(name));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(name));
   return study->Stop();
 }
 
 absl::StatusOr<StudyView> Coordinator::UpdateStudy(const std::string& name,
                                                    const BudgetUpdate& update) {
-  ASSIGN_OR_RETURN(Study * study, Find(name));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(name));
   return study->Update(update);
 }
 
+absl::StatusOr<DeletedStudy> Coordinator::DeleteStudy(const std::string& name, bool force) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(name));
+  ASSIGN_OR_RETURN(DeletedStudy deleted, study->Delete(force));
+  // The files go while the name is still registered, so that a new study of
+  // the same name cannot have files yet. A file that cannot be removed is
+  // left behind (no call can reach it any more) rather than failing a
+  // delete the database has already made.
+  if (checkpoints_ != nullptr) checkpoints_->DeleteStudy(name).IgnoreError();
+  if (options_.artifacts != nullptr) options_.artifacts->DeleteStudy(name).IgnoreError();
+  if (options_.logs != nullptr) options_.logs->DeleteStudy(name).IgnoreError();
+  absl::MutexLock lock(&registry_mu_);
+  studies_.erase(name);
+  creation_order_.erase(std::find(creation_order_.begin(), creation_order_.end(), study));
+  return deleted;
+}
+
+absl::StatusOr<TrialView> Coordinator::ExcludeTrial(const std::string& study, int64_t number,
+                                                    const std::string& reason, bool include) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
+  return found->Exclude(number, reason, include);
+}
+
 absl::StatusOr<TrialsView> Coordinator::ListTrials(const std::string& study) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Trials();
 }
 
 absl::StatusOr<TrialPage> Coordinator::ListTrials(const std::string& study,
                                                   const TrialQuery& query) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->ListTrials(query);
 }
 
 absl::StatusOr<TrialView> Coordinator::GetTrial(const std::string& study, int64_t number) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->GetTrial(number);
 }
 
 absl::StatusOr<TrialsView> Coordinator::BestTrials(const std::string& study, int count) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Best(count);
 }
 
 absl::StatusOr<StudySummary> Coordinator::Summary(const std::string& study) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Summary();
 }
 
 absl::StatusOr<int64_t> Coordinator::Backup(const std::string& path)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Locks every study, in creation order.
-  const std::vector<Study*> all = All();
-  for (Study* study : all) study->mutex()->Lock();
+  const std::vector<std::shared_ptr<Study>> all = All();
+  for (const std::shared_ptr<Study>& study : all) study->mutex()->Lock();
   absl::StatusOr<int64_t> bytes = store_->Backup(path);
-  for (Study* study : all) study->mutex()->Unlock();
+  for (const std::shared_ptr<Study>& study : all) study->mutex()->Unlock();
   return bytes;
 }
 
@@ -176,7 +199,7 @@ void Coordinator::WaitDurable() { store_->WaitDurable(); }
 
 absl::StatusOr<TrialView> Coordinator::Ask(const std::string& study) {
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Ask();
 }
 
@@ -185,7 +208,7 @@ absl::StatusOr<TrialView> Coordinator::Tell(const std::string& study, int64_t tr
                                             const MetricMap& metrics,
                                             const std::string& failure_reason) {
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Tell(trial_number, state, value, metrics, failure_reason);
 }
 
@@ -193,7 +216,7 @@ absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_
                                                 std::optional<double> value,
                                                 Measurement measurement) {
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Report(trial_number, value, std::move(measurement));
 }
 
@@ -201,13 +224,13 @@ absl::StatusOr<AskedReport> Coordinator::Report(const std::string& study, int64_
 
 absl::StatusOr<TrialView> Coordinator::Refit(const std::string& study,
                                              std::optional<int64_t> source) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Refit(source);
 }
 
 absl::StatusOr<TrialView> Coordinator::EnqueueTrial(const std::string& study,
                                                     const ParamMap& given) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->Enqueue(given);
 }
 
@@ -215,8 +238,8 @@ absl::StatusOr<EnqueuedFromStudy> Coordinator::EnqueueFromStudy(const std::strin
                                                                 const std::string& from_study,
                                                                 int top) {
   if (top < 1) return absl::InvalidArgumentError(absl::StrCat("top: must be >= 1, got ", top));
-  ASSIGN_OR_RETURN(Study * target, Find(study));
-  ASSIGN_OR_RETURN(Study * source, Find(from_study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> target, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> source, Find(from_study));
   EnqueuedFromStudy result;
   result.enqueued.objectives = target->spec().objectives;
   for (const TrialRecord& best : source->Best(top).trials) {
@@ -256,7 +279,7 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::s
   NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
   if (leasing_stopped_.load()) return std::nullopt;
-  for (Study* study : All()) {
+  for (const std::shared_ptr<Study>& study : All()) {
     ASSIGN_OR_RETURN(std::optional<Assignment> assignment, study->Lease(worker_id));
     if (assignment) return assignment;
   }
@@ -269,7 +292,7 @@ absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worke
                                                         ExploitAnswer* exploit) {
   NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   return study->ReportProgress(worker_id, lease, measurement, exploit);
 }
 
@@ -283,7 +306,7 @@ absl::Status Coordinator::CompleteTrial(const std::string& worker_id, const Leas
   }
   NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   // Once the trial's end is stored, its files or another's may fall out of
   // what the study keeps. A failure leaves files that the next pass deletes.
   absl::Cleanup retention = [study] { study->EnforceArtifactRetention().IgnoreError(); };
@@ -313,7 +336,7 @@ std::vector<LeaseKey> Coordinator::Heartbeat(const std::string& worker_id,
 absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const LeaseKey& lease) {
   NoteWorkerCall(worker_id);
   RETURN_IF_ERROR(ExpireLeases());
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   return study->ReleaseTrial(worker_id, lease);
 }
 
@@ -321,14 +344,14 @@ absl::Status Coordinator::ReleaseTrial(const std::string& worker_id, const Lease
 
 absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> Coordinator::StartCheckpointUpload(
     const std::string& worker_id, const LeaseKey& lease, int64_t step) {
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   return study->StartCheckpointUpload(worker_id, lease, step);
 }
 
 absl::Status Coordinator::DownloadCheckpoint(
     const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
     const std::function<bool(absl::string_view file, absl::string_view data)>& sink) {
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   return study->DownloadCheckpoint(worker_id, lease, donor, step, sink);
 }
 
@@ -336,19 +359,19 @@ absl::Status Coordinator::DownloadCheckpoint(
 
 absl::StatusOr<std::unique_ptr<Study::ArtifactUpload>> Coordinator::StartArtifactUpload(
     const std::string& worker_id, const LeaseKey& lease) {
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   return study->StartArtifactUpload(worker_id, lease);
 }
 
 absl::StatusOr<std::vector<StoredArtifact>> Coordinator::ListArtifacts(
     const std::string& study, std::optional<int64_t> trial) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->ListArtifacts(trial);
 }
 
 absl::Status Coordinator::ReadArtifact(const std::string& study, int64_t trial,
                                        const std::string& path, const ArtifactSink& sink) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->ReadArtifact(trial, path, sink);
 }
 
@@ -368,7 +391,7 @@ absl::StatusOr<int64_t> Coordinator::AppendTrialLog(const std::string& worker_id
                                                     const LeaseKey& lease, int64_t offset,
                                                     absl::string_view data) {
   if (options_.logs == nullptr) return NoLogs();
-  ASSIGN_OR_RETURN(Study * study, Find(lease.study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> study, Find(lease.study));
   RETURN_IF_ERROR(study->CheckLease(worker_id, lease));
   // Written outside the study's lock: a lease lost meanwhile only means the
   // last bytes of that attempt arrived as it ended.
@@ -382,7 +405,7 @@ absl::Status Coordinator::StreamTrialLog(const std::string& study, int64_t trial
   if (options_.logs == nullptr) return NoLogs();
   if (attempt < 0) return absl::InvalidArgumentError(absl::StrCat("attempt: ", attempt, " < 0"));
   if (offset < 0) return absl::InvalidArgumentError(absl::StrCat("offset: ", offset, " < 0"));
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   ASSIGN_OR_RETURN(TrialView view, found->GetTrial(trial));
   if (view.trial.attempt == 0) {
     return absl::NotFoundError(
@@ -422,7 +445,7 @@ std::string Coordinator::NewIncarnation() {
 absl::Status Coordinator::WatchStudy(const std::string& study, const WatchStart& start,
                                      const StudyEventReader& reader) {
   if (watches_ended_.load()) return WatchesEnded();
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   // Asked again after Find: EndWatches() sets the flag before it lists the
   // studies whose watches it ends, so a study it missed is seen here.
   if (watches_ended_.load()) return WatchesEnded();
@@ -431,17 +454,22 @@ absl::Status Coordinator::WatchStudy(const std::string& study, const WatchStart&
     store_->WaitDurable();
     if (reader.before_send) reader.before_send();
   };
-  return found->events().Watch(start, incarnation_, *clock_, durable);
+  const absl::Status watched = found->events().Watch(start, incarnation_, *clock_, durable);
+  // Delete() closes the feed of the study it deletes.
+  if (absl::IsUnavailable(watched) && !watches_ended_.load() && found->deleted()) {
+    return absl::NotFoundError(absl::StrCat("study \"", study, "\" was deleted"));
+  }
+  return watched;
 }
 
 absl::StatusOr<int> Coordinator::Watchers(const std::string& study) {
-  ASSIGN_OR_RETURN(Study * found, Find(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->events().watchers();
 }
 
 void Coordinator::EndWatches() {
   watches_ended_.store(true);
-  for (Study* study : All()) study->events().Close();
+  for (const std::shared_ptr<Study>& study : All()) study->events().Close();
 }
 
 void Coordinator::StopLeasing() { leasing_stopped_.store(true); }
@@ -453,7 +481,7 @@ absl::Status Coordinator::ExpireLeases() {
     size_t end = begin;
     while (end < expired.size() && expired[end].study == expired[begin].study) ++end;
     const std::vector<LeaseKey> of_study(expired.begin() + begin, expired.begin() + end);
-    absl::StatusOr<Study*> study = Find(of_study.front().study);
+    absl::StatusOr<std::shared_ptr<Study>> study = Find(of_study.front().study);
     if (study.ok()) status.Update((*study)->ExpireLeases(of_study));
     begin = end;
   }

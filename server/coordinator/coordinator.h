@@ -130,6 +130,16 @@ class Coordinator {
   // trials spend max_trials, too many failed, a stop condition holds).
   // A lower budget may end an ACTIVE study at once, as its last trial would.
   absl::StatusOr<StudyView> UpdateStudy(const std::string& name, const BudgetUpdate& update);
+  // Deletes a study with its trials, checkpoints, artifacts and logs; the
+  // name can be used again once the call returns. NOT_FOUND;
+  // FAILED_PRECONDITION naming the RUNNING trials unless `force`, which
+  // ends their leases (their workers' next calls are refused); the store's
+  // error (nothing is deleted then). See Study::Delete.
+  absl::StatusOr<DeletedStudy> DeleteStudy(const std::string& name, bool force);
+  // Excludes a finished trial from what its study learns from, or includes
+  // it again; see Study::Exclude. NOT_FOUND for an unknown study.
+  absl::StatusOr<TrialView> ExcludeTrial(const std::string& study, int64_t number,
+                                         const std::string& reason, bool include);
   // Every trial, by number. NOT_FOUND for an unknown study.
   absl::StatusOr<TrialsView> ListTrials(const std::string& study);
   // One page of the study's trials (SelectTrialPage, on a snapshot taken
@@ -375,11 +385,12 @@ class Coordinator {
   }
   // 16 random hex digits.
   static std::string NewIncarnation();
-  // The study called `name`, or NOT_FOUND. Studies are never removed, so the
-  // pointer stays valid.
-  absl::StatusOr<Study*> Find(const std::string& name) const ABSL_LOCKS_EXCLUDED(registry_mu_);
+  // The study called `name`, or NOT_FOUND. A study deleted meanwhile stays
+  // alive while a caller holds it, and refuses changes (Study::Delete).
+  absl::StatusOr<std::shared_ptr<Study>> Find(const std::string& name) const
+      ABSL_LOCKS_EXCLUDED(registry_mu_);
   // Every study, in creation order.
-  std::vector<Study*> All() const ABSL_LOCKS_EXCLUDED(registry_mu_);
+  std::vector<std::shared_ptr<Study>> All() const ABSL_LOCKS_EXCLUDED(registry_mu_);
   // Counts `worker_id` as connected now (WorkerRoster); every worker call
   // does this.
   void NoteWorkerCall(const std::string& worker_id);
@@ -405,8 +416,8 @@ class Coordinator {
   std::atomic<uint64_t> next_worker_{0};
 
   mutable absl::Mutex registry_mu_;
-  std::map<std::string, std::unique_ptr<Study>> studies_ ABSL_GUARDED_BY(registry_mu_);
-  std::vector<Study*> creation_order_ ABSL_GUARDED_BY(registry_mu_);
+  std::map<std::string, std::shared_ptr<Study>> studies_ ABSL_GUARDED_BY(registry_mu_);
+  std::vector<std::shared_ptr<Study>> creation_order_ ABSL_GUARDED_BY(registry_mu_);
 };
 
 }  // namespace vernier

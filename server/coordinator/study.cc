@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
 #include "server/coordinator/artifact_retention.h"
@@ -27,11 +28,14 @@ int64_t TrialBudget(const StudySpec& spec, const BudgetSpec& budget, const Sampl
   return capacity ? std::min(budget.max_trials, *capacity) : budget.max_trials;
 }
 
-std::vector<const TrialRecord*> Pointers(const std::vector<TrialRecord>& trials) {
-  std::vector<const TrialRecord*> all;
-  all.reserve(trials.size());
-  for (const TrialRecord& trial : trials) all.push_back(&trial);
-  return all;
+// The trials the pruner and pbt compare a trial with (LearnsFrom).
+std::vector<const TrialRecord*> LearnedFrom(const std::vector<TrialRecord>& trials) {
+  std::vector<const TrialRecord*> learned;
+  learned.reserve(trials.size());
+  for (const TrialRecord& trial : trials) {
+    if (LearnsFrom(trial)) learned.push_back(&trial);
+  }
+  return learned;
 }
 
 // Puts `measurement` into a copy of `trial`'s values, as a commit would.
@@ -53,11 +57,11 @@ absl::Status NotActive(const StudyRecord& record, absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Study>> Study::Make(StudyRecord record,
+absl::StatusOr<std::shared_ptr<Study>> Study::Make(StudyRecord record,
                                                    const StudyContext& context) {
   ASSIGN_OR_RETURN(std::unique_ptr<Sampler> sampler, MakeSampler(record.spec));
   ASSIGN_OR_RETURN(std::unique_ptr<Pruner> pruner, MakePruner(record.spec.pruner));
-  return std::unique_ptr<Study>(
+  return std::shared_ptr<Study>(
       new Study(std::move(record), context, std::move(sampler), std::move(pruner)));
 }
 
@@ -102,6 +106,7 @@ absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex&
 }
 
 absl::Status Study::Commit(StudyTrials::Change change) {
+  RETURN_IF_ERROR(CheckNotDeleted());
   RETURN_IF_ERROR(EnsureLoaded());
   RETURN_IF_ERROR(trials_.Check(change));
   // The study's creation publishes nothing: no one can watch it yet.
@@ -194,8 +199,13 @@ bool Study::Active() const { return trials_.record().state == StudyState::kActiv
 
 bool Study::BudgetSpent() const { return trials_.BudgetedTrials() >= trial_budget_; }
 
+absl::Status Study::CheckNotDeleted() const {
+  if (!deleted_) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("study \"", spec_.name, "\" was deleted"));
+}
+
 bool Study::WorkerMayLease() const {
-  return Active() && !spec_.trainer.external &&
+  return Active() && !deleted_ && !spec_.trainer.external &&
          trials_.Count(TrialState::kRunning) < budget_.parallel;
 }
 
@@ -218,6 +228,68 @@ absl::StatusOr<StudyView> Study::Stop() {
     RETURN_IF_ERROR(Commit(std::move(change)));
   }
   return ViewLocked();
+}
+
+absl::StatusOr<DeletedStudy> Study::Delete(bool force) {
+  // create_mu_ too: no trial is being created while the study goes.
+  absl::MutexLock create_lock(&create_mu_);
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckNotDeleted());
+  std::vector<int64_t> running;
+  for (const TrialRecord& trial : trials_.trials()) {
+    if (trial.state == TrialState::kRunning) running.push_back(trial.number);
+  }
+  if (!running.empty() && !force) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study \"", spec_.name, "\" has ", running.size(), " running trial",
+        running.size() == 1 ? "" : "s", " (", absl::StrJoin(running, ", "),
+        "): stop the study and let them end, or delete it with --force (force: true)"));
+  }
+  absl::StatusOr<int64_t> trials = store_->DeleteStudy(spec_.name);
+  // A delete that reported an error may have reached the disk all the same.
+  if (!trials.ok() && absl::IsNotFound(store_->LoadStudy(spec_.name).status())) {
+    trials = static_cast<int64_t>(trials_.trials().size());
+  }
+  RETURN_IF_ERROR(trials.status());
+  deleted_ = true;
+  trials_.ReleaseLeases();
+  events_.Close();
+  return DeletedStudy{*trials, static_cast<int64_t>(running.size())};
+}
+
+bool Study::deleted() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return deleted_;
+}
+
+absl::StatusOr<TrialView> Study::Exclude(int64_t number, const std::string& reason, bool include) {
+  absl::MutexLock lock(&mu_);
+  if (reason.size() > kMaxExclusionReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason: ", reason.size(), " bytes, at most ", kMaxExclusionReasonBytes));
+  }
+  RETURN_IF_ERROR(CheckNotDeleted());
+  RETURN_IF_ERROR(EnsureLoaded());
+  ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
+  if (!IsFinished(trial->state)) {
+    return absl::FailedPreconditionError(absl::StrCat("trial ", number, " of study \"", spec_.name,
+                                                      "\" is ", TrialStateName(trial->state),
+                                                      ": only a finished trial can be excluded"));
+  }
+  const bool excluded = !include;
+  const std::string& new_reason = include ? std::string() : reason;
+  if (trial->excluded == excluded && trial->exclusion_reason == new_reason) {
+    return TrialViewOf(number);
+  }
+  TrialRecord changed = *trial;
+  changed.excluded = excluded;
+  changed.exclusion_reason = new_reason;
+  StudyTrials::Change change;
+  change.trials.push_back(std::move(changed));
+  RETURN_IF_ERROR(Commit(std::move(change)));
+  // A trial counted again may meet a stop condition (target, say).
+  RETURN_IF_ERROR(MaybeFinish());
+  return TrialViewOf(number);
 }
 
 absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
@@ -306,7 +378,7 @@ TrialsView Study::Best(int count) const {
   const ObjectiveSpec& objective = spec_.objective;
   std::vector<std::pair<double, const TrialRecord*>> ranked;
   for (const TrialRecord& trial : trials_.trials()) {
-    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     std::optional<double> value = ObjectiveValue(trial, objective);
     if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
   }
@@ -512,7 +584,7 @@ absl::StatusOr<const TrialRecord*> Study::RefitSourceTrial(std::optional<int64_t
   const TrialRecord* best = nullptr;
   std::optional<double> best_value;
   for (const TrialRecord& trial : trials_.trials()) {
-    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     const std::optional<double> value = ObjectiveValue(trial, spec_.objective);
     if (!value || std::isnan(*value)) continue;
     if (best == nullptr || Better(*value, *best_value, spec_.objective.goal)) {
@@ -593,6 +665,7 @@ Assignment Study::AssignmentOf(const TrialRecord& trial) const {
 
 absl::StatusOr<const TrialRecord*> Study::LeasedTrial(const std::string& worker_id,
                                                       const LeaseKey& lease) const {
+  RETURN_IF_ERROR(CheckNotDeleted());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
   if (trial->state == TrialState::kRunning && trial->attempt == lease.attempt &&
       trial->worker_id == worker_id && worker_id != kAskedWorkerId) {
@@ -618,7 +691,7 @@ absl::StatusOr<TrialAction> Study::RecordAndJudge(const TrialRecord& trial,
   // The pruner and pbt judge the trial with this measurement among its
   // values; the others see the study as stored (they skip the trial itself).
   const TrialRecord judged = WithMeasurement(trial, measurement);
-  const std::vector<const TrialRecord*> all = Pointers(trials_.trials());
+  const std::vector<const TrialRecord*> all = LearnedFrom(trials_.trials());
   StudyTrials::Change change;
   change.measurements.emplace_back(trial.number, measurement);
   // A study stopped meanwhile stops its running trials at their next report.
@@ -808,7 +881,7 @@ absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> Study::StartCheckpointU
   ASSIGN_OR_RETURN(std::unique_ptr<CheckpointStore::Writer> writer,
                    store->StartWrite(spec_.name, lease.trial_number, step));
   return std::unique_ptr<CheckpointUpload>(
-      new CheckpointUpload(this, worker_id, lease, step, std::move(writer)));
+      new CheckpointUpload(shared_from_this(), worker_id, lease, step, std::move(writer)));
 }
 
 absl::Status Study::CommitCheckpoint(const CheckpointUpload& upload) {

@@ -132,6 +132,15 @@ struct BudgetUpdate {
   bool resume = false;
 };
 
+// The longest reason Study::Exclude stores.
+inline constexpr size_t kMaxExclusionReasonBytes = 1000;
+
+// What deleting a study removed (Study::Delete).
+struct DeletedStudy {
+  int64_t trials = 0;   // Trials deleted with it.
+  int64_t stopped = 0;  // Of them, RUNNING ones (a forced delete).
+};
+
 // The shared parts every study works with. All must outlive the study;
 // `checkpoints` may be null (no checkpoints kept).
 struct StudyContext {
@@ -147,12 +156,12 @@ struct StudyContext {
   CoordinatorObserver* observer = nullptr;
 };
 
-class Study {
+class Study : public std::enable_shared_from_this<Study> {
  public:
   // A study from its record, with no trials yet (call Create or Load).
   // INVALID_ARGUMENT when the sampler or pruner cannot be built (a spec that
   // did not go through NormalizeStudySpec).
-  static absl::StatusOr<std::unique_ptr<Study>> Make(StudyRecord record,
+  static absl::StatusOr<std::shared_ptr<Study>> Make(StudyRecord record,
                                                      const StudyContext& context);
 
   // Stores the new study with its warm-start `copies` (numbered from 0, with
@@ -174,6 +183,21 @@ class Study {
   absl::StatusOr<StudyView> Stop() ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::UpdateStudy.
   absl::StatusOr<StudyView> Update(const BudgetUpdate& update) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the study from the store (StudyStore::DeleteStudy). From then on
+  // every call that would change it answers NOT_FOUND, its leases are gone
+  // (heartbeats report them lost) and its watchers end; the caller removes
+  // its files and forgets it. FAILED_PRECONDITION naming the RUNNING trials
+  // unless `force`; NOT_FOUND once deleted; the store's error.
+  absl::StatusOr<DeletedStudy> Delete(bool force) ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
+  // Whether Delete() succeeded.
+  bool deleted() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Excludes finished trial `number` from what the study learns from
+  // (TrialRecord::excluded, with `reason`), or with `include` takes that
+  // back; doing what is already done changes nothing. NOT_FOUND naming the
+  // trial; FAILED_PRECONDITION for a trial that has not finished;
+  // INVALID_ARGUMENT for a reason over kMaxExclusionReasonBytes.
+  absl::StatusOr<TrialView> Exclude(int64_t number, const std::string& reason, bool include)
+      ABSL_LOCKS_EXCLUDED(mu_);
   TrialsView Trials() const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::ListTrials(study, query).
   absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -242,14 +266,14 @@ class Study {
 
    private:
     friend class Study;
-    CheckpointUpload(Study* study, std::string worker_id, LeaseKey lease, int64_t step,
-                     std::unique_ptr<CheckpointStore::Writer> writer)
-        : study_(study),
+    CheckpointUpload(std::shared_ptr<Study> study, std::string worker_id, LeaseKey lease,
+                     int64_t step, std::unique_ptr<CheckpointStore::Writer> writer)
+        : study_(std::move(study)),
           worker_id_(std::move(worker_id)),
           lease_(std::move(lease)),
           step_(step),
           writer_(std::move(writer)) {}
-    Study* const study_;
+    const std::shared_ptr<Study> study_;  // Kept alive while the upload runs.
     const std::string worker_id_;
     const LeaseKey lease_;
     const int64_t step_;
@@ -285,13 +309,13 @@ class Study {
 
    private:
     friend class Study;
-    ArtifactUpload(Study* study, std::string worker_id, LeaseKey lease,
+    ArtifactUpload(std::shared_ptr<Study> study, std::string worker_id, LeaseKey lease,
                    std::unique_ptr<ArtifactStore::Writer> writer)
-        : study_(study),
+        : study_(std::move(study)),
           worker_id_(std::move(worker_id)),
           lease_(std::move(lease)),
           writer_(std::move(writer)) {}
-    Study* const study_;
+    const std::shared_ptr<Study> study_;  // Kept alive while the upload runs.
     const std::string worker_id_;
     const LeaseKey lease_;
     const std::unique_ptr<ArtifactStore::Writer> writer_;
@@ -352,6 +376,8 @@ class Study {
   StudyView ViewLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   TrialView TrialViewOf(int64_t number) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   bool Active() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // NOT_FOUND once the study is deleted.
+  absl::Status CheckNotDeleted() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether every trial of the budget exists.
   bool BudgetSpent() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether a worker may lease a trial now (ACTIVE, not external, fewer than
@@ -432,6 +458,8 @@ class Study {
   // A write failed and reloading the study failed too: memory may differ
   // from the store until a reload succeeds.
   bool stale_ ABSL_GUARDED_BY(mu_) = false;
+  // Delete() succeeded: nothing may change the study any more.
+  bool deleted_ ABSL_GUARDED_BY(mu_) = false;
   PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
   StudyEventLog events_;  // Thread-safe; published to with mu_ held.
 };

@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<Study::ArtifactUpload>> Study::StartArtifactUploa
   ASSIGN_OR_RETURN(std::unique_ptr<ArtifactStore::Writer> writer,
                    store->StartWrite(spec_.name, lease.trial_number, limit));
   return std::unique_ptr<ArtifactUpload>(
-      new ArtifactUpload(this, worker_id, lease, std::move(writer)));
+      new ArtifactUpload(shared_from_this(), worker_id, lease, std::move(writer)));
 }
 
 absl::Status Study::CommitArtifacts(const ArtifactUpload& upload) {

@@ -111,7 +111,7 @@ bool SearchedByCmaes(const ParamSpec& param) {
 }
 
 std::optional<double> Loss(const TrialRecord& trial, const ObjectiveSpec& objective) {
-  if (trial.state != TrialState::kComplete) return std::nullopt;
+  if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) return std::nullopt;
   auto it = trial.final_metrics.find(objective.metric);
   if (it == trial.final_metrics.end() || !std::isfinite(it->second)) return std::nullopt;
   return objective.goal == Goal::kMinimize ? it->second : -it->second;

@@ -479,7 +479,7 @@ GpSampler::Gathered GpSampler::Gather(const SearchSpace& space,
   // Pruned and infeasible trials have no usable loss; they count as the
   // worst observed one, so the model learns to avoid their region.
   for (const TrialRecord* trial : trials) {
-    if (trial->params.empty()) continue;
+    if (trial->params.empty() || !LearnsFrom(*trial)) continue;
     std::optional<Eigen::VectorXd> z = unit.Encode(trial->params);
     if (!z) continue;
     if (std::optional<double> loss = Loss(*trial, objective_)) {

@@ -82,7 +82,7 @@ std::vector<const TrialRecord*> ParetoTrials(absl::Span<const TrialRecord> trial
   std::vector<const TrialRecord*> candidates;
   std::vector<Point> points;
   for (const TrialRecord& trial : trials) {
-    if (trial.state != TrialState::kComplete || IsRefit(trial)) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     std::optional<Point> point = ObjectiveLosses(trial, objectives);
     if (!point) continue;
     candidates.push_back(&trial);

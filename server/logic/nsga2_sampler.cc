@@ -88,6 +88,7 @@ Nsga2Sampler::Nsga2Sampler(const Nsga2Spec& spec, uint64_t seed,
       constraints_(std::move(constraints)) {}
 
 std::optional<Nsga2Sampler::Individual> Nsga2Sampler::AsIndividual(const TrialRecord& trial) const {
+  if (!LearnsFrom(trial)) return std::nullopt;
   Individual individual;
   individual.trial = &trial;
   std::optional<Point> loss = ObjectiveLosses(trial, objectives_);

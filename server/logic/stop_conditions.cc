@@ -21,7 +21,7 @@ std::vector<Finished> FinishedInOrder(absl::Span<const ObjectiveSpec> objectives
                                       absl::Span<const TrialRecord> trials) {
   std::vector<Finished> finished;
   for (const TrialRecord& trial : trials) {
-    if (trial.state != TrialState::kComplete) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     std::optional<Point> losses = ObjectiveLosses(trial, objectives);
     if (!losses || losses->empty()) continue;
     finished.push_back({trial.end_time, trial.number, (*losses)[0]});

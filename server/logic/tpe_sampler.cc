@@ -490,6 +490,7 @@ struct Ranked {
 // Ranks the trials that TPE learns from; nullopt for those it ignores.
 std::optional<Ranked> Rank(const TrialRecord& trial, const ObjectiveSpec& objective,
                            bool constant_liar) {
+  if (!LearnsFrom(trial)) return std::nullopt;
   const double sign = objective.goal == Goal::kMinimize ? 1.0 : -1.0;
   switch (trial.state) {
     case TrialState::kComplete: {

@@ -54,6 +54,8 @@ bool IsRefit(const TrialRecord& trial) {
   return absl::StartsWith(trial.origin, kOriginRefitPrefix);
 }
 
+bool LearnsFrom(const TrialRecord& trial) { return !trial.excluded && !IsRefit(trial); }
+
 std::optional<int64_t> RefitSource(const TrialRecord& trial) {
   int64_t source = 0;
   if (!IsRefit(trial) ||

@@ -91,6 +91,10 @@ struct TrialRecord {
   // again on the training plus validation data.
   std::string origin;
   std::vector<ExploitRecord> exploits;  // pbt only; oldest first.
+  // A user excluded this finished trial from what the study learns from
+  // (LearnsFrom), with this reason; its record stays as it ended.
+  bool excluded = false;
+  std::string exclusion_reason;
 };
 
 inline constexpr absl::string_view kOriginEnqueued = "enqueued";
@@ -105,6 +109,11 @@ bool IsWarmStartCopy(const TrialRecord& trial);
 // other data than the search's trials, so it is never pruned and never among
 // the best trials.
 bool IsRefit(const TrialRecord& trial);
+// True for a trial whose results the study learns from: its samplers,
+// pruners and pbt, its best trials and Pareto front, its stop conditions and
+// warm-start copies. False for a refit (other data) and an excluded trial.
+// The caller still checks the trial's state.
+bool LearnsFrom(const TrialRecord& trial);
 // The trial a refit trial runs again; nullopt for any other trial.
 std::optional<int64_t> RefitSource(const TrialRecord& trial);
 

@@ -27,7 +27,7 @@ WarmStartCopies SelectWarmStartTrials(const StudySpec& spec,
   };
   std::vector<Candidate> candidates;
   for (const TrialRecord& trial : old_trials) {
-    if (trial.state != TrialState::kComplete) continue;
+    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     auto value = trial.final_metrics.find(metric);
     if (value == trial.final_metrics.end() || std::isnan(value->second)) {
       skip(absl::StrCat("trial ", trial.number, " has no value of ", metric));

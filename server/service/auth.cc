@@ -99,6 +99,9 @@ VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListStudies, v1::ListStudiesR
                     v1::ListStudiesResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, StopStudy, v1::StopStudyRequest, v1::Study)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, UpdateStudy, v1::UpdateStudyRequest, v1::Study)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, DeleteStudy, v1::DeleteStudyRequest,
+                    v1::DeleteStudyResponse)
+VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ExcludeTrial, v1::ExcludeTrialRequest, v1::Trial)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, ListTrials, v1::ListTrialsRequest,
                     v1::ListTrialsResponse)
 VERNIER_AUTH_METHOD(AuthStudyService, Role::kUser, GetTrial, v1::GetTrialRequest, v1::Trial)

@@ -84,6 +84,10 @@ class AuthStudyService final : public v1::StudyService::Service {
                          v1::Study* response) override;
   grpc::Status UpdateStudy(grpc::ServerContext* context, const v1::UpdateStudyRequest* request,
                            v1::Study* response) override;
+  grpc::Status DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyRequest* request,
+                           v1::DeleteStudyResponse* response) override;
+  grpc::Status ExcludeTrial(grpc::ServerContext* context, const v1::ExcludeTrialRequest* request,
+                            v1::Trial* response) override;
   grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
                           v1::ListTrialsResponse* response) override;
   grpc::Status GetTrial(grpc::ServerContext* context, const v1::GetTrialRequest* request,

@@ -126,6 +126,8 @@ v1::Trial TrialToProto(const TrialRecord& trial,
     out.add_objective_values(value.value_or(std::numeric_limits<double>::quiet_NaN()));
   }
   out.set_origin(trial.origin);
+  out.set_excluded(trial.excluded);
+  out.set_exclusion_reason(trial.exclusion_reason);
   for (const ExploitRecord& exploit : trial.exploits) {
     v1::TrialExploit* proto = out.add_exploits();
     proto->set_step(exploit.step);

@@ -109,6 +109,29 @@ grpc::Status StudyServiceImpl::UpdateStudy(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::DeleteStudy(grpc::ServerContext*,
+                                           const v1::DeleteStudyRequest* request,
+                                           v1::DeleteStudyResponse* response) {
+  DurableOnReturn durable(coordinator_);
+  absl::StatusOr<DeletedStudy> deleted =
+      coordinator_->DeleteStudy(request->name(), request->force());
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  response->set_trials(deleted->trials);
+  response->set_running_trials_stopped(deleted->stopped);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::ExcludeTrial(grpc::ServerContext*,
+                                            const v1::ExcludeTrialRequest* request,
+                                            v1::Trial* response) {
+  DurableOnReturn durable(coordinator_);
+  absl::StatusOr<TrialView> view = coordinator_->ExcludeTrial(
+      request->study(), request->trial_number(), request->reason(), request->include());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *response = ToProto(view->trial, view->objectives);
+  return grpc::Status::OK;
+}
+
 grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
                                           const v1::ListTrialsRequest* request,
                                           v1::ListTrialsResponse* response) {

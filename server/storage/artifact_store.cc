@@ -17,6 +17,7 @@
 #include "common/artifact_path.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/storage/file_tree.h"
 
 namespace vernier {
 namespace {
@@ -344,6 +345,10 @@ absl::Status LocalArtifactStore::DeleteTrial(const std::string& study, int64_t t
   fs::remove_all(old, error);
   if (error) return FsError("cannot delete", old, error);
   return absl::OkStatus();
+}
+
+absl::Status LocalArtifactStore::DeleteStudy(const std::string& study) {
+  return RemoveTree(StudyDir(study), TempPath("deleted"), mu_);
 }
 
 }  // namespace vernier

@@ -105,6 +105,9 @@ class ArtifactStore {
 
   // Removes the trial's artifacts; OK when it has none.
   virtual absl::Status DeleteTrial(const std::string& study, int64_t trial) = 0;
+
+  // Removes every artifact of `study`; OK when it has none.
+  virtual absl::Status DeleteStudy(const std::string& study) = 0;
 };
 
 // The artifacts as plain files in a local directory, beside the database:
@@ -129,6 +132,7 @@ class LocalArtifactStore final : public ArtifactStore {
   absl::Status Read(const std::string& study, int64_t trial, const std::string& path,
                     const ArtifactSink& sink) const override;
   absl::Status DeleteTrial(const std::string& study, int64_t trial) override;
+  absl::Status DeleteStudy(const std::string& study) override;
 
   const std::string& root() const { return root_; }
 

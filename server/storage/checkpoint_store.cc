@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/storage/file_tree.h"
 
 namespace vernier {
 namespace {
@@ -196,6 +197,16 @@ absl::Status CheckpointStore::DeleteTrial(const std::string& study, int64_t tria
   fs::remove_all(dir, error);
   if (error) return FsError("cannot delete", dir, error);
   return absl::OkStatus();
+}
+
+absl::Status CheckpointStore::DeleteStudy(const std::string& study) {
+  uint64_t serial = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    serial = next_temp_++;
+  }
+  return RemoveTree(absl::StrCat(root_, "/", kStudyPrefix, study),
+                    absl::StrCat(root_, "/tmp/", getpid(), "-", serial, "-deleted"), mu_);
 }
 
 absl::StatusOr<std::vector<std::string>> CheckpointStore::Files(const std::string& study,

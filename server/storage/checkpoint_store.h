@@ -120,6 +120,10 @@ class CheckpointStore {
   // INTERNAL naming the directory when the file system refuses.
   absl::Status DeleteTrial(const std::string& study, int64_t trial);
 
+  // Removes every checkpoint of `study` (none is fine). INTERNAL naming the
+  // directory when the file system refuses.
+  absl::Status DeleteStudy(const std::string& study);
+
   // Every stored checkpoint: study -> trial -> steps.
   absl::StatusOr<std::map<std::string, CheckpointIndex>> List() const;
 

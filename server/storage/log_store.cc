@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "server/storage/file_tree.h"
 
 namespace vernier {
 namespace {
@@ -143,6 +145,18 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& root
     fs::remove_all(entry.path(), ignored);
   }
   return std::unique_ptr<LogStore>(new LogStore(root, max_bytes));
+}
+
+absl::Status LogStore::DeleteStudy(const std::string& study) {
+  std::string trash;
+  {
+    absl::MutexLock lock(&mu_);
+    trash = absl::StrCat(root_, "/tmp/", getpid(), "-", next_temp_++, "-deleted");
+    for (auto it = ends_.begin(); it != ends_.end();) {
+      it = it->first.study == study ? ends_.erase(it) : std::next(it);
+    }
+  }
+  return RemoveTree(absl::StrCat(root_, "/study-", study), trash, mu_);
 }
 
 std::string LogStore::PathOf(const LogKey& key) const {

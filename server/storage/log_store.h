@@ -100,6 +100,10 @@ class LogStore {
   bool WaitForAppend(const LogKey& key, int64_t end, absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Removes every log of `study`; OK when it has none. INTERNAL naming the
+  // directory when the file system refuses.
+  absl::Status DeleteStudy(const std::string& study) ABSL_LOCKS_EXCLUDED(mu_);
+
   int64_t max_bytes() const { return max_bytes_; }
   const std::string& root() const { return root_; }
 

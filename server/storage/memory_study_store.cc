@@ -90,6 +90,22 @@ absl::Status MemoryStudyStore::Apply(const StudyWrite& write) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> MemoryStudyStore::DeleteStudy(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto found = index_.find(name);
+  if (found == index_.end()) {
+    return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  }
+  const size_t position = found->second;
+  const auto trials = static_cast<int64_t>(studies_[position].trials.size());
+  studies_.erase(studies_.begin() + static_cast<std::ptrdiff_t>(position));
+  index_.erase(found);
+  for (auto& [unused_name, index] : index_) {
+    if (index > position) --index;
+  }
+  return trials;
+}
+
 StoredStudy MemoryStudyStore::Stored(const Entry& entry) {
   StoredStudy stored;
   stored.study = entry.study;

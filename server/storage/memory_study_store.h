@@ -39,6 +39,7 @@ class MemoryStudyStore : public StudyStore {
   absl::Status Apply(const StudyWrite& write) override;
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
+  absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;
 
  private:
   struct Entry {

@@ -76,7 +76,15 @@ ALTER TABLE studies ADD COLUMN spec_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE studies ADD COLUMN spec_proto BLOB NOT NULL DEFAULT x'';
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3, kMigrationTo4};
+// Version 5: trials a user excluded from what the study learns from
+// (TrialRecord::excluded) and why. No trial was excluded before.
+constexpr char kMigrationTo5[] = R"sql(
+ALTER TABLE trials ADD COLUMN excluded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN exclusion_reason TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3, kMigrationTo4,
+                                       kMigrationTo5};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

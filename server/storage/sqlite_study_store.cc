@@ -40,6 +40,9 @@ struct SqliteStudyStore::Statements {
   SqliteStatement update_study_spec;
   SqliteStatement upsert_trial;
   SqliteStatement upsert_measurement;
+  SqliteStatement delete_study_measurements;
+  SqliteStatement delete_study_trials;
+  SqliteStatement delete_study;
   SqliteStatement select_studies;
   SqliteStatement select_trials;
   SqliteStatement select_measurements;
@@ -77,19 +80,29 @@ UPDATE studies SET spec_version = ?2, spec_proto = ?3 WHERE name = ?1)sql";
 // from trials to measurements.
 constexpr char kUpsertTrial[] = R"sql(
 INSERT INTO trials (study, number, params, state, final_metrics, failure_reason, worker_id,
-                    attempt, retries, start_time_us, end_time_us, origin, exploits)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                    attempt, retries, start_time_us, end_time_us, origin, exploits, excluded,
+                    exclusion_reason)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 ON CONFLICT (study, number) DO UPDATE SET
   params = excluded.params, state = excluded.state, final_metrics = excluded.final_metrics,
   failure_reason = excluded.failure_reason, worker_id = excluded.worker_id,
   attempt = excluded.attempt, retries = excluded.retries,
   start_time_us = excluded.start_time_us, end_time_us = excluded.end_time_us,
-  origin = excluded.origin,
-  exploits = excluded.exploits)sql";
+  origin = excluded.origin, exploits = excluded.exploits, excluded = excluded.excluded,
+  exclusion_reason = excluded.exclusion_reason)sql";
 
 constexpr char kUpsertMeasurement[] = R"sql(
 INSERT INTO measurements (study, number, step, metrics) VALUES (?1, ?2, ?3, ?4)
 ON CONFLICT (study, number, step) DO UPDATE SET metrics = excluded.metrics)sql";
+
+// Deleting a study: its measurements, its trials, then the study (the
+// foreign keys point that way), in one transaction.
+constexpr char kDeleteStudyMeasurements[] = R"sql(
+DELETE FROM measurements WHERE study = ?1)sql";
+constexpr char kDeleteStudyTrials[] = R"sql(
+DELETE FROM trials WHERE study = ?1)sql";
+constexpr char kDeleteStudy[] = R"sql(
+DELETE FROM studies WHERE name = ?1)sql";
 
 constexpr char kSelectStudies[] = R"sql(
 SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto
@@ -98,7 +111,7 @@ FROM studies ORDER BY id)sql";
 // Both orders follow the tables' primary keys: scans, no sorting.
 constexpr char kSelectTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
-       start_time_us, end_time_us, origin, exploits
+       start_time_us, end_time_us, origin, exploits, excluded, exclusion_reason
 FROM trials ORDER BY study, number)sql";
 
 constexpr char kSelectMeasurements[] = R"sql(
@@ -110,7 +123,7 @@ FROM studies WHERE name = ?1)sql";
 
 constexpr char kSelectStudyTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
-       start_time_us, end_time_us, origin, exploits
+       start_time_us, end_time_us, origin, exploits, excluded, exclusion_reason
 FROM trials WHERE study = ?1 ORDER BY number)sql";
 
 constexpr char kSelectStudyMeasurements[] = R"sql(
@@ -236,6 +249,8 @@ absl::StatusOr<TrialRecord> TrialFromRow(const SqliteStatement& row) {
   absl::StatusOr<std::vector<ExploitRecord>> exploits = ExploitsFromJson(row.ColumnText(12));
   if (!exploits.ok()) return WithContext(TrialName(trial.study, trial.number), exploits.status());
   trial.exploits = *std::move(exploits);
+  trial.excluded = row.ColumnInt64(13) != 0;
+  trial.exclusion_reason = std::string(row.ColumnText(14));
   return trial;
 }
 
@@ -407,6 +422,11 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   ASSIGN_OR_RETURN(SqliteStatement upsert_trial, SqliteStatement::Prepare(db, kUpsertTrial));
   ASSIGN_OR_RETURN(SqliteStatement upsert_measurement,
                    SqliteStatement::Prepare(db, kUpsertMeasurement));
+  ASSIGN_OR_RETURN(SqliteStatement delete_study_measurements,
+                   SqliteStatement::Prepare(db, kDeleteStudyMeasurements));
+  ASSIGN_OR_RETURN(SqliteStatement delete_study_trials,
+                   SqliteStatement::Prepare(db, kDeleteStudyTrials));
+  ASSIGN_OR_RETURN(SqliteStatement delete_study, SqliteStatement::Prepare(db, kDeleteStudy));
   ASSIGN_OR_RETURN(SqliteStatement select_studies, SqliteStatement::Prepare(db, kSelectStudies));
   ASSIGN_OR_RETURN(SqliteStatement select_trials, SqliteStatement::Prepare(db, kSelectTrials));
   ASSIGN_OR_RETURN(SqliteStatement select_measurements,
@@ -419,7 +439,8 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   return absl::WrapUnique(new Statements{
       std::move(begin_read), std::move(begin_write), std::move(commit), std::move(rollback),
       std::move(insert_study), std::move(update_study_state), std::move(update_study_spec),
-      std::move(upsert_trial), std::move(upsert_measurement), std::move(select_studies),
+      std::move(upsert_trial), std::move(upsert_measurement), std::move(delete_study_measurements),
+      std::move(delete_study_trials), std::move(delete_study), std::move(select_studies),
       std::move(select_trials), std::move(select_measurements), std::move(select_study),
       std::move(select_study_trials), std::move(select_study_measurements)});
 }
@@ -485,6 +506,29 @@ absl::Status SqliteStudyStore::Apply(const StudyWrite& write) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> SqliteStudyStore::DeleteStudy(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  const auto start = std::chrono::steady_clock::now();
+  Statements& s = *statements_;
+  RETURN_IF_ERROR(s.begin_write.Run("starting a write"));
+  absl::Cleanup rollback = [&s] { s.rollback.Run("undoing a failed delete").IgnoreError(); };
+  s.delete_study_measurements.BindText(1, name);
+  RETURN_IF_ERROR(s.delete_study_measurements.Run("deleting a study's measurements"));
+  s.delete_study_trials.BindText(1, name);
+  RETURN_IF_ERROR(s.delete_study_trials.Run("deleting a study's trials"));
+  const auto trials = static_cast<int64_t>(sqlite3_changes(db_));
+  s.delete_study.BindText(1, name);
+  RETURN_IF_ERROR(s.delete_study.Run("deleting a study"));
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  }
+  RETURN_IF_ERROR(s.commit.Run("committing a delete"));
+  std::move(rollback).Cancel();
+  if (observer_ != nullptr) observer_->Committed(SinceSteady(start));
+  Written();
+  return trials;
+}
+
 absl::Status SqliteStudyStore::ApplyLocked(const StudyWrite& write) {
   Statements& s = *statements_;
   if (write.create) {
@@ -545,6 +589,8 @@ absl::Status SqliteStudyStore::PutTrialLocked(const TrialRecord& trial) {
   upsert.BindInt64(11, TimeToMicros(trial.end_time));
   upsert.BindText(12, trial.origin);
   upsert.BindText(13, ExploitsToJson(trial.exploits));
+  upsert.BindInt64(14, trial.excluded ? 1 : 0);
+  upsert.BindText(15, trial.exclusion_reason);
   const absl::Status status = upsert.Run("storing a trial");
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat("study '", trial.study, "' not found"));

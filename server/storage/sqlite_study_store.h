@@ -135,6 +135,7 @@ class SqliteStudyStore : public StudyStore {
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
   // The same three queries, for one study.
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
+  absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;
   // With VACUUM INTO, on this connection: safe while the store is in use,
   // even with exclusive_lock; other calls wait for it. The copy is synced to
   // disk before the call returns. Beyond the interface's codes:

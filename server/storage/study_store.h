@@ -72,6 +72,12 @@ class StudyStore {
   // store refuses (see record_codec.h) or `create` whose name is not `study`.
   virtual absl::Status Apply(const StudyWrite& write) = 0;
 
+  // Deletes study `name` with its trials and their intermediate values, all
+  // or nothing, as durable as Apply(); the name can then be created again
+  // (as a new study, last in creation order). Returns how many trials were
+  // deleted; NOT_FOUND when the study does not exist.
+  virtual absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) = 0;
+
   // Every study (in creation order) with its trials (by number) and their
   // intermediate values (by step).
   virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll() = 0;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,20 +60,16 @@ class FaultyStudyStore : public StudyStore {
   }
 
   absl::Status Apply(const StudyWrite& write) override {
-    Fault fault = Fault::kRefused;
-    absl::Status error;
-    {
-      absl::MutexLock lock(&mu_);
-      ++writes_;
-      const bool fire = failing_ || (countdown_ > 0 && --countdown_ == 0);
-      if (fire) {
-        ++failures_;
-        fault = failing_ ? Fault::kRefused : fault_;
-        error = failing_ ? absl::UnavailableError("injected: the store is down") : error_;
-      }
-    }
+    const auto [error, fault] = NextWrite();
     if (error.ok()) return inner_->Apply(write);
     if (fault == Fault::kUnconfirmed) inner_->Apply(write).IgnoreError();
+    return error;
+  }
+  // A delete is a write like any other: the faults above apply to it.
+  absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override {
+    const auto [error, fault] = NextWrite();
+    if (error.ok()) return inner_->DeleteStudy(name);
+    if (fault == Fault::kUnconfirmed) inner_->DeleteStudy(name).IgnoreError();
     return error;
   }
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override { return inner_->LoadAll(); }
@@ -87,6 +84,17 @@ class FaultyStudyStore : public StudyStore {
   void WaitDurable() override { inner_->WaitDurable(); }
 
  private:
+  // Counts one write and says whether it fails (a non-OK status) and how.
+  std::pair<absl::Status, Fault> NextWrite() {
+    absl::MutexLock lock(&mu_);
+    ++writes_;
+    const bool fire = failing_ || (countdown_ > 0 && --countdown_ == 0);
+    if (!fire) return {absl::OkStatus(), Fault::kRefused};
+    ++failures_;
+    if (failing_) return {absl::UnavailableError("injected: the store is down"), Fault::kRefused};
+    return {error_, fault_};
+  }
+
   StudyStore* const inner_;
   mutable absl::Mutex mu_;
   int countdown_ ABSL_GUARDED_BY(mu_) = 0;

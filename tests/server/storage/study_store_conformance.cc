@@ -22,6 +22,7 @@ namespace vernier {
 
 namespace {
 
+using ::vernier::testing::IsOkAndHolds;
 using ::vernier::testing::StatusIs;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -122,7 +123,8 @@ std::string DebugString(const TrialRecord& trial) {
                   absl::CEscape(trial.worker_id), "\" attempt=", trial.attempt,
                   " retries=", trial.retries, " start=", TimeString(trial.start_time),
                   " end=", TimeString(trial.end_time), " origin=\"", absl::CEscape(trial.origin),
-                  "\" intermediate=[");
+                  "\" excluded=", trial.excluded, " exclusion_reason=\"",
+                  absl::CEscape(trial.exclusion_reason), "\" intermediate=[");
   for (const Measurement& m : trial.intermediate) {
     absl::StrAppend(&out, m.step, ":", MetricsString(m.metrics), " ");
   }
@@ -315,6 +317,8 @@ TEST_P(StudyStoreConformanceTest, PutTrialInsertsEveryField) {
   trial.retries = 2;
   trial.end_time = absl::FromUnixMicros(1'700'000'200'000'000);
   trial.origin = "warm_start:old-study#12";
+  trial.excluded = true;
+  trial.exclusion_reason = "ran on a node with a broken GPU";
   ASSERT_OK(store().PutTrial(trial));
 
   std::vector<StoredStudy> loaded = Load();
@@ -443,6 +447,34 @@ TEST_P(StudyStoreConformanceTest, LoadAllOrdersStudiesByCreationAndTrialsByNumbe
   std::vector<int64_t> zeta_numbers;
   for (const TrialRecord& trial : loaded[0].trials) zeta_numbers.push_back(trial.number);
   EXPECT_EQ(zeta_numbers, (std::vector<int64_t>{900, 990, 993, 998, 999, 1000}));
+}
+
+TEST_P(StudyStoreConformanceTest, DeleteStudyRemovesItWithItsTrialsAndMeasurementsOnly) {
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_OK(store().CreateStudy(MakeStudy(name)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 0)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 1)));
+    ASSERT_OK(store().AddMeasurement(name, 1, MakeMeasurement(1, 0.1)));
+  }
+  EXPECT_THAT(store().DeleteStudy("b"), IsOkAndHolds(2));
+  EXPECT_THAT(store().DeleteStudy("b"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store().LoadStudy("b"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store().PutTrial(MakeTrial("b", 2)), StatusIs(absl::StatusCode::kNotFound));
+
+  // The name is free again: a new study of that name starts empty and is the
+  // newest.
+  ASSERT_OK(store().CreateStudy(MakeStudy("b")));
+  const std::vector<StoredStudy> loaded = Load();
+  ASSERT_EQ(loaded.size(), 3);
+  std::vector<StoredStudy> expected(3);
+  expected[0].study = MakeStudy("a");
+  expected[0].trials = {Expected(MakeTrial("a", 0), {}),
+                        Expected(MakeTrial("a", 1), {MakeMeasurement(1, 0.1)})};
+  expected[1].study = MakeStudy("c");
+  expected[1].trials = {Expected(MakeTrial("c", 0), {}),
+                        Expected(MakeTrial("c", 1), {MakeMeasurement(1, 0.1)})};
+  expected[2].study = MakeStudy("b");
+  EXPECT_EQ(DebugString(loaded), DebugString(expected));
 }
 
 TEST_P(StudyStoreConformanceTest, StudiesKeepTheirOwnTrialsAndMeasurements) {
