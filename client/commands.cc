@@ -286,6 +286,9 @@ std::string SummaryText(const v1::Study& study, const v1::StudySummary& summary)
   if (summary.running_size() > 0) {
     absl::StrAppend(&out, "running:    ", RunningText(study, summary), "\n");
   }
+  if (!summary.wait_reason().empty()) {
+    absl::StrAppend(&out, "waiting:    ", summary.wait_reason(), "\n");
+  }
   return out;
 }
 
@@ -301,6 +304,7 @@ nlohmann::json SummaryToJson(const v1::StudySummary& summary) {
       {"finished_per_minute_overall", summary.finished_per_minute_overall()},
       {"eta_seconds", nullptr},
       {"time_unix_ms", summary.time_unix_ms()},
+      {"wait_reason", summary.wait_reason()},
   };
   if (summary.has_eta_seconds()) out["eta_seconds"] = summary.eta_seconds();
   if (summary.has_best_trial()) {
@@ -358,11 +362,12 @@ absl::Status StopStudyCommand(const CommandContext& ctx, const std::string& name
 absl::Status UpdateStudyCommand(const CommandContext& ctx, const v1::UpdateStudyRequest& request) {
   const bool changes_budget = request.has_max_trials() || request.has_parallel() ||
                               request.has_max_failures() || request.has_target() ||
-                              request.has_max_seconds() || request.has_patience_trials();
+                              request.has_max_seconds() || request.has_patience_trials() ||
+                              request.has_priority();
   if (!request.resume() && !changes_budget) {
     return absl::InvalidArgumentError(
         "vernier study update: give at least one of --max-trials, --parallel, --max-failures, "
-        "--target, --max-seconds, --patience-trials");
+        "--target, --max-seconds, --patience-trials, --priority");
   }
   grpc::ClientContext rpc;
   SetDeadline(ctx, rpc);

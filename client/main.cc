@@ -100,6 +100,9 @@ Runner BudgetCommand(CLI::App& app, bool resume) {
       app, "--patience-trials",
       "the study completes after this many COMPLETE trials in a row without a better one", request,
       &Request::set_patience_trials);
+  AddBudgetFlag<int64_t>(app, "--priority",
+                         "weight in the fair share of the workers' slots (1-1000; default 1)",
+                         request, &Request::set_priority);
   return [name, request, resume](const CommandContext& ctx) {
     request->set_name(*name);
     request->set_resume(resume);
@@ -169,7 +172,8 @@ std::vector<Command> Commands() {
        "stop a study (no new trials)",
        [](CLI::App& app) { return StudyCommand(app, vernier::StopStudyCommand); }},
       {{"study", "update"},
-       "change a running study's budget (--max-trials, --parallel, --max-failures)",
+       "change a running study's budget (--max-trials, --parallel, --max-failures, --priority, "
+       "stop conditions)",
        [](CLI::App& app) { return BudgetCommand(app, /*resume=*/false); }},
       {{"study", "resume"},
        "restart a STOPPED or COMPLETED study, with a larger budget where needed",

@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
   app.add_option("--lease-seconds", lease_seconds, "trial lease length without a heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_flag("--keep-curves-in-memory", options.coordinator.keep_curves_in_memory,
+               "keep every intermediate value of every study in memory, also of studies that "
+               "are over (the behaviour before studies rested; for comparisons)");
   app.add_option("--heartbeat-seconds", heartbeat_seconds, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads-per-slot", slot_options.threads_per_slot,
                  "CPU threads each trial may use")
       ->capture_default_str();
+  app.add_option("--label", slot_options.labels,
+                 "KEY=VALUE, repeated: labels a study's placement can require (gpu=h100, "
+                 "zone=eu-1)");
+  app.add_option("--memory-gb", slot_options.memory_gb,
+                 "host memory the trials share, GB, for studies' resources.memory_gb "
+                 "(default: the machine's)");
   app.add_option("--work-dir", options.work_dir,
                  "where trial directories go (default: a new temporary directory)");
   app.add_option("--code-dir", options.code_dir,
@@ -175,6 +181,14 @@ int main(int argc, char** argv) {
   // Find a restarted coordinator within seconds, not gRPC's default 2 minutes.
   channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Notice a connection that went silent (a half-open one, a path cut for
+  // good) within ~10 s, well inside a lease, instead of waiting on TCP's
+  // retransmissions for minutes; the server allows these pings
+  // (kMinClientPingIntervalMs in server_runner.cc).
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  channel_args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       vernier::MakeChannel(*channel_options, channel_args);
   if (!channel.ok()) return Fail(std::string(channel.status().message()));

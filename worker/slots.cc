@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <optional>
 #include <set>
 
@@ -161,8 +162,100 @@ absl::StatusOr<std::vector<int>> DiscoverGpus() {
   return GpusFromProcDir(kProcGpuDir);
 }
 
+std::map<int, GpuModel> ParseGpuModels(absl::string_view text) {
+  std::map<int, GpuModel> models;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
+    if (fields.size() != 3) continue;
+    int index = -1;
+    double mib = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[0]), &index) || index < 0 ||
+        !absl::SimpleAtod(absl::StripAsciiWhitespace(fields[2]), &mib) || !(mib >= 0)) {
+      continue;
+    }
+    models[index] = GpuModel{std::string(absl::StripAsciiWhitespace(fields[1])), mib / 1024.0};
+  }
+  return models;
+}
+
+std::map<int, GpuModel> DescribeGpus() {
+  std::optional<std::string> out = CaptureStdout(
+      {"nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"});
+  return out ? ParseGpuModels(*out) : std::map<int, GpuModel>();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
+    const std::vector<std::string>& labels) {
+  auto is_label_text = [](absl::string_view text) {
+    return !text.empty() && text.size() <= 63 && std::all_of(text.begin(), text.end(), [](char c) {
+      return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/';
+    });
+  };
+  std::map<std::string, std::string> parsed;
+  for (const std::string& label : labels) {
+    const size_t equals = label.find('=');
+    const absl::string_view key = absl::string_view(label).substr(0, equals);
+    const absl::string_view value =
+        equals == std::string::npos ? "" : absl::string_view(label).substr(equals + 1);
+    if (!is_label_text(key) || !is_label_text(value)) {
+      return FlagError("label", absl::StrCat("\"", label,
+                                             "\" is not KEY=VALUE with 1-63 letters, digits, "
+                                             "'-', '_', '.', '/' on each side"));
+    }
+    if (!parsed.emplace(key, value).second) {
+      return FlagError("label", absl::StrCat("\"", key, "\" is given twice"));
+    }
+  }
+  return parsed;
+}
+
+double MachineMemoryGb() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:") return kib / (1024.0 * 1024.0);
+  }
+  return 0;
+}
+
+namespace {
+
+// Fills in what each slot of `slots` offers (SlotCapacity).
+absl::Status DescribeSlots(const SlotOptions& options, const GpuDescriber& describe,
+                           std::vector<Slot>& slots) {
+  if (!(options.memory_gb >= 0)) {
+    return FlagError("memory-gb", absl::StrCat("must be >= 0, got ", options.memory_gb));
+  }
+  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(options.labels);
+  if (!labels.ok()) return labels.status();
+  const double memory = options.memory_gb > 0 ? options.memory_gb : MachineMemoryGb();
+  const bool gpus = std::any_of(slots.begin(), slots.end(),
+                                [](const Slot& slot) { return slot.device == "cuda"; });
+  const std::map<int, GpuModel> models = gpus ? describe() : std::map<int, GpuModel>();
+  for (Slot& slot : slots) {
+    SlotCapacity& capacity = slot.capacity;
+    capacity.cpus = options.threads_per_slot;
+    capacity.memory_gb = memory / static_cast<double>(slots.size());
+    capacity.labels = *labels;
+    if (slot.device != "cuda") continue;
+    capacity.gpus = 1;
+    int index = -1;
+    if (!absl::SimpleAtoi(absl::string_view(slot.name).substr(5), &index)) continue;  // "cuda:N"
+    auto model = models.find(index);
+    if (model == models.end()) continue;
+    capacity.gpu_model = model->second.name;
+    capacity.gpu_memory_gb = model->second.memory_gb / options.trials_per_gpu;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Slot>> BuildSlots(const SlotOptions& options,
-                                             const GpuDiscoverer& discover) {
+                                             const GpuDiscoverer& discover,
+                                             const GpuDescriber& describe) {
   if (options.trials_per_gpu < 1) {
     return FlagError("trials-per-gpu", absl::StrCat("must be >= 1, got ", options.trials_per_gpu));
   }
@@ -190,6 +283,9 @@ absl::StatusOr<std::vector<Slot>> BuildSlots(const SlotOptions& options,
   }
   if (gpus.empty()) {
     for (int i = 0; i < options.cpu_slots; ++i) slots.push_back(CpuSlot(options.threads_per_slot));
+  }
+  if (absl::Status described = DescribeSlots(options, describe, slots); !described.ok()) {
+    return described;
   }
   return slots;
 }

@@ -128,6 +128,18 @@ TrialEnding EndingOf(TrialAction action, OutcomeState state) {
   }
 }
 
+// What `capacity` says, as AcquireTrial sends it.
+v1::SlotResources ResourcesOf(const SlotCapacity& capacity) {
+  v1::SlotResources resources;
+  resources.set_gpus(capacity.gpus);
+  resources.set_gpu_model(capacity.gpu_model);
+  resources.set_gpu_memory_gb(capacity.gpu_memory_gb);
+  resources.set_cpus(capacity.cpus);
+  resources.set_memory_gb(capacity.memory_gb);
+  resources.mutable_labels()->insert(capacity.labels.begin(), capacity.labels.end());
+  return resources;
+}
+
 }  // namespace
 
 Worker::Worker(WorkerOptions options, v1::WorkerService::StubInterface* stub,
@@ -357,6 +369,8 @@ void Worker::SlotLoop(size_t slot_index) {
           v1::AcquireTrialRequest request;
           request.set_worker_id(id);
           request.set_slot(slot.name);
+          request.set_slot_index(static_cast<int32_t>(slot_index));
+          *request.mutable_resources() = ResourcesOf(slot.capacity);
           return stub_->AcquireTrial(context, request, &response);
         });
     if (status.error_code() == grpc::StatusCode::NOT_FOUND && Reregister(id)) continue;

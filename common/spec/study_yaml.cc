@@ -617,14 +617,15 @@ absl::Status ReadBudget(const Json& root, v1::StudySpec& spec) {
   RETURN_IF_ERROR(RequireObject(node, "budget"));
   RETURN_IF_ERROR(CheckKeys(node, "budget",
                             {"max_trials", "parallel", "max_failures", "max_retries", "target",
-                             "max_seconds", "patience_trials"}));
+                             "max_seconds", "patience_trials", "priority"}));
   v1::Budget& budget = *spec.mutable_budget();
   RETURN_IF_ERROR(ReadInts<v1::Budget>(node, "budget", budget,
                                        {{"max_trials", &v1::Budget::set_max_trials},
                                         {"parallel", &v1::Budget::set_parallel},
                                         {"max_failures", &v1::Budget::set_max_failures},
                                         {"max_retries", &v1::Budget::set_max_retries},
-                                        {"patience_trials", &v1::Budget::set_patience_trials}}));
+                                        {"patience_trials", &v1::Budget::set_patience_trials},
+                                        {"priority", &v1::Budget::set_priority}}));
   RETURN_IF_ERROR(IfPresent(node, "budget", "target", SetNumber(&budget, &v1::Budget::set_target)));
   return IfPresent(node, "budget", "max_seconds", SetNumber(&budget, &v1::Budget::set_max_seconds));
 }
@@ -785,6 +786,36 @@ absl::Status ReadArtifacts(const Json& root, v1::StudySpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ReadResources(const Json& root, v1::StudySpec& spec) {
+  if (!root.contains("resources")) return absl::OkStatus();
+  const Json& node = root.at("resources");
+  RETURN_IF_ERROR(RequireObject(node, "resources"));
+  RETURN_IF_ERROR(CheckKeys(node, "resources", {"gpus", "gpu_memory_gb", "cpus", "memory_gb"}));
+  v1::Resources& resources = *spec.mutable_resources();
+  RETURN_IF_ERROR(
+      ReadInts<v1::Resources>(node, "resources", resources, {{"gpus", &v1::Resources::set_gpus}}));
+  for (const auto& [key, set] :
+       std::vector<std::pair<const char*, void (v1::Resources::*)(double)>>{
+           {"gpu_memory_gb", &v1::Resources::set_gpu_memory_gb},
+           {"cpus", &v1::Resources::set_cpus},
+           {"memory_gb", &v1::Resources::set_memory_gb}}) {
+    RETURN_IF_ERROR(IfPresent(node, "resources", key, SetNumber(&resources, set)));
+  }
+  return absl::OkStatus();
+}
+
+// `placement: {KEY: VALUE, ...}`: worker labels, as strings.
+absl::Status ReadPlacement(const Json& root, v1::StudySpec& spec) {
+  if (!root.contains("placement")) return absl::OkStatus();
+  const Json& node = root.at("placement");
+  RETURN_IF_ERROR(RequireObject(node, "placement"));
+  for (const auto& [key, value] : node.items()) {
+    ASSIGN_OR_RETURN(std::string label, ReadString(value, Child("placement", key)));
+    (*spec.mutable_placement())[key] = std::move(label);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadTracking(const Json& root, v1::StudySpec& spec) {
   if (!root.contains("tracking")) return absl::OkStatus();
   const Json& node = root.at("tracking");
@@ -823,10 +854,10 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
                      text, "study file",
                      input == StudyInput::kNew ? YamlBounds::ForInput() : YamlBounds::Unlimited()));
   if (!root.is_object()) return FieldError("study file", "must be a YAML mapping");
-  RETURN_IF_ERROR(
-      CheckKeys(root, "",
-                {"name", "objective", "objectives", "constraints", "params", "sampler", "pruner",
-                 "budget", "trainer", "warm_start", "tracking", "checkpoint", "artifacts"}));
+  RETURN_IF_ERROR(CheckKeys(
+      root, "",
+      {"name", "objective", "objectives", "constraints", "params", "sampler", "pruner", "budget",
+       "trainer", "warm_start", "tracking", "checkpoint", "artifacts", "resources", "placement"}));
   v1::StudySpec spec;
   if (!root.contains("name")) return FieldError("name", "missing");
   ASSIGN_OR_RETURN(*spec.mutable_name(), ReadString(root.at("name"), "name"));
@@ -844,6 +875,8 @@ absl::StatusOr<v1::StudySpec> StudySpecFromYaml(absl::string_view text, StudyInp
   RETURN_IF_ERROR(ReadTracking(root, spec));
   RETURN_IF_ERROR(ReadCheckpoint(root, spec));
   RETURN_IF_ERROR(ReadArtifacts(root, spec));
+  RETURN_IF_ERROR(ReadResources(root, spec));
+  RETURN_IF_ERROR(ReadPlacement(root, spec));
   if (input == StudyInput::kNew) RETURN_IF_ERROR(CheckStudySpecLimits(spec));
   return spec;
 }

@@ -22,7 +22,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StudyStore* sto
 }
 
 absl::Status Coordinator::Load() {
-  ASSIGN_OR_RETURN(std::vector<StoredStudy> stored, store_->LoadAll());
+  // The curves of studies that are over stay in the store (Study::Rest).
+  const bool keep = options_.keep_curves_in_memory;
+  ASSIGN_OR_RETURN(
+      std::vector<StoredStudy> stored,
+      store_->LoadAll([keep](const StoredStudy& study) { return keep || !Study::IsOver(study); }));
   std::map<std::string, CheckpointIndex> held;
   if (checkpoints_ != nullptr) {
     ASSIGN_OR_RETURN(held, checkpoints_->List());
@@ -30,12 +34,13 @@ absl::Status Coordinator::Load() {
   absl::MutexLock lock(&registry_mu_);
   for (StoredStudy& study : stored) {
     const std::string name = study.study.name;
+    const bool rests = !keep && Study::IsOver(study);
     absl::StatusOr<std::shared_ptr<Study>> made = Study::Make(std::move(study.study), Context());
     if (!made.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored study \"", name, "\" cannot be set up: ", made.status().message()));
     }
-    RETURN_IF_ERROR((*made)->Load(std::move(study.trials), held[name]));
+    RETURN_IF_ERROR((*made)->Load(std::move(study.trials), held[name], /*at_rest=*/rests));
     creation_order_.push_back(*made);
     studies_[name] = *std::move(made);
   }
@@ -76,7 +81,8 @@ absl::StatusOr<std::pair<std::vector<TrialRecord>, std::string>> Coordinator::Wa
     return absl::InvalidArgumentError(absl::StrCat(
         "warm_start.study: study \"", spec.warm_start->study, "\" not found on this server"));
   }
-  WarmStartCopies copies = SelectWarmStartTrials(spec, source->second->Trials().trials);
+  ASSIGN_OR_RETURN(TrialsView old_trials, source->second->Trials());
+  WarmStartCopies copies = SelectWarmStartTrials(spec, old_trials.trials);
   std::string note = WarmStartNote(spec, copies);
   return std::make_pair(std::move(copies.trials), std::move(note));
 }
@@ -181,7 +187,9 @@ absl::StatusOr<TrialsView> Coordinator::BestTrials(const std::string& study, int
 
 absl::StatusOr<StudySummary> Coordinator::Summary(const std::string& study) {
   ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
-  return found->Summary();
+  StudySummary summary = found->Summary();
+  summary.wait_reason = found->WaitReasonNow(roster_.Slots());
+  return summary;
 }
 
 absl::StatusOr<int64_t> Coordinator::Backup(const std::string& path)
@@ -274,16 +282,37 @@ WorkerRegistration Coordinator::RegisterWorker(const std::string& name) {
 }
 
 absl::StatusOr<std::optional<Assignment>> Coordinator::AcquireTrial(const std::string& worker_id,
-                                                                    const std::string& /*slot*/) {
+                                                                    const SlotOffer& slot) {
   RETURN_IF_ERROR(CheckWorkerId(worker_id));
   NoteWorkerCall(worker_id);
+  roster_.SlotAsked(worker_id, slot.index, slot.description);
   RETURN_IF_ERROR(ExpireLeases());
   if (leasing_stopped_.load()) return std::nullopt;
-  for (const std::shared_ptr<Study>& study : All()) {
+  for (const std::shared_ptr<Study>& study : InFairShareOrder(slot.description)) {
     ASSIGN_OR_RETURN(std::optional<Assignment> assignment, study->Lease(worker_id));
-    if (assignment) return assignment;
+    if (!assignment) continue;
+    study->MarkServed(next_serve_.fetch_add(1) + 1);
+    roster_.SlotLeased(worker_id, slot.index);
+    return assignment;
   }
   return std::nullopt;
+}
+
+std::vector<std::shared_ptr<Study>> Coordinator::InFairShareOrder(
+    const SlotDescription& slot) const {
+  std::vector<std::shared_ptr<Study>> studies;
+  std::vector<ShareCandidate> candidates;
+  for (std::shared_ptr<Study>& study : All()) {
+    if (SlotMismatch(study->spec(), slot)) continue;
+    std::optional<ShareCandidate> candidate = study->ShareNow();
+    if (!candidate) continue;
+    candidates.push_back(*candidate);
+    studies.push_back(std::move(study));
+  }
+  std::vector<std::shared_ptr<Study>> ordered;
+  ordered.reserve(studies.size());
+  for (size_t i : FairShareOrder(candidates)) ordered.push_back(std::move(studies[i]));
+  return ordered;
 }
 
 absl::StatusOr<TrialAction> Coordinator::ReportProgress(const std::string& worker_id,
@@ -473,6 +502,16 @@ void Coordinator::EndWatches() {
 }
 
 void Coordinator::StopLeasing() { leasing_stopped_.store(true); }
+
+void Coordinator::RestStudiesThatAreOver() {
+  if (options_.keep_curves_in_memory) return;
+  for (const std::shared_ptr<Study>& study : All()) study->Rest();
+}
+
+absl::StatusOr<bool> Coordinator::AtRest(const std::string& study) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
+  return found->at_rest();
+}
 
 absl::Status Coordinator::ExpireLeases() {
   const std::vector<LeaseKey> expired = leases_.Expired();  // Sorted by study.

@@ -77,6 +77,16 @@ struct CoordinatorOptions {
   // Told of suggestions and expired leases, for metrics (borrowed; must
   // outlive the coordinator). Null: no one is told.
   CoordinatorObserver* observer = nullptr;
+  // True: studies that are over keep their curves in memory too (no
+  // Study::Rest at start-up or later).
+  bool keep_curves_in_memory = false;
+};
+
+// A worker's slot asking for a trial (AcquireTrial).
+struct SlotOffer {
+  std::string name;   // "cpu" or "cuda:N".
+  int32_t index = 0;  // Its position among the worker's slots.
+  SlotDescription description;
 };
 
 struct WorkerRegistration {
@@ -154,8 +164,8 @@ class Coordinator {
   // at most `count` of them, all when `count` <= 0. INFEASIBLE trials are
   // never best. NOT_FOUND.
   absl::StatusOr<TrialsView> BestTrials(const std::string& study, int count);
-  // Where `study` stands now (SummarizeStudy, under the study's lock).
-  // NOT_FOUND.
+  // Where `study` stands now (SummarizeStudy, under the study's lock), with
+  // why its trials wait given the slots of the connected workers. NOT_FOUND.
   absl::StatusOr<StudySummary> Summary(const std::string& study);
   // Copies the database to a new file at `path` (StudyStore::Backup) while
   // every study is held between two writes, so every write acknowledged
@@ -239,11 +249,19 @@ class Coordinator {
   // ---- For workers ----
 
   WorkerRegistration RegisterWorker(const std::string& name);
-  // The next trial to run, or nullopt when no study has one ready: studies
-  // in creation order, each its first WAITING trial, else a new sampled one.
+  // The next trial for `slot` to run, or nullopt when no study has one
+  // ready that fits it: among the studies whose resources and placement the
+  // slot meets, in fair-share order (FairShareOrder: fewest running trials
+  // per priority first, then the one served longest ago, then the oldest),
+  // the first that has one: its first WAITING trial, else a new sampled one.
   // INVALID_ARGUMENT for the reserved worker id kAskedWorkerId.
   absl::StatusOr<std::optional<Assignment>> AcquireTrial(const std::string& worker_id,
-                                                         const std::string& slot);
+                                                         const SlotOffer& slot);
+  // The same for a slot that does not describe itself (an older worker).
+  absl::StatusOr<std::optional<Assignment>> AcquireTrial(const std::string& worker_id,
+                                                         const std::string& slot) {
+    return AcquireTrial(worker_id, SlotOffer{slot, 0, SlotDescription{}});
+  }
   // Records an intermediate result and decides whether the trial goes on.
   // ABORTED when `worker_id` no longer holds the lease; NOT_FOUND for an
   // unknown trial; INVALID_ARGUMENT for a negative step or metrics beyond the
@@ -351,6 +369,13 @@ class Coordinator {
   // other call works as before. Irreversible.
   void StopLeasing();
 
+  // Study::Rest() for every study: those that are over keep only the last
+  // measurement of each trial in memory. The server calls it periodically;
+  // at start-up such studies are loaded that way.
+  void RestStudiesThatAreOver();
+  // Whether `study` is at rest now. NOT_FOUND.
+  absl::StatusOr<bool> AtRest(const std::string& study);
+
   // Sends RUNNING trials whose lease expired back to WAITING (or FAILED when
   // their retries are spent). Every worker call does this too; the server also
   // calls it periodically.
@@ -391,6 +416,10 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(registry_mu_);
   // Every study, in creation order.
   std::vector<std::shared_ptr<Study>> All() const ABSL_LOCKS_EXCLUDED(registry_mu_);
+  // The studies whose trials `slot` can run and that may lease one now, in
+  // the order the slot is offered to them (FairShareOrder).
+  std::vector<std::shared_ptr<Study>> InFairShareOrder(const SlotDescription& slot) const
+      ABSL_LOCKS_EXCLUDED(registry_mu_);
   // Counts `worker_id` as connected now (WorkerRoster); every worker call
   // does this.
   void NoteWorkerCall(const std::string& worker_id);
@@ -414,6 +443,7 @@ class Coordinator {
   std::atomic<bool> leasing_stopped_{false};
   std::atomic<bool> watches_ended_{false};
   std::atomic<uint64_t> next_worker_{0};
+  std::atomic<uint64_t> next_serve_{0};  // Study::MarkServed's serials.
 
   mutable absl::Mutex registry_mu_;
   std::map<std::string, std::shared_ptr<Study>> studies_ ABSL_GUARDED_BY(registry_mu_);

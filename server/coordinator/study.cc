@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <random>
 #include <utility>
 
@@ -94,9 +96,11 @@ absl::Status Study::Create(std::vector<TrialRecord> copies) {
   return Commit(std::move(change));
 }
 
-absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints) {
+absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints,
+                         bool at_rest) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(trials_.Load(std::move(trials)));
+  at_rest_ = at_rest;
   checkpoints_.Restore(checkpoints);
   // A crash between a trial's end and the deletion left these behind.
   for (const TrialRecord& trial : trials_.trials()) {
@@ -146,6 +150,7 @@ absl::Status Study::Reload() {
   RETURN_IF_ERROR(reloaded.Load(std::move(stored.trials)));
   trials_ = std::move(reloaded);
   stale_ = false;
+  at_rest_ = false;
   StudyEvent resync;
   resync.time = clock_->Now();
   resync.resync_reason = ResyncReason::kStudyReloaded;
@@ -154,7 +159,7 @@ absl::Status Study::Reload() {
 }
 
 absl::Status Study::EnsureLoaded() {
-  if (!stale_) return absl::OkStatus();
+  if (!stale_ && !at_rest_) return absl::OkStatus();
   const absl::Status reloaded = Reload();
   if (reloaded.ok()) return reloaded;
   return absl::UnavailableError(absl::StrCat(
@@ -262,6 +267,22 @@ bool Study::deleted() const {
   return deleted_;
 }
 
+std::optional<ShareCandidate> Study::ShareNow() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (deleted_ || spec_.trainer.external) return std::nullopt;
+  const bool refit_waiting = !trials_.trials().empty() && IsRefit(trials_.trials().back()) &&
+                             trials_.trials().back().state == TrialState::kWaiting;
+  if (!Active() && !refit_waiting) return std::nullopt;
+  return ShareCandidate{trials_.Count(TrialState::kRunning), budget_.priority, last_served_.load()};
+}
+
+std::string Study::WaitReasonNow(absl::Span<const SeenSlot> slots) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (!Active() || deleted_ || spec_.trainer.external) return "";
+  if (!trials_.FirstWaiting() && BudgetSpent()) return "";
+  return WaitReason(spec_, trials_.Count(TrialState::kRunning), budget_.parallel, slots);
+}
+
 absl::StatusOr<TrialView> Study::Exclude(int64_t number, const std::string& reason, bool include) {
   absl::MutexLock lock(&mu_);
   if (reason.size() > kMaxExclusionReasonBytes) {
@@ -310,6 +331,7 @@ absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
   if (update.target) spec.budget.target = update.target;
   if (update.max_seconds) spec.budget.max_seconds = update.max_seconds;
   if (update.patience_trials) spec.budget.patience_trials = update.patience_trials;
+  if (update.priority) spec.budget.priority = *update.priority;
   RETURN_IF_ERROR(NormalizeStudySpec(spec));
   const int64_t created = trials_.BudgetedTrials();
   if (spec.budget.max_trials < created) {
@@ -338,20 +360,83 @@ absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
   return ViewLocked();
 }
 
-TrialsView Study::Trials() const {
+absl::StatusOr<TrialsView> Study::Trials() const {
   absl::ReaderMutexLock lock(&mu_);
-  return TrialsView{trials_.trials(), spec_.objectives};
+  TrialsView view{trials_.trials(), spec_.objectives};
+  if (at_rest_) {
+    ASSIGN_OR_RETURN(auto values,
+                     store_->LoadValues(spec_.name, 0, std::numeric_limits<int64_t>::max()));
+    for (TrialRecord& trial : view.trials) trial.intermediate = std::move(values[trial.number]);
+  }
+  return view;
 }
 
 absl::StatusOr<TrialPage> Study::ListTrials(const TrialQuery& query) const {
   absl::ReaderMutexLock lock(&mu_);
-  return SelectTrialPage(name(), trials_.trials(), spec_.objectives, query);
+  ASSIGN_OR_RETURN(TrialPage page,
+                   SelectTrialPage(name(), trials_.trials(), spec_.objectives, query));
+  RETURN_IF_ERROR(RestoreValues(query, page.trials));
+  return page;
 }
 
 absl::StatusOr<TrialView> Study::GetTrial(int64_t number) const {
   absl::ReaderMutexLock lock(&mu_);
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
-  return TrialView{*trial, spec_.objectives};
+  TrialView view{*trial, spec_.objectives};
+  if (at_rest_) {
+    ASSIGN_OR_RETURN(auto values, store_->LoadValues(spec_.name, number, number));
+    view.trial.intermediate = std::move(values[number]);
+  }
+  return view;
+}
+
+absl::Status Study::RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const {
+  if (!at_rest_ || query.omit_intermediate || listed.empty()) return absl::OkStatus();
+  // A page by number reads one range of the store; a page by objective
+  // reads its trials one by one (at most kMaxTrialPageSize of them).
+  const bool by_number = query.order == TrialOrder::kNumber;
+  std::map<int64_t, std::vector<Measurement>> values;
+  if (by_number) {
+    ASSIGN_OR_RETURN(values, store_->LoadValues(spec_.name, listed.front().trial.number,
+                                                listed.back().trial.number));
+  }
+  for (ListedTrial& entry : listed) {
+    const int64_t number = entry.trial.number;
+    if (!by_number) {
+      ASSIGN_OR_RETURN(auto one, store_->LoadValues(spec_.name, number, number));
+      values[number] = std::move(one[number]);
+    }
+    entry.trial.intermediate =
+        ThinnedCurve(values[number], query.max_points_per_curve, query.curve_metrics);
+  }
+  return absl::OkStatus();
+}
+
+bool Study::IsOver(const StoredStudy& stored) {
+  if (stored.study.state == StudyState::kActive) return false;
+  return std::none_of(stored.trials.begin(), stored.trials.end(), [](const TrialRecord& trial) {
+    return trial.state == TrialState::kRunning || trial.state == TrialState::kWaiting;
+  });
+}
+
+void Study::Rest() {
+  {
+    // Called every second for every study: most answer here, shared.
+    absl::ReaderMutexLock shared(&mu_);
+    if (at_rest_ || Active()) return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (at_rest_ || stale_ || deleted_ || Active() || trials_.Count(TrialState::kRunning) > 0 ||
+      trials_.Count(TrialState::kWaiting) > 0) {
+    return;
+  }
+  trials_.KeepLastValues();
+  at_rest_ = true;
+}
+
+bool Study::at_rest() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return at_rest_;
 }
 
 absl::Status Study::CheckLease(const std::string& worker_id, const LeaseKey& lease) const {
@@ -602,6 +687,7 @@ absl::StatusOr<const TrialRecord*> Study::RefitSourceTrial(std::optional<int64_t
 absl::StatusOr<TrialView> Study::Refit(std::optional<int64_t> source) {
   absl::MutexLock create(&create_mu_);
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureLoaded());  // RefitEpochsOf reads the source's values.
   ASSIGN_OR_RETURN(const TrialRecord* from, RefitSourceTrial(source));
   TrialRecord trial;
   trial.study = spec_.name;

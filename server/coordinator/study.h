@@ -22,6 +22,7 @@
 #ifndef VERNIER_SERVER_COORDINATOR_STUDY_H_
 #define VERNIER_SERVER_COORDINATOR_STUDY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,6 +45,7 @@
 #include "server/coordinator/study_summary.h"
 #include "server/coordinator/study_trials.h"
 #include "server/coordinator/trial_page.h"
+#include "server/logic/placement.h"
 #include "server/logic/pruner.h"
 #include "server/logic/sampler.h"
 #include "server/logic/study_record.h"
@@ -128,6 +130,7 @@ struct BudgetUpdate {
   std::optional<double> target;
   std::optional<double> max_seconds;
   std::optional<int64_t> patience_trials;
+  std::optional<int64_t> priority;
   // Also make a STOPPED or COMPLETED study ACTIVE again.
   bool resume = false;
 };
@@ -170,8 +173,22 @@ class Study : public std::enable_shared_from_this<Study> {
   absl::Status Create(std::vector<TrialRecord> copies);
   // At start-up: the stored trials (see StudyTrials::Load) and checkpoints.
   // Ends the study when its trials already spent its budget (a crash between
-  // a trial's end and the study's could leave it ACTIVE).
-  absl::Status Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints);
+  // a trial's end and the study's could leave it ACTIVE). `at_rest`: the
+  // trials come with their last measurement only (see Rest()).
+  absl::Status Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints,
+                    bool at_rest = false);
+
+  // ---- Memory: a study that is over rests ----
+  // Whether a study with `stored`'s record and trials is over: not ACTIVE,
+  // and no trial RUNNING or WAITING (nothing can change it but a user).
+  static bool IsOver(const StoredStudy& stored);
+  // When the study is over, keeps only the last measurement of each trial
+  // in memory (its objective value stays what it was); reads then fetch the
+  // values from the store, and a change (resume, exclude, refit) reloads
+  // the study whole first. So RSS grows with the studies that run, not with
+  // the curves of those that ended.
+  void Rest() ABSL_LOCKS_EXCLUDED(mu_);
+  bool at_rest() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& name() const { return spec_.name; }
   // Constant after construction.
@@ -191,6 +208,19 @@ class Study : public std::enable_shared_from_this<Study> {
   absl::StatusOr<DeletedStudy> Delete(bool force) ABSL_LOCKS_EXCLUDED(mu_, create_mu_);
   // Whether Delete() succeeded.
   bool deleted() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- Scheduling (server/logic/placement.h) ----
+  // The study as a candidate for a free slot now (its running trials,
+  // priority and when it was last served); nullopt when it cannot lease
+  // any trial (not ACTIVE without a refit waiting, deleted, run through
+  // Ask/Tell).
+  std::optional<ShareCandidate> ShareNow() const ABSL_LOCKS_EXCLUDED(mu_);
+  // A worker was handed one of its trials; `serial` increases with each.
+  void MarkServed(uint64_t serial) { last_served_.store(serial); }
+  // Why trials that could start do not, given the connected `slots`
+  // (WaitReason); "" when none waits (not ACTIVE, run through Ask/Tell, or
+  // every trial created and none WAITING).
+  std::string WaitReasonNow(absl::Span<const SeenSlot> slots) const ABSL_LOCKS_EXCLUDED(mu_);
   // Excludes finished trial `number` from what the study learns from
   // (TrialRecord::excluded, with `reason`), or with `include` takes that
   // back; doing what is already done changes nothing. NOT_FOUND naming the
@@ -198,10 +228,13 @@ class Study : public std::enable_shared_from_this<Study> {
   // INVALID_ARGUMENT for a reason over kMaxExclusionReasonBytes.
   absl::StatusOr<TrialView> Exclude(int64_t number, const std::string& reason, bool include)
       ABSL_LOCKS_EXCLUDED(mu_);
-  TrialsView Trials() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every trial, whole; the store's error reading the values of a study at
+  // rest.
+  absl::StatusOr<TrialsView> Trials() const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::ListTrials(study, query).
   absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) const ABSL_LOCKS_EXCLUDED(mu_);
-  // Trial `number`; NOT_FOUND naming it and the study.
+  // Trial `number`; NOT_FOUND naming it and the study; the store's error
+  // reading the values of a study at rest.
   absl::StatusOr<TrialView> GetTrial(int64_t number) const ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::BestTrials.
   TrialsView Best(int count) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -360,9 +393,9 @@ class Study : public std::enable_shared_from_this<Study> {
   // Replaces the trials in memory by what the store holds, and tells the
   // watchers to read the study again.
   absl::Status Reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // OK when memory is known to equal the store; otherwise reloads first (a
-  // reload after a failed write that itself failed), or returns why it
-  // cannot.
+  // OK when memory is known to equal the store, values included; otherwise
+  // reloads first (a reload after a failed write that itself failed, or a
+  // study at rest), or returns why it cannot.
   absl::Status EnsureLoaded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes or stops the study when its budget is spent.
   absl::Status MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -378,6 +411,10 @@ class Study : public std::enable_shared_from_this<Study> {
   bool Active() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // NOT_FOUND once the study is deleted.
   absl::Status CheckNotDeleted() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // At rest: puts the stored values of `listed`'s trials back, thinned as
+  // `query` asks. Does nothing otherwise.
+  absl::Status RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether every trial of the budget exists.
   bool BudgetSpent() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether a worker may lease a trial now (ACTIVE, not external, fewer than
@@ -460,8 +497,12 @@ class Study : public std::enable_shared_from_this<Study> {
   bool stale_ ABSL_GUARDED_BY(mu_) = false;
   // Delete() succeeded: nothing may change the study any more.
   bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+  // Rest(): the trials hold their last measurement only; EnsureLoaded()
+  // reloads the study whole before a change.
+  bool at_rest_ ABSL_GUARDED_BY(mu_) = false;
   PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
-  StudyEventLog events_;  // Thread-safe; published to with mu_ held.
+  StudyEventLog events_;                  // Thread-safe; published to with mu_ held.
+  std::atomic<uint64_t> last_served_{0};  // MarkServed's serial; 0: never.
 };
 
 }  // namespace vernier

@@ -55,7 +55,10 @@ struct StudySummary {
   // the study is not ACTIVE or no trial finished in the window.
   std::optional<absl::Duration> eta;
   std::vector<RunningTrialSummary> running;  // By number.
-  absl::Time time = absl::UnixEpoch();       // `now`.
+  // Why trials that could start do not (Study::WaitReasonNow); "" when none
+  // waits.
+  std::string wait_reason;
+  absl::Time time = absl::UnixEpoch();  // `now`.
 };
 
 // The summary at `now` of a study whose record is `study`, whose trials are

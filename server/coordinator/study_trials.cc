@@ -61,6 +61,14 @@ absl::Status StudyTrials::Check(const Change& change) const {
   return absl::OkStatus();
 }
 
+void StudyTrials::KeepLastValues() {
+  for (TrialRecord& trial : trials_) {
+    if (trial.intermediate.size() <= 1) continue;
+    std::vector<Measurement> last = {std::move(trial.intermediate.back())};
+    trial.intermediate = std::move(last);  // Frees the rest, capacity included.
+  }
+}
+
 void StudyTrials::ReleaseLeases() {
   for (const TrialRecord& trial : trials_) leases_->Release(record_.name, trial.number);
 }

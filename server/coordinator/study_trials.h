@@ -76,6 +76,10 @@ class StudyTrials {
   absl::Status Commit(StudyStore& store, Change change);
   // Ends every lease of the study's trials (before the study is reloaded).
   void ReleaseLeases();
+  // Keeps only the last measurement of each trial (a study at rest: the store
+  // holds the others). The history index is not told: a study at rest makes
+  // no suggestion, and is reloaded whole before it changes.
+  void KeepLastValues();
 
   const StudyRecord& record() const { return record_; }
   const std::vector<TrialRecord>& trials() const { return trials_; }

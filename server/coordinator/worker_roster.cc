@@ -16,8 +16,34 @@ int64_t WorkerRoster::Connected() {
   return static_cast<int64_t>(last_call_.size());
 }
 
+void WorkerRoster::SlotAsked(const std::string& worker_id, int32_t index,
+                             const SlotDescription& slot) {
+  absl::MutexLock lock(&mu_);
+  slots_[worker_id][index] = SeenSlot{slot, /*busy=*/false};
+}
+
+void WorkerRoster::SlotLeased(const std::string& worker_id, int32_t index) {
+  absl::MutexLock lock(&mu_);
+  auto worker = slots_.find(worker_id);
+  if (worker == slots_.end()) return;
+  auto slot = worker->second.find(index);
+  if (slot != worker->second.end()) slot->second.busy = true;
+}
+
+std::vector<SeenSlot> WorkerRoster::Slots() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  ForgetSilentLocked(now);
+  std::vector<SeenSlot> slots;
+  for (const auto& [worker, of_worker] : slots_) {
+    for (const auto& [index, slot] : of_worker) slots.push_back(slot);
+  }
+  return slots;
+}
+
 void WorkerRoster::ForgetSilentLocked(absl::Time now) {
   absl::erase_if(last_call_, [&](const auto& entry) { return now - entry.second > window_; });
+  absl::erase_if(slots_, [&](const auto& entry) { return last_call_.count(entry.first) == 0; });
   last_forget_ = now;
 }
 

@@ -1,5 +1,6 @@
 #include "server/logic/study_spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
@@ -445,7 +447,60 @@ absl::Status CheckBudget(BudgetSpec& budget) {
   RETURN_IF_ERROR(AtLeast("budget.max_trials", budget.max_trials, 1));
   RETURN_IF_ERROR(AtLeast("budget.parallel", budget.parallel, 1));
   RETURN_IF_ERROR(AtLeast("budget.max_failures", budget.max_failures, 0));
+  RETURN_IF_ERROR(AtLeast("budget.priority", budget.priority, 1));
+  if (budget.priority > kMaxPriority) {
+    return FieldError("budget.priority",
+                      absl::StrCat("must be at most ", kMaxPriority, ", got ", budget.priority));
+  }
   return AtLeast("budget.max_retries", budget.max_retries, 0);
+}
+
+// An amount of `resources`: > 0 and at most `max`, when given.
+absl::Status CheckAmount(absl::string_view key, const std::optional<double>& amount, double max) {
+  if (!amount || (*amount > 0 && *amount <= max)) return absl::OkStatus();
+  return FieldError(absl::StrCat("resources.", key),
+                    absl::StrCat("must be > 0 and at most ", max, ", got ", *amount));
+}
+
+// A placement label's key or value: what vernier-worker --label accepts.
+bool IsLabelText(absl::string_view text) {
+  if (text.empty() || text.size() > 63) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/';
+  });
+}
+
+// `resources` and `placement`: what a trial needs of its slot.
+absl::Status CheckPlacement(const StudySpec& spec) {
+  const ResourceSpec& resources = spec.resources;
+  if (resources.gpus && *resources.gpus != 0 && *resources.gpus != 1) {
+    return FieldError(
+        "resources.gpus",
+        absl::StrCat("must be 0 (a CPU slot) or 1 (a GPU slot), got ", *resources.gpus));
+  }
+  RETURN_IF_ERROR(CheckAmount("gpu_memory_gb", resources.gpu_memory_gb, 100000));
+  RETURN_IF_ERROR(CheckAmount("cpus", resources.cpus, 100000));
+  RETURN_IF_ERROR(CheckAmount("memory_gb", resources.memory_gb, 1e7));
+  if (resources.gpu_memory_gb && resources.gpus && *resources.gpus == 0) {
+    return FieldError("resources.gpu_memory_gb", "asks for GPU memory of a CPU slot (gpus: 0)");
+  }
+  if (spec.placement.size() > kMaxPlacementLabels) {
+    return FieldError("placement", absl::StrCat("at most ", kMaxPlacementLabels, " labels, got ",
+                                                spec.placement.size()));
+  }
+  for (const auto& [key, value] : spec.placement) {
+    if (!IsLabelText(key) || !IsLabelText(value)) {
+      return FieldError(absl::StrCat("placement.", key),
+                        absl::StrCat("\"", key, ": ", value,
+                                     "\": keys and values are 1-63 letters, digits, '-', '_', "
+                                     "'.', '/'"));
+    }
+  }
+  if (spec.trainer.external && (AsksForResources(resources) || !spec.placement.empty())) {
+    return FieldError(AsksForResources(resources) ? "resources" : "placement",
+                      "not used with trainer.external: true (no worker runs the trials)");
+  }
+  return absl::OkStatus();
 }
 
 // budget.target, max_seconds and patience_trials (stop_conditions.h).
@@ -710,7 +765,12 @@ absl::Status NormalizeStudySpec(StudySpec& spec) {
   RETURN_IF_ERROR(CheckTracking(spec));
   RETURN_IF_ERROR(CheckCheckpoint(spec));
   RETURN_IF_ERROR(CheckArtifacts(spec.artifacts));
+  RETURN_IF_ERROR(CheckPlacement(spec));
   return CheckMultiObjective(spec);
+}
+
+bool AsksForResources(const ResourceSpec& r) {
+  return r.gpus || r.gpu_memory_gb || r.cpus || r.memory_gb;
 }
 
 absl::string_view ArtifactKeepName(ArtifactKeep keep) {

@@ -236,7 +236,30 @@ struct BudgetSpec {
   std::optional<double> target;            // The study COMPLETEs once a trial reaches it.
   std::optional<double> max_seconds;       // Wall-clock budget from the study's creation.
   std::optional<int64_t> patience_trials;  // COMPLETE trials in a row, none better.
+  // The study's weight in the fair share of the workers' slots among ACTIVE
+  // studies (server/logic/placement.h): 1 to kMaxPriority.
+  int64_t priority = 1;
 };
+
+// The largest budget.priority.
+inline constexpr int64_t kMaxPriority = 1000;
+// The most labels a study's placement may require.
+inline constexpr size_t kMaxPlacementLabels = 16;
+
+// `resources: {gpus: 1, gpu_memory_gb: 40, cpus: 4, memory_gb: 16}`: what one
+// trial needs of the slot that runs it. Unset fields ask nothing: a study
+// without `resources` runs on any slot (the built-in trainer uses the GPU of
+// a GPU slot and the CPU of a CPU slot). gpus 0 asks for a CPU slot, 1 for a
+// GPU slot.
+struct ResourceSpec {
+  std::optional<int64_t> gpus;  // 0 or 1.
+  std::optional<double> gpu_memory_gb;
+  std::optional<double> cpus;
+  std::optional<double> memory_gb;
+};
+
+// Whether `resources` asks for anything.
+bool AsksForResources(const ResourceSpec& resources);
 
 struct TrainerSpec {
   // argv of a user program; empty means the built-in vernier-train.
@@ -312,6 +335,10 @@ struct StudySpec {
   TrackingSpec tracking;
   CheckpointSpec checkpoint;
   ArtifactSpec artifacts;
+  ResourceSpec resources;
+  // `placement: {gpu: h100, zone: eu-1}`: labels a slot's worker must carry
+  // (vernier-worker --label) to run the study's trials.
+  std::map<std::string, std::string> placement;
   // Every objective in file order, 1 to kMaxObjectives of them, distinct
   // metrics; objectives[0] == objective. More than one makes the study
   // multi-objective: its best trials are the Pareto front.

@@ -284,12 +284,31 @@ BudgetSpec BudgetFromProto(const v1::Budget& p) {
   if (p.has_target()) budget.target = p.target();
   if (p.has_max_seconds()) budget.max_seconds = p.max_seconds();
   if (p.has_patience_trials()) budget.patience_trials = p.patience_trials();
+  budget.priority = Or(p.has_priority(), p.priority(), budget.priority);
   if (p.has_max_retries()) {
     // More than 1000 retries means "keep retrying"; the cap keeps it an int32.
     budget.max_retries = static_cast<int32_t>(
         std::clamp<int64_t>(p.max_retries(), std::numeric_limits<int32_t>::min(), 1000));
   }
   return budget;
+}
+
+ResourceSpec ResourcesFromProto(const v1::Resources& p) {
+  ResourceSpec resources;
+  if (p.has_gpus()) resources.gpus = p.gpus();
+  if (p.has_gpu_memory_gb()) resources.gpu_memory_gb = p.gpu_memory_gb();
+  if (p.has_cpus()) resources.cpus = p.cpus();
+  if (p.has_memory_gb()) resources.memory_gb = p.memory_gb();
+  return resources;
+}
+
+v1::Resources ResourcesToProto(const ResourceSpec& resources) {
+  v1::Resources out;
+  if (resources.gpus) out.set_gpus(*resources.gpus);
+  if (resources.gpu_memory_gb) out.set_gpu_memory_gb(*resources.gpu_memory_gb);
+  if (resources.cpus) out.set_cpus(*resources.cpus);
+  if (resources.memory_gb) out.set_memory_gb(*resources.memory_gb);
+  return out;
 }
 
 absl::StatusOr<nlohmann::json> SettingsFromProto(const std::string& text) {
@@ -563,6 +582,8 @@ absl::StatusOr<StudySpec> StudySpecFromProto(const v1::StudySpec& proto) {
   spec.tracking.tensorboard_dir = proto.tracking().tensorboard_dir();
   if (proto.checkpoint().has_every()) spec.checkpoint.every = proto.checkpoint().every();
   spec.artifacts = ArtifactsFromProto(proto.artifacts());
+  spec.resources = ResourcesFromProto(proto.resources());
+  spec.placement.insert(proto.placement().begin(), proto.placement().end());
   return spec;
 }
 
@@ -592,6 +613,7 @@ v1::StudySpec StudySpecToProto(const StudySpec& spec) {
   if (spec.budget.target) budget->set_target(*spec.budget.target);
   if (spec.budget.max_seconds) budget->set_max_seconds(*spec.budget.max_seconds);
   if (spec.budget.patience_trials) budget->set_patience_trials(*spec.budget.patience_trials);
+  budget->set_priority(spec.budget.priority);
   *out.mutable_trainer() = TrainerToProto(spec.trainer);
   if (spec.warm_start) {
     out.mutable_warm_start()->set_study(spec.warm_start->study);
@@ -604,6 +626,8 @@ v1::StudySpec StudySpecToProto(const StudySpec& spec) {
   }
   if (spec.checkpoint.every) out.mutable_checkpoint()->set_every(*spec.checkpoint.every);
   *out.mutable_artifacts() = ArtifactsToProto(spec.artifacts);
+  if (AsksForResources(spec.resources)) *out.mutable_resources() = ResourcesToProto(spec.resources);
+  out.mutable_placement()->insert(spec.placement.begin(), spec.placement.end());
   return out;
 }
 

@@ -301,7 +301,33 @@ v1::StudySummary ToProto(const std::string& study, const StudySummary& summary) 
     trial->set_start_time_unix_ms(UnixMillis(running.start_time));
   }
   out.set_time_unix_ms(UnixMillis(summary.time));
+  out.set_wait_reason(summary.wait_reason);
   return out;
+}
+
+absl::StatusOr<SlotOffer> FromProto(const v1::AcquireTrialRequest& request) {
+  SlotOffer offer;
+  offer.name = request.slot();
+  if (request.slot_index() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slot_index: must be >= 0, got ", request.slot_index()));
+  }
+  offer.index = request.slot_index();
+  if (!request.has_resources()) return offer;
+  const v1::SlotResources& resources = request.resources();
+  if (resources.labels_size() > kMaxSlotLabels) {
+    return absl::InvalidArgumentError(absl::StrCat("resources.labels: at most ", kMaxSlotLabels,
+                                                   ", got ", resources.labels_size()));
+  }
+  SlotDescription& slot = offer.description;
+  slot.described = true;
+  slot.gpus = resources.gpus();
+  slot.gpu_model = resources.gpu_model();
+  slot.gpu_memory_gb = resources.gpu_memory_gb();
+  slot.cpus = resources.cpus();
+  slot.memory_gb = resources.memory_gb();
+  slot.labels.insert(resources.labels().begin(), resources.labels().end());
+  return offer;
 }
 
 }  // namespace vernier

@@ -40,6 +40,12 @@ void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::Para
 v1::StudyEvent ToProto(const StudyEvent& event);
 // The summary of study `study`.
 v1::StudySummary ToProto(const std::string& study, const StudySummary& summary);
+// The most labels a slot may carry.
+inline constexpr int kMaxSlotLabels = 64;
+// The slot asking for a trial; one without `resources` is undescribed.
+// INVALID_ARGUMENT naming slot_index when negative or resources.labels when
+// there are more than kMaxSlotLabels.
+absl::StatusOr<SlotOffer> FromProto(const v1::AcquireTrialRequest& request);
 
 }  // namespace vernier
 

@@ -28,6 +28,10 @@ constexpr int kMaxMessageBytes = 16 << 20;
 // only, not concurrency.
 constexpr int kMaxIdlePollers = 64;
 
+// The shortest interval between a client's keepalive pings that the server
+// accepts without data flowing (workers ping every 5 s).
+constexpr int kMinClientPingIntervalMs = 4000;
+
 // Plain text, or TLS (mutual when a client CA is given) from PEM files.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsServerOptions& tls) {
@@ -122,6 +126,11 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(const ServerOp
   builder.AddListeningPort(options.listen, credentials, &runner->port_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Workers ping every 5 s to notice dead connections (worker/main.cc);
+  // without this the server would answer their pings with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kMinClientPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.RegisterService(runner->auth_study_service_.get());
   builder.RegisterService(runner->auth_worker_service_.get());
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdlePollers);
@@ -150,6 +159,7 @@ void ServerRunner::ExpireLoop(absl::Duration interval) {
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
     absl::Status status = coordinator_->ExpireLeases();
     if (!status.ok()) std::cerr << "vernier-server: expiring leases: " << status << "\n";
+    coordinator_->RestStudiesThatAreOver();
     coordinator_->WaitDurable();  // Nobody waits for these writes; sync them now anyway.
   }
 }

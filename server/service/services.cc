@@ -102,6 +102,7 @@ grpc::Status StudyServiceImpl::UpdateStudy(grpc::ServerContext*,
   if (request->has_target()) update.target = request->target();
   if (request->has_max_seconds()) update.max_seconds = request->max_seconds();
   if (request->has_patience_trials()) update.patience_trials = request->patience_trials();
+  if (request->has_priority()) update.priority = request->priority();
   update.resume = request->resume();
   absl::StatusOr<StudyView> view = coordinator_->UpdateStudy(request->name(), update);
   if (!view.ok()) return ToGrpcStatus(view.status());
@@ -232,8 +233,10 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext*,
                                              v1::AcquireTrialResponse* response) {
   DurableOnReturn durable(coordinator_);
   if (request->worker_id().empty()) return MissingField("worker_id");
+  absl::StatusOr<SlotOffer> slot = FromProto(*request);
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   absl::StatusOr<std::optional<Assignment>> assignment =
-      coordinator_->AcquireTrial(request->worker_id(), request->slot());
+      coordinator_->AcquireTrial(request->worker_id(), *slot);
   if (!assignment.ok()) return ToGrpcStatus(assignment.status());
   if (!assignment->has_value()) return grpc::Status::OK;
   const Assignment& a = **assignment;

@@ -122,6 +122,34 @@ absl::StatusOr<std::vector<StoredStudy>> MemoryStudyStore::LoadAll() {
   return result;
 }
 
+absl::StatusOr<std::vector<StoredStudy>> MemoryStudyStore::LoadAll(
+    const ValuesFilter& wants_values) {
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadAll());
+  for (StoredStudy& study : studies) {
+    std::vector<std::vector<Measurement>> values;
+    for (TrialRecord& trial : study.trials) values.push_back(std::move(trial.intermediate));
+    const bool wanted = wants_values(study);  // Sees the trials without their values.
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!wanted && values[i].size() > 1) values[i].erase(values[i].begin(), values[i].end() - 1);
+      study.trials[i].intermediate = std::move(values[i]);
+    }
+  }
+  return studies;
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> MemoryStudyStore::LoadValues(
+    absl::string_view study, int64_t first, int64_t last) {
+  absl::MutexLock lock(&mu_);
+  std::map<int64_t, std::vector<Measurement>> values;
+  const Entry* entry = FindStudy(study);
+  if (entry == nullptr) return values;
+  for (auto it = entry->trials.lower_bound(first); it != entry->trials.end() && it->first <= last;
+       ++it) {
+    if (!it->second.intermediate.empty()) values[it->first] = it->second.intermediate;
+  }
+  return values;
+}
+
 absl::StatusOr<StoredStudy> MemoryStudyStore::LoadStudy(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   const Entry* entry = FindStudy(name);

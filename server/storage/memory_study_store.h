@@ -38,6 +38,10 @@ class MemoryStudyStore : public StudyStore {
   // fails.
   absl::Status Apply(const StudyWrite& write) override;
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+  absl::StatusOr<std::vector<StoredStudy>> LoadAll(const ValuesFilter& wants_values) override;
+  absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> LoadValues(absl::string_view study,
+                                                                         int64_t first,
+                                                                         int64_t last) override;
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
   absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;
 

@@ -50,6 +50,9 @@ struct SqliteStudyStore::Statements {
   SqliteStatement select_study;
   SqliteStatement select_study_trials;
   SqliteStatement select_study_measurements;
+  // The measurements of a range of one study's trials (?1, ?2 to ?3).
+  SqliteStatement select_value_range;
+  SqliteStatement select_last_values;  // Of one study (?1).
 };
 
 namespace {
@@ -125,6 +128,17 @@ constexpr char kSelectStudyTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
        start_time_us, end_time_us, origin, exploits, excluded, exclusion_reason
 FROM trials WHERE study = ?1 ORDER BY number)sql";
+
+// The last measurement of each trial of one study (?1).
+constexpr char kSelectLastValues[] = R"sql(
+SELECT m.study, m.number, m.step, m.metrics FROM measurements AS m
+JOIN (SELECT number, max(step) AS step FROM measurements WHERE study = ?1 GROUP BY number) AS last
+  ON m.number = last.number AND m.step = last.step
+WHERE m.study = ?1 ORDER BY m.number)sql";
+
+constexpr char kSelectValueRange[] = R"sql(
+SELECT study, number, step, metrics FROM measurements
+WHERE study = ?1 AND number BETWEEN ?2 AND ?3 ORDER BY number, step)sql";
 
 constexpr char kSelectStudyMeasurements[] = R"sql(
 SELECT study, number, step, metrics FROM measurements WHERE study = ?1 ORDER BY number, step)sql";
@@ -434,15 +448,32 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
   ASSIGN_OR_RETURN(SqliteStatement select_study, SqliteStatement::Prepare(db, kSelectStudy));
   ASSIGN_OR_RETURN(SqliteStatement select_study_trials,
                    SqliteStatement::Prepare(db, kSelectStudyTrials));
+  ASSIGN_OR_RETURN(SqliteStatement select_value_range,
+                   SqliteStatement::Prepare(db, kSelectValueRange));
+  ASSIGN_OR_RETURN(SqliteStatement select_last_values,
+                   SqliteStatement::Prepare(db, kSelectLastValues));
   ASSIGN_OR_RETURN(SqliteStatement select_study_measurements,
                    SqliteStatement::Prepare(db, kSelectStudyMeasurements));
-  return absl::WrapUnique(new Statements{
-      std::move(begin_read), std::move(begin_write), std::move(commit), std::move(rollback),
-      std::move(insert_study), std::move(update_study_state), std::move(update_study_spec),
-      std::move(upsert_trial), std::move(upsert_measurement), std::move(delete_study_measurements),
-      std::move(delete_study_trials), std::move(delete_study), std::move(select_studies),
-      std::move(select_trials), std::move(select_measurements), std::move(select_study),
-      std::move(select_study_trials), std::move(select_study_measurements)});
+  return absl::WrapUnique(new Statements{std::move(begin_read),
+                                         std::move(begin_write),
+                                         std::move(commit),
+                                         std::move(rollback),
+                                         std::move(insert_study),
+                                         std::move(update_study_state),
+                                         std::move(update_study_spec),
+                                         std::move(upsert_trial),
+                                         std::move(upsert_measurement),
+                                         std::move(delete_study_measurements),
+                                         std::move(delete_study_trials),
+                                         std::move(delete_study),
+                                         std::move(select_studies),
+                                         std::move(select_trials),
+                                         std::move(select_measurements),
+                                         std::move(select_study),
+                                         std::move(select_study_trials),
+                                         std::move(select_study_measurements),
+                                         std::move(select_value_range),
+                                         std::move(select_last_values)});
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
@@ -629,6 +660,50 @@ absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked() {
   RETURN_IF_ERROR(s.commit.Run("finishing the load"));
   std::move(rollback).Cancel();
   return studies;
+}
+
+absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAll(
+    const ValuesFilter& wants_values) {
+  absl::MutexLock lock(&mu_);
+  Statements& s = *statements_;
+  RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
+  absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
+  StudyIndex index;
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_studies, index));
+  RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
+  // Each study's values by its own range of the primary key.
+  for (const StoredStudy& study : studies) {
+    SqliteStatement& select =
+        wants_values(study) ? s.select_study_measurements : s.select_last_values;
+    select.BindText(1, study.study.name);
+    RETURN_IF_ERROR(LoadMeasurements(select, index, studies));
+  }
+  RETURN_IF_ERROR(s.commit.Run("finishing the load"));
+  std::move(rollback).Cancel();
+  return studies;
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> SqliteStudyStore::LoadValues(
+    absl::string_view study, int64_t first, int64_t last) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& select = statements_->select_value_range;
+  ScopedStatementReset reset(select);
+  select.BindText(1, study);
+  select.BindInt64(2, first);
+  select.BindInt64(3, last);
+  std::map<int64_t, std::vector<Measurement>> values;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step("loading intermediate values"));
+    if (!has_row) break;
+    const int64_t number = select.ColumnInt64(1);
+    absl::StatusOr<MetricMap> metrics = MetricsFromJson(select.ColumnText(3));
+    if (!metrics.ok()) {
+      return WithContext(absl::StrCat(TrialName(study, number), " step ", select.ColumnInt64(2)),
+                         metrics.status());
+    }
+    values[number].push_back(Measurement{select.ColumnInt64(2), *std::move(metrics)});
+  }
+  return values;
 }
 
 absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudy(absl::string_view name) {

@@ -133,6 +133,10 @@ class SqliteStudyStore : public StudyStore {
   // Reads everything in one read transaction (a consistent snapshot) with
   // three queries, whatever the number of trials.
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override;
+  absl::StatusOr<std::vector<StoredStudy>> LoadAll(const ValuesFilter& wants_values) override;
+  absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> LoadValues(absl::string_view study,
+                                                                         int64_t first,
+                                                                         int64_t last) override;
   // The same three queries, for one study.
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
   absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;

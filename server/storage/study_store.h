@@ -22,6 +22,8 @@
 #define VERNIER_SERVER_STORAGE_STUDY_STORE_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +83,20 @@ class StudyStore {
   // Every study (in creation order) with its trials (by number) and their
   // intermediate values (by step).
   virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll() = 0;
+
+  // Like LoadAll(), but every intermediate value only of the studies for
+  // which `wants_values` (given the study with its trials, their values not
+  // loaded) returns true; the other studies' trials come with their last
+  // measurement only (the highest step). So a server need not read, nor
+  // hold, the curves of studies that are over.
+  using ValuesFilter = std::function<bool(const StoredStudy&)>;
+  virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll(const ValuesFilter& wants_values) = 0;
+
+  // The intermediate values of `study`'s trials numbered first to last
+  // (inclusive), by trial number, each by step; trials without any are
+  // absent. An unknown study has none.
+  virtual absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> LoadValues(
+      absl::string_view study, int64_t first, int64_t last) = 0;
 
   // One study as LoadAll() would give it; NOT_FOUND when it does not exist.
   // For a caller that must see what a write that reported an error left

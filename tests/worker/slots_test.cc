@@ -137,6 +137,74 @@ TEST(SlotsTest, CountsGpusInProcDirectory) {
   EXPECT_THAT(GpusFromProcDir(dir.path()), ElementsAre(0, 1));
 }
 
+GpuDescriber Models(std::map<int, GpuModel> models) {
+  return [models] { return models; };
+}
+
+TEST(SlotCapacityTest, GpuSlotsShareTheirGpuAndEverySlotCarriesTheLabels) {
+  SlotOptions options;
+  options.gpus = "0,1";
+  options.trials_per_gpu = 2;
+  options.threads_per_slot = 3;
+  options.memory_gb = 64;
+  options.labels = {"gpu=h100", "zone=eu-1"};
+  absl::StatusOr<std::vector<Slot>> slots =
+      BuildSlots(options, MustNotDiscover(), Models({{0, {"NVIDIA H100 80GB HBM3", 80}}}));
+  ASSERT_TRUE(slots.ok()) << slots.status();
+  ASSERT_EQ(slots->size(), 4u);
+  const SlotCapacity& on_gpu0 = (*slots)[0].capacity;
+  EXPECT_EQ(on_gpu0.gpus, 1);
+  EXPECT_EQ(on_gpu0.gpu_model, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(on_gpu0.gpu_memory_gb, 40);  // Two trials per GPU.
+  EXPECT_EQ(on_gpu0.cpus, 3);
+  EXPECT_EQ(on_gpu0.memory_gb, 16);  // 64 GB over 4 slots.
+  EXPECT_THAT(on_gpu0.labels, ElementsAre(Pair("gpu", "h100"), Pair("zone", "eu-1")));
+  const SlotCapacity& on_gpu1 = (*slots)[1].capacity;  // nvidia-smi said nothing of GPU 1.
+  EXPECT_EQ(on_gpu1.gpus, 1);
+  EXPECT_EQ(on_gpu1.gpu_model, "");
+  EXPECT_EQ(on_gpu1.gpu_memory_gb, 0);
+}
+
+TEST(SlotCapacityTest, CpuSlotsShareTheMachinesMemoryByDefault) {
+  SlotOptions options;
+  options.cpu_slots = 2;
+  absl::StatusOr<std::vector<Slot>> slots = BuildSlots(options, MustNotDiscover(), [] {
+    ADD_FAILURE() << "GPUs described without GPU slots";
+    return std::map<int, GpuModel>();
+  });
+  ASSERT_TRUE(slots.ok()) << slots.status();
+  EXPECT_EQ((*slots)[0].capacity.gpus, 0);
+  EXPECT_GT(MachineMemoryGb(), 0);
+  EXPECT_DOUBLE_EQ((*slots)[0].capacity.memory_gb, MachineMemoryGb() / 2);
+}
+
+TEST(SlotCapacityTest, BadLabelsAndMemoryNameTheFlag) {
+  for (const char* bad : {"gpu", "=h100", "gpu=", "gpu=h 100", "a=b=c"}) {
+    SlotOptions options;
+    options.labels = {bad};
+    EXPECT_THAT(BuildSlots(options, MustNotDiscover()).status().message(),
+                HasSubstr("--label \"" + std::string(bad) + "\" is not KEY=VALUE"))
+        << bad;
+  }
+  SlotOptions twice;
+  twice.labels = {"gpu=h100", "gpu=a100"};
+  EXPECT_THAT(BuildSlots(twice, MustNotDiscover()).status().message(),
+              HasSubstr("--label \"gpu\" is given twice"));
+  SlotOptions negative;
+  negative.memory_gb = -1;
+  EXPECT_THAT(BuildSlots(negative, MustNotDiscover()).status().message(),
+              HasSubstr("--memory-gb must be >= 0"));
+}
+
+TEST(SlotCapacityTest, ParsesNvidiaSmiModels) {
+  const std::map<int, GpuModel> models =
+      ParseGpuModels("0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA A10, 23028\nbroken line\n");
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models.at(0).name, "NVIDIA H100 80GB HBM3");
+  EXPECT_NEAR(models.at(0).memory_gb, 79.65, 0.01);
+  EXPECT_EQ(models.at(1).name, "NVIDIA A10");
+}
+
 TEST(SlotsTest, RealDiscoveryNeverFails) {
   // Whatever this machine has (often nothing): the call must succeed.
   EXPECT_TRUE(DiscoverGpus().ok());

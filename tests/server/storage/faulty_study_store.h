@@ -73,6 +73,14 @@ class FaultyStudyStore : public StudyStore {
     return error;
   }
   absl::StatusOr<std::vector<StoredStudy>> LoadAll() override { return inner_->LoadAll(); }
+  absl::StatusOr<std::vector<StoredStudy>> LoadAll(const ValuesFilter& wants_values) override {
+    return inner_->LoadAll(wants_values);
+  }
+  absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> LoadValues(absl::string_view study,
+                                                                         int64_t first,
+                                                                         int64_t last) override {
+    return inner_->LoadValues(study, first, last);
+  }
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override {
     {
       absl::MutexLock lock(&mu_);

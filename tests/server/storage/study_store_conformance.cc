@@ -477,6 +477,54 @@ TEST_P(StudyStoreConformanceTest, DeleteStudyRemovesItWithItsTrialsAndMeasuremen
   EXPECT_EQ(DebugString(loaded), DebugString(expected));
 }
 
+TEST_P(StudyStoreConformanceTest, LoadAllGivesEveryValueOfTheWantedStudiesAndTheLastOfTheOthers) {
+  for (const char* name : {"running", "over"}) {
+    ASSERT_OK(store().CreateStudy(MakeStudy(name)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 0)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 1)));
+    for (int64_t step : {3, 1, 2}) {
+      ASSERT_OK(
+          store().AddMeasurement(name, 0, MakeMeasurement(step, static_cast<double>(step) / 10)));
+    }
+  }
+  ASSERT_OK(store().AddMeasurement("over", 1, MakeMeasurement(7, 0.7)));
+  std::vector<std::string> asked;
+  auto loaded = store().LoadAll([&asked](const StoredStudy& study) {
+    asked.push_back(study.study.name);
+    EXPECT_TRUE(study.trials[0].intermediate.empty()) << "the filter sees no values";
+    return study.study.name == "running";
+  });
+  ASSERT_OK(loaded);
+  EXPECT_EQ(asked, (std::vector<std::string>{"running", "over"}));
+  std::vector<StoredStudy> expected(2);
+  expected[0].study = MakeStudy("running");
+  expected[0].trials = {
+      Expected(MakeTrial("running", 0),
+               {MakeMeasurement(1, 0.1), MakeMeasurement(2, 0.2), MakeMeasurement(3, 0.3)}),
+      Expected(MakeTrial("running", 1))};
+  expected[1].study = MakeStudy("over");
+  expected[1].trials = {Expected(MakeTrial("over", 0), {MakeMeasurement(3, 0.3)}),
+                        Expected(MakeTrial("over", 1), {MakeMeasurement(7, 0.7)})};
+  EXPECT_EQ(DebugString(*loaded), DebugString(expected));
+}
+
+TEST_P(StudyStoreConformanceTest, LoadValuesReadsARangeOfTrials) {
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  for (int64_t number = 0; number < 4; ++number) {
+    ASSERT_OK(store().PutTrial(MakeTrial("s", number)));
+    if (number == 2) continue;  // No values.
+    ASSERT_OK(store().AddMeasurement("s", number, MakeMeasurement(2, static_cast<double>(number))));
+    ASSERT_OK(store().AddMeasurement("s", number, MakeMeasurement(1, static_cast<double>(number))));
+  }
+  auto values = store().LoadValues("s", 1, 2);
+  ASSERT_OK(values);
+  ASSERT_EQ(values->size(), 1u);
+  EXPECT_EQ(values->at(1),
+            (std::vector<Measurement>{MakeMeasurement(1, 1), MakeMeasurement(2, 1)}));
+  EXPECT_EQ(store().LoadValues("s", 0, 3)->size(), 3u);
+  EXPECT_TRUE(store().LoadValues("unknown", 0, 3)->empty());
+}
+
 TEST_P(StudyStoreConformanceTest, StudiesKeepTheirOwnTrialsAndMeasurements) {
   // "b" before "a": creation order and name order disagree.
   for (const char* name : {"b", "a"}) {
