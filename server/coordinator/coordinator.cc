@@ -271,12 +271,12 @@ absl::StatusOr<EnqueuedFromStudy> Coordinator::EnqueueFromStudy(const std::strin
 // ---- For workers ----
 
 WorkerRegistration Coordinator::RegisterWorker(const std::string& name) {
-  // Ids only need to be unique per server run: leases are checked against the
-  // stored trial, not against a registry, so a restarted server accepts
-  // calls from workers registered with its predecessor.
-  std::string id =
-      absl::StrCat(name.empty() ? "worker" : name, "-", absl::ToUnixMicros(clock_->Now()) % 1000000,
-                   "-", next_worker_.fetch_add(1));
+  // Leases are checked against the stored trial, not against a registry, so
+  // a restarted server accepts calls from workers registered with its
+  // predecessor: ids must differ across server runs too, hence the run's
+  // random incarnation in each.
+  std::string id = absl::StrCat(name.empty() ? "worker" : name, "-", incarnation_.substr(0, 8), "-",
+                                next_worker_.fetch_add(1));
   NoteWorkerCall(id);
   return WorkerRegistration{std::move(id), options_.lease, options_.heartbeat};
 }

@@ -43,7 +43,14 @@ std::vector<SeenSlot> WorkerRoster::Slots() {
 
 void WorkerRoster::ForgetSilentLocked(absl::Time now) {
   absl::erase_if(last_call_, [&](const auto& entry) { return now - entry.second > window_; });
-  absl::erase_if(slots_, [&](const auto& entry) { return last_call_.count(entry.first) == 0; });
+  // A loop, not erase_if: the analysis cannot see mu_ held inside a lambda.
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    if (last_call_.count(it->first) == 0) {
+      slots_.erase(it++);  // Erasing leaves the other iterators valid.
+    } else {
+      ++it;
+    }
+  }
   last_forget_ = now;
 }
 

@@ -645,38 +645,34 @@ absl::Status SqliteStudyStore::AddMeasurementLocked(absl::string_view study, int
 
 absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAll() {
   absl::MutexLock lock(&mu_);
-  return LoadAllLocked();
-}
-
-absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked() {
-  Statements& s = *statements_;
-  // One read transaction, so the three queries see the same snapshot.
-  RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
-  absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
-  StudyIndex index;
-  ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_studies, index));
-  RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
-  RETURN_IF_ERROR(LoadMeasurements(s.select_measurements, index, studies));
-  RETURN_IF_ERROR(s.commit.Run("finishing the load"));
-  std::move(rollback).Cancel();
-  return studies;
+  return LoadAllLocked(nullptr);
 }
 
 absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAll(
     const ValuesFilter& wants_values) {
   absl::MutexLock lock(&mu_);
+  return LoadAllLocked(&wants_values);
+}
+
+absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked(
+    const ValuesFilter* wants_values) {
   Statements& s = *statements_;
+  // One read transaction, so the queries see the same snapshot.
   RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
   absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
   StudyIndex index;
   ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_studies, index));
   RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
-  // Each study's values by its own range of the primary key.
-  for (const StoredStudy& study : studies) {
-    SqliteStatement& select =
-        wants_values(study) ? s.select_study_measurements : s.select_last_values;
-    select.BindText(1, study.study.name);
-    RETURN_IF_ERROR(LoadMeasurements(select, index, studies));
+  if (wants_values == nullptr) {
+    RETURN_IF_ERROR(LoadMeasurements(s.select_measurements, index, studies));
+  } else {
+    // Each study's values by its own range of the primary key.
+    for (const StoredStudy& study : studies) {
+      SqliteStatement& select =
+          (*wants_values)(study) ? s.select_study_measurements : s.select_last_values;
+      select.BindText(1, study.study.name);
+      RETURN_IF_ERROR(LoadMeasurements(select, index, studies));
+    }
   }
   RETURN_IF_ERROR(s.commit.Run("finishing the load"));
   std::move(rollback).Cancel();

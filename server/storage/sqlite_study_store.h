@@ -175,7 +175,9 @@ class SqliteStudyStore : public StudyStore {
   // Counts one write that returned OK, for WaitDurable().
   void Written() { written_.fetch_add(1, std::memory_order_release); }
 
-  absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // LoadAll(*wants_values), or with every value when it is null (one scan).
+  absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked(const ValuesFilter* wants_values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The statements of Apply(), inside its transaction.
   absl::Status ApplyLocked(const StudyWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutTrialLocked(const TrialRecord& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
