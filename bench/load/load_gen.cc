@@ -1,50 +1,72 @@
-// vernier-load: a load generator for vernier-server. It starts a real
+// vernier-load: a load and soak generator for vernier-server. It starts a real
 // vernier-server on a fresh SQLite file, creates one study with room for every
 // worker, and runs N simulated workers in this process (one thread each,
 // spread over C gRPC channels that do not share connections) that call
 // AcquireTrial, ReportProgress (S steps) and CompleteTrial in a loop for the
-// given time. Then it stops the server (SIGTERM: graceful, WAL checkpointed),
-// reads the database back and checks that every acknowledged report and
-// result is stored with the value that was sent.
+// given time (simulated_worker.h). Then it stops the server (SIGTERM:
+// graceful, WAL checkpointed), reads the database back and checks it against
+// what the workers were told.
 //
-// Prints calls, errors by code, "database is locked" errors (in answers and in
-// the server's log), lost reports and p50/p99/max latency per RPC, and exits
-// 0 only when nothing failed and nothing was lost.
+// Faults, both off by default (the CI smoke runs without them):
+//  --churn-per-minute R  workers die at R per minute across the fleet: a dying
+//      worker drops the answer in flight, abandons its lease (which then
+//      expires on the server and the trial is retried by another worker) and
+//      comes back after a short pause as a new worker (new RegisterWorker).
+//  --restart-every S     every S seconds the server is killed with SIGKILL and
+//      started again on the same database and port; calls in flight fail
+//      (UNAVAILABLE) and workers retry them with backoff. Calls made while the
+//      server is down wait for it (gRPC wait_for_ready), unless --fail-fast.
+// With faults the server's lease is short (--lease-seconds, default 3 s), so
+// abandoned leases expire within the run.
+//
+// What is checked (precisely in ledger.h). Acknowledged = the call returned OK
+// to the worker; only acknowledged writes count, an unacknowledged one may or
+// may not be stored. Each write carries a value unique to (trial, attempt,
+// step).
+//  - Zero lost: every trial whose CompleteTrial was acknowledged is COMPLETE
+//    with that attempt's final value; every acknowledged report is stored,
+//    unless a newer attempt of the trial (leased after this one's lease
+//    expired) reported the same step, which replaces it. So for the attempt
+//    that completed a trial, every acknowledged step is stored as sent.
+//  - Zero duplicated: no trial has two acknowledged CompleteTrial calls, and
+//    no (trial, attempt) lease was handed out twice.
+//  - Zero corrupt: every stored value is one a worker sent for that trial and
+//    step.
+// Without faults every call must also succeed; with faults only UNAVAILABLE,
+// DEADLINE_EXCEEDED and ABORTED (a lease that expired) are expected. In both
+// cases no "database is locked", a server that comes back after every
+// restart and exits 0 on SIGTERM.
+//
+// Prints calls by RPC with errors by code, p50/p99/max latency per RPC (of
+// OK answers, across restarts; "settled" includes retries and backoff),
+// deaths and leases lost to churn, call retries, trial retries (leases that
+// expired), server restarts and downtime, and exits 0 only on PASS.
 //
 //   vernier-load --server-bin build/bin/vernier-server --dir /tmp/load
 //                --workers 500 --channels 50 --seconds 60 --steps 5
-#include <fcntl.h>
+//   vernier-load ... --churn-per-minute 60 --restart-every 45   # soak
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cmath>
-#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/load/ledger.h"
+#include "bench/load/server_process.h"
+#include "bench/load/simulated_worker.h"
 #include "grpcpp/grpcpp.h"
 #include "server/storage/sqlite_study_store.h"
 #include "vernier/v1/study_service.grpc.pb.h"
-#include "vernier/v1/worker_service.grpc.pb.h"
-
-extern char** environ;
 
 namespace vernier::load {
 namespace {
@@ -58,220 +80,21 @@ struct Options {
   int channels = 50;
   double seconds = 60;
   int steps = 5;
-  // Pause of a simulated worker when no trial is ready.
-  double idle_ms = 20;
-};
+  double churn_per_minute = 0;  // Across the fleet.
+  double restart_every = 0;     // Seconds; 0: never.
+  double lease_seconds = 0;     // 0: 3 with faults, 600 without.
+  double churn_pause_ms = 500;  // Mean pause before a dead worker returns.
+  uint64_t seed = 1;
+  bool fail_fast = false;
 
-enum Rpc { kAcquire, kReport, kComplete, kRpcCount };
-constexpr const char* kRpcNames[kRpcCount] = {"AcquireTrial", "ReportProgress", "CompleteTrial"};
-
-// An acknowledged write: the server answered OK, so it must be stored.
-struct Ack {
-  int64_t trial = 0;
-  int64_t step = -1;  // -1: the final result.
-  double value = 0;
-};
-
-// What one simulated worker saw; merged after the run.
-struct WorkerStats {
-  std::vector<double> latency_us[kRpcCount];
-  std::map<std::string, int64_t> errors;  // "RPC CODE" -> count
-  int64_t locked = 0;                     // errors that say "database is locked"
-  std::vector<Ack> acks;
-  std::string first_error;
-};
-
-// The value a worker reports for (trial, step): checkable afterwards.
-double ValueFor(int64_t trial, int64_t step) {
-  return static_cast<double>(trial) + static_cast<double>(step + 2) / 1024.0;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class ServerProcess {
- public:
-  // Starts vernier-server on `db` and a free port; returns false when it does
-  // not come up within a minute.
-  bool Start(const Options& options, const fs::path& db, const fs::path& log) {
-    log_ = log;
-    std::vector<std::string> argv = {
-        options.server_bin, "--db", db.string(),           "--listen", "127.0.0.1:0",
-        "--lease-seconds",  "600",  "--heartbeat-seconds", "60"};
-    if (ReadHelp(options.server_bin).find("--insecure") != std::string::npos) {
-      argv.push_back("--insecure");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<char*> args;
-    for (std::string& arg : argv) args.push_back(arg.data());
-    args.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return false;
-    const absl::Time deadline = absl::Now() + absl::Minutes(1);
-    while (absl::Now() < deadline) {
-      const std::string text = ReadFile(log);
-      const size_t at = text.find("serving on port ");
-      if (at != std::string::npos) {
-        port_ = std::stoi(text.substr(at + 16));
-        return true;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
-  }
-  // SIGTERM and wait: the server checkpoints the database before it exits.
-  // Returns its exit status.
-  int Stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-  std::string Log() const { return ReadFile(log_); }
-
- private:
-  static std::string ReadHelp(const std::string& binary) {
-    const fs::path out = fs::temp_directory_path() / absl::StrCat("vernier_load_help_", getpid());
-    std::system(absl::StrCat("'", binary, "' --help >'", out.string(), "' 2>&1").c_str());
-    std::string text = ReadFile(out);
-    fs::remove(out);
-    return text;
-  }
-
-  fs::path log_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
-// The channels, each with its own TCP connection (no subchannel sharing).
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(int count, int port) {
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("vernier.load.channel", i);
-    channels.push_back(grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                                 grpc::InsecureChannelCredentials(), args));
-  }
-  return channels;
-}
-
-class SimulatedWorker {
- public:
-  SimulatedWorker(int index, const std::shared_ptr<grpc::Channel>& channel, const Options& options,
-                  absl::Time end)
-      : index_(index), stub_(v1::WorkerService::NewStub(channel)), options_(options), end_(end) {}
-
-  void Run() {
-    worker_id_ = absl::StrCat("load-", index_);
-    v1::RegisterWorkerRequest reg;
-    reg.set_name(worker_id_);
-    reg.add_slots("cpu");
-    v1::RegisterWorkerResponse registered;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    if (stub_->RegisterWorker(&context, reg, &registered).ok()) {
-      worker_id_ = registered.worker_id();
-    }
-    while (absl::Now() < end_) {
-      if (!RunOneTrial()) absl::SleepFor(absl::Milliseconds(options_.idle_ms));
-    }
-  }
-
-  WorkerStats& stats() { return stats_; }
-
- private:
-  // Times one call, counts its error; returns its status.
-  template <typename Call>
-  grpc::Status Timed(Rpc rpc, Call call) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    const absl::Time start = absl::Now();
-    grpc::Status status = call(&context);
-    stats_.latency_us[rpc].push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
-    if (!status.ok()) {
-      stats_.errors[absl::StrCat(kRpcNames[rpc], " ", status.error_code())]++;
-      if (status.error_message().find("locked") != std::string::npos) stats_.locked++;
-      if (stats_.first_error.empty()) {
-        stats_.first_error = absl::StrCat(kRpcNames[rpc], ": ", status.error_message());
-      }
-    }
-    return status;
-  }
-
-  // Leases and runs one trial; false when none was ready (or a call failed).
-  bool RunOneTrial() {
-    v1::AcquireTrialRequest acquire;
-    acquire.set_worker_id(worker_id_);
-    acquire.set_slot("cpu");
-    v1::AcquireTrialResponse acquired;
-    if (!Timed(kAcquire,
-               [&](grpc::ClientContext* c) { return stub_->AcquireTrial(c, acquire, &acquired); })
-             .ok() ||
-        !acquired.has_lease()) {
-      return false;
-    }
-    const int64_t trial = acquired.lease().trial_number();
-    for (int step = 1; step <= options_.steps; ++step) {
-      v1::ReportProgressRequest report;
-      report.set_worker_id(worker_id_);
-      *report.mutable_lease() = acquired.lease();
-      report.mutable_measurement()->set_step(step);
-      (*report.mutable_measurement()->mutable_metrics())["loss"] = ValueFor(trial, step);
-      v1::ReportProgressResponse answer;
-      if (!Timed(kReport, [&](grpc::ClientContext* c) {
-             return stub_->ReportProgress(c, report, &answer);
-           }).ok()) {
-        return false;
-      }
-      stats_.acks.push_back({trial, step, ValueFor(trial, step)});
-      if (answer.action() == v1::TRIAL_ACTION_STOP) return true;
-    }
-    v1::CompleteTrialRequest complete;
-    complete.set_worker_id(worker_id_);
-    *complete.mutable_lease() = acquired.lease();
-    complete.set_state(v1::TRIAL_STATE_COMPLETE);
-    (*complete.mutable_final_metrics())["loss"] = ValueFor(trial, -1);
-    v1::CompleteTrialResponse done;
-    if (Timed(kComplete, [&](grpc::ClientContext* c) {
-          return stub_->CompleteTrial(c, complete, &done);
-        }).ok()) {
-      stats_.acks.push_back({trial, -1, ValueFor(trial, -1)});
-    }
-    return true;
-  }
-
-  const int index_;
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
-  const Options& options_;
-  const absl::Time end_;
-  std::string worker_id_;
-  WorkerStats stats_;
+  bool faults() const { return churn_per_minute > 0 || restart_every > 0; }
+  double lease() const { return lease_seconds > 0 ? lease_seconds : faults() ? 3 : 600; }
 };
 
 constexpr char kStudy[] = "load";
+// A trial may lose its lease this many times before it fails; attempts stay
+// below ledger.h's kEncodingLimit.
+constexpr int kMaxRetries = 1000;
 
 std::string StudyYaml(const Options& options) {
   return absl::StrCat("name: ", kStudy, R"(
@@ -281,51 +104,205 @@ params:
 sampler: {type: random, seed: 1}
 pruner: {type: none}
 budget: {max_trials: 100000000, parallel: )",
-                      options.workers, R"(, max_failures: 0}
+                      options.workers, ", max_failures: 100000000, max_retries: ", kMaxRetries,
+                      R"(}
 trainer: {command: ["true"]}
 )");
 }
 
-double Percentile(std::vector<double>& values, double p) {
+// The channels, each with its own TCP connection (no subchannel sharing),
+// trying to reconnect at least every second while a server restarts. (Not
+// GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC uses it as the connect timeout, and
+// a short one fails connects to a busy server.)
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(int count, int port) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < count; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("vernier.load.channel", i);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    channels.push_back(grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                                 grpc::InsecureChannelCredentials(), args));
+  }
+  return channels;
+}
+
+// Every connection up before the clock starts: a channel that is still in its
+// first connect attempt fails calls fast (UNAVAILABLE), which would count a
+// slow start of the client as server errors.
+bool WaitConnected(const std::vector<std::shared_ptr<grpc::Channel>>& channels, int port) {
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (!channels[i]->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
+      std::cerr << "vernier-load: channel " << i << " did not connect to 127.0.0.1:" << port
+                << " within 30 s\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool CreateStudy(const std::shared_ptr<grpc::Channel>& channel, const Options& options) {
+  auto studies = v1::StudyService::NewStub(channel);
+  v1::CreateStudyRequest request;
+  request.set_spec_yaml(StudyYaml(options));
+  v1::Study study;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  grpc::Status status = studies->CreateStudy(&context, request, &study);
+  if (!status.ok()) std::cerr << "vernier-load: CreateStudy: " << status.error_message() << "\n";
+  return status.ok();
+}
+
+WorkerOptions WorkerOptionsOf(const Options& options) {
+  WorkerOptions worker;
+  worker.steps = options.steps;
+  worker.deaths_per_minute = options.churn_per_minute / std::max(1, options.workers);
+  worker.rebirth_pause = absl::Milliseconds(options.churn_pause_ms);
+  worker.seed = options.seed;
+  worker.wait_for_ready = !options.fail_fast;
+  return worker;
+}
+
+// Runs the workers until `end`; returns what they saw, merged.
+WorkerStats RunWorkers(const Options& options,
+                       const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                       absl::Time end) {
+  const WorkerOptions worker_options = WorkerOptionsOf(options);
+  std::vector<std::unique_ptr<SimulatedWorker>> workers;
+  for (int i = 0; i < options.workers; ++i) {
+    workers.push_back(
+        std::make_unique<SimulatedWorker>(i, channels[i % channels.size()], worker_options, end));
+  }
+  std::vector<std::thread> threads;
+  for (auto& worker : workers) threads.emplace_back([&worker] { worker->Run(); });
+  for (std::thread& thread : threads) thread.join();
+  WorkerStats total;
+  for (auto& worker : workers) total.Merge(std::move(worker->stats()));
+  return total;
+}
+
+struct Restarts {
+  int done = 0;
+  bool failed = false;  // One did not come back; none was tried after it.
+  std::vector<double> down_seconds;
+};
+
+// Crashes and restarts `server` every `every` until `end`.
+Restarts RestartPeriodically(ServerProcess& server, absl::Duration every, absl::Time end) {
+  Restarts restarts;
+  for (absl::Time next = absl::Now() + every; next < end; next += every) {
+    absl::SleepFor(next - absl::Now());
+    absl::Duration down;
+    if (!server.Crash(&down)) {
+      restarts.failed = true;
+      break;
+    }
+    restarts.done++;
+    restarts.down_seconds.push_back(absl::ToDoubleSeconds(down));
+  }
+  return restarts;
+}
+
+double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   const size_t at = std::min(values.size() - 1, static_cast<size_t>(p * values.size()));
   std::nth_element(values.begin(), values.begin() + at, values.end());
   return values[at];
 }
 
-// Acknowledged writes missing from (or different in) the stored study.
-int64_t CountLost(const std::vector<Ack>& acks, const StoredStudy& study, std::string* example) {
-  int64_t lost = 0;
-  auto note = [&](const Ack& ack, absl::string_view why) {
-    if (lost++ == 0) *example = absl::StrCat("trial ", ack.trial, " step ", ack.step, ": ", why);
-  };
-  for (const Ack& ack : acks) {
-    if (ack.trial < 0 || ack.trial >= static_cast<int64_t>(study.trials.size()) ||
-        study.trials[ack.trial].number != ack.trial) {
-      note(ack, "trial missing");
-      continue;
-    }
-    const TrialRecord& trial = study.trials[ack.trial];
-    const MetricMap* metrics = nullptr;
-    if (ack.step < 0) {
-      if (trial.state != TrialState::kComplete) {
-        note(ack, "acknowledged COMPLETE, stored otherwise");
-        continue;
-      }
-      metrics = &trial.final_metrics;
-    } else {
-      for (const Measurement& m : trial.intermediate) {
-        if (m.step == ack.step) metrics = &m.metrics;
-      }
-    }
-    if (metrics == nullptr) {
-      note(ack, "not stored");
-      continue;
-    }
-    auto value = metrics->find("loss");
-    if (value == metrics->end() || value->second != ack.value) note(ack, "stored value differs");
+double Max(const std::vector<double>& values) {
+  return values.empty() ? 0 : *std::max_element(values.begin(), values.end());
+}
+
+int64_t Occurrences(const std::string& text, const std::string& word) {
+  int64_t count = 0;
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    ++count;
   }
-  return lost;
+  return count;
+}
+
+// Errors the faults explain: a server that is down or restarting, a lease
+// that expired while its worker was dead or cut off.
+int64_t UnexpectedErrors(const WorkerStats& stats, bool faults) {
+  int64_t unexpected = 0;
+  for (const auto& [key, count] : stats.errors) {
+    const bool explained =
+        faults && (absl::EndsWith(key, " UNAVAILABLE") ||
+                   absl::EndsWith(key, " DEADLINE_EXCEEDED") || absl::EndsWith(key, " ABORTED"));
+    if (!explained) unexpected += count;
+  }
+  return unexpected;
+}
+
+void PrintCalls(const WorkerStats& stats, double elapsed) {
+  std::cout << absl::StrFormat("%-15s %9s %9s %8s %9s %9s %9s %12s %12s\n", "rpc", "calls", "ok",
+                               "ok_per_s", "p50_ms", "p99_ms", "max_ms", "settled_p99",
+                               "settled_max");
+  for (int r = 0; r < kRpcCount; ++r) {
+    const std::vector<double>& ok = stats.latency_us[r];
+    std::cout << absl::StrFormat("%-15s %9d %9d %8.0f %9.2f %9.2f %9.2f %12.2f %12.2f\n",
+                                 kRpcNames[r], stats.tries[r], ok.size(), ok.size() / elapsed,
+                                 Percentile(ok, 0.5) / 1000, Percentile(ok, 0.99) / 1000,
+                                 Max(ok) / 1000, Percentile(stats.settled_us[r], 0.99) / 1000,
+                                 Max(stats.settled_us[r]) / 1000);
+  }
+  int64_t errors = 0;
+  for (const auto& [key, count] : stats.errors) errors += count;
+  std::cout << "errors " << errors << "\n";
+  for (const auto& [key, count] : stats.errors) {
+    std::cout << absl::StrFormat("  %-34s %9d  e.g. %s\n", key, count,
+                                 stats.error_examples.at(key).substr(0, 100));
+  }
+}
+
+void PrintFaults(const WorkerStats& stats, const Restarts& restarts, const LedgerCheck& check) {
+  std::cout << absl::StrFormat(
+      "churn: %d deaths, %d leases lost to churn, %d registrations; call retries %d\n",
+      stats.deaths, stats.deaths_holding_lease, stats.registrations, stats.retries);
+  std::cout << absl::StrFormat(
+      "server restarts %d%s, down p50 %.2f s, max %.2f s; trial retries (leases expired) %d\n",
+      restarts.done, restarts.failed ? " (then one did NOT come back)" : "",
+      Percentile(restarts.down_seconds, 0.5), Max(restarts.down_seconds), check.requeued);
+}
+
+void PrintLedger(const WorkerStats& stats, const LedgerCheck& check) {
+  int64_t acknowledged = 0, results = 0;
+  for (const Write& write : stats.writes) {
+    acknowledged += write.acknowledged;
+    results += write.acknowledged && write.step == kFinalStep;
+  }
+  std::cout << absl::StrFormat(
+      "trials stored %d: COMPLETE %d (acknowledged %d, only unacknowledged %d), RUNNING %d, "
+      "WAITING %d, FAILED %d, other %d\n",
+      check.trials, check.complete, check.complete - check.complete_unacknowledged,
+      check.complete_unacknowledged, check.running, check.waiting, check.failed, check.other);
+  std::cout << absl::StrFormat(
+      "measurements stored %d; writes sent %d, acknowledged %d (results %d); leases granted %d\n",
+      check.measurements, stats.writes.size(), acknowledged, results, stats.grants.size());
+  std::cout << "lost " << check.lost() << " (steps " << check.lost_steps << ", results "
+            << check.lost_results << ")" << (check.lost() > 0 ? " e.g. " + check.first_lost : "")
+            << "\n";
+  std::cout << "duplicated " << check.duplicated() << " (results " << check.duplicated_results
+            << ", leases " << check.duplicated_leases << ")"
+            << (check.duplicated() > 0 ? " e.g. " + check.first_duplicated : "") << "\n";
+  std::cout << "corrupt " << check.corrupt
+            << (check.corrupt > 0 ? " e.g. " + check.first_corrupt : "") << "\n";
+}
+
+absl::StatusOr<StoredStudy> ReadBack(const fs::path& db) {
+  SqliteStudyStore::Options store_options;
+  store_options.exclusive_lock = true;
+  absl::StatusOr<std::unique_ptr<SqliteStudyStore>> store =
+      SqliteStudyStore::Open(db.string(), store_options);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::vector<StoredStudy>> stored = (*store)->LoadAll();
+  if (!stored.ok()) return stored.status();
+  if (stored->size() != 1) {
+    return absl::DataLossError(absl::StrCat(stored->size(), " studies stored, expected 1"));
+  }
+  return std::move((*stored)[0]);
 }
 
 int Run(const Options& options) {
@@ -333,120 +310,57 @@ int Run(const Options& options) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path db = dir / "load.db";
-  ServerProcess server;
-  if (!server.Start(options, db, dir / "server.log")) {
+  ServerProcess server(ServerLaunch{options.server_bin, db, dir / "server.log", dir / "server.port",
+                                    options.lease()});
+  if (!server.Start(/*port=*/0)) {
     std::cerr << "vernier-load: vernier-server did not start:\n" << server.Log();
     return 1;
   }
   std::vector<std::shared_ptr<grpc::Channel>> channels =
       MakeChannels(std::max(1, options.channels), server.port());
-  // Every connection up before the clock starts: a channel that is still in
-  // its first connect attempt fails calls fast (UNAVAILABLE), which would
-  // count a slow start of the client as server errors.
-  for (size_t i = 0; i < channels.size(); ++i) {
-    if (!channels[i]->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
-      std::cerr << "vernier-load: channel " << i
-                << " did not connect to 127.0.0.1:" << server.port() << " within 30 s\n";
-      return 1;
-    }
-  }
-  {
-    auto studies = v1::StudyService::NewStub(channels[0]);
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(StudyYaml(options));
-    v1::Study study;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    grpc::Status status = studies->CreateStudy(&context, request, &study);
-    if (!status.ok()) {
-      std::cerr << "vernier-load: CreateStudy: " << status.error_message() << "\n";
-      return 1;
-    }
-  }
+  if (!WaitConnected(channels, server.port()) || !CreateStudy(channels[0], options)) return 1;
 
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(options.seconds);
-  std::vector<std::unique_ptr<SimulatedWorker>> workers;
-  for (int i = 0; i < options.workers; ++i) {
-    workers.push_back(
-        std::make_unique<SimulatedWorker>(i, channels[i % channels.size()], options, end));
+  Restarts restarts;
+  std::thread restarter;
+  if (options.restart_every > 0) {
+    restarter = std::thread(
+        [&] { restarts = RestartPeriodically(server, absl::Seconds(options.restart_every), end); });
   }
-  std::vector<std::thread> threads;
-  for (auto& worker : workers) threads.emplace_back([&worker] { worker->Run(); });
-  for (std::thread& thread : threads) thread.join();
+  WorkerStats stats = RunWorkers(options, channels, end);
+  if (restarter.joinable()) restarter.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  // Merge.
-  WorkerStats total;
-  for (auto& worker : workers) {
-    WorkerStats& s = worker->stats();
-    for (int r = 0; r < kRpcCount; ++r) {
-      total.latency_us[r].insert(total.latency_us[r].end(), s.latency_us[r].begin(),
-                                 s.latency_us[r].end());
-    }
-    for (const auto& [key, count] : s.errors) total.errors[key] += count;
-    total.locked += s.locked;
-    total.acks.insert(total.acks.end(), s.acks.begin(), s.acks.end());
-    if (total.first_error.empty()) total.first_error = s.first_error;
-  }
   // Close every connection first, so the server's graceful stop has no
   // client left to wait for.
-  workers.clear();
   channels.clear();
   const absl::Time stop_start = absl::Now();
   const int server_exit = server.Stop();
   const double stop_seconds = absl::ToDoubleSeconds(absl::Now() - stop_start);
-  const std::string server_log = server.Log();
-  int64_t locked_in_log = 0;
-  for (size_t at = server_log.find("locked"); at != std::string::npos;
-       at = server_log.find("locked", at + 1)) {
-    ++locked_in_log;
-  }
+  const int64_t locked_in_log = Occurrences(server.Log(), "locked");
 
-  // Read the database back.
-  SqliteStudyStore::Options store_options;
-  store_options.exclusive_lock = true;
-  auto store = SqliteStudyStore::Open(db.string(), store_options);
-  if (!store.ok()) {
-    std::cerr << "vernier-load: reopening the database: " << store.status() << "\n";
+  absl::StatusOr<StoredStudy> stored = ReadBack(db);
+  if (!stored.ok()) {
+    std::cerr << "vernier-load: reading the database back: " << stored.status() << "\n";
     return 1;
   }
-  auto stored = (*store)->LoadAll();
-  if (!stored.ok() || stored->size() != 1) {
-    std::cerr << "vernier-load: loading the database failed\n";
-    return 1;
-  }
-  std::string lost_example;
-  const int64_t lost = CountLost(total.acks, (*stored)[0], &lost_example);
-  int64_t stored_measurements = 0;
-  for (const TrialRecord& trial : (*stored)[0].trials)
-    stored_measurements += trial.intermediate.size();
+  const LedgerCheck check = CheckLedger(stats.writes, stats.grants, *stored);
 
-  int64_t errors = 0;
-  for (const auto& [key, count] : total.errors) errors += count;
   std::cout << absl::StrFormat(
-      "workers %d, channels %d, %.1f s, %d steps per trial; server exit %d after %.1f s\n",
-      options.workers, std::max(1, options.channels), elapsed, options.steps, server_exit,
-      stop_seconds);
-  std::cout << absl::StrFormat("%-15s %9s %9s %10s %10s %10s\n", "rpc", "calls", "per_s", "p50_ms",
-                               "p99_ms", "max_ms");
-  for (int r = 0; r < kRpcCount; ++r) {
-    std::vector<double>& v = total.latency_us[r];
-    const double max = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
-    std::cout << absl::StrFormat("%-15s %9d %9.0f %10.2f %10.2f %10.2f\n", kRpcNames[r], v.size(),
-                                 v.size() / elapsed, Percentile(v, 0.5) / 1000,
-                                 Percentile(v, 0.99) / 1000, max / 1000);
-  }
-  std::cout << absl::StrFormat("trials stored %d, measurements stored %d, acknowledged writes %d\n",
-                               (*stored)[0].trials.size(), stored_measurements, total.acks.size());
-  std::cout << "errors " << errors;
-  for (const auto& [key, count] : total.errors) std::cout << " [" << key << ": " << count << "]";
-  if (!total.first_error.empty()) std::cout << " first: " << total.first_error;
-  std::cout << "\n";
-  std::cout << "database_is_locked " << total.locked << " (in answers), " << locked_in_log
+      "workers %d, channels %d, %.1f s, %d steps per trial, lease %g s, churn %g/min, restart "
+      "every %g s, seed %d; server exit %d after %.1f s\n",
+      options.workers, std::max(1, options.channels), elapsed, options.steps, options.lease(),
+      options.churn_per_minute, options.restart_every, options.seed, server_exit, stop_seconds);
+  PrintCalls(stats, elapsed);
+  if (options.faults()) PrintFaults(stats, restarts, check);
+  PrintLedger(stats, check);
+  std::cout << "database_is_locked " << stats.locked << " (in answers), " << locked_in_log
             << " (in the server log)\n";
-  std::cout << "lost " << lost << (lost > 0 ? " e.g. " + lost_example : "") << "\n";
-  const bool ok = errors == 0 && total.locked == 0 && locked_in_log == 0 && lost == 0 &&
-                  server_exit == 0 && !total.acks.empty();
+  const int64_t unexpected = UnexpectedErrors(stats, options.faults());
+  if (options.faults()) std::cout << "unexpected errors " << unexpected << "\n";
+  const bool ok = unexpected == 0 && stats.locked == 0 && locked_in_log == 0 && check.lost() == 0 &&
+                  check.duplicated() == 0 && check.corrupt == 0 && !restarts.failed &&
+                  server_exit == 0 && !stats.writes.empty();
   std::cout << (ok ? "PASS" : "FAIL") << "\n";
   return ok ? 0 : 1;
 }
@@ -461,11 +375,34 @@ int main(int argc, char** argv) {
   app.add_option("--dir", options.dir, "scratch directory (emptied): database, server log")
       ->required();
   app.add_option("--workers", options.workers, "simulated workers (one thread each)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--channels", options.channels, "gRPC channels (connections) they share")
       ->capture_default_str();
   app.add_option("--seconds", options.seconds, "how long the load runs")->capture_default_str();
-  app.add_option("--steps", options.steps, "ReportProgress calls per trial")->capture_default_str();
+  app.add_option("--steps", options.steps, "ReportProgress calls per trial")
+      ->capture_default_str()
+      ->check(CLI::Range(1, vernier::load::kEncodingLimit - 2));
+  app.add_option("--churn-per-minute", options.churn_per_minute,
+                 "worker deaths per minute across the fleet (each comes back as a new worker)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--churn-pause-ms", options.churn_pause_ms,
+                 "mean pause between a worker's death and its return")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--restart-every", options.restart_every,
+                 "kill -9 and restart the server every this many seconds (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--lease-seconds", options.lease_seconds,
+                 "the server's --lease-seconds (default: 3 with churn or restarts, else 600)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--fail-fast", options.fail_fast,
+               "calls fail at once while a channel reconnects, as vernier-worker's do "
+               "(default: they wait for the connection)");
+  app.add_option("--seed", options.seed, "seed of the churn and the backoff jitter")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   return vernier::load::Run(options);
