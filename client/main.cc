@@ -197,11 +197,10 @@ std::vector<Command> Commands() {
        "stop the study learning from a finished trial (samplers, pruners, best, stop "
        "conditions); its record stays",
        [](CLI::App& app) -> Runner {
-         auto study = std::make_shared<std::string>();
+         std::shared_ptr<std::string> study = AddStudyName(app);
          auto number = std::make_shared<int64_t>(0);
          auto reason = std::make_shared<std::string>();
          auto undo = std::make_shared<bool>(false);
-         app.add_option("study", *study, "study name")->required();
          app.add_option("trial", *number, "trial number")
              ->required()
              ->check(CLI::NonNegativeNumber);

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/placement_label.h"
 #include "common/trial_protocol.h"
 
 extern char** environ;
@@ -112,7 +113,8 @@ Slot CpuSlot(int threads) {
   return slot;
 }
 
-Slot GpuSlot(int index, int threads) {
+// One of `trials_per_gpu` slots on GPU `index`, which `models` may describe.
+Slot GpuSlot(int index, int threads, const std::map<int, GpuModel>& models, int trials_per_gpu) {
   // PCI bus order makes CUDA's numbering match nvidia-smi's, which is where
   // the indexes come from.
   Slot slot{absl::StrCat("cuda:", index),
@@ -121,6 +123,11 @@ Slot GpuSlot(int index, int threads) {
              {"CUDA_VISIBLE_DEVICES", absl::StrCat(index)},
              {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"}}};
   for (EnvVar& var : ThreadEnv(threads)) slot.env.push_back(std::move(var));
+  slot.capacity.gpus = 1;
+  if (auto model = models.find(index); model != models.end()) {
+    slot.capacity.gpu_model = model->second.name;
+    slot.capacity.gpu_memory_gb = model->second.memory_gb / trials_per_gpu;
+  }
   return slot;
 }
 
@@ -186,21 +193,15 @@ std::map<int, GpuModel> DescribeGpus() {
 
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
     const std::vector<std::string>& labels) {
-  auto is_label_text = [](absl::string_view text) {
-    return !text.empty() && text.size() <= 63 && std::all_of(text.begin(), text.end(), [](char c) {
-      return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/';
-    });
-  };
   std::map<std::string, std::string> parsed;
   for (const std::string& label : labels) {
     const size_t equals = label.find('=');
     const absl::string_view key = absl::string_view(label).substr(0, equals);
     const absl::string_view value =
         equals == std::string::npos ? "" : absl::string_view(label).substr(equals + 1);
-    if (!is_label_text(key) || !is_label_text(value)) {
-      return FlagError("label", absl::StrCat("\"", label,
-                                             "\" is not KEY=VALUE with 1-63 letters, digits, "
-                                             "'-', '_', '.', '/' on each side"));
+    if (!IsLabelText(key) || !IsLabelText(value)) {
+      return FlagError("label", absl::StrCat("\"", label, "\" is not KEY=VALUE with ",
+                                             kLabelTextRule, " on each side"));
     }
     if (!parsed.emplace(key, value).second) {
       return FlagError("label", absl::StrCat("\"", key, "\" is given twice"));
@@ -222,31 +223,20 @@ double MachineMemoryGb() {
 
 namespace {
 
-// Fills in what each slot of `slots` offers (SlotCapacity).
-absl::Status DescribeSlots(const SlotOptions& options, const GpuDescriber& describe,
-                           std::vector<Slot>& slots) {
+// Fills in what every slot of `slots` offers beyond its GPU (GpuSlot sets
+// that): threads, its share of the host memory, the worker's labels.
+absl::Status DescribeSlots(const SlotOptions& options, std::vector<Slot>& slots) {
   if (!(options.memory_gb >= 0)) {
     return FlagError("memory-gb", absl::StrCat("must be >= 0, got ", options.memory_gb));
   }
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(options.labels);
   if (!labels.ok()) return labels.status();
   const double memory = options.memory_gb > 0 ? options.memory_gb : MachineMemoryGb();
-  const bool gpus = std::any_of(slots.begin(), slots.end(),
-                                [](const Slot& slot) { return slot.device == "cuda"; });
-  const std::map<int, GpuModel> models = gpus ? describe() : std::map<int, GpuModel>();
   for (Slot& slot : slots) {
     SlotCapacity& capacity = slot.capacity;
     capacity.cpus = options.threads_per_slot;
     capacity.memory_gb = memory / static_cast<double>(slots.size());
     capacity.labels = *labels;
-    if (slot.device != "cuda") continue;
-    capacity.gpus = 1;
-    int index = -1;
-    if (!absl::SimpleAtoi(absl::string_view(slot.name).substr(5), &index)) continue;  // "cuda:N"
-    auto model = models.find(index);
-    if (model == models.end()) continue;
-    capacity.gpu_model = model->second.name;
-    capacity.gpu_memory_gb = model->second.memory_gb / options.trials_per_gpu;
   }
   return absl::OkStatus();
 }
@@ -277,14 +267,17 @@ absl::StatusOr<std::vector<Slot>> BuildSlots(const SlotOptions& options,
     gpus = *std::move(listed);
   }
   std::vector<Slot> slots;
+  const std::map<int, GpuModel> models = gpus.empty() ? std::map<int, GpuModel>() : describe();
   // Round-robin, so that the first trials spread over the GPUs.
   for (int k = 0; k < options.trials_per_gpu; ++k) {
-    for (int gpu : gpus) slots.push_back(GpuSlot(gpu, options.threads_per_slot));
+    for (int gpu : gpus) {
+      slots.push_back(GpuSlot(gpu, options.threads_per_slot, models, options.trials_per_gpu));
+    }
   }
   if (gpus.empty()) {
     for (int i = 0; i < options.cpu_slots; ++i) slots.push_back(CpuSlot(options.threads_per_slot));
   }
-  if (absl::Status described = DescribeSlots(options, describe, slots); !described.ok()) {
+  if (absl::Status described = DescribeSlots(options, slots); !described.ok()) {
     return described;
   }
   return slots;

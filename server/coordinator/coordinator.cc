@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -24,9 +25,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StudyStore* sto
 absl::Status Coordinator::Load() {
   // The curves of studies that are over stay in the store (Study::Rest).
   const bool keep = options_.keep_curves_in_memory;
-  ASSIGN_OR_RETURN(
-      std::vector<StoredStudy> stored,
-      store_->LoadAll([keep](const StoredStudy& study) { return keep || !Study::IsOver(study); }));
+  std::set<std::string> resting;
+  ASSIGN_OR_RETURN(std::vector<StoredStudy> stored,
+                   store_->LoadAll([keep, &resting](const StoredStudy& study) {
+                     if (keep || !Study::IsOver(study)) return true;
+                     resting.insert(study.study.name);
+                     return false;
+                   }));
   std::map<std::string, CheckpointIndex> held;
   if (checkpoints_ != nullptr) {
     ASSIGN_OR_RETURN(held, checkpoints_->List());
@@ -34,13 +39,13 @@ absl::Status Coordinator::Load() {
   absl::MutexLock lock(&registry_mu_);
   for (StoredStudy& study : stored) {
     const std::string name = study.study.name;
-    const bool rests = !keep && Study::IsOver(study);
     absl::StatusOr<std::shared_ptr<Study>> made = Study::Make(std::move(study.study), Context());
     if (!made.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored study \"", name, "\" cannot be set up: ", made.status().message()));
     }
-    RETURN_IF_ERROR((*made)->Load(std::move(study.trials), held[name], /*at_rest=*/rests));
+    RETURN_IF_ERROR(
+        (*made)->Load(std::move(study.trials), held[name], /*at_rest=*/resting.count(name) > 0));
     creation_order_.push_back(*made);
     studies_[name] = *std::move(made);
   }

@@ -270,9 +270,7 @@ bool Study::deleted() const {
 std::optional<ShareCandidate> Study::ShareNow() const {
   absl::ReaderMutexLock lock(&mu_);
   if (deleted_ || spec_.trainer.external) return std::nullopt;
-  const bool refit_waiting = !trials_.trials().empty() && IsRefit(trials_.trials().back()) &&
-                             trials_.trials().back().state == TrialState::kWaiting;
-  if (!Active() && !refit_waiting) return std::nullopt;
+  if (!Active() && !RefitWaiting()) return std::nullopt;
   return ShareCandidate{trials_.Count(TrialState::kRunning), budget_.priority, last_served_.load()};
 }
 
@@ -412,11 +410,20 @@ absl::Status Study::RestoreValues(const TrialQuery& query, std::vector<ListedTri
   return absl::OkStatus();
 }
 
+bool Study::IsOver(StudyState state, int64_t unfinished_trials) {
+  return state != StudyState::kActive && unfinished_trials == 0;
+}
+
 bool Study::IsOver(const StoredStudy& stored) {
-  if (stored.study.state == StudyState::kActive) return false;
-  return std::none_of(stored.trials.begin(), stored.trials.end(), [](const TrialRecord& trial) {
-    return trial.state == TrialState::kRunning || trial.state == TrialState::kWaiting;
-  });
+  const auto unfinished =
+      std::count_if(stored.trials.begin(), stored.trials.end(),
+                    [](const TrialRecord& trial) { return !IsFinished(trial.state); });
+  return IsOver(stored.study.state, unfinished);
+}
+
+bool Study::RefitWaiting() const {
+  return !trials_.trials().empty() && IsRefit(trials_.trials().back()) &&
+         trials_.trials().back().state == TrialState::kWaiting;
 }
 
 void Study::Rest() {
@@ -426,10 +433,9 @@ void Study::Rest() {
     if (at_rest_ || Active()) return;
   }
   absl::MutexLock lock(&mu_);
-  if (at_rest_ || stale_ || deleted_ || Active() || trials_.Count(TrialState::kRunning) > 0 ||
-      trials_.Count(TrialState::kWaiting) > 0) {
-    return;
-  }
+  const int64_t unfinished =
+      trials_.Count(TrialState::kRunning) + trials_.Count(TrialState::kWaiting);
+  if (at_rest_ || stale_ || deleted_ || !IsOver(trials_.record().state, unfinished)) return;
   trials_.KeepLastValues();
   at_rest_ = true;
 }
@@ -514,13 +520,11 @@ std::pair<int64_t, ParamMap> Study::SuggestNext() {
 
 Study::LeaseAnswer Study::LeaseRefit(const std::string& worker_id) {
   // A refit is created last, once the study has ended, and only one at a time.
-  if (spec_.trainer.external || trials_.trials().empty() ||
-      trials_.Count(TrialState::kRunning) >= budget_.parallel) {
+  if (spec_.trainer.external || trials_.Count(TrialState::kRunning) >= budget_.parallel) {
     return std::optional<Assignment>();
   }
-  const TrialRecord& last = trials_.trials().back();
-  if (!IsRefit(last) || last.state != TrialState::kWaiting) return std::optional<Assignment>();
-  ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(last.number, worker_id));
+  if (!RefitWaiting()) return std::optional<Assignment>();
+  ASSIGN_OR_RETURN(TrialRecord trial, StartWaiting(trials_.trials().back().number, worker_id));
   return std::optional<Assignment>(AssignmentOf(trial));
 }
 

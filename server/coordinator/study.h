@@ -182,6 +182,8 @@ class Study : public std::enable_shared_from_this<Study> {
   // Whether a study with `stored`'s record and trials is over: not ACTIVE,
   // and no trial RUNNING or WAITING (nothing can change it but a user).
   static bool IsOver(const StoredStudy& stored);
+  // The same rule: `unfinished_trials` are the RUNNING and WAITING ones.
+  static bool IsOver(StudyState state, int64_t unfinished_trials);
   // When the study is over, keeps only the last measurement of each trial
   // in memory (its objective value stays what it was); reads then fetch the
   // values from the store, and a change (resume, exclude, refit) reloads
@@ -411,6 +413,9 @@ class Study : public std::enable_shared_from_this<Study> {
   bool Active() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // NOT_FOUND once the study is deleted.
   absl::Status CheckNotDeleted() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether the last trial is a refit waiting for a worker (the only trial
+  // a study that has ended hands out).
+  bool RefitWaiting() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // At rest: puts the stored values of `listed`'s trials back, thinned as
   // `query` asks. Does nothing otherwise.
   absl::Status RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const

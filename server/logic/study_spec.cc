@@ -8,9 +8,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/builtin_trainer.h"
+#include "common/placement_label.h"
 #include "common/status_macros.h"
 #include "common/trial_protocol.h"
 #include "server/logic/grid_sampler.h"
@@ -462,14 +462,6 @@ absl::Status CheckAmount(absl::string_view key, const std::optional<double>& amo
                     absl::StrCat("must be > 0 and at most ", max, ", got ", *amount));
 }
 
-// A placement label's key or value: what vernier-worker --label accepts.
-bool IsLabelText(absl::string_view text) {
-  if (text.empty() || text.size() > 63) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/';
-  });
-}
-
 // `resources` and `placement`: what a trial needs of its slot.
 absl::Status CheckPlacement(const StudySpec& spec) {
   const ResourceSpec& resources = spec.resources;
@@ -490,10 +482,9 @@ absl::Status CheckPlacement(const StudySpec& spec) {
   }
   for (const auto& [key, value] : spec.placement) {
     if (!IsLabelText(key) || !IsLabelText(value)) {
-      return FieldError(absl::StrCat("placement.", key),
-                        absl::StrCat("\"", key, ": ", value,
-                                     "\": keys and values are 1-63 letters, digits, '-', '_', "
-                                     "'.', '/'"));
+      return FieldError(
+          absl::StrCat("placement.", key),
+          absl::StrCat("\"", key, ": ", value, "\": keys and values are ", kLabelTextRule));
     }
   }
   if (spec.trainer.external && (AsksForResources(resources) || !spec.placement.empty())) {
