@@ -3,7 +3,7 @@
 namespace vernier::worker {
 namespace {
 
-// kPruned and kLeaseLost share the top rank: neither replaces the other.
+// kPruned outranks kLeaseLost: a STOP answer explains why the lease ended.
 int Rank(StopReason reason) {
   switch (reason) {
     case StopReason::kNone:
@@ -14,9 +14,10 @@ int Rank(StopReason reason) {
       return 2;
     case StopReason::kShutdown:
       return 3;
-    case StopReason::kPruned:
     case StopReason::kLeaseLost:
       return 4;
+    case StopReason::kPruned:
+      return 5;
   }
   return 0;
 }

@@ -18,8 +18,7 @@
 // drain. Before the process runs a stop is only recorded (the slot's thread
 // acts on it at kPrepared); while it runs the process is asked to stop and
 // its remaining reports are drained without being relayed. When several stops
-// arrive, the stronger reason stands; of kPruned and kLeaseLost, the first
-// (see StopReason).
+// arrive, the stronger reason stands (see StopReason).
 //
 // How a trial ends (TrialAction), by the reason it was stopped for:
 //   none, it exited on its own      -> kCompleteWithExit (DecideOutcome)
@@ -58,9 +57,11 @@ enum class TrialPhase {
 };
 
 // Why a trial is being stopped, weakest first. A stronger reason replaces a
-// weaker one; kPruned and kLeaseLost are final, whichever came first stays:
-// after STOP the coordinator lists the lease as lost (it ended the trial), and
-// a STOP answered after the lease was lost comes too late to matter.
+// weaker one. kPruned is the strongest: the coordinator ends the trial as it
+// answers STOP, so its heartbeats list the lease as lost from then on, and a
+// heartbeat may say so before the slot's thread has read the STOP answer.
+// STOP is only answered to the worker holding that attempt, so it explains the
+// lost lease, and CompleteTrial(PRUNED) is accepted as a retry.
 enum class StopReason {
   kNone,
   // pbt: restart from another trial's checkpoint once the process ended.
@@ -70,10 +71,10 @@ enum class StopReason {
   // Shutdown(), or the coordinator was unreachable while shutting down: let
   // the lease expire.
   kShutdown,
-  // The coordinator answered STOP: the trial is PRUNED.
-  kPruned,
   // The lease is gone (ABORTED or NOT_FOUND, or lost per Heartbeat).
   kLeaseLost,
+  // The coordinator answered STOP: the trial is PRUNED.
+  kPruned,
 };
 
 enum class TrialEvent {

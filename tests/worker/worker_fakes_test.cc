@@ -444,21 +444,22 @@ TEST_F(WorkerFakesTest, LeaseLostByHeartbeatStopsAndDropsTheTrialAndRelaysNoMore
   EXPECT_TRUE(Logged("the coordinator says the lease is lost"));
 }
 
-TEST_F(WorkerFakesTest, LeaseLostWhileAStopAnswerIsInFlightDropsTheTrial) {
+TEST_F(WorkerFakesTest, LeaseListedLostWhileAStopAnswerIsInFlightIsStillPruned) {
   AddTrial(0);
   launcher_.AddScript(Running({Report(0)}));
   set_answer([this](const v1::ReportProgressRequest&, v1::ReportProgressResponse* response) {
-    // While the worker waits for this answer, a heartbeat lists the lease
-    // as lost; then the answer is STOP.
+    // The coordinator pruned the trial as it answered: a heartbeat while the
+    // answer travels lists the lease as lost; then the answer, STOP, arrives.
     LoseLeases();
     EXPECT_TRUE(Beat());
     return Reply(response, v1::TRIAL_ACTION_STOP);
   });
-  EXPECT_CALL(stub_, CompleteTrial(_, _, _)).Times(0);
   StartWorker();
-  ASSERT_TRUE(WaitForLog("dropped, its lease is gone"));
+  ASSERT_TRUE(WaitFor([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return completions_locked() == 1; }));
   StopWorker();
   EXPECT_TRUE(Process(0)->stop_requested());
+  EXPECT_EQ(completions()[0].state(), v1::TRIAL_STATE_PRUNED);
+  EXPECT_FALSE(Logged("dropped, its lease is gone"));
 }
 
 TEST_F(WorkerFakesTest, LeaseListedLostAfterStopIsStillReportedPruned) {
