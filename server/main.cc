@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   vernier::ServerOptions options;
   double lease_seconds = 30;
+  double unload_resting_after_seconds = 60;
   double heartbeat_seconds = 5;
   double grace_seconds = 10;
   CLI::App app{"vernier-server: the Vernier coordinator (studies, trials, leases) over gRPC"};
@@ -95,6 +96,11 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-curves-in-memory", options.coordinator.keep_curves_in_memory,
                "keep every intermediate value of every study in memory, also of studies that "
                "are over (the behaviour before studies rested; for comparisons)");
+  app.add_option("--unload-resting-after", unload_resting_after_seconds,
+                 "seconds without a read after which a study that is over keeps only its "
+                 "summary in memory (and in the database, for a fast restart)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--heartbeat-seconds", heartbeat_seconds, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -145,6 +151,7 @@ int main(int argc, char** argv) {
     }
   }
   options.coordinator.lease = absl::Seconds(lease_seconds);
+  options.coordinator.unload_resting_after = absl::Seconds(unload_resting_after_seconds);
   options.coordinator.heartbeat = absl::Seconds(heartbeat_seconds);
 
   // Block the stop signals before gRPC starts its threads, so only the

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Server memory and start-up benchmark (not a test): vernier-server on a
 # database holding one finished study of N trials with STEPS intermediate
-# values each, for N in SIZES. For each size, RUNS starts of the server with
-# studies at rest (the default) and as many with --keep-curves-in-memory (every
-# curve in memory, as before studies rested): the time from exec to serving
-# (its port file written, every study loaded) and its RSS then (VmRSS; VmHWM,
-# the peak, too). Medians; the ratio is rest / keep.
+# values each, for N in SIZES. For each size, RUNS starts of the server in
+# each mode: `keep` (--keep-curves-in-memory: every curve in memory, as before
+# studies rested), `rest` (the study's trials in memory with their last
+# measurement only; it is never unloaded here) and `unloaded` (the default
+# once a server has unloaded the study: its stored summary is read instead
+# of its trials; one priming start with --unload-resting-after 0 stores it).
+# Measured: the time from exec to serving (its port file written, every study
+# loaded) and its RSS then (VmRSS; VmHWM, the peak, too). Medians.
 #
 # Usage: bench/memory/run.sh
 #   env: SIZES="10000 100000 1000000" STEPS=20 RUNS=3 BUILD=<repo>/build
@@ -48,6 +51,29 @@ measure() {
   echo "$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}') $rss $hwm"
 }
 
+# Starts the server on database $1 until it has stored the study's resting
+# summary, then stops it.
+prime_unloaded() {
+  local db=$1 work pid
+  work=$(mktemp -d)
+  "$BUILD/bin/vernier-server" --db "$db" --listen 127.0.0.1:0 --insecure \
+    --port-file "$work/port" --unload-resting-after 0 >"$work/log" 2>&1 &
+  pid=$!
+  until /usr/bin/python3 - "$db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = db.execute("SELECT count(*) FROM studies WHERE resting_summary IS NULL").fetchone()
+sys.exit(0 if rows[0] == 0 else 1)
+PY
+  do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
+    sleep 0.5
+  done
+  kill -TERM "$pid"
+  wait "$pid" || true
+  rm -rf "$work"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 {
@@ -63,9 +89,13 @@ for n in $SIZES; do
   if [[ ! -f "$db" ]]; then
     "$BUILD/bin/dashboard-seed" --db "$db" --trials "$n" --steps "$STEPS" >/dev/null
   fi
-  for mode in rest keep; do
+  # keep clears a stored summary; rest then loads the trials and never
+  # unloads them; unloaded needs the summary stored again.
+  for mode in keep rest unloaded; do
     flags=()
     [[ $mode == keep ]] && flags=(--keep-curves-in-memory)
+    [[ $mode == rest ]] && flags=(--unload-resting-after 1000000)
+    [[ $mode == unloaded ]] && prime_unloaded "$db"
     : >"$DB_DIR/runs"
     for _ in $(seq "$RUNS"); do measure "$db" "${flags[@]}" >>"$DB_DIR/runs"; done
     secs=$(cut -d' ' -f1 "$DB_DIR/runs" | median)

@@ -39,17 +39,38 @@ absl::Status Coordinator::Load() {
   absl::MutexLock lock(&registry_mu_);
   for (StoredStudy& study : stored) {
     const std::string name = study.study.name;
+    const StudyState state = study.study.state;
     absl::StatusOr<std::shared_ptr<Study>> made = Study::Make(std::move(study.study), Context());
     if (!made.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored study \"", name, "\" cannot be set up: ", made.status().message()));
     }
-    RETURN_IF_ERROR(
-        (*made)->Load(std::move(study.trials), held[name], /*at_rest=*/resting.count(name) > 0));
+    if (study.resting_summary.empty()) {
+      RETURN_IF_ERROR(
+          (*made)->Load(std::move(study.trials), held[name], /*at_rest=*/resting.count(name) > 0));
+    } else {
+      RETURN_IF_ERROR(LoadResting(**made, state, study.resting_summary, held[name]));
+    }
     creation_order_.push_back(*made);
     studies_[name] = *std::move(made);
   }
   return absl::OkStatus();
+}
+
+absl::Status Coordinator::LoadResting(Study& study, StudyState state, const std::string& summary,
+                                      const CheckpointIndex& checkpoints) {
+  absl::StatusOr<StudySummary> parsed = ParseRestingSummary(summary, state, clock_->Now());
+  if (parsed.ok() && !options_.keep_curves_in_memory) {
+    study.LoadUnloaded(*std::move(parsed));
+    return absl::OkStatus();
+  }
+  // Its trials are wanted (or the summary cannot be read): load them, and
+  // clear the summary first so that it cannot outlive a change.
+  RETURN_IF_ERROR(store_->SetRestingSummary(study.name(), std::nullopt));
+  const bool keep = options_.keep_curves_in_memory;
+  ASSIGN_OR_RETURN(StoredStudy stored, keep ? store_->LoadStudy(study.name())
+                                            : store_->LoadStudyLastValues(study.name()));
+  return study.Load(std::move(stored.trials), checkpoints, /*at_rest=*/!keep);
 }
 
 absl::StatusOr<std::shared_ptr<Study>> Coordinator::Find(const std::string& name) const {
@@ -255,7 +276,8 @@ absl::StatusOr<EnqueuedFromStudy> Coordinator::EnqueueFromStudy(const std::strin
   ASSIGN_OR_RETURN(std::shared_ptr<Study> source, Find(from_study));
   EnqueuedFromStudy result;
   result.enqueued.objectives = target->spec().objectives;
-  for (const TrialRecord& best : source->Best(top).trials) {
+  ASSIGN_OR_RETURN(TrialsView best_trials, source->Best(top));
+  for (const TrialRecord& best : best_trials.trials) {
     absl::StatusOr<TrialView> added =
         target->Enqueue(ParamsInSpace(target->spec().space, best.params));
     if (absl::IsInvalidArgument(added.status())) {
@@ -510,12 +532,22 @@ void Coordinator::StopLeasing() { leasing_stopped_.store(true); }
 
 void Coordinator::RestStudiesThatAreOver() {
   if (options_.keep_curves_in_memory) return;
-  for (const std::shared_ptr<Study>& study : All()) study->Rest();
+  for (const std::shared_ptr<Study>& study : All()) {
+    study->Rest();
+    // A store that cannot take the summary now leaves the study loaded; the
+    // next call tries again.
+    study->Unload(options_.unload_resting_after).IgnoreError();
+  }
 }
 
 absl::StatusOr<bool> Coordinator::AtRest(const std::string& study) {
   ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
   return found->at_rest();
+}
+
+absl::StatusOr<bool> Coordinator::Unloaded(const std::string& study) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Study> found, Find(study));
+  return found->unloaded();
 }
 
 absl::Status Coordinator::ExpireLeases() {

@@ -78,8 +78,10 @@ struct CoordinatorOptions {
   // outlive the coordinator). Null: no one is told.
   CoordinatorObserver* observer = nullptr;
   // True: studies that are over keep their curves in memory too (no
-  // Study::Rest at start-up or later).
+  // Study::Rest or Unload at start-up or later).
   bool keep_curves_in_memory = false;
+  // A study at rest that no one read for this long is unloaded (Study::Unload).
+  absl::Duration unload_resting_after = absl::Seconds(60);
 };
 
 // A worker's slot asking for a trial (AcquireTrial).
@@ -370,11 +372,13 @@ class Coordinator {
   void StopLeasing();
 
   // Study::Rest() for every study: those that are over keep only the last
-  // measurement of each trial in memory. The server calls it periodically;
-  // at start-up such studies are loaded that way.
+  // measurement of each trial in memory; then Study::Unload() after
+  // options.unload_resting_after without a read. The server calls it
+  // periodically; at start-up such studies are loaded that way.
   void RestStudiesThatAreOver();
-  // Whether `study` is at rest now. NOT_FOUND.
+  // Whether `study` is at rest / unloaded now. NOT_FOUND.
   absl::StatusOr<bool> AtRest(const std::string& study);
+  absl::StatusOr<bool> Unloaded(const std::string& study);
 
   // Sends RUNNING trials whose lease expired back to WAITING (or FAILED when
   // their retries are spent). Every worker call does this too; the server also
@@ -403,6 +407,11 @@ class Coordinator {
         roster_(clock, options.lease) {}
 
   absl::Status Load() ABSL_LOCKS_EXCLUDED(registry_mu_);
+  // Load() of a study stored with a resting summary: unloaded with it, or
+  // (keep_curves_in_memory, or a summary that cannot be read) with its
+  // trials, the summary cleared.
+  absl::Status LoadResting(Study& study, StudyState state, const std::string& summary,
+                           const CheckpointIndex& checkpoints);
   StudyContext Context() {
     return StudyContext{
         store_,   clock_, &leases_, checkpoints_, options_.artifacts, options_.study_events_kept,

@@ -109,6 +109,14 @@ absl::Status Study::Load(std::vector<TrialRecord> trials, const CheckpointIndex&
   return MaybeFinish();
 }
 
+void Study::LoadUnloaded(StudySummary summary) {
+  absl::MutexLock lock(&mu_);
+  at_rest_ = true;
+  unloaded_ = true;
+  resting_summary_ = std::move(summary);
+  NoteRead();
+}
+
 absl::Status Study::Commit(StudyTrials::Change change) {
   RETURN_IF_ERROR(CheckNotDeleted());
   RETURN_IF_ERROR(EnsureLoaded());
@@ -151,6 +159,7 @@ absl::Status Study::Reload() {
   trials_ = std::move(reloaded);
   stale_ = false;
   at_rest_ = false;
+  unloaded_ = false;
   StudyEvent resync;
   resync.time = clock_->Now();
   resync.resync_reason = ResyncReason::kStudyReloaded;
@@ -160,10 +169,49 @@ absl::Status Study::Reload() {
 
 absl::Status Study::EnsureLoaded() {
   if (!stale_ && !at_rest_) return absl::OkStatus();
+  if (resting_summary_) {
+    // A change follows: from now on a restart must load the trials, not a
+    // summary that would no longer be true.
+    const absl::Status cleared = store_->SetRestingSummary(spec_.name, std::nullopt);
+    if (!cleared.ok()) {
+      return absl::UnavailableError(absl::StrCat("study \"", spec_.name,
+                                                 "\" cannot be changed now: clearing its "
+                                                 "resting summary failed: ",
+                                                 cleared.message()));
+    }
+    resting_summary_.reset();
+  }
   const absl::Status reloaded = Reload();
   if (reloaded.ok()) return reloaded;
   return absl::UnavailableError(absl::StrCat(
       "study \"", spec_.name, "\" cannot be read back after a failed write: ", reloaded.message()));
+}
+
+absl::Status Study::LoadTrialsBack() {
+  if (!unloaded_) return absl::OkStatus();
+  ASSIGN_OR_RETURN(StoredStudy stored, store_->LoadStudyLastValues(spec_.name));
+  StudyTrials loaded(std::move(stored.study), sampler_->NewHistoryIndex(), leases_);
+  RETURN_IF_ERROR(loaded.Load(std::move(stored.trials)));
+  trials_ = std::move(loaded);
+  unloaded_ = false;
+  NoteRead();
+  return absl::OkStatus();
+}
+
+absl::Status Study::HoldTrials() {
+  NoteRead();
+  {
+    absl::ReaderMutexLock shared(&mu_);
+    if (!unloaded_) return absl::OkStatus();
+  }
+  absl::MutexLock lock(&mu_);
+  return LoadTrialsBack();
+}
+
+absl::Status Study::CheckHeld() const {
+  if (!unloaded_) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("study \"", spec_.name, "\" was unloaded while being read; try again"));
 }
 
 absl::Status Study::MaybeFinish() {
@@ -214,7 +262,10 @@ bool Study::WorkerMayLease() const {
          trials_.Count(TrialState::kRunning) < budget_.parallel;
 }
 
-StudyView Study::ViewLocked() const { return StudyView{trials_.record(), trials_.counts(), ""}; }
+StudyView Study::ViewLocked() const {
+  if (unloaded_) return StudyView{trials_.record(), resting_summary_->trial_counts, ""};
+  return StudyView{trials_.record(), trials_.counts(), ""};
+}
 
 StudyView Study::View() const {
   absl::ReaderMutexLock lock(&mu_);
@@ -358,8 +409,10 @@ absl::StatusOr<StudyView> Study::Update(const BudgetUpdate& update) {
   return ViewLocked();
 }
 
-absl::StatusOr<TrialsView> Study::Trials() const {
+absl::StatusOr<TrialsView> Study::Trials() {
+  RETURN_IF_ERROR(HoldTrials());
   absl::ReaderMutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckHeld());
   TrialsView view{trials_.trials(), spec_.objectives};
   if (at_rest_) {
     ASSIGN_OR_RETURN(auto values,
@@ -369,16 +422,20 @@ absl::StatusOr<TrialsView> Study::Trials() const {
   return view;
 }
 
-absl::StatusOr<TrialPage> Study::ListTrials(const TrialQuery& query) const {
+absl::StatusOr<TrialPage> Study::ListTrials(const TrialQuery& query) {
+  RETURN_IF_ERROR(HoldTrials());
   absl::ReaderMutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckHeld());
   ASSIGN_OR_RETURN(TrialPage page,
                    SelectTrialPage(name(), trials_.trials(), spec_.objectives, query));
   RETURN_IF_ERROR(RestoreValues(query, page.trials));
   return page;
 }
 
-absl::StatusOr<TrialView> Study::GetTrial(int64_t number) const {
+absl::StatusOr<TrialView> Study::GetTrial(int64_t number) {
+  RETURN_IF_ERROR(HoldTrials());
   absl::ReaderMutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckHeld());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
   TrialView view{*trial, spec_.objectives};
   if (at_rest_) {
@@ -438,6 +495,7 @@ void Study::Rest() {
   if (at_rest_ || stale_ || deleted_ || !IsOver(trials_.record().state, unfinished)) return;
   trials_.KeepLastValues();
   at_rest_ = true;
+  NoteRead();  // Unload() counts its idle time from here.
 }
 
 bool Study::at_rest() const {
@@ -445,19 +503,56 @@ bool Study::at_rest() const {
   return at_rest_;
 }
 
-absl::Status Study::CheckLease(const std::string& worker_id, const LeaseKey& lease) const {
+absl::Status Study::Unload(absl::Duration idle) {
+  {
+    absl::ReaderMutexLock shared(&mu_);
+    if (!at_rest_ || unloaded_) return absl::OkStatus();
+  }
+  if (clock_->Now() - absl::FromUnixMicros(last_read_micros_.load()) < idle) {
+    return absl::OkStatus();
+  }
+  absl::MutexLock lock(&mu_);
+  if (!at_rest_ || unloaded_ || stale_ || deleted_) return absl::OkStatus();
+  if (!resting_summary_) {
+    // Kept before the write: a write that reports an error may still have
+    // reached the disk, and a change must then clear it (EnsureLoaded).
+    resting_summary_ = SummarizeStudy(trials_.record(), trials_.trials(), trials_.counts(),
+                                      trial_budget_, clock_->Now());
+    RETURN_IF_ERROR(store_->SetRestingSummary(spec_.name, RestingSummaryText(*resting_summary_)));
+  }
+  trials_ = StudyTrials(trials_.record(), sampler_->NewHistoryIndex(), leases_);
+  unloaded_ = true;
+  return absl::OkStatus();
+}
+
+bool Study::unloaded() const {
   absl::ReaderMutexLock lock(&mu_);
+  return unloaded_;
+}
+
+absl::Status Study::CheckLease(const std::string& worker_id, const LeaseKey& lease) {
+  RETURN_IF_ERROR(HoldTrials());
+  absl::ReaderMutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckHeld());
   return LeasedTrial(worker_id, lease).status();
 }
 
 StudySummary Study::Summary() const {
   absl::ReaderMutexLock lock(&mu_);
+  if (unloaded_) {
+    StudySummary summary = *resting_summary_;
+    summary.state = trials_.record().state;
+    summary.time = clock_->Now();
+    return summary;
+  }
   return SummarizeStudy(trials_.record(), trials_.trials(), trials_.counts(), trial_budget_,
                         clock_->Now());
 }
 
-TrialsView Study::Best(int count) const {
+absl::StatusOr<TrialsView> Study::Best(int count) {
+  RETURN_IF_ERROR(HoldTrials());
   absl::ReaderMutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckHeld());
   TrialsView best{{}, spec_.objectives};
   if (spec_.multi_objective()) {
     for (const TrialRecord* trial : ParetoTrials(trials_.trials(), spec_.objectives)) {
@@ -825,6 +920,7 @@ absl::StatusOr<TrialAction> Study::ReportProgress(const std::string& worker_id,
                                                   const Measurement& measurement,
                                                   ExploitAnswer* exploit) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
   if (trial->state == TrialState::kPruned && trial->attempt == lease.attempt &&
       trial->worker_id == worker_id) {
@@ -843,6 +939,7 @@ absl::Status Study::CompleteTrial(const std::string& worker_id, const LeaseKey& 
                                   TrialState state, const MetricMap& final_metrics,
                                   const std::string& failure_reason) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(lease.trial_number));
   if (IsFinished(trial->state) && trial->attempt == lease.attempt &&
       trial->worker_id == worker_id) {
@@ -861,6 +958,7 @@ absl::Status Study::CompleteTrial(const std::string& worker_id, const LeaseKey& 
 
 absl::Status Study::ReleaseTrial(const std::string& worker_id, const LeaseKey& lease) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   ASSIGN_OR_RETURN(const TrialRecord* trial, LeasedTrial(worker_id, lease));
   TrialRecord released = *trial;
   released.state = TrialState::kWaiting;  // `retries` counts lost leases only.
@@ -873,6 +971,7 @@ absl::StatusOr<TrialView> Study::Tell(int64_t trial_number, TrialState state,
                                       std::optional<double> value, const MetricMap& metrics,
                                       const std::string& failure_reason) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(trial_number));
   if (state == TrialState::kPruned && trial->state == TrialState::kPruned &&
       trial->worker_id == kAskedWorkerId) {
@@ -900,6 +999,7 @@ absl::StatusOr<TrialView> Study::Tell(int64_t trial_number, TrialState state,
 absl::StatusOr<AskedReport> Study::Report(int64_t trial_number, std::optional<double> value,
                                           Measurement measurement) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   ASSIGN_OR_RETURN(const TrialRecord* trial, AskedTrial(trial_number, "reported"));
   if (measurement.step < 0) {
     return absl::InvalidArgumentError(absl::StrCat("step: must be >= 0, got ", measurement.step));
@@ -958,9 +1058,11 @@ absl::Status Study::ExpireLeases(const std::vector<LeaseKey>& expired) {
 
 absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> Study::StartCheckpointUpload(
     const std::string& worker_id, const LeaseKey& lease, int64_t step) {
+  RETURN_IF_ERROR(HoldTrials());
   CheckpointStore* store = nullptr;
   {
     absl::ReaderMutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckHeld());
     store = checkpoints_.store();
     if (store == nullptr) {
       return absl::FailedPreconditionError("this server keeps no checkpoints");
@@ -976,6 +1078,7 @@ absl::StatusOr<std::unique_ptr<Study::CheckpointUpload>> Study::StartCheckpointU
 
 absl::Status Study::CommitCheckpoint(const CheckpointUpload& upload) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(LoadTrialsBack());
   RETURN_IF_ERROR(LeasedTrial(upload.worker_id_, upload.lease_).status());
   RETURN_IF_ERROR(upload.writer_->Commit());
   checkpoints_.Add(upload.lease_.trial_number, upload.step_);
@@ -985,9 +1088,11 @@ absl::Status Study::CommitCheckpoint(const CheckpointUpload& upload) {
 absl::Status Study::DownloadCheckpoint(
     const std::string& worker_id, const LeaseKey& lease, int64_t donor, int64_t step,
     const std::function<bool(absl::string_view file, absl::string_view data)>& sink) {
+  RETURN_IF_ERROR(HoldTrials());
   CheckpointStore* store = nullptr;
   {
     absl::ReaderMutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckHeld());
     store = checkpoints_.store();
     if (store == nullptr) {
       return absl::FailedPreconditionError("this server keeps no checkpoints");

@@ -177,6 +177,9 @@ class Study : public std::enable_shared_from_this<Study> {
   // trials come with their last measurement only (see Rest()).
   absl::Status Load(std::vector<TrialRecord> trials, const CheckpointIndex& checkpoints,
                     bool at_rest = false);
+  // At start-up, for a study stored with a resting summary (see Unload()):
+  // it starts unloaded, holding `summary` instead of its trials.
+  void LoadUnloaded(StudySummary summary) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Memory: a study that is over rests ----
   // Whether a study with `stored`'s record and trials is over: not ACTIVE,
@@ -191,6 +194,16 @@ class Study : public std::enable_shared_from_this<Study> {
   // the curves of those that ended.
   void Rest() ABSL_LOCKS_EXCLUDED(mu_);
   bool at_rest() const ABSL_LOCKS_EXCLUDED(mu_);
+  // When the study has rested with no read for `idle`, stores its summary
+  // (StudyStore::SetRestingSummary, once) and drops its trials: it then
+  // holds its record and summary only, and a restarted server loads just
+  // those. View() and Summary() answer from the summary; any other call
+  // loads the trials back (at rest) first, and a change clears the stored
+  // summary before it loads the study whole. The store's error (the study
+  // stays loaded). So memory grows with the studies that run and with those
+  // read lately, not with history.
+  absl::Status Unload(absl::Duration idle) ABSL_LOCKS_EXCLUDED(mu_);
+  bool unloaded() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& name() const { return spec_.name; }
   // Constant after construction.
@@ -232,14 +245,16 @@ class Study : public std::enable_shared_from_this<Study> {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Every trial, whole; the store's error reading the values of a study at
   // rest.
-  absl::StatusOr<TrialsView> Trials() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The readers below load an unloaded study's trials first (see Unload()),
+  // or answer the store's error.
+  absl::StatusOr<TrialsView> Trials() ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::ListTrials(study, query).
-  absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query) ABSL_LOCKS_EXCLUDED(mu_);
   // Trial `number`; NOT_FOUND naming it and the study; the store's error
   // reading the values of a study at rest.
-  absl::StatusOr<TrialView> GetTrial(int64_t number) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TrialView> GetTrial(int64_t number) ABSL_LOCKS_EXCLUDED(mu_);
   // See Coordinator::BestTrials.
-  TrialsView Best(int count) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TrialsView> Best(int count) ABSL_LOCKS_EXCLUDED(mu_);
   // Where the study stands now (SummarizeStudy).
   StudySummary Summary() const ABSL_LOCKS_EXCLUDED(mu_);
   // The feed of the study's events: every change committed from now on,
@@ -280,7 +295,7 @@ class Study : public std::enable_shared_from_this<Study> {
                                      Measurement measurement) ABSL_LOCKS_EXCLUDED(mu_);
   // OK when `worker_id` holds `lease`; ABORTED (the lease is gone) or
   // NOT_FOUND as ReportProgress.
-  absl::Status CheckLease(const std::string& worker_id, const LeaseKey& lease) const
+  absl::Status CheckLease(const std::string& worker_id, const LeaseKey& lease)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Sends each trial of `expired` (leases of this study that the LeaseTable
   // found past their deadline) back to WAITING, or FAILED when its retries
@@ -399,6 +414,16 @@ class Study : public std::enable_shared_from_this<Study> {
   // reloads first (a reload after a failed write that itself failed, or a
   // study at rest), or returns why it cannot.
   absl::Status EnsureLoaded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads an unloaded study's trials back, at rest (the summary stays
+  // stored: nothing changed); OK at once when they are held.
+  absl::Status LoadTrialsBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For the readers: LoadTrialsBack() under the exclusive lock, taken only
+  // when the study is unloaded.
+  absl::Status HoldTrials() ABSL_LOCKS_EXCLUDED(mu_);
+  // UNAVAILABLE when the study was unloaded again between HoldTrials() and
+  // the reader's lock (possible only after `idle` without a read).
+  absl::Status CheckHeld() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void NoteRead() { last_read_micros_.store(absl::ToUnixMicros(clock_->Now())); }
   // Completes or stops the study when its budget is spent.
   absl::Status MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state and reason the study ends in under `budget` as its trials
@@ -505,6 +530,13 @@ class Study : public std::enable_shared_from_this<Study> {
   // Rest(): the trials hold their last measurement only; EnsureLoaded()
   // reloads the study whole before a change.
   bool at_rest_ ABSL_GUARDED_BY(mu_) = false;
+  // Unload(): trials_ holds the record only; resting_summary_ the rest.
+  bool unloaded_ ABSL_GUARDED_BY(mu_) = false;
+  // The summary stored by Unload() (or found at start-up) until a change
+  // clears it.
+  std::optional<StudySummary> resting_summary_ ABSL_GUARDED_BY(mu_);
+  // When a reader last asked for the trials (or the study rested), for Unload.
+  std::atomic<int64_t> last_read_micros_{0};
   PbtCheckpoints checkpoints_ ABSL_GUARDED_BY(mu_);
   StudyEventLog events_;                  // Thread-safe; published to with mu_ held.
   std::atomic<uint64_t> last_served_{0};  // MarkServed's serial; 0: never.

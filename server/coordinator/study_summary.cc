@@ -2,8 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "server/coordinator/best_trials.h"
 #include "server/coordinator/judge.h"
+#include "server/storage/record_codec.h"
 
 namespace vernier {
 namespace {
@@ -47,6 +51,17 @@ void AddBest(const std::vector<TrialRecord>& trials, const std::vector<Objective
   }
 }
 
+// The latest end of a finished trial of the budget, or `otherwise`.
+absl::Time LastEnd(const std::vector<TrialRecord>& trials, absl::Time otherwise) {
+  std::optional<absl::Time> last;
+  for (const TrialRecord& trial : trials) {
+    if (OfTheBudget(trial) && IsFinished(trial.state)) {
+      last = std::max(last.value_or(trial.end_time), trial.end_time);
+    }
+  }
+  return last.value_or(otherwise);
+}
+
 }  // namespace
 
 StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRecord>& trials,
@@ -58,6 +73,9 @@ StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRec
   summary.trial_budget = trial_budget;
   summary.time = now;
   const std::vector<ObjectiveSpec>& objectives = study.spec.objectives;
+  // The pace of a study that has ended is measured up to its last trial's
+  // end, so that its summary stays what it was (see ParseRestingSummary).
+  const absl::Time pace_end = study.state == StudyState::kActive ? now : LastEnd(trials, now);
   std::optional<absl::Time> first_start;
   int64_t recent = 0;
   for (const TrialRecord& trial : trials) {
@@ -69,10 +87,10 @@ StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRec
     }
     if (!IsFinished(trial.state)) continue;
     ++summary.finished;
-    if (trial.end_time > now - kSummaryRateWindow && trial.end_time <= now) ++recent;
+    if (trial.end_time > pace_end - kSummaryRateWindow && trial.end_time <= pace_end) ++recent;
   }
   if (first_start) {
-    const absl::Duration since_start = now - *first_start;
+    const absl::Duration since_start = pace_end - *first_start;
     summary.finished_per_minute_overall = PerMinute(summary.finished, since_start);
     summary.finished_per_minute_recent =
         PerMinute(recent, std::min(kSummaryRateWindow, since_start));
@@ -83,6 +101,70 @@ StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRec
         absl::Minutes(static_cast<double>(remaining) / summary.finished_per_minute_recent);
   }
   AddBest(trials, objectives, summary);
+  return summary;
+}
+
+// A resting summary is stored as one flat map of numbers (MetricsToJson):
+// integers up to 2^53 are exact as doubles, and non-finite values are kept.
+constexpr char kCountPrefix[] = "count.";
+constexpr char kBestValuePrefix[] = "best_value.";
+
+std::string RestingSummaryText(const StudySummary& summary) {
+  MetricMap fields;
+  for (const auto& [state, count] : summary.trial_counts) {
+    fields[absl::StrCat(kCountPrefix, static_cast<int>(state))] = static_cast<double>(count);
+  }
+  fields["trial_budget"] = static_cast<double>(summary.trial_budget);
+  fields["finished"] = static_cast<double>(summary.finished);
+  if (summary.best_trial) fields["best_trial"] = static_cast<double>(*summary.best_trial);
+  for (size_t i = 0; i < summary.best_objective_values.size(); ++i) {
+    fields[absl::StrCat(kBestValuePrefix, i)] = summary.best_objective_values[i];
+  }
+  fields["pareto_front_size"] = static_cast<double>(summary.pareto_front_size);
+  fields["finished_per_minute_recent"] = summary.finished_per_minute_recent;
+  fields["finished_per_minute_overall"] = summary.finished_per_minute_overall;
+  return MetricsToJson(fields);
+}
+
+absl::StatusOr<StudySummary> ParseRestingSummary(absl::string_view text, StudyState state,
+                                                 absl::Time now) {
+  absl::StatusOr<MetricMap> fields = MetricsFromJson(text);
+  if (!fields.ok()) {
+    return absl::DataLossError(absl::StrCat("resting summary: ", fields.status().message()));
+  }
+  StudySummary summary;
+  summary.state = state;
+  summary.time = now;
+  for (const auto& [name, value] : *fields) {
+    int64_t index = 0;
+    const auto whole = static_cast<int64_t>(value);
+    if (absl::StartsWith(name, kCountPrefix) &&
+        absl::SimpleAtoi(name.substr(sizeof(kCountPrefix) - 1), &index) &&
+        IsKnownTrialState(index)) {
+      summary.trial_counts[static_cast<TrialState>(index)] = whole;
+    } else if (absl::StartsWith(name, kBestValuePrefix) &&
+               absl::SimpleAtoi(name.substr(sizeof(kBestValuePrefix) - 1), &index) && index >= 0 &&
+               index < 64) {
+      if (summary.best_objective_values.size() <= static_cast<size_t>(index)) {
+        summary.best_objective_values.resize(index + 1);
+      }
+      summary.best_objective_values[index] = value;
+    } else if (name == "trial_budget") {
+      summary.trial_budget = whole;
+    } else if (name == "finished") {
+      summary.finished = whole;
+    } else if (name == "best_trial") {
+      summary.best_trial = whole;
+    } else if (name == "pareto_front_size") {
+      summary.pareto_front_size = whole;
+    } else if (name == "finished_per_minute_recent") {
+      summary.finished_per_minute_recent = value;
+    } else if (name == "finished_per_minute_overall") {
+      summary.finished_per_minute_overall = value;
+    } else {
+      return absl::DataLossError(absl::StrCat("resting summary: unknown field \"", name, "\""));
+    }
+  }
   return summary;
 }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/logic/study_record.h"
 #include "server/logic/study_spec.h"
@@ -67,6 +69,16 @@ struct StudySummary {
 StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRecord>& trials,
                             const std::map<TrialState, int64_t>& counts, int64_t trial_budget,
                             absl::Time now);
+
+// The summary of a study that is over, as stored when its trials are
+// unloaded (StudyStore::SetRestingSummary): JSON of every field but `state`
+// (the record's), `eta`, `running` and `wait_reason` (none: nothing runs or
+// waits) and `time` (the reader's now).
+std::string RestingSummaryText(const StudySummary& summary);
+// RestingSummaryText's inverse, with `state` and `time` as given;
+// DATA_LOSS naming the field that cannot be read.
+absl::StatusOr<StudySummary> ParseRestingSummary(absl::string_view text, StudyState state,
+                                                 absl::Time now);
 
 }  // namespace vernier
 

@@ -27,6 +27,9 @@ struct StudyRecord {
 struct StoredStudy {
   StudyRecord study;
   std::vector<TrialRecord> trials;  // Ascending by number.
+  // What the server wrote when it unloaded the study's trials (a study that
+  // is over, see Study::Unload); empty when it holds them. Opaque here.
+  std::string resting_summary;
 };
 
 }  // namespace vernier

@@ -109,6 +109,7 @@ absl::StatusOr<int64_t> MemoryStudyStore::DeleteStudy(absl::string_view name) {
 StoredStudy MemoryStudyStore::Stored(const Entry& entry) {
   StoredStudy stored;
   stored.study = entry.study;
+  stored.resting_summary = entry.resting_summary;
   stored.trials.reserve(entry.trials.size());
   for (const auto& [number, trial] : entry.trials) stored.trials.push_back(trial);
   return stored;
@@ -126,13 +127,15 @@ absl::StatusOr<std::vector<StoredStudy>> MemoryStudyStore::LoadAll(
     const ValuesFilter& wants_values) {
   ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadAll());
   for (StoredStudy& study : studies) {
+    if (!study.resting_summary.empty()) {
+      study.trials.clear();
+      continue;
+    }
     std::vector<std::vector<Measurement>> values;
     for (TrialRecord& trial : study.trials) values.push_back(std::move(trial.intermediate));
     const bool wanted = wants_values(study);  // Sees the trials without their values.
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (!wanted && values[i].size() > 1) values[i].erase(values[i].begin(), values[i].end() - 1);
-      study.trials[i].intermediate = std::move(values[i]);
-    }
+    for (size_t i = 0; i < values.size(); ++i) study.trials[i].intermediate = std::move(values[i]);
+    if (!wanted) KeepLastValues(study);
   }
   return studies;
 }
@@ -155,6 +158,29 @@ absl::StatusOr<StoredStudy> MemoryStudyStore::LoadStudy(absl::string_view name) 
   const Entry* entry = FindStudy(name);
   if (entry == nullptr) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
   return Stored(*entry);
+}
+
+void MemoryStudyStore::KeepLastValues(StoredStudy& study) {
+  for (TrialRecord& trial : study.trials) {
+    if (trial.intermediate.size() > 1) {
+      trial.intermediate.erase(trial.intermediate.begin(), trial.intermediate.end() - 1);
+    }
+  }
+}
+
+absl::StatusOr<StoredStudy> MemoryStudyStore::LoadStudyLastValues(absl::string_view name) {
+  ASSIGN_OR_RETURN(StoredStudy study, LoadStudy(name));
+  KeepLastValues(study);
+  return study;
+}
+
+absl::Status MemoryStudyStore::SetRestingSummary(absl::string_view name,
+                                                 const std::optional<std::string>& summary) {
+  absl::MutexLock lock(&mu_);
+  Entry* entry = FindStudy(name);
+  if (entry == nullptr) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  entry->resting_summary = summary.value_or("");
+  return absl::OkStatus();
 }
 
 }  // namespace vernier

@@ -43,15 +43,21 @@ class MemoryStudyStore : public StudyStore {
                                                                          int64_t first,
                                                                          int64_t last) override;
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
+  absl::StatusOr<StoredStudy> LoadStudyLastValues(absl::string_view name) override;
+  absl::Status SetRestingSummary(absl::string_view name,
+                                 const std::optional<std::string>& summary) override;
   absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;
 
  private:
   struct Entry {
     StudyRecord study;
     std::map<int64_t, TrialRecord> trials;  // By number; intermediates inside.
+    std::string resting_summary;
   };
 
   static StoredStudy Stored(const Entry& entry);
+  // Keeps only the last measurement of each of `study`'s trials.
+  static void KeepLastValues(StoredStudy& study);
   // The study called `name`, or nullptr.
   Entry* FindStudy(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when Apply(write) can be carried out in full: the checks of the

@@ -83,8 +83,14 @@ ALTER TABLE trials ADD COLUMN excluded INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trials ADD COLUMN exclusion_reason TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3, kMigrationTo4,
-                                       kMigrationTo5};
+// Version 6: what the server wrote when it unloaded the trials of a study
+// that is over (StudyStore::SetRestingSummary); NULL while it holds them.
+constexpr char kMigrationTo6[] = R"sql(
+ALTER TABLE studies ADD COLUMN resting_summary TEXT;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigrationTo1, kMigrationTo2, kMigrationTo3,
+                                       kMigrationTo4, kMigrationTo5, kMigrationTo6};
 
 static_assert(kVernierApplicationId == 1448234578, "keep kMigrationTo1 in step");
 

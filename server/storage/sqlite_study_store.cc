@@ -53,6 +53,7 @@ struct SqliteStudyStore::Statements {
   // The measurements of a range of one study's trials (?1, ?2 to ?3).
   SqliteStatement select_value_range;
   SqliteStatement select_last_values;  // Of one study (?1).
+  SqliteStatement update_resting_summary;
 };
 
 namespace {
@@ -108,7 +109,7 @@ constexpr char kDeleteStudy[] = R"sql(
 DELETE FROM studies WHERE name = ?1)sql";
 
 constexpr char kSelectStudies[] = R"sql(
-SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto
+SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto, resting_summary
 FROM studies ORDER BY id)sql";
 
 // Both orders follow the tables' primary keys: scans, no sorting.
@@ -121,8 +122,12 @@ constexpr char kSelectMeasurements[] = R"sql(
 SELECT study, number, step, metrics FROM measurements ORDER BY study, number, step)sql";
 
 constexpr char kSelectStudy[] = R"sql(
-SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto
+SELECT name, spec, state, state_reason, create_time_us, spec_version, spec_proto, resting_summary
 FROM studies WHERE name = ?1)sql";
+
+// ?2 unbound (NULL) removes the summary.
+constexpr char kUpdateRestingSummary[] = R"sql(
+UPDATE studies SET resting_summary = ?2 WHERE name = ?1)sql";
 
 constexpr char kSelectStudyTrials[] = R"sql(
 SELECT study, number, params, state, final_metrics, failure_reason, worker_id, attempt, retries,
@@ -279,7 +284,9 @@ absl::StatusOr<std::vector<StoredStudy>> LoadStudies(SqliteStatement& select, St
     if (!has_row) break;
     ASSIGN_OR_RETURN(StudyRecord study, StudyFromRow(select));
     index.emplace(study.name, studies.size());
-    studies.emplace_back().study = std::move(study);
+    StoredStudy& stored = studies.emplace_back();
+    stored.study = std::move(study);
+    stored.resting_summary = std::string(select.ColumnText(7));
   }
   return studies;
 }
@@ -454,6 +461,8 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
                    SqliteStatement::Prepare(db, kSelectLastValues));
   ASSIGN_OR_RETURN(SqliteStatement select_study_measurements,
                    SqliteStatement::Prepare(db, kSelectStudyMeasurements));
+  ASSIGN_OR_RETURN(SqliteStatement update_resting_summary,
+                   SqliteStatement::Prepare(db, kUpdateRestingSummary));
   return absl::WrapUnique(new Statements{std::move(begin_read),
                                          std::move(begin_write),
                                          std::move(commit),
@@ -473,7 +482,8 @@ absl::StatusOr<std::unique_ptr<SqliteStudyStore::Statements>> SqliteStudyStore::
                                          std::move(select_study_trials),
                                          std::move(select_study_measurements),
                                          std::move(select_value_range),
-                                         std::move(select_last_values)});
+                                         std::move(select_last_values),
+                                         std::move(update_resting_summary)});
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStudyStore>> SqliteStudyStore::Open(const std::string& path,
@@ -662,12 +672,16 @@ absl::StatusOr<std::vector<StoredStudy>> SqliteStudyStore::LoadAllLocked(
   absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
   StudyIndex index;
   ASSIGN_OR_RETURN(std::vector<StoredStudy> studies, LoadStudies(s.select_studies, index));
-  RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
   if (wants_values == nullptr) {
+    RETURN_IF_ERROR(LoadTrials(s.select_trials, index, studies));
     RETURN_IF_ERROR(LoadMeasurements(s.select_measurements, index, studies));
   } else {
-    // Each study's values by its own range of the primary key.
+    // Each study by its own range of the primary keys; a resting one not at
+    // all.
     for (const StoredStudy& study : studies) {
+      if (!study.resting_summary.empty()) continue;
+      s.select_study_trials.BindText(1, study.study.name);
+      RETURN_IF_ERROR(LoadTrials(s.select_study_trials, index, studies));
       SqliteStatement& select =
           (*wants_values)(study) ? s.select_study_measurements : s.select_last_values;
       select.BindText(1, study.study.name);
@@ -704,6 +718,16 @@ absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> SqliteStudyStore::Lo
 
 absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudy(absl::string_view name) {
   absl::MutexLock lock(&mu_);
+  return LoadStudyLocked(name, statements_->select_study_measurements);
+}
+
+absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudyLastValues(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return LoadStudyLocked(name, statements_->select_last_values);
+}
+
+absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudyLocked(absl::string_view name,
+                                                              SqliteStatement& select_values) {
   Statements& s = *statements_;
   RETURN_IF_ERROR(s.begin_read.Run("starting to load"));
   absl::Cleanup rollback = [&s] { s.rollback.Run("ending a failed load").IgnoreError(); };
@@ -713,11 +737,30 @@ absl::StatusOr<StoredStudy> SqliteStudyStore::LoadStudy(absl::string_view name) 
   if (studies.empty()) return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
   s.select_study_trials.BindText(1, name);
   RETURN_IF_ERROR(LoadTrials(s.select_study_trials, index, studies));
-  s.select_study_measurements.BindText(1, name);
-  RETURN_IF_ERROR(LoadMeasurements(s.select_study_measurements, index, studies));
+  select_values.BindText(1, name);
+  RETURN_IF_ERROR(LoadMeasurements(select_values, index, studies));
   RETURN_IF_ERROR(s.commit.Run("finishing the load"));
   std::move(rollback).Cancel();
   return std::move(studies.front());
+}
+
+absl::Status SqliteStudyStore::SetRestingSummary(absl::string_view name,
+                                                 const std::optional<std::string>& summary) {
+  if (summary && summary->empty()) {
+    return absl::InvalidArgumentError("a resting summary cannot be empty");
+  }
+  absl::MutexLock lock(&mu_);
+  const auto start = std::chrono::steady_clock::now();
+  SqliteStatement& update = statements_->update_resting_summary;
+  update.BindText(1, name);
+  if (summary) update.BindText(2, *summary);
+  RETURN_IF_ERROR(update.Run("storing a study's resting summary"));
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("study '", name, "' not found"));
+  }
+  if (observer_ != nullptr) observer_->Committed(SinceSteady(start));
+  Written();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> SqliteStudyStore::Backup(const std::string& path) {

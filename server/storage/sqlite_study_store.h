@@ -41,6 +41,8 @@ struct sqlite3;
 
 namespace vernier {
 
+class SqliteStatement;
+
 // Told how long the store's disk work takes, for metrics (vernier-server's
 // Prometheus histograms). Called on the writing thread, with the store's
 // write lock held for Committed: implementations must be quick, thread-safe
@@ -139,6 +141,9 @@ class SqliteStudyStore : public StudyStore {
                                                                          int64_t last) override;
   // The same three queries, for one study.
   absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) override;
+  absl::StatusOr<StoredStudy> LoadStudyLastValues(absl::string_view name) override;
+  absl::Status SetRestingSummary(absl::string_view name,
+                                 const std::optional<std::string>& summary) override;
   absl::StatusOr<int64_t> DeleteStudy(absl::string_view name) override;
   // With VACUUM INTO, on this connection: safe while the store is in use,
   // even with exclusive_lock; other calls wait for it. The copy is synced to
@@ -177,6 +182,11 @@ class SqliteStudyStore : public StudyStore {
 
   // LoadAll(*wants_values), or with every value when it is null (one scan).
   absl::StatusOr<std::vector<StoredStudy>> LoadAllLocked(const ValuesFilter* wants_values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One study with its trials, and their values as `select_values` (one of
+  // the statements) gives them.
+  absl::StatusOr<StoredStudy> LoadStudyLocked(absl::string_view name,
+                                              SqliteStatement& select_values)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The statements of Apply(), inside its transaction.
   absl::Status ApplyLocked(const StudyWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -87,8 +87,10 @@ class StudyStore {
   // Like LoadAll(), but every intermediate value only of the studies for
   // which `wants_values` (given the study with its trials, their values not
   // loaded) returns true; the other studies' trials come with their last
-  // measurement only (the highest step). So a server need not read, nor
-  // hold, the curves of studies that are over.
+  // measurement only (the highest step). A study with a resting summary
+  // (SetRestingSummary) comes without its trials and is not given to
+  // `wants_values`. So a server need not read, nor hold, the curves and
+  // trials of studies that are over.
   using ValuesFilter = std::function<bool(const StoredStudy&)>;
   virtual absl::StatusOr<std::vector<StoredStudy>> LoadAll(const ValuesFilter& wants_values) = 0;
 
@@ -102,6 +104,17 @@ class StudyStore {
   // For a caller that must see what a write that reported an error left
   // behind (it may have reached the disk, as a commit whose sync failed can).
   virtual absl::StatusOr<StoredStudy> LoadStudy(absl::string_view name) = 0;
+  // LoadStudy(), but each trial with its last measurement only (as LoadAll
+  // gives the studies it is not asked the values of).
+  virtual absl::StatusOr<StoredStudy> LoadStudyLastValues(absl::string_view name) = 0;
+
+  // Stores `summary` (non-empty) as study `name`'s resting summary, or with
+  // nullopt removes it, as durable as Apply(). The store never reads it; a
+  // study with one is loaded without its trials (LoadAll(wants_values)), so
+  // whoever sets it clears it before changing the study. NOT_FOUND for an
+  // unknown study.
+  virtual absl::Status SetRestingSummary(absl::string_view name,
+                                         const std::optional<std::string>& summary) = 0;
 
   // Copies everything stored, as one consistent snapshot, into a new file at
   // `path`, which another store can open; returns the file's size in bytes.

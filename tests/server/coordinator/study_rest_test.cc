@@ -1,7 +1,9 @@
 // Studies at rest (Study::Rest): a study that is over keeps only the last
 // measurement of each trial in memory, answers every read as before by
 // fetching the values from the store, loads itself whole before it changes
-// (resume, exclude, refit), and is loaded at rest after a restart.
+// (resume, exclude, refit), and is loaded at rest after a restart. Unloaded
+// (Study::Unload) after a while without reads, it holds only its summary,
+// which a restart reads instead of its trials.
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +17,9 @@
 namespace vernier {
 namespace {
 
+using ::testing::HasSubstr;
 using ::vernier::testing::IsOkAndHolds;
+using ::vernier::testing::StatusIs;
 
 constexpr char kCurves[] = R"(
 name: curves
@@ -134,6 +138,114 @@ TEST_F(StudyRestTest, AfterARestartAStudyThatIsOverIsLoadedAtRest) {
   EXPECT_EQ(Listing(*coordinator_, TrialQuery{}), all);
   ASSERT_OK(coordinator_->ExcludeTrial("curves", 0, "noise", false));  // A change wakes it.
   EXPECT_THAT(coordinator_->AtRest("curves"), IsOkAndHolds(false));
+  EXPECT_EQ(coordinator_->GetTrial("curves", 1)->trial.intermediate.size(), 5u);
+}
+
+// What a study list, `study show` and the dashboard read of a study that
+// is over, as one string to compare.
+std::string Overview(Coordinator& coordinator) {
+  absl::StatusOr<StudyView> view = coordinator.GetStudy("curves");
+  absl::StatusOr<StudySummary> summary = coordinator.Summary("curves");
+  EXPECT_OK(view);
+  EXPECT_OK(summary);
+  if (!view.ok() || !summary.ok()) return "";
+  std::string out = absl::StrCat(StudyStateName(view->record.state), " counts:");
+  // States counted 0 may be listed or not.
+  for (const auto& [state, count] : view->trial_counts) {
+    if (count != 0) absl::StrAppend(&out, " ", TrialStateName(state), "=", count);
+  }
+  absl::StrAppend(&out, " | summary:");
+  for (const auto& [state, count] : summary->trial_counts) {
+    if (count != 0) absl::StrAppend(&out, " ", TrialStateName(state), "=", count);
+  }
+  absl::StrAppend(&out, " budget=", summary->trial_budget, " finished=", summary->finished,
+                  " best=", summary->best_trial.value_or(-1), " value=",
+                  summary->best_objective_values.empty() ? -1 : summary->best_objective_values[0],
+                  " rate=", summary->finished_per_minute_overall);
+  return out;
+}
+
+TEST_F(StudyRestTest, UnloadedAfterAnIdleWhileItKeepsItsSummaryAndLoadsBackForReads) {
+  RunStudy();
+  const std::string overview = Overview(*coordinator_);
+  const std::vector<std::string> all = Listing(*coordinator_, TrialQuery{});
+  coordinator_->RestStudiesThatAreOver();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));  // Not idle long enough.
+
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+  EXPECT_EQ(Overview(*coordinator_), overview);
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));  // Answered from the summary.
+
+  EXPECT_EQ(Listing(*coordinator_, TrialQuery{}), all);
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));
+  EXPECT_EQ(coordinator_->GetTrial("curves", 1)->trial.intermediate.size(), 5u);
+  EXPECT_EQ(coordinator_->BestTrials("curves", 1)->trials[0].number, 1);
+  EXPECT_EQ(Overview(*coordinator_), overview);
+
+  // Read a moment ago: it stays loaded until it was idle long enough again.
+  clock_.Advance(options_.unload_resting_after / 2);
+  coordinator_->RestStudiesThatAreOver();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+}
+
+TEST_F(StudyRestTest, ARestartReadsTheSummaryOfAnUnloadedStudyInsteadOfItsTrials) {
+  RunStudy();
+  const std::string overview = Overview(*coordinator_);
+  const std::vector<std::string> all = Listing(*coordinator_, TrialQuery{});
+  coordinator_->RestStudiesThatAreOver();
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+  ASSERT_FALSE(store_.LoadStudy("curves")->resting_summary.empty());
+
+  Restart();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+  EXPECT_EQ(Overview(*coordinator_), overview);
+  EXPECT_EQ(Listing(*coordinator_, TrialQuery{}), all);
+  // Calls about its trials find them, as before it was unloaded.
+  EXPECT_THAT(coordinator_->Tell("curves", 0, TrialState::kComplete, 0.5, {}, "").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("COMPLETE")));
+}
+
+TEST_F(StudyRestTest, AChangeClearsTheStoredSummaryBeforeItIsWritten) {
+  RunStudy();
+  coordinator_->RestStudiesThatAreOver();
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+
+  ASSERT_OK(coordinator_->ExcludeTrial("curves", 1, "noise", false));
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));
+  EXPECT_TRUE(store_.LoadStudy("curves")->resting_summary.empty());
+  Restart();  // Loaded from its trials: the best is no longer trial 1.
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));
+  EXPECT_EQ(coordinator_->Summary("curves")->best_trial, 0);
+
+  // Unloaded again, its new summary is stored.
+  coordinator_->RestStudiesThatAreOver();
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  Restart();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+  EXPECT_EQ(coordinator_->Summary("curves")->best_trial, 0);
+}
+
+TEST_F(StudyRestTest, KeepingCurvesInMemoryLoadsAnUnloadedStudyWhole) {
+  RunStudy();
+  coordinator_->RestStudiesThatAreOver();
+  clock_.Advance(options_.unload_resting_after);
+  coordinator_->RestStudiesThatAreOver();
+  ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
+  options_.keep_curves_in_memory = true;
+  Restart();
+  EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(false));
+  EXPECT_THAT(coordinator_->AtRest("curves"), IsOkAndHolds(false));
+  EXPECT_TRUE(store_.LoadStudy("curves")->resting_summary.empty());
   EXPECT_EQ(coordinator_->GetTrial("curves", 1)->trial.intermediate.size(), 5u);
 }
 

@@ -3,6 +3,7 @@
 // ask/tell study driven by the fake clock.
 #include "server/coordinator/study_summary.h"
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ namespace {
 
 using ::testing::DoubleNear;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::vernier::testing::IsOk;
@@ -149,6 +151,47 @@ TEST(SummarizeStudyTest, SeveralObjectivesCountTheParetoFrontInstead) {
                      Counts(trials), 10, kStart + absl::Minutes(2));
   EXPECT_EQ(summary.pareto_front_size, 3);
   EXPECT_EQ(summary.best_trial, std::nullopt);
+}
+
+TEST(RestingSummaryTest, TextReadsBackAsTheSummaryWithTheGivenStateAndTime) {
+  StudySummary summary;
+  summary.trial_counts = {{TrialState::kComplete, 9}, {TrialState::kPruned, 1234567890123}};
+  summary.trial_budget = 10;
+  summary.finished = 10;
+  summary.best_trial = 7;
+  summary.best_objective_values = {0.25, std::numeric_limits<double>::infinity()};
+  summary.pareto_front_size = 0;
+  summary.finished_per_minute_recent = 1.5;
+  summary.finished_per_minute_overall = 2.5;
+  const absl::Time later = kStart + absl::Hours(5);
+  absl::StatusOr<StudySummary> read =
+      ParseRestingSummary(RestingSummaryText(summary), StudyState::kStopped, later);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->state, StudyState::kStopped);
+  EXPECT_EQ(read->time, later);
+  EXPECT_EQ(read->trial_counts, summary.trial_counts);
+  EXPECT_EQ(read->trial_budget, 10);
+  EXPECT_EQ(read->finished, 10);
+  EXPECT_EQ(read->best_trial, 7);
+  EXPECT_EQ(read->best_objective_values, summary.best_objective_values);
+  EXPECT_EQ(read->finished_per_minute_recent, 1.5);
+  EXPECT_EQ(read->finished_per_minute_overall, 2.5);
+  EXPECT_EQ(read->eta, std::nullopt);
+
+  summary.best_trial.reset();
+  summary.best_objective_values.clear();
+  read = ParseRestingSummary(RestingSummaryText(summary), StudyState::kCompleted, later);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->best_trial, std::nullopt);
+  EXPECT_TRUE(read->best_objective_values.empty());
+}
+
+TEST(RestingSummaryTest, WhatCannotBeReadIsDataLossNamingIt) {
+  EXPECT_THAT(ParseRestingSummary("[1]", StudyState::kCompleted, kStart),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("resting summary")));
+  EXPECT_THAT(
+      ParseRestingSummary(R"({"finished": 1, "colour": 2})", StudyState::kCompleted, kStart),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("\"colour\"")));
 }
 
 // ---- Through the coordinator, on its clock ----

@@ -76,9 +76,10 @@ TEST_F(UpgradeTest, TheDatabaseIsMigratedOnceToTheTypedSpecs) {
   ASSERT_OK_AND_ASSIGN(store_, SqliteStudyStore::Open(db_));
   ASSERT_OK_AND_ASSIGN(std::vector<StoredStudy> studies, store_->LoadAll());
   EXPECT_EQ(studies.size(), 8u);
-  EXPECT_EQ(SqliteStudyStore::SchemaVersion(), 5);
+  EXPECT_EQ(SqliteStudyStore::SchemaVersion(), 6);
   for (const StoredStudy& study : studies) {
     for (const TrialRecord& trial : study.trials) EXPECT_FALSE(trial.excluded);  // Version 5.
+    EXPECT_EQ(study.resting_summary, "") << study.study.name;                    // Version 6.
   }
 }
 

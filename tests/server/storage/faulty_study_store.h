@@ -88,6 +88,21 @@ class FaultyStudyStore : public StudyStore {
     }
     return inner_->LoadStudy(name);
   }
+  absl::StatusOr<StoredStudy> LoadStudyLastValues(absl::string_view name) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (failing_) return absl::UnavailableError("injected: the store is down");
+    }
+    return inner_->LoadStudyLastValues(name);
+  }
+  // A write like any other: the faults above apply to it.
+  absl::Status SetRestingSummary(absl::string_view name,
+                                 const std::optional<std::string>& summary) override {
+    const auto [error, fault] = NextWrite();
+    if (error.ok()) return inner_->SetRestingSummary(name, summary);
+    if (fault == Fault::kUnconfirmed) inner_->SetRestingSummary(name, summary).IgnoreError();
+    return error;
+  }
   absl::StatusOr<int64_t> Backup(const std::string& path) override { return inner_->Backup(path); }
   void WaitDurable() override { inner_->WaitDurable(); }
 

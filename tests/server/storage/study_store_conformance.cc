@@ -508,6 +508,55 @@ TEST_P(StudyStoreConformanceTest, LoadAllGivesEveryValueOfTheWantedStudiesAndThe
   EXPECT_EQ(DebugString(*loaded), DebugString(expected));
 }
 
+TEST_P(StudyStoreConformanceTest, AStudyWithARestingSummaryIsLoadedWithoutItsTrials) {
+  for (const char* name : {"kept", "resting"}) {
+    ASSERT_OK(store().CreateStudy(MakeStudy(name)));
+    ASSERT_OK(store().PutTrial(MakeTrial(name, 0)));
+    ASSERT_OK(store().AddMeasurement(name, 0, MakeMeasurement(1, 0.1)));
+  }
+  ASSERT_OK(store().SetRestingSummary("resting", std::string("{\"finished\":1}")));
+  std::vector<std::string> asked;
+  auto loaded = store().LoadAll([&asked](const StoredStudy& study) {
+    asked.push_back(study.study.name);
+    return true;
+  });
+  ASSERT_OK(loaded);
+  EXPECT_EQ(asked, std::vector<std::string>{"kept"});
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].trials.size(), 1u);
+  EXPECT_EQ((*loaded)[0].resting_summary, "");
+  EXPECT_EQ((*loaded)[1].study.name, "resting");
+  EXPECT_TRUE((*loaded)[1].trials.empty());
+  EXPECT_EQ((*loaded)[1].resting_summary, "{\"finished\":1}");
+  // LoadAll() and LoadStudy() still give everything, with the summary.
+  EXPECT_EQ(store().LoadAll()->at(1).trials.size(), 1u);
+  EXPECT_EQ(store().LoadStudy("resting")->resting_summary, "{\"finished\":1}");
+
+  ASSERT_OK(store().SetRestingSummary("resting", std::nullopt));
+  loaded = store().LoadAll([](const StoredStudy&) { return true; });
+  ASSERT_OK(loaded);
+  EXPECT_EQ((*loaded)[1].trials.size(), 1u);
+  EXPECT_EQ((*loaded)[1].resting_summary, "");
+  EXPECT_THAT(store().SetRestingSummary("unknown", std::string("{}")),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StudyStoreConformanceTest, LoadStudyLastValuesKeepsTheHighestStepOfEachTrial) {
+  ASSERT_OK(store().CreateStudy(MakeStudy("s")));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 0)));
+  ASSERT_OK(store().PutTrial(MakeTrial("s", 1)));
+  for (int64_t step : {3, 1, 2}) {
+    ASSERT_OK(store().AddMeasurement("s", 0, MakeMeasurement(step, static_cast<double>(step))));
+  }
+  auto loaded = store().LoadStudyLastValues("s");
+  ASSERT_OK(loaded);
+  ASSERT_EQ(loaded->trials.size(), 2u);
+  EXPECT_EQ(loaded->trials[0].intermediate, std::vector<Measurement>{MakeMeasurement(3, 3)});
+  EXPECT_TRUE(loaded->trials[1].intermediate.empty());
+  EXPECT_THAT(store().LoadStudyLastValues("unknown").status(),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_P(StudyStoreConformanceTest, LoadValuesReadsARangeOfTrials) {
   ASSERT_OK(store().CreateStudy(MakeStudy("s")));
   for (int64_t number = 0; number < 4; ++number) {
