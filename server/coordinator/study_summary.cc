@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/coordinator/best_trials.h"
 #include "server/coordinator/judge.h"
 #include "server/storage/record_codec.h"
@@ -106,62 +107,97 @@ StudySummary SummarizeStudy(const StudyRecord& study, const std::vector<TrialRec
 
 // A resting summary is stored as one flat map of numbers (MetricsToJson):
 // integers up to 2^53 are exact as doubles, and non-finite values are kept.
-constexpr char kCountPrefix[] = "count.";
-constexpr char kBestValuePrefix[] = "best_value.";
+constexpr absl::string_view kCountPrefix = "count.";
+constexpr absl::string_view kBestValuePrefix = "best_value.";
+constexpr int64_t kMaxStoredObjectives = 64;
+
+namespace {
+
+// The summary's plain fields by their stored names: whole numbers, then
+// real ones.
+struct PlainFields {
+  std::vector<std::pair<absl::string_view, int64_t*>> whole;
+  std::vector<std::pair<absl::string_view, double*>> real;
+};
+
+PlainFields PlainFieldsOf(StudySummary& summary) {
+  return {{{"trial_budget", &summary.trial_budget},
+           {"finished", &summary.finished},
+           {"pareto_front_size", &summary.pareto_front_size}},
+          {{"finished_per_minute_recent", &summary.finished_per_minute_recent},
+           {"finished_per_minute_overall", &summary.finished_per_minute_overall}}};
+}
+
+// N of a name "<prefix>N", or nullopt.
+std::optional<int64_t> IndexAfter(absl::string_view name, absl::string_view prefix) {
+  int64_t index = 0;
+  if (!absl::ConsumePrefix(&name, prefix) || !absl::SimpleAtoi(name, &index)) return std::nullopt;
+  return index;
+}
+
+// Reads one stored field into `summary`; false for a name it does not know.
+bool ReadField(absl::string_view name, double value, StudySummary& summary) {
+  const auto whole = static_cast<int64_t>(value);
+  if (std::optional<int64_t> state = IndexAfter(name, kCountPrefix)) {
+    if (!IsKnownTrialState(*state)) return false;
+    summary.trial_counts[static_cast<TrialState>(*state)] = whole;
+    return true;
+  }
+  if (std::optional<int64_t> objective = IndexAfter(name, kBestValuePrefix)) {
+    if (*objective < 0 || *objective >= kMaxStoredObjectives) return false;
+    std::vector<double>& values = summary.best_objective_values;
+    if (values.size() <= static_cast<size_t>(*objective)) values.resize(*objective + 1);
+    values[*objective] = value;
+    return true;
+  }
+  if (name == "best_trial") {
+    summary.best_trial = whole;
+    return true;
+  }
+  PlainFields fields = PlainFieldsOf(summary);
+  for (auto& [field, slot] : fields.whole) {
+    if (name != field) continue;
+    *slot = whole;
+    return true;
+  }
+  for (auto& [field, slot] : fields.real) {
+    if (name != field) continue;
+    *slot = value;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::string RestingSummaryText(const StudySummary& summary) {
-  MetricMap fields;
+  MetricMap stored;
   for (const auto& [state, count] : summary.trial_counts) {
-    fields[absl::StrCat(kCountPrefix, static_cast<int>(state))] = static_cast<double>(count);
+    stored[absl::StrCat(kCountPrefix, static_cast<int>(state))] = static_cast<double>(count);
   }
-  fields["trial_budget"] = static_cast<double>(summary.trial_budget);
-  fields["finished"] = static_cast<double>(summary.finished);
-  if (summary.best_trial) fields["best_trial"] = static_cast<double>(*summary.best_trial);
+  if (summary.best_trial) stored["best_trial"] = static_cast<double>(*summary.best_trial);
   for (size_t i = 0; i < summary.best_objective_values.size(); ++i) {
-    fields[absl::StrCat(kBestValuePrefix, i)] = summary.best_objective_values[i];
+    stored[absl::StrCat(kBestValuePrefix, i)] = summary.best_objective_values[i];
   }
-  fields["pareto_front_size"] = static_cast<double>(summary.pareto_front_size);
-  fields["finished_per_minute_recent"] = summary.finished_per_minute_recent;
-  fields["finished_per_minute_overall"] = summary.finished_per_minute_overall;
-  return MetricsToJson(fields);
+  StudySummary copy = summary;
+  const PlainFields fields = PlainFieldsOf(copy);
+  for (const auto& [name, slot] : fields.whole)
+    stored[std::string(name)] = static_cast<double>(*slot);
+  for (const auto& [name, slot] : fields.real) stored[std::string(name)] = *slot;
+  return MetricsToJson(stored);
 }
 
 absl::StatusOr<StudySummary> ParseRestingSummary(absl::string_view text, StudyState state,
                                                  absl::Time now) {
-  absl::StatusOr<MetricMap> fields = MetricsFromJson(text);
-  if (!fields.ok()) {
-    return absl::DataLossError(absl::StrCat("resting summary: ", fields.status().message()));
+  absl::StatusOr<MetricMap> stored = MetricsFromJson(text);
+  if (!stored.ok()) {
+    return absl::DataLossError(absl::StrCat("resting summary: ", stored.status().message()));
   }
   StudySummary summary;
   summary.state = state;
   summary.time = now;
-  for (const auto& [name, value] : *fields) {
-    int64_t index = 0;
-    const auto whole = static_cast<int64_t>(value);
-    if (absl::StartsWith(name, kCountPrefix) &&
-        absl::SimpleAtoi(name.substr(sizeof(kCountPrefix) - 1), &index) &&
-        IsKnownTrialState(index)) {
-      summary.trial_counts[static_cast<TrialState>(index)] = whole;
-    } else if (absl::StartsWith(name, kBestValuePrefix) &&
-               absl::SimpleAtoi(name.substr(sizeof(kBestValuePrefix) - 1), &index) && index >= 0 &&
-               index < 64) {
-      if (summary.best_objective_values.size() <= static_cast<size_t>(index)) {
-        summary.best_objective_values.resize(index + 1);
-      }
-      summary.best_objective_values[index] = value;
-    } else if (name == "trial_budget") {
-      summary.trial_budget = whole;
-    } else if (name == "finished") {
-      summary.finished = whole;
-    } else if (name == "best_trial") {
-      summary.best_trial = whole;
-    } else if (name == "pareto_front_size") {
-      summary.pareto_front_size = whole;
-    } else if (name == "finished_per_minute_recent") {
-      summary.finished_per_minute_recent = value;
-    } else if (name == "finished_per_minute_overall") {
-      summary.finished_per_minute_overall = value;
-    } else {
+  for (const auto& [name, value] : *stored) {
+    if (!ReadField(name, value, summary)) {
       return absl::DataLossError(absl::StrCat("resting summary: unknown field \"", name, "\""));
     }
   }

@@ -77,6 +77,13 @@ class StudyRestTest : public CoordinatorFixture {
     ASSERT_EQ(coordinator_->GetStudy("curves")->record.state, StudyState::kCompleted);
   }
 
+  // The study rests, and is unloaded once idle long enough.
+  void RestThenUnload() {
+    coordinator_->RestStudiesThatAreOver();
+    clock_.Advance(options_.unload_resting_after);
+    coordinator_->RestStudiesThatAreOver();
+  }
+
   static TrialQuery ByObjectiveThinned() {
     TrialQuery query;
     query.order = TrialOrder::kObjective;
@@ -197,9 +204,7 @@ TEST_F(StudyRestTest, ARestartReadsTheSummaryOfAnUnloadedStudyInsteadOfItsTrials
   RunStudy();
   const std::string overview = Overview(*coordinator_);
   const std::vector<std::string> all = Listing(*coordinator_, TrialQuery{});
-  coordinator_->RestStudiesThatAreOver();
-  clock_.Advance(options_.unload_resting_after);
-  coordinator_->RestStudiesThatAreOver();
+  RestThenUnload();
   ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
   ASSERT_FALSE(store_.LoadStudy("curves")->resting_summary.empty());
 
@@ -214,9 +219,7 @@ TEST_F(StudyRestTest, ARestartReadsTheSummaryOfAnUnloadedStudyInsteadOfItsTrials
 
 TEST_F(StudyRestTest, AChangeClearsTheStoredSummaryBeforeItIsWritten) {
   RunStudy();
-  coordinator_->RestStudiesThatAreOver();
-  clock_.Advance(options_.unload_resting_after);
-  coordinator_->RestStudiesThatAreOver();
+  RestThenUnload();
   ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
 
   ASSERT_OK(coordinator_->ExcludeTrial("curves", 1, "noise", false));
@@ -227,9 +230,7 @@ TEST_F(StudyRestTest, AChangeClearsTheStoredSummaryBeforeItIsWritten) {
   EXPECT_EQ(coordinator_->Summary("curves")->best_trial, 0);
 
   // Unloaded again, its new summary is stored.
-  coordinator_->RestStudiesThatAreOver();
-  clock_.Advance(options_.unload_resting_after);
-  coordinator_->RestStudiesThatAreOver();
+  RestThenUnload();
   Restart();
   EXPECT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
   EXPECT_EQ(coordinator_->Summary("curves")->best_trial, 0);
@@ -237,9 +238,7 @@ TEST_F(StudyRestTest, AChangeClearsTheStoredSummaryBeforeItIsWritten) {
 
 TEST_F(StudyRestTest, KeepingCurvesInMemoryLoadsAnUnloadedStudyWhole) {
   RunStudy();
-  coordinator_->RestStudiesThatAreOver();
-  clock_.Advance(options_.unload_resting_after);
-  coordinator_->RestStudiesThatAreOver();
+  RestThenUnload();
   ASSERT_THAT(coordinator_->Unloaded("curves"), IsOkAndHolds(true));
   options_.keep_curves_in_memory = true;
   Restart();
