@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -35,14 +36,27 @@ double ObjectiveValue(const v1::Trial& trial, int index) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-// The COMPLETE trials of `study`, without their curves.
+// At most `max_trials` (0: all) COMPLETE trials of `study`, evenly spaced,
+// without their curves. Only those kept are held: the positions follow the
+// count the first page reports (a server that reports none: all are read,
+// then spaced).
 absl::StatusOr<std::vector<v1::Trial>> CompleteTrials(const CommandContext& ctx,
-                                                      const std::string& study) {
+                                                      const std::string& study,
+                                                      int64_t max_trials) {
   v1::ListTrialsRequest request;
   request.set_study(study);
   request.add_states(v1::TRIAL_STATE_COMPLETE);
   request.set_omit_intermediate(true);
-  return GetTrials(ctx, std::move(request));
+  std::optional<EvenSpacing> spacing;
+  int64_t position = 0;
+  std::vector<v1::Trial> kept;
+  RETURN_IF_ERROR(ForEachTrialPage(ctx, std::move(request), [&](v1::ListTrialsResponse& page) {
+    if (!spacing) spacing.emplace(page.total_size(), max_trials);
+    for (v1::Trial& trial : *page.mutable_trials()) {
+      if (spacing->Picks(position++)) kept.push_back(std::move(trial));
+    }
+  }));
+  return EvenlySpaced(std::move(kept), max_trials);
 }
 
 }  // namespace
@@ -58,13 +72,22 @@ absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& me
                    " (its objectives: ", absl::StrJoin(metrics, ", "), ")"));
 }
 
+bool EvenSpacing::Picks(int64_t position) {
+  if (keep_ <= 0 || count_ <= keep_) return true;
+  // i * count / keep grows by more than 1 per i (count > keep): no position
+  // is picked twice.
+  while (next_ < keep_ && next_ * count_ / keep_ < position) ++next_;
+  if (next_ >= keep_ || next_ * count_ / keep_ != position) return false;
+  ++next_;
+  return true;
+}
+
 std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_trials) {
-  const size_t n = trials.size();
-  if (max_trials <= 0 || n <= static_cast<size_t>(max_trials)) return trials;
-  const size_t keep = static_cast<size_t>(max_trials);
+  EvenSpacing spacing(static_cast<int64_t>(trials.size()), max_trials);
   std::vector<v1::Trial> kept;
-  kept.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) kept.push_back(std::move(trials[i * n / keep]));
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (spacing.Picks(static_cast<int64_t>(i))) kept.push_back(std::move(trials[i]));
+  }
   return kept;
 }
 
@@ -115,8 +138,7 @@ absl::StatusOr<StudyImportances> ComputeImportances(const CommandContext& ctx,
   ASSIGN_OR_RETURN(v1::Study info, GetStudy(ctx, args.study));
   ASSIGN_OR_RETURN(const int objective, ObjectiveIndex(info, args.objective));
   ASSIGN_OR_RETURN(StudySpec spec, StudySpecFromProto(info.spec()));
-  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, CompleteTrials(ctx, args.study));
-  trials = EvenlySpaced(std::move(trials), args.max_trials);
+  ASSIGN_OR_RETURN(std::vector<v1::Trial> trials, CompleteTrials(ctx, args.study, args.max_trials));
 
   FanovaOptions options;
   options.seed = args.seed;

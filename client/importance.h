@@ -35,8 +35,23 @@ struct ImportanceArgs {
 // naming --objective and the study's objectives for any other metric.
 absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& metric);
 
-// At most `max_trials` (> 0) of `trials`, evenly spaced, in order; all of
-// them when there are no more than that.
+// Picks at most `keep` of `count` items streaming by, at the positions
+// i * count / keep (i = 0 .. keep - 1): evenly spaced, in order. All of them
+// when `keep` is 0, `count` is at most `keep`, or `count` is unknown (0).
+class EvenSpacing {
+ public:
+  EvenSpacing(int64_t count, int64_t keep) : count_(count), keep_(keep) {}
+  // Whether the item at `position` is picked; asked in increasing order.
+  bool Picks(int64_t position);
+
+ private:
+  const int64_t count_;
+  const int64_t keep_;
+  int64_t next_ = 0;  // The i of the next position to pick.
+};
+
+// At most `max_trials` (> 0) of `trials`, evenly spaced (EvenSpacing), in
+// order; all of them when there are no more than that.
 std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_trials);
 
 // The trials as fANOVA reads them: each COMPLETE trial's parameters and its

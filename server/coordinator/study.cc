@@ -426,8 +426,8 @@ absl::StatusOr<TrialPage> Study::ListTrials(const TrialQuery& query) {
   RETURN_IF_ERROR(HoldTrials());
   absl::ReaderMutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckHeld());
-  ASSIGN_OR_RETURN(TrialPage page,
-                   SelectTrialPage(name(), trials_.trials(), spec_.objectives, query));
+  ASSIGN_OR_RETURN(TrialPage page, SelectTrialPage(name(), trials_.trials(), trials_.counts(),
+                                                   spec_.objectives, query));
   RETURN_IF_ERROR(RestoreValues(query, page.trials));
   return page;
 }

@@ -124,6 +124,18 @@ TrialRecord WithoutIntermediate(const TrialRecord& trial) {
   return out;
 }
 
+// How many of `trials` (counted by state in `counts`) match `query`'s states.
+int64_t MatchingCount(const std::vector<TrialRecord>& trials,
+                      const std::map<TrialState, int64_t>& counts, const TrialQuery& query) {
+  if (query.states.empty()) return static_cast<int64_t>(trials.size());
+  int64_t total = 0;
+  for (TrialState state : query.states) {
+    auto it = counts.find(state);
+    if (it != counts.end()) total += it->second;
+  }
+  return total;
+}
+
 }  // namespace
 
 std::vector<Measurement> ThinnedCurve(const std::vector<Measurement>& curve, int32_t max_points,
@@ -183,6 +195,16 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
                                           const std::vector<TrialRecord>& trials,
                                           const std::vector<ObjectiveSpec>& objectives,
                                           const TrialQuery& query) {
+  std::map<TrialState, int64_t> counts;
+  for (const TrialRecord& trial : trials) ++counts[trial.state];
+  return SelectTrialPage(study, trials, counts, objectives, query);
+}
+
+absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
+                                          const std::vector<TrialRecord>& trials,
+                                          const std::map<TrialState, int64_t>& counts,
+                                          const std::vector<ObjectiveSpec>& objectives,
+                                          const TrialQuery& query) {
   if (query.page_size < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_size: must be >= 0 (0: every trial), got ", query.page_size));
@@ -201,26 +223,25 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
   };
 
   TrialPage page;
+  page.total_size = MatchingCount(trials, counts, query);
   std::vector<const TrialRecord*> selected;
   bool more = false;
   if (query.order == TrialOrder::kNumber) {
+    // trials[i].number == i: the page starts right after the token's trial.
     const size_t start = *after ? static_cast<size_t>((*after)->number) + 1 : 0;
-    for (size_t i = 0; i < trials.size(); ++i) {
+    for (size_t i = start; i < trials.size(); ++i) {
       if (!matches(trials[i])) continue;
-      ++page.total_size;
-      if (i < start) continue;
-      if (selected.size() < limit) {
-        selected.push_back(&trials[i]);
-      } else {
+      if (selected.size() == limit) {
         more = true;
+        break;
       }
+      selected.push_back(&trials[i]);
     }
   } else {
     const ObjectiveSpec& objective = objectives.front();
     std::vector<std::pair<SortKey, const TrialRecord*>> ranked;
     for (const TrialRecord& trial : trials) {
       if (!matches(trial)) continue;
-      ++page.total_size;
       SortKey key = KeyOf(trial, objective);
       if (*after && !Before(**after, key, objective.goal)) continue;
       ranked.emplace_back(std::move(key), &trial);

@@ -101,6 +101,14 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
                                           const std::vector<TrialRecord>& trials,
                                           const std::vector<ObjectiveSpec>& objectives,
                                           const TrialQuery& query);
+// The same, given `counts`, the trials' counts by state (as StudyTrials keeps
+// them): a page by number then reads only the trials from the token's on
+// until it is full, not every trial of the study.
+absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
+                                          const std::vector<TrialRecord>& trials,
+                                          const std::map<TrialState, int64_t>& counts,
+                                          const std::vector<ObjectiveSpec>& objectives,
+                                          const TrialQuery& query);
 
 }  // namespace vernier
 

@@ -208,18 +208,36 @@ class TreeBuilder {
       : points_(points), weights_(weights), options_(options), gen_(gen) {}
 
   std::vector<Node> Build() {
-    std::vector<int> rows;
+    NodeRows root;
     for (int r = 0; r < points_.rows(); ++r) {
-      if (weights_[r] > 0) rows.push_back(r);
+      if (weights_[r] > 0) root.rows.push_back(r);
     }
-    Grow(rows, 0);
+    // Sorted once per tree; each split partitions the orders in place of
+    // sorting every node again (the same orders: a partition keeps them).
+    root.by_feature.resize(points_.dims);
+    for (int feature = 0; feature < points_.dims; ++feature) {
+      std::vector<int>& order = root.by_feature[feature];
+      order = root.rows;
+      std::sort(order.begin(), order.end(), [this, feature](int a, int b) {
+        const double va = points_.at(a, feature), vb = points_.at(b, feature);
+        return va < vb || (va == vb && a < b);
+      });
+    }
+    Grow(root, 0);
     return std::move(nodes_);
   }
 
  private:
-  // Adds the node of `rows` (distinct, weight > 0) and its subtree; returns
-  // its index.
-  int Grow(const std::vector<int>& rows, int depth) {
+  // The rows of a node (distinct, weight > 0), ascending, and the same rows
+  // in ascending (coordinate, row) order for each coordinate.
+  struct NodeRows {
+    std::vector<int> rows;
+    std::vector<std::vector<int>> by_feature;
+  };
+
+  // Adds the node of `node`'s rows and its subtree; returns its index.
+  int Grow(const NodeRows& node, int depth) {
+    const std::vector<int>& rows = node.rows;
     double weight = 0, sum = 0;
     for (int r : rows) {
       weight += weights_[r];
@@ -236,12 +254,10 @@ class TreeBuilder {
         count < 2 * options_.min_samples_leaf || squares / weight <= kPureVariance) {
       return index;
     }
-    const Split split = BestSplit(rows, weight, sum);
+    const Split split = BestSplit(node, weight, sum);
     if (split.feature < 0) return index;
-    std::vector<int> left, right;
-    for (int r : rows) {
-      (points_.at(r, split.feature) <= split.threshold ? left : right).push_back(r);
-    }
+    NodeRows left, right;
+    Partition(node, split, left, right);
     const int left_index = Grow(left, depth + 1);
     const int right_index = Grow(right, depth + 1);
     nodes_[index].feature = split.feature;
@@ -251,21 +267,41 @@ class TreeBuilder {
     return index;
   }
 
-  // The best split of `rows` over every coordinate, tried in a random order;
-  // feature -1 when no coordinate can be split.
-  Split BestSplit(const std::vector<int>& rows, double weight, double sum) {
+  // Splits `node`'s rows and orders by `split`, each keeping its order.
+  void Partition(const NodeRows& node, const Split& split, NodeRows& left, NodeRows& right) {
+    goes_left_.resize(points_.rows());
+    for (int r : node.rows) {
+      const bool to_left = points_.at(r, split.feature) <= split.threshold;
+      goes_left_[r] = to_left;
+      (to_left ? left : right).rows.push_back(r);
+    }
+    left.by_feature.resize(node.by_feature.size());
+    right.by_feature.resize(node.by_feature.size());
+    for (size_t feature = 0; feature < node.by_feature.size(); ++feature) {
+      left.by_feature[feature].reserve(left.rows.size());
+      right.by_feature[feature].reserve(right.rows.size());
+      for (int r : node.by_feature[feature]) {
+        (goes_left_[r] ? left : right).by_feature[feature].push_back(r);
+      }
+    }
+  }
+
+  // The best split of `node`'s rows over every coordinate, tried in a
+  // random order; feature -1 when no coordinate can be split.
+  Split BestSplit(const NodeRows& node, double weight, double sum) {
     std::vector<int> order(points_.dims);
     std::iota(order.begin(), order.end(), 0);
     for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates.
       std::swap(order[i - 1], order[UniformIndex(gen_, i)]);
     }
     Split best;
-    std::vector<std::pair<double, int>> sorted(rows.size());  // (coordinate, row)
+    std::vector<std::pair<double, int>> sorted(node.rows.size());  // (coordinate, row)
     for (int feature : order) {
+      const std::vector<int>& rows = node.by_feature[feature];
+      const double min = points_.at(rows.front(), feature);
+      const double max = points_.at(rows.back(), feature);
+      if (max <= min + kSameCoordinate) continue;  // Constant here.
       for (size_t i = 0; i < rows.size(); ++i) sorted[i] = {points_.at(rows[i], feature), rows[i]};
-      const auto [min, max] = std::minmax_element(sorted.begin(), sorted.end());
-      if (max->first <= min->first + kSameCoordinate) continue;  // Constant here.
-      std::sort(sorted.begin(), sorted.end());
       BestSplitOn(feature, sorted, weight, sum, best);
     }
     return best;
@@ -302,6 +338,7 @@ class TreeBuilder {
   const FanovaOptions& options_;
   std::mt19937_64& gen_;
   std::vector<Node> nodes_;
+  std::vector<char> goes_left_;  // By row: Partition()'s scratch.
 };
 
 // How many times each row is in a bootstrap sample of as many draws as rows.
