@@ -733,10 +733,19 @@ void Worker::Release(const std::string& id, const v1::TrialLease& lease) {
 }
 
 void Worker::HeartbeatLoop() {
-  while (!SleepUnlessShutdown(HeartbeatInterval())) SendHeartbeat();
+  bool answered = true;
+  while (!SleepUnlessShutdown(HeartbeatInterval())) {
+    const grpc::Status status = SendHeartbeat();
+    if (answered && !status.ok()) {
+      Log(absl::StrCat("Heartbeat failed (", Describe(status), "); beating on"));
+    } else if (!answered && status.ok()) {
+      Log("Heartbeat: the coordinator answers again");
+    }
+    answered = status.ok();
+  }
 }
 
-void Worker::SendHeartbeat() {
+grpc::Status Worker::SendHeartbeat() {
   // One beat per worker id: a lease is held by the id it was acquired with,
   // which is not the current one after a new registration.
   std::map<std::string, std::vector<v1::TrialLease>> leases_by_id;
@@ -745,6 +754,7 @@ void Worker::SendHeartbeat() {
     leases_by_id[worker_id_];  // Beat even without trials: the worker is alive.
     for (const auto& [slot, trial] : active_) leases_by_id[trial.worker_id].push_back(trial.lease);
   }
+  grpc::Status first_failure;
   for (const auto& entry : leases_by_id) {
     const std::string& id = entry.first;
     const std::vector<v1::TrialLease>& leases = entry.second;
@@ -755,9 +765,13 @@ void Worker::SendHeartbeat() {
       for (const v1::TrialLease& lease : leases) *request.add_leases() = lease;
       return stub_->Heartbeat(context, request, &response);
     });
-    if (!status.ok()) continue;  // The next beat tries again.
+    if (!status.ok()) {
+      if (first_failure.ok()) first_failure = status;
+      continue;  // The next beat tries again.
+    }
     for (const v1::TrialLease& lost : response.lost()) DropLostLease(id, lost);
   }
+  return first_failure;
 }
 
 void Worker::DropLostLease(const std::string& id, const v1::TrialLease& lost) {

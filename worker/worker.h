@@ -179,8 +179,12 @@ class Worker {
   void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) const;
 
   void SlotLoop(size_t slot_index);
+  // Beats until Shutdown(); logs when beats start failing and when they are
+  // answered again (once each), so a worker cut off from the coordinator
+  // says so even while its trials report nothing.
   void HeartbeatLoop();
-  void SendHeartbeat();
+  // One beat per worker id; the first failed call's status, else OK.
+  grpc::Status SendHeartbeat();
 
   // Runs one leased trial from start to end, then reports it (CompleteTrial),
   // drops it or hands it back (ReleaseTrial), as its lifecycle says.
