@@ -1,6 +1,7 @@
 #include "server/coordinator/study_summary.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -135,14 +136,20 @@ std::optional<int64_t> IndexAfter(absl::string_view name, absl::string_view pref
   return index;
 }
 
-// Reads one stored field into `summary`; false for a name it does not know.
-bool ReadField(absl::string_view name, double value, StudySummary& summary) {
-  const auto whole = static_cast<int64_t>(value);
-  if (std::optional<int64_t> state = IndexAfter(name, kCountPrefix)) {
-    if (!IsKnownTrialState(*state)) return false;
-    summary.trial_counts[static_cast<TrialState>(*state)] = whole;
-    return true;
+// `value` as a whole number when it is one (finite, integral, within int64_t).
+std::optional<int64_t> WholeNumber(double value) {
+  // 2^63 as a double: the first value past int64_t's range.
+  constexpr double kPastInt64 = 9223372036854775808.0;
+  if (!std::isfinite(value) || value != std::trunc(value) || value < -kPastInt64 ||
+      value >= kPastInt64) {
+    return std::nullopt;
   }
+  return static_cast<int64_t>(value);
+}
+
+// Reads one stored field into `summary`; false for a name it does not know,
+// or a whole-number field that does not hold one.
+bool ReadField(absl::string_view name, double value, StudySummary& summary) {
   if (std::optional<int64_t> objective = IndexAfter(name, kBestValuePrefix)) {
     if (*objective < 0 || *objective >= kMaxStoredObjectives) return false;
     std::vector<double>& values = summary.best_objective_values;
@@ -150,19 +157,26 @@ bool ReadField(absl::string_view name, double value, StudySummary& summary) {
     values[*objective] = value;
     return true;
   }
-  if (name == "best_trial") {
-    summary.best_trial = whole;
-    return true;
-  }
   PlainFields fields = PlainFieldsOf(summary);
-  for (auto& [field, slot] : fields.whole) {
-    if (name != field) continue;
-    *slot = whole;
-    return true;
-  }
   for (auto& [field, slot] : fields.real) {
     if (name != field) continue;
     *slot = value;
+    return true;
+  }
+  const std::optional<int64_t> whole = WholeNumber(value);
+  if (!whole) return false;
+  if (std::optional<int64_t> state = IndexAfter(name, kCountPrefix)) {
+    if (!IsKnownTrialState(*state)) return false;
+    summary.trial_counts[static_cast<TrialState>(*state)] = *whole;
+    return true;
+  }
+  if (name == "best_trial") {
+    summary.best_trial = *whole;
+    return true;
+  }
+  for (auto& [field, slot] : fields.whole) {
+    if (name != field) continue;
+    *slot = *whole;
     return true;
   }
   return false;
@@ -198,7 +212,9 @@ absl::StatusOr<StudySummary> ParseRestingSummary(absl::string_view text, StudySt
   summary.time = now;
   for (const auto& [name, value] : *stored) {
     if (!ReadField(name, value, summary)) {
-      return absl::DataLossError(absl::StrCat("resting summary: unknown field \"", name, "\""));
+      return absl::DataLossError(absl::StrCat("resting summary: field \"", name,
+                                              "\" is unknown or its value ", value,
+                                              " is not valid there"));
     }
   }
   return summary;

@@ -192,6 +192,10 @@ TEST(RestingSummaryTest, WhatCannotBeReadIsDataLossNamingIt) {
   EXPECT_THAT(
       ParseRestingSummary(R"({"finished": 1, "colour": 2})", StudyState::kCompleted, kStart),
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("\"colour\"")));
+  EXPECT_THAT(ParseRestingSummary(R"({"finished": 1.5})", StudyState::kCompleted, kStart),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("\"finished\"")));
+  EXPECT_THAT(ParseRestingSummary(R"({"best_trial": "inf"})", StudyState::kCompleted, kStart),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("\"best_trial\"")));
 }
 
 // ---- Through the coordinator, on its clock ----
