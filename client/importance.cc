@@ -37,9 +37,8 @@ double ObjectiveValue(const v1::Trial& trial, int index) {
 }
 
 // At most `max_trials` (0: all) COMPLETE trials of `study`, evenly spaced,
-// without their curves. Only those kept are held: the positions follow the
-// count the first page reports (a server that reports none: all are read,
-// then spaced).
+// without their curves: the server picks them (sample_size), so only those
+// are sent; spaced here again for a server that sends every one.
 absl::StatusOr<std::vector<v1::Trial>> CompleteTrials(const CommandContext& ctx,
                                                       const std::string& study,
                                                       int64_t max_trials) {
@@ -47,14 +46,12 @@ absl::StatusOr<std::vector<v1::Trial>> CompleteTrials(const CommandContext& ctx,
   request.set_study(study);
   request.add_states(v1::TRIAL_STATE_COMPLETE);
   request.set_omit_intermediate(true);
-  std::optional<EvenSpacing> spacing;
-  int64_t position = 0;
+  if (max_trials > 0 && max_trials <= kMaxTrialSampleSize) {
+    request.set_sample_size(static_cast<int32_t>(max_trials));
+  }
   std::vector<v1::Trial> kept;
   RETURN_IF_ERROR(ForEachTrialPage(ctx, std::move(request), [&](v1::ListTrialsResponse& page) {
-    if (!spacing) spacing.emplace(page.total_size(), max_trials);
-    for (v1::Trial& trial : *page.mutable_trials()) {
-      if (spacing->Picks(position++)) kept.push_back(std::move(trial));
-    }
+    for (v1::Trial& trial : *page.mutable_trials()) kept.push_back(std::move(trial));
   }));
   return EvenlySpaced(std::move(kept), max_trials);
 }
@@ -70,16 +67,6 @@ absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& me
   return absl::InvalidArgumentError(
       absl::StrCat("--objective: \"", metric, "\" is not an objective of study ", study.name(),
                    " (its objectives: ", absl::StrJoin(metrics, ", "), ")"));
-}
-
-bool EvenSpacing::Picks(int64_t position) {
-  if (keep_ <= 0 || count_ <= keep_) return true;
-  // i * count / keep grows by more than 1 per i (count > keep): no position
-  // is picked twice.
-  while (next_ < keep_ && next_ * count_ / keep_ < position) ++next_;
-  if (next_ >= keep_ || next_ * count_ / keep_ != position) return false;
-  ++next_;
-  return true;
 }
 
 std::vector<v1::Trial> EvenlySpaced(std::vector<v1::Trial> trials, int64_t max_trials) {

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/commands.h"
+#include "server/logic/even_spacing.h"
 #include "server/logic/fanova.h"
 #include "vernier/v1/study.pb.h"
 
@@ -34,21 +35,6 @@ struct ImportanceArgs {
 // The index in `study`'s objectives of `metric` (empty: 0). INVALID_ARGUMENT
 // naming --objective and the study's objectives for any other metric.
 absl::StatusOr<int> ObjectiveIndex(const v1::Study& study, const std::string& metric);
-
-// Picks at most `keep` of `count` items streaming by, at the positions
-// i * count / keep (i = 0 .. keep - 1): evenly spaced, in order. All of them
-// when `keep` is 0, `count` is at most `keep`, or `count` is unknown (0).
-class EvenSpacing {
- public:
-  EvenSpacing(int64_t count, int64_t keep) : count_(count), keep_(keep) {}
-  // Whether the item at `position` is picked; asked in increasing order.
-  bool Picks(int64_t position);
-
- private:
-  const int64_t count_;
-  const int64_t keep_;
-  int64_t next_ = 0;  // The i of the next position to pick.
-};
 
 // At most `max_trials` (> 0) of `trials`, evenly spaced (EvenSpacing), in
 // order; all of them when there are no more than that.

@@ -93,7 +93,11 @@ class DictColumn {
   std::string Object() const;
 
  private:
+  // By JSON text; and by the raw string for AppendString, which then needs
+  // no JSON text for a value it has seen (the common case: every trial's
+  // state and worker).
   absl::flat_hash_map<std::string, int64_t> code_of_;
+  absl::flat_hash_map<std::string, int64_t> string_code_of_;
   JsonColumn dict_;
   JsonColumn codes_;
 };
@@ -144,10 +148,11 @@ class TrialColumnsWriter {
   nlohmann::json exploits_ = nlohmann::json::object();
 };
 
-// /api/curves: each trial's measurements of `metric` as steps and values;
-// trials without one are left out. `total_trials`: the study's trial count.
-nlohmann::json CurvesJson(const std::string& metric, int64_t total_trials,
-                          const std::vector<v1::Trial>& trials);
+// /api/curves: each trial's measurements of `metric` as steps and values
+// (from Trial.curve, or from its intermediate measurements); trials without
+// one are left out. `total_trials`: the study's trial count.
+std::string CurvesJson(const std::string& metric, int64_t total_trials,
+                       const std::vector<v1::Trial>& trials);
 
 // /api/trial: one trial whole.
 nlohmann::json TrialPageJson(const v1::Trial& trial);

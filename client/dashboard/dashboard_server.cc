@@ -136,7 +136,7 @@ std::string FirstMetric(const v1::Study& study) {
   return study.objectives().empty() ? study.objective().metric() : study.objectives(0).metric();
 }
 
-absl::StatusOr<json> Curves(const CommandContext& ctx, const QueryParams& params) {
+absl::StatusOr<std::string> Curves(const CommandContext& ctx, const QueryParams& params) {
   ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
   ASSIGN_OR_RETURN(const int64_t max_curves,
                    IntParam(params, "max_curves", kDefaultCurves, 1, kMaxCurves));
@@ -154,6 +154,7 @@ absl::StatusOr<json> Curves(const CommandContext& ctx, const QueryParams& params
   request.set_order_by(v1::TRIAL_ORDER_OBJECTIVE);
   request.set_max_points_per_curve(static_cast<int32_t>(points));
   request.add_intermediate_metrics(metric);
+  request.set_curve_only(true);
   std::vector<v1::Trial> trials;
   int64_t total = 0;
   RETURN_IF_ERROR(ForEachTrialPage(
@@ -474,7 +475,7 @@ void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer
       {"/api/studies", &AsText<&Studies>},
       {"/api/study", &AsText<&Study>},
       {"/api/trials", &Trials},
-      {"/api/curves", &AsText<&Curves>},
+      {"/api/curves", &Curves},
       {"/api/trial", &AsText<&Trial>},
       {"/api/importance", &AsText<&Importance>},
   };

@@ -447,9 +447,10 @@ absl::StatusOr<TrialView> Study::GetTrial(int64_t number) {
 
 absl::Status Study::RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const {
   if (!at_rest_ || query.omit_intermediate || listed.empty()) return absl::OkStatus();
-  // A page by number reads one range of the store; a page by objective
-  // reads its trials one by one (at most kMaxTrialPageSize of them).
-  const bool by_number = query.order == TrialOrder::kNumber;
+  // A page by number reads one range of the store; a page by objective, or
+  // of a sample (spread over the whole study), reads its trials one by one
+  // (at most kMaxTrialPageSize of them).
+  const bool by_number = query.order == TrialOrder::kNumber && query.sample_size == 0;
   std::map<int64_t, std::vector<Measurement>> values;
   if (by_number) {
     ASSIGN_OR_RETURN(values, store_->LoadValues(spec_.name, listed.front().trial.number,

@@ -213,6 +213,11 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
     return absl::InvalidArgumentError(absl::StrCat(
         "max_points_per_curve: must be >= 0 (0: every point), got ", query.max_points_per_curve));
   }
+  if (query.sample_size < 0 || query.sample_size > kMaxTrialSampleSize) {
+    return absl::InvalidArgumentError(absl::StrCat("sample_size: must be 0 (no sample) to ",
+                                                   kMaxTrialSampleSize, ", got ",
+                                                   query.sample_size));
+  }
   absl::StatusOr<std::optional<SortKey>> after = ParseToken(study, query);
   if (!after.ok()) return after.status();
   const size_t limit = query.page_size == 0
@@ -226,11 +231,17 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
   page.total_size = MatchingCount(trials, counts, query);
   std::vector<const TrialRecord*> selected;
   bool more = false;
+  // Positions in the sample count every matching trial from the first: a
+  // sampled listing reads the whole order for each page.
+  EvenSpacing sample(page.total_size, query.sample_size);
+  int64_t position = 0;
+  const bool sampled = query.sample_size > 0;
+  auto in_sample = [&]() { return !sampled || sample.Picks(position++); };
   if (query.order == TrialOrder::kNumber) {
     // trials[i].number == i: the page starts right after the token's trial.
-    const size_t start = *after ? static_cast<size_t>((*after)->number) + 1 : 0;
-    for (size_t i = start; i < trials.size(); ++i) {
-      if (!matches(trials[i])) continue;
+    const size_t after_number = *after ? static_cast<size_t>((*after)->number) + 1 : 0;
+    for (size_t i = sampled ? 0 : after_number; i < trials.size(); ++i) {
+      if (!matches(trials[i]) || !in_sample() || i < after_number) continue;
       if (selected.size() == limit) {
         more = true;
         break;
@@ -243,12 +254,23 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
     for (const TrialRecord& trial : trials) {
       if (!matches(trial)) continue;
       SortKey key = KeyOf(trial, objective);
-      if (*after && !Before(**after, key, objective.goal)) continue;
+      if (!sampled && *after && !Before(**after, key, objective.goal)) continue;
       ranked.emplace_back(std::move(key), &trial);
     }
     auto before = [&objective](const auto& a, const auto& b) {
       return Before(a.first, b.first, objective.goal);
     };
+    if (sampled) {
+      // The sample is taken over the whole order, then resumed after the token.
+      std::sort(ranked.begin(), ranked.end(), before);
+      std::vector<std::pair<SortKey, const TrialRecord*>> picked;
+      for (auto& entry : ranked) {
+        if (!in_sample()) continue;
+        if (*after && !Before(**after, entry.first, objective.goal)) continue;
+        picked.push_back(std::move(entry));
+      }
+      ranked = std::move(picked);
+    }
     more = ranked.size() > limit;
     const auto end = ranked.begin() + static_cast<std::ptrdiff_t>(std::min(limit, ranked.size()));
     std::partial_sort(ranked.begin(), end, ranked.end(), before);

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/logic/even_spacing.h"
 #include "server/logic/study_spec.h"
 #include "server/logic/types.h"
 
@@ -57,6 +58,11 @@ struct TrialQuery {
   // (empty: all).
   int32_t max_points_per_curve = 0;
   std::set<std::string> curve_metrics;
+  // > 0: list only this many of the matching trials, evenly spaced over the
+  // whole order (EvenSpacing, positions counted when each page is read),
+  // paged as any listing; 0: all; < 0 or above kMaxTrialSampleSize:
+  // INVALID_ARGUMENT.
+  int32_t sample_size = 0;
 };
 
 // `curve` as a plot needs it: the measurements holding at least one of

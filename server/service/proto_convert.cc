@@ -184,7 +184,28 @@ absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request) {
   query.max_points_per_curve = request.max_points_per_curve();
   query.curve_metrics.insert(request.intermediate_metrics().begin(),
                              request.intermediate_metrics().end());
+  query.sample_size = request.sample_size();
+  if (request.curve_only() &&
+      (request.intermediate_metrics_size() != 1 || request.omit_intermediate())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("curve_only: needs exactly one metric in intermediate_metrics (got ",
+                     request.intermediate_metrics_size(), ") and omit_intermediate unset"));
+  }
   return query;
+}
+
+v1::Curve CurveToProto(const std::string& metric, const std::vector<Measurement>& measurements) {
+  v1::Curve curve;
+  curve.set_metric(metric);
+  curve.mutable_steps()->Reserve(static_cast<int>(measurements.size()));
+  curve.mutable_values()->Reserve(static_cast<int>(measurements.size()));
+  for (const Measurement& measurement : measurements) {
+    auto value = measurement.metrics.find(metric);
+    if (value == measurement.metrics.end()) continue;
+    curve.add_steps(measurement.step);
+    curve.add_values(value->second);
+  }
+  return curve;
 }
 
 v1::TrialLease ToProto(const LeaseKey& lease) {

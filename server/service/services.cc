@@ -142,7 +142,18 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
   absl::StatusOr<TrialPage> page = coordinator_->ListTrials(request->study(), *query);
   if (!page.ok()) return ToGrpcStatus(page.status());
   response->mutable_trials()->Reserve(static_cast<int>(page->trials.size()));
-  for (const ListedTrial& listed : page->trials) *response->add_trials() = ToProto(listed);
+  for (ListedTrial& listed : page->trials) {
+    if (!request->curve_only()) {
+      *response->add_trials() = ToProto(listed);
+      continue;
+    }
+    // The query kept only the one metric: packed, not a map per point.
+    const std::vector<Measurement> curve = std::move(listed.trial.intermediate);
+    listed.trial.intermediate.clear();
+    v1::Trial* trial = response->add_trials();
+    *trial = ToProto(listed);
+    *trial->mutable_curve() = CurveToProto(request->intermediate_metrics(0), curve);
+  }
   response->set_next_page_token(page->next_page_token);
   response->set_total_size(page->total_size);
   return grpc::Status::OK;

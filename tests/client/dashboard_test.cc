@@ -84,9 +84,11 @@ TEST(DashboardJsonTest, DictColumnSendsEachValueOnce) {
   column.AppendString("say \"hi\"\n");
   column.AppendNull();
   column.AppendString("COMPLETE");
+  column.AppendJson("\"say \\\"hi\\\"\\n\"");  // The same value, given as JSON text.
+  column.AppendString("say \"hi\"\n");
   const json object = json::parse(column.Object());
   EXPECT_EQ(object["dict"], json({"COMPLETE", "say \"hi\"\n"}));
-  EXPECT_EQ(object["codes"], json::parse("[0, 1, null, 0]"));
+  EXPECT_EQ(object["codes"], json::parse("[0, 1, null, 0, 1, 1]"));
 }
 
 TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {

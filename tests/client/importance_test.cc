@@ -148,8 +148,21 @@ TEST_F(ImportanceCommandTest, AsksForCompleteTrialsWithoutCurves) {
   EXPECT_THAT(requests_[0].states(), ElementsAre(v1::TRIAL_STATE_COMPLETE));
   EXPECT_TRUE(requests_[0].omit_intermediate());
   EXPECT_GT(requests_[0].page_size(), 0);
+  EXPECT_EQ(requests_[0].sample_size(), 0);  // No cap: every trial.
   EXPECT_EQ(out["study"], "imp");
   EXPECT_EQ(out["trials_used"], 40);
+}
+
+TEST_F(ImportanceCommandTest, ACapAsksTheServerForAnEvenlySpacedSample) {
+  ImportanceArgs args;
+  args.study = "imp";
+  args.max_trials = 10;
+  nlohmann::json out = RunJson(args);
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(requests_[0].sample_size(), 10);
+  // This server sent all 40 anyway (as one without sampling would): the
+  // client spaces them itself.
+  EXPECT_EQ(out["trials_used"], 10);
 }
 
 TEST_F(ImportanceCommandTest, ExplainsTheFirstObjectiveUnlessAnotherIsNamed) {
@@ -234,23 +247,6 @@ TEST(EvenlySpacedTest, KeepsAtMostTheCapSpreadOverTheTrialsInOrder) {
   EXPECT_EQ(EvenlySpaced(trials, 0).size(), 10u);
   EXPECT_EQ(EvenlySpaced(trials, 10).size(), 10u);
   EXPECT_EQ(EvenlySpaced(trials, 1).front().number(), 0);
-}
-
-TEST(EvenSpacingTest, PicksThePositionsEvenlySpacedWhileTheyStream) {
-  const auto picked = [](int64_t count, int64_t keep, int64_t asked) {
-    EvenSpacing spacing(count, keep);
-    std::vector<int64_t> out;
-    for (int64_t position = 0; position < asked; ++position) {
-      if (spacing.Picks(position)) out.push_back(position);
-    }
-    return out;
-  };
-  EXPECT_EQ(picked(10, 4, 10), (std::vector<int64_t>{0, 2, 5, 7}));
-  EXPECT_EQ(picked(10, 0, 10).size(), 10u);  // No cap.
-  EXPECT_EQ(picked(3, 4, 3).size(), 3u);     // Fewer than the cap.
-  EXPECT_EQ(picked(10, 4, 15).size(), 4u);   // Items beyond the count are not picked.
-  EXPECT_EQ(picked(0, 4, 6).size(), 6u);     // Count unknown: all, for EvenlySpaced after.
-  EXPECT_EQ(picked(100000, 2000, 100000).size(), 2000u);
 }
 
 }  // namespace

@@ -118,6 +118,41 @@ TEST(TrialPageTest, PageSizeZeroIsEveryTrialAndALargePageSizeIsCut) {
   EXPECT_EQ(Numbers(rest), Range(kMaxTrialPageSize, kMaxTrialPageSize + 5));
 }
 
+TEST(TrialPageTest, ASampleListsEvenlySpacedMatchingTrialsOnEveryPage) {
+  // 20 trials, every other one COMPLETE: 10 match, 4 are sampled at
+  // positions 0, 2, 5 and 7 of the matches (i * 10 / 4).
+  std::vector<TrialRecord> trials;
+  for (int i = 0; i < 20; ++i) {
+    trials.push_back(i % 2 == 0 ? Trial(i, TrialState::kComplete, 100 - i)
+                                : Trial(i, TrialState::kPruned));
+  }
+  TrialQuery query;
+  query.states = {TrialState::kComplete};
+  query.sample_size = 4;
+  ASSERT_OK_AND_ASSIGN(TrialPage whole, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
+  EXPECT_THAT(Numbers(whole), ElementsAre(0, 4, 10, 14));
+  EXPECT_EQ(whole.total_size, 10);  // Every match, not the sample.
+
+  query.page_size = 3;
+  EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(0, 4, 10, 14));
+  // Best first (lower loss: higher number), sampled over that order.
+  query.order = TrialOrder::kObjective;
+  EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(18, 14, 8, 4));
+  // A sample as large as the matches is every match.
+  query.sample_size = 10;
+  EXPECT_EQ(ListAll(trials, Minimize(), query).size(), 10u);
+}
+
+TEST(TrialPageTest, ASampleSizeOutOfRangeIsInvalid) {
+  const std::vector<TrialRecord> trials = CompleteTrials(3);
+  for (int32_t size : {-1, kMaxTrialSampleSize + 1}) {
+    TrialQuery query;
+    query.sample_size = size;
+    EXPECT_THAT(SelectTrialPage(kPagedStudy, trials, Minimize(), query),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sample_size")));
+  }
+}
+
 TEST(TrialPageTest, AnEmptyStudyHasAnEmptyLastPage) {
   TrialQuery query;
   query.page_size = 10;

@@ -206,6 +206,52 @@ TEST_F(ListTrialsServiceTest, MaxPointsPerCurveThinsTheCurvesOnTheServer) {
   EXPECT_EQ(response.trials(0).intermediate_size(), 0);
 }
 
+TEST_F(ListTrialsServiceTest, CurveOnlyPacksTheThinnedCurveOfOneMetric) {
+  const int64_t trial = Ask();
+  for (int step = 0; step < 500; ++step) Report(trial, step, 1.0 / (step + 1));
+  v1::ListTrialsRequest request = Request(0);
+  request.set_max_points_per_curve(200);
+  request.add_intermediate_metrics("loss");
+  v1::ListTrialsResponse thinned;
+  ASSERT_TRUE(List(request, &thinned).ok());
+  request.set_curve_only(true);
+  v1::ListTrialsResponse packed;
+  ASSERT_TRUE(List(request, &packed).ok());
+  ASSERT_EQ(packed.trials_size(), 1);
+  const v1::Trial& listed = packed.trials(0);
+  EXPECT_EQ(listed.intermediate_size(), 0);
+  EXPECT_EQ(listed.curve().metric(), "loss");
+  // The same points as the measurements of the thinned listing.
+  ASSERT_EQ(listed.curve().steps_size(), 200);
+  ASSERT_EQ(listed.curve().values_size(), 200);
+  for (int i = 0; i < 200; ++i) {
+    const v1::Measurement& measurement = thinned.trials(0).intermediate(i);
+    EXPECT_EQ(listed.curve().steps(i), measurement.step());
+    EXPECT_EQ(listed.curve().values(i), measurement.metrics().at("loss"));
+  }
+  EXPECT_DOUBLE_EQ(listed.objective_value(), 1.0 / 500);
+
+  // One metric, no more and no fewer.
+  request.add_intermediate_metrics("accuracy");
+  grpc::Status two = List(request, &packed);
+  EXPECT_EQ(two.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(two.error_message(), HasSubstr("curve_only"));
+  request.clear_intermediate_metrics();
+  EXPECT_EQ(List(request, &packed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ListTrialsServiceTest, SampleSizeListsEvenlySpacedTrials) {
+  MakeTrials();
+  v1::ListTrialsRequest request = Request(0);
+  request.add_states(v1::TRIAL_STATE_COMPLETE);
+  request.set_sample_size(2);
+  v1::ListTrialsResponse response;
+  ASSERT_TRUE(List(request, &response).ok());
+  // COMPLETE: 0, 2, 3, 5; positions 0 and 2 (i * 4 / 2).
+  EXPECT_THAT(Numbers({response.trials().begin(), response.trials().end()}), ElementsAre(0, 3));
+  EXPECT_EQ(response.total_size(), 4);
+}
+
 TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   MakeTrials();
   struct Case {
@@ -233,6 +279,9 @@ TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   v1::ListTrialsRequest negative_points = Request(2);
   negative_points.set_max_points_per_curve(-1);
   cases.push_back({negative_points, "max_points_per_curve"});
+  v1::ListTrialsRequest huge_sample = Request(2);
+  huge_sample.set_sample_size(10001);
+  cases.push_back({huge_sample, "sample_size"});
   for (const Case& c : cases) {
     v1::ListTrialsResponse response;
     grpc::Status status = List(c.request, &response);
