@@ -49,13 +49,15 @@ PLOTS = ["history", "curves", "parallel", "slice", "contour", "importance", "par
 DRAWN_PROBE = """
 (() => {
   const plots = %s;
+  window.__vernierDrawnAt = {};
   const timer = setInterval(() => {
     if (!location.hash.startsWith('#/study/')) return;
-    const done = plots.every((n) => {
+    const at = window.__vernierDrawnAt;
+    for (const n of plots) {
       const e = document.getElementById('plot-' + n);
-      return e && Number(e.dataset.rendered) >= 1;
-    });
-    if (done) { window.__vernierDrawn = performance.now(); clearInterval(timer); }
+      if (!(n in at) && e && Number(e.dataset.rendered) >= 1) at[n] = Math.round(performance.now());
+    }
+    if (plots.every((n) => n in at)) { window.__vernierDrawn = performance.now(); clearInterval(timer); }
   }, 5);
 })();
 """ % json.dumps(PLOTS)
@@ -279,6 +281,7 @@ class Bench:
                                lambda: driver.execute_script("return window.__vernierDrawn"), 300, 0.1)
             if self.args.profile and run == 0:
                 profile = driver.execute_cdp_cmd("Profiler.stop", {})["profile"]
+                json.dump(profile, open("/tmp/page-profile.json", "w"))
                 self.results["profile_ms"] = self_time_by_function(profile)
                 print("page main thread, self time by function (ms):", flush=True)
                 for name, ms in self.results["profile_ms"][:25]:
@@ -292,10 +295,13 @@ class Bench:
             timings["resources"] = driver.execute_script(
                 "return performance.getEntriesByType('resource').map(r => [r.name.replace(location.origin, ''), "
                 "Math.round(r.startTime), Math.round(r.responseStart), Math.round(r.responseEnd)])")
+            # When each plot was first drawn (ms after navigation start):
+            # which one the page waited for.
+            timings["plot_drawn_at"] = driver.execute_script("return window.__vernierDrawnAt")
             timings["dom_content_loaded"] = driver.execute_script(
                 "return Math.round(performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd)")
             runs.append({"drawn_ms": round(drawn), "points": points, "page_timings_ms": timings})
-            print(f"run {run + 1}: drawn after {drawn:.0f} ms", flush=True)
+            print(f"run {run + 1}: drawn after {drawn:.0f} ms; resources {timings['resources']}; plots {timings['plot_drawn_at']}; steps { {k: v for k, v in timings.items() if not isinstance(v, (list, dict))} }", flush=True)
         self.results["drawn"] = {"median_ms": statistics.median(r["drawn_ms"] for r in runs), "runs": runs}
         self.results["memory_kib"] = {"dashboard": memory_kib(dashboard.pid),
                                       "vernier-server": memory_kib(self.server.pid)}

@@ -548,6 +548,33 @@ class DashboardTest:
             "const e = document.getElementById('trial-reason'); return e && e.textContent"), DRAW_TIMEOUT_S)
         check("out of memory (browser test)" in reason, f"failed trial's reason: {reason!r}")
 
+    def check_timeline_bins(self):
+        """The timeline's drawing at pixel resolution (more trials in view
+        than bars worth drawing), by the page's own code on a made-up
+        timeline: merged bars per row and state, the majority state colours
+        a column, a slot idle for most of a column leaves it blank, and a
+        zoomed-in window draws a bar per trial again."""
+        result = self.browser.js("""
+            const tl = {starts: [], ends: [], rowOf: [], stateOf: [], trials: [],
+                        names: ['a', 'b'], states: ['COMPLETE', 'PRUNED']};
+            const add = (start, end, row, state) => {
+              tl.starts.push(start); tl.ends.push(end); tl.rowOf.push(row);
+              tl.stateOf.push(state); tl.trials.push(tl.trials.length);
+            };
+            // Row a: 6,000 trials of 10 ms back to back, COMPLETE then PRUNED.
+            for (let j = 0; j < 6000; j++) add(j * 10, j * 10 + 10, 0, j < 3000 ? 0 : 1);
+            // Row b: busy 90 % of [0, 30 s), then idle.
+            for (let j = 0; j < 3000; j++) add(j * 10, j * 10 + 9, 1, 0);
+            const bars = (s) => s.meta.map((m) => m.map((b) => typeof b === 'number' ? b :
+                [b.row, b.from, b.to, b.trials]));
+            const whole = timelineSegments(tl, 0, 60000, 600);
+            const zoomed = timelineSegments(tl, 0, 1000, 600);
+            return [whole.binned, bars(whole), zoomed.binned, zoomed.meta.map((m) => m.length)];
+        """)
+        expected = [True, [[[0, 0, 30000, 3000], [1, 0, 30000, 3000]], [[0, 30000, 60000, 3000]]],
+                    False, [200, 0]]
+        check(result == expected, f"timeline bins: got {result}, expected {expected}")
+
     def check_multi_objective(self):
         plots = self.open_study("dash-mo")
         pareto = plots["pareto"][0]
@@ -630,6 +657,7 @@ class DashboardTest:
         # After the live changes, a fresh load agrees with them too.
         self.check_study_page()
         self.check_trial_page()
+        self.check_timeline_bins()
         self.check_multi_objective()
         self.check_importance_conflict()
         self.check_bad_parameters()

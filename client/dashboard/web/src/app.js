@@ -78,6 +78,12 @@ const CURVE_POINTS = 200;
 const CURVE_MAX = 2000;
 // Series with more points than this use ECharts' large mode.
 const LARGE_THRESHOLD = 2000;
+// The timeline's column of worker names, in pixels.
+const TIMELINE_LEFT = 150;
+// More trials than this in the timeline's window are drawn at pixel
+// resolution (timelineSegments): 100,000 bars of a pixel's tenth cost the
+// browser over a second to stroke and show nothing more.
+const TIMELINE_EXACT_MAX = 5000;
 // Colour scales (better → worse) for value-coloured scatters.
 const VALUE_PALETTE = [
   '#0d3b8c',
@@ -380,6 +386,96 @@ function colourBinnedScatter(base, xs, ys, cs, rows, lo, hi, palette) {
     seriesRows.push(bin.rows);
   });
   return {series, rows: seriesRows};
+}
+
+// The timeline's bars between `from` and `to` (ms) on a plot `pixels` wide:
+// {flat, meta, binned}. flat[k]: ECharts 'lines' data of state k (2, start,
+// row, end, row per bar); meta[k][j]: what its j-th bar stands for, a trial's
+// index or a bin {row, from, to, trials, busy}. Up to TIMELINE_EXACT_MAX
+// trials in the window get a bar each. More are binned per row and pixel
+// column: a column takes the state that was busy longest in it, or stays
+// blank when the slot was idle for at least half of it (idle time stays
+// visible), and runs of equal columns merge into one bar.
+function timelineSegments(tl, from, to, pixels) {
+  const flat = tl.states.map(() => []);
+  const meta = tl.states.map(() => []);
+  const inView = [];
+  for (let j = 0; j < tl.starts.length; j++) {
+    if (tl.ends[j] > from && tl.starts[j] < to) inView.push(j);
+  }
+  if (inView.length <= TIMELINE_EXACT_MAX) {
+    for (const j of inView) {
+      const k = tl.stateOf[j];
+      flat[k].push(2, tl.starts[j], tl.rowOf[j], tl.ends[j], tl.rowOf[j]);
+      meta[k].push(tl.trials[j]);
+    }
+    return {flat, meta, binned: false};
+  }
+  const byRow = tl.names.map(() => []);
+  for (const j of inView) byRow[tl.rowOf[j]].push(j);
+  const bins = {
+    from,
+    width: (to - from) / pixels,
+    pixels,
+    busy: new Float64Array(tl.states.length * pixels),
+    began: new Uint32Array(pixels),
+  };
+  byRow.forEach((list, row) => {
+    if (!list.length) return;
+    fillTimelineBins(tl, list, bins);
+    appendTimelineRuns(tl.states.length, row, bins, flat, meta);
+  });
+  return {flat, meta, binned: true};
+}
+
+// Sums, per state and pixel column, how long the trials `list` (of one row)
+// were busy in it, and counts the trials that began in each column.
+function fillTimelineBins(tl, list, bins) {
+  const {from, width, pixels, busy, began} = bins;
+  busy.fill(0);
+  began.fill(0);
+  for (const j of list) {
+    const s = Math.max(tl.starts[j], from);
+    const e = Math.min(tl.ends[j], from + width * pixels);
+    const first = Math.min(pixels - 1, Math.floor((s - from) / width));
+    const last = Math.min(pixels - 1, Math.floor((e - from) / width));
+    if (tl.starts[j] >= from) began[first]++;
+    const base = tl.stateOf[j] * pixels;
+    for (let c = first; c <= last; c++) {
+      const left = from + c * width;
+      busy[base + c] += Math.min(e, left + width) - Math.max(s, left);
+    }
+  }
+}
+
+// One row's filled bins as bars: runs of columns of the same state merged.
+function appendTimelineRuns(stateCount, row, bins, flat, meta) {
+  const {from, width, pixels, busy, began} = bins;
+  let run = {state: -1, first: 0, trials: 0, busy: 0};
+  const close = (end) => {
+    if (run.state < 0) return;
+    const a = from + run.first * width;
+    const b = from + end * width;
+    flat[run.state].push(2, a, row, b, row);
+    meta[run.state].push({row, from: a, to: b, trials: run.trials, busy: run.busy});
+  };
+  for (let c = 0; c < pixels; c++) {
+    let total = 0;
+    let top = -1;
+    for (let k = 0; k < stateCount; k++) {
+      const v = busy[k * pixels + c];
+      total += v;
+      if (top < 0 || v > busy[top * pixels + c]) top = k;
+    }
+    const state = total >= width / 2 ? top : -1;
+    if (state !== run.state) {
+      close(c);
+      run = {state, first: c, trials: 0, busy: 0};
+    }
+    run.trials += began[c];
+    run.busy += total;
+  }
+  close(pixels);
 }
 
 // Axis options for a parameter: category for categorical, log for log
@@ -874,10 +970,14 @@ class StudyPage {
     if (this.disposed) return;
     this.loadStarted = true;
     const studyP = this.loadStudy();
-    const trialsP = load('/api/trials', {study: this.study});
+    const trialsP = this.fetchTrials();
     const curvesP = this.loadCurves();
     // fANOVA runs on the server: ask at once, beside the other fetches.
     studyP.then((ok) => ok && !this.disposed && this.loadImportance());
+    // The curves need only the study: drawn while the trials still come.
+    Promise.all([studyP, curvesP]).then(([ok]) => {
+      if (ok && !this.disposed && this.curves) this.renderCurves();
+    });
     const [ok, trials] = await Promise.all([studyP, trialsP]);
     if (this.disposed) return;
     if (!ok || !trials) {
@@ -888,10 +988,14 @@ class StudyPage {
       );
       return;
     }
-    this.trials = normaliseTrials(trials);
+    this.trials = trials;
     await this.renderTrialPlots();
-    await curvesP;
-    if (!this.disposed && this.curves) this.renderCurves();
+  }
+
+  // /api/trials, normalised (null after showing an error).
+  async fetchTrials() {
+    const body = await load('/api/trials', {study: this.study});
+    return body && normaliseTrials(body);
   }
 
   // Every plot shows `text` instead of a chart (still marked rendered).
@@ -1091,9 +1195,9 @@ class StudyPage {
     const started = Date.now();
     if (full) {
       tasks.push(
-        load('/api/trials', {study: this.study}).then((body) => {
-          if (body && !this.disposed) {
-            this.trials = normaliseTrials(body);
+        this.fetchTrials().then((trials) => {
+          if (trials && !this.disposed) {
+            this.trials = trials;
             trialsChanged = true;
           }
         }),
@@ -2092,38 +2196,49 @@ class StudyPage {
 
   // Timeline: one row per worker (ask/tell trials in their own row), a bar
   // per trial from its start to its end (now while it runs), coloured by
-  // state; gaps are idle time. data-points: bars.
+  // state; gaps are idle time. With more than TIMELINE_EXACT_MAX trials in
+  // view a bar is narrower than a pixel, so each row is drawn at pixel
+  // resolution instead (timelineBins): zooming in redraws the window, down
+  // to one bar per trial. data-points: trials with a start.
   renderTimeline() {
     const t = this.trials;
     const now = Date.now();
     const workers = new Map();
     const byState = new Map();
+    const bars = {starts: [], ends: [], rowOf: [], stateOf: [], trials: []};
     let x0 = Infinity;
     let x1 = -Infinity;
-    let bars = 0;
     for (let i = 0; i < t.numbers.length; i++) {
       const start = t.start_ms[i];
       if (!(start > 0)) continue;
-      const end = t.end_ms[i] > 0 ? t.end_ms[i] : now;
+      const end = Math.max(t.end_ms[i] > 0 ? t.end_ms[i] : now, start + 1);
       const worker = t.workers[i] || '(ask/tell)';
       if (!workers.has(worker)) workers.set(worker, workers.size);
       const state = t.states[i];
-      if (!byState.has(state)) byState.set(state, {flat: [], rows: []});
-      const bucket = byState.get(state);
-      bucket.flat.push(2, start, workers.get(worker), Math.max(end, start + 1), workers.get(worker));
-      bucket.rows.push(i);
+      if (!byState.has(state)) byState.set(state, byState.size);
+      bars.starts.push(start);
+      bars.ends.push(end);
+      bars.rowOf.push(workers.get(worker));
+      bars.stateOf.push(byState.get(state));
+      bars.trials.push(i);
       if (start < x0) x0 = start;
       if (end > x1) x1 = end;
-      bars++;
     }
-    if (!bars) {
+    const count = bars.trials.length;
+    if (!count) {
       plotMessage('plot-timeline', 'No trial has started yet.');
       setNote('timeline', '');
       return;
     }
-    // Rows sorted by name; remap the row numbers given above.
+    // Rows sorted by name, series in state order: remap both.
     const names = [...workers.keys()].sort();
-    const remap = new Map(names.map((n, j) => [workers.get(n), j]));
+    const rowRemap = new Map(names.map((n, j) => [workers.get(n), j]));
+    const states = [...byState.keys()].sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b));
+    const stateRemap = new Map(states.map((st, k) => [byState.get(st), k]));
+    for (let j = 0; j < count; j++) {
+      bars.rowOf[j] = rowRemap.get(bars.rowOf[j]);
+      bars.stateOf[j] = stateRemap.get(bars.stateOf[j]);
+    }
     const node = $('plot-timeline');
     const height = Math.min(700, Math.max(260, names.length * 26 + 80));
     if (node.style.height !== `${height}px`) {
@@ -2131,48 +2246,27 @@ class StudyPage {
       const chart = echarts.getInstanceByDom(node);
       if (chart) chart.resize();
     }
-    const barWidth = Math.max(2, Math.min(16, ((height - 80) / names.length) * 0.6));
-    const states = [...byState.keys()].sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b));
-    const rowsOf = states.map((s) => byState.get(s).rows);
-    const series = states.map((state) => {
-      const flat = byState.get(state).flat;
-      for (let j = 0; j < flat.length; j += 5) {
-        flat[j + 2] = remap.get(flat[j + 2]);
-        flat[j + 4] = flat[j + 2];
-      }
-      return {
-        type: 'lines',
-        name: state,
-        coordinateSystem: 'cartesian2d',
-        polyline: true,
-        data: toTyped(flat),
-        dimensions: ['value'],
-        large: flat.length / 5 > 500,
-        largeThreshold: 500,
-        clip: true,
-        lineStyle: {color: STATE_COLORS[state] || '#999', width: barWidth, opacity: 0.9, cap: 'butt'},
-      };
-    });
-    setNote('timeline', `${bars} trials on ${names.length} worker${names.length === 1 ? '' : 's'}`);
     const span = Math.max(1000, x1 - x0);
+    const timeline = {
+      ...bars,
+      names,
+      states,
+      min: x0 - span * 0.01,
+      max: x1 + span * 0.01,
+      barWidth: Math.max(2, Math.min(16, ((height - 80) / names.length) * 0.6)),
+    };
+    this.timeline = timeline;
+    // A redraw (live update) keeps the window the user zoomed to.
+    const zoom = this.timelineZoom || {start: 0, end: 100};
+    const drawn = this.timelineSeries(timeline, zoom);
+    setNote('timeline', `${count} trials on ${names.length} worker${names.length === 1 ? '' : 's'}${drawn.note}`);
     drawPlot(
       'plot-timeline',
       {
-        grid: {...GRID, left: 150},
+        grid: {...GRID, left: TIMELINE_LEFT},
         legend: {top: 0, data: states},
-        tooltip: {
-          ...TOOLTIP,
-          formatter: (p) => {
-            const i = rowsOf[p.seriesIndex] && rowsOf[p.seriesIndex][p.dataIndex];
-            if (i == null) return '';
-            const end = t.end_ms[i] > 0 ? t.end_ms[i] : now;
-            return this.trialTooltip(
-              i,
-              `worker ${t.workers[i] || '(ask/tell)'}<br>${fmtDuration(end - t.start_ms[i])}`,
-            );
-          },
-        },
-        xAxis: {type: 'time', min: x0 - span * 0.01, max: x1 + span * 0.01},
+        tooltip: {...TOOLTIP, formatter: (p) => this.timelineTooltip(p.seriesIndex, p.dataIndex)},
+        xAxis: {type: 'time', min: timeline.min, max: timeline.max},
         // A value axis with the names as labels: a category axis makes ECharts'
         // large lines twice as slow to draw.
         yAxis: {
@@ -2183,19 +2277,110 @@ class StudyPage {
           splitLine: {show: false},
           axisTick: {show: false},
           axisLabel: {
-            width: 140,
+            width: TIMELINE_LEFT - 10,
             overflow: 'truncate',
             hideOverlap: true,
             customValues: names.map((_, j) => j),
             formatter: (v) => (names[v] != null ? names[v] : ''),
           },
         },
-        dataZoom: [{type: 'inside', xAxisIndex: 0, filterMode: 'none'}],
-        series,
+        dataZoom: [{type: 'inside', xAxisIndex: 0, filterMode: 'none', ...zoom}],
+        series: drawn.series,
       },
-      bars,
-      (s, d) => rowsOf[s] && this.openTrial(rowsOf[s][d]),
+      count,
+      (s, d) => this.clickTimeline(s, d),
     );
+    const chart = echarts.getInstanceByDom(node);
+    chart.off('datazoom');
+    chart.on('datazoom', () => {
+      const option = chart.getOption().dataZoom[0];
+      this.timelineZoom = {start: option.start, end: option.end};
+      clearTimeout(this.timelineZoomTimer);
+      this.timelineZoomTimer = setTimeout(() => this.redrawTimelineWindow(), 120);
+    });
+  }
+
+  // The timeline's series for the zoom window {start, end} (percent of the
+  // axis): {series, note}. Sets this.timeline.meta[state][k]: what the k-th
+  // segment of that state's series stands for (a trial's index, or a bin).
+  timelineSeries(timeline, zoom) {
+    const from = timeline.min + ((timeline.max - timeline.min) * zoom.start) / 100;
+    const to = timeline.min + ((timeline.max - timeline.min) * zoom.end) / 100;
+    const node = $('plot-timeline');
+    const pixels = Math.max(100, Math.round((node.clientWidth || 800) - TIMELINE_LEFT - GRID.right));
+    const segments = timelineSegments(timeline, from, to, pixels);
+    timeline.meta = segments.meta;
+    const series = timeline.states.map((state, k) => ({
+      type: 'lines',
+      name: state,
+      coordinateSystem: 'cartesian2d',
+      polyline: true,
+      data: toTyped(segments.flat[k]),
+      dimensions: ['value'],
+      // Always large: ECharts reads flat typed data only in large mode.
+      large: true,
+      largeThreshold: 500,
+      clip: true,
+      lineStyle: {color: STATE_COLORS[state] || '#999', width: timeline.barWidth, opacity: 0.9, cap: 'butt'},
+    }));
+    const note = segments.binned
+      ? ` (one bar per pixel: ${fmtDuration((to - from) / pixels)}, coloured by the state that` +
+        ' holds most of it, blank where the slot was idle for most of it; zoom in for single trials)'
+      : '';
+    return {series, note};
+  }
+
+  // After a zoom: the same timeline redrawn for the new window.
+  redrawTimelineWindow() {
+    const node = $('plot-timeline');
+    const chart = node && echarts.getInstanceByDom(node);
+    if (!chart || !this.timeline || this.disposed) return;
+    const drawn = this.timelineSeries(this.timeline, this.timelineZoom);
+    // Replaced, not merged: ECharts merges typed arrays element by element.
+    chart.setOption({series: drawn.series}, {replaceMerge: ['series']});
+    const names = this.timeline.names;
+    setNote(
+      'timeline',
+      `${this.timeline.trials.length} trials on ${names.length} worker${names.length === 1 ? '' : 's'}${drawn.note}`,
+    );
+  }
+
+  timelineTooltip(seriesIndex, dataIndex) {
+    const tl = this.timeline;
+    const what = tl && tl.meta[seriesIndex] && tl.meta[seriesIndex][dataIndex];
+    if (what == null) return '';
+    const t = this.trials;
+    if (typeof what === 'number') {
+      const end = t.end_ms[what] > 0 ? t.end_ms[what] : Date.now();
+      return this.trialTooltip(
+        what,
+        `worker ${t.workers[what] || '(ask/tell)'}<br>${fmtDuration(end - t.start_ms[what])}`,
+      );
+    }
+    const busy = Math.round((100 * what.busy) / (what.to - what.from));
+    return (
+      `<b>${tl.names[what.row]}</b><br>${fmtTime(what.from)} – ${fmtTime(what.to)}<br>` +
+      `${what.trials} trial${what.trials === 1 ? '' : 's'} began, busy ${busy} % of the time<br>` +
+      'click to zoom in'
+    );
+  }
+
+  // A click on a trial's bar opens it; on a bin, zooms to it.
+  clickTimeline(seriesIndex, dataIndex) {
+    const tl = this.timeline;
+    const what = tl && tl.meta[seriesIndex] && tl.meta[seriesIndex][dataIndex];
+    if (what == null) return;
+    if (typeof what === 'number') {
+      this.openTrial(what);
+      return;
+    }
+    const chart = echarts.getInstanceByDom($('plot-timeline'));
+    const width = tl.max - tl.min;
+    chart.dispatchAction({
+      type: 'dataZoom',
+      start: Math.max(0, ((what.from - tl.min) / width) * 100),
+      end: Math.min(100, ((what.to - tl.min) / width) * 100),
+    });
   }
 
   // PBT lineage: an arrow from donor to trial for each exploit (the trial
