@@ -125,8 +125,20 @@ TrialRecord WithoutIntermediate(const TrialRecord& trial) {
 }
 
 // How many of `trials` (counted by state in `counts`) match `query`'s states.
+// The index of the first trial numbered query.min_number or above.
+size_t FirstInRange(const std::vector<TrialRecord>& trials, const TrialQuery& query) {
+  return static_cast<size_t>(std::min<int64_t>(query.min_number, trials.size()));
+}
+
 int64_t MatchingCount(const std::vector<TrialRecord>& trials,
                       const std::map<TrialState, int64_t>& counts, const TrialQuery& query) {
+  if (query.min_number > 0) {
+    int64_t total = 0;
+    for (size_t i = FirstInRange(trials, query); i < trials.size(); ++i) {
+      total += query.states.empty() || query.states.count(trials[i].state) > 0;
+    }
+    return total;
+  }
   if (query.states.empty()) return static_cast<int64_t>(trials.size());
   int64_t total = 0;
   for (TrialState state : query.states) {
@@ -218,13 +230,18 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
                                                    kMaxTrialSampleSize, ", got ",
                                                    query.sample_size));
   }
+  if (query.min_number < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_number: must be >= 0, got ", query.min_number));
+  }
   absl::StatusOr<std::optional<SortKey>> after = ParseToken(study, query);
   if (!after.ok()) return after.status();
   const size_t limit = query.page_size == 0
                            ? trials.size()
                            : static_cast<size_t>(std::min(query.page_size, kMaxTrialPageSize));
   auto matches = [&query](const TrialRecord& trial) {
-    return query.states.empty() || query.states.count(trial.state) > 0;
+    return (query.states.empty() || query.states.count(trial.state) > 0) &&
+           trial.number >= query.min_number;
   };
 
   TrialPage page;
@@ -240,7 +257,8 @@ absl::StatusOr<TrialPage> SelectTrialPage(absl::string_view study,
   if (query.order == TrialOrder::kNumber) {
     // trials[i].number == i: the page starts right after the token's trial.
     const size_t after_number = *after ? static_cast<size_t>((*after)->number) + 1 : 0;
-    for (size_t i = sampled ? 0 : after_number; i < trials.size(); ++i) {
+    const size_t first = FirstInRange(trials, query);
+    for (size_t i = sampled ? first : std::max(first, after_number); i < trials.size(); ++i) {
       if (!matches(trials[i]) || !in_sample() || i < after_number) continue;
       if (selected.size() == limit) {
         more = true;

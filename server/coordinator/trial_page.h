@@ -63,6 +63,10 @@ struct TrialQuery {
   // paged as any listing; 0: all; < 0 or above kMaxTrialSampleSize:
   // INVALID_ARGUMENT.
   int32_t sample_size = 0;
+  // Only trials numbered min_number or above (>= 0, else INVALID_ARGUMENT);
+  // total_size counts only those. A client holding a study's trials reads
+  // only the new ones and those that had not ended.
+  int64_t min_number = 0;
 };
 
 // `curve` as a plot needs it: the measurements holding at least one of

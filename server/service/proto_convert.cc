@@ -185,6 +185,7 @@ absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request) {
   query.curve_metrics.insert(request.intermediate_metrics().begin(),
                              request.intermediate_metrics().end());
   query.sample_size = request.sample_size();
+  query.min_number = request.min_number();
   if (request.curve_only() &&
       (request.intermediate_metrics_size() != 1 || request.omit_intermediate())) {
     return absl::InvalidArgumentError(

@@ -529,6 +529,35 @@ class DashboardTest:
         e["complete"] += 2
         e["curve_points"] += 2
 
+    def check_refresh_from(self):
+        """A live page of many changes reads its trials again only from its
+        first one that had not ended (/api/trials?min_number=N) and joins
+        that to what it holds: the same columns as a whole listing."""
+        driver = self.browser.driver
+        driver.set_script_timeout(LIVE_TIMEOUT_S)
+        result = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const page = currentPage;
+            const columns = (t) => JSON.stringify([t.numbers, t.states, t.values, t.params, t.start_ms,
+                t.end_ms, t.workers, t.origins, t.retries, t.failure_reasons, t.exploits]);
+            // As if the page held trials 0-4 only.
+            page.trials = trialsBelow(page.trials, 5);
+            Promise.all([page.fetchTrialsFrom(5), page.fetchTrials()]).then(([joined, whole]) => {
+                page.trials = joined;
+                // Read again with nothing changed: null, nothing to draw.
+                page.fetchTrialsFrom(5).then((again) => done([
+                    columns(joined) === columns(whole), joined.numbers.length,
+                    page.refetchFrom([]), page.refetchFrom([3]), again === null]));
+            });
+        """)
+        trials = self.expected["dash"]["trials"]
+        # Every trial has ended by now: the next refresh starts at the next new one.
+        expected = [True, trials, trials, 3, True]
+        check(result == expected,
+              f"a refresh from trial 5 joined to trials 0-4: [equal to a whole listing, trials, first "
+              f"to read again, first to read again with trial 3 changed, null when unchanged] = "
+              f"{result}, expected {expected}")
+
     def check_trial_page(self):
         driver = self.browser.driver
         driver.get(f"{self.base}#/study/dash/trial/0")
@@ -654,6 +683,7 @@ class DashboardTest:
         self.check_studies_page()
         self.check_study_page()
         self.check_live_update()
+        self.check_refresh_from()
         # After the live changes, a fresh load agrees with them too.
         self.check_study_page()
         self.check_trial_page()

@@ -143,6 +143,29 @@ TEST(TrialPageTest, ASampleListsEvenlySpacedMatchingTrialsOnEveryPage) {
   EXPECT_EQ(ListAll(trials, Minimize(), query).size(), 10u);
 }
 
+TEST(TrialPageTest, MinNumberListsAndCountsOnlyTheTrialsFromIt) {
+  std::vector<TrialRecord> trials = CompleteTrials(10);
+  trials[7].state = TrialState::kRunning;
+  TrialQuery query;
+  query.min_number = 6;
+  query.page_size = 2;
+  ASSERT_OK_AND_ASSIGN(TrialPage first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
+  EXPECT_EQ(first.total_size, 4);
+  EXPECT_EQ(ListAll(trials, Minimize(), query), Range(6, 10));
+  query.states = {TrialState::kComplete};
+  ASSERT_OK_AND_ASSIGN(first, SelectTrialPage(kPagedStudy, trials, Minimize(), query));
+  EXPECT_EQ(first.total_size, 3);
+  EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(6, 8, 9));
+  query.order = TrialOrder::kObjective;  // Loss grows with the number.
+  EXPECT_THAT(ListAll(trials, Minimize(), query), ElementsAre(6, 8, 9));
+  query = TrialQuery();
+  query.min_number = 20;  // Past the last trial: nothing.
+  EXPECT_THAT(ListAll(trials, Minimize(), query), IsEmpty());
+  query.min_number = -1;
+  EXPECT_THAT(SelectTrialPage(kPagedStudy, trials, Minimize(), query),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_number")));
+}
+
 TEST(TrialPageTest, ASampleSizeOutOfRangeIsInvalid) {
   const std::vector<TrialRecord> trials = CompleteTrials(3);
   for (int32_t size : {-1, kMaxTrialSampleSize + 1}) {

@@ -240,6 +240,20 @@ TEST_F(ListTrialsServiceTest, CurveOnlyPacksTheThinnedCurveOfOneMetric) {
   EXPECT_EQ(List(request, &packed).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ListTrialsServiceTest, MinNumberListsFromThatTrialOn) {
+  MakeTrials();
+  v1::ListTrialsRequest request = Request(0);
+  request.set_min_number(5);
+  v1::ListTrialsResponse response;
+  ASSERT_TRUE(List(request, &response).ok());
+  EXPECT_THAT(Numbers({response.trials().begin(), response.trials().end()}), ElementsAre(5, 6));
+  EXPECT_EQ(response.total_size(), 2);
+  request.set_min_number(-1);
+  grpc::Status negative = List(request, &response);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(negative.error_message(), HasSubstr("min_number"));
+}
+
 TEST_F(ListTrialsServiceTest, SampleSizeListsEvenlySpacedTrials) {
   MakeTrials();
   v1::ListTrialsRequest request = Request(0);

@@ -793,6 +793,58 @@ function normaliseTrials(trials) {
   return trials;
 }
 
+// The columns of `trials` numbered below `from` (new arrays).
+function trialsBelow(trials, from) {
+  const cut = indexOfNumber(trials, from);
+  const out = {...trials, values: trials.values.map((column) => column.slice(0, cut))};
+  for (const column of SCALAR_COLUMNS) out[column] = trials[column].slice(0, cut);
+  out.params = {};
+  for (const [name, column] of Object.entries(trials.params)) out.params[name] = column.slice(0, cut);
+  out.exploits = {};
+  for (const [number, exploits] of Object.entries(trials.exploits)) {
+    if (Number(number) < from) out.exploits[number] = exploits;
+  }
+  return out;
+}
+
+// Whether `fresh` (normalised /api/trials from trial `from` on) holds what
+// `trials` holds from `from` on: the same trials, states, values, ends and
+// workers (what a running or ending trial changes).
+function sameTrialsFrom(trials, from, fresh) {
+  const cut = indexOfNumber(trials, from);
+  if (trials.numbers.length - cut !== fresh.numbers.length) return false;
+  if (trials.values.length !== fresh.values.length) return false;
+  for (let j = 0; j < fresh.numbers.length; j++) {
+    const i = cut + j;
+    if (
+      trials.numbers[i] !== fresh.numbers[j] ||
+      trials.states[i] !== fresh.states[j] ||
+      trials.end_ms[i] !== fresh.end_ms[j] ||
+      trials.workers[i] !== fresh.workers[j] ||
+      trials.values.some((column, k) => column[i] !== fresh.values[k][j])
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Normalised columns `head` then `tail` (numbered after it) as one: `head`,
+// extended; a column only one of them has is null in the other's rows.
+function joinTrials(head, tail) {
+  const before = head.numbers.length;
+  const added = tail.numbers.length;
+  const joined = (a, b) => (a || new Array(before).fill(null)).concat(b || new Array(added).fill(null));
+  for (const column of SCALAR_COLUMNS) head[column] = joined(head[column], tail[column]);
+  const objectives = Math.max(head.values.length, tail.values.length);
+  for (let k = 0; k < objectives; k++) head.values[k] = joined(head.values[k], tail.values[k]);
+  for (const name of new Set([...Object.keys(head.params), ...Object.keys(tail.params)])) {
+    head.params[name] = joined(head.params[name], tail.params[name]);
+  }
+  Object.assign(head.exploits, tail.exploits);
+  return head;
+}
+
 // Writes one /api/trial answer into the columns (inserting a new trial in
 // number order).
 function patchTrialColumns(trials, trial) {
@@ -910,7 +962,8 @@ class StudyPage {
       table: {sortKey: 'number', sortDir: 1, filter: '', state: '', page: 0},
     };
     // Live refresh state (see schedule()).
-    this.dirty = {numbers: new Set(), full: false, summary: false, importance: false};
+    // full: read the trials again from refetchFrom() on; all: from the first.
+    this.dirty = {numbers: new Set(), full: false, all: false, summary: false, importance: false};
     this.nextFullAt = 0;
     this.lastFlush = 0;
     this.trialsRenderMs = 0;
@@ -996,6 +1049,38 @@ class StudyPage {
   async fetchTrials() {
     const body = await load('/api/trials', {study: this.study});
     return body && normaliseTrials(body);
+  }
+
+  // The trials held, read again from trial number `from` on (0: all of
+  // them); null after showing an error. Reading only what may have changed
+  // keeps a live page of a large running study from listing every trial on
+  // every refresh.
+  // Resolves to null also when nothing read differs from what is held, so
+  // that a page polling a study that has stopped changing draws nothing.
+  async fetchTrialsFrom(from) {
+    if (!from) return this.fetchTrials();
+    const body = await load('/api/trials', {study: this.study, min_number: from}, '/api/trials');
+    if (!body || this.disposed) return null;
+    const fresh = normaliseTrials(body);
+    if (sameTrialsFrom(this.trials, from, fresh)) return null;
+    return joinTrials(trialsBelow(this.trials, from), fresh);
+  }
+
+  // The first trial number a refresh reads again: the first trial held that
+  // had not ended, the first of `changed`, or the next new one, whichever is
+  // lowest. Ended trials change only by an exclusion, which comes as an event
+  // (in `changed`), or after a resync (which reads everything).
+  refetchFrom(changed) {
+    const t = this.trials;
+    let from = t.numbers.length ? t.numbers[t.numbers.length - 1] + 1 : 0;
+    for (const number of changed) from = Math.min(from, number);
+    for (let i = 0; i < t.numbers.length && t.numbers[i] < from; i++) {
+      if (!ENDED_STATES.has(t.states[i])) {
+        from = t.numbers[i];
+        break;
+      }
+    }
+    return from;
   }
 
   // Every plot shows `text` instead of a chart (still marked rendered).
@@ -1086,7 +1171,7 @@ class StudyPage {
     this.pollTimer = setInterval(poll, POLL_MS);
     this.pollEnd = setTimeout(() => {
       clearInterval(this.pollTimer);
-      this.dirty.full = true; // Catch up on what the stream did not say.
+      this.dirty.all = this.dirty.full = true; // Catch up on what the stream did not say.
       this.openEvents();
       this.schedule();
     }, POLL_BACKOFF_MS);
@@ -1110,7 +1195,7 @@ class StudyPage {
     }
     d.summary = true;
     if (event.kind === 'resync' || event.kind === 'study') {
-      d.full = d.full || event.kind === 'resync';
+      if (event.kind === 'resync') d.all = d.full = true;
     } else if (event.number != null) {
       d.numbers.add(event.number);
       if (event.kind === 'trial' && event.state === 'COMPLETE') d.importance = true;
@@ -1176,12 +1261,14 @@ class StudyPage {
     const numbers = [...d.numbers];
     let full = d.full || numbers.length > PATCH_LIMIT;
     let deferred = false;
+    let from = 0;
     if (full && Date.now() < this.nextFullAt) {
       full = false;
       deferred = true; // Keep the changes for the next full refetch.
     } else {
+      from = d.all ? 0 : this.refetchFrom(numbers);
       d.numbers.clear();
-      d.full = false;
+      d.full = d.all = false;
     }
     const wantSummary = d.summary && Date.now() - (this.lastSummary || 0) >= SUMMARY_MIN_MS;
     if (wantSummary) {
@@ -1195,7 +1282,7 @@ class StudyPage {
     const started = Date.now();
     if (full) {
       tasks.push(
-        this.fetchTrials().then((trials) => {
+        this.fetchTrialsFrom(from).then((trials) => {
           if (trials && !this.disposed) {
             this.trials = trials;
             trialsChanged = true;
