@@ -71,6 +71,18 @@ class ListTrialsServiceTest : public InProcessServerTest {
     return numbers;
   }
 
+  // Asks a trial that reports loss 1 / (step + 1) at steps 0..499; a
+  // listing of "lt" with its loss curve thinned to 200 points.
+  v1::ListTrialsRequest ThinnedLossRequest() {
+    const int64_t trial = Ask();
+    for (int step = 0; step < 500; ++step) Report(trial, step, 1.0 / (step + 1));
+    v1::ListTrialsRequest request;
+    request.set_study("lt");
+    request.set_max_points_per_curve(200);
+    request.add_intermediate_metrics("loss");
+    return request;
+  }
+
   // Trials 0..5 of "lt": COMPLETE with losses 0.4, -, 0.1, 0.3, -, 0.2 (1 and
   // 4 FAILED), then trial 6 RUNNING with reports at steps 1 and 2 (last 0.05).
   // Each complete trial reported its loss at step 1 too.
@@ -185,11 +197,7 @@ TEST_F(ListTrialsServiceTest, OmitIntermediateLeavesCurvesOutAndKeepsTheObjectiv
 }
 
 TEST_F(ListTrialsServiceTest, MaxPointsPerCurveThinsTheCurvesOnTheServer) {
-  const int64_t trial = Ask();
-  for (int step = 0; step < 500; ++step) Report(trial, step, 1.0 / (step + 1));
-  v1::ListTrialsRequest request = Request(0);
-  request.set_max_points_per_curve(200);
-  request.add_intermediate_metrics("loss");
+  v1::ListTrialsRequest request = ThinnedLossRequest();
   v1::ListTrialsResponse response;
   ASSERT_TRUE(List(request, &response).ok());
   ASSERT_EQ(response.trials_size(), 1);
@@ -207,11 +215,7 @@ TEST_F(ListTrialsServiceTest, MaxPointsPerCurveThinsTheCurvesOnTheServer) {
 }
 
 TEST_F(ListTrialsServiceTest, CurveOnlyPacksTheThinnedCurveOfOneMetric) {
-  const int64_t trial = Ask();
-  for (int step = 0; step < 500; ++step) Report(trial, step, 1.0 / (step + 1));
-  v1::ListTrialsRequest request = Request(0);
-  request.set_max_points_per_curve(200);
-  request.add_intermediate_metrics("loss");
+  v1::ListTrialsRequest request = ThinnedLossRequest();
   v1::ListTrialsResponse thinned;
   ASSERT_TRUE(List(request, &thinned).ok());
   request.set_curve_only(true);
