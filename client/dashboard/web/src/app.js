@@ -808,25 +808,25 @@ function trialsBelow(trials, from) {
 }
 
 // Whether `fresh` (normalised /api/trials from trial `from` on) holds what
-// `trials` holds from `from` on: the same trials, states, values, ends and
-// workers (what a running or ending trial changes).
+// `trials` holds from `from` on: the same trials with the same values and
+// the same fields a running, retried, exploiting or ending trial changes.
 function sameTrialsFrom(trials, from, fresh) {
   const cut = indexOfNumber(trials, from);
   if (trials.numbers.length - cut !== fresh.numbers.length) return false;
   if (trials.values.length !== fresh.values.length) return false;
+  const changing = ['numbers', 'states', 'start_ms', 'end_ms', 'workers', 'retries', 'failure_reasons'];
   for (let j = 0; j < fresh.numbers.length; j++) {
     const i = cut + j;
     if (
-      trials.numbers[i] !== fresh.numbers[j] ||
-      trials.states[i] !== fresh.states[j] ||
-      trials.end_ms[i] !== fresh.end_ms[j] ||
-      trials.workers[i] !== fresh.workers[j] ||
+      changing.some((column) => trials[column][i] !== fresh[column][j]) ||
       trials.values.some((column, k) => column[i] !== fresh.values[k][j])
     ) {
       return false;
     }
   }
-  return true;
+  const exploitsFrom = (exploits) =>
+    JSON.stringify(Object.entries(exploits).filter(([number]) => Number(number) >= from));
+  return exploitsFrom(trials.exploits) === exploitsFrom(fresh.exploits);
 }
 
 // Normalised columns `head` then `tail` (numbered after it) as one: `head`,
