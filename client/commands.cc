@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iterator>
 #include <sstream>
 #include <utility>
@@ -93,32 +95,65 @@ absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
   return GetTrials(ctx, std::move(request));
 }
 
+namespace {
+
+// One page of ListTrials, and the page size it was read with.
+struct TrialPage {
+  grpc::Status status;
+  v1::ListTrialsResponse response;
+  int32_t page_size = 0;
+};
+
+// ListTrials for `request`; a page the server or the channel refuses as too
+// large (RESOURCE_EXHAUSTED) is asked again with half as many trials.
+TrialPage ReadTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request) {
+  while (true) {
+    grpc::ClientContext rpc;
+    SetDeadline(ctx, rpc);
+    TrialPage page;
+    page.status = ctx.stub->ListTrials(&rpc, request, &page.response);
+    if (page.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        request.page_size() > 1) {
+      request.set_page_size(request.page_size() / 2);
+      continue;
+    }
+    page.page_size = request.page_size();
+    return page;
+  }
+}
+
+}  // namespace
+
 absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
                               const std::function<void(v1::ListTrialsResponse& page)>& on_page,
                               std::optional<int64_t> limit) {
-  int64_t page_size = kTrialPageSize;
+  int64_t page_size = request.page_size() > 0 ? request.page_size() : kTrialPageSize;
   int64_t received = 0;
-  request.clear_page_token();
-  while (!limit || received < *limit) {
+  // Asks for the page after `received` trials (read on another thread).
+  auto ask = [&]() {
     request.set_page_size(
         static_cast<int32_t>(limit ? std::min(page_size, *limit - received) : page_size));
-    grpc::ClientContext rpc;
-    SetDeadline(ctx, rpc);
-    v1::ListTrialsResponse response;
-    const grpc::Status status = ctx.stub->ListTrials(&rpc, request, &response);
-    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && request.page_size() > 1) {
-      // Trials with long curves made the page larger than a message may be.
-      page_size = request.page_size() / 2;
-      continue;
-    }
-    RETURN_IF_ERROR(FromGrpc(status, ctx.server_address));
-    received += response.trials_size();
-    on_page(response);
+    return std::async(std::launch::async, ReadTrialPage, std::cref(ctx), request);
+  };
+  if (limit && *limit <= 0) return absl::OkStatus();
+  request.clear_page_token();
+  std::future<TrialPage> next = ask();
+  while (true) {
+    TrialPage page = next.get();
+    RETURN_IF_ERROR(FromGrpc(page.status, ctx.server_address));
+    page_size = page.page_size;  // A halved page stays halved.
+    received += page.response.trials_size();
     // A server from before paging answers everything at once, with no token.
-    if (response.next_page_token().empty()) break;
-    request.set_page_token(response.next_page_token());
+    const bool more = !page.response.next_page_token().empty() && (!limit || received < *limit);
+    // The server reads the next page while this one is handed on: its work
+    // and the caller's overlap instead of taking turns.
+    if (more) {
+      request.set_page_token(page.response.next_page_token());
+      next = ask();
+    }
+    on_page(page.response);
+    if (!more) return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,

@@ -108,13 +108,16 @@ absl::StatusOr<v1::StudySummary> GetSummary(const CommandContext& ctx, const std
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  const std::string& study);
 // The same for the trials `request` lists (its study, states, order_by and
-// omit_intermediate); its page_size and page_token are set here.
+// omit_intermediate); its page_token is set here, and its page_size when it
+// has none (kTrialPageSize).
 absl::StatusOr<std::vector<v1::Trial>> GetTrials(const CommandContext& ctx,
                                                  v1::ListTrialsRequest request);
 // Pages through the trials `request` lists as GetTrials does, handing each
 // page to `on_page` as it comes instead of keeping them all (a 100,000-trial
 // study need not be held whole). Stops at the first error, and once `limit`
 // trials (when given) have come: no page asks for more than are left.
+// `on_page` runs on the calling thread, in page order; while it runs, the
+// next page is already being read (ctx.stub is called from another thread).
 absl::Status ForEachTrialPage(const CommandContext& ctx, v1::ListTrialsRequest request,
                               const std::function<void(v1::ListTrialsResponse& page)>& on_page,
                               std::optional<int64_t> limit = std::nullopt);

@@ -105,9 +105,9 @@ std::string ResyncReasonName(v1::ResyncReason reason) {
   }
 }
 
-json ExploitsJson(const v1::Trial& trial) {
+json ExploitsJson(const google::protobuf::RepeatedPtrField<v1::TrialExploit>& exploits) {
   json out = json::array();
-  for (const v1::TrialExploit& exploit : trial.exploits()) {
+  for (const v1::TrialExploit& exploit : exploits) {
     out.push_back({{"step", exploit.step()},
                    {"donor", exploit.donor_trial()},
                    {"donor_step", exploit.donor_step()}});
@@ -232,6 +232,23 @@ json StudyPageJson(const v1::Study& study, const v1::StudySummary& summary) {
   return {{"study", page}, {"summary", SummaryJson(summary)}};
 }
 
+void TextPieces::Add(absl::string_view piece) {
+  pieces_.push_back(piece);
+  size_ += piece.size();
+}
+
+void TextPieces::AddOwned(std::string piece) {
+  owned_.push_back(std::make_unique<std::string>(std::move(piece)));
+  Add(*owned_.back());
+}
+
+std::string TextPieces::Join() const {
+  std::string text;
+  text.reserve(size_);
+  for (absl::string_view piece : pieces_) text.append(piece.data(), piece.size());
+  return text;
+}
+
 void JsonColumn::Separate() {
   if (!empty_) text_.push_back(',');
   empty_ = false;
@@ -262,24 +279,57 @@ void JsonColumn::AppendJson(absl::string_view json) {
 
 std::string JsonColumn::Array() const { return absl::StrCat("[", text_, "]"); }
 
+void JsonColumn::AddArrayTo(TextPieces& out) const {
+  out.Add("[");
+  out.Add(text_);
+  out.Add("]");
+}
+
+void JsonColumn::ReserveFor(int64_t written, int64_t expected) {
+  if (written <= 0 || expected <= written) return;
+  const double per_entry = static_cast<double>(text_.size()) / static_cast<double>(written);
+  // A little over, so that slightly longer entries later need no regrowth.
+  text_.reserve(static_cast<size_t>(per_entry * static_cast<double>(expected) * 1.1) + 16);
+}
+
 void DictColumn::AppendNull() { codes_.AppendNull(); }
 
-void DictColumn::AppendJson(const std::string& json) {
+void DictColumn::AppendJson(const std::string& json) { AppendCode(CodeOfJson(json)); }
+
+void DictColumn::AppendString(const std::string& value) { AppendCode(CodeOfString(value)); }
+
+int64_t DictColumn::CodeOfJson(const std::string& json) {
   auto [it, added] = code_of_.try_emplace(json, static_cast<int64_t>(code_of_.size()));
   if (added) dict_.AppendJson(json);
-  codes_.AppendInt(it->second);
+  return it->second;
 }
 
-void DictColumn::AppendString(const std::string& value) {
+int64_t DictColumn::CodeOfString(const std::string& value) {
   auto seen = string_code_of_.find(value);
-  if (seen != string_code_of_.end()) return codes_.AppendInt(seen->second);
-  const std::string json = nlohmann::json(value).dump();
-  AppendJson(json);
-  string_code_of_.emplace(value, code_of_.at(json));
+  if (seen != string_code_of_.end()) return seen->second;
+  const int64_t code = CodeOfJson(nlohmann::json(value).dump());
+  string_code_of_.emplace(value, code);
+  return code;
 }
+
+void DictColumn::AppendCode(int64_t code) { codes_.AppendInt(code); }
 
 std::string DictColumn::Object() const {
-  return absl::StrCat("{\"dict\":", dict_.Array(), ",\"codes\":", codes_.Array(), "}");
+  TextPieces out;
+  AddObjectTo(out);
+  return out.Join();
+}
+
+void DictColumn::AddObjectTo(TextPieces& out) const {
+  out.Add("{\"dict\":");
+  dict_.AddArrayTo(out);
+  out.Add(",\"codes\":");
+  codes_.AddArrayTo(out);
+  out.Add("}");
+}
+
+void DictColumn::ReserveFor(int64_t written, int64_t expected) {
+  codes_.ReserveFor(written, expected);
 }
 
 TrialColumnsWriter::TrialColumnsWriter(const v1::Study& study)
@@ -312,6 +362,22 @@ void TrialColumnsWriter::AppendTime(JsonColumn& column, int64_t unix_ms) const {
   }
 }
 
+void TrialColumnsWriter::AppendParam(ParamColumn& column, const v1::ParameterValue* value) {
+  if (value == nullptr) {
+    column.categorical ? column.choices.AppendNull() : column.values.AppendNull();
+  } else if (column.categorical && value->kind_case() == v1::ParameterValue::kStringValue) {
+    column.choices.AppendString(value->string_value());
+  } else if (column.categorical) {
+    column.choices.AppendJson(ParamToJson(*value).dump());
+  } else if (value->kind_case() == v1::ParameterValue::kDoubleValue) {
+    column.values.AppendDouble(value->double_value());
+  } else if (value->kind_case() == v1::ParameterValue::kIntValue) {
+    column.values.AppendInt(value->int_value());
+  } else {
+    column.values.AppendJson(ParamToJson(*value).dump());
+  }
+}
+
 void TrialColumnsWriter::Add(const v1::Trial& trial) {
   for (const auto& [name, value] : trial.params()) ParamColumnFor(name);
   numbers_.AppendInt(trial.number());
@@ -319,17 +385,7 @@ void TrialColumnsWriter::Add(const v1::Trial& trial) {
   for (int k = 0; k < objectives_; ++k) values_[k].AppendDouble(ObjectiveValueOf(trial, k));
   for (auto& [name, column] : params_) {
     auto it = trial.params().find(name);
-    if (it == trial.params().end()) {
-      column.categorical ? column.choices.AppendNull() : column.values.AppendNull();
-    } else if (column.categorical) {
-      column.choices.AppendJson(ParamToJson(it->second).dump());
-    } else if (it->second.kind_case() == v1::ParameterValue::kDoubleValue) {
-      column.values.AppendDouble(it->second.double_value());
-    } else if (it->second.kind_case() == v1::ParameterValue::kIntValue) {
-      column.values.AppendInt(it->second.int_value());
-    } else {
-      column.values.AppendJson(ParamToJson(it->second).dump());
-    }
+    AppendParam(column, it == trial.params().end() ? nullptr : &it->second);
   }
   AppendTime(start_, trial.start_time_unix_ms());
   AppendTime(end_, trial.end_time_unix_ms());
@@ -337,8 +393,126 @@ void TrialColumnsWriter::Add(const v1::Trial& trial) {
   origins_.AppendString(trial.origin());
   retries_.AppendInt(trial.retries());
   failure_reasons_.AppendString(trial.failure_reason());
-  if (!trial.exploits().empty()) exploits_[absl::StrCat(trial.number())] = ExploitsJson(trial);
+  if (!trial.exploits().empty()) {
+    exploits_[absl::StrCat(trial.number())] = ExploitsJson(trial.exploits());
+  }
   ++added_;
+}
+
+namespace {
+
+// Whether every column of `columns` has `rows` entries.
+bool SameLengths(const v1::TrialColumns& columns, int rows) {
+  auto coded = [rows](const v1::StringColumn& column) {
+    return column.codes_size() == rows &&
+           std::all_of(column.codes().begin(), column.codes().end(),
+                       [&](int32_t code) { return code >= 0 && code < column.dict_size(); });
+  };
+  bool same = columns.states_size() == rows && columns.start_time_unix_ms_size() == rows &&
+              columns.end_time_unix_ms_size() == rows && columns.retries_size() == rows &&
+              coded(columns.worker_ids()) && coded(columns.origins()) &&
+              coded(columns.failure_reasons());
+  for (const v1::NumberColumn& values : columns.objective_values()) {
+    same = same && values.values_size() == rows;
+  }
+  for (const v1::ParamColumn& param : columns.params()) {
+    const bool numbers = param.numbers_size() == rows && param.codes_size() == 0;
+    const bool coded_values =
+        param.numbers_size() == 0 && param.codes_size() == rows &&
+        std::all_of(param.codes().begin(), param.codes().end(),
+                    [&](int32_t code) { return code >= -1 && code < param.dict_size(); });
+    same = same && (numbers || coded_values || rows == 0);
+  }
+  return same;
+}
+
+// Appends the strings of `column` to `out`, each distinct one looked up once.
+void AppendStrings(const v1::StringColumn& column, DictColumn& out) {
+  std::vector<int64_t> codes;
+  codes.reserve(column.dict_size());
+  for (const std::string& value : column.dict()) codes.push_back(out.CodeOfString(value));
+  for (int32_t code : column.codes()) out.AppendCode(codes[code]);
+}
+
+}  // namespace
+
+void TrialColumnsWriter::AppendParamColumn(ParamColumn& column, const v1::ParamColumn* param,
+                                           int rows) {
+  if (param == nullptr) {
+    for (int i = 0; i < rows; ++i) AppendParam(column, nullptr);
+    return;
+  }
+  if (param->codes_size() == 0) {  // Floats; NaN where a trial has none.
+    v1::ParameterValue value;
+    for (double number : param->numbers()) {
+      if (std::isnan(number)) {
+        AppendParam(column, nullptr);
+      } else if (column.categorical) {
+        value.set_double_value(number);
+        AppendParam(column, &value);
+      } else {
+        column.values.AppendDouble(number);
+      }
+    }
+    return;
+  }
+  for (int32_t code : param->codes()) AppendParam(column, code < 0 ? nullptr : &param->dict(code));
+}
+
+absl::Status TrialColumnsWriter::AddColumns(const v1::TrialColumns& columns) {
+  const int rows = columns.numbers_size();
+  if (!SameLengths(columns, rows)) {
+    return absl::InternalError(
+        "vernier-server answered ListTrials with columns of different lengths or codes outside "
+        "their dict");
+  }
+  absl::flat_hash_map<std::string, const v1::ParamColumn*> by_name;
+  for (const v1::ParamColumn& param : columns.params()) {
+    ParamColumnFor(param.name());
+    by_name[param.name()] = &param;
+  }
+  for (int64_t number : columns.numbers()) numbers_.AppendInt(number);
+  for (int state : columns.states()) {
+    states_.AppendString(StateName(static_cast<v1::TrialState>(state)));
+  }
+  for (int k = 0; k < objectives_; ++k) {
+    if (k >= columns.objective_values_size()) {
+      for (int i = 0; i < rows; ++i) values_[k].AppendNull();
+      continue;
+    }
+    for (double value : columns.objective_values(k).values()) values_[k].AppendDouble(value);
+  }
+  for (auto& [name, column] : params_) {
+    auto it = by_name.find(name);
+    AppendParamColumn(column, it == by_name.end() ? nullptr : it->second, rows);
+  }
+  for (int64_t start : columns.start_time_unix_ms()) AppendTime(start_, start);
+  for (int64_t end : columns.end_time_unix_ms()) AppendTime(end_, end);
+  AppendStrings(columns.worker_ids(), workers_);
+  AppendStrings(columns.origins(), origins_);
+  for (int32_t retries : columns.retries()) retries_.AppendInt(retries);
+  AppendStrings(columns.failure_reasons(), failure_reasons_);
+  for (const v1::TrialExploits& trial : columns.exploits()) {
+    if (!trial.exploits().empty()) {
+      exploits_[absl::StrCat(trial.number())] = ExploitsJson(trial.exploits());
+    }
+  }
+  added_ += rows;
+  return absl::OkStatus();
+}
+
+void TrialColumnsWriter::ExpectTrials(int64_t total) {
+  for (JsonColumn* column : {&numbers_, &start_, &end_, &retries_}) {
+    column->ReserveFor(added_, total);
+  }
+  for (DictColumn* column : {&states_, &workers_, &origins_, &failure_reasons_}) {
+    column->ReserveFor(added_, total);
+  }
+  for (JsonColumn& column : values_) column.ReserveFor(added_, total);
+  for (auto& [name, column] : params_) {
+    column.categorical ? column.choices.ReserveFor(added_, total)
+                       : column.values.ReserveFor(added_, total);
+  }
 }
 
 std::string TrialColumnsWriter::Finish() const {
@@ -348,23 +522,38 @@ std::string TrialColumnsWriter::Finish() const {
       order.push_back(name);
     }
   }
-  std::vector<std::string> params;
-  for (const std::string& name : order) {
-    const ParamColumn& column = params_.at(name);
-    params.push_back(
-        absl::StrCat(json(name).dump(), ":",
-                     column.categorical ? column.choices.Object() : column.values.Array()));
+  TextPieces out;
+  out.AddOwned(absl::StrCat("{\"study\":", json(study_.name()).dump(),
+                            ",\"objectives\":", ObjectivesJson(study_).dump(),
+                            ",\"time_base_ms\":", time_base_ms_, ",\"numbers\":"));
+  numbers_.AddArrayTo(out);
+  out.Add(",\"states\":");
+  states_.AddObjectTo(out);
+  out.Add(",\"values\":[");
+  for (size_t k = 0; k < values_.size(); ++k) {
+    if (k > 0) out.Add(",");
+    values_[k].AddArrayTo(out);
   }
-  std::vector<std::string> values;
-  for (const JsonColumn& column : values_) values.push_back(column.Array());
-  return absl::StrCat(
-      "{\"study\":", json(study_.name()).dump(), ",\"objectives\":", ObjectivesJson(study_).dump(),
-      ",\"time_base_ms\":", time_base_ms_, ",\"numbers\":", numbers_.Array(),
-      ",\"states\":", states_.Object(), ",\"values\":[", absl::StrJoin(values, ","),
-      "],\"params\":{", absl::StrJoin(params, ","), "},\"start_ms\":", start_.Array(),
-      ",\"end_ms\":", end_.Array(), ",\"workers\":", workers_.Object(),
-      ",\"origins\":", origins_.Object(), ",\"retries\":", retries_.Array(),
-      ",\"failure_reasons\":", failure_reasons_.Object(), ",\"exploits\":", exploits_.dump(), "}");
+  out.Add("],\"params\":{");
+  for (size_t i = 0; i < order.size(); ++i) {
+    const ParamColumn& column = params_.at(order[i]);
+    out.AddOwned(absl::StrCat(i > 0 ? "," : "", json(order[i]).dump(), ":"));
+    column.categorical ? column.choices.AddObjectTo(out) : column.values.AddArrayTo(out);
+  }
+  out.Add("},\"start_ms\":");
+  start_.AddArrayTo(out);
+  out.Add(",\"end_ms\":");
+  end_.AddArrayTo(out);
+  out.Add(",\"workers\":");
+  workers_.AddObjectTo(out);
+  out.Add(",\"origins\":");
+  origins_.AddObjectTo(out);
+  out.Add(",\"retries\":");
+  retries_.AddArrayTo(out);
+  out.Add(",\"failure_reasons\":");
+  failure_reasons_.AddObjectTo(out);
+  out.AddOwned(absl::StrCat(",\"exploits\":", exploits_.dump(), "}"));
+  return out.Join();
 }
 
 std::string CurvesJson(const std::string& metric, int64_t total_trials,
@@ -425,7 +614,7 @@ json TrialPageJson(const v1::Trial& trial) {
           {"origin", trial.origin()},
           {"excluded", trial.excluded()},
           {"exclusion_reason", trial.exclusion_reason()},
-          {"exploits", ExploitsJson(trial)}};
+          {"exploits", ExploitsJson(trial.exploits())}};
 }
 
 json EventJson(const v1::StudyEvent& event) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,22 @@ nlohmann::json SummaryJson(const v1::StudySummary& summary);
 // /api/study: {"study": StudyJson + spec_yaml + params, "summary": ...}.
 nlohmann::json StudyPageJson(const v1::Study& study, const v1::StudySummary& summary);
 
+// Pieces of text joined into one string by a single allocation and copy
+// (StrCat of a 100,000-trial answer's columns zero-filled and copied ~10 MB
+// twice). A piece added as a view must outlive Join().
+class TextPieces {
+ public:
+  void Add(absl::string_view piece);
+  // A piece made here (kept until the TextPieces goes).
+  void AddOwned(std::string piece);
+  std::string Join() const;
+
+ private:
+  std::vector<absl::string_view> pieces_;
+  std::vector<std::unique_ptr<std::string>> owned_;
+  size_t size_ = 0;
+};
+
 // One column of /api/trials: a JSON array written entry by entry.
 class JsonColumn {
  public:
@@ -73,6 +90,11 @@ class JsonColumn {
   void AppendJson(absl::string_view json);
   // "[e0,e1,...]".
   std::string Array() const;
+  // The same, added to `out` (which then refers to this column).
+  void AddArrayTo(TextPieces& out) const;
+  // Room for the text of `expected` entries, at the length per entry of
+  // those written so far (a hint: more or fewer may come).
+  void ReserveFor(int64_t written, int64_t expected);
 
  private:
   void Separate();
@@ -90,7 +112,15 @@ class DictColumn {
   // `json`: the value's JSON text (a string is quoted).
   void AppendJson(const std::string& json);
   void AppendString(const std::string& value);
+  // The code of a value (added to the dict when new), to append later with
+  // AppendCode: a column of many entries looks each distinct value up once.
+  int64_t CodeOfJson(const std::string& json);
+  int64_t CodeOfString(const std::string& value);
+  void AppendCode(int64_t code);
   std::string Object() const;
+  // The same, added to `out` (which then refers to this column).
+  void AddObjectTo(TextPieces& out) const;
+  void ReserveFor(int64_t written, int64_t expected);
 
  private:
   // By JSON text; and by the raw string for AppendString, which then needs
@@ -114,6 +144,13 @@ class TrialColumnsWriter {
   explicit TrialColumnsWriter(const v1::Study& study);
 
   void Add(const v1::Trial& trial);
+  // The trials of a ListTrials page asked for as columns, as Add would
+  // write them one by one. INTERNAL when the columns differ in length.
+  absl::Status AddColumns(const v1::TrialColumns& columns);
+  // A hint that `total` trials will be added in all (e.g. the first page's
+  // total_size): the columns make room for them at once instead of growing
+  // (and copying) as they come.
+  void ExpectTrials(int64_t total);
   // The whole answer's JSON text.
   std::string Finish() const;
 
@@ -127,6 +164,10 @@ class TrialColumnsWriter {
     DictColumn choices;
   };
   ParamColumn& ParamColumnFor(const std::string& name);
+  // Appends a trial's value of the parameter (null: it has none).
+  static void AppendParam(ParamColumn& column, const v1::ParameterValue* value);
+  // Appends `param`'s entries (`rows` of them), or nulls when it is null.
+  static void AppendParamColumn(ParamColumn& column, const v1::ParamColumn* param, int rows);
   void AppendTime(JsonColumn& column, int64_t unix_ms) const;
 
   v1::Study study_;

@@ -46,6 +46,8 @@ constexpr int64_t kMaxCurvePoints = 10000;
 // fANOVA for the importance plot over at most this many COMPLETE trials
 // (evenly spaced by number): ~1 s instead of ~47 s for 100,000 trials.
 constexpr int64_t kMaxImportanceTrials = 2000;
+// /api/trials reads pages of columns this large (vernier-server's most).
+constexpr int32_t kColumnarPageSize = 1000;
 // A comment on an idle event stream this often keeps proxies from closing it.
 constexpr absl::Duration kKeepAlive = absl::Seconds(15);
 // Events held for a browser that reads slowly; past this it is told to
@@ -125,13 +127,21 @@ absl::StatusOr<std::string> Trials(const CommandContext& ctx, const QueryParams&
   ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
   v1::ListTrialsRequest request;
   request.set_study(name);
-  request.set_omit_intermediate(true);
   request.set_min_number(min_number);
+  // As columns, not a message per trial: a tenth of the work on both sides.
+  request.set_columnar(true);
+  request.set_page_size(kColumnarPageSize);
   TrialColumnsWriter columns(study);
-  RETURN_IF_ERROR(
-      ForEachTrialPage(ctx, std::move(request), [&columns](v1::ListTrialsResponse& page) {
-        for (const v1::Trial& trial : page.trials()) columns.Add(trial);
-      }));
+  bool first_page = true;
+  absl::Status added = absl::OkStatus();
+  RETURN_IF_ERROR(ForEachTrialPage(ctx, std::move(request), [&](v1::ListTrialsResponse& page) {
+    // A server from before columns answers with trials.
+    for (const v1::Trial& trial : page.trials()) columns.Add(trial);
+    if (added.ok()) added = columns.AddColumns(page.columns());
+    if (first_page) columns.ExpectTrials(page.total_size());
+    first_page = false;
+  }));
+  RETURN_IF_ERROR(added);
   return columns.Finish();
 }
 
@@ -349,20 +359,27 @@ void TakeOverCompression(const httplib::Request& request) {
   if (gzip) headers.emplace(kAcceptsGzip, "1");
 }
 
-// `body` as a gzip stream compressed at `level` (zlib's 1-9).
+// `body` as a gzip stream compressed at `level` (zlib's 1-9); "" if zlib
+// fails. Written a chunk at a time: an output buffer of deflateBound's size,
+// zero-filled first, cost as much as the compression at the fastest level.
 std::string Gzip(absl::string_view body, int level) {
   z_stream stream{};
   constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, gzip header.
   if (deflateInit2(&stream, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return "";
   }
-  std::string out(deflateBound(&stream, body.size()), '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
   stream.avail_in = static_cast<uInt>(body.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  const int result = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
+  std::string out;
+  out.reserve(body.size() / 2);
+  char chunk[64 * 1024];
+  int result = Z_OK;
+  while (result == Z_OK) {
+    stream.next_out = reinterpret_cast<Bytef*>(chunk);
+    stream.avail_out = sizeof(chunk);
+    result = deflate(&stream, Z_FINISH);
+    out.append(chunk, sizeof(chunk) - stream.avail_out);
+  }
   deflateEnd(&stream);
   return result == Z_STREAM_END ? out : "";
 }

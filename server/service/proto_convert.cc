@@ -1,9 +1,14 @@
 #include "server/service/proto_convert.h"
 
 #include <limits>
+#include <map>
 #include <optional>
+#include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/schema/study_schema.h"
@@ -192,6 +197,13 @@ absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request) {
         absl::StrCat("curve_only: needs exactly one metric in intermediate_metrics (got ",
                      request.intermediate_metrics_size(), ") and omit_intermediate unset"));
   }
+  if (request.columnar()) {
+    if (request.curve_only()) {
+      return absl::InvalidArgumentError(
+          "columnar: columns hold no curves; ask for curve_only without columnar");
+    }
+    query.omit_intermediate = true;
+  }
   return query;
 }
 
@@ -207,6 +219,108 @@ v1::Curve CurveToProto(const std::string& metric, const std::vector<Measurement>
     curve.add_values(value->second);
   }
   return curve;
+}
+
+namespace {
+
+// Builds a StringColumn, each distinct string sent once.
+class StringColumnBuilder {
+ public:
+  explicit StringColumnBuilder(v1::StringColumn* out) : out_(out) {}
+
+  void Add(const std::string& value) {
+    auto [it, added] = codes_.try_emplace(value, out_->dict_size());
+    if (added) out_->add_dict(value);
+    out_->add_codes(it->second);
+  }
+
+ private:
+  v1::StringColumn* out_;
+  absl::flat_hash_map<std::string, int32_t> codes_;
+};
+
+// One ParamColumn per parameter name any of `trials` has, in name order.
+void AddParamColumns(const std::vector<ListedTrial>& trials, v1::TrialColumns* out) {
+  std::map<std::string, bool> all_float;  // By name: every value is a double.
+  for (const ListedTrial& listed : trials) {
+    for (const auto& [name, value] : listed.trial.params) {
+      auto [it, added] = all_float.try_emplace(name, true);
+      it->second = it->second && std::holds_alternative<double>(value);
+    }
+  }
+  const int size = static_cast<int>(trials.size());
+  for (const auto& [name, floats] : all_float) {
+    v1::ParamColumn* column = out->add_params();
+    column->set_name(name);
+    if (floats) {
+      column->mutable_numbers()->Reserve(size);
+      for (const ListedTrial& listed : trials) {
+        auto it = listed.trial.params.find(name);
+        column->add_numbers(it == listed.trial.params.end()
+                                ? std::numeric_limits<double>::quiet_NaN()
+                                : std::get<double>(it->second));
+      }
+      continue;
+    }
+    std::map<ParamValue, int32_t> codes;
+    column->mutable_codes()->Reserve(size);
+    for (const ListedTrial& listed : trials) {
+      auto it = listed.trial.params.find(name);
+      if (it == listed.trial.params.end()) {
+        column->add_codes(-1);
+        continue;
+      }
+      auto [code, added] = codes.try_emplace(it->second, column->dict_size());
+      if (added) *column->add_dict() = ParamValueToProto(it->second);
+      column->add_codes(code->second);
+    }
+  }
+}
+
+}  // namespace
+
+v1::TrialColumns ColumnsToProto(const std::vector<ListedTrial>& trials) {
+  v1::TrialColumns out;
+  const int size = static_cast<int>(trials.size());
+  const size_t objectives = trials.empty() ? 0 : trials.front().objective_values.size();
+  for (size_t k = 0; k < objectives; ++k)
+    out.add_objective_values()->mutable_values()->Reserve(size);
+  out.mutable_numbers()->Reserve(size);
+  out.mutable_states()->Reserve(size);
+  out.mutable_start_time_unix_ms()->Reserve(size);
+  out.mutable_end_time_unix_ms()->Reserve(size);
+  out.mutable_retries()->Reserve(size);
+  out.mutable_excluded()->Reserve(size);
+  StringColumnBuilder workers(out.mutable_worker_ids());
+  StringColumnBuilder origins(out.mutable_origins());
+  StringColumnBuilder failure_reasons(out.mutable_failure_reasons());
+  for (const ListedTrial& listed : trials) {
+    const TrialRecord& trial = listed.trial;
+    out.add_numbers(trial.number);
+    out.add_states(ToProto(trial.state));
+    for (size_t k = 0; k < objectives; ++k) {
+      const std::optional<double> value =
+          k < listed.objective_values.size() ? listed.objective_values[k] : std::nullopt;
+      out.mutable_objective_values(static_cast<int>(k))
+          ->add_values(value.value_or(std::numeric_limits<double>::quiet_NaN()));
+    }
+    out.add_start_time_unix_ms(UnixMillis(trial.start_time));
+    out.add_end_time_unix_ms(UnixMillis(trial.end_time));
+    workers.Add(trial.worker_id);
+    origins.Add(trial.origin);
+    out.add_retries(trial.retries);
+    failure_reasons.Add(trial.failure_reason);
+    out.add_excluded(trial.excluded);
+    if (!trial.exploits.empty()) {
+      // The Trial message's exploits, as GetTrial gives them.
+      v1::Trial whole = ToProto(listed);
+      v1::TrialExploits* exploits = out.add_exploits();
+      exploits->set_number(trial.number);
+      *exploits->mutable_exploits() = std::move(*whole.mutable_exploits());
+    }
+  }
+  AddParamColumns(trials, &out);
+  return out;
 }
 
 v1::TrialLease ToProto(const LeaseKey& lease) {

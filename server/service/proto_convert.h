@@ -24,12 +24,15 @@ v1::Trial ToProto(const ListedTrial& listed);
 v1::TrialState ToProto(TrialState state);
 // ListTrials' request as a query: INVALID_ARGUMENT naming `states` for
 // TRIAL_STATE_UNSPECIFIED or an unknown state, `order_by` for an unknown
-// order, `curve_only` without exactly one intermediate metric. page_size,
+// order, `curve_only` without exactly one intermediate metric, `columnar`
+// with curve_only (columnar omits the intermediate values). page_size,
 // page_token and sample_size are checked by SelectTrialPage.
 absl::StatusOr<TrialQuery> FromProto(const v1::ListTrialsRequest& request);
 // The values of `metric` in `measurements`, packed (measurements without it
 // are left out).
 v1::Curve CurveToProto(const std::string& metric, const std::vector<Measurement>& measurements);
+// A page's trials as columns (ListTrialsRequest.columnar).
+v1::TrialColumns ColumnsToProto(const std::vector<ListedTrial>& trials);
 v1::TrialLease ToProto(const LeaseKey& lease);
 LeaseKey FromProto(const v1::TrialLease& lease);
 Measurement FromProto(const v1::Measurement& measurement);

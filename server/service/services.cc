@@ -141,6 +141,12 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
   if (!query.ok()) return ToGrpcStatus(query.status());
   absl::StatusOr<TrialPage> page = coordinator_->ListTrials(request->study(), *query);
   if (!page.ok()) return ToGrpcStatus(page.status());
+  response->set_next_page_token(page->next_page_token);
+  response->set_total_size(page->total_size);
+  if (request->columnar()) {
+    *response->mutable_columns() = ColumnsToProto(page->trials);
+    return grpc::Status::OK;
+  }
   response->mutable_trials()->Reserve(static_cast<int>(page->trials.size()));
   for (ListedTrial& listed : page->trials) {
     if (!request->curve_only()) {
@@ -154,8 +160,6 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
     *trial = ToProto(listed);
     *trial->mutable_curve() = CurveToProto(request->intermediate_metrics(0), curve);
   }
-  response->set_next_page_token(page->next_page_token);
-  response->set_total_size(page->total_size);
   return grpc::Status::OK;
 }
 

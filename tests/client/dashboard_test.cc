@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -142,6 +143,139 @@ TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {
   EXPECT_EQ(Expanded(columns["failure_reasons"]), json({"", "boom", ""}));
   EXPECT_EQ(columns["retries"], json({0, 0, 0}));
   EXPECT_EQ(columns["exploits"], json::object());
+}
+
+// `trials` as ListTrials' columns (study.proto's TrialColumns contract):
+// float parameters as numbers, the others coded against their values.
+v1::TrialColumns ColumnsOf(const std::vector<v1::Trial>& trials) {
+  v1::TrialColumns out;
+  v1::NumberColumn* values = out.add_objective_values();
+  std::map<std::string, bool> floats;
+  for (const v1::Trial& trial : trials) {
+    for (const auto& [name, value] : trial.params()) {
+      auto [it, added] = floats.try_emplace(name, true);
+      it->second = it->second && value.kind_case() == v1::ParameterValue::kDoubleValue;
+    }
+  }
+  auto code = [](v1::StringColumn* column, const std::string& value) {
+    for (int i = 0; i < column->dict_size(); ++i) {
+      if (column->dict(i) == value) return column->add_codes(i);
+    }
+    column->add_dict(value);
+    column->add_codes(column->dict_size() - 1);
+  };
+  for (const v1::Trial& trial : trials) {
+    out.add_numbers(trial.number());
+    out.add_states(trial.state());
+    values->add_values(trial.objective_value());
+    out.add_start_time_unix_ms(trial.start_time_unix_ms());
+    out.add_end_time_unix_ms(trial.end_time_unix_ms());
+    code(out.mutable_worker_ids(), trial.worker_id());
+    code(out.mutable_origins(), trial.origin());
+    out.add_retries(trial.retries());
+    code(out.mutable_failure_reasons(), trial.failure_reason());
+    out.add_excluded(trial.excluded());
+    if (!trial.exploits().empty()) {
+      v1::TrialExploits* exploits = out.add_exploits();
+      exploits->set_number(trial.number());
+      *exploits->mutable_exploits() = trial.exploits();
+    }
+  }
+  for (const auto& [name, all_float] : floats) {
+    v1::ParamColumn* column = out.add_params();
+    column->set_name(name);
+    for (const v1::Trial& trial : trials) {
+      auto it = trial.params().find(name);
+      if (all_float) {
+        column->add_numbers(it == trial.params().end() ? std::nan("") : it->second.double_value());
+        continue;
+      }
+      if (it == trial.params().end()) {
+        column->add_codes(-1);
+        continue;
+      }
+      int found = -1;
+      for (int i = 0; i < column->dict_size(); ++i) {
+        if (column->dict(i).SerializeAsString() == it->second.SerializeAsString()) found = i;
+      }
+      if (found < 0) {
+        *column->add_dict() = it->second;
+        found = column->dict_size() - 1;
+      }
+      column->add_codes(found);
+    }
+  }
+  return out;
+}
+
+// /api/trials read as columns (what the dashboard asks vernier-server for)
+// is, byte for byte, what it was when read as Trial messages: every kind of
+// parameter (float, int, string and number choices, one the spec does not
+// name, one first seen on the second page), times, workers, exploits.
+TEST(DashboardJsonTest, TrialColumnsReadAsColumnsWriteWhatTrialsWrite) {
+  v1::Study study;
+  study.set_name("s");
+  study.set_create_time_unix_ms(1000);
+  study.mutable_objective()->set_metric("loss");
+  study.mutable_spec()->add_params()->set_name("x");
+  v1::ParameterSpec* opt = study.mutable_spec()->add_params();
+  opt->set_name("opt");
+  opt->mutable_categorical()->add_values()->set_string_value("adam");
+  v1::ParameterSpec* width = study.mutable_spec()->add_params();
+  width->set_name("width");
+  width->mutable_categorical()->add_values()->set_double_value(0.5);
+  std::vector<v1::Trial> trials(6);
+  for (int i = 0; i < 6; ++i) {
+    v1::Trial& trial = trials[i];
+    trial.set_number(i);
+    trial.set_state(i % 3 == 1 ? v1::TRIAL_STATE_FAILED : v1::TRIAL_STATE_COMPLETE);
+    trial.set_objective_value(i % 3 == 1 ? std::nan("") : 0.25 * i);
+    if (i % 2 == 0) trial.set_start_time_unix_ms(1500 + i);
+    if (i % 2 == 0) trial.set_end_time_unix_ms(2500 + i);
+    trial.set_worker_id(i % 2 == 0 ? "w0" : "w1");
+    if (i == 4) trial.set_origin("enqueued");
+    if (i % 3 == 1) trial.set_failure_reason("boom");
+    trial.set_retries(i == 5 ? 2 : 0);
+    if (i != 2) (*trial.mutable_params())["x"].set_double_value(0.1 * i);
+    (*trial.mutable_params())["opt"].set_string_value(i % 2 == 0 ? "adam" : "sgd");
+    (*trial.mutable_params())["width"].set_double_value(i % 2 == 0 ? 0.5 : 1.0);
+    if (i == 1 || i == 4) (*trial.mutable_params())["extra"].set_int_value(3 + i);
+    if (i >= 3) (*trial.mutable_params())["late"].set_string_value("yes");
+    if (i == 5) {
+      v1::TrialExploit* exploit = trial.add_exploits();
+      exploit->set_step(4);
+      exploit->set_donor_trial(0);
+      exploit->set_donor_step(4);
+    }
+  }
+  TrialColumnsWriter by_trial(study);
+  for (const v1::Trial& trial : trials) by_trial.Add(trial);
+  TrialColumnsWriter by_columns(study);
+  ASSERT_TRUE(by_columns.AddColumns(ColumnsOf({trials.begin(), trials.begin() + 3})).ok());
+  by_columns.ExpectTrials(6);
+  ASSERT_TRUE(by_columns.AddColumns(ColumnsOf({trials.begin() + 3, trials.end()})).ok());
+  const std::string text = by_trial.Finish();
+  EXPECT_EQ(by_columns.Finish(), text);
+  const json columns = json::parse(text);
+  EXPECT_EQ(columns["params"]["late"], json::parse(R"([null, null, null, "yes", "yes", "yes"])"));
+  EXPECT_EQ(columns["params"]["extra"], json::parse("[null, 4, null, null, 7, null]"));
+  EXPECT_EQ(columns["exploits"]["5"][0]["donor"], 0);
+}
+
+TEST(DashboardJsonTest, ColumnsOfDifferentLengthsAreAnInternalError) {
+  v1::Study study;
+  study.set_name("s");
+  v1::Trial trial;
+  trial.set_number(0);
+  v1::TrialColumns columns = ColumnsOf({trial});
+  columns.add_retries(1);
+  TrialColumnsWriter writer(study);
+  const absl::Status status = writer.AddColumns(columns);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(status.message(), HasSubstr("columns of different lengths"));
+  columns = ColumnsOf({trial});
+  columns.mutable_worker_ids()->set_codes(0, 5);
+  EXPECT_EQ(writer.AddColumns(columns).code(), absl::StatusCode::kInternal);
 }
 
 TEST(DashboardJsonTest, HttpStatusFollowsTheErrorCode) {

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "client/commands.h"
 #include "client/export.h"
 #include "client/format.h"
@@ -113,6 +115,40 @@ TEST_F(GetTrialsTest, AnErrorOnALaterPageIsTheAnswer) {
                v1::ListTrialsResponse()}});
   absl::StatusOr<std::vector<v1::Trial>> trials = GetTrials(ctx_, "s");
   EXPECT_EQ(trials.status().code(), absl::StatusCode::kNotFound);
+}
+
+// The next page is asked for before the page in hand is handed on, so that
+// the server's work and the caller's overlap: the first on_page waits for the
+// second request (it would wait forever, up to the test's limit, if the pages
+// were read in turn).
+TEST_F(GetTrialsTest, TheNextPageIsReadWhileThisOneIsHandedOn) {
+  absl::Mutex mu;
+  int asked = 0;
+  EXPECT_CALL(stub_, ListTrials(_, _, _))
+      .Times(2)
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*, const v1::ListTrialsRequest& request,
+                                 v1::ListTrialsResponse* response) {
+        absl::MutexLock lock(&mu);
+        *response = request.page_token().empty() ? Page({0}, "t1") : Page({1}, "");
+        ++asked;
+        return grpc::Status::OK;
+      }));
+  std::vector<int64_t> seen;
+  bool second_asked_before_first_handled = false;
+  const absl::Status status =
+      ForEachTrialPage(ctx_, v1::ListTrialsRequest(), [&](v1::ListTrialsResponse& page) {
+        if (seen.empty()) {
+          absl::MutexLock lock(&mu);
+          second_asked_before_first_handled =
+              mu.AwaitWithTimeout(absl::Condition(
+                                      +[](int* n) { return *n >= 2; }, &asked),
+                                  absl::Seconds(30));
+        }
+        for (const v1::Trial& trial : page.trials()) seen.push_back(trial.number());
+      });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(second_asked_before_first_handled);
+  EXPECT_THAT(seen, ElementsAre(0, 1));
 }
 
 // A study of more trials than three pages hold, written straight into the

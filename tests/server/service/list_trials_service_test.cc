@@ -270,6 +270,94 @@ TEST_F(ListTrialsServiceTest, SampleSizeListsEvenlySpacedTrials) {
   EXPECT_EQ(response.total_size(), 4);
 }
 
+// Columns hold, trial by trial, what the Trial messages of the same listing
+// hold: float parameters as numbers (NaN where a `when` left one out), int
+// and categorical ones coded against their distinct values.
+TEST_F(ListTrialsServiceTest, ColumnsHoldWhatTheTrialsHold) {
+  CreateStudy(R"(
+name: cols
+objective: {metric: loss, goal: minimize}
+params:
+  lr: {type: float, low: 0.001, high: 0.1, log: true}
+  layers: {type: int, low: 1, high: 4}
+  optimizer: {type: categorical, values: [sgd, adam]}
+  momentum: {type: float, low: 0.5, high: 0.99, when: {optimizer: sgd}}
+budget: {max_trials: 100, parallel: 100}
+trainer: {external: true}
+)");
+  for (int i = 0; i < 12; ++i) {
+    const int64_t trial = Ask("cols");
+    if (i % 4 == 3) continue;  // Left RUNNING.
+    Tell(trial, i % 4 == 2 ? std::nullopt : std::optional<double>(1.0 / (i + 1)), "cols");
+  }
+  v1::ListTrialsRequest request = Request(5, "cols");
+  const std::vector<v1::Trial> trials = ListAll(request);
+  ASSERT_EQ(trials.size(), 12u);
+  request.set_columnar(true);
+  std::vector<v1::Trial> from_columns;  // The columns read back, trial by trial.
+  for (int pages = 0; pages < 10; ++pages) {
+    v1::ListTrialsResponse response;
+    ASSERT_TRUE(List(request, &response).ok());
+    EXPECT_THAT(response.trials(), IsEmpty());
+    const v1::TrialColumns& c = response.columns();
+    for (int i = 0; i < c.numbers_size(); ++i) {
+      v1::Trial& trial = from_columns.emplace_back();
+      trial.set_number(c.numbers(i));
+      trial.set_state(c.states(i));
+      for (const v1::NumberColumn& values : c.objective_values()) {
+        trial.add_objective_values(values.values(i));
+      }
+      for (const v1::ParamColumn& param : c.params()) {
+        if (param.codes_size() == 0) {
+          if (!std::isnan(param.numbers(i))) {
+            (*trial.mutable_params())[param.name()].set_double_value(param.numbers(i));
+          }
+        } else if (param.codes(i) >= 0) {
+          (*trial.mutable_params())[param.name()] = param.dict(param.codes(i));
+        }
+      }
+      trial.set_start_time_unix_ms(c.start_time_unix_ms(i));
+      trial.set_end_time_unix_ms(c.end_time_unix_ms(i));
+      trial.set_worker_id(c.worker_ids().dict(c.worker_ids().codes(i)));
+      trial.set_origin(c.origins().dict(c.origins().codes(i)));
+      trial.set_retries(c.retries(i));
+      trial.set_failure_reason(c.failure_reasons().dict(c.failure_reasons().codes(i)));
+      trial.set_excluded(c.excluded(i));
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  ASSERT_EQ(from_columns.size(), trials.size());
+  int without_momentum = 0;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const v1::Trial& want = trials[i];
+    const v1::Trial& got = from_columns[i];
+    EXPECT_EQ(got.number(), want.number());
+    EXPECT_EQ(got.state(), want.state());
+    ASSERT_EQ(got.objective_values_size(), 1);
+    EXPECT_EQ(std::isnan(got.objective_values(0)), std::isnan(want.objective_values(0)));
+    if (!std::isnan(want.objective_values(0))) {
+      EXPECT_EQ(got.objective_values(0), want.objective_values(0));
+    }
+    EXPECT_EQ(got.params_size(), want.params_size()) << "trial " << want.number();
+    for (const auto& [name, value] : want.params()) {
+      ASSERT_TRUE(got.params().contains(name)) << name;
+      EXPECT_EQ(got.params().at(name).SerializeAsString(), value.SerializeAsString()) << name;
+    }
+    without_momentum += want.params().contains("momentum") ? 0 : 1;
+    EXPECT_EQ(got.start_time_unix_ms(), want.start_time_unix_ms());
+    EXPECT_EQ(got.end_time_unix_ms(), want.end_time_unix_ms());
+    EXPECT_EQ(got.worker_id(), want.worker_id());
+    EXPECT_EQ(got.origin(), want.origin());
+    EXPECT_EQ(got.retries(), want.retries());
+    EXPECT_EQ(got.failure_reason(), want.failure_reason());
+    EXPECT_EQ(got.excluded(), want.excluded());
+  }
+  // Both kinds of float column entry were checked.
+  EXPECT_GT(without_momentum, 0);
+  EXPECT_LT(without_momentum, 12);
+}
+
 TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   MakeTrials();
   struct Case {
@@ -300,6 +388,11 @@ TEST_F(ListTrialsServiceTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   v1::ListTrialsRequest huge_sample = Request(2);
   huge_sample.set_sample_size(10001);
   cases.push_back({huge_sample, "sample_size"});
+  v1::ListTrialsRequest columns_with_curves = Request(2);
+  columns_with_curves.set_columnar(true);
+  columns_with_curves.set_curve_only(true);
+  columns_with_curves.add_intermediate_metrics("loss");
+  cases.push_back({columns_with_curves, "columnar"});
   for (const Case& c : cases) {
     v1::ListTrialsResponse response;
     grpc::Status status = List(c.request, &response);
