@@ -92,7 +92,9 @@ TEST(DashboardJsonTest, DictColumnSendsEachValueOnce) {
   EXPECT_EQ(object["codes"], json::parse("[0, 1, null, 0, 1, 1]"));
 }
 
-TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {
+// Study "s", created at 1000 ms, minimizing loss over float x and
+// categorical opt (adam).
+v1::Study StudyOfXAndOpt() {
   v1::Study study;
   study.set_name("s");
   study.set_create_time_unix_ms(1000);
@@ -101,6 +103,11 @@ TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {
   v1::ParameterSpec* opt = study.mutable_spec()->add_params();
   opt->set_name("opt");
   opt->mutable_categorical()->add_values()->set_string_value("adam");
+  return study;
+}
+
+TEST(DashboardJsonTest, TrialColumnsHoldOneEntryPerTrialAndNullWhereNone) {
+  v1::Study study = StudyOfXAndOpt();
   std::vector<v1::Trial> trials(3);
   trials[0].set_number(0);
   trials[0].set_state(v1::TRIAL_STATE_COMPLETE);
@@ -213,14 +220,7 @@ v1::TrialColumns ColumnsOf(const std::vector<v1::Trial>& trials) {
 // parameter (float, int, string and number choices, one the spec does not
 // name, one first seen on the second page), times, workers, exploits.
 TEST(DashboardJsonTest, TrialColumnsReadAsColumnsWriteWhatTrialsWrite) {
-  v1::Study study;
-  study.set_name("s");
-  study.set_create_time_unix_ms(1000);
-  study.mutable_objective()->set_metric("loss");
-  study.mutable_spec()->add_params()->set_name("x");
-  v1::ParameterSpec* opt = study.mutable_spec()->add_params();
-  opt->set_name("opt");
-  opt->mutable_categorical()->add_values()->set_string_value("adam");
+  v1::Study study = StudyOfXAndOpt();
   v1::ParameterSpec* width = study.mutable_spec()->add_params();
   width->set_name("width");
   width->mutable_categorical()->add_values()->set_double_value(0.5);
