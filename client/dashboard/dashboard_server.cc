@@ -51,7 +51,7 @@ constexpr int32_t kColumnarPageSize = 1000;
 // A comment on an idle event stream this often keeps proxies from closing it.
 constexpr absl::Duration kKeepAlive = absl::Seconds(15);
 // Events held for a browser that reads slowly; past this it is told to
-// resync instead.
+// poll instead (a `busy` event).
 constexpr size_t kMaxQueuedEvents = 10000;
 
 std::string ContentTypeOf(const std::string& path) {
@@ -218,11 +218,16 @@ absl::StatusOr<json> Importance(const CommandContext& ctx, const QueryParams& pa
 
 // Follows a study's WatchStudy stream on its own thread, reconnecting after a
 // broken stream from the last event seen (the server sends `resync` when it
-// cannot resume), and queues each event's JSON for the HTTP thread.
+// cannot resume), and queues each event's JSON for the HTTP thread. A study
+// changing more than `max_per_second` times a second, or a page that does not
+// read its events, ends the stream with a `busy` event: the page polls.
 class EventPump {
  public:
-  EventPump(CommandContext ctx, std::string study)
-      : ctx_(ctx), study_(std::move(study)), thread_([this] { Run(); }) {}
+  EventPump(CommandContext ctx, std::string study, int max_per_second)
+      : ctx_(ctx),
+        study_(std::move(study)),
+        max_per_second_(max_per_second),
+        thread_([this] { Run(); }) {}
   ~EventPump() {
     {
       absl::MutexLock lock(&mu_);
@@ -233,15 +238,18 @@ class EventPump {
   }
 
   // The events queued, waiting up to `timeout` for one. An empty answer with
-  // *error set: the stream cannot go on (the study is gone).
-  std::vector<std::string> Take(absl::Duration timeout, absl::Status* error) {
+  // *error set: the stream cannot go on (the study is gone). *finished: these
+  // are the last events (the last one says `busy`).
+  std::vector<std::string> Take(absl::Duration timeout, absl::Status* error, bool* finished) {
     absl::MutexLock lock(&mu_);
-    auto ready = [this]()
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || !error_.ok(); };
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !queue_.empty() || !error_.ok() || busy_;
+    };
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     std::vector<std::string> events(queue_.begin(), queue_.end());
     queue_.clear();
     if (events.empty()) *error = error_;
+    *finished = busy_;
     return events;
   }
 
@@ -271,7 +279,7 @@ class EventPump {
       const grpc::Status status = reader->Finish();
       absl::MutexLock lock(&mu_);
       rpc_ = nullptr;
-      if (stopping_) return;
+      if (stopping_ || busy_) return;
       if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
           status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
           status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
@@ -286,35 +294,55 @@ class EventPump {
 
   void Push(std::string event) {
     absl::MutexLock lock(&mu_);
-    if (queue_.size() >= kMaxQueuedEvents) {
-      queue_.clear();
-      queue_.push_back(json{{"kind", "resync"}, {"reason", "events_dropped"}}.dump());
+    if (busy_) return;
+    const absl::Time now = absl::Now();
+    if (now - window_start_ >= absl::Seconds(1)) {
+      window_start_ = now;
+      window_events_ = 0;
     }
+    if (++window_events_ > max_per_second_) {
+      return Busy(absl::StrCat("over ", max_per_second_, " changes a second"));
+    }
+    if (queue_.size() >= kMaxQueuedEvents) return Busy("the page fell behind its events");
     queue_.push_back(std::move(event));
+  }
+
+  // Ends the stream with a `busy` event (what was queued is dropped: the
+  // page reads the study again when it polls) and stops watching.
+  void Busy(const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queue_.clear();
+    queue_.push_back(json{{"kind", "busy"}, {"reason", reason}}.dump());
+    busy_ = true;
+    if (rpc_ != nullptr) rpc_->TryCancel();
   }
 
   const CommandContext ctx_;
   const std::string study_;
+  const int max_per_second_;
   absl::Mutex mu_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time window_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int window_events_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ClientContext* rpc_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;  // Last: starts once the members above exist.
 };
 
 // Serves /api/events?study=S: the study's events as Server-Sent Events until
 // the browser goes away, the dashboard stops (*stopping) or the study is gone.
-void ServeEvents(const CommandContext& ctx, const std::string& study,
+void ServeEvents(const CommandContext& ctx, const std::string& study, int max_events_per_second,
                  std::shared_ptr<std::atomic<bool>> stopping, httplib::Response& response) {
-  auto pump = std::make_shared<EventPump>(ctx, study);
+  auto pump = std::make_shared<EventPump>(ctx, study, max_events_per_second);
   auto last_write = std::make_shared<absl::Time>(absl::Now());
   response.set_header("Cache-Control", "no-store");
   response.set_chunked_content_provider(
       "text/event-stream", [pump, last_write, stopping](size_t, httplib::DataSink& sink) {
         while (!stopping->load() && sink.is_writable()) {
           absl::Status error;
-          const std::vector<std::string> events = pump->Take(absl::Seconds(1), &error);
+          bool finished = false;
+          const std::vector<std::string> events = pump->Take(absl::Seconds(1), &error, &finished);
           if (!error.ok()) {
             const std::string message =
                 absl::StrCat("event: error\ndata: ", ErrorJson(error).dump(), "\n\n");
@@ -324,9 +352,11 @@ void ServeEvents(const CommandContext& ctx, const std::string& study,
           std::string text;
           for (const std::string& event : events) absl::StrAppend(&text, "data: ", event, "\n\n");
           if (text.empty() && absl::Now() - *last_write >= kKeepAlive) text = ": keep-alive\n\n";
-          if (text.empty()) continue;
-          if (!sink.write(text.data(), text.size())) return false;
-          *last_write = absl::Now();
+          if (!text.empty()) {
+            if (!sink.write(text.data(), text.size())) return false;
+            *last_write = absl::Now();
+          }
+          if (finished) break;
         }
         sink.done();
         return true;
@@ -490,7 +520,7 @@ absl::StatusOr<std::string> AsText(const CommandContext& ctx, const QueryParams&
 
 // The JSON endpoints of docs/dashboard-api.md and the event stream.
 void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer authorized,
-                  std::shared_ptr<std::atomic<bool>> stopping) {
+                  int max_events_per_second, std::shared_ptr<std::atomic<bool>> stopping) {
   using Endpoint = absl::StatusOr<std::string> (*)(const CommandContext&, const QueryParams&);
   const std::pair<const char*, Endpoint> endpoints[] = {
       {"/api/studies", &AsText<&Studies>},
@@ -513,14 +543,14 @@ void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer
       }
     });
   }
-  server.Get("/api/events", [ctx, authorized, stopping](const httplib::Request& request,
-                                                        httplib::Response& response) {
+  server.Get("/api/events", [ctx, authorized, max_events_per_second, stopping](
+                                const httplib::Request& request, httplib::Response& response) {
     if (!authorized(request)) return SetUnauthorized(response);
     absl::StatusOr<std::string> study = RequiredParam(request.params, "study");
     if (!study.ok()) return SetError(response, study.status());
     absl::StatusOr<v1::Study> known = GetStudy(ctx, *study);
     if (!known.ok()) return SetError(response, known.status());
-    ServeEvents(ctx, *study, stopping, response);
+    ServeEvents(ctx, *study, max_events_per_second, stopping, response);
   });
 }
 
@@ -560,7 +590,7 @@ absl::Status Dashboard::Start() {
   };
   stopping_ = std::make_shared<std::atomic<bool>>(false);
   AddPageRoutes(*server_, token, !options_.https_cert_file.empty());
-  AddApiRoutes(*server_, ctx_, authorized, stopping_);
+  AddApiRoutes(*server_, ctx_, authorized, std::max(options_.max_events_per_second, 1), stopping_);
   AddErrorHandlers(*server_);
 
   if (port_ == 0) {

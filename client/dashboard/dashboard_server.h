@@ -40,6 +40,11 @@ struct DashboardOptions {
   std::string token;
   // Threads serving requests; each open page holds one for its event stream.
   int threads = 64;
+  // A study that changes more often than this a second (events of one
+  // page's stream) is not streamed: the page is told to poll instead (a
+  // `busy` event) and the stream ends, so that vernier-server does not send
+  // every change to pages that redraw only a few times a second.
+  int max_events_per_second = 200;
 };
 
 class Dashboard {

@@ -298,11 +298,12 @@ class DashboardTest : public InProcessServerTest {
     InProcessServerTest::TearDown();
   }
 
-  void StartDashboard(const std::string& token = "") {
+  void StartDashboard(const std::string& token = "", int max_events_per_second = 200) {
     ctx_ = CommandContext{studies_.get(), &out_, OutputFormat::kTable, "in-process"};
     DashboardOptions options;
     options.listen = "127.0.0.1:0";
     options.token = token;
+    options.max_events_per_second = max_events_per_second;
     dashboard_ = std::make_unique<Dashboard>(ctx_, options);
     ASSERT_TRUE(dashboard_->Start().ok());
     http_ = std::make_unique<httplib::Client>("127.0.0.1", dashboard_->port());
@@ -492,6 +493,41 @@ TEST_F(DashboardTest, EventsStreamAReportAsItHappens) {
   EXPECT_THAT(received, HasSubstr("\"kind\":\"measurement\""));
   EXPECT_EQ(Get("/api/events").first, 400);
   EXPECT_EQ(Get("/api/events?study=nope").first, 404);
+}
+
+// A study changing faster than the dashboard streams (here: more than 3
+// events a second) gets one `busy` event, and the stream ends there (the
+// client's read returns) instead of sending every change.
+TEST_F(DashboardTest, AStudyChangingTooFastEndsItsStreamWithBusy) {
+  StartDashboard("", /*max_events_per_second=*/3);
+  absl::Mutex mu;
+  std::string received;  // Guarded by mu.
+  bool ended = false;    // Guarded by mu.
+  std::thread reader([&] {
+    httplib::Client client("127.0.0.1", dashboard_->port());
+    client.set_read_timeout(30, 0);
+    client.Get("/api/events?study=dash", [&](const char* data, size_t length) {
+      absl::MutexLock lock(&mu);
+      received.append(data, length);
+      return true;  // Read until the dashboard ends the stream.
+    });
+    absl::MutexLock lock(&mu);
+    ended = true;
+  });
+  {
+    absl::MutexLock lock(&mu);
+    auto started = [&] { return received.find(R"("reason":"start")") != std::string::npos; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10)));
+  }
+  // 12 measurements, each an event, as fast as the server takes them.
+  RunTrial(12, /*tell=*/false);
+  reader.join();
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(ended);
+  EXPECT_THAT(received, HasSubstr(R"("kind":"busy","reason":"over 3 changes a second")"));
+  // Nothing after busy, and not every change was sent.
+  EXPECT_EQ(received.find("data:", received.find("\"busy\"")), std::string::npos);
+  EXPECT_EQ(received.find("\"step\":11"), std::string::npos);
 }
 
 }  // namespace

@@ -1167,12 +1167,14 @@ class StudyPage {
     this.rateWindow = {start: Date.now(), count: 0};
   }
 
-  // Too many events: close the stream, refetch every POLL_MS, and stream
-  // again after POLL_BACKOFF_MS (to see whether the rate has dropped).
-  startPolling() {
+  // Too many events (counted here, or by the dashboard, which then ends the
+  // stream with a `busy` event): close the stream, refetch every POLL_MS,
+  // and stream again after POLL_BACKOFF_MS (to see whether the rate has
+  // dropped).
+  startPolling(reason = `over ${MAX_EVENTS_PER_S} changes a second`) {
     this.events.close();
     this.events = null;
-    setLive(false, `polling: over ${MAX_EVENTS_PER_S} changes/s`);
+    setLive(false, `polling: ${reason}`);
     const poll = () => {
       this.dirty.summary = true;
       this.dirty.full = true;
@@ -1194,6 +1196,10 @@ class StudyPage {
       this.streamBegun();
       this.streamBegun = null;
       if (event.kind === 'resync' && event.reason === 'start' && !this.loadStarted) return;
+    }
+    if (event.kind === 'busy') {
+      if (this.events) this.startPolling(event.reason);
+      return;
     }
     const d = this.dirty;
     const w = this.rateWindow;
@@ -2799,7 +2805,9 @@ class TrialPage {
     }
     this.render(trial);
     this.events = new EventStream(this.study, (e) => {
-      if (e.number === this.number || e.kind === 'resync') this.schedule();
+      // After `busy` the stream ends; EventSource opens it again in a few
+      // seconds (its `resync` then refetches): this page polls so.
+      if (e.number === this.number || e.kind === 'resync' || e.kind === 'busy') this.schedule();
     });
   }
 
