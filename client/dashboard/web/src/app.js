@@ -42,9 +42,9 @@ const ENDED_STATES = new Set(['COMPLETE', 'PRUNED', 'FAILED']);
 // REFRESH_MIN_MS plus one fetch (well under a second) while redrawing is
 // cheap.
 const REFRESH_MIN_MS = 333;
-// Redrawing the trial plots takes at most 1/RENDER_DUTY of the page's time
-// (a 20,000-trial study redrawn in 150 ms: every 0.9 s), so that pages
-// following a fast study leave the machine's cores to it.
+// Refreshing (fetching, parsing, redrawing) takes at most 1/RENDER_DUTY of
+// the page's time (a refresh of a 20,000-trial study that takes 0.5 s: every
+// 3 s), so that pages following a fast study leave the machine's cores to it.
 const RENDER_DUTY = 6;
 // More changed trials than this in one refresh: refetch whole columns
 // instead of one /api/trial per trial.
@@ -973,6 +973,7 @@ class StudyPage {
     this.nextFullAt = 0;
     this.lastFlush = 0;
     this.trialsRenderMs = 0;
+    this.refreshMs = 0;
     this.lastImportance = 0;
     this.layout();
     this.start();
@@ -1222,14 +1223,15 @@ class StudyPage {
   }
 
   // At most one refresh in flight, and one per REFRESH_MIN_MS, or per
-  // RENDER_DUTY times the time the last re-render of the trial plots took
-  // (so a 100,000-trial study does not spend the browser's time redrawing).
+  // RENDER_DUTY times what the last refresh (or first drawing) took (so a
+  // 100,000-trial study does not spend the browser's time refreshing).
   // Changes that need a full refetch wait for nextFullAt (set from the last
   // full refetch's cost).
   schedule() {
     if (this.timer || this.inFlight || this.disposed) return;
     const d = this.dirty;
-    const interval = Math.max(REFRESH_MIN_MS, RENDER_DUTY * this.trialsRenderMs);
+    const busiest = Math.max(this.trialsRenderMs, this.refreshMs);
+    const interval = Math.max(REFRESH_MIN_MS, RENDER_DUTY * busiest);
     let wait = Math.max(0, this.lastFlush + interval - Date.now());
     if (!d.summary && (d.full || d.numbers.size > PATCH_LIMIT))
       wait = Math.max(wait, this.nextFullAt - Date.now());
@@ -1246,6 +1248,7 @@ class StudyPage {
       return;
     }
     this.inFlight = true;
+    const began = performance.now();
     try {
       await this.refresh();
     } catch (e) {
@@ -1253,6 +1256,7 @@ class StudyPage {
       showError('script', `dashboard script error: ${e.message}`);
     } finally {
       this.inFlight = false;
+      this.refreshMs = performance.now() - began;
     }
     if (this.disposed) return;
     const d = this.dirty;
