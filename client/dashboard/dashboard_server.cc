@@ -128,7 +128,8 @@ absl::StatusOr<std::string> Trials(const CommandContext& ctx, const QueryParams&
   v1::ListTrialsRequest request;
   request.set_study(name);
   request.set_min_number(min_number);
-  // As columns, not a message per trial: a tenth of the work on both sides.
+  // As columns, not a message per trial (with the page read ahead: 0.79 ->
+  // 0.36 s for 100,000 trials, bench/dashboard/api_cpu.sh).
   request.set_columnar(true);
   request.set_page_size(kColumnarPageSize);
   TrialColumnsWriter columns(study);

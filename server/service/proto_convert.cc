@@ -104,6 +104,18 @@ void ToProto(const ParamMap& params, google::protobuf::Map<std::string, v1::Para
 
 namespace {
 
+// A trial's exploits (pbt) as Trial.exploits holds them.
+void ExploitsToProto(const std::vector<ExploitRecord>& exploits,
+                     google::protobuf::RepeatedPtrField<v1::TrialExploit>* out) {
+  for (const ExploitRecord& exploit : exploits) {
+    v1::TrialExploit* proto = out->Add();
+    proto->set_step(exploit.step);
+    proto->set_donor_trial(exploit.donor);
+    proto->set_donor_step(exploit.donor_step);
+    vernier::ToProto(exploit.params_before, proto->mutable_params_before());
+  }
+}
+
 // A trial with the values of the study's objectives, in their order (nullopt:
 // not reported).
 v1::Trial TrialToProto(const TrialRecord& trial,
@@ -133,13 +145,7 @@ v1::Trial TrialToProto(const TrialRecord& trial,
   out.set_origin(trial.origin);
   out.set_excluded(trial.excluded);
   out.set_exclusion_reason(trial.exclusion_reason);
-  for (const ExploitRecord& exploit : trial.exploits) {
-    v1::TrialExploit* proto = out.add_exploits();
-    proto->set_step(exploit.step);
-    proto->set_donor_trial(exploit.donor);
-    proto->set_donor_step(exploit.donor_step);
-    vernier::ToProto(exploit.params_before, proto->mutable_params_before());
-  }
+  ExploitsToProto(trial.exploits, out.mutable_exploits());
   return out;
 }
 
@@ -312,11 +318,9 @@ v1::TrialColumns ColumnsToProto(const std::vector<ListedTrial>& trials) {
     failure_reasons.Add(trial.failure_reason);
     out.add_excluded(trial.excluded);
     if (!trial.exploits.empty()) {
-      // The Trial message's exploits, as GetTrial gives them.
-      v1::Trial whole = ToProto(listed);
       v1::TrialExploits* exploits = out.add_exploits();
       exploits->set_number(trial.number);
-      *exploits->mutable_exploits() = std::move(*whole.mutable_exploits());
+      ExploitsToProto(trial.exploits, exploits->mutable_exploits());
     }
   }
   AddParamColumns(trials, &out);

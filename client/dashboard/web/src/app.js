@@ -1850,9 +1850,9 @@ class StudyPage {
     const column = this.trials.values[0];
     const sign = this.sign(0);
     // Each key carries its position in `rows` in its lowest mantissa bits,
-    // so that a native numeric sort (no comparator: ~10x faster for 80,000
-    // trials) orders the positions too. Keys closer than ~2^-31 of their
-    // size may swap: no plot can show that. (Little-endian, as every
+    // so that a native numeric sort (no comparator: 21 vs 61 ms for 80,000
+    // trials) orders the positions too. Keys closer than 2^(bits - 52) of
+    // their size may swap: no plot can show that. (Little-endian, as every
     // browser's typed arrays are; the keys are finite.)
     const n = rows.length;
     const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
