@@ -437,12 +437,18 @@ absl::StatusOr<TrialView> Study::GetTrial(int64_t number) {
   absl::ReaderMutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckHeld());
   ASSIGN_OR_RETURN(const TrialRecord* trial, trials_.Find(number));
-  TrialView view{*trial, spec_.objectives};
-  if (at_rest_) {
-    ASSIGN_OR_RETURN(auto values, store_->LoadValues(spec_.name, number, number));
-    view.trial.intermediate = std::move(values[number]);
+  std::vector<TrialRecord> one = {*trial};
+  RETURN_IF_ERROR(RestoreWholeCurves(one));
+  return TrialView{std::move(one.front()), spec_.objectives};
+}
+
+absl::Status Study::RestoreWholeCurves(std::vector<TrialRecord>& trials) const {
+  if (!at_rest_) return absl::OkStatus();
+  for (TrialRecord& trial : trials) {
+    ASSIGN_OR_RETURN(auto values, store_->LoadValues(spec_.name, trial.number, trial.number));
+    trial.intermediate = std::move(values[trial.number]);
   }
-  return view;
+  return absl::OkStatus();
 }
 
 absl::Status Study::RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const {
@@ -560,6 +566,7 @@ absl::StatusOr<TrialsView> Study::Best(int count) {
       if (count > 0 && static_cast<int>(best.trials.size()) >= count) break;
       best.trials.push_back(*trial);
     }
+    RETURN_IF_ERROR(RestoreWholeCurves(best.trials));
     return best;
   }
   const ObjectiveSpec& objective = spec_.objective;
@@ -575,6 +582,7 @@ absl::StatusOr<TrialsView> Study::Best(int count) {
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
     best.trials.push_back(*ranked[i].second);
   }
+  RETURN_IF_ERROR(RestoreWholeCurves(best.trials));
   return best;
 }
 

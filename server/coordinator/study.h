@@ -445,6 +445,10 @@ class Study : public std::enable_shared_from_this<Study> {
   // `query` asks. Does nothing otherwise.
   absl::Status RestoreValues(const TrialQuery& query, std::vector<ListedTrial>& listed) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // At rest: puts each of `trials`' stored values back, whole (a read of a
+  // few trials: one store read each). Does nothing otherwise.
+  absl::Status RestoreWholeCurves(std::vector<TrialRecord>& trials) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether every trial of the budget exists.
   bool BudgetSpent() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Whether a worker may lease a trial now (ACTIVE, not external, fewer than

@@ -107,7 +107,12 @@ TEST_F(StudyRestTest, AStudyThatIsOverRestsAndAnswersEveryReadAsBefore) {
   absl::StatusOr<TrialsView> trials = coordinator_->ListTrials("curves");
   ASSERT_OK(trials);
   EXPECT_EQ(trials->trials[1].intermediate, trial1.trial.intermediate);
-  EXPECT_EQ(coordinator_->BestTrials("curves", 1)->trials[0].number, 1);
+  absl::StatusOr<TrialsView> best = coordinator_->BestTrials("curves", 1);
+  ASSERT_OK(best);
+  ASSERT_EQ(best->trials.size(), 1u);
+  EXPECT_EQ(best->trials[0].number, 1);
+  // Whole, as GetTrial gives it (`vernier best` prints the curve).
+  EXPECT_EQ(best->trials[0].intermediate, trial1.trial.intermediate);
 }
 
 TEST_F(StudyRestTest, AStudyThatStillRunsDoesNotRest) {
