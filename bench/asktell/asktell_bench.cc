@@ -18,7 +18,9 @@
 //
 // Prints one JSON line: trials, clients, sampler, seconds, trials_per_s,
 // p50/p99 latency in ms over all trials and over the last 1,000 (by the time
-// they finished), errors, lost. Exits non-zero on any error or loss.
+// they finished), errors, lost; with --steady-after-s S also
+// steady_trials_per_s, the rate over the trials told after the first S
+// seconds. Exits non-zero on any error or loss.
 //
 //   asktell-bench --server 127.0.0.1:50051 --study s1 --sampler tpe
 //                 --trials 10000 --clients 32
@@ -30,6 +32,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,8 +55,9 @@ struct Options {
   std::string sampler = "random";
   int64_t trials = 1000;
   int clients = 1;
-  int threads = 0;      // 0: a blocking thread per client.
-  int connections = 0;  // 0: one per client.
+  int threads = 0;            // 0: a blocking thread per client.
+  int connections = 0;        // 0: one per client.
+  double steady_after_s = 0;  // > 0: also the rate from then on.
 };
 
 // The same function as optuna_asktell.py: a shifted sphere in 4 floats.
@@ -225,25 +229,52 @@ double Percentile(std::vector<double> values, double p) {
   return values[index];
 }
 
-// Told values that ListTrials does not show COMPLETE with the same value.
-int64_t CountLost(const Options& options, const std::vector<Done>& done) {
+// Every trial of the study by number, read page by page (a study of any size
+// fits gRPC's default receive limit); nullopt when a page could not be read.
+std::optional<std::map<int64_t, v1::Trial>> ReadBack(const Options& options) {
   auto stub = v1::StudyService::NewStub(NewChannel(options.server, -1));
-  grpc::ClientContext context;
   v1::ListTrialsRequest request;
   request.set_study(options.study);
-  v1::ListTrialsResponse response;
-  if (!stub->ListTrials(&context, request, &response).ok())
-    return static_cast<int64_t>(done.size());
-  std::map<int64_t, const v1::Trial*> stored;
-  for (const v1::Trial& trial : response.trials()) stored[trial.number()] = &trial;
+  request.set_omit_intermediate(true);
+  request.set_page_size(1000);
+  std::map<int64_t, v1::Trial> stored;
+  do {
+    grpc::ClientContext context;
+    v1::ListTrialsResponse response;
+    if (!stub->ListTrials(&context, request, &response).ok()) return std::nullopt;
+    for (v1::Trial& trial : *response.mutable_trials()) {
+      const int64_t number = trial.number();
+      stored[number] = std::move(trial);
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return stored;
+}
+
+// Told values that ListTrials does not show COMPLETE with the same value.
+int64_t CountLost(const Options& options, const std::vector<Done>& done) {
+  const std::optional<std::map<int64_t, v1::Trial>> stored = ReadBack(options);
+  if (!stored) return static_cast<int64_t>(done.size());
   int64_t lost = 0;
   for (const Done& d : done) {
-    auto it = stored.find(d.number);
-    const bool kept = it != stored.end() && it->second->state() == v1::TRIAL_STATE_COMPLETE &&
-                      it->second->final_metrics().at("loss") == d.value;
+    auto it = stored->find(d.number);
+    const bool kept = it != stored->end() && it->second.state() == v1::TRIAL_STATE_COMPLETE &&
+                      it->second.final_metrics().at("loss") == d.value;
     if (!kept) ++lost;
   }
   return lost;
+}
+
+// Trials a second told from `after` (since the clock started) to the end:
+// the rate once what began with the run (other programs starting to follow
+// the study) has settled. 0 when the run was not longer than `after`.
+double RateAfter(const std::vector<Done>& done, absl::Time start, absl::Time end,
+                 absl::Duration after) {
+  const absl::Time from = start + after;
+  if (end <= from) return 0;
+  const auto told =
+      std::count_if(done.begin(), done.end(), [from](const Done& d) { return d.finished >= from; });
+  return told / absl::ToDoubleSeconds(end - from);
 }
 
 int Main(int argc, char** argv) {
@@ -262,6 +293,11 @@ int Main(int argc, char** argv) {
   app.add_option("--connections", options.connections,
                  "share this many connections among the clients, as the clients of one "
                  "process do by default (0: one per client, as separate processes have)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--steady-after-s", options.steady_after_s,
+                 "also print steady_trials_per_s: the trials told from this many seconds after "
+                 "the start on, a second")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
@@ -311,7 +347,8 @@ int Main(int argc, char** argv) {
     }
   }
   for (std::thread& client : clients) client.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Time end = absl::Now();
+  const double seconds = absl::ToDoubleSeconds(end - start);
 
   absl::MutexLock lock(&shared.mu);
   std::vector<Done>& done = shared.done;
@@ -339,6 +376,10 @@ int Main(int argc, char** argv) {
                         {"last1k_p99_ms", Percentile(last, 99)},
                         {"errors", errors},
                         {"lost", lost}};
+  if (options.steady_after_s > 0) {
+    out["steady_after_s"] = options.steady_after_s;
+    out["steady_trials_per_s"] = RateAfter(done, start, end, absl::Seconds(options.steady_after_s));
+  }
   std::cout << out.dump() << std::endl;
   for (const auto& [what, count] : shared.errors) std::cerr << what << ": " << count << "\n";
   return errors == 0 && lost == 0 && static_cast<int64_t>(done.size()) == options.trials ? 0 : 1;
