@@ -529,6 +529,45 @@ class DashboardTest:
         e["complete"] += 2
         e["curve_points"] += 2
 
+    def check_hidden_page_waits(self):
+        """A study page in a background tab fetches and draws nothing while
+        hidden, and shows what changed meanwhile once it is seen again."""
+        browser = self.browser
+        driver = browser.driver
+        study_tab = driver.current_window_handle
+        browser.js("window.__visibility = []; document.addEventListener('visibilitychange', "
+                   "() => window.__visibility.push([document.visibilityState, performance.now()]));")
+        before = browser.plots()
+        driver.switch_to.new_window("tab")  # The study page's tab is hidden now.
+        driver.get("about:blank")
+        newcomer = self.cli.ask("dash")
+        self.cli.report("dash", newcomer, 0, loss=loss_at(newcomer, 0))
+        # Time for several refreshes of a visible page (one per 333 ms), and
+        # for a hidden one's timers (Chromium runs them once a second).
+        time.sleep(3)
+        driver.close()
+        driver.switch_to.window(study_tab)
+        shown_s = self.wait_for_growth("changes made while the page was hidden, once it is seen", before,
+                                       {"history": 1, "curves": 1, "timeline": 1})
+        visibility = browser.js("return window.__visibility")
+        refreshes = browser.js("return window.vernierTimings.refreshes || []")
+        states = [state for state, _ in visibility]
+        check(states[:2] == ["hidden", "visible"], f"the study tab's visibility changes: {visibility}")
+        hidden_at, visible_at = visibility[0][1], visibility[1][1]
+        while_hidden = [t for t in refreshes if hidden_at < t < visible_at]
+        check(not while_hidden, f"the page refreshed while hidden (from {hidden_at:.0f} to {visible_at:.0f} ms): "
+                                f"at {while_hidden} ms")
+        check(any(t >= visible_at for t in refreshes),
+              f"no refresh once visible again at {visible_at:.0f} ms: refreshes at {refreshes} ms")
+        print(f"hidden page: no refresh in {(visible_at - hidden_at) / 1000:.1f} s hidden; "
+              f"the change showed {shown_s:.2f} s after it was seen")
+        self.cli.run("tell", "dash", str(newcomer), "--value", str(0.001 * (newcomer + 1)))
+        e = self.expected["dash"]
+        e["trials"] += 1
+        e["with_value"] += 1
+        e["complete"] += 1
+        e["curve_points"] += 1
+
     def check_refresh_from(self):
         """A live page of many changes reads its trials again only from its
         first one that had not ended (/api/trials?min_number=N) and joins
@@ -683,6 +722,7 @@ class DashboardTest:
         self.check_studies_page()
         self.check_study_page()
         self.check_live_update()
+        self.check_hidden_page_waits()
         self.check_refresh_from()
         # After the live changes, a fresh load agrees with them too.
         self.check_study_page()
