@@ -23,10 +23,13 @@
    each run, alternating none and open; the pages navigate to the study as
    soon as it exists (within ~0.5 s of the start) and refresh on its events
    as a user's would. Median trials/s of each, and their ratio (the issue's
-   goal: >= 95 %). Measured once per --browser-priorities entry: "normal"
+   goal: >= 95 %), over the whole runs and from --steady-after-s on (the
+   pages have opened: what keeping them open costs). Measured once per --browser-priorities entry: "normal"
    (the browsers share this machine's cores with the server) and "idle"
    (every Chromium process under SCHED_IDLE, standing for browsers on the
-   users' own machines: they get only the CPU nothing else wants). The calls
+   users' own machines: they get only the CPU nothing else wants), and
+   "tabs" (the pages as tabs of one browser at normal priority, the last in
+   front: how one user keeps ten dashboards open; the hidden tabs wait). The calls
    the dashboards made of vernier-server meanwhile (its vernier_rpcs_total
    counters, per second) say how much work the pages asked for.
 
@@ -337,7 +340,8 @@ class Bench:
         bench = subprocess.Popen([
             self.bin("asktell-bench"), "--server", self.address, "--study", study,
             "--sampler", "random", "--trials", str(self.args.asktell_trials),
-            "--clients", str(self.args.asktell_clients), "--threads", "2"],
+            "--clients", str(self.args.asktell_clients), "--threads", "2",
+            "--steady-after-s", str(self.args.steady_after_s)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             if on_created:
@@ -379,35 +383,60 @@ class Bench:
             self.results["asktell"][priority] = self.throughput_with(priority)
         self.results["asktell_memory_kib_dashboards"] = [memory_kib(p.pid) for p, _ in dashboards]
 
-    def throughput_with(self, priority):
-        """Ask/tell runs alternating no pages and --pages pages whose
-        browsers run at `priority` ("normal", or "idle": SCHED_IDLE, standing
-        for browsers on the users' own machines)."""
+    def page_browsers(self, priority):
+        """[(driver, window handle, dashboard URL)] of --pages pages: each in
+        its own browser at `priority` ("normal", or "idle": SCHED_IDLE), or,
+        for "tabs", as tabs of one browser at normal priority."""
         pages = []
-        for i in range(self.args.pages):
-            driver = new_browser(self.work_dir, f"page-{priority}-{i}", idle=priority == "idle")
+        urls = [self.page_urls[i % len(self.page_urls)] for i in range(self.args.pages)]
+        if priority == "tabs":
+            driver = new_browser(self.work_dir, "page-tabs")
             self.browsers.append(driver)
-            driver.get(self.page_urls[i % len(self.page_urls)] + "#/")
-            pages.append((driver, self.page_urls[i % len(self.page_urls)]))
+            for i, url in enumerate(urls):
+                if i:
+                    driver.switch_to.new_window("tab")
+                pages.append((driver, driver.current_window_handle, url))
+        else:
+            for i, url in enumerate(urls):
+                driver = new_browser(self.work_dir, f"page-{priority}-{i}", idle=priority == "idle")
+                self.browsers.append(driver)
+                pages.append((driver, driver.current_window_handle, url))
+        return pages
+
+    def throughput_with(self, priority):
+        """Ask/tell runs alternating no pages and --pages pages (see
+        page_browsers; tabs end with the last in front)."""
+        pages = self.page_browsers(priority)
+
+        def show(target):
+            for driver, handle, url in pages:
+                driver.switch_to.window(handle)
+                driver.get(target(url))
+
+        opening_s = []
 
         def open_pages(study):
-            for driver, url in pages:
-                driver.get(f"{url}#/study/{study}")
+            started = time.monotonic()
+            show(lambda url: f"{url}#/study/{study}")
+            opening_s.append(round(time.monotonic() - started, 2))
+
+        show(lambda url: url + "#/")
 
         none, opened, rpcs = [], [], []
+        steady_none, steady_open = [], []
         cpu = {}
         for run in range(self.args.runs):
             # No dashboard page open: the browsers show a blank page.
-            for driver, _ in pages:
-                driver.get("about:blank")
+            show(lambda url: "about:blank")
             before = cpu_by_command()
             result = self.asktell(f"tput-none-{priority}-{run}")
             cpu["none"] = cpu_diff(before, cpu_by_command())
             none.append(result["trials_per_s"])
-            print(f"ask/tell, no pages open: {result['trials_per_s']:.1f} trials/s", flush=True)
+            steady_none.append(result["steady_trials_per_s"])
+            print(f"ask/tell, no pages open: {result['trials_per_s']:.1f} trials/s, "
+                  f"{result['steady_trials_per_s']:.1f} after {self.args.steady_after_s} s", flush=True)
             # The pages first show the studies list (no study events).
-            for driver, url in pages:
-                driver.get(url + "#/")
+            show(lambda url: url + "#/")
             before = cpu_by_command()
             rpcs_before = self.dashboard_rpcs()
             started = time.monotonic()
@@ -416,17 +445,25 @@ class Bench:
             rpcs_after = self.dashboard_rpcs()
             cpu["open"] = cpu_diff(before, cpu_by_command())
             opened.append(result["trials_per_s"])
+            steady_open.append(result["steady_trials_per_s"])
             rpcs.append({m: round((rpcs_after.get(m, 0) - rpcs_before.get(m, 0)) / seconds, 1)
                          for m in sorted(rpcs_after)})
             print(f"ask/tell, {len(pages)} pages ({priority} browsers) open: "
-                  f"{result['trials_per_s']:.1f} trials/s; dashboard RPCs/s {rpcs[-1]}", flush=True)
-        for driver, _ in pages:
+                  f"{result['trials_per_s']:.1f} trials/s, {result['steady_trials_per_s']:.1f} after "
+                  f"{self.args.steady_after_s} s (opening the pages took {opening_s[-1]} s); "
+                  f"dashboard RPCs/s {rpcs[-1]}", flush=True)
+        for driver in {driver for driver, _, _ in pages}:
             driver.quit()
             self.browsers.remove(driver)
         return {
             "none_trials_per_s": none, "open_trials_per_s": opened,
             "median_none": statistics.median(none), "median_open": statistics.median(opened),
             "ratio": statistics.median(opened) / statistics.median(none),
+            # The same from --steady-after-s seconds on: the pages open and
+            # following the study, what a user who keeps them open costs.
+            "steady_none_trials_per_s": steady_none, "steady_open_trials_per_s": steady_open,
+            "steady_ratio": statistics.median(steady_open) / statistics.median(steady_none),
+            "opening_pages_s": opening_s,
             # Calls per second the dashboards made of vernier-server while
             # the pages were open, by method.
             "dashboard_rpcs_per_s": rpcs,
@@ -469,16 +506,23 @@ def report(results):
     return "\n".join(lines) + "\n"
 
 
+def rounded(values):
+    return [round(v) for v in values]
+
+
 def asktell_report(results):
     lines = []
     for priority, asktell in results["asktell"].items():
         lines += [
             f"- ask/tell throughput (asktell-bench, {results['config']['asktell_trials']} trials, "
-            f"{results['config']['asktell_clients']} clients), browsers at {priority} priority: none open "
-            f"{asktell['none_trials_per_s']} trials/s, {results['config']['pages']} pages on "
-            f"{results['config']['dashboards']} dashboards open {asktell['open_trials_per_s']} trials/s; "
-            f"median ratio {asktell['ratio'] * 100:.1f} % (goal >= 95 %); dashboard RPCs/s to vernier-server "
-            f"per run: {json.dumps(asktell['dashboard_rpcs_per_s'])}",
+            f"{results['config']['asktell_clients']} clients), page browsers {priority}: none open "
+            f"{rounded(asktell['none_trials_per_s'])} trials/s, {results['config']['pages']} pages on "
+            f"{results['config']['dashboards']} dashboards open {rounded(asktell['open_trials_per_s'])} trials/s; "
+            f"median ratio {asktell['ratio'] * 100:.1f} % over the whole runs, "
+            f"**{asktell['steady_ratio'] * 100:.1f} %** from {results['config']['steady_after_s']} s on "
+            f"({rounded(asktell['steady_none_trials_per_s'])} vs {rounded(asktell['steady_open_trials_per_s'])}; "
+            f"opening the pages took {asktell['opening_pages_s']} s) (goal >= 95 %); dashboard RPCs/s "
+            f"to vernier-server per run: {json.dumps(asktell['dashboard_rpcs_per_s'])}",
             f"  - CPU seconds by command during the last run without pages: "
             f"{json.dumps(asktell['cpu_s_last_run'].get('none'))}; with pages: "
             f"{json.dumps(asktell['cpu_s_last_run'].get('open'))}",
@@ -506,16 +550,20 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--dashboards", type=int, default=10)
-    parser.add_argument("--asktell-trials", type=int, default=20000)
+    parser.add_argument("--asktell-trials", type=int, default=40000)
+    parser.add_argument("--steady-after-s", type=float, default=10,
+                        help="the steady ratio counts the trials told from this many seconds after "
+                             "each run's start on (the pages have opened and follow the study)")
     parser.add_argument("--asktell-clients", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     parser.add_argument("--db-cache", help="reuse (or keep) the seeded database at this path")
     parser.add_argument("--profile", action="store_true",
                         help="profile the page's main thread during the first load (CDP Profiler)")
-    parser.add_argument("--browser-priorities", default="normal,idle",
+    parser.add_argument("--browser-priorities", default="normal,idle,tabs",
                         help="the page browsers' priorities to measure throughput with, in turn: normal "
-                             "(on this machine's cores like the server) and/or idle (SCHED_IDLE: standing "
-                             "for browsers on the users' own machines)")
+                             "(on this machine's cores like the server), idle (SCHED_IDLE: standing "
+                             "for browsers on the users' own machines) and/or tabs (one browser, the "
+                             "pages as its tabs, the last in front)")
     parser.add_argument("--skip-throughput", action="store_true",
                         help="only the page load (and memory); no ask/tell runs")
     args = parser.parse_args()
