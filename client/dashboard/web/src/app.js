@@ -58,11 +58,10 @@ const FULL_REFETCH_DUTY = 8;
 // The summary (counts, rate, ETA, running trials) costs the server a pass
 // over the study: at most once a second.
 const SUMMARY_MIN_MS = 1000;
-// A study changing faster than this (events a second: trials asked and
-// told, reports) is polled instead of streamed for POLL_BACKOFF_MS: every
-// event costs vernier-server, the dashboard and the browser, and nobody
-// reads hundreds of changes a second; a refresh every POLL_MS shows the same.
-const MAX_EVENTS_PER_S = 200;
+// A study changing faster than the dashboard streams (it then sends `busy`:
+// DashboardOptions::max_events_per_second) is polled instead for
+// POLL_BACKOFF_MS: nobody reads hundreds of changes a second, and a refresh
+// every POLL_MS shows the same.
 const POLL_MS = 2000;
 const POLL_BACKOFF_MS = 30000;
 const API_TIMEOUT_MS = 60000;
@@ -1220,14 +1219,13 @@ class StudyPage {
 
   openEvents() {
     this.events = new EventStream(this.study, (e) => this.onEvent(e));
-    this.rateWindow = {start: Date.now(), count: 0};
   }
 
-  // Too many events (counted here, or by the dashboard, which then ends the
-  // stream with a `busy` event): close the stream, refetch every POLL_MS,
+  // Too many events (the dashboard counts them and ends the stream with a
+  // `busy` event saying `reason`): close the stream, refetch every POLL_MS,
   // and stream again after POLL_BACKOFF_MS (to see whether the rate has
   // dropped).
-  startPolling(reason = `over ${MAX_EVENTS_PER_S} changes a second`) {
+  startPolling(reason) {
     this.events.close();
     this.events = null;
     setLive(false, `polling: ${reason}`);
@@ -1258,15 +1256,6 @@ class StudyPage {
       return;
     }
     const d = this.dirty;
-    const w = this.rateWindow;
-    if (Date.now() - w.start > 1000) {
-      w.start = Date.now();
-      w.count = 0;
-    }
-    if (++w.count > MAX_EVENTS_PER_S && this.events) {
-      this.startPolling();
-      return;
-    }
     d.summary = true;
     if (event.kind === 'resync' || event.kind === 'study') {
       if (event.kind === 'resync') d.all = d.full = true;
@@ -1559,7 +1548,7 @@ class StudyPage {
   // taken (it sets the live refresh interval). A live refresh yields to the
   // browser between plots, so that a click or a scroll waits for one plot at
   // most; the first load does not: each yield paints a frame, and the
-  // 100,000-trial page was drawn 0.1-0.25 s sooner without them (medians of
+  // 100,000-trial page was drawn 0.2-0.7 s sooner without them (medians of
   // 5 loads, 3 pairs; bench/README.md).
   async renderTrialPlots(firstLoad = false) {
     const started = performance.now();
