@@ -438,10 +438,10 @@ class DashboardTest:
         check(not self.browser.error_text(), f"error banner on the studies page: {self.browser.error_text()}")
         self.screenshot("studies")
 
-    def check_study_page(self):
+    def expected_points(self):
+        """{plot: data-points} of dash's study page after what the test did."""
         e = self.expected["dash"]
-        plots = self.open_study("dash")
-        expected = {
+        return {
             "history": e["with_value"],
             "curves": e["curve_points"],
             "parallel": e["complete"],
@@ -452,6 +452,11 @@ class DashboardTest:
             "timeline": e["trials"],
             "lineage": 0,
         }
+
+    def check_study_page(self):
+        e = self.expected["dash"]
+        plots = self.open_study("dash")
+        expected = self.expected_points()
         got = {name: plots[name][0] for name in PLOTS}
         check(got == expected, f"data-points of dash's plots: got {got}, expected {expected}")
         numbers = sorted(int(n) for n in self.browser.attributes("#trial-table tbody tr", "number"))
@@ -501,6 +506,11 @@ class DashboardTest:
         before = browser.plots()
         self.cli.report("dash", self.running, 2, loss=loss_at(self.running, 2))
         report_s = self.wait_for_growth("a report of a running trial", before, {"curves": 1})
+        # It changes the trial's curve, value and row: the plots of COMPLETE
+        # trials and the timeline are not drawn again.
+        now = browser.plots()
+        redrawn = [name for name in ("parallel", "slice", "contour", "timeline") if now[name] != before[name]]
+        check(not redrawn, f"a report of a running trial redrew {redrawn}: before {before}, now {now}")
 
         before = browser.plots()
         newcomer = self.cli.ask("dash")
@@ -554,7 +564,9 @@ class DashboardTest:
         states = [state for state, _ in visibility]
         check(states[:2] == ["hidden", "visible"], f"the study tab's visibility changes: {visibility}")
         hidden_at, visible_at = visibility[0][1], visibility[1][1]
-        while_hidden = [t for t in refreshes if hidden_at < t < visible_at]
+        # Refreshes are logged in whole milliseconds: one that began as the
+        # page was shown may read up to 0.5 ms before `visible_at`.
+        while_hidden = [t for t in refreshes if hidden_at < t < visible_at - 1]
         check(not while_hidden, f"the page refreshed while hidden (from {hidden_at:.0f} to {visible_at:.0f} ms): "
                                 f"at {while_hidden} ms")
         check(any(t >= visible_at for t in refreshes),
@@ -562,6 +574,48 @@ class DashboardTest:
         print(f"hidden page: no refresh in {(visible_at - hidden_at) / 1000:.1f} s hidden; "
               f"the change showed {shown_s:.2f} s after it was seen")
         self.cli.run("tell", "dash", str(newcomer), "--value", str(0.001 * (newcomer + 1)))
+        e = self.expected["dash"]
+        e["trials"] += 1
+        e["with_value"] += 1
+        e["complete"] += 1
+        e["curve_points"] += 1
+
+    def check_offscreen_plots_wait(self):
+        """A live refresh redraws the plots in view; those scrolled out of it
+        wait, and draw what changed once scrolled to."""
+        browser = self.browser
+        driver = browser.driver
+        expected = self.expected_points()
+        wait_until("the page to show every change so far", lambda: {
+            name: points for name, (points, _) in browser.plots().items()} == expected, LIVE_TIMEOUT_S)
+        driver.set_window_size(1400, 700)
+        browser.js("window.scrollTo(0, 0)")
+        margin = 200  # app.js VIEW_MARGIN_PX
+        tops = browser.js("return ['history', 'timeline', 'slice'].map(n => "
+                          "document.getElementById('card-' + n).getBoundingClientRect().top)")
+        height = browser.js("return window.innerHeight")
+        check(tops[0] < height and min(tops[1:]) > height + margin + 100,
+              f"at 1400x700 the history should be in view and the timeline and slices well below it: "
+              f"card tops {tops}, window height {height}")
+        time.sleep(0.5)  # The viewport's observer has seen the new size.
+        before = browser.plots()
+        newcomer = self.cli.ask("dash")
+        self.cli.report("dash", newcomer, 0, loss=loss_at(newcomer, 0))
+        self.cli.run("tell", "dash", str(newcomer), "--value", str(0.001 * (newcomer + 1)))
+        self.wait_for_growth("a new trial in the history in view", before, {"history": 1})
+        time.sleep(1.5)  # Several more refreshes (one per 333 ms at most).
+        now = browser.plots()
+        for name in ("timeline", "slice"):
+            check(now[name] == before[name],
+                  f"the {name} plot, out of view, was drawn again: (points, renders) {before[name]} -> "
+                  f"{now[name]}")
+        params = self.expected["dash"]["params"]
+        for name, growth in (("slice", params), ("timeline", 1)):
+            browser.js(f"document.getElementById('card-{name}').scrollIntoView()")
+            shown_s = self.wait_for_growth(f"the {name} plot once scrolled to", before, {name: growth})
+            print(f"off-screen {name}: not drawn while out of view, drawn {shown_s:.2f} s after scrolled to")
+        driver.set_window_size(1400, 3200)
+        browser.js("window.scrollTo(0, 0)")
         e = self.expected["dash"]
         e["trials"] += 1
         e["with_value"] += 1
@@ -723,6 +777,7 @@ class DashboardTest:
         self.check_study_page()
         self.check_live_update()
         self.check_hidden_page_waits()
+        self.check_offscreen_plots_wait()
         self.check_refresh_from()
         # After the live changes, a fresh load agrees with them too.
         self.check_study_page()

@@ -42,9 +42,14 @@ const ENDED_STATES = new Set(['COMPLETE', 'PRUNED', 'FAILED']);
 // REFRESH_MIN_MS plus one fetch (well under a second) while redrawing is
 // cheap.
 const REFRESH_MIN_MS = 333;
-// Refreshing (fetching, parsing, redrawing) takes at most 1/RENDER_DUTY of
-// the page's time (a refresh of a 20,000-trial study that takes 0.5 s: every
-// 3 s), so that pages following a fast study leave the machine's cores to it.
+// Redrawing (from the first plot drawn to the frame that shows them) takes at
+// most 1/RENDER_DUTY of the page's time (a redraw of a 20,000-trial study that
+// takes 0.5 s: every 3 s), so that pages following a fast study leave the
+// machine's cores to it. Waiting for the network does not count: fetching
+// whole columns has its own limit (FULL_REFETCH_DUTY), and a few changed
+// trials are fetched in milliseconds. The limit holds over time, not between
+// two refreshes: after a quiet spell a page draws twice in a row (a new
+// trial, then its first report), then once per RENDER_DUTY times a drawing.
 const RENDER_DUTY = 6;
 // More changed trials than this in one refresh: refetch whole columns
 // instead of one /api/trial per trial.
@@ -83,6 +88,9 @@ const CURVE_POINTS = 200;
 const CURVE_MAX = 1000;
 // Series with more points than this use ECharts' large mode.
 const LARGE_THRESHOLD = 2000;
+// A plot this close to the viewport (pixels above or below it) counts as in
+// view: a live refresh redraws it, so that scrolling finds it drawn.
+const VIEW_MARGIN_PX = 200;
 // The timeline's column of worker names, in pixels.
 const TIMELINE_LEFT = 150;
 // More trials than this in the timeline's window are drawn at pixel
@@ -550,6 +558,16 @@ function logRefresh() {
   if (log.length > REFRESH_LOG_MAX) log.shift();
 }
 
+// Lets the browser handle input and paint before going on: a message runs
+// as soon as it can (setTimeout(0) waits 4 ms when nested).
+function yieldToBrowser() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
 // Resolves once the browser has painted the next frame (or after a second:
 // a hidden page paints none).
 function afterNextFrame() {
@@ -898,11 +916,25 @@ function joinTrials(head, tail) {
   return head;
 }
 
+// The plots (card names) that draw only COMPLETE trials.
+const COMPLETE_PLOTS = ['parallel', 'slice', 'contour', 'pareto'];
+
 // Writes one /api/trial answer into the columns (inserting a new trial in
-// number order).
+// number order). Returns the names of the plots whose drawing it changed: a
+// report of a running trial changes its value (the history) and its row,
+// not the plots of COMPLETE trials nor the timeline.
 function patchTrialColumns(trials, trial) {
   let i = indexOfNumber(trials, trial.number);
-  if (trials.numbers[i] !== trial.number) {
+  const isNew = trials.numbers[i] !== trial.number;
+  const valuesOf = (j) => JSON.stringify(trials.values.map((column) => column[j]));
+  const old = isNew
+    ? null
+    : {
+        state: trials.states[i],
+        values: valuesOf(i),
+        times: [trials.start_ms[i], trials.end_ms[i], trials.workers[i]].join(),
+      };
+  if (isNew) {
     for (const column of SCALAR_COLUMNS) {
       if (!trials[column]) trials[column] = new Array(trials.numbers.length).fill(null);
       trials[column].splice(i, 0, null);
@@ -926,7 +958,18 @@ function patchTrialColumns(trials, trial) {
     if (!trials.params[name]) trials.params[name] = new Array(trials.numbers.length).fill(null);
     trials.params[name][i] = value;
   }
-  if (trial.exploits && trial.exploits.length) trials.exploits[trial.number] = trial.exploits;
+  const hasExploits = trial.exploits && trial.exploits.length;
+  if (hasExploits) trials.exploits[trial.number] = trial.exploits;
+  const changed = new Set(['table']);
+  const stateChanged = isNew || old.state !== trial.state;
+  const valuesChanged = isNew || old.values !== valuesOf(i);
+  if (stateChanged || valuesChanged) changed.add('history');
+  if ((stateChanged || valuesChanged) && (trial.state === 'COMPLETE' || (old && old.state === 'COMPLETE')))
+    for (const name of COMPLETE_PLOTS) changed.add(name);
+  const times = [trials.start_ms[i], trials.end_ms[i], trials.workers[i]].join();
+  if (stateChanged || old.times !== times) changed.add('timeline');
+  if (hasExploits) changed.add('lineage');
+  return changed;
 }
 
 // Keeps at most `points` of a curve's points, evenly spaced, always the last
@@ -1029,11 +1072,14 @@ class StudyPage {
     this.dirty = {numbers: new Set(), full: false, all: false, summary: false, importance: false};
     this.nextFullAt = 0;
     this.lastFlush = 0;
-    this.trialsRenderMs = 0;
-    this.refreshMs = 0;
+    // Drawing's account (see RENDER_DUTY and spendDrawing()): the last
+    // drawing's time, and when the time drawn so far is paid for (Date.now()).
+    this.drawMs = 0;
+    this.drawPaidAt = 0;
     this.lastImportance = 0;
     this.scheduleWhenVisible = () => this.schedule();
     this.layout();
+    this.watchViewport();
     this.start();
   }
 
@@ -1074,6 +1120,60 @@ class StudyPage {
       }, 150);
     };
     window.addEventListener('resize', this.onResize);
+  }
+
+  // A live refresh redraws the plots in or near the view (`inView`, card
+  // names); the others are marked `stale` and drawn once scrolled to, as a
+  // hidden page waits until it is seen: a user watching the history does not
+  // pay for redrawing the table, the slices and the timeline below it.
+  watchViewport() {
+    this.inView = new Set();
+    this.stale = new Set();
+    this.viewObserver = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          const name = entry.target.id.slice('card-'.length);
+          if (!entry.isIntersecting) {
+            this.inView.delete(name);
+          } else {
+            this.inView.add(name);
+            if (this.stale.delete(name)) this.drawStale(name);
+          }
+        }
+      },
+      {rootMargin: `${VIEW_MARGIN_PX}px 0px`},
+    );
+    for (const card of this.root.querySelectorAll('section.card[id^="card-"]'))
+      this.viewObserver.observe(card);
+  }
+
+  // Whether a live refresh draws the plot of card `name` now. A hidden card
+  // (the Pareto front of a single-objective study, the lineage before any
+  // exploit) is drawn too: its drawing is what shows it once it applies.
+  shownLive(name) {
+    const now = this.inView.has(name) || $(`card-${name}`).hidden;
+    if (now) this.stale.delete(name);
+    else this.stale.add(name);
+    return now;
+  }
+
+  // Draws stale plot `name`, now in view, from what the page holds (the
+  // curves and the importance are fetched first: a refresh skipped them).
+  drawStale(name) {
+    if (this.disposed || !this.trials || !this.info) return;
+    if (name === 'curves') {
+      this.loadCurves().then(() => !this.disposed && this.curves && this.renderCurves());
+    } else if (name === 'importance') {
+      if (!this.importanceInFlight) this.loadImportance();
+    } else {
+      const step = this.trialPlotSteps()[name];
+      if (!step) return;
+      try {
+        step();
+      } catch (e) {
+        showError('script', `dashboard script error: ${e.message}`);
+      }
+    }
   }
 
   // First load: every endpoint at once; each plot draws as soon as its data
@@ -1267,9 +1367,10 @@ class StudyPage {
     this.schedule();
   }
 
-  // At most one refresh in flight, and one per REFRESH_MIN_MS, or per
-  // RENDER_DUTY times what the last refresh (or first drawing) took (so a
-  // 100,000-trial study does not spend the browser's time refreshing).
+  // At most one refresh in flight, one per REFRESH_MIN_MS, and drawing at
+  // most 1/RENDER_DUTY of the time (so a 100,000-trial study does not spend
+  // the browser's time refreshing): a refresh may begin one drawing's
+  // worth ahead of what is paid for.
   // Changes that need a full refetch wait for nextFullAt (set from the last
   // full refetch's cost).
   // A hidden page schedules nothing until it is visible again.
@@ -1280,9 +1381,8 @@ class StudyPage {
       return;
     }
     const d = this.dirty;
-    const busiest = Math.max(this.trialsRenderMs, this.refreshMs);
-    const interval = Math.max(REFRESH_MIN_MS, RENDER_DUTY * busiest);
-    let wait = Math.max(0, this.lastFlush + interval - Date.now());
+    const allowedAt = Math.max(this.lastFlush + REFRESH_MIN_MS, this.drawPaidAt - RENDER_DUTY * this.drawMs);
+    let wait = Math.max(0, allowedAt - Date.now());
     if (!d.summary && (d.full || d.numbers.size > PATCH_LIMIT))
       wait = Math.max(wait, this.nextFullAt - Date.now());
     this.timer = setTimeout(() => {
@@ -1299,7 +1399,6 @@ class StudyPage {
     }
     logRefresh();
     this.inFlight = true;
-    const began = performance.now();
     try {
       await this.refresh();
     } catch (e) {
@@ -1307,7 +1406,6 @@ class StudyPage {
       showError('script', `dashboard script error: ${e.message}`);
     } finally {
       this.inFlight = false;
-      this.refreshMs = performance.now() - began;
     }
     if (this.disposed) return;
     const d = this.dirty;
@@ -1352,6 +1450,7 @@ class StudyPage {
     if (wantSummary) tasks.push(this.loadStudy());
     let trialsChanged = false;
     let curvesChanged = false;
+    const patched = new Set(); // The plots patches changed (a full refetch: all).
     const started = Date.now();
     if (full) {
       tasks.push(
@@ -1362,20 +1461,22 @@ class StudyPage {
           }
         }),
       );
-      tasks.push(
-        load('/api/curves', this.curvesQuery(), '/api/curves').then((body) => {
-          if (body && !this.disposed) {
-            this.curves = body;
-            curvesChanged = true;
-          }
-        }),
-      );
+      // Curves out of view are read again once scrolled to (drawStale).
+      if (this.shownLive('curves'))
+        tasks.push(
+          load('/api/curves', this.curvesQuery(), '/api/curves').then((body) => {
+            if (body && !this.disposed) {
+              this.curves = body;
+              curvesChanged = true;
+            }
+          }),
+        );
     } else if (!deferred) {
       for (const number of numbers) {
         tasks.push(
           load('/api/trial', {study: this.study, number}, '/api/trial').then((trial) => {
             if (!trial || this.disposed) return;
-            patchTrialColumns(this.trials, trial);
+            for (const name of patchTrialColumns(this.trials, trial)) patched.add(name);
             trialsChanged = true;
             if (this.curves) {
               patchCurve(this.curves, trial);
@@ -1387,13 +1488,19 @@ class StudyPage {
     }
     await Promise.all(tasks);
     if (this.disposed) return;
-    if (trialsChanged) await this.renderTrialPlots();
-    if (curvesChanged) this.renderCurves();
+    const drawStart = performance.now();
+    if (trialsChanged) await this.renderTrialPlots(false, full ? null : patched);
+    if (curvesChanged && this.shownLive('curves')) this.renderCurves();
+    if (trialsChanged || curvesChanged) {
+      await afterNextFrame();
+      this.spendDrawing(performance.now() - drawStart);
+    }
     if (full) this.nextFullAt = Date.now() + Math.max(1000, FULL_REFETCH_DUTY * (Date.now() - started));
     const importanceInterval = this.importanceInterval || IMPORTANCE_MIN_MS;
     if (d.importance && !this.importanceInFlight && Date.now() - this.lastImportance > importanceInterval) {
       d.importance = false;
-      this.loadImportance();
+      // fANOVA (CPU-seconds in the dashboard) only for a plot in view.
+      if (this.shownLive('importance')) this.loadImportance();
     }
   }
 
@@ -1407,6 +1514,7 @@ class StudyPage {
     waitingForVisible.delete(this.scheduleWhenVisible);
     window.removeEventListener('resize', this.onResize);
     if (this.events) this.events.close();
+    this.viewObserver.disconnect();
   }
 
   // ---- shared derived data
@@ -1544,16 +1652,9 @@ class StudyPage {
     }
   }
 
-  // Re-renders every plot that depends on the trial columns; records the time
-  // taken (it sets the live refresh interval). A live refresh yields to the
-  // browser between plots, so that a click or a scroll waits for one plot at
-  // most; the first load does not: each yield paints a frame, and the
-  // 100,000-trial page was drawn 0.2-0.7 s sooner without them (medians of
-  // 5 loads, 3 pairs; bench/README.md).
-  async renderTrialPlots(firstLoad = false) {
-    const started = performance.now();
-    this.trialsVersion = (this.trialsVersion || 0) + 1;
-    const steps = {
+  // The drawing of each plot (by card name) that depends on the trial columns.
+  trialPlotSteps() {
+    return {
       history: () => {
         this.renderHistoryControls();
         this.renderHistory();
@@ -1569,8 +1670,23 @@ class StudyPage {
       lineage: () => this.renderLineage(),
       slice: () => this.renderSlice(),
     };
-    for (const [name, step] of Object.entries(steps)) {
+  }
+
+  // Re-renders the plots that depend on the trial columns (`only`: those
+  // named, null: all; a live refresh: of those, the ones in view, see
+  // watchViewport); the first load records the time it
+  // took, its frame included. A live refresh yields to the browser
+  // between plots, so that a click or a scroll waits for one plot at most;
+  // the first load does not: each yield paints a frame, and the
+  // 100,000-trial page was drawn 0.2-0.7 s sooner without them (medians of
+  // 5 loads, 3 pairs; bench/README.md).
+  async renderTrialPlots(firstLoad = false, only = null) {
+    const started = performance.now();
+    this.trialsVersion = (this.trialsVersion || 0) + 1;
+    for (const [name, step] of Object.entries(this.trialPlotSteps())) {
       if (this.disposed) return;
+      if (only && !only.has(name)) continue;
+      if (!firstLoad && !this.shownLive(name)) continue;
       const t0 = performance.now();
       try {
         step();
@@ -1579,11 +1695,24 @@ class StudyPage {
       }
       // Milliseconds each plot's last preparation took, for benchmarks.
       renderTimings[name] = Math.round(performance.now() - t0);
-      if (!firstLoad) await new Promise((resolve) => setTimeout(resolve, 0));
+      if (!firstLoad) await yieldToBrowser();
     }
     // The first load's frame (painting every plot) is part of its cost too.
-    if (firstLoad) await afterNextFrame();
-    this.trialsRenderMs = performance.now() - started;
+    if (firstLoad) {
+      // What the live refreshes are paced by until their first drawing; the
+      // page's opening is not one of them, it is not booked.
+      await afterNextFrame();
+      this.drawMs = performance.now() - started;
+      this.drawPaidAt = Date.now();
+    }
+  }
+
+  // Books a drawing of `ms` that has just ended: paid for RENDER_DUTY times
+  // its time after it began, or after the drawing before it is paid for.
+  spendDrawing(ms) {
+    const began = Date.now() - ms;
+    this.drawMs = ms;
+    this.drawPaidAt = Math.max(this.drawPaidAt, began) + RENDER_DUTY * ms;
   }
 
   renderHistoryControls() {
