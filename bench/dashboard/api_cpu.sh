@@ -8,6 +8,7 @@
 # Usage: bench/dashboard/api_cpu.sh DB [STUDY]
 #   DB: a database dashboard-seed wrote (run.sh keeps one with DB_CACHE=FILE)
 #   env: BIN=<repo>/build/bin N=10 PORT=7711 (and PORT+1)
+#        QUERY=&digits=7 (added to both paths: the page's own query)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -37,8 +38,9 @@ ask() {
   curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w "%{time_total}" \
     "http://127.0.0.1:$((PORT + 1))/api/$1"
 }
-for path in "trials?study=$STUDY" "curves?study=$STUDY"; do
+for path in "trials?study=$STUDY${QUERY:-}" "curves?study=$STUDY${QUERY:-}"; do
   ask "$path" >/dev/null  # Warm: the first answer loads the study.
+  gzipped=$(curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$((PORT + 1))/api/$path" | wc -c)
   server0=$(cpu_ticks "$SERVER")
   dashboard0=$(cpu_ticks "$DASHBOARD")
   times=()
@@ -48,7 +50,7 @@ for path in "trials?study=$STUDY" "curves?study=$STUDY"; do
   hz=$(getconf CLK_TCK)
   median=$(printf "%s\n" "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
   awk -v p="/api/$path" -v m="$median" -v all="${times[*]}" -v s=$((server1 - server0)) \
-    -v d=$((dashboard1 - dashboard0)) -v n="$N" -v hz="$hz" 'BEGIN {
-      printf "%s: median %.3f s of [%s]; CPU-s per answer: vernier-server %.3f, dashboard %.3f\n",
-             p, m, all, s / hz / n, d / hz / n }'
+    -v d=$((dashboard1 - dashboard0)) -v n="$N" -v hz="$hz" -v z="$gzipped" 'BEGIN {
+      printf "%s: %.1f MB gzipped, median %.3f s of [%s]; CPU-s per answer: vernier-server %.3f, dashboard %.3f\n",
+             p, z / 1e6, m, all, s / hz / n, d / hz / n }'
 done

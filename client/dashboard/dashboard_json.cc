@@ -268,7 +268,10 @@ void JsonColumn::AppendDouble(double value) {
   if (!std::isfinite(value)) return AppendNull();
   Separate();
   char buffer[32];
-  const std::to_chars_result result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  const std::to_chars_result result = digits_ > 0
+                                          ? std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                                          std::chars_format::general, digits_)
+                                          : std::to_chars(buffer, buffer + sizeof(buffer), value);
   text_.append(buffer, result.ptr);
 }
 
@@ -332,14 +335,16 @@ void DictColumn::ReserveFor(int64_t written, int64_t expected) {
   codes_.ReserveFor(written, expected);
 }
 
-TrialColumnsWriter::TrialColumnsWriter(const v1::Study& study)
+TrialColumnsWriter::TrialColumnsWriter(const v1::Study& study, int digits)
     : study_(study),
+      digits_(digits),
       objectives_(static_cast<int>(Objectives(study).size())),
       time_base_ms_(study.create_time_unix_ms()),
-      values_(objectives_) {
+      values_(objectives_, JsonColumn(digits)) {
   for (const v1::ParameterSpec& param : study.spec().params()) {
     auto [it, added] = params_.try_emplace(param.name());
     if (!added) continue;
+    it->second.values = JsonColumn(digits);
     it->second.categorical = param.type_case() == v1::ParameterSpec::kCategorical;
     spec_order_.push_back(param.name());
   }
@@ -349,6 +354,7 @@ TrialColumnsWriter::ParamColumn& TrialColumnsWriter::ParamColumnFor(const std::s
   auto [it, added] = params_.try_emplace(name);
   // A parameter no earlier trial had: null for each of them.
   if (added) {
+    it->second.values = JsonColumn(digits_);
     for (int64_t i = 0; i < added_; ++i) it->second.values.AppendNull();
   }
   return it->second;
@@ -557,13 +563,13 @@ std::string TrialColumnsWriter::Finish() const {
 }
 
 std::string CurvesJson(const std::string& metric, int64_t total_trials,
-                       const std::vector<v1::Trial>& trials) {
+                       const std::vector<v1::Trial>& trials, int digits) {
   // Written as text, not built as a tree: 2,000 curves of 200 points are
   // 400,000 numbers.
   std::string curves;
   for (const v1::Trial& trial : trials) {
     JsonColumn steps;
-    JsonColumn values;
+    JsonColumn values(digits);
     bool any = false;
     // Packed when the server sends it so (curve_only), else measurements.
     const int packed = std::min(trial.curve().steps_size(), trial.curve().values_size());

@@ -79,12 +79,20 @@ class TextPieces {
   size_t size_ = 0;
 };
 
+// Significant digits a reader of /api/trials or /api/curves may ask floats
+// to be rounded to (`digits`); 0 means exact.
+inline constexpr int kMaxDigits = 17;
+
 // One column of /api/trials: a JSON array written entry by entry.
 class JsonColumn {
  public:
+  // `digits`: AppendDouble's significant digits, in [1, kMaxDigits]; 0 (the
+  // default) writes the shortest text that reads back as the value.
+  explicit JsonColumn(int digits = 0) : digits_(digits) {}
+
   void AppendNull();
   void AppendInt(int64_t value);
-  // Shortest text that reads back as `value`; null when it is not finite.
+  // `value` to the column's digits; null when it is not finite.
   void AppendDouble(double value);
   // `json`: one JSON value's text, written as it is.
   void AppendJson(absl::string_view json);
@@ -99,6 +107,7 @@ class JsonColumn {
  private:
   void Separate();
 
+  int digits_;
   std::string text_;
   bool empty_ = true;
 };
@@ -141,7 +150,9 @@ class DictColumn {
 // Thread-safety: not thread-safe; one writer per answer.
 class TrialColumnsWriter {
  public:
-  explicit TrialColumnsWriter(const v1::Study& study);
+  // `digits`: the objective values' and float parameters' significant
+  // digits (0: exact; see JsonColumn).
+  explicit TrialColumnsWriter(const v1::Study& study, int digits = 0);
 
   void Add(const v1::Trial& trial);
   // The trials of a ListTrials page asked for as columns, as Add would
@@ -171,6 +182,7 @@ class TrialColumnsWriter {
   void AppendTime(JsonColumn& column, int64_t unix_ms) const;
 
   v1::Study study_;
+  int digits_;
   int objectives_;
   int64_t time_base_ms_;
   int64_t added_ = 0;
@@ -192,8 +204,9 @@ class TrialColumnsWriter {
 // /api/curves: each trial's measurements of `metric` as steps and values
 // (from Trial.curve, or from its intermediate measurements); trials without
 // one are left out. `total_trials`: the study's trial count.
+// `digits`: the values' significant digits (0: exact; see JsonColumn).
 std::string CurvesJson(const std::string& metric, int64_t total_trials,
-                       const std::vector<v1::Trial>& trials);
+                       const std::vector<v1::Trial>& trials, int digits = 0);
 
 // /api/trial: one trial whole.
 nlohmann::json TrialPageJson(const v1::Trial& trial);

@@ -124,6 +124,7 @@ absl::StatusOr<std::string> Trials(const CommandContext& ctx, const QueryParams&
   ASSIGN_OR_RETURN(const std::string name, RequiredParam(params, "study"));
   ASSIGN_OR_RETURN(const int64_t min_number,
                    IntParam(params, "min_number", 0, 0, std::numeric_limits<int64_t>::max()));
+  ASSIGN_OR_RETURN(const int64_t digits, IntParam(params, "digits", 0, 1, kMaxDigits));
   ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
   v1::ListTrialsRequest request;
   request.set_study(name);
@@ -132,7 +133,7 @@ absl::StatusOr<std::string> Trials(const CommandContext& ctx, const QueryParams&
   // 0.36 s for 100,000 trials, bench/dashboard/api_cpu.sh).
   request.set_columnar(true);
   request.set_page_size(kColumnarPageSize);
-  TrialColumnsWriter columns(study);
+  TrialColumnsWriter columns(study, static_cast<int>(digits));
   bool first_page = true;
   absl::Status added = absl::OkStatus();
   RETURN_IF_ERROR(ForEachTrialPage(ctx, std::move(request), [&](v1::ListTrialsResponse& page) {
@@ -157,6 +158,7 @@ absl::StatusOr<std::string> Curves(const CommandContext& ctx, const QueryParams&
                    IntParam(params, "max_curves", kDefaultCurves, 1, kMaxCurves));
   ASSIGN_OR_RETURN(const int64_t points,
                    IntParam(params, "points", kDefaultCurvePoints, 2, kMaxCurvePoints));
+  ASSIGN_OR_RETURN(const int64_t digits, IntParam(params, "digits", 0, 1, kMaxDigits));
   ASSIGN_OR_RETURN(const v1::Study study, GetStudy(ctx, name));
   auto metric_param = params.find("metric");
   const std::string metric = metric_param != params.end() && !metric_param->second.empty()
@@ -181,7 +183,7 @@ absl::StatusOr<std::string> Curves(const CommandContext& ctx, const QueryParams&
       max_curves));
   std::sort(trials.begin(), trials.end(),
             [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
-  return CurvesJson(metric, total, trials);
+  return CurvesJson(metric, total, trials, static_cast<int>(digits));
 }
 
 absl::StatusOr<json> Trial(const CommandContext& ctx, const QueryParams& params) {

@@ -79,6 +79,18 @@ TEST(DashboardJsonTest, JsonColumnWritesShortestNumbersAndNullForNonFinite) {
             0.30000000000000004);
 }
 
+TEST(DashboardJsonTest, JsonColumnWritesItsSignificantDigits) {
+  JsonColumn column(3);
+  column.AppendDouble(0.000123456);
+  column.AppendDouble(123456.0);
+  column.AppendDouble(2.0);
+  column.AppendDouble(-1.0 / 3.0);
+  column.AppendDouble(std::nan(""));
+  column.AppendInt(123456789);  // Whole numbers are exact.
+  EXPECT_EQ(column.Array(), "[0.000123,1.23e+05,2,-0.333,null,123456789]");
+  EXPECT_EQ(json::parse(column.Array())[1].get<double>(), 123000.0);
+}
+
 TEST(DashboardJsonTest, DictColumnSendsEachValueOnce) {
   DictColumn column;
   column.AppendString("COMPLETE");
@@ -262,6 +274,50 @@ TEST(DashboardJsonTest, TrialColumnsReadAsColumnsWriteWhatTrialsWrite) {
   EXPECT_EQ(columns["exploits"]["5"][0]["donor"], 0);
 }
 
+TEST(DashboardJsonTest, TrialColumnsWithDigitsRoundValuesAndFloatParametersOnly) {
+  v1::Study study = StudyOfXAndOpt();
+  v1::ParameterSpec* width = study.mutable_spec()->add_params();
+  width->set_name("width");
+  width->mutable_categorical()->add_values()->set_double_value(0.123456789);
+  std::vector<v1::Trial> trials(2);
+  for (int i = 0; i < 2; ++i) {
+    trials[i].set_number(i);
+    trials[i].set_state(v1::TRIAL_STATE_COMPLETE);
+    trials[i].set_objective_value(0.123456789 * (i + 1));
+    (*trials[i].mutable_params())["x"].set_double_value(-98765.4321);
+    (*trials[i].mutable_params())["opt"].set_string_value("adam");
+    (*trials[i].mutable_params())["width"].set_double_value(0.123456789);
+    (*trials[i].mutable_params())["layers"].set_int_value(123456789);
+  }
+  TrialColumnsWriter by_trial(study, /*digits=*/4);
+  for (const v1::Trial& trial : trials) by_trial.Add(trial);
+  TrialColumnsWriter by_columns(study, /*digits=*/4);
+  ASSERT_TRUE(by_columns.AddColumns(ColumnsOf(trials)).ok());
+  const std::string text = by_trial.Finish();
+  EXPECT_EQ(by_columns.Finish(), text);
+  const json columns = json::parse(text);
+  EXPECT_EQ(columns["values"], json::parse("[[0.1235, 0.2469]]"));
+  EXPECT_EQ(columns["params"]["x"], json::parse("[-9.877e+04, -9.877e+04]"));
+  // A categorical choice is named exactly, and whole numbers are exact.
+  EXPECT_EQ(Expanded(columns["params"]["width"]), json::parse("[0.123456789, 0.123456789]"));
+  EXPECT_EQ(columns["params"]["layers"], json::parse("[123456789, 123456789]"));
+  // Exact by default.
+  TrialColumnsWriter exact(study);
+  exact.Add(trials[0]);
+  EXPECT_EQ(json::parse(exact.Finish())["values"][0][0].get<double>(), 0.123456789);
+}
+
+TEST(DashboardJsonTest, CurvesWithDigitsRoundTheirValues) {
+  std::vector<v1::Trial> trials(1);
+  trials[0].set_number(0);
+  trials[0].mutable_curve()->add_steps(1);
+  trials[0].mutable_curve()->add_values(2.0 / 3.0);
+  const json rounded = json::parse(CurvesJson("loss", 1, trials, /*digits=*/2));
+  EXPECT_EQ(rounded["curves"][0]["values"], json::parse("[0.67]"));
+  const json exact = json::parse(CurvesJson("loss", 1, trials));
+  EXPECT_EQ(exact["curves"][0]["values"][0].get<double>(), 2.0 / 3.0);
+}
+
 TEST(DashboardJsonTest, ColumnsOfDifferentLengthsAreAnInternalError) {
   v1::Study study;
   study.set_name("s");
@@ -384,6 +440,14 @@ TEST_F(DashboardTest, ApiAnswersWhatTheServerHolds) {
   EXPECT_EQ(trials["numbers"], json({0, 1, 2, 3}));
   EXPECT_EQ(Expanded(trials["states"])[3], "RUNNING");
   EXPECT_EQ(trials["params"]["opt"]["codes"].size(), 4u);
+  auto [rounded_status, rounded] = Get("/api/trials?study=dash&digits=3");
+  ASSERT_EQ(rounded_status, 200) << rounded.dump();
+  EXPECT_EQ(rounded["numbers"], trials["numbers"]);
+  for (size_t i = 0; i < trials["values"][0].size(); ++i) {
+    if (trials["values"][0][i].is_null()) continue;
+    const double exact = trials["values"][0][i].get<double>();
+    EXPECT_NEAR(rounded["values"][0][i].get<double>(), exact, 5e-3 * std::abs(exact)) << i;
+  }
 
   auto [curves_status, curves] = Get("/api/curves?study=dash&points=3");
   ASSERT_EQ(curves_status, 200) << curves.dump();
@@ -413,6 +477,8 @@ TEST_F(DashboardTest, BadParametersAreClearErrorsAndTheDashboardKeepsServing) {
       {"/api/curves?study=dash&max_curves=zero", "\"max_curves\""},
       {"/api/trial?study=dash&number=abc", "\"number\": \"abc\""},
       {"/api/trial?study=dash", "\"number\" is missing"},
+      {"/api/trials?study=dash&digits=0", "\"digits\": \"0\" is not a whole number in [1, 17]"},
+      {"/api/curves?study=dash&digits=18", "\"digits\": \"18\""},
   };
   for (const auto& [path, message] : cases) {
     auto [status, body] = Get(path);

@@ -84,6 +84,12 @@ const CONTOUR_MAX = 10000;
 // The API's default thinning of curves (docs/dashboard-api.md); curves
 // patched from /api/trial are thinned the same way here.
 const CURVE_POINTS = 200;
+// Significant digits of the floats the page reads in bulk (/api/trials',
+// /api/curves' `digits`): two more than it shows (fmtNum), far finer than a
+// pixel; a 100,000-trial study's columns are 40 % shorter than with every
+// double's 17 (to write, compress, send and parse). A trial's own page
+// reads it exact (/api/trial).
+const VALUE_DIGITS = 7;
 // Curves drawn at most (/api/curves' max_curves): the best ones first.
 const CURVE_MAX = 1000;
 // Series with more points than this use ECharts' large mode.
@@ -1214,7 +1220,7 @@ class StudyPage {
 
   // /api/trials, normalised (null after showing an error).
   async fetchTrials() {
-    const body = await load('/api/trials', {study: this.study});
+    const body = await load('/api/trials', {study: this.study, digits: VALUE_DIGITS});
     return body && normaliseTrials(body);
   }
 
@@ -1226,7 +1232,8 @@ class StudyPage {
   // that a page polling a study that has stopped changing draws nothing.
   async fetchTrialsFrom(from) {
     if (!from) return this.fetchTrials();
-    const body = await load('/api/trials', {study: this.study, min_number: from}, '/api/trials');
+    const query = {study: this.study, min_number: from, digits: VALUE_DIGITS};
+    const body = await load('/api/trials', query, '/api/trials');
     if (!body || this.disposed) return null;
     const fresh = normaliseTrials(body);
     if (sameTrialsFrom(this.trials, from, fresh)) return null;
@@ -1282,7 +1289,12 @@ class StudyPage {
   }
 
   curvesQuery() {
-    return {study: this.study, metric: this.curveMetric || undefined, max_curves: CURVE_MAX};
+    return {
+      study: this.study,
+      metric: this.curveMetric || undefined,
+      max_curves: CURVE_MAX,
+      digits: VALUE_DIGITS,
+    };
   }
 
   async loadCurves() {
