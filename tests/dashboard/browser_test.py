@@ -453,6 +453,16 @@ class DashboardTest:
             "lineage": 0,
         }
 
+    def expect_on_dash(self, new_trials, reports, tells):
+        """Counts what a check did on dash: `new_trials` asked (each reported
+        at least once, so with a value), `reports` of one step each (a curve
+        point), `tells` (COMPLETE trials)."""
+        e = self.expected["dash"]
+        e["trials"] += new_trials
+        e["with_value"] += new_trials
+        e["curve_points"] += reports
+        e["complete"] += tells
+
     def check_study_page(self):
         e = self.expected["dash"]
         plots = self.open_study("dash")
@@ -533,11 +543,7 @@ class DashboardTest:
         check(browser.js("return window.__noReload === true"), "the page was reloaded")
         print(f"live: a report showed after {report_s:.2f} s, a new trial after {new_trial_s:.2f} s, "
               f"two tells after {tell_s:.2f} s")
-        e = self.expected["dash"]
-        e["trials"] += 1
-        e["with_value"] += 1
-        e["complete"] += 2
-        e["curve_points"] += 2
+        self.expect_on_dash(new_trials=1, reports=2, tells=2)
 
     def check_hidden_page_waits(self):
         """A study page in a background tab fetches and draws nothing while
@@ -566,19 +572,16 @@ class DashboardTest:
         hidden_at, visible_at = visibility[0][1], visibility[1][1]
         # Refreshes are logged in whole milliseconds: one that began as the
         # page was shown may read up to 0.5 ms before `visible_at`.
-        while_hidden = [t for t in refreshes if hidden_at < t < visible_at - 1]
+        shown_at = visible_at - 1
+        while_hidden = [t for t in refreshes if hidden_at < t < shown_at]
         check(not while_hidden, f"the page refreshed while hidden (from {hidden_at:.0f} to {visible_at:.0f} ms): "
                                 f"at {while_hidden} ms")
-        check(any(t >= visible_at for t in refreshes),
+        check(any(t >= shown_at for t in refreshes),
               f"no refresh once visible again at {visible_at:.0f} ms: refreshes at {refreshes} ms")
         print(f"hidden page: no refresh in {(visible_at - hidden_at) / 1000:.1f} s hidden; "
               f"the change showed {shown_s:.2f} s after it was seen")
         self.cli.run("tell", "dash", str(newcomer), "--value", str(0.001 * (newcomer + 1)))
-        e = self.expected["dash"]
-        e["trials"] += 1
-        e["with_value"] += 1
-        e["complete"] += 1
-        e["curve_points"] += 1
+        self.expect_on_dash(new_trials=1, reports=1, tells=1)
 
     def check_offscreen_plots_wait(self):
         """A live refresh redraws the plots in view; those scrolled out of it
@@ -616,11 +619,7 @@ class DashboardTest:
             print(f"off-screen {name}: not drawn while out of view, drawn {shown_s:.2f} s after scrolled to")
         driver.set_window_size(1400, 3200)
         browser.js("window.scrollTo(0, 0)")
-        e = self.expected["dash"]
-        e["trials"] += 1
-        e["with_value"] += 1
-        e["complete"] += 1
-        e["curve_points"] += 1
+        self.expect_on_dash(new_trials=1, reports=1, tells=1)
 
     def check_refresh_from(self):
         """A live page of many changes reads its trials again only from its

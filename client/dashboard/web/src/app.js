@@ -933,13 +933,8 @@ function patchTrialColumns(trials, trial) {
   let i = indexOfNumber(trials, trial.number);
   const isNew = trials.numbers[i] !== trial.number;
   const valuesOf = (j) => JSON.stringify(trials.values.map((column) => column[j]));
-  const old = isNew
-    ? null
-    : {
-        state: trials.states[i],
-        values: valuesOf(i),
-        times: [trials.start_ms[i], trials.end_ms[i], trials.workers[i]].join(),
-      };
+  const timesOf = (j) => [trials.start_ms[j], trials.end_ms[j], trials.workers[j]].join();
+  const old = isNew ? null : {state: trials.states[i], values: valuesOf(i), times: timesOf(i)};
   if (isNew) {
     for (const column of SCALAR_COLUMNS) {
       if (!trials[column]) trials[column] = new Array(trials.numbers.length).fill(null);
@@ -972,8 +967,7 @@ function patchTrialColumns(trials, trial) {
   if (stateChanged || valuesChanged) changed.add('history');
   if ((stateChanged || valuesChanged) && (trial.state === 'COMPLETE' || (old && old.state === 'COMPLETE')))
     for (const name of COMPLETE_PLOTS) changed.add(name);
-  const times = [trials.start_ms[i], trials.end_ms[i], trials.workers[i]].join();
-  if (stateChanged || old.times !== times) changed.add('timeline');
+  if (stateChanged || old.times !== timesOf(i)) changed.add('timeline');
   if (hasExploits) changed.add('lineage');
   return changed;
 }
@@ -1171,14 +1165,8 @@ class StudyPage {
       this.loadCurves().then(() => !this.disposed && this.curves && this.renderCurves());
     } else if (name === 'importance') {
       if (!this.importanceInFlight) this.loadImportance();
-    } else {
-      const step = this.trialPlotSteps()[name];
-      if (!step) return;
-      try {
-        step();
-      } catch (e) {
-        showError('script', `dashboard script error: ${e.message}`);
-      }
+    } else if (name in this.trialPlotSteps()) {
+      this.drawTrialPlot(name);
     }
   }
 
@@ -1215,7 +1203,14 @@ class StudyPage {
       return;
     }
     this.trials = trials;
+    const began = performance.now();
     await this.renderTrialPlots(true);
+    // The frame that paints every plot is part of the drawing too. The live
+    // refreshes are paced by this drawing until their own first one; the
+    // page's opening is not booked against them.
+    await afterNextFrame();
+    this.drawMs = performance.now() - began;
+    this.drawPaidAt = Date.now();
   }
 
   // /api/trials, normalised (null after showing an error).
@@ -1686,37 +1681,33 @@ class StudyPage {
 
   // Re-renders the plots that depend on the trial columns (`only`: those
   // named, null: all; a live refresh: of those, the ones in view, see
-  // watchViewport); the first load records the time it
-  // took, its frame included. A live refresh yields to the browser
-  // between plots, so that a click or a scroll waits for one plot at most;
-  // the first load does not: each yield paints a frame, and the
-  // 100,000-trial page was drawn 0.2-0.7 s sooner without them (medians of
-  // 5 loads, 3 pairs; bench/README.md).
+  // watchViewport). A live refresh yields to the browser between plots, so
+  // that a click or a scroll waits for one plot at most; the first load does
+  // not: each yield paints a frame, and the 100,000-trial page was drawn
+  // 0.2-0.7 s sooner without them (medians of 5 loads, 3 pairs;
+  // bench/README.md).
   async renderTrialPlots(firstLoad = false, only = null) {
-    const started = performance.now();
     this.trialsVersion = (this.trialsVersion || 0) + 1;
-    for (const [name, step] of Object.entries(this.trialPlotSteps())) {
+    for (const name of Object.keys(this.trialPlotSteps())) {
       if (this.disposed) return;
       if (only && !only.has(name)) continue;
       if (!firstLoad && !this.shownLive(name)) continue;
-      const t0 = performance.now();
-      try {
-        step();
-      } catch (e) {
-        showError('script', `dashboard script error: ${e.message}`);
-      }
-      // Milliseconds each plot's last preparation took, for benchmarks.
-      renderTimings[name] = Math.round(performance.now() - t0);
+      this.drawTrialPlot(name);
       if (!firstLoad) await yieldToBrowser();
     }
-    // The first load's frame (painting every plot) is part of its cost too.
-    if (firstLoad) {
-      // What the live refreshes are paced by until their first drawing; the
-      // page's opening is not one of them, it is not booked.
-      await afterNextFrame();
-      this.drawMs = performance.now() - started;
-      this.drawPaidAt = Date.now();
+  }
+
+  // Draws one plot of trialPlotSteps(); a plot that fails says so and does
+  // not stop the others.
+  drawTrialPlot(name) {
+    const t0 = performance.now();
+    try {
+      this.trialPlotSteps()[name]();
+    } catch (e) {
+      showError('script', `dashboard script error: ${e.message}`);
     }
+    // Milliseconds each plot's last preparation took, for benchmarks.
+    renderTimings[name] = Math.round(performance.now() - t0);
   }
 
   // Books a drawing of `ms` that has just ended: paid for RENDER_DUTY times
