@@ -24,14 +24,24 @@
    soon as it exists (within ~0.5 s of the start) and refresh on its events
    as a user's would. Median trials/s of each, and their ratio (the issue's
    goal: >= 95 %), over the whole runs and from --steady-after-s on (the
-   pages have opened: what keeping them open costs). Measured once per --browser-priorities entry: "normal"
-   (the browsers share this machine's cores with the server) and "idle"
-   (every Chromium process under SCHED_IDLE, standing for browsers on the
-   users' own machines: they get only the CPU nothing else wants), and
-   "tabs" (the pages as tabs of one browser at normal priority, the last in
-   front: how one user keeps ten dashboards open; the hidden tabs wait). The calls
-   the dashboards made of vernier-server meanwhile (its vernier_rpcs_total
-   counters, per second) say how much work the pages asked for.
+   pages have opened: what keeping them open costs). Measured once per
+   --browser-priorities entry (default "tabs,split"):
+   - "normal": ten browsers, each page in view, on this machine's cores like
+     the server;
+   - "idle": the same under SCHED_IDLE (they get only the CPU nothing else
+     wants);
+   - "tabs": the pages as tabs of one browser at normal priority, the last in
+     front (how one user keeps ten dashboards open; the hidden tabs wait);
+   - "split": ten browsers, each page in view, with the dashboards and the
+     browsers on half of the CPUs and vernier-server and the ask/tell
+     clients on the other half, in every run: the nearest this machine comes
+     to browsers on other hosts. A busy second half slows the first by
+     itself, so each round also runs ask/tell with no pages and a spin loop
+     on the pages' CPUs ("busy"): pages vs busy is what the pages and their
+     dashboards' calls cost the server beyond that.
+   The calls the dashboards made of vernier-server meanwhile (its
+   vernier_rpcs_total counters, per second) say how much work the pages
+   asked for.
 
 Prints a Markdown report and writes it with the raw numbers (JSON) to --out.
 Every process is stopped at the end; every wait has a timeout.
@@ -169,6 +179,29 @@ def cpu_diff(before, after):
     return dict(sorted(((n, v) for n, v in used.items() if v >= 0.1), key=lambda kv: -kv[1]))
 
 
+def split_cpus():
+    """({server CPUs}, {page CPUs}) of the "split" setup: the first half of
+    this process's CPUs for vernier-server and the ask/tell clients, the
+    rest for the dashboards and the browsers."""
+    cpus = sorted(os.sched_getaffinity(0))
+    half = max(1, len(cpus) // 2)
+    return set(cpus[:half]), set(cpus[half:]) or set(cpus)
+
+
+def pin(pid, cpus):
+    """Every thread of process `pid` onto `cpus` (threads it starts later
+    inherit it from the thread that starts them)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:  # The thread has ended.
+            pass
+
+
 def timed_get(url, timeout_s=300):
     """(status, bytes, seconds) of a GET."""
     started = time.monotonic()
@@ -192,17 +225,21 @@ def self_time_by_function(profile):
     return sorted(((name, round(ms, 1)) for name, ms in totals.items()), key=lambda kv: -kv[1])
 
 
-def new_browser(work_dir, name, idle=False):
+def new_browser(work_dir, name, idle=False, cpus=None):
     """Headless Chromium; `idle`: every process of it under SCHED_IDLE (it
-    runs only when nothing else on the machine wants the CPU)."""
+    runs only when nothing else on the machine wants the CPU); `cpus`: every
+    process of it (and its chromedriver) on those CPUs only."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    if idle:
-        wrapper = os.path.join(work_dir, "chromium-idle")
+    if idle or cpus:
+        launcher = "chrt --idle 0 " if idle else ""
+        if cpus:
+            launcher += f"taskset -c {','.join(map(str, sorted(cpus)))} "
+        wrapper = os.path.join(work_dir, f"launch-chromium-{name}")
         with open(wrapper, "w") as f:
-            f.write('#!/bin/sh\nexec chrt --idle 0 /usr/bin/chromium "$@"\n')
+            f.write(f'#!/bin/sh\nexec {launcher}/usr/bin/chromium "$@"\n')
         os.chmod(wrapper, 0o755)
         options.binary_location = wrapper
     for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -211,6 +248,8 @@ def new_browser(work_dir, name, idle=False):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(120)
+    if cpus:
+        pin(driver.service.process.pid, cpus)
     return driver
 
 
@@ -221,6 +260,7 @@ class Bench:
         self.processes = Processes(work_dir)
         self.browsers = []
         self.results = {"config": {k: v for k, v in vars(args).items() if k != "bin_dir"}}
+        self.asktell_cpus = None  # The "split" setup's CPUs for asktell-bench.
 
     def bin(self, name):
         return os.path.join(self.args.bin_dir, name)
@@ -342,7 +382,8 @@ class Bench:
             "--sampler", "random", "--trials", str(self.args.asktell_trials),
             "--clients", str(self.args.asktell_clients), "--threads", "2",
             "--steady-after-s", str(self.args.steady_after_s)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, self.asktell_cpus)) if self.asktell_cpus else None)
         try:
             if on_created:
                 wait_until(f"study {study}", lambda: bench.poll() is not None or self.study_exists(study), 60)
@@ -380,13 +421,38 @@ class Bench:
         self.page_urls = [url for _, url in dashboards]
         self.results["asktell"] = {}
         for priority in self.args.browser_priorities.split(","):
-            self.results["asktell"][priority] = self.throughput_with(priority)
+            if priority == "split":
+                self.results["asktell"][priority] = self.split_throughput([p for p, _ in dashboards])
+            else:
+                self.results["asktell"][priority] = self.throughput_with(priority)
         self.results["asktell_memory_kib_dashboards"] = [memory_kib(p.pid) for p, _ in dashboards]
 
-    def page_browsers(self, priority):
+    def split_throughput(self, dashboards):
+        """throughput_with("split"): vernier-server and the ask/tell clients
+        on split_cpus()[0], the dashboards, the browsers and this script on
+        [1], in every run; every CPU for all of them again after."""
+        server_cpus, page_cpus = split_cpus()
+        every_cpu = os.sched_getaffinity(0)
+        pin(self.server.pid, server_cpus)
+        for process in dashboards:
+            pin(process.pid, page_cpus)
+        os.sched_setaffinity(0, page_cpus)
+        self.asktell_cpus = server_cpus
+        try:
+            result = self.throughput_with("split", page_cpus, busy_control=True)
+        finally:
+            self.asktell_cpus = None
+            os.sched_setaffinity(0, every_cpu)
+            for pid in [self.server.pid] + [p.pid for p in dashboards]:
+                pin(pid, every_cpu)
+        result["cpus"] = {"server_and_asktell": sorted(server_cpus), "dashboards_and_browsers": sorted(page_cpus)}
+        return result
+
+    def page_browsers(self, priority, cpus=None):
         """[(driver, window handle, dashboard URL)] of --pages pages: each in
-        its own browser at `priority` ("normal", or "idle": SCHED_IDLE), or,
-        for "tabs", as tabs of one browser at normal priority."""
+        its own browser at `priority` ("normal" or "split", or "idle":
+        SCHED_IDLE) on `cpus` (None: any), or, for "tabs", as tabs of one
+        browser at normal priority."""
         pages = []
         urls = [self.page_urls[i % len(self.page_urls)] for i in range(self.args.pages)]
         if priority == "tabs":
@@ -398,15 +464,17 @@ class Bench:
                 pages.append((driver, driver.current_window_handle, url))
         else:
             for i, url in enumerate(urls):
-                driver = new_browser(self.work_dir, f"page-{priority}-{i}", idle=priority == "idle")
+                driver = new_browser(self.work_dir, f"page-{priority}-{i}", idle=priority == "idle",
+                                     cpus=cpus)
                 self.browsers.append(driver)
                 pages.append((driver, driver.current_window_handle, url))
         return pages
 
-    def throughput_with(self, priority):
+    def throughput_with(self, priority, cpus=None, busy_control=False):
         """Ask/tell runs alternating no pages and --pages pages (see
-        page_browsers; tabs end with the last in front)."""
-        pages = self.page_browsers(priority)
+        page_browsers; tabs end with the last in front); `busy_control`: a
+        third run in each round, no pages and a spin loop on `cpus`."""
+        pages = self.page_browsers(priority, cpus)
 
         def show(target):
             for driver, handle, url in pages:
@@ -423,7 +491,7 @@ class Bench:
         show(lambda url: url + "#/")
 
         none, opened, rpcs = [], [], []
-        steady_none, steady_open = [], []
+        steady_none, steady_open, steady_busy = [], [], []
         cpu = {}
         for run in range(self.args.runs):
             # No dashboard page open: the browsers show a blank page.
@@ -435,6 +503,10 @@ class Bench:
             steady_none.append(result["steady_trials_per_s"])
             print(f"ask/tell, no pages open: {result['trials_per_s']:.1f} trials/s, "
                   f"{result['steady_trials_per_s']:.1f} after {self.args.steady_after_s} s", flush=True)
+            if busy_control:
+                before = cpu_by_command()
+                steady_busy.append(self.asktell_beside_spin(f"tput-busy-{priority}-{run}", cpus))
+                cpu["busy"] = cpu_diff(before, cpu_by_command())
             # The pages first show the studies list (no study events).
             show(lambda url: url + "#/")
             before = cpu_by_command()
@@ -455,7 +527,7 @@ class Bench:
         for driver in {driver for driver, _, _ in pages}:
             driver.quit()
             self.browsers.remove(driver)
-        return {
+        summary = {
             "none_trials_per_s": none, "open_trials_per_s": opened,
             "median_none": statistics.median(none), "median_open": statistics.median(opened),
             "ratio": statistics.median(opened) / statistics.median(none),
@@ -463,6 +535,8 @@ class Bench:
             # following the study, what a user who keeps them open costs.
             "steady_none_trials_per_s": steady_none, "steady_open_trials_per_s": steady_open,
             "steady_ratio": statistics.median(steady_open) / statistics.median(steady_none),
+            # Each run's ratio to the run without pages just before it.
+            "steady_pair_ratios": [round(o / n, 3) for n, o in zip(steady_none, steady_open)],
             "opening_pages_s": opening_s,
             # Calls per second the dashboards made of vernier-server while
             # the pages were open, by method.
@@ -470,6 +544,25 @@ class Bench:
             # CPU seconds by command during the last run of each kind.
             "cpu_s_last_run": cpu,
         }
+        if busy_control:
+            summary["steady_busy_trials_per_s"] = steady_busy
+            summary["steady_ratio_to_busy"] = statistics.median(steady_open) / statistics.median(steady_busy)
+            summary["steady_pair_ratios_to_busy"] = [round(o / b, 3) for b, o in zip(steady_busy, steady_open)]
+        return summary
+
+    def asktell_beside_spin(self, study, cpus):
+        """The steady trials/s of an ask/tell run with no pages and one
+        process spinning on `cpus` meanwhile."""
+        spin = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+        try:
+            result = self.asktell(study)
+        finally:
+            spin.kill()
+            spin.wait(timeout=15)
+        print(f"ask/tell, no pages open, a spin loop on CPUs {sorted(cpus)}: "
+              f"{result['steady_trials_per_s']:.1f} trials/s after {self.args.steady_after_s} s", flush=True)
+        return result["steady_trials_per_s"]
 
     def close(self):
         for driver in self.browsers:
@@ -523,9 +616,16 @@ def asktell_report(results):
             f"({rounded(asktell['steady_none_trials_per_s'])} vs {rounded(asktell['steady_open_trials_per_s'])}; "
             f"opening the pages took {asktell['opening_pages_s']} s) (goal >= 95 %); dashboard RPCs/s "
             f"to vernier-server per run: {json.dumps(asktell['dashboard_rpcs_per_s'])}",
+            *([f"  - with a spin loop on the pages' CPUs instead of pages (no pages open): "
+               f"{rounded(asktell['steady_busy_trials_per_s'])} trials/s from {results['config']['steady_after_s']} s on; "
+               f"pages vs spin loop **{asktell['steady_ratio_to_busy'] * 100:.1f} %** (each round: "
+               f"{asktell['steady_pair_ratios_to_busy']}), pages vs none each round: {asktell['steady_pair_ratios']}"]
+              if "steady_busy_trials_per_s" in asktell else []),
             f"  - CPU seconds by command during the last run without pages: "
             f"{json.dumps(asktell['cpu_s_last_run'].get('none'))}; with pages: "
-            f"{json.dumps(asktell['cpu_s_last_run'].get('open'))}",
+            f"{json.dumps(asktell['cpu_s_last_run'].get('open'))}"
+            + (f"; with the spin loop: {json.dumps(asktell['cpu_s_last_run']['busy'])}"
+               if "busy" in asktell["cpu_s_last_run"] else ""),
         ]
     return lines
 
@@ -559,11 +659,13 @@ def main():
     parser.add_argument("--db-cache", help="reuse (or keep) the seeded database at this path")
     parser.add_argument("--profile", action="store_true",
                         help="profile the page's main thread during the first load (CDP Profiler)")
-    parser.add_argument("--browser-priorities", default="normal,idle,tabs",
+    parser.add_argument("--browser-priorities", default="tabs,split",
                         help="the page browsers' priorities to measure throughput with, in turn: normal "
                              "(on this machine's cores like the server), idle (SCHED_IDLE: standing "
-                             "for browsers on the users' own machines) and/or tabs (one browser, the "
-                             "pages as its tabs, the last in front)")
+                             "for browsers on the users' own machines), tabs (one browser, the "
+                             "pages as its tabs, the last in front) and/or split (ten browsers, the "
+                             "dashboards and the browsers on half the CPUs, vernier-server and the "
+                             "ask/tell clients on the other half)")
     parser.add_argument("--skip-throughput", action="store_true",
                         help="only the page load (and memory); no ask/tell runs")
     args = parser.parse_args()
