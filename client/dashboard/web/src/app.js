@@ -1184,10 +1184,11 @@ class StudyPage {
     const studyP = this.loadStudy();
     const trialsP = this.fetchTrials();
     const curvesP = this.loadCurves();
-    // fANOVA (~0.2 CPU-s in the dashboard for a large study) is asked once
-    // the trials have come: while the page draws them, not while the
-    // dashboard and the server are busy writing them.
-    Promise.all([studyP, trialsP]).then(([ok]) => ok && !this.disposed && this.loadImportance());
+    // fANOVA (~0.2 CPU-s in the dashboard for a large study) is asked with
+    // the trials: its answer comes while the page still waits for them and
+    // is drawn then. Asked once they had come, it was drawn after every
+    // trial plot (0.05-0.1 s later on the 100,000-trial page; bench/README.md).
+    studyP.then((ok) => ok && !this.disposed && this.loadImportance());
     // The curves need only the study: drawn while the trials still come.
     Promise.all([studyP, curvesP]).then(([ok]) => {
       if (ok && !this.disposed && this.curves) this.renderCurves();
