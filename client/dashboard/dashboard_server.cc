@@ -1,6 +1,7 @@
 #include "client/dashboard/dashboard_server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -417,10 +418,27 @@ std::string Gzip(absl::string_view body, int level) {
   return result == Z_STREAM_END ? out : "";
 }
 
+// After an answer at least this large is written, the memory that writing it
+// freed goes back to the system (ReturnFreedMemory).
+constexpr size_t kTrimAfterBytes = 1 << 20;
+
+// Hands the memory freed so far back to the system. glibc keeps what a large
+// answer freed (its pages from the server, the JSON before gzip, fANOVA's
+// trees) in the arena of the HTTP thread that wrote it, one arena per
+// thread: the dashboard's RSS grew with each load of a 100,000-trial study
+// until every thread's arena held its share: 37 -> 91 MiB over 12 loads of
+// its trials, curves and importance; 33 -> 56 MiB with this after each.
+void ReturnFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 // Sets `body` as the answer, gzip-compressed (already, in `gzipped`, or here
 // at the fastest level) when the request accepts it and it is worth it.
 void SetBody(const httplib::Request& request, httplib::Response& response, std::string body,
              const std::string& type, const std::string* gzipped = nullptr) {
+  const bool large = body.size() >= kTrimAfterBytes;
   response.set_header("Vary", "Accept-Encoding");
   if (request.has_header(kAcceptsGzip) && body.size() >= kMinGzipBytes) {
     std::string compressed = gzipped != nullptr ? *gzipped : Gzip(body, Z_BEST_SPEED);
@@ -432,6 +450,7 @@ void SetBody(const httplib::Request& request, httplib::Response& response, std::
   // set_content would copy a large answer: move it in.
   response.body = std::move(body);
   response.set_header("Content-Type", type);
+  if (large) ReturnFreedMemory();
 }
 
 // "host:port" split; INVALID_ARGUMENT naming --listen otherwise.
@@ -525,19 +544,25 @@ absl::StatusOr<std::string> AsText(const CommandContext& ctx, const QueryParams&
 void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer authorized,
                   int max_events_per_second, std::shared_ptr<std::atomic<bool>> stopping) {
   using Endpoint = absl::StatusOr<std::string> (*)(const CommandContext&, const QueryParams&);
-  const std::pair<const char*, Endpoint> endpoints[] = {
+  struct Route {
+    const char* path;
+    Endpoint endpoint;
+    bool small_answer_of_much_work = false;  // Frees much memory for its answer.
+  };
+  const Route routes[] = {
       {"/api/studies", &AsText<&Studies>},
       {"/api/study", &AsText<&Study>},
       {"/api/trials", &Trials},
       {"/api/curves", &Curves},
       {"/api/trial", &AsText<&Trial>},
-      {"/api/importance", &AsText<&Importance>},
+      {"/api/importance", &AsText<&Importance>, true},
   };
-  for (const auto& [path, endpoint] : endpoints) {
-    server.Get(path, [ctx, authorized, endpoint = endpoint](const httplib::Request& request,
-                                                            httplib::Response& response) {
+  for (const Route& route : routes) {
+    server.Get(route.path, [ctx, authorized, route](const httplib::Request& request,
+                                                    httplib::Response& response) {
       if (!authorized(request)) return SetUnauthorized(response);
-      absl::StatusOr<std::string> body = endpoint(ctx, request.params);
+      absl::StatusOr<std::string> body = route.endpoint(ctx, request.params);
+      if (route.small_answer_of_much_work) ReturnFreedMemory();
       if (body.ok()) {
         response.set_header("Cache-Control", "no-store");
         SetBody(request, response, *std::move(body), "application/json");
