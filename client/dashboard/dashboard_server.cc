@@ -418,8 +418,8 @@ std::string Gzip(absl::string_view body, int level) {
   return result == Z_STREAM_END ? out : "";
 }
 
-// After an answer at least this large is written, the memory that writing it
-// freed goes back to the system (ReturnFreedMemory).
+// After an API answer at least this large is written, the memory that
+// writing it freed goes back to the system (ReturnFreedMemory).
 constexpr size_t kTrimAfterBytes = 1 << 20;
 
 // Hands the memory freed so far back to the system. glibc keeps what a large
@@ -438,7 +438,6 @@ void ReturnFreedMemory() {
 // at the fastest level) when the request accepts it and it is worth it.
 void SetBody(const httplib::Request& request, httplib::Response& response, std::string body,
              const std::string& type, const std::string* gzipped = nullptr) {
-  const bool large = body.size() >= kTrimAfterBytes;
   response.set_header("Vary", "Accept-Encoding");
   if (request.has_header(kAcceptsGzip) && body.size() >= kMinGzipBytes) {
     std::string compressed = gzipped != nullptr ? *gzipped : Gzip(body, Z_BEST_SPEED);
@@ -450,7 +449,6 @@ void SetBody(const httplib::Request& request, httplib::Response& response, std::
   // set_content would copy a large answer: move it in.
   response.body = std::move(body);
   response.set_header("Content-Type", type);
-  if (large) ReturnFreedMemory();
 }
 
 // "host:port" split; INVALID_ARGUMENT naming --listen otherwise.
@@ -547,7 +545,7 @@ void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer
   struct Route {
     const char* path;
     Endpoint endpoint;
-    bool small_answer_of_much_work = false;  // Frees much memory for its answer.
+    bool frees_much = false;  // Whatever the size of its answer (fANOVA's trees).
   };
   const Route routes[] = {
       {"/api/studies", &AsText<&Studies>},
@@ -562,13 +560,14 @@ void AddApiRoutes(httplib::Server& server, const CommandContext& ctx, Authorizer
                                                     httplib::Response& response) {
       if (!authorized(request)) return SetUnauthorized(response);
       absl::StatusOr<std::string> body = route.endpoint(ctx, request.params);
-      if (route.small_answer_of_much_work) ReturnFreedMemory();
+      const bool frees_much = route.frees_much || (body.ok() && body->size() >= kTrimAfterBytes);
       if (body.ok()) {
         response.set_header("Cache-Control", "no-store");
         SetBody(request, response, *std::move(body), "application/json");
       } else {
         SetError(response, body.status());
       }
+      if (frees_much) ReturnFreedMemory();
     });
   }
   server.Get("/api/events", [ctx, authorized, max_events_per_second, stopping](

@@ -1187,7 +1187,7 @@ class StudyPage {
     // fANOVA (~0.2 CPU-s in the dashboard for a large study) is asked with
     // the trials: its answer comes while the page still waits for them and
     // is drawn then. Asked once they had come, it was drawn after every
-    // trial plot (0.05-0.1 s later on the 100,000-trial page; bench/README.md).
+    // trial plot (0.1-0.2 s later on the 100,000-trial page; bench/README.md).
     studyP.then((ok) => ok && !this.disposed && this.loadImportance());
     // The curves need only the study: drawn while the trials still come.
     Promise.all([studyP, curvesP]).then(([ok]) => {
