@@ -621,6 +621,40 @@ class DashboardTest:
         browser.js("window.scrollTo(0, 0)")
         self.expect_on_dash(new_trials=1, reports=1, tells=1)
 
+    def check_sampled_plots_wait(self):
+        """A plot drawn from a sample of a large study's trials is redrawn
+        live at most every SAMPLED_REDRAW_MS: a change in between waits for
+        it (no reload, no further change needed). Dash is small, so the page
+        is told that its parallel coordinates were drawn from a sample,
+        SAMPLED_REDRAW_MS - 3 s ago."""
+        browser = self.browser
+        wait_until("the page to show every change so far", lambda: {
+            name: points for name, (points, _) in browser.plots().items()} == self.expected_points(),
+            LIVE_TIMEOUT_S)
+        # When the parallel coordinates are drawn (their data-rendered mark).
+        due_ms = browser.js("""
+            window.__parallelDrawnAt = [];
+            new MutationObserver(() => window.__parallelDrawnAt.push(Date.now())).observe(
+                document.getElementById('plot-parallel'), {attributeFilter: ['data-rendered']});
+            const page = currentPage;
+            page.sampled.add('parallel');
+            page.sampledDrawnAt.parallel = Date.now() - SAMPLED_REDRAW_MS + 3000;
+            return Date.now() + 3000;""")
+        before = browser.plots()
+        newcomer = self.cli.ask("dash")
+        self.cli.report("dash", newcomer, 0, loss=loss_at(newcomer, 0))
+        self.cli.run("tell", "dash", str(newcomer), "--value", str(0.001 * (newcomer + 1)))
+        shown_s = self.wait_for_growth("a tell in the history and slices", before,
+                                       {"history": 1, "slice": self.expected["dash"]["params"]})
+        self.wait_for_growth("the sampled parallel coordinates, once due", before, {"parallel": 1})
+        drawn_at = browser.js("return window.__parallelDrawnAt")
+        check(drawn_at and min(drawn_at) >= due_ms,
+              f"the sampled parallel coordinates were drawn before they were due: at "
+              f"{[t - due_ms for t in drawn_at]} ms from then")
+        print(f"sampled plot: the tell showed after {shown_s:.2f} s, the parallel coordinates "
+              f"{(min(drawn_at) - due_ms) / 1000:.2f} s after they were due")
+        self.expect_on_dash(new_trials=1, reports=1, tells=1)
+
     def check_refresh_from(self):
         """A live page of many changes reads its trials again only from its
         first one that had not ended (/api/trials?min_number=N) and joins
@@ -777,6 +811,7 @@ class DashboardTest:
         self.check_live_update()
         self.check_hidden_page_waits()
         self.check_offscreen_plots_wait()
+        self.check_sampled_plots_wait()
         self.check_refresh_from()
         # After the live changes, a fresh load agrees with them too.
         self.check_study_page()

@@ -57,6 +57,16 @@ const PATCH_LIMIT = 24;
 // Importance is fANOVA over every COMPLETE trial (seconds for a large
 // study): recomputed at most this often, and no more than 1/20 of the time.
 const IMPORTANCE_MIN_MS = 10000;
+// Overview plots drawn from a sample (or bins) of a large study's trials
+// (parallel coordinates, slices and contour of more COMPLETE trials than
+// PARALLEL_MAX, SLICE_MAX, CONTOUR_MAX; the best CURVE_MAX curves of more)
+// look nearly the same after each live refresh, yet cost most of it: the
+// parallel coordinates alone took twice the history's 0.11-0.13 s on a
+// study of 26,000-37,000 trials. A live refresh redraws them at most this
+// often (what changed in between is drawn then), and the refreshes that
+// RENDER_DUTY allows come twice as often (bench/README.md). Plots that show
+// every trial are redrawn on every refresh.
+const SAMPLED_REDRAW_MS = 10000;
 // A whole refetch of the columns and curves (many changes at once) takes at
 // most 1/8 of the time, and comes at most once a second.
 const FULL_REFETCH_DUTY = 8;
@@ -1077,7 +1087,15 @@ class StudyPage {
     this.drawMs = 0;
     this.drawPaidAt = 0;
     this.lastImportance = 0;
+    // Sampled overview plots (SAMPLED_REDRAW_MS): those whose last drawing
+    // was of a sample, when each was drawn (Date.now()), and those waiting
+    // for their next drawing (drawLagging()).
+    this.sampled = new Set();
+    this.sampledDrawnAt = {};
+    this.lagging = new Set();
+    this.lagTimer = null;
     this.scheduleWhenVisible = () => this.schedule();
+    this.drawLaggingWhenVisible = () => this.drawLagging();
     this.layout();
     this.watchViewport();
     this.start();
@@ -1155,6 +1173,47 @@ class StudyPage {
     if (now) this.stale.delete(name);
     else this.stale.add(name);
     return now;
+  }
+
+  // Whether a live refresh draws plot `name` now: shown live (shownLive())
+  // and, if its last drawing was of a sample, drawn at least
+  // SAMPLED_REDRAW_MS ago. A sampled plot not due yet waits in `lagging`
+  // for drawLagging(), which its timer runs when it is due.
+  drawsLive(name) {
+    if (!this.shownLive(name)) return false;
+    if (!this.sampled.has(name)) return true;
+    const wait = (this.sampledDrawnAt[name] || 0) + SAMPLED_REDRAW_MS - Date.now();
+    if (wait <= 0) return true;
+    this.lagging.add(name);
+    if (!this.lagTimer) this.lagTimer = setTimeout(() => this.drawLagging(), wait);
+    return false;
+  }
+
+  // Records a drawing of plot `name`, of a sample of the trials or of all.
+  noteDrawn(name, ofSample) {
+    this.sampledDrawnAt[name] = Date.now();
+    this.lagging.delete(name);
+    if (ofSample) this.sampled.add(name);
+    else this.sampled.delete(name);
+  }
+
+  // Draws the lagging plots that are due, as stale ones once scrolled to
+  // (drawStale: the curves are fetched first). Waits for a refresh in
+  // flight, and while the page is hidden.
+  drawLagging() {
+    this.lagTimer = null;
+    if (this.disposed || !this.lagging.size) return;
+    if (pageHidden()) {
+      whenVisible(this.drawLaggingWhenVisible);
+      return;
+    }
+    if (this.inFlight) {
+      this.lagTimer = setTimeout(() => this.drawLagging(), REFRESH_MIN_MS);
+      return;
+    }
+    const names = [...this.lagging];
+    this.lagging.clear();
+    for (const name of names) if (this.drawsLive(name)) this.drawStale(name);
   }
 
   // Draws stale plot `name`, now in view, from what the page holds (the
@@ -1469,8 +1528,9 @@ class StudyPage {
           }
         }),
       );
-      // Curves out of view are read again once scrolled to (drawStale).
-      if (this.shownLive('curves'))
+      // Curves out of view are read again once scrolled to (drawStale), a
+      // sample of them when due (drawsLive).
+      if (this.drawsLive('curves'))
         tasks.push(
           load('/api/curves', this.curvesQuery(), '/api/curves').then((body) => {
             if (body && !this.disposed) {
@@ -1498,7 +1558,7 @@ class StudyPage {
     if (this.disposed) return;
     const drawStart = performance.now();
     if (trialsChanged) await this.renderTrialPlots(false, full ? null : patched);
-    if (curvesChanged && this.shownLive('curves')) this.renderCurves();
+    if (curvesChanged && this.drawsLive('curves')) this.renderCurves();
     if (trialsChanged || curvesChanged) {
       await afterNextFrame();
       this.spendDrawing(performance.now() - drawStart);
@@ -1516,10 +1576,12 @@ class StudyPage {
     this.disposed = true;
     clearTimeout(this.timer);
     clearTimeout(this.importanceTimer);
+    clearTimeout(this.lagTimer);
     clearTimeout(this.resizeTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.pollEnd);
     waitingForVisible.delete(this.scheduleWhenVisible);
+    waitingForVisible.delete(this.drawLaggingWhenVisible);
     window.removeEventListener('resize', this.onResize);
     if (this.events) this.events.close();
     this.viewObserver.disconnect();
@@ -1692,7 +1754,7 @@ class StudyPage {
     for (const name of Object.keys(this.trialPlotSteps())) {
       if (this.disposed) return;
       if (only && !only.has(name)) continue;
-      if (!firstLoad && !this.shownLive(name)) continue;
+      if (!firstLoad && !this.drawsLive(name)) continue;
       this.drawTrialPlot(name);
       if (!firstLoad) await yieldToBrowser();
     }
@@ -1877,6 +1939,8 @@ class StudyPage {
       points += n;
     }
     const shown = [...byState.values()].reduce((a, b) => a + b.curves.length, 0);
+    // The page asks for the best CURVE_MAX: a sample of more trials.
+    this.noteDrawn('curves', c.total_trials > CURVE_MAX);
     setNote(
       'curves',
       `${c.metric}: ${shown} of ${c.total_trials} trials` + (shown < c.total_trials ? ' (best first)' : ''),
@@ -1946,6 +2010,7 @@ class StudyPage {
       setNote('parallel', '');
       return;
     }
+    this.noteDrawn('parallel', rows.length > PARALLEL_MAX);
     if (rows.length > PARALLEL_MAX) rows = this.sampleBest(rows, PARALLEL_MAX);
     const choiceMaps = params.map(choiceIndexOf);
     const data = rows.map((i) => {
@@ -2066,6 +2131,7 @@ class StudyPage {
     const params = this.params();
     const node = $('plot-slice');
     const all = this.completeWithValue(0);
+    this.noteDrawn('slice', all.length > SLICE_MAX);
     const rows = all.length > SLICE_MAX ? this.sampleBest(all, SLICE_MAX) : all;
     setNote(
       'slice',
@@ -2207,6 +2273,7 @@ class StudyPage {
     const all = this.completeWithValue(0);
     // The binned heatmap uses every trial; the scatter a sample.
     const sampled = this.ui.contourMode !== 'binned' && all.length > CONTOUR_MAX;
+    this.noteDrawn('contour', all.length > CONTOUR_MAX); // Binned: as large.
     for (const i of sampled ? this.sampleBest(all, CONTOUR_MAX) : all) {
       const x = paramCoord(px, (t.params[px.name] || [])[i], cx);
       const y = paramCoord(py, (t.params[py.name] || [])[i], cy);
