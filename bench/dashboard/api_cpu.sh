@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The dashboard's two large answers alone (not a test): starts vernier-server
-# on a copy of a seeded database and a `vernier dashboard` in front of it,
-# then asks /api/trials and /api/curves N times each with curl (gzip, as a
+# The dashboard's answers alone (not a test): starts vernier-server on a copy
+# of a seeded database and a `vernier dashboard` in front of it, then asks
+# /api/trials and /api/curves (or PATHS) N times each with curl (gzip, as a
 # browser does) and prints the median time and the CPU seconds each process
 # spent per answer.
 #
 # Usage: bench/dashboard/api_cpu.sh DB [STUDY]
 #   DB: a database dashboard-seed wrote (run.sh keeps one with DB_CACHE=FILE)
 #   env: BIN=<repo>/build/bin N=10 PORT=7711 (and PORT+1)
-#        QUERY=&digits=7 (added to both paths: the page's own query)
+#        QUERY=&digits=7 (added to each path: the page's own query)
+#        PATHS="trials curves" (API paths; "study" is the summary a live page
+#        asks for every second)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -38,7 +40,8 @@ ask() {
   curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w "%{time_total}" \
     "http://127.0.0.1:$((PORT + 1))/api/$1"
 }
-for path in "trials?study=$STUDY${QUERY:-}" "curves?study=$STUDY${QUERY:-}"; do
+for name in ${PATHS:-trials curves}; do
+  path="$name?study=$STUDY${QUERY:-}"
   ask "$path" >/dev/null  # Warm: the first answer loads the study.
   gzipped=$(curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$((PORT + 1))/api/$path" | wc -c)
   server0=$(cpu_ticks "$SERVER")

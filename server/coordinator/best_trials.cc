@@ -23,19 +23,24 @@ std::vector<const TrialRecord*> RankBestTrials(absl::Span<const TrialRecord> tri
     return best;
   }
   const ObjectiveSpec& objective = objectives.front();
-  std::vector<std::pair<double, const TrialRecord*>> ranked;
-  for (const TrialRecord& trial : trials) {
+  // (value, position): ties keep the trials' order (by number), as a
+  // stable sort would, without sorting every trial to keep a few.
+  std::vector<std::pair<double, size_t>> ranked;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const TrialRecord& trial = trials[i];
     if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
     std::optional<double> value = ObjectiveValue(trial, objective);
-    if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
+    if (value && !std::isnan(*value)) ranked.emplace_back(*value, i);
   }
   const bool maximize = objective.goal == Goal::kMaximize;
-  std::stable_sort(ranked.begin(), ranked.end(), [maximize](const auto& a, const auto& b) {
-    return maximize ? a.first > b.first : a.first < b.first;
-  });
-  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
-    best.push_back(ranked[i].second);
-  }
+  const size_t keep = std::min(ranked.size(), static_cast<size_t>(std::max(count, 1)));
+  std::partial_sort(ranked.begin(), ranked.begin() + keep, ranked.end(),
+                    [maximize](const auto& a, const auto& b) {
+                      if (a.first != b.first)
+                        return maximize ? a.first > b.first : a.first < b.first;
+                      return a.second < b.second;
+                    });
+  for (size_t i = 0; i < keep; ++i) best.push_back(&trials[ranked[i].second]);
   return best;
 }
 

@@ -19,7 +19,8 @@ namespace vernier {
 // by number), at most `count` (<= 0: 1). Several: the Pareto front
 // (ParetoTrials), at most `count`, all when `count` <= 0. INFEASIBLE and
 // refit trials are never best (a refit's metrics come from other data).
-// Study::Best answers the same; the two must not drift apart.
+// One objective takes time linear in the trials (a partial sort): the
+// summary of a running study ranks them on every call.
 std::vector<const TrialRecord*> RankBestTrials(absl::Span<const TrialRecord> trials,
                                                absl::Span<const ObjectiveSpec> objectives,
                                                int count);

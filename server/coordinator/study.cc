@@ -13,6 +13,7 @@
 #include "common/builtin_trainer.h"
 #include "common/status_macros.h"
 #include "server/coordinator/artifact_retention.h"
+#include "server/coordinator/best_trials.h"
 #include "server/coordinator/judge.h"
 #include "server/logic/given_params.h"
 #include "server/logic/multi_objective.h"
@@ -561,26 +562,8 @@ absl::StatusOr<TrialsView> Study::Best(int count) {
   absl::ReaderMutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckHeld());
   TrialsView best{{}, spec_.objectives};
-  if (spec_.multi_objective()) {
-    for (const TrialRecord* trial : ParetoTrials(trials_.trials(), spec_.objectives)) {
-      if (count > 0 && static_cast<int>(best.trials.size()) >= count) break;
-      best.trials.push_back(*trial);
-    }
-    RETURN_IF_ERROR(RestoreWholeCurves(best.trials));
-    return best;
-  }
-  const ObjectiveSpec& objective = spec_.objective;
-  std::vector<std::pair<double, const TrialRecord*>> ranked;
-  for (const TrialRecord& trial : trials_.trials()) {
-    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
-    std::optional<double> value = ObjectiveValue(trial, objective);
-    if (value && !std::isnan(*value)) ranked.emplace_back(*value, &trial);
-  }
-  std::stable_sort(ranked.begin(), ranked.end(), [&objective](const auto& a, const auto& b) {
-    return Better(a.first, b.first, objective.goal);
-  });
-  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < std::max(count, 1); ++i) {
-    best.trials.push_back(*ranked[i].second);
+  for (const TrialRecord* trial : RankBestTrials(trials_.trials(), spec_.objectives, count)) {
+    best.trials.push_back(*trial);
   }
   RETURN_IF_ERROR(RestoreWholeCurves(best.trials));
   return best;

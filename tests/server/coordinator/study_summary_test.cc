@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/coordinator/best_trials.h"
 #include "server/coordinator/coordinator.h"
 #include "tests/server/coordinator/coordinator_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -103,6 +104,38 @@ TEST(SummarizeStudyTest, PaceBestAndRunningTrialsOfAScriptedStudy) {
   EXPECT_EQ(summary.running[1].latest_step, std::nullopt);
   EXPECT_THAT(summary.running[1].objective_values, ElementsAre(std::nullopt));
   EXPECT_EQ(summary.time, kStart + absl::Minutes(20));
+}
+
+// The numbers of RankBestTrials' answer.
+std::vector<int64_t> RankedNumbers(const std::vector<TrialRecord>& trials, Goal goal, int count) {
+  std::vector<int64_t> numbers;
+  const std::vector<ObjectiveSpec> objectives = {{"loss", goal}};
+  for (const TrialRecord* trial : RankBestTrials(trials, objectives, count)) {
+    numbers.push_back(trial->number);
+  }
+  return numbers;
+}
+
+TEST(RankBestTrialsTest, OneObjectiveRanksCompleteTrialsByValueThenNumberUpToTheCount) {
+  std::vector<TrialRecord> trials;
+  const double losses[] = {0.3, 0.1, 0.2, 0.1, 0.5, 0.1};
+  for (int i = 0; i < 6; ++i) {
+    trials.push_back(Trial(i, TrialState::kComplete, absl::Minutes(i), absl::Minutes(i + 1)));
+    trials.back().final_metrics = {{"loss", losses[i]}};
+  }
+  // Never best: a PRUNED trial, a NaN value, no value at all.
+  trials.push_back(Trial(6, TrialState::kPruned, absl::Minutes(6), absl::Minutes(7)));
+  trials.back().intermediate = {{1, {{"loss", 0.0}}}};
+  trials.push_back(Trial(7, TrialState::kComplete, absl::Minutes(7), absl::Minutes(8)));
+  trials.back().final_metrics = {{"loss", std::numeric_limits<double>::quiet_NaN()}};
+  trials.push_back(Trial(8, TrialState::kComplete, absl::Minutes(8), absl::Minutes(9)));
+
+  // Ties (0.1) in number order, as a stable sort of every trial gives them.
+  EXPECT_THAT(RankedNumbers(trials, Goal::kMinimize, 4), ElementsAre(1, 3, 5, 2));
+  EXPECT_THAT(RankedNumbers(trials, Goal::kMinimize, 0), ElementsAre(1));
+  EXPECT_THAT(RankedNumbers(trials, Goal::kMinimize, 100), ElementsAre(1, 3, 5, 2, 0, 4));
+  EXPECT_THAT(RankedNumbers(trials, Goal::kMaximize, 3), ElementsAre(4, 0, 2));
+  EXPECT_THAT(RankedNumbers({}, Goal::kMinimize, 3), IsEmpty());
 }
 
 TEST(SummarizeStudyTest, ARecentWindowShorterThanTenMinutesIsTheTimeSinceTheFirstStart) {
