@@ -730,6 +730,31 @@ class DashboardTest:
                     False, [200, 0]]
         check(result == expected, f"timeline bins: got {result}, expected {expected}")
 
+    def check_history_thinning(self):
+        """The history's drawing of many trials, by the page's own code on a
+        made-up history: more than HISTORY_EXACT_MAX points in the window are
+        thinned to the first trial of each state in each pixel; a window of
+        fewer draws every point in it, and a history of fewer all of it."""
+        result = self.browser.js("""
+            // 6,000 trials: values alternate 0 and 1; COMPLETE, then PRUNED from 3,000.
+            const hist = {xs: [], ys: [], stateOf: [], rows: [], states: ['COMPLETE', 'PRUNED']};
+            for (let j = 0; j < 6000; j++) {
+              hist.xs.push(j); hist.ys.push(j % 2); hist.stateOf.push(j < 3000 ? 0 : 1); hist.rows.push(j);
+            }
+            // 60 pixels: 100 trials each; 10 pixels high: the two values apart.
+            const whole = historyPoints(hist, 0, 6000, 60, 10);
+            const zoomed = historyPoints(hist, 1000, 2000, 60, 10);
+            const small = {...hist, xs: hist.xs.slice(0, 100), ys: hist.ys.slice(0, 100),
+                           stateOf: hist.stateOf.slice(0, 100), rows: hist.rows.slice(0, 100)};
+            const few = historyPoints(small, 10, 20, 60, 10);
+            return [whole.thinned, whole.rows.map((r) => r.length), whole.rows[0].slice(0, 4),
+                    whole.rows[1].slice(0, 2), whole.flat[1].slice(0, 4), zoomed.thinned,
+                    zoomed.rows.map((r) => r.length), few.thinned, few.rows.map((r) => r.length)];
+        """)
+        expected = [True, [60, 60], [0, 1, 100, 101], [3000, 3001], [3000, 0, 3001, 1], False,
+                    [1001, 0], False, [100, 0]]
+        check(result == expected, f"history thinning: got {result}, expected {expected}")
+
     def check_multi_objective(self):
         plots = self.open_study("dash-mo")
         pareto = plots["pareto"][0]
@@ -817,6 +842,7 @@ class DashboardTest:
         self.check_study_page()
         self.check_trial_page()
         self.check_timeline_bins()
+        self.check_history_thinning()
         self.check_multi_objective()
         self.check_importance_conflict()
         self.check_bad_parameters()

@@ -113,6 +113,12 @@ const TIMELINE_LEFT = 150;
 // resolution (timelineSegments): 100,000 bars of a pixel's tenth cost the
 // browser over a second to stroke and show nothing more.
 const TIMELINE_EXACT_MAX = 5000;
+// More trials than this in the history's window are drawn one point per
+// state and cell of HISTORY_CELL_PX x HISTORY_CELL_PX pixels (historyPoints):
+// the 3-pixel symbol of a point covers its cell, so 100,000 points on a
+// plot some 600 x 260 pixels wide draw the picture that far fewer do.
+const HISTORY_EXACT_MAX = 5000;
+const HISTORY_CELL_PX = 2;
 // Colour scales (better → worse) for value-coloured scatters.
 const VALUE_PALETTE = [
   '#0d3b8c',
@@ -415,6 +421,62 @@ function colourBinnedScatter(base, xs, ys, cs, rows, lo, hi, palette) {
     seriesRows.push(bin.rows);
   });
   return {series, rows: seriesRows};
+}
+
+// The first index of ascending `sorted` whose value is >= `x` (or > `x`
+// when `after`); sorted.length when there is none.
+function searchSorted(sorted, x, after = false) {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < x || (after && sorted[mid] === x)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// The history's points between trial numbers `from` and `to` (inclusive)
+// on a grid of `width` x `height` cells: {flat, rows, thinned}. flat[s]:
+// ECharts scatter data of state s (x, y per point); rows[s][j]: the trial
+// index of its j-th point. hist: {xs (ascending), ys, stateOf, rows,
+// states}. Up to HISTORY_EXACT_MAX points in the window are all drawn (a
+// history of no more is drawn whole, whatever the window); more are
+// thinned to the first trial of each state in each cell (of the window's
+// x range and its points' y range).
+function historyPoints(hist, from, to, width, height) {
+  const flat = hist.states.map(() => []);
+  const rows = hist.states.map(() => []);
+  const whole = hist.xs.length <= HISTORY_EXACT_MAX;
+  const lo = whole ? 0 : searchSorted(hist.xs, from);
+  const hi = whole ? hist.xs.length : searchSorted(hist.xs, to, true);
+  const thinned = hi - lo > HISTORY_EXACT_MAX;
+  let seen = null;
+  let xScale = 0;
+  let yScale = 0;
+  let yLo = Infinity;
+  let yHi = -Infinity;
+  if (thinned) {
+    for (let j = lo; j < hi; j++) {
+      if (hist.ys[j] < yLo) yLo = hist.ys[j];
+      if (hist.ys[j] > yHi) yHi = hist.ys[j];
+    }
+    xScale = width / (to > from ? to - from : 1);
+    yScale = height / (yHi > yLo ? yHi - yLo : 1);
+    seen = hist.states.map(() => new Uint8Array((width + 1) * (height + 1)));
+  }
+  for (let j = lo; j < hi; j++) {
+    const s = hist.stateOf[j];
+    if (thinned) {
+      const column = Math.floor((hist.xs[j] - from) * xScale);
+      const cell = column * (height + 1) + Math.floor((hist.ys[j] - yLo) * yScale);
+      if (seen[s][cell]) continue;
+      seen[s][cell] = 1;
+    }
+    flat[s].push(hist.xs[j], hist.ys[j]);
+    rows[s].push(hist.rows[j]);
+  }
+  return {flat, rows, thinned};
 }
 
 // The timeline's bars between `from` and `to` (ms) on a plot `pixels` wide:
@@ -1577,6 +1639,7 @@ class StudyPage {
     clearTimeout(this.timer);
     clearTimeout(this.importanceTimer);
     clearTimeout(this.lagTimer);
+    clearTimeout(this.historyZoomTimer);
     clearTimeout(this.resizeTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.pollEnd);
@@ -1801,53 +1864,51 @@ class StudyPage {
 
   // History: one point per trial with a value of the chosen objective (x:
   // trial number), coloured by state, and the best-so-far line over COMPLETE
-  // trials. data-points: trials with a value.
+  // trials. More than HISTORY_EXACT_MAX in the window are drawn one point
+  // per state and pixel (historyPoints); zooming in redraws the window.
+  // data-points: trials with a value.
   renderHistory() {
     const t = this.trials;
     const k = this.ui.historyObjective;
     const column = t.values[k] || [];
     const sign = this.sign(k);
-    const byState = new Map();
+    const hist = {xs: [], ys: [], stateOf: [], rows: [], states: []};
+    const stateCodes = new Map();
     const bestLine = [];
     let best = null;
-    let points = 0;
     for (let i = 0; i < t.numbers.length; i++) {
       const y = column[i];
       if (y == null) continue;
-      points++;
       const state = t.states[i];
-      if (!byState.has(state)) byState.set(state, {data: [], rows: []});
-      const bucket = byState.get(state);
-      bucket.data.push(t.numbers[i], y);
-      bucket.rows.push(i);
+      if (!stateCodes.has(state)) stateCodes.set(state, stateCodes.size);
+      hist.xs.push(t.numbers[i]);
+      hist.ys.push(y);
+      hist.stateOf.push(stateCodes.get(state));
+      hist.rows.push(i);
       if (state === 'COMPLETE' && (best == null || sign * y < sign * best)) {
         best = y;
         bestLine.push([t.numbers[i], y]);
       }
     }
+    const points = hist.rows.length;
     if (!points) {
+      this.history = null;
       plotMessage('plot-history', 'No trial has a value yet.');
       setNote('history', '');
       return;
     }
     if (bestLine.length) bestLine.push([t.numbers[t.numbers.length - 1], best]);
-    const states = [...byState.keys()].sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b));
-    const rows = [];
-    const series = states.map((state) => {
-      const bucket = byState.get(state);
-      rows.push(bucket.rows);
-      return {
-        type: 'scatter',
-        name: state,
-        data: toTyped(bucket.data),
-        dimensions: ['trial', 'value'],
-        large: bucket.rows.length > LARGE_THRESHOLD,
-        largeThreshold: LARGE_THRESHOLD,
-        symbolSize: points > 5000 ? 3 : 6,
-        itemStyle: {color: STATE_COLORS[state] || '#999'},
-      };
-    });
-    series.push({
+    // Series in state order: remap the codes.
+    hist.states = [...stateCodes.keys()].sort((a, b) => STATE_ORDER.indexOf(a) - STATE_ORDER.indexOf(b));
+    const remap = [];
+    hist.states.forEach((state, s) => (remap[stateCodes.get(state)] = s));
+    for (let j = 0; j < points; j++) hist.stateOf[j] = remap[hist.stateOf[j]];
+    const x0 = hist.xs[0];
+    const x1 = hist.xs[points - 1];
+    [hist.min, hist.max] = x1 > x0 ? [x0, x1] : [x0 - 1, x1 + 1];
+    hist.best = best;
+    hist.symbolSize = points > 5000 ? 3 : 6;
+    hist.bestSeries = {
       type: 'line',
       name: `best (${this.goal(k)})`,
       data: bestLine,
@@ -1857,8 +1918,11 @@ class StudyPage {
       itemStyle: {color: '#1d2330'},
       silent: true,
       z: 5,
-    });
-    setNote('history', `${points} trials with a value; best ${fmtNum(best)}`);
+    };
+    this.history = hist;
+    // A redraw (live update) keeps the window the user zoomed to.
+    const zoom = this.historyZoom || {start: 0, end: 100};
+    const drawn = this.historySeries(hist, zoom);
     drawPlot(
       'plot-history',
       {
@@ -1866,16 +1930,87 @@ class StudyPage {
         legend: {top: 0},
         tooltip: {
           ...TOOLTIP,
-          formatter: (p) => (rows[p.seriesIndex] ? this.trialTooltip(rows[p.seriesIndex][p.dataIndex]) : ''),
+          formatter: (p) => {
+            const rows = this.history && this.history.drawnRows[p.seriesIndex];
+            return rows ? this.trialTooltip(rows[p.dataIndex]) : '';
+          },
         },
-        xAxis: {type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 24, scale: true},
+        xAxis: {
+          type: 'value',
+          name: 'trial',
+          nameLocation: 'middle',
+          nameGap: 24,
+          min: hist.min,
+          max: hist.max,
+          // A zoom window's edges fall between trials: no label there.
+          axisLabel: {
+            hideOverlap: true,
+            formatter: (v) => (Number.isInteger(v) ? echarts.format.addCommas(v) : ''),
+          },
+        },
         yAxis: {type: 'value', name: this.objectiveName(k), scale: true},
-        dataZoom: [{type: 'inside', filterMode: 'none'}],
-        series,
+        dataZoom: [{type: 'inside', filterMode: 'none', ...zoom}],
+        series: drawn,
       },
       points,
-      (s, d) => rows[s] && this.openTrial(rows[s][d]),
+      (s, d) => {
+        const rows = this.history && this.history.drawnRows[s];
+        if (rows) this.openTrial(rows[d]);
+      },
     );
+    const chart = echarts.getInstanceByDom($('plot-history'));
+    if (!chart) return;
+    chart.off('datazoom');
+    chart.on('datazoom', () => {
+      const option = chart.getOption().dataZoom[0];
+      this.historyZoom = {start: option.start, end: option.end};
+      clearTimeout(this.historyZoomTimer);
+      this.historyZoomTimer = setTimeout(() => this.redrawHistoryWindow(), 120);
+    });
+  }
+
+  // The history's series for the zoom window {start, end} (percent of the
+  // axis), the best-so-far line last; sets the note and
+  // this.history.drawnRows[s][d]: the trial index of series s's point d.
+  historySeries(hist, zoom) {
+    const from = hist.min + ((hist.max - hist.min) * zoom.start) / 100;
+    const to = hist.min + ((hist.max - hist.min) * zoom.end) / 100;
+    const node = $('plot-history');
+    const width = Math.max(100, (node.clientWidth || 600) - GRID.left - GRID.right);
+    const height = Math.max(50, (node.clientHeight || 300) - GRID.top - GRID.bottom);
+    const cells = (pixels) => Math.ceil(pixels / HISTORY_CELL_PX);
+    const drawn = historyPoints(hist, from, to, cells(width), cells(height));
+    hist.drawnRows = drawn.rows;
+    const series = hist.states.map((state, s) => ({
+      type: 'scatter',
+      name: state,
+      data: toTyped(drawn.flat[s]),
+      dimensions: ['trial', 'value'],
+      large: drawn.rows[s].length > LARGE_THRESHOLD,
+      largeThreshold: LARGE_THRESHOLD,
+      symbolSize: hist.symbolSize,
+      itemStyle: {color: STATE_COLORS[state] || '#999'},
+    }));
+    series.push(hist.bestSeries);
+    const shown = drawn.rows.reduce((sum, rows) => sum + rows.length, 0);
+    setNote(
+      'history',
+      `${hist.xs.length} trials with a value; best ${fmtNum(hist.best)}` +
+        (drawn.thinned
+          ? ` (${shown} drawn: one per ${HISTORY_CELL_PX} px square and state; zoom for all)`
+          : ''),
+    );
+    return series;
+  }
+
+  // Draws the history's zoom window again (after a zoom or a pan).
+  redrawHistoryWindow() {
+    const node = $('plot-history');
+    const chart = node && echarts.getInstanceByDom(node);
+    if (!chart || !this.history || this.disposed) return;
+    const series = this.historySeries(this.history, this.historyZoom);
+    // Replaced, not merged: ECharts merges typed arrays element by element.
+    chart.setOption({series}, {replaceMerge: ['series']});
   }
 
   renderCurvesControls() {
