@@ -423,6 +423,26 @@ function colourBinnedScatter(base, xs, ys, cs, rows, lo, hi, palette) {
   return {series, rows: seriesRows};
 }
 
+// Follows the zooms and pans of `chart` (its first dataZoom): keep(zoom) at
+// once, with the window {start, end} (percent of the axis) it shows, so
+// that a redraw keeps it; redraw() once it has settled for 120 ms.
+function followZoom(chart, keep, redraw) {
+  let timer = null;
+  chart.off('datazoom');
+  chart.on('datazoom', () => {
+    const option = chart.getOption().dataZoom[0];
+    keep({start: option.start, end: option.end});
+    clearTimeout(timer);
+    timer = setTimeout(redraw, 120);
+  });
+}
+
+// The axis values [from, to] that the zoom window {start, end} (percent of
+// [min, max]) shows.
+function zoomedRange(min, max, zoom) {
+  return [min + ((max - min) * zoom.start) / 100, min + ((max - min) * zoom.end) / 100];
+}
+
 // The first index of ascending `sorted` whose value is >= `x` (or > `x`
 // when `after`); sorted.length when there is none.
 function searchSorted(sorted, x, after = false) {
@@ -1639,7 +1659,6 @@ class StudyPage {
     clearTimeout(this.timer);
     clearTimeout(this.importanceTimer);
     clearTimeout(this.lagTimer);
-    clearTimeout(this.historyZoomTimer);
     clearTimeout(this.resizeTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.pollEnd);
@@ -1959,22 +1978,19 @@ class StudyPage {
       },
     );
     const chart = echarts.getInstanceByDom($('plot-history'));
-    if (!chart) return;
-    chart.off('datazoom');
-    chart.on('datazoom', () => {
-      const option = chart.getOption().dataZoom[0];
-      this.historyZoom = {start: option.start, end: option.end};
-      clearTimeout(this.historyZoomTimer);
-      this.historyZoomTimer = setTimeout(() => this.redrawHistoryWindow(), 120);
-    });
+    if (chart)
+      followZoom(
+        chart,
+        (zoom) => (this.historyZoom = zoom),
+        () => this.redrawHistoryWindow(),
+      );
   }
 
   // The history's series for the zoom window {start, end} (percent of the
   // axis), the best-so-far line last; sets the note and
   // this.history.drawnRows[s][d]: the trial index of series s's point d.
   historySeries(hist, zoom) {
-    const from = hist.min + ((hist.max - hist.min) * zoom.start) / 100;
-    const to = hist.min + ((hist.max - hist.min) * zoom.end) / 100;
+    const [from, to] = zoomedRange(hist.min, hist.max, zoom);
     const node = $('plot-history');
     const width = Math.max(100, (node.clientWidth || 600) - GRID.left - GRID.right);
     const height = Math.max(50, (node.clientHeight || 300) - GRID.top - GRID.bottom);
@@ -2817,22 +2833,18 @@ class StudyPage {
       count,
       (s, d) => this.clickTimeline(s, d),
     );
-    const chart = echarts.getInstanceByDom(node);
-    chart.off('datazoom');
-    chart.on('datazoom', () => {
-      const option = chart.getOption().dataZoom[0];
-      this.timelineZoom = {start: option.start, end: option.end};
-      clearTimeout(this.timelineZoomTimer);
-      this.timelineZoomTimer = setTimeout(() => this.redrawTimelineWindow(), 120);
-    });
+    followZoom(
+      echarts.getInstanceByDom(node),
+      (zoom) => (this.timelineZoom = zoom),
+      () => this.redrawTimelineWindow(),
+    );
   }
 
   // The timeline's series for the zoom window {start, end} (percent of the
   // axis): {series, note}. Sets this.timeline.meta[state][k]: what the k-th
   // segment of that state's series stands for (a trial's index, or a bin).
   timelineSeries(timeline, zoom) {
-    const from = timeline.min + ((timeline.max - timeline.min) * zoom.start) / 100;
-    const to = timeline.min + ((timeline.max - timeline.min) * zoom.end) / 100;
+    const [from, to] = zoomedRange(timeline.min, timeline.max, zoom);
     const node = $('plot-timeline');
     const pixels = Math.max(100, Math.round((node.clientWidth || 800) - TIMELINE_LEFT - GRID.right));
     const segments = timelineSegments(timeline, from, to, pixels);
