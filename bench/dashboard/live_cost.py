@@ -59,7 +59,7 @@ def measure(bin_dir, args):
             b.browsers.append(driver)
             driver.get(url + "#/")
 
-            def follow(study):
+            def follow(study, _started):
                 driver.get(f"{url}#/study/{study}")
                 time.sleep(args.after_s)
                 finished_before = finished(url, study)

@@ -7,7 +7,7 @@
 #
 # Usage: bench/dashboard/run.sh [--profile] [--skip-throughput]
 #   env: TRIALS=100000 STEPS=100 RUNS=3 PAGES=10 DASHBOARDS=10
-#        ASKTELL_TRIALS=40000 ASKTELL_CLIENTS=8 JOBS=2 BUILD=<repo>/build-bench
+#        ASKTELL_TRIALS=100000 ASKTELL_CLIENTS=8 JOBS=2 BUILD=<repo>/build-bench
 #        DB_CACHE=<file> (reuse the seeded database between runs)
 # Needs Debian's chromium, chromium-driver and python3-selenium (installed
 # here when missing), and node_modules in client/dashboard/web (npm ci).
@@ -34,7 +34,7 @@ ninja -C "$BUILD" -j"${JOBS:-2}" vernier-server vernier asktell-bench dashboard-
 
 args=(--bin-dir "$BUILD/bin" --trials "${TRIALS:-100000}" --steps "${STEPS:-100}"
       --runs "${RUNS:-3}" --pages "${PAGES:-10}" --dashboards "${DASHBOARDS:-10}"
-      --asktell-trials "${ASKTELL_TRIALS:-40000}" --asktell-clients "${ASKTELL_CLIENTS:-8}"
+      --asktell-trials "${ASKTELL_TRIALS:-100000}" --asktell-clients "${ASKTELL_CLIENTS:-8}"
       --out "$HERE/results")
 [[ -n "${DB_CACHE:-}" ]] && args+=(--db-cache "$DB_CACHE")
 "$PY" "$HERE/dashboard_bench.py" "${args[@]}" "$@"
