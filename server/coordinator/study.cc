@@ -16,15 +16,12 @@
 #include "server/coordinator/best_trials.h"
 #include "server/coordinator/judge.h"
 #include "server/logic/given_params.h"
-#include "server/logic/multi_objective.h"
 #include "server/logic/random.h"
 #include "server/logic/refit.h"
 #include "server/logic/stop_conditions.h"
 
 namespace vernier {
 namespace {
-
-bool Better(double a, double b, Goal goal) { return goal == Goal::kMaximize ? a > b : a < b; }
 
 int64_t TrialBudget(const StudySpec& spec, const BudgetSpec& budget, const Sampler& sampler) {
   const std::optional<int64_t> capacity = sampler.Capacity(spec.space);
@@ -757,22 +754,13 @@ absl::StatusOr<const TrialRecord*> Study::RefitSourceTrial(std::optional<int64_t
                      "of its Pareto front (vernier best ",
                      spec_.name, ") with --trial N"));
   }
-  const TrialRecord* best = nullptr;
-  std::optional<double> best_value;
-  for (const TrialRecord& trial : trials_.trials()) {
-    if (trial.state != TrialState::kComplete || !LearnsFrom(trial)) continue;
-    const std::optional<double> value = ObjectiveValue(trial, spec_.objective);
-    if (!value || std::isnan(*value)) continue;
-    if (best == nullptr || Better(*value, *best_value, spec_.objective.goal)) {
-      best = &trial;
-      best_value = value;
-    }
-  }
-  if (best == nullptr) {
+  const std::vector<const TrialRecord*> best =
+      RankBestTrials(trials_.trials(), spec_.objectives, /*count=*/1);
+  if (best.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("study \"", spec_.name, "\" has no COMPLETE trial to refit"));
   }
-  return best;
+  return best.front();
 }
 
 absl::StatusOr<TrialView> Study::Refit(std::optional<int64_t> source) {

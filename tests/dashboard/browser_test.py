@@ -733,7 +733,7 @@ class DashboardTest:
     def check_history_thinning(self):
         """The history's drawing of many trials, by the page's own code on a
         made-up history: more than HISTORY_EXACT_MAX points in the window are
-        thinned to the first trial of each state in each pixel; a window of
+        thinned to the first trial of each state in each cell; a window of
         fewer draws every point in it, and a history of fewer all of it."""
         result = self.browser.js("""
             // 6,000 trials: values alternate 0 and 1; COMPLETE, then PRUNED from 3,000.
@@ -741,7 +741,7 @@ class DashboardTest:
             for (let j = 0; j < 6000; j++) {
               hist.xs.push(j); hist.ys.push(j % 2); hist.stateOf.push(j < 3000 ? 0 : 1); hist.rows.push(j);
             }
-            // 60 pixels: 100 trials each; 10 pixels high: the two values apart.
+            // 60 cells wide: 100 trials each; 10 cells high: the two values apart.
             const whole = historyPoints(hist, 0, 6000, 60, 10);
             const zoomed = historyPoints(hist, 1000, 2000, 60, 10);
             const small = {...hist, xs: hist.xs.slice(0, 100), ys: hist.ys.slice(0, 100),

@@ -1884,7 +1884,8 @@ class StudyPage {
   // History: one point per trial with a value of the chosen objective (x:
   // trial number), coloured by state, and the best-so-far line over COMPLETE
   // trials. More than HISTORY_EXACT_MAX in the window are drawn one point
-  // per state and pixel (historyPoints); zooming in redraws the window.
+  // per state and HISTORY_CELL_PX cell (historyPoints); zooming in redraws
+  // the window.
   // data-points: trials with a value.
   renderHistory() {
     const t = this.trials;
